@@ -1,0 +1,384 @@
+/*
+ * control.c: the control socket (docs/control.md): a unix stream socket,
+ * mode 0660, peer credentials checked, JSON lines. Requests are answered
+ * from the loop's state; "subscribe" turns a connection into a stream of
+ * task events and a status line every second. A subscriber that does not
+ * read (over 1 MiB queued) is dropped rather than allowed to grow us.
+ */
+#include "config.h"
+#include "gateway.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#define CONTROL_LINE_MAX (64 * 1024)
+#define CONTROL_OUT_MAX (1024 * 1024)
+
+struct control_client {
+	struct bufferevent *bev;
+	int subscribed;
+	LIST_ENTRY(control_client) entry;
+};
+LIST_HEAD(client_list, control_client);
+
+struct control {
+	char *path;
+	struct evconnlistener *listener;
+	struct client_list clients;
+	struct event *tick;
+	gid_t group;
+	int has_group;
+};
+
+static void
+control_client_free(struct control_client *c)
+{
+	LIST_REMOVE(c, entry);
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+control_send(struct control_client *c, cJSON *obj)
+{
+	char *s = cJSON_PrintUnformatted(obj);
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add(out, s, strlen(s));
+	evbuffer_add(out, "\n", 1);
+	free(s);
+}
+
+static void
+control_send_error(struct control_client *c, const char *fmt, ...) printflike(2, 3);
+
+static void
+control_send_error(struct control_client *c, const char *fmt, ...)
+{
+	cJSON *r = cJSON_CreateObject();
+	va_list ap;
+	char *m;
+
+	va_start(ap, fmt);
+	xvasprintf(&m, fmt, ap);
+	va_end(ap);
+	cJSON_AddFalseToObject(r, "ok");
+	cJSON_AddStringToObject(r, "error", m);
+	control_send(c, r);
+	cJSON_Delete(r);
+	free(m);
+}
+
+static const char *
+control_id(struct control_client *c, const cJSON *req)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+
+	if (!cJSON_IsString(id) || *id->valuestring == '\0') {
+		control_send_error(c, "request needs a string field 'id'");
+		return NULL;
+	}
+	return id->valuestring;
+}
+
+static void
+control_handle(struct control *ctl, struct control_client *c, const char *line, size_t len)
+{
+	cJSON *req = cJSON_ParseWithLength(line, len), *r, *arr;
+	const cJSON *cmd, *st;
+	const struct task *t;
+	enum task_state want = TASK_RECEIVED;
+	const char *id;
+	char *cause = NULL;
+	int attempt, filter = 0, active_only = 0;
+
+	if (req == NULL || !cJSON_IsObject(req)) {
+		control_send_error(c, "request is not a JSON object");
+		goto out;
+	}
+	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
+	if (!cJSON_IsString(cmd)) {
+		control_send_error(c, "request needs a string field 'cmd'");
+		goto out;
+	}
+	r = cJSON_CreateObject();
+	cJSON_AddTrueToObject(r, "ok");
+	if (strcmp(cmd->valuestring, "status") == 0) {
+		cJSON_AddItemToObject(r, "status", task_status_json());
+	} else if (strcmp(cmd->valuestring, "tasks") == 0) {
+		st = cJSON_GetObjectItemCaseSensitive(req, "state");
+		if (cJSON_IsString(st) && strcmp(st->valuestring, "active") == 0)
+			active_only = 1;
+		else if (cJSON_IsString(st)) {
+			if (task_state_parse(st->valuestring, &want) != 0) {
+				cJSON_Delete(r);
+				control_send_error(c, "unknown state '%s'", st->valuestring);
+				goto out;
+			}
+			filter = 1;
+		}
+		arr = cJSON_AddArrayToObject(r, "tasks");
+		TAILQ_FOREACH(t, &gw->active, entry)
+			if (!filter || t->state == want)
+				cJSON_AddItemToArray(arr, task_to_json(t));
+		if (!active_only) {
+			TAILQ_FOREACH(t, &gw->history, entry)
+				if (!filter || t->state == want)
+					cJSON_AddItemToArray(arr, task_to_json(t));
+		}
+	} else if (strcmp(cmd->valuestring, "task") == 0) {
+		if ((id = control_id(c, req)) == NULL) {
+			cJSON_Delete(r);
+			goto out;
+		}
+		if ((t = task_find(id)) == NULL) {
+			cJSON_Delete(r);
+			control_send_error(c, "no task %s known to this gateway", id);
+			goto out;
+		}
+		cJSON_AddItemToObject(r, "task", task_to_json(t));
+	} else if (strcmp(cmd->valuestring, "cancel") == 0 ||
+	    strcmp(cmd->valuestring, "requeue") == 0) {
+		int cancel = cmd->valuestring[0] == 'c';
+		if ((id = control_id(c, req)) == NULL) {
+			cJSON_Delete(r);
+			goto out;
+		}
+		if ((cancel ? task_cancel(id, &cause) : task_requeue(id, &attempt, &cause)) != 0) {
+			cJSON_Delete(r);
+			control_send_error(c, "%s", cause);
+			free(cause);
+			goto out;
+		}
+		cJSON_AddStringToObject(r, "task_id", id);
+		if (!cancel)
+			cJSON_AddNumberToObject(r, "attempt", attempt);
+	} else if (strcmp(cmd->valuestring, "subscribe") == 0) {
+		c->subscribed = 1;
+	} else {
+		cJSON_Delete(r);
+		control_send_error(c, "unknown command '%s' (status, tasks, task, requeue, cancel, "
+		    "subscribe)", cmd->valuestring);
+		goto out;
+	}
+	control_send(c, r);
+	cJSON_Delete(r);
+out:
+	cJSON_Delete(req);
+}
+
+static void
+control_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_client *c = arg;
+	struct control *ctl = gw->control;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+		control_handle(ctl, c, line, len);
+		free(line);
+	}
+	if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
+		log_warn("control request line too long, closing", "bytes=%zu",
+		    evbuffer_get_length(in));
+		control_client_free(c);
+	}
+}
+
+static void
+control_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		control_client_free(arg);
+}
+
+static int
+control_peer_allowed(struct control *ctl, int fd, struct ucred *cred)
+{
+	socklen_t len = sizeof *cred;
+	gid_t groups[256];
+	int n = (int)nitems(groups), i;
+	struct passwd *pw;
+
+	memset(cred, 0, sizeof *cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) != 0)
+		return 0;
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return 1;
+	if (!ctl->has_group)
+		return 0;
+	if (cred->gid == ctl->group)
+		return 1;
+	/* Supplementary groups of the peer's user. */
+	if ((pw = getpwuid(cred->uid)) == NULL ||
+	    getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (groups[i] == ctl->group)
+			return 1;
+	return 0;
+}
+
+static void
+control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
+    void *arg)
+{
+	struct control *ctl = arg;
+	struct control_client *c;
+	struct ucred cred;
+
+	if (!control_peer_allowed(ctl, fd, &cred)) {
+		log_warn("control connection refused", "uid=%ld pid=%ld", (long)cred.uid,
+		    (long)cred.pid);
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(c->bev, control_read_cb, NULL, control_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	LIST_INSERT_HEAD(&ctl->clients, c, entry);
+}
+
+static void
+control_broadcast(struct control *ctl, cJSON *ev)
+{
+	struct control_client *c, *next;
+	char *s = NULL;
+	size_t len = 0;
+
+	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (!c->subscribed)
+			continue;
+		if (s == NULL) {
+			s = cJSON_PrintUnformatted(ev);
+			len = strlen(s);
+		}
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONTROL_OUT_MAX) {
+			log_warn("control subscriber too slow, dropped", "queued=%zu",
+			    evbuffer_get_length(bufferevent_get_output(c->bev)));
+			control_client_free(c);
+			continue;
+		}
+		evbuffer_add(bufferevent_get_output(c->bev), s, len);
+		evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+	}
+	free(s);
+}
+
+void
+control_notify_task(struct control *ctl, const struct task *t)
+{
+	cJSON *ev;
+	struct control_client *c;
+
+	LIST_FOREACH(c, &ctl->clients, entry)
+		if (c->subscribed)
+			break;
+	if (c == NULL)
+		return;
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "event", "task");
+	cJSON_AddItemToObject(ev, "task", task_to_json(t));
+	control_broadcast(ctl, ev);
+	cJSON_Delete(ev);
+}
+
+static void
+control_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+	struct control_client *c;
+	cJSON *ev;
+
+	LIST_FOREACH(c, &ctl->clients, entry)
+		if (c->subscribed)
+			break;
+	if (c == NULL)
+		return;
+	ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "event", "status");
+	cJSON_AddItemToObject(ev, "status", task_status_json());
+	control_broadcast(ctl, ev);
+	cJSON_Delete(ev);
+}
+
+struct control *
+control_start(const char *path, char **cause)
+{
+	struct control *ctl;
+	struct sockaddr_un sun;
+	const char *group = config_get(gw->conf, "control", "group");
+	struct timeval tv = { 1, 0 };
+	struct group *gr;
+	mode_t old;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		xasprintf(cause, "control socket path too long: %s", path);
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+	ctl = xcalloc(1, sizeof *ctl);
+	LIST_INIT(&ctl->clients);
+	if (group != NULL && *group != '\0') {
+		if ((gr = getgrnam(group)) == NULL) {
+			xasprintf(cause, "control.group: no group named %s", group);
+			free(ctl);
+			return NULL;
+		}
+		ctl->group = gr->gr_gid;
+		ctl->has_group = 1;
+	}
+	unlink(path);
+	old = umask(0117);
+	ctl->listener = evconnlistener_new_bind(gw->base, control_accept_cb, ctl,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (ctl->listener == NULL) {
+		xasprintf(cause, "control socket %s: %s", path, strerror(errno));
+		free(ctl);
+		return NULL;
+	}
+	chmod(path, 0660);
+	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
+		log_warn("cannot give the control socket to its group", "group=%s error=%s", group,
+		    log_q(strerror(errno)));
+	ctl->path = xstrdup(path);
+	ctl->tick = event_new(gw->base, -1, EV_PERSIST, control_tick_cb, ctl);
+	event_add(ctl->tick, &tv);
+	log_info("control socket listening", "path=%s", path);
+	return ctl;
+}
+
+void
+control_stop(struct control *ctl)
+{
+	struct control_client *c;
+
+	if (ctl == NULL)
+		return;
+	while ((c = LIST_FIRST(&ctl->clients)) != NULL)
+		control_client_free(c);
+	evconnlistener_free(ctl->listener);
+	event_free(ctl->tick);
+	unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,283 @@
+/*
+ * embedded.c: the embedded default (DESIGN section 6): librdkafka's mock
+ * cluster as Kafka (a real Kafka-protocol listener on loopback, so
+ * paiactl can reach it), file:// storage under the state folder, the
+ * local runner with the bundled demo game. embedded.json tells paiactl
+ * where everything is. --demo N submits N tasks with the sample AI
+ * program and prints a summary once every result is committed.
+ *
+ * The mock cluster lives in this process: its topics vanish at exit.
+ */
+#include "config.h"
+#include "gateway.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+static rd_kafka_t *owner;
+static rd_kafka_mock_cluster_t *mcluster;
+static char *info_path;
+
+static rd_kafka_t *demo_producer;
+static struct event *demo_poll;
+static int demo_total;
+static int demo_reported;
+static int demo_failed;
+static char **demo_rows;
+
+char *
+embedded_find(const char *name, const char *installed_dir)
+{
+	const char *dirs[3];
+	char *exe = util_exe_dir(), *path;
+	size_t i;
+
+	dirs[0] = exe;
+	dirs[1] = installed_dir;
+	dirs[2] = PAIA_SRCDIR "/examples";
+	for (i = 0; i < nitems(dirs); i++) {
+		xasprintf(&path, "%s/%s", dirs[i], name);
+		if (access(path, R_OK) == 0) {
+			free(exe);
+			return path;
+		}
+		free(path);
+	}
+	free(exe);
+	return NULL;
+}
+
+static void
+embedded_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	if (level <= 3)
+		log_warn(buf, "component=mock-cluster facility=%s", fac);
+}
+
+int
+embedded_start(char **cause)
+{
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	char errstr[512], *s, *game;
+	struct util_sigmask mask;
+	const char *topics[3] = { gw->tasks_topic, gw->results_topic, gw->dlq_topic };
+	int parts[3] = { 3, 1, 1 }, i;
+
+	rd_kafka_conf_set_log_cb(kc, embedded_quiet_log);
+	if ((owner = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof errstr)) == NULL) {
+		xasprintf(cause, "embedded: %s", errstr);
+		rd_kafka_conf_destroy(kc);
+		return -1;
+	}
+	/* The mock cluster's thread must not take our signals (see util.c). */
+	util_signals_block(&mask);
+	mcluster = rd_kafka_mock_cluster_new(owner, 1);
+	util_signals_restore(&mask);
+	if (mcluster == NULL) {
+		xasprintf(cause, "embedded: cannot start librdkafka's mock cluster");
+		return -1;
+	}
+	for (i = 0; i < 3; i++) {
+		if (rd_kafka_mock_topic_create(mcluster, topics[i], parts[i], 1) != 0) {
+			xasprintf(cause, "embedded: cannot create topic %s", topics[i]);
+			return -1;
+		}
+	}
+	free(gw->bootstrap);
+	gw->bootstrap = xstrdup(rd_kafka_mock_cluster_bootstraps(mcluster));
+	config_set_default(gw->conf, "kafka", "bootstrap.servers", gw->bootstrap);
+	/* The mock cluster's consumer groups answer faster with short timeouts. */
+	config_set_default(gw->conf, "kafka", "session.timeout.ms", "6000");
+	config_set_default(gw->conf, "storage", "file_root", gw->state_dir);
+	xasprintf(&s, "file://%s/results", gw->state_dir);
+	config_set_default(gw->conf, "storage", "result_prefix", s);
+	free(s);
+	xasprintf(&s, "%s/results", gw->state_dir);
+	util_mkdirs(s, 0755, cause);
+	free(s);
+	if (*config_get(gw->conf, "runner", "command") == '\0') {
+		if ((game = embedded_find("paia-demo-game", PAIA_PKGLIBEXECDIR)) == NULL) {
+			xasprintf(cause, "embedded: paia-demo-game not found next to paia-gateway or "
+			    "in %s; set runner.command", PAIA_PKGLIBEXECDIR);
+			return -1;
+		}
+		config_set_default(gw->conf, "runner", "command", game);
+		free(game);
+	}
+	log_info("embedded Kafka (librdkafka mock cluster) listening", "bootstrap=%s",
+	    gw->bootstrap);
+	return 0;
+}
+
+int
+embedded_write_info(const char *control_path, char **cause)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *s;
+	int rc;
+
+	cJSON_AddStringToObject(j, "bootstrap_servers", gw->bootstrap);
+	cJSON_AddStringToObject(j, "tasks_topic", gw->tasks_topic);
+	cJSON_AddStringToObject(j, "results_topic", gw->results_topic);
+	cJSON_AddStringToObject(j, "dlq_topic", gw->dlq_topic);
+	cJSON_AddStringToObject(j, "control_socket", control_path);
+	cJSON_AddStringToObject(j, "state_dir", gw->state_dir);
+	cJSON_AddStringToObject(j, "storage_root", config_get(gw->conf, "storage", "file_root"));
+	cJSON_AddStringToObject(j, "result_prefix", config_get(gw->conf, "storage", "result_prefix"));
+	cJSON_AddNumberToObject(j, "pid", getpid());
+	s = cJSON_Print(j);
+	cJSON_Delete(j);
+	xasprintf(&info_path, "%s/embedded.json", gw->state_dir);
+	rc = util_write_file(info_path, s, strlen(s), 0644, cause);
+	free(s);
+	return rc;
+}
+
+void
+embedded_stop(void)
+{
+	if (demo_poll != NULL)
+		event_free(demo_poll);
+	if (demo_producer != NULL)
+		rd_kafka_destroy(demo_producer);
+	demo_poll = NULL;
+	demo_producer = NULL;
+	for (int i = 0; i < demo_reported && demo_rows != NULL; i++)
+		free(demo_rows[i]);
+	free(demo_rows);
+	demo_rows = NULL;
+	if (info_path != NULL) {
+		unlink(info_path);
+		free(info_path);
+		info_path = NULL;
+	}
+	if (mcluster != NULL)
+		rd_kafka_mock_cluster_destroy(mcluster);
+	if (owner != NULL)
+		rd_kafka_destroy(owner);
+	mcluster = NULL;
+	owner = NULL;
+}
+
+/* ---- --demo N ---- */
+
+static void
+demo_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	rd_kafka_poll(demo_producer, 0);
+}
+
+static void
+demo_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_error("demo task not delivered", "error=%s", log_q(rd_kafka_err2str(m->err)));
+		task_drain(1);
+	}
+}
+
+static const char *
+demo_video_path(const struct task *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->narts; i++)
+		if (t->arts[i].uploaded && strncmp(t->arts[i].content_type, "video/", 6) == 0)
+			return t->arts[i].url + strlen("file://");
+	return "-";
+}
+
+static void
+demo_on_reported(struct task *t)
+{
+	const cJSON *score = t->game_result != NULL ?
+	    cJSON_GetObjectItemCaseSensitive(t->game_result, "score") : NULL;
+	char sc[32];
+	int i;
+
+	if (cJSON_IsNumber(score))
+		snprintf(sc, sizeof sc, "%g", score->valuedouble);
+	else
+		snprintf(sc, sizeof sc, "-");
+	if (t->status != RESULT_SUCCEEDED)
+		demo_failed++;
+	xasprintf(&demo_rows[demo_reported++], "%-14s %-10s %6s %8.2fs  %s", t->spec->task_id,
+	    msg_status_name(t->status), sc,
+	    (double)(t->ts[t->state] - t->ts[TASK_RECEIVED]) / 1000.0, demo_video_path(t));
+	if (demo_reported < demo_total)
+		return;
+	printf("\n%-14s %-10s %6s %9s  %s\n", "TASK", "STATUS", "SCORE", "DURATION", "VIDEO");
+	for (i = 0; i < demo_reported; i++)
+		printf("%s\n", demo_rows[i]);
+	printf("\n%d tasks, %d succeeded, %d not; results in %s (topic %s)\n", demo_total,
+	    demo_total - demo_failed, demo_failed, config_get(gw->conf, "storage", "result_prefix"),
+	    gw->results_topic);
+	fflush(stdout);
+	task_drain(demo_failed > 0 ? 1 : 0);
+}
+
+int
+demo_start(int n, char **cause)
+{
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	char errstr[512], *sample, *dst, *buf, *task, *id;
+	struct timeval tv = { 0, 50000 };
+	size_t len;
+	int i;
+
+	if ((sample = embedded_find("sample-ai.py", PAIA_PKGDATADIR)) == NULL) {
+		xasprintf(cause, "demo: sample-ai.py not found in %s", PAIA_PKGDATADIR);
+		rd_kafka_conf_destroy(kc);
+		return -1;
+	}
+	buf = util_read_file(sample, 1024 * 1024, &len, cause);
+	free(sample);
+	if (buf == NULL) {
+		rd_kafka_conf_destroy(kc);
+		return -1;
+	}
+	xasprintf(&dst, "%s/demo", gw->state_dir);
+	util_mkdirs(dst, 0755, cause);
+	free(dst);
+	xasprintf(&dst, "%s/demo/sample-ai.py", gw->state_dir);
+	if (util_write_file(dst, buf, len, 0644, cause) != 0) {
+		free(buf);
+		free(dst);
+		rd_kafka_conf_destroy(kc);
+		return -1;
+	}
+	free(buf);
+	rd_kafka_conf_set(kc, "bootstrap.servers", gw->bootstrap, errstr, sizeof errstr);
+	rd_kafka_conf_set_dr_msg_cb(kc, demo_dr_cb);
+	if ((demo_producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof errstr)) == NULL) {
+		xasprintf(cause, "demo: %s", errstr);
+		rd_kafka_conf_destroy(kc);
+		free(dst);
+		return -1;
+	}
+	demo_total = n;
+	demo_rows = xcalloc((size_t)n, sizeof *demo_rows);
+	gw->on_reported = demo_on_reported;
+	for (i = 0; i < n; i++) {
+		xasprintf(&id, "demo-%d", i + 1);
+		xasprintf(&task, "{\"version\":1,\"task_id\":\"%s\",\"game\":\"catch\","
+		    "\"program\":\"file://%s\",\"params\":{\"frames\":40,\"seed\":%d},"
+		    "\"timeout_s\":120}", id, dst, 1000 + i);
+		rd_kafka_producev(demo_producer, RD_KAFKA_V_TOPIC(gw->tasks_topic),
+		    RD_KAFKA_V_KEY(id, strlen(id)), RD_KAFKA_V_VALUE(task, strlen(task)),
+		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		free(task);
+		free(id);
+	}
+	free(dst);
+	demo_poll = event_new(gw->base, -1, EV_PERSIST, demo_poll_cb, NULL);
+	event_add(demo_poll, &tv);
+	log_info("demo tasks submitted", "count=%d topic=%s", n, gw->tasks_topic);
+	return 0;
+}

@@ -1,0 +1,383 @@
+/*
+ * gateway.h: what the parts of paia-gateway share: the task model and
+ * its state machine, the message contracts (task v1, result v1, DLQ),
+ * the ledger of offsets, the committer thread, the runner and storage
+ * interfaces, the control socket. One libevent loop in the main thread
+ * owns all of it; only the committer runs on its own thread and talks
+ * through a queue and an eventfd.
+ */
+#ifndef PAIA_GATEWAY_H
+#define PAIA_GATEWAY_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#include "common.h"
+
+struct event_base;
+struct rd_kafka_s;
+
+/* ---- message.c: the contracts of docs/messages.md ---- */
+
+#define TASK_VERSION 1
+#define RESULT_VERSION 1
+#define TASK_MAX_BYTES (1024 * 1024)
+#define TASK_ID_MAX 63
+#define DLQ_ORIGINAL_MAX (64 * 1024)
+
+enum dlq_reason {
+	DLQ_TOO_LARGE,
+	DLQ_INVALID_UTF8,
+	DLQ_INVALID_JSON,
+	DLQ_NOT_OBJECT,
+	DLQ_UNSUPPORTED_VERSION,
+	DLQ_MISSING_FIELD,
+	DLQ_WRONG_TYPE,
+	DLQ_INVALID_VALUE,
+	DLQ_DUPLICATE_TASK,
+};
+const char *msg_dlq_reason_name(enum dlq_reason);
+
+/* A decoded, validated task v1. */
+struct task_spec {
+	char *task_id;
+	int attempt;		/* >= 1 */
+	char *game;
+	char *game_version;	/* may be NULL */
+	char *program;		/* storage URL */
+	char *model;		/* storage URL or NULL */
+	char *entry;		/* relative path inside input/, or NULL */
+	char *params;		/* JSON object text ("{}" when absent) */
+	long timeout_s;		/* 0: the runner's default */
+	int gpu;
+	char *result_prefix;	/* storage URL prefix or NULL */
+	char *raw;		/* the original message, for requeue */
+	size_t rawlen;
+};
+
+/*
+ * Decode and validate one task message. On failure returns -1, sets
+ * *reason and an allocated *detail naming the field and what is wrong;
+ * *task_id is set (allocated) when the message had a readable task_id.
+ */
+int msg_task_decode(const void *buf, size_t len, struct task_spec **out,
+    enum dlq_reason *reason, char **detail, char **task_id);
+void msg_task_free(struct task_spec *);
+/* The task message to produce for a requeue: same task, attempt + 1. */
+char *msg_task_requeue(const struct task_spec *);
+/* A safe file name from the last segment of a URL path ("program" if none). */
+char *msg_url_basename(const char *url);
+
+enum result_status {
+	RESULT_SUCCEEDED,
+	RESULT_FAILED,
+	RESULT_TIMEOUT,
+	RESULT_CANCELLED,
+	RESULT_ERROR,
+};
+enum error_class { ERROR_NONE, ERROR_USER, ERROR_INFRA, ERROR_INVALID };
+const char *msg_status_name(enum result_status);
+const char *msg_error_class_name(enum error_class);
+
+struct artifact {
+	char *name;		/* log.txt, result.json, video.mp4 */
+	char *path;		/* local file */
+	char *url;		/* where it was uploaded */
+	const char *content_type;
+	char sha256[65];
+	off_t bytes;
+	int uploaded;
+};
+
+/* The DLQ record: {reason, detail, topic, partition, offset, original...}. */
+char *msg_dlq_encode(enum dlq_reason, const char *detail, const char *task_id,
+    const char *topic, int32_t partition, int64_t offset, const void *payload,
+    size_t len, int64_t now_ms);
+
+/* ---- ledger.c: per-partition offsets, out-of-order completion ---- */
+
+#define LEDGER_METADATA_MAX 4096
+
+enum ledger_verdict {
+	LEDGER_NEW,		/* process it */
+	LEDGER_DONE_BEFORE,	/* done in an earlier life (commit metadata) */
+	LEDGER_DUPLICATE,	/* already received in this life */
+};
+struct ledger;
+struct ledger *ledger_new(void);
+void ledger_free(struct ledger *);
+/* Forget everything about a partition (revoked). */
+void ledger_forget(struct ledger *, int32_t partition);
+/*
+ * Restore a partition from its committed offset and metadata (assign).
+ * committed < 0: nothing committed. Bad metadata is ignored with *cause
+ * set (the partition restarts from the committed offset: at-least-once
+ * for that range, never loss). Returns 0, or -1 with *cause.
+ */
+int ledger_restore(struct ledger *, int32_t partition, int64_t committed,
+    const char *metadata, size_t len, char **cause);
+enum ledger_verdict ledger_receive(struct ledger *, int32_t partition, int64_t offset);
+/* Mark an offset done (its result or DLQ record is in the next commit). */
+void ledger_done(struct ledger *, int32_t partition, int64_t offset);
+/* Lowest offset not done (the offset to commit), or -1 if nothing seen. */
+int64_t ledger_commit_point(const struct ledger *, int32_t partition);
+/* Offsets received and not yet done. */
+size_t ledger_pending(const struct ledger *, int32_t partition);
+/* One past the highest offset accounted for. */
+int64_t ledger_next(const struct ledger *, int32_t partition);
+/* The commit metadata string (allocated). */
+char *ledger_metadata(const struct ledger *, int32_t partition);
+/* Would the metadata exceed the cap if one more offset stayed pending? */
+int ledger_near_cap(const struct ledger *, int32_t partition, size_t cap);
+/* Partitions the ledger knows, into an allocated array; returns count. */
+size_t ledger_partitions(const struct ledger *, int32_t **out);
+
+/* ---- committer.c: the transactional producer's thread ---- */
+
+enum commit_kind { COMMIT_RESULT, COMMIT_DLQ, COMMIT_REQUEUE };
+struct commit_record {
+	enum commit_kind kind;
+	char *topic;
+	char *key;
+	char *value;
+	size_t len;
+};
+struct commit_offset {
+	int32_t partition;
+	int64_t offset;
+	char *metadata;
+};
+struct commit_batch {
+	uint64_t id;
+	struct commit_record *records;
+	size_t nrecords;
+	char *offsets_topic;
+	struct commit_offset *offsets;
+	size_t noffsets;
+	void *group_metadata;	/* rd_kafka_consumer_group_metadata_t */
+	TAILQ_ENTRY(commit_batch) entry;
+};
+struct committer;
+/* A batch came back: committed (ok) or not (fatal error string). */
+typedef void committer_done_cb(uint64_t batch_id, int ok, const char *error, void *arg);
+/*
+ * Start the committer thread with a transactional producer built from
+ * conf (section kafka passthrough + transactional.id). done_cb runs in
+ * the loop thread. Returns NULL with *cause on failure.
+ */
+struct committer *committer_start(struct event_base *, const struct config *,
+    const char *transactional_id, committer_done_cb *, void *arg, char **cause);
+/* Hand a batch over (ownership moves to the committer). @locality loop */
+void committer_submit(struct committer *, struct commit_batch *);
+/* Batches handed over and not yet answered. */
+size_t committer_inflight(const struct committer *);
+/* Stop after the queued batches are done; joins the thread. */
+void committer_stop(struct committer *);
+void commit_batch_free(struct commit_batch *);
+/* Transactions committed and aborted so far. */
+void committer_stats(const struct committer *, uint64_t *committed, uint64_t *aborted);
+
+/* ---- runner.c, runner-local.c: where the game runs ---- */
+
+struct runner_req {
+	const char *task_id;
+	int attempt;
+	const char *game;
+	const char *dir;	/* task folder: input/ and output/ */
+	const char *entry;	/* relative to input/ */
+	const char *params;	/* JSON object text */
+	long timeout_s;
+};
+enum runner_end { RUNNER_EXITED, RUNNER_TIMEOUT, RUNNER_CANCELLED, RUNNER_INFRA };
+struct runner_outcome {
+	enum runner_end end;
+	int exit_code;		/* RUNNER_EXITED */
+	int signal;		/* killed by a signal (EXITED with code 128+n) */
+	const char *message;	/* RUNNER_INFRA: why */
+};
+struct runner_job;
+typedef void runner_started_cb(struct runner_job *, void *arg);
+typedef void runner_done_cb(struct runner_job *, const struct runner_outcome *, void *arg);
+struct runner;
+struct runner *runner_local_new(struct event_base *, const struct config *, char **cause);
+/* Start a job; started_cb when running, done_cb once at the end. */
+struct runner_job *runner_start(struct runner *, const struct runner_req *,
+    runner_started_cb *, runner_done_cb *, void *arg);
+/* Ask a job to stop: done_cb follows with RUNNER_CANCELLED. */
+void runner_cancel(struct runner_job *);
+/* Kill and forget a job without calling done_cb (abandon on revoke/exit). */
+void runner_abandon(struct runner_job *);
+pid_t runner_job_pid(const struct runner_job *);
+size_t runner_active(const struct runner *);
+void runner_free(struct runner *);
+
+/* ---- storage.c: file:// and http(s):// through libcurl multi ---- */
+
+enum storage_result { STORAGE_OK, STORAGE_PERMANENT, STORAGE_TRANSIENT };
+struct storage;
+struct storage_xfer;
+typedef void storage_done_cb(struct storage_xfer *, enum storage_result,
+    const char *error, void *arg);
+struct storage *storage_new(struct event_base *, struct evcurl *, const struct config *,
+    char **cause);
+void storage_free(struct storage *);
+/* Download url into path (streamed, size-capped, retried). */
+struct storage_xfer *storage_get(struct storage *, const char *url, const char *path,
+    storage_done_cb *, void *arg);
+/* Upload path to url (streamed, retried). */
+struct storage_xfer *storage_put(struct storage *, const char *path, const char *url,
+    const char *content_type, storage_done_cb *, void *arg);
+/* Stop a transfer; its callback is not called. */
+void storage_cancel(struct storage_xfer *);
+/* Is url acceptable as a source/destination (scheme, file root)? */
+int storage_check_url(const struct storage *, const char *url, char **cause);
+void storage_stats(const struct storage *, uint64_t *bytes_in, uint64_t *bytes_out,
+    uint64_t *retries);
+
+/* ---- task.c: the task state machine and the gateway's state ---- */
+
+enum task_state {
+	TASK_RECEIVED,
+	TASK_FETCHING,
+	TASK_LAUNCHING,
+	TASK_RUNNING,
+	TASK_COLLECTING,
+	TASK_UPLOADING,
+	TASK_REPORTING,
+	TASK_DONE,	/* reported, succeeded */
+	TASK_FAILED,	/* reported, any other status */
+	TASK_NSTATES
+};
+const char *task_state_name(enum task_state);
+int task_state_parse(const char *, enum task_state *);
+
+#define TASK_MAX_ARTIFACTS 4
+
+struct task {
+	TAILQ_ENTRY(task) entry;
+	struct task_spec *spec;
+	int32_t partition;
+	int64_t offset;
+	enum task_state state;
+	int64_t ts[TASK_NSTATES];	/* wall ms when each state was entered */
+	int waiting;			/* received, held back by max_inflight */
+
+	enum result_status status;
+	enum error_class eclass;
+	char *error;
+	int has_outcome;
+
+	char *dir;			/* <state>/tasks/<task_id> */
+	char *result_prefix;		/* ends with '/' */
+	struct runner_job *job;
+	struct storage_xfer *xfer;
+	int fetch_step;			/* 0 program, 1 model */
+	struct artifact arts[TASK_MAX_ARTIFACTS];
+	size_t narts;
+	size_t next_art;
+	cJSON *game_result;
+	int cancel_requested;
+	long timeout_s;			/* effective: capped, defaulted */
+	int64_t started_ms, finished_ms, reported_ms;
+};
+TAILQ_HEAD(task_list, task);
+
+struct intake;
+struct control;
+
+struct gw {
+	struct event_base *base;
+	struct config *conf;
+	char *state_dir;
+	char *instance;
+	char *group_id;
+	char *bootstrap;
+	const char *tasks_topic;
+	const char *results_topic;
+	const char *dlq_topic;
+	int embedded;
+	int64_t start_ms;
+
+	struct evcurl *evcurl;
+	struct storage *storage;
+	struct runner *runner;
+	struct committer *committer;
+	struct ledger *ledger;
+	struct intake *intake;
+	struct control *control;
+
+	struct task_list active;	/* received, not yet reported */
+	struct task_list history;	/* reported, oldest first */
+	size_t nactive;
+	size_t nwaiting;
+	size_t nhistory;
+	size_t max_inflight;
+	size_t max_history;
+
+	uint64_t totals[RESULT_ERROR + 1];
+	uint64_t dlq_total;
+	uint64_t skipped_done;		/* done in an earlier life */
+
+	int draining;
+	int stopped;		/* loop exit requested */
+	int exit_code;
+	int64_t drain_deadline_ms;
+	/* Called for each task when its result is committed (demo). */
+	void (*on_reported)(struct task *);
+};
+extern struct gw *gw;
+
+/* A message from the tasks topic (intake.c calls this). */
+void task_receive(int32_t partition, int64_t offset, const void *buf, size_t len);
+/* Partitions revoked: abandon their tasks (the new owner runs them). */
+void task_revoke_partition(int32_t partition);
+int task_cancel(const char *id, char **cause);
+int task_requeue(const char *id, int *attempt, char **cause);
+struct task *task_find(const char *id);
+cJSON *task_to_json(const struct task *);
+cJSON *task_status_json(void);
+/* Flush records waiting for a transaction now. */
+void task_flush(void);
+/* Start draining: stop intake, let in-flight finish, exit when done. */
+void task_drain(int exit_code);
+void task_init(void);
+void task_shutdown(void);
+/* The committer answered a batch. */
+void task_batch_done(uint64_t batch_id, int ok, const char *error, void *arg);
+
+/* ---- intake.c: the consumer on the tasks topic ---- */
+
+struct intake *intake_start(char **cause);
+/* Pause or resume every assigned partition (max_inflight, drain). */
+void intake_set_paused(struct intake *, int paused);
+/* Pause one partition whose commit metadata is near the cap. */
+void intake_update_pauses(struct intake *);
+int intake_paused(const struct intake *, int32_t partition);
+/* The consumer group metadata for send_offsets (caller frees). */
+void *intake_group_metadata(struct intake *);
+/* Log end (high watermark) of a partition from the fetcher's cache, or -1. */
+int64_t intake_high(struct intake *, int32_t partition);
+void intake_stop(struct intake *);
+
+/* ---- control.c: the control socket ---- */
+
+struct control *control_start(const char *path, char **cause);
+/* Tell subscribers about a task's change. */
+void control_notify_task(struct control *, const struct task *);
+void control_stop(struct control *);
+
+/* ---- embedded.c: mock cluster and demo ---- */
+
+/* Start the mock cluster, set kafka.* and storage defaults; 0 or -1. */
+int embedded_start(char **cause);
+int embedded_write_info(const char *control_path, char **cause);
+void embedded_stop(void);
+/* Submit n demo tasks; print the summary and drain when all reported. */
+int demo_start(int n, char **cause);
+/* Locate a bundled file: next to the binary (build tree), else installed. */
+char *embedded_find(const char *name, const char *installed_dir);
+
+#endif

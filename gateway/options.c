@@ -1,0 +1,65 @@
+/*
+ * options.c: the configuration schema shared by paia-gateway and
+ * paiactl: every known key of paia-gateway.conf(5) with its type,
+ * default and bounds. [kafka] is passthrough: each kafka.X is handed to
+ * librdkafka, which names a bad one.
+ */
+#include "config.h"
+#include "gateway.h"
+#include "options.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+const struct config_key options_schema[] = {
+	{ "gateway", "state_dir", CONFIG_STRING, "/var/lib/paia", 0, 0, NULL,
+	  "task folders, control socket, embedded.json" },
+	{ "gateway", "instance_id", CONFIG_STRING, "", 0, 0, NULL,
+	  "stable instance name; transactional.id is <group>-<instance_id> (default: host name)" },
+	{ "gateway", "tasks_topic", CONFIG_STRING, "paia.tasks", 0, 0, NULL, "topic tasks are consumed from" },
+	{ "gateway", "results_topic", CONFIG_STRING, "paia.results", 0, 0, NULL, "topic results go to" },
+	{ "gateway", "dlq_topic", CONFIG_STRING, "paia.tasks.dlq", 0, 0, NULL, "dead-letter topic" },
+	{ "gateway", "max_inflight", CONFIG_INT, "8", 1, 10000, NULL, "tasks running at once; intake pauses when full" },
+	{ "gateway", "batch_ms", CONFIG_INT, "100", 1, 60000, NULL, "longest wait before a transaction is started" },
+	{ "gateway", "batch_max", CONFIG_INT, "500", 1, 100000, NULL, "records that start a transaction at once" },
+	{ "gateway", "transaction_max_records", CONFIG_INT, "10000", 1, 1000000, NULL,
+	  "records merged into one transaction at most (queued batches are merged)" },
+	{ "gateway", "grace_s", CONFIG_INT, "30", 0, 86400, NULL, "SIGTERM: time in-flight tasks get to finish" },
+	{ "gateway", "history", CONFIG_INT, "1000", 0, 1000000, NULL, "finished tasks kept in memory (and their folders)" },
+	{ "gateway", "log_level", CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error", "log threshold" },
+	{ "storage", "result_prefix", CONFIG_STRING, "", 0, 0, NULL, "URL prefix for results when a task has none" },
+	{ "storage", "file_root", CONFIG_STRING, "", 0, 0, NULL,
+	  "file:// URLs must lie below this folder (empty: file:// refused)" },
+	{ "storage", "max_download_bytes", CONFIG_INT, "1073741824", 1, INT64_MAX, NULL, "largest program or model" },
+	{ "storage", "retries", CONFIG_INT, "5", 0, 100, NULL, "retries of a failed transfer" },
+	{ "storage", "backoff_ms", CONFIG_INT, "200", 1, 600000, NULL, "first retry delay" },
+	{ "storage", "backoff_max_ms", CONFIG_INT, "10000", 1, 3600000, NULL, "longest retry delay" },
+	{ "storage", "connect_timeout_s", CONFIG_INT, "10", 1, 3600, NULL, "connect timeout" },
+	{ "storage", "low_speed_s", CONFIG_INT, "30", 1, 3600, NULL, "abort a transfer slower than 1 KB/s for this long" },
+	{ "storage", "ca_file", CONFIG_STRING, "", 0, 0, NULL, "CA bundle for https (default: the system's)" },
+	{ "runner", "type", CONFIG_ENUM, "local", 0, 0, "local", "where games run" },
+	{ "runner", "command", CONFIG_STRING, "", 0, 0, NULL,
+	  "game command for the local runner (required; --embedded uses the bundled paia-demo-game)" },
+	{ "runner", "default_timeout_s", CONFIG_INT, "600", 1, 604800, NULL, "timeout of a task without timeout_s" },
+	{ "runner", "max_timeout_s", CONFIG_INT, "3600", 1, 604800, NULL, "cap on a task's timeout_s" },
+	{ "runner", "kill_grace_s", CONFIG_INT, "5", 0, 3600, NULL, "SIGTERM to SIGKILL delay" },
+	{ "runner", "cpu_s", CONFIG_INT, "0", 0, INT64_MAX, NULL, "RLIMIT_CPU of a game (0: none)" },
+	{ "runner", "memory_mb", CONFIG_INT, "0", 0, INT64_MAX, NULL, "RLIMIT_AS of a game in MiB (0: none)" },
+	{ "control", "socket", CONFIG_STRING, "", 0, 0, NULL, "control socket path (default: <state_dir>/control.sock)" },
+	{ "control", "group", CONFIG_STRING, "", 0, 0, NULL, "group allowed on the socket besides the owner" },
+	{ NULL, NULL, CONFIG_STRING, NULL, 0, 0, NULL, NULL }
+};
+
+const char *options_passthrough[] = { "kafka", NULL };
+
+char *
+options_default_state_dir(int embedded)
+{
+	char *s;
+
+	if (!embedded)
+		return xstrdup("/var/lib/paia");
+	xasprintf(&s, "%s/paia-%ld", getenv("TMPDIR") != NULL && *getenv("TMPDIR") != '\0' ?
+	    getenv("TMPDIR") : "/tmp", (long)getuid());
+	return s;
+}

@@ -1,0 +1,363 @@
+/*
+ * runner-local.c: the local runner: the game is a child process in the
+ * task's folder, supervised like tmux's job.c. Each job leads its own
+ * process group, so a deadline or cancel kills the whole group (the
+ * game and whatever it started); stdout and stderr go to
+ * output/log.txt; CPU and memory are capped with rlimits. The gateway
+ * is a child subreaper, so orphans of a game are reaped here too.
+ *
+ * The runner knows nothing of Kafka or results: it reports how the
+ * process ended.
+ */
+#include "config.h"
+#include "gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_DEAD };
+
+struct runner_job {
+	struct runner *r;
+	pid_t pid;
+	enum job_state state;
+	enum runner_end end;	/* why we are stopping */
+	struct event *deadline;
+	struct event *kill_timer;
+	runner_done_cb *done_cb;
+	void *arg;
+	int abandoned;
+	LIST_ENTRY(runner_job) entry;
+};
+LIST_HEAD(job_list, runner_job);
+
+struct runner {
+	struct event_base *base;
+	const struct config *conf;
+	char **argv;		/* runner.command split on spaces */
+	struct event *sigchld;
+	struct job_list jobs;
+	size_t njobs;
+};
+
+static char **
+runner_split(const char *cmd)
+{
+	char **argv = NULL, *copy = xstrdup(cmd), *tok, *save = NULL;
+	size_t n = 0;
+
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save)) {
+		argv = xreallocarray(argv, n + 2, sizeof *argv);
+		argv[n++] = xstrdup(tok);
+	}
+	free(copy);
+	if (argv == NULL)
+		argv = xcalloc(2, sizeof *argv);
+	argv[n] = NULL;
+	return argv;
+}
+
+static void
+runner_job_end(struct runner_job *j, const struct runner_outcome *o)
+{
+	struct runner *r = j->r;
+
+	if (j->deadline != NULL)
+		event_free(j->deadline);
+	if (j->kill_timer != NULL)
+		event_free(j->kill_timer);
+	j->deadline = j->kill_timer = NULL;
+	/* Stragglers the game left behind in its group go too. */
+	if (j->pid > 0)
+		kill(-j->pid, SIGKILL);
+	LIST_REMOVE(j, entry);
+	r->njobs--;
+	if (!j->abandoned && o != NULL)
+		j->done_cb(j, o, j->arg);
+	free(j);
+}
+
+static void
+runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct runner *r = arg;
+	struct runner_job *j;
+	struct runner_outcome o;
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		LIST_FOREACH(j, &r->jobs, entry)
+			if (j->pid == pid)
+				break;
+		if (j == NULL)
+			continue;	/* an orphan we adopted as subreaper */
+		memset(&o, 0, sizeof o);
+		if (j->state == JOB_STOPPING)
+			o.end = j->end;
+		else
+			o.end = RUNNER_EXITED;
+		if (WIFEXITED(status))
+			o.exit_code = WEXITSTATUS(status);
+		else if (WIFSIGNALED(status)) {
+			o.signal = WTERMSIG(status);
+			o.exit_code = 128 + o.signal;
+		}
+		log_info("game process ended", "pid=%ld exit_code=%d signal=%d", (long)pid,
+		    o.exit_code, o.signal);
+		j->state = JOB_DEAD;
+		runner_job_end(j, &o);
+	}
+}
+
+static void
+runner_kill_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner_job *j = arg;
+
+	log_warn("game ignored SIGTERM, sending SIGKILL", "pid=%ld", (long)j->pid);
+	kill(-j->pid, SIGKILL);
+}
+
+static void
+runner_stop(struct runner_job *j, enum runner_end why)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (j->state != JOB_RUNNING)
+		return;
+	j->state = JOB_STOPPING;
+	j->end = why;
+	kill(-j->pid, SIGTERM);
+	tv.tv_sec = config_get_int(j->r->conf, "runner", "kill_grace_s");
+	j->kill_timer = evtimer_new(j->r->base, runner_kill_cb, j);
+	evtimer_add(j->kill_timer, &tv);
+}
+
+static void
+runner_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner_job *j = arg;
+
+	log_warn("game past its deadline, stopping it", "pid=%ld", (long)j->pid);
+	runner_stop(j, RUNNER_TIMEOUT);
+}
+
+/* In the child: report a failed set-up on fd and exit. */
+static void
+runner_child_fail(int fd, const char *what)
+{
+	char buf[512];
+	int n;
+
+	n = snprintf(buf, sizeof buf, "%s: %s", what, strerror(errno));
+	if (write(fd, buf, (size_t)n) < 0) {
+		/* The parent sees a short report; nothing else to do. */
+	}
+	_exit(127);
+}
+
+/*
+ * In the child: set up and exec; never returns. The environment is
+ * rebuilt from nothing: the gateway's own (Kafka credentials passed as
+ * PAIA_KAFKA_* for example) must not reach user code.
+ */
+static void
+runner_child(struct runner *r, const struct runner_req *req, int errfd)
+{
+	const char *path = getenv("PATH");
+	char *log, *attempt;
+	long long cpu = config_get_int(r->conf, "runner", "cpu_s");
+	long long mem = config_get_int(r->conf, "runner", "memory_mb");
+	struct rlimit rl;
+	sigset_t none;
+	int fd;
+
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	if (chdir(req->dir) != 0)
+		runner_child_fail(errfd, req->dir);
+	xasprintf(&log, "%s/output/log.txt", req->dir);
+	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
+		runner_child_fail(errfd, log);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if ((fd = open("/dev/null", O_RDONLY)) >= 0)
+		dup2(fd, STDIN_FILENO);
+	if (cpu > 0) {
+		rl.rlim_cur = (rlim_t)cpu;
+		rl.rlim_max = (rlim_t)cpu + 5;
+		setrlimit(RLIMIT_CPU, &rl);
+	}
+	if (mem > 0) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)mem * 1024 * 1024;
+		setrlimit(RLIMIT_AS, &rl);
+	}
+	path = xstrdup(path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
+	clearenv();
+	xasprintf(&attempt, "%d", req->attempt);
+	setenv("PATH", path, 1);
+	setenv("HOME", req->dir, 1);
+	setenv("LANG", "C.UTF-8", 1);
+	setenv("PAIA_TASK_ID", req->task_id, 1);
+	setenv("PAIA_ATTEMPT", attempt, 1);
+	setenv("PAIA_GAME", req->game, 1);
+	setenv("PAIA_WORKSPACE", req->dir, 1);
+	setenv("PAIA_ENTRY", req->entry, 1);
+	setenv("PAIA_PARAMS", req->params, 1);
+	execvp(r->argv[0], r->argv);
+	runner_child_fail(errfd, r->argv[0]);
+}
+
+struct runner_job *
+runner_start(struct runner *r, const struct runner_req *req, runner_started_cb *started,
+    runner_done_cb *done, void *arg)
+{
+	struct runner_job *j = xcalloc(1, sizeof *j);
+	struct timeval tv = { req->timeout_s, 0 };
+	struct runner_outcome o;
+	char why[512];
+	int errpipe[2];
+	ssize_t n;
+	pid_t pid;
+
+	j->r = r;
+	j->done_cb = done;
+	j->arg = arg;
+	LIST_INSERT_HEAD(&r->jobs, j, entry);
+	r->njobs++;
+	memset(&o, 0, sizeof o);
+	o.end = RUNNER_INFRA;
+	/* The child reports a failed set-up or exec here; exec closes it. */
+	if (pipe2(errpipe, O_CLOEXEC) != 0) {
+		snprintf(why, sizeof why, "pipe: %s", strerror(errno));
+		goto fail;
+	}
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		snprintf(why, sizeof why, "fork: %s", strerror(errno));
+		close(errpipe[0]);
+		close(errpipe[1]);
+		goto fail;
+	}
+	if (pid == 0) {
+		close(errpipe[0]);
+		runner_child(r, req, errpipe[1]);
+	}
+	close(errpipe[1]);
+	/* Both sides set the group, so a kill right after fork still lands. */
+	setpgid(pid, pid);
+	j->pid = pid;
+	j->state = JOB_RUNNING;
+	do
+		n = read(errpipe[0], why, sizeof why - 1);
+	while (n < 0 && errno == EINTR);
+	close(errpipe[0]);
+	if (n > 0) {
+		why[n] = '\0';
+		/* SIGCHLD reaps it; the job is gone from the list by then. */
+		j->abandoned = 1;
+		log_error("cannot start the game", "task=%s error=%s", req->task_id, log_q(why));
+		o.message = why;
+		done(NULL, &o, arg);
+		return NULL;
+	}
+	j->deadline = evtimer_new(r->base, runner_deadline_cb, j);
+	evtimer_add(j->deadline, &tv);
+	log_info("game started", "task=%s attempt=%d pid=%ld timeout_s=%ld", req->task_id,
+	    req->attempt, (long)pid, req->timeout_s);
+	started(j, arg);
+	return j;
+
+fail:
+	log_error("cannot start the game", "task=%s error=%s", req->task_id, log_q(why));
+	o.message = why;
+	j->state = JOB_DEAD;
+	runner_job_end(j, &o);
+	return NULL;
+}
+
+void
+runner_cancel(struct runner_job *j)
+{
+	runner_stop(j, RUNNER_CANCELLED);
+}
+
+void
+runner_abandon(struct runner_job *j)
+{
+	j->abandoned = 1;
+	if (j->state == JOB_RUNNING || j->state == JOB_STOPPING)
+		kill(-j->pid, SIGKILL);
+	/* Freed when SIGCHLD reaps it; the callback is not called. */
+}
+
+pid_t
+runner_job_pid(const struct runner_job *j)
+{
+	return j->pid;
+}
+
+size_t
+runner_active(const struct runner *r)
+{
+	return r->njobs;
+}
+
+struct runner *
+runner_local_new(struct event_base *base, const struct config *conf, char **cause)
+{
+	struct runner *r = xcalloc(1, sizeof *r);
+	const char *cmd = config_get(conf, "runner", "command");
+
+	if (cmd == NULL || *cmd == '\0') {
+		xasprintf(cause, "runner.command is not set");
+		free(r);
+		return NULL;
+	}
+	r->base = base;
+	r->conf = conf;
+	r->argv = runner_split(cmd);
+	LIST_INIT(&r->jobs);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
+	evsignal_add(r->sigchld, NULL);
+	return r;
+}
+
+void
+runner_free(struct runner *r)
+{
+	struct runner_job *j;
+	size_t i;
+
+	if (r == NULL)
+		return;
+	while ((j = LIST_FIRST(&r->jobs)) != NULL) {
+		j->abandoned = 1;
+		if (j->pid > 0) {
+			kill(-j->pid, SIGKILL);
+			waitpid(j->pid, NULL, 0);
+		}
+		runner_job_end(j, NULL);
+	}
+	event_free(r->sigchld);
+	for (i = 0; r->argv[i] != NULL; i++)
+		free(r->argv[i]);
+	free(r->argv);
+	free(r);
+}

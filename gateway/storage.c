@@ -1,0 +1,428 @@
+/*
+ * storage.c: downloads of programs and models, uploads of results,
+ * streamed from and to disk through the shared libcurl multi handle.
+ * Schemes: file:// (confined below storage.file_root), http:// and
+ * https:// (TLS verified). Transient failures (connection, timeouts,
+ * 5xx, 408, 429) are retried with capped backoff and jitter; permanent
+ * ones (4xx, missing file, too large) are not.
+ *
+ * It does not know what a task is: callers get a callback with the
+ * outcome and a message that never contains credentials.
+ */
+#include "config.h"
+#include "gateway.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+struct storage {
+	struct event_base *base;
+	struct evcurl *ec;
+	const struct config *conf;
+	char *file_root;	/* realpath, or NULL: file:// refused */
+	long long max_download;
+	long long retries;
+	uint64_t bytes_in, bytes_out, nretries;
+};
+
+struct storage_xfer {
+	struct storage *s;
+	int put;
+	char *url;
+	char *path;
+	const char *content_type;
+	CURL *easy;
+	struct curl_slist *headers;
+	int fd;
+	off_t bytes;
+	int too_large;
+	int running;		/* in the multi handle */
+	long long attempt;
+	struct backoff bo;
+	struct event *timer;
+	storage_done_cb *cb;
+	void *arg;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct storage *
+storage_new(struct event_base *base, struct evcurl *ec, const struct config *conf, char **cause)
+{
+	struct storage *s = xcalloc(1, sizeof *s);
+	const char *root = config_get(conf, "storage", "file_root");
+	char buf[PATH_MAX];
+
+	s->base = base;
+	s->ec = ec;
+	s->conf = conf;
+	s->max_download = config_get_int(conf, "storage", "max_download_bytes");
+	s->retries = config_get_int(conf, "storage", "retries");
+	if (root != NULL && *root != '\0') {
+		if (realpath(root, buf) == NULL) {
+			xasprintf(cause, "storage.file_root %s: %s", root, strerror(errno));
+			free(s);
+			return NULL;
+		}
+		s->file_root = xstrdup(buf);
+	}
+	return s;
+}
+
+void
+storage_free(struct storage *s)
+{
+	if (s == NULL)
+		return;
+	free(s->file_root);
+	free(s);
+}
+
+void
+storage_stats(const struct storage *s, uint64_t *in, uint64_t *out, uint64_t *retries)
+{
+	*in = s->bytes_in;
+	*out = s->bytes_out;
+	*retries = s->nretries;
+}
+
+/* The local path of a file:// URL, or NULL with *cause. */
+static char *
+storage_file_path(const struct storage *s, const char *url, char **cause)
+{
+	const char *p = url + strlen("file://");
+
+	if (strncmp(p, "localhost/", 10) == 0)
+		p += 9;
+	if (*p != '/') {
+		xasprintf(cause, "file URL must be file:///absolute/path");
+		return NULL;
+	}
+	if (strchr(p, '%') != NULL || strchr(p, '?') != NULL || strchr(p, '#') != NULL) {
+		xasprintf(cause, "file URL must not contain %%, ? or #");
+		return NULL;
+	}
+	if (strstr(p, "/../") != NULL || strstr(p, "/./") != NULL ||
+	    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0)) {
+		xasprintf(cause, "file URL must not contain . or .. segments");
+		return NULL;
+	}
+	return xstrdup(p);
+}
+
+/* Is path (resolved as far as it exists) below the file root? */
+static int
+storage_below_root(const struct storage *s, const char *path)
+{
+	char buf[PATH_MAX], *copy = xstrdup(path), *slash;
+	size_t n = strlen(s->file_root);
+	int ok = 0;
+
+	/* Resolve the longest existing prefix: symlinks cannot lead out. */
+	for (;;) {
+		if (realpath(copy, buf) != NULL) {
+			ok = strncmp(buf, s->file_root, n) == 0 && (buf[n] == '/' || buf[n] == '\0');
+			break;
+		}
+		if ((slash = strrchr(copy, '/')) == NULL || slash == copy)
+			break;
+		*slash = '\0';
+	}
+	free(copy);
+	return ok;
+}
+
+int
+storage_check_url(const struct storage *s, const char *url, char **cause)
+{
+	char *path;
+	int ok;
+
+	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+		return 0;
+	if (strncmp(url, "s3://", 5) == 0) {
+		xasprintf(cause, "s3:// storage is not supported by this build yet");
+		return -1;
+	}
+	if (strncmp(url, "file://", 7) != 0) {
+		xasprintf(cause, "unsupported URL scheme");
+		return -1;
+	}
+	if (s->file_root == NULL) {
+		xasprintf(cause, "file:// URLs are refused (storage.file_root is not set)");
+		return -1;
+	}
+	if ((path = storage_file_path(s, url, cause)) == NULL)
+		return -1;
+	ok = storage_below_root(s, path);
+	free(path);
+	if (!ok) {
+		xasprintf(cause, "file URL is outside storage.file_root (%s)", s->file_root);
+		return -1;
+	}
+	return 0;
+}
+
+static size_t
+storage_write_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct storage_xfer *x = arg;
+	size_t len = size * n, off = 0;
+	ssize_t w;
+
+	if (x->bytes + (off_t)len > x->s->max_download) {
+		x->too_large = 1;
+		return 0;
+	}
+	while (off < len) {
+		if ((w = write(x->fd, data + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		off += (size_t)w;
+	}
+	x->bytes += (off_t)len;
+	return len;
+}
+
+static size_t
+storage_read_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct storage_xfer *x = arg;
+	ssize_t r;
+
+	do
+		r = read(x->fd, buf, size * n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return CURL_READFUNC_ABORT;
+	x->bytes += r;
+	return (size_t)r;
+}
+
+static void storage_attempt(struct storage_xfer *);
+
+static void
+storage_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	storage_attempt(arg);
+}
+
+static void
+storage_finish(struct storage_xfer *x, enum storage_result r, const char *error)
+{
+	storage_done_cb *cb = x->cb;
+	void *arg = x->arg;
+
+	if (r == STORAGE_OK) {
+		if (x->put)
+			x->s->bytes_out += (uint64_t)x->bytes;
+		else
+			x->s->bytes_in += (uint64_t)x->bytes;
+	}
+	x->cb = NULL;
+	cb(x, r, error, arg);
+	storage_cancel(x);
+}
+
+static void
+storage_done(void *easy, int code, void *arg)
+{
+	struct storage_xfer *x = arg;
+	enum storage_result r;
+	long status = 0;
+	char *msg = NULL, *u;
+	struct timeval tv;
+	uint32_t ms;
+
+	x->running = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (x->fd >= 0) {
+		close(x->fd);
+		x->fd = -1;
+	}
+	if (code == CURLE_OK && (status < 400 || strncmp(x->url, "file:", 5) == 0)) {
+		storage_finish(x, STORAGE_OK, NULL);
+		return;
+	}
+	u = log_redact_url(x->url);
+	if (x->too_large) {
+		xasprintf(&msg, "%s is larger than storage.max_download_bytes (%lld)", u,
+		    x->s->max_download);
+		r = STORAGE_PERMANENT;
+	} else if (status >= 400) {
+		xasprintf(&msg, "%s: HTTP %ld", u, status);
+		r = ((status >= 500 && status != 501 && status != 505) || status == 408 ||
+		    status == 429) ? STORAGE_TRANSIENT : STORAGE_PERMANENT;
+	} else {
+		xasprintf(&msg, "%s: %s", u, x->errbuf[0] != '\0' ? x->errbuf :
+		    curl_easy_strerror((CURLcode)code));
+		r = (code == CURLE_FILE_COULDNT_READ_FILE || code == CURLE_REMOTE_FILE_NOT_FOUND ||
+		    code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT ||
+		    code == CURLE_FILESIZE_EXCEEDED || code == CURLE_PEER_FAILED_VERIFICATION) ?
+		    STORAGE_PERMANENT : STORAGE_TRANSIENT;
+	}
+	free(u);
+	if (r == STORAGE_TRANSIENT && x->attempt < x->s->retries) {
+		ms = backoff_next(&x->bo);
+		log_warn("transfer failed, retrying", "url_error=%s attempt=%lld retry_in_ms=%u",
+		    log_q(msg), x->attempt + 1, ms);
+		free(msg);
+		x->attempt++;
+		x->s->nretries++;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(x->timer, &tv);
+		return;
+	}
+	if (r == STORAGE_TRANSIENT && x->s->retries > 0) {
+		char *m2;
+		xasprintf(&m2, "%s (gave up after %lld retries)", msg, x->attempt);
+		free(msg);
+		msg = m2;
+	}
+	storage_finish(x, r, msg);
+	free(msg);
+}
+
+static void
+storage_attempt(struct storage_xfer *x)
+{
+	const struct config *conf = x->s->conf;
+	const char *ca = config_get(conf, "storage", "ca_file");
+	CURL *e;
+	char *cause = NULL, *path = NULL;
+
+	if (x->easy == NULL)
+		x->easy = curl_easy_init();
+	else
+		curl_easy_reset(x->easy);
+	e = x->easy;
+	x->bytes = 0;
+	x->too_large = 0;
+	x->errbuf[0] = '\0';
+	if (x->put) {
+		if (strncmp(x->url, "file://", 7) == 0 &&
+		    (path = storage_file_path(x->s, x->url, &cause)) != NULL) {
+			char *slash = strrchr(path, '/');
+			*slash = '\0';
+			if (util_mkdirs(path, 0755, &cause) != 0) {
+				storage_finish(x, STORAGE_TRANSIENT, cause);
+				free(cause);
+				free(path);
+				return;
+			}
+		}
+		free(path);
+		free(cause);
+		x->fd = open(x->path, O_RDONLY | O_CLOEXEC);
+	} else
+		x->fd = open(x->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (x->fd < 0) {
+		xasprintf(&cause, "%s: %s", x->path, strerror(errno));
+		storage_finish(x, STORAGE_PERMANENT, cause);
+		free(cause);
+		return;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, x->url);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "file,http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "paia-gateway/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)config_get_int(conf, "storage",
+	    "connect_timeout_s"));
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)config_get_int(conf, "storage",
+	    "low_speed_s"));
+	if (ca != NULL && *ca != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+	if (x->put) {
+		off_t size = util_file_size(x->path);
+		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(e, CURLOPT_READFUNCTION, storage_read_cb);
+		curl_easy_setopt(e, CURLOPT_READDATA, x);
+		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(size < 0 ? 0 : size));
+		if (x->headers == NULL && x->content_type != NULL) {
+			char *h;
+			xasprintf(&h, "Content-Type: %s", x->content_type);
+			x->headers = curl_slist_append(NULL, h);
+			free(h);
+		}
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+	} else {
+		curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(e, CURLOPT_MAXREDIRS, 5L);
+		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->s->max_download);
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, storage_write_cb);
+		curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	}
+	x->running = 1;
+	evcurl_add(x->s->ec, e, storage_done, x);
+}
+
+static struct storage_xfer *
+storage_xfer_new(struct storage *s, int put, const char *url, const char *path,
+    const char *ctype, storage_done_cb *cb, void *arg)
+{
+	struct storage_xfer *x = xcalloc(1, sizeof *x);
+
+	x->s = s;
+	x->put = put;
+	x->url = xstrdup(url);
+	x->path = xstrdup(path);
+	x->content_type = ctype;
+	x->fd = -1;
+	x->cb = cb;
+	x->arg = arg;
+	backoff_init(&x->bo, (uint32_t)config_get_int(s->conf, "storage", "backoff_ms"),
+	    (uint32_t)config_get_int(s->conf, "storage", "backoff_max_ms"),
+	    (uint64_t)util_mono_ms() ^ (uint64_t)(uintptr_t)x);
+	x->timer = evtimer_new(s->base, storage_retry_cb, x);
+	storage_attempt(x);
+	return x;
+}
+
+struct storage_xfer *
+storage_get(struct storage *s, const char *url, const char *path, storage_done_cb *cb, void *arg)
+{
+	return storage_xfer_new(s, 0, url, path, NULL, cb, arg);
+}
+
+struct storage_xfer *
+storage_put(struct storage *s, const char *path, const char *url, const char *ctype,
+    storage_done_cb *cb, void *arg)
+{
+	return storage_xfer_new(s, 1, url, path, ctype, cb, arg);
+}
+
+void
+storage_cancel(struct storage_xfer *x)
+{
+	if (x == NULL)
+		return;
+	if (x->easy != NULL) {
+		if (x->running)
+			evcurl_remove(x->s->ec, x->easy);
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+	}
+	if (x->timer != NULL) {
+		event_free(x->timer);
+		x->timer = NULL;
+	}
+	if (x->fd >= 0)
+		close(x->fd);
+	curl_slist_free_all(x->headers);
+	free(x->url);
+	free(x->path);
+	free(x);
+}

@@ -1,0 +1,244 @@
+#!/bin/bash
+# paiactl without a gateway or Kafka: the control commands against a
+# stand-in gateway (a small Python server speaking docs/control.md), how
+# the socket and bootstrap servers are found, and the error paths
+# (usage, missing socket, ok:false, no answer, unreachable broker).
+# The Kafka round trip itself is covered by embedded.sh.
+. "$(dirname "$0")/lib.sh"
+
+command -v python3 >/dev/null 2>&1 || { echo "1..0 # SKIP python3 is needed"; exit 0; }
+[ -x "$PAIACTL" ] || { echo "Bail out! $PAIACTL is not an executable"; exit 99; }
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/paiactl-unit.XXXXXX")
+SOCK=$STATE/control.sock
+FAKE_PID=
+stop_fake() {
+	if [ -n "$FAKE_PID" ]; then kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; fi
+	cleanup
+}
+trap stop_fake EXIT
+
+cat > "$STATE/fakegw.py" <<'PY'
+import json, os, socket, sys, threading, time
+path, logdir = sys.argv[1], sys.argv[2]
+start = time.time()
+def iso(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+def task(tid, state):
+    tl = {"received": iso(start), "fetching": iso(start + 0.25), "launching": iso(start + 1.5),
+          "running": iso(start + 2)}
+    if state in ("done", "failed"):
+        tl.update(collecting=iso(start + 14), uploading=iso(start + 14.2),
+                  reporting=iso(start + 15))
+        tl[state] = iso(start + 15.1)
+    return {"task_id": tid, "attempt": 1, "game": "catch", "state": state,
+            "status": {"done": "succeeded", "failed": "failed"}.get(state), "waiting": False,
+            "pid": None, "partition": 0, "offset": 12, "timeline": tl,
+            "error": {"class": "user", "message": "exit code 3\n\x1b[31mred\x1b[0m"}
+                     if state == "failed" else None,
+            "dir": logdir + "/" + tid, "log_path": logdir + "/" + tid + "/output/log.txt",
+            "log_url": None, "video_url": None, "score": 42 if state == "done" else None,
+            "duration_ms": 13000 if state in ("done", "failed") else None}
+STATUS = {"instance": "h1", "version": "0.1.0", "pid": os.getpid(), "uptime_s": 3725,
+          "embedded": True, "bootstrap_servers": "127.0.0.1:1234", "group_id": "paia-gateway",
+          "topics": {"tasks": "paia.tasks", "results": "paia.results", "dlq": "paia.tasks.dlq"},
+          "max_inflight": 8, "inflight": 1, "backlog": 0, "paused": False, "draining": False,
+          "states": {"running": 1, "done": 1, "failed": 1},
+          "totals": {"succeeded": 1, "failed": 1, "dlq": 0},
+          "transactions": {"committed": 5, "aborted": 0},
+          "partitions": [{"partition": 0, "committed": 10, "next": 12, "pending": 2, "high": 15,
+                          "lag": 5, "paused": False}]}
+STATES = {"t1": "running", "t2": "done", "t3": "failed"}
+live_end = None
+def answer(req):
+    global live_end
+    cmd = req.get("cmd")
+    if cmd == "status":
+        return {"ok": True, "status": STATUS}
+    if cmd == "tasks":
+        ts = [task(i, s) for i, s in STATES.items()]
+        st = req.get("state")
+        if st == "active":
+            ts = [t for t in ts if t["state"] not in ("done", "failed")]
+        elif st:
+            ts = [t for t in ts if t["state"] == st]
+        return {"ok": True, "tasks": ts}
+    if cmd == "task":
+        i = req.get("id")
+        if i == "silent":
+            return None
+        if i == "live":
+            live_end = live_end or time.time() + 2
+            return {"ok": True, "task": task(i, "done" if time.time() > live_end else "running")}
+        if i in STATES:
+            return {"ok": True, "task": task(i, STATES[i])}
+        return {"ok": False, "error": "no task %s known to this gateway" % i}
+    if cmd == "requeue":
+        return {"ok": True, "task_id": req["id"], "attempt": 2}
+    if cmd == "cancel":
+        if req.get("id") not in STATES:
+            return {"ok": False, "error": "no task %s in flight" % req.get("id")}
+        return {"ok": True, "task_id": req["id"]}
+    return {"ok": False, "error": "unknown command '%s'" % cmd}
+def serve(c):
+    try:
+        for line in c.makefile("rb"):
+            req = json.loads(line)
+            if req.get("cmd") == "subscribe":
+                c.sendall(b'{"ok":true}\n')
+                for i in range(3):
+                    time.sleep(0.1)
+                    c.sendall((json.dumps({"event": "task", "task": task("t1", "running")}) +
+                               "\n").encode())
+                    c.sendall((json.dumps({"event": "status", "status": STATUS}) + "\n").encode())
+                break
+            a = answer(req)
+            if a is None:
+                time.sleep(10)
+                break
+            c.sendall((json.dumps(a) + "\n").encode())
+    except OSError:
+        pass
+    c.close()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path)
+s.listen(16)
+open(path + ".ready", "w").close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+PY
+
+mkdir -p "$STATE/logs/t1/output" "$STATE/logs/live/output"
+printf 'line 1\nline 2\n' > "$STATE/logs/t1/output/log.txt"
+: > "$STATE/logs/live/output/log.txt"
+python3 "$STATE/fakegw.py" "$SOCK" "$STATE/logs" &
+FAKE_PID=$!
+wait_for 10 test -e "$SOCK.ready" || bail "stand-in gateway did not start"
+
+# run ARGS...: paiactl with -S; sets out, err, rc.
+run() {
+	out=$("$PAIACTL" "$@" 2>"$STATE/err") && rc=0 || rc=$?
+	err=$(cat "$STATE/err")
+}
+json_ok() { printf '%s' "$1" | python3 -c "import json,sys; v=json.load(sys.stdin); sys.exit(0 if ($2) else 1)"; }
+
+# --- global flags and usage ---------------------------------------------
+# Checks are eval'd strings over $out, $err and $rc of the last run.
+run -V
+check "-V prints the version" eval '[ "$rc" -eq 0 ] && grep -q "^paiactl [0-9]" <<<"$out"'
+run frob
+check "unknown command: exit 2 and a usage line" \
+	eval '[ "$rc" -eq 2 ] && grep -q "^usage: paiactl" <<<"$err"'
+run
+check "no command: exit 2" eval '[ "$rc" -eq 2 ]'
+run -S "$SOCK" status --bogus
+check "unknown flag of a command: exit 2 naming it" \
+	eval '[ "$rc" -eq 2 ] && grep -q -- "--bogus" <<<"$err"'
+run -S "$SOCK" task
+check "task without an id: exit 2" eval '[ "$rc" -eq 2 ]'
+run -S "$SOCK" tasks --state sleeping
+check "tasks --state with an unknown state: exit 2" eval '[ "$rc" -eq 2 ]'
+
+# --- the control commands --------------------------------------------------
+run -S "$SOCK" status
+check "status: summary and partitions table" eval '[ "$rc" -eq 0 ] &&
+	grep -q "^instance  *h1" <<<"$out" &&
+	grep -q "^PARTITION  *COMMITTED  *NEXT  *PENDING  *HIGH  *LAG  *PAUSED" <<<"$out"'
+run -S "$SOCK" status --json
+check "status --json: the status object" json_ok "$out" 'v["instance"] == "h1" and "ok" not in v'
+run -S "$SOCK" tasks
+check "tasks: a table with a row per task" eval '[ "$rc" -eq 0 ] &&
+	[ "$(wc -l <<<"$out")" -eq 4 ] &&
+	head -1 <<<"$out" | grep -q "^TASK  *ATTEMPT  *STATE  *STATUS  *AGE  *PARTITION/OFFSET  *ERROR"'
+check "tasks: a task's error text reaches the terminal without its escapes" \
+	eval 'grep -q "user: exit code 3" <<<"$out" && ! grep -q $'"'"'\033'"'"' <<<"$out"'
+run -S "$SOCK" tasks --state active --json
+check "tasks --state active --json: {\"tasks\":[...]} of the running one" \
+	json_ok "$out" '[t["task_id"] for t in v["tasks"]] == ["t1"]'
+run -S "$SOCK" task t2
+check "task: fields and a timeline" eval '[ "$rc" -eq 0 ] &&
+	grep -q "^state  *done" <<<"$out" && grep -q "^running  *[0-9T:.-]*Z  *12s" <<<"$out"'
+run -S "$SOCK" task t2 --json
+check "task --json: the task object" json_ok "$out" 'v["task_id"] == "t2" and v["score"] == 42'
+run -S "$SOCK" task nope
+check "ok:false prints the gateway's error, exit 1" \
+	eval '[ "$rc" -eq 1 ] && [ "$err" = "paiactl: no task nope known to this gateway" ]'
+run -S "$SOCK" requeue t2
+check "requeue prints the new attempt" eval '[ "$out" = "requeued t2 as attempt 2" ]'
+run -S "$SOCK" cancel t1
+check "cancel" eval '[ "$out" = "cancelling t1" ]'
+run -S "$SOCK" cancel t9
+check "cancel of an unknown task: exit 1 naming it" \
+	eval '[ "$rc" -eq 1 ] && [ "$err" = "paiactl: no task t9 in flight" ]'
+run -S "$SOCK" logs t1
+check "logs prints the log file" eval '[ "$out" = "$(printf "line 1\nline 2")" ]'
+( for i in 1 2 3; do echo "tick $i" >> "$STATE/logs/live/output/log.txt"; sleep 0.3; done ) &
+run -S "$SOCK" logs live -f
+wait $!
+check "logs -f follows until the task is done, then exits 0" \
+	eval '[ "$rc" -eq 0 ] && [ "$out" = "$(printf "tick 1\ntick 2\ntick 3")" ]'
+run -S "$SOCK" watch --count 4
+check "watch --count 4: four event lines" \
+	eval '[ "$rc" -eq 0 ] && [ "$(grep -c "^{\"event\": \"" <<<"$out")" -eq 4 ]'
+run -S "$SOCK" watch --count 10
+check "watch: fewer events than --count before the gateway closes is a failure" \
+	eval '[ "$rc" -eq 1 ]'
+t0=$(date +%s)
+run -S "$SOCK" task silent
+check "no answer within 5 s: exit 1, saying so" \
+	eval '[ "$rc" -eq 1 ] && grep -q "no answer" <<<"$err" && [ $(($(date +%s) - t0)) -le 7 ]'
+
+# --- finding the socket -----------------------------------------------------
+run -S "$STATE/none.sock" status
+check "missing socket: the documented message" eval '[ "$err" = "paiactl: cannot connect to $STATE/none.sock: No such file or directory (is paia-gateway running?)" ]'
+mkdir -p "$STATE/sd"
+printf '{"control_socket":"%s","pid":%d}\n' "$SOCK" "$FAKE_PID" > "$STATE/sd/embedded.json"
+run -d "$STATE/sd" status --json
+check "-d: the socket named by embedded.json" json_ok "$out" 'v["instance"] == "h1"'
+out=$(PAIA_STATE_DIR=$STATE/sd "$PAIACTL" cancel t1 2>&1)
+check "\$PAIA_STATE_DIR: the same" eval '[ "$out" = "cancelling t1" ]'
+out=$(PAIA_SOCKET=$SOCK "$PAIACTL" -d "$STATE/none" cancel t1 2>&1)
+check "\$PAIA_SOCKET wins over the state folder" eval '[ "$out" = "cancelling t1" ]'
+printf '[control]\nsocket = %s\n' "$SOCK" > "$STATE/c.conf"
+run -c "$STATE/c.conf" -d "$STATE/none" cancel t1
+check "-c: control.socket" eval '[ "$out" = "cancelling t1" ]'
+printf '[nope]\nx = 1\n' > "$STATE/bad.conf"
+run -c "$STATE/bad.conf" status
+check "-c with an unknown section: exit 1 naming it" \
+	eval '[ "$rc" -eq 1 ] && grep -qF "unknown section [nope]" <<<"$err"'
+
+# --- submit and results without Kafka --------------------------------------------
+run -b 127.0.0.1:1 submit --program file:///x --params '[1]'
+check "--params not an object: exit 2 naming the flag" \
+	eval '[ "$rc" -eq 2 ] && grep -q -- "--params" <<<"$err"'
+run -b 127.0.0.1:1 submit --game catch
+check "submit without --program: exit 2" eval '[ "$rc" -eq 2 ]'
+run -b 127.0.0.1:1 submit --file "$STATE/c.conf" --count 2
+check "submit --file with --count: exit 2" eval '[ "$rc" -eq 2 ]'
+printf '{"a":1}\n{"b":\n' > "$STATE/bad.jsonl"
+run -b 127.0.0.1:1 submit --file "$STATE/bad.jsonl"
+check "submit --file with a bad line: exit 1 naming file and line" \
+	eval '[ "$rc" -eq 1 ] && grep -q "bad.jsonl:2: not valid JSON" <<<"$err"'
+run -d "$STATE/none" submit --program file:///x
+check "no bootstrap servers anywhere: exit 1 naming embedded.json" \
+	eval '[ "$rc" -eq 1 ] && grep -q "embedded.json" <<<"$err"'
+sleep 0 &
+dead=$!
+wait $dead
+printf '{"bootstrap_servers":"127.0.0.1:1","pid":%d}\n' "$dead" > "$STATE/sd/embedded.json"
+run -d "$STATE/sd" results
+check "embedded.json of a gateway that is gone: refused as stale" \
+	eval '[ "$rc" -eq 1 ] && grep -q "is stale" <<<"$err"'
+printf '[kafka]\nbootstrap.servers = 127.0.0.1:1\nmessage.timeout.ms = 1000\n' > "$STATE/k.conf"
+t0=$(date +%s)
+run -c "$STATE/k.conf" submit --program file:///x --id nobroker
+check "unreachable broker: exit 1 naming task, topic and broker; kafka.* of -c apply" \
+	eval '[ "$rc" -eq 1 ] && [ -z "$out" ] && [ $(($(date +%s) - t0)) -le 10 ] &&
+	grep -q "task nobroker not delivered to topic paia.tasks at 127.0.0.1:1" <<<"$err"'
+printf '[kafka]\nbootstrap.servers = 127.0.0.1:1\nno.such.property = 1\n' > "$STATE/k2.conf"
+run -c "$STATE/k2.conf" results
+check "a bad kafka.* key: exit 1 naming it" \
+	eval '[ "$rc" -eq 1 ] && grep -q "kafka.no.such.property" <<<"$err"'
+
+tap_done
