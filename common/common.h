@@ -21,24 +21,6 @@
 #else
 #define printflike(a, b)
 #define noreturn_fn
-/*
- * evcurl.c: one libcurl multi handle driven by a libevent base (curl's
- * multi-socket API: CURLMOPT_SOCKETFUNCTION + TIMERFUNCTION). Callers
- * add easy handles with a completion callback; the callback runs in the
- * loop with curl's result and the easy handle, which the callback owns
- * from then on (it must curl_easy_cleanup it or re-add it).
- * @locality: the loop thread only.
- */
-struct event_base;
-struct evcurl;
-typedef void evcurl_done_cb(void *easy, int curlcode, void *arg);
-struct evcurl *evcurl_new(struct event_base *);
-void evcurl_free(struct evcurl *);
-void evcurl_add(struct evcurl *, void *easy, evcurl_done_cb *, void *arg);
-/* Remove a running transfer without calling its callback; caller cleans up. */
-void evcurl_remove(struct evcurl *, void *easy);
-size_t evcurl_running(const struct evcurl *);
-
 #endif
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))

@@ -13,6 +13,7 @@
 #include "common.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,7 @@ config_load_file(struct config *c, const char *path, char **cause)
 	int rc;
 
 	c->load_path = path;
+	errno = 0;
 	rc = ini_parse(path, config_ini_handler, c);
 	if (c->load_cause != NULL) {
 		*cause = c->load_cause;
@@ -240,7 +242,7 @@ config_load_file(struct config *c, const char *path, char **cause)
 		return -1;
 	}
 	if (rc < 0) {
-		xasprintf(cause, "%s: cannot open", path);
+		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (rc > 0) {

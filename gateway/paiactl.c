@@ -179,7 +179,8 @@ ctl_state_resolve(void)
 
 	if (ctl.arg_state != NULL)
 		ctl.state_dir = xstrdup(ctl.arg_state);
-	else if ((s = getenv("PAIA_STATE_DIR")) != NULL && *s != '\0')
+	else if (((s = getenv("PAIA_STATE_DIR")) != NULL && *s != '\0') ||
+	    ((s = getenv("PAIA_GATEWAY_STATE_DIR")) != NULL && *s != '\0'))
 		ctl.state_dir = xstrdup(s);
 	else if (ctl.conf != NULL)
 		ctl.state_dir = xstrdup(config_get(ctl.conf, "gateway", "state_dir"));
@@ -250,7 +251,8 @@ ctl_socket_resolve(char **cause)
 		ctl.socket_path = xstrdup(ctl.arg_socket);
 		return 0;
 	}
-	if ((s = getenv("PAIA_SOCKET")) != NULL && *s != '\0') {
+	if (((s = getenv("PAIA_SOCKET")) != NULL && *s != '\0') ||
+	    ((s = getenv("PAIA_CONTROL_SOCKET")) != NULL && *s != '\0')) {
 		ctl.socket_path = xstrdup(s);
 		return 0;
 	}

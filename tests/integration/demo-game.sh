@@ -10,8 +10,8 @@
 
 set -eu
 
-game=${1:-gateway/paia-demo-game}
-srcdir=${2:-.}
+game=${1:-${DEMO_GAME:-gateway/paia-demo-game}}
+srcdir=${2:-${SRCDIR:-.}}
 case $game in /*) ;; *) game=$PWD/$game ;; esac
 case $srcdir in /*) ;; *) srcdir=$PWD/$srcdir ;; esac
 

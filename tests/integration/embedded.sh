@@ -144,7 +144,7 @@ r=$(result_of cancel-1) || bail "no result for cancel-1"
 check "cancelled task gives status cancelled" test "$(jget "$r" 'r["status"]')" = cancelled
 check "cancelled task's process group is gone" group_gone "$pgid"
 out=$(ctl cancel no-such-task 2>&1); rc=$?
-check "cancel of an unknown task fails naming it" sh -c "[ $rc -ne 0 ] && echo '$out' | grep -q 'no task no-such-task'"
+check "cancel of an unknown task fails naming it" fails_with $rc "$out" "no task no-such-task"
 
 # --- SIGTERM mid-run: in-flight tasks finish and are committed ------------
 SLOWAI=$(program slow-ai.sh 'while read l; do sleep 0.2; echo STAY; done')

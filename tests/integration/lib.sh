@@ -34,6 +34,7 @@ wait_for() {
 # gw_start [ARGS...]: an embedded gateway in its own state folder.
 gw_start() {
 	STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-it.XXXXXX")
+	STATES="${STATES:-} $STATE"
 	GW_LOG=$STATE/gateway.log
 	"$GATEWAY" --embedded --state-dir "$STATE" "$@" 2>"$GW_LOG" &
 	GW_PID=$!
@@ -76,8 +77,8 @@ cleanup() {
 		kill -KILL "$GW_PID" 2>/dev/null
 		wait "$GW_PID" 2>/dev/null
 	fi
-	if [ "${KEEP_STATE:-0}" != 1 ] && [ -n "${STATE:-}" ]; then
-		rm -rf "$STATE"
+	if [ "${KEEP_STATE:-0}" != 1 ]; then
+		for s in ${STATES:-} ${STATE:-}; do rm -rf "$s"; done
 	fi
 }
 trap cleanup EXIT
@@ -114,3 +115,8 @@ no_procs_under() {
 	done
 	return 0
 }
+
+# contains TEXT PART: TEXT contains PART (no quoting pitfalls).
+contains() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
+# fails_with RC OUTPUT PART: a command failed (RC != 0) saying PART.
+fails_with() { [ "$1" -ne 0 ] && contains "$2" "$3"; }

@@ -37,11 +37,13 @@ static const char *small_passthrough[] = { "p", NULL };
 static char *
 ini_file(const char *text)
 {
-	char *path = strdup("/tmp/paia-test-config-XXXXXX");
+	const char *tmp = getenv("TMPDIR");
 	size_t len = strlen(text);
+	char *path;
 	int fd;
 
-	assert_non_null(path);
+	assert_true(asprintf(&path, "%s/paia-test-config-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp") > 0);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, len), (ssize_t)len);

@@ -431,10 +431,12 @@ test_parse_bool(void **state)
 static char *
 tmp_file(const void *data, size_t len)
 {
-	char *path = strdup("/tmp/paia-test-util-XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+	char *path;
 	int fd;
 
-	assert_non_null(path);
+	assert_true(asprintf(&path, "%s/paia-test-util-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp") > 0);
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
@@ -483,9 +485,12 @@ test_sha256_file(void **state)
 static void
 test_read_write_file(void **state)
 {
-	char dir[] = "/tmp/paia-test-util-dir-XXXXXX", *path, *cause = NULL, *s;
+	const char *tmp = getenv("TMPDIR");
+	char *dir, *path, *cause = NULL, *s;
 	size_t len;
 
+	assert_true(asprintf(&dir, "%s/paia-test-util-dir-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp") > 0);
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(asprintf(&path, "%s/a/b/c.txt", dir) > 0, 1);
 	/* util_mkdirs of the parent, then an atomic write and a read back. */
@@ -509,6 +514,7 @@ test_read_write_file(void **state)
 	assert_int_equal(util_file_size(path), -1);
 	assert_int_equal(access(dir, F_OK), -1);
 	free(path);
+	free(dir);
 }
 
 static void

@@ -1,0 +1,66 @@
+#!/bin/bash
+# Configuration errors name what is wrong; infrastructure failures are
+# retried and then reported, never dropped: a game command that cannot
+# start, uploads to a storage that refuses connections, a program URL
+# outside the storage root.
+. "$(dirname "$0")/lib.sh"
+
+# --- configuration ------------------------------------------------------
+out=$("$GATEWAY" --embedded -o gateway.max_inflite=3 --check-config 2>&1); rc=$?
+check "a misspelt key exits 2 naming it" fails_with $rc "$out" "unknown key gateway.max_inflite"
+out=$("$GATEWAY" --embedded -o gateway.max_inflight=0 --check-config 2>&1); rc=$?
+check "an out-of-range value names the key and bounds" fails_with $rc "$out" "gateway.max_inflight: \"0\" is not an integer between 1 and 10000"
+out=$("$GATEWAY" --embedded -o kafka.bootstrp.servers=x --check-config 2>&1); rc=$?
+check "a misspelt kafka key is named by librdkafka" fails_with $rc "$out" "kafka.bootstrp.servers"
+cfg=$(mktemp); printf '[gateway]\nmax_inflight = 4\n[kafka]\nsasl.password = hunter2\n[runnr]\ncommand = x\n' > "$cfg"
+out=$("$GATEWAY" -c "$cfg" -o kafka.bootstrap.servers=127.0.0.1:1 --check-config 2>&1); rc=$?
+check "an unknown section in a file is named with the file" fails_with $rc "$out" "$cfg: unknown section [runnr]"
+printf '[gateway]\nmax_inflight = 4\n[kafka]\nsasl.password = hunter2\n' > "$cfg"
+out=$(PAIA_GATEWAY_BATCH_MS=50 "$GATEWAY" -c "$cfg" -o kafka.bootstrap.servers=127.0.0.1:1 --check-config 2>&1); rc=$?
+check "--check-config prints the effective config (file and env)" sh -c "[ $rc -eq 0 ] && echo \"\$0\" | grep -q '^max_inflight = 4' && echo \"\$0\" | grep -q '^batch_ms = 50'" "$out"
+check "--check-config masks secrets" sh -c "echo \"\$0\" | grep -q '^sasl.password = \*\*\*\*\*\*\*\*' && ! echo \"\$0\" | grep -q hunter2" "$out"
+rm -f "$cfg"
+out=$("$GATEWAY" --bogus 2>&1); rc=$?
+check "an unknown flag exits 2 with usage" fails_with $rc "$out" "usage:"
+
+# --- a game command that cannot start: infra error, reported ----------------
+gw_start -o runner.command=/nonexistent/paia-game -o storage.retries=2 \
+	-o storage.backoff_ms=50 -o storage.backoff_max_ms=100
+P=$(program ok.sh 'exit 0')
+ctl submit --id nogame --program "$P" >/dev/null
+r=$(result_of nogame) || bail "no result for nogame"
+check "unstartable game gives status error, class infra" \
+	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = "error/infra"
+check "the error names the command" contains "$r" "/nonexistent/paia-game"
+
+# --- uploads to a storage that refuses: retried, then reported ---------------
+ctl submit --id noup --program "$P" --result-prefix http://127.0.0.1:9/results >/dev/null
+r=$(result_of noup) || bail "no result for noup"
+check "failed upload gives status error, class infra" \
+	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = "error/infra"
+check "the error says it gave up after the retries" contains "$r" "gave up after 2 retries"
+check "the retries are logged" test "$(grep -c 'transfer failed, retrying' "$GW_LOG")" -ge 2
+
+# --- a program outside the storage root is refused --------------------------
+ctl submit --id escape --program file:///etc/passwd >/dev/null
+r=$(result_of escape) || bail "no result for escape"
+check "a file:// program outside storage.file_root gives error, class invalid" \
+	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = "error/invalid"
+ctl submit --id missing --program "file://$STATE/programs/nope.py" >/dev/null
+r=$(result_of missing) || bail "no result for missing"
+check "a missing program gives error, class invalid, naming it" \
+	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"] + "/" + str("nope.py" in r["error"]["message"])')" = error/invalid/True
+
+# --- secrets in the gateway's environment do not reach user code -------------
+gw_stop
+PAIA_KAFKA_SASL_PASSWORD=hunter2 gw_start -o runner.command=/usr/bin/env
+P=$(program ok.sh 'exit 0')
+ctl submit --id env --program "$P" >/dev/null
+r=$(result_of env) || bail "no result for env"
+log=$(jget "$r" 'r["log_url"]')
+check "the game's environment has the task variables" grep -q '^PAIA_TASK_ID=env$' "${log#file://}"
+check "the gateway's secrets are not in it" sh -c "! grep -q hunter2 '${log#file://}'"
+gw_stop
+check "gateway exits 0 (rc=$GW_RC)" test "$GW_RC" -eq 0
+[ "$tap_failed" -eq 0 ] || gw_dump_log
+tap_done
