@@ -87,6 +87,7 @@ config_store(struct config *c, const char *section, const char *key, const char 
     int user, const struct config_key *schema)
 {
 	struct config_value *v = config_find(c, section, key);
+	char *copy;
 
 	if (v == NULL) {
 		c->values = xreallocarray(c->values, c->nvalues + 1, sizeof *c->values);
@@ -96,8 +97,10 @@ config_store(struct config *c, const char *section, const char *key, const char 
 		v->value = NULL;
 		v->schema = schema;
 	}
+	/* value may be v->value itself (config_get's answer): copy first. */
+	copy = xstrdup(value);
 	free(v->value);
-	v->value = xstrdup(value);
+	v->value = copy;
 	v->user = user;
 }
 
@@ -257,7 +260,7 @@ config_load_env(struct config *c, char **envp, char **cause)
 {
 	const struct config_key *k;
 	const char **p;
-	char name[256], *key;
+	char name[256], *key, *why = NULL;
 	size_t i, plen;
 
 	for (; envp != NULL && *envp != NULL; envp++) {
@@ -271,9 +274,23 @@ config_load_env(struct config *c, char **envp, char **cause)
 			for (i = 0; name[i] != '\0'; i++)
 				name[i] = (char)toupper((unsigned char)name[i]);
 			if (strlen(name) == (size_t)(eq - e) && strncmp(name, e, (size_t)(eq - e)) == 0) {
-				if (config_set(c, k->section, k->key, eq + 1, cause) != 0)
+				if (config_set(c, k->section, k->key, eq + 1, &why) != 0) {
+					xasprintf(cause, "environment %.*s: %s", (int)(eq - e), e, why);
+					free(why);
 					return -1;
+				}
 				matched = 1;
+			}
+		}
+		/* PAIA_<known section>_<unknown key> is a typo, not someone else's. */
+		for (k = c->schema; k->section != NULL && !matched; k++) {
+			snprintf(name, sizeof name, "PAIA_%s_", k->section);
+			for (i = 0; name[i] != '\0'; i++)
+				name[i] = (char)toupper((unsigned char)name[i]);
+			if (strncmp(e, name, strlen(name)) == 0) {
+				xasprintf(cause, "environment %.*s: no key of [%s] has this name",
+				    (int)(eq - e), e, k->section);
+				return -1;
 			}
 		}
 		for (p = c->passthrough; p != NULL && *p != NULL && !matched; p++) {

@@ -315,7 +315,7 @@ util_parse_int(const char *s, long long min, long long max, long long *out)
 	char *end;
 	long long v;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL || (*s != '-' && (*s < '0' || *s > '9')))
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);

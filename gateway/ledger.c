@@ -132,14 +132,33 @@ ledger_insert(struct ledger_part *p, size_t at, int64_t offset, int received)
 	p->npending++;
 }
 
+/* A decimal in [0, max]; 0, or -1 on junk, overflow or out of range. */
+static int
+ledger_parse_num(const char **sp, int64_t max, int64_t *out)
+{
+	const char *s = *sp;
+	int64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (max - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*sp = s;
+	*out = v;
+	return 0;
+}
+
 int
 ledger_restore(struct ledger *l, int32_t partition, int64_t committed, const char *md,
     size_t len, char **cause)
 {
 	struct ledger_part *p;
-	char *copy, *s, *end;
-	long long span, d;
-	int64_t at;
+	char *copy;
+	const char *s;
+	int64_t span, d, at, end;
 
 	ledger_forget(l, partition);
 	p = ledger_get(l, partition);
@@ -154,27 +173,34 @@ ledger_restore(struct ledger *l, int32_t partition, int64_t committed, const cha
 		    (int)partition, copy);
 		goto bad;
 	}
+	/* Exactly what ledger_metadata writes, or nothing is trusted. */
 	s = copy + 6;
-	span = strtoll(s, &end, 10);
-	if (end == s || *end != ':' || span < 0) {
+	if (ledger_parse_num(&s, INT64_MAX - committed, &span) != 0 || *s != ':') {
 		xasprintf(cause, "partition %d: bad span in commit metadata", (int)partition);
 		goto bad;
 	}
-	s = end + 1;
+	s++;
+	end = committed + span;
 	at = committed;
 	while (*s != '\0') {
-		d = strtoll(s, &end, 10);
-		if (end == s || d < 0 || (p->npending > 0 && d == 0) ||
-		    at + d >= committed + span || (*end != ',' && *end != '\0')) {
+		/* d0 is 0 (the commit point is pending); later deltas are > 0. */
+		if (ledger_parse_num(&s, end - at, &d) != 0 || (p->npending == 0) != (d == 0) ||
+		    at + d >= end || (*s != ',' && *s != '\0') || (*s == ',' && s[1] == '\0')) {
 			xasprintf(cause, "partition %d: bad offset list in commit metadata",
 			    (int)partition);
 			goto bad;
 		}
 		at += d;
 		ledger_insert(p, p->npending, at, 0);
-		s = *end == ',' ? end + 1 : end;
+		if (*s == ',')
+			s++;
 	}
-	p->next = committed + span;
+	if (span > 0 && p->npending == 0) {
+		xasprintf(cause, "partition %d: commit metadata spans offsets but lists none pending",
+		    (int)partition);
+		goto bad;
+	}
+	p->next = end;
 	free(copy);
 	return 0;
 bad:

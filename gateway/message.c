@@ -82,7 +82,7 @@ msg_id_valid(const char *s)
 	return 1;
 }
 
-/* A relative path with no "..", no empty or hidden-dot segments. */
+/* A relative path with no ".", ".." or empty segments. */
 static int
 msg_relpath_valid(const char *s)
 {
@@ -247,6 +247,8 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 
 	*out = NULL;
 	*task_id = NULL;
+	if (buf == NULL || len == 0)
+		return msg_fail(&ctx, DLQ_INVALID_JSON, "message is empty");
 	if (len > TASK_MAX_BYTES)
 		return msg_fail(&ctx, DLQ_TOO_LARGE, "message is %zu bytes, the limit is %d",
 		    len, TASK_MAX_BYTES);
@@ -426,12 +428,17 @@ msg_dlq_encode(enum dlq_reason reason, const char *detail, const char *task_id,
 	 * the DLQ either: keep its head and size (the original stays in the
 	 * tasks topic at the named offset).
 	 */
+	if (payload == NULL)
+		len = 0;
 	cJSON_AddNumberToObject(root, "original_bytes", (double)len);
 	if (len > DLQ_ORIGINAL_MAX) {
 		len = DLQ_ORIGINAL_MAX;
 		cJSON_AddTrueToObject(root, "original_truncated");
 	}
-	if (util_utf8_valid(payload, len) && memchr(payload, '\0', len) == NULL) {
+	if (len == 0) {
+		cJSON_AddStringToObject(root, "original", "");
+		cJSON_AddStringToObject(root, "original_encoding", "utf-8");
+	} else if (util_utf8_valid(payload, len) && memchr(payload, '\0', len) == NULL) {
 		char *copy = xstrndup(payload, len);
 		cJSON_AddStringToObject(root, "original", copy);
 		cJSON_AddStringToObject(root, "original_encoding", "utf-8");

@@ -320,7 +320,7 @@ test_set(void **state)
  * under ASan; a garbled value without it).
  */
 static void
-test_set_own_value_bug(void **state)
+test_set_own_value_regression(void **state)
 {
 	struct config *c = config_new(small_schema, small_passthrough);
 	char *cause = NULL;
@@ -396,6 +396,26 @@ test_options_file(void **state)
 	config_free(c);
 }
 
+/* A misspelt variable of a known section is an error naming it. */
+static void
+test_env_misspelt(void **state)
+{
+	const char *env[] = { "PAIA_GATEWAY_MAX_INFLIHGT=3", NULL };
+	const char *bad[] = { "PAIA_GATEWAY_MAX_INFLIGHT=zero", NULL };
+	struct config *c = gw_config();
+	char *cause = NULL;
+
+	assert_int_equal(config_load_env(c, (char **)env, &cause), -1);
+	assert_non_null(strstr(cause, "PAIA_GATEWAY_MAX_INFLIHGT"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(config_load_env(c, (char **)bad, &cause), -1);
+	assert_non_null(strstr(cause, "environment PAIA_GATEWAY_MAX_INFLIGHT"));
+	assert_non_null(strstr(cause, "gateway.max_inflight"));
+	free(cause);
+	config_free(c);
+}
+
 static void
 test_env(void **state)
 {
@@ -406,7 +426,6 @@ test_env(void **state)
 		"PAIA_KAFKA_SASL_PASSWORD=pw",
 		"PAIA_STORAGE_FILE_ROOT=/srv",
 		"PAIA_SOCKET=/run/paia.sock",	/* a program's, not the config's */
-		"PAIA_GATEWAY_MAX_INFLIGHT_EXTRA=9",
 		"PAIA_KAFKA_=empty-key",
 		"NOT_PAIA_GATEWAY_HISTORY=5",
 		"PAIA_NOEQUALS",
@@ -574,11 +593,12 @@ main(void)
 		cmocka_unit_test(test_options_defaults),
 		cmocka_unit_test(test_options_file),
 		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_env_misspelt),
 		cmocka_unit_test(test_env_bad),
 		cmocka_unit_test(test_priority),
 		cmocka_unit_test(test_dump_masks_secrets),
 		/* Known bugs last: under ASan they abort the program. */
-		cmocka_unit_test(test_set_own_value_bug),
+		cmocka_unit_test(test_set_own_value_regression),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

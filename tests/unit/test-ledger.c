@@ -560,7 +560,7 @@ test_restore_bad(void **state)
  * overflow is undefined: under UBSan this test aborts in ledger.c.
  */
 static void
-test_restore_overflow_bug(void **state)
+test_restore_overflow_regression(void **state)
 {
 	static const char *bad[] = {
 		"paia1:5:0,99999999999999999999",
@@ -778,7 +778,7 @@ main(void)
 		cmocka_unit_test(test_near_cap_random),
 		cmocka_unit_test(test_partitions),
 		/* Known bugs last: under UBSan they abort the program. */
-		cmocka_unit_test(test_restore_overflow_bug),
+		cmocka_unit_test(test_restore_overflow_regression),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -55,7 +55,7 @@ static const struct bad_case bad_cases[] = {
 	{ "0xff byte", "\xff" TASK(""), 0, DLQ_INVALID_UTF8, "UTF-8", NULL, NULL },
 
 	/* invalid_json */
-	{ "empty", "", 0, DLQ_INVALID_JSON, "JSON", NULL, NULL },
+	{ "empty", "", 0, DLQ_INVALID_JSON, "empty", NULL, NULL },
 	{ "whitespace only", " \n\t ", 0, DLQ_INVALID_JSON, "JSON", NULL, NULL },
 	{ "truncated object", "{\"version\":1,", 0, DLQ_INVALID_JSON, "JSON", NULL, NULL },
 	{ "single quotes", "{'version':1}", 0, DLQ_INVALID_JSON, "JSON", NULL, NULL },
@@ -452,7 +452,7 @@ test_decode_size_limit(void **state)
  * argument 1, which is declared to never be null", message.c:255).
  */
 static void
-test_decode_null_payload_bug(void **state)
+test_decode_null_payload_regression(void **state)
 {
 	struct task_spec *spec = NULL;
 	enum dlq_reason reason = DLQ_DUPLICATE_TASK;
@@ -788,7 +788,7 @@ main(void)
 		cmocka_unit_test(test_dlq_reason_names),
 		cmocka_unit_test(test_url_basename),
 		/* Known bugs last: under UBSan they abort the program. */
-		cmocka_unit_test(test_decode_null_payload_bug),
+		cmocka_unit_test(test_decode_null_payload_regression),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
