@@ -313,8 +313,10 @@ struct gw {
 	struct task_list history;	/* reported, oldest first */
 	size_t nactive;
 	size_t nwaiting;
+	size_t nreporting;		/* waiting for their transaction */
 	size_t nhistory;
 	size_t max_inflight;
+	size_t prefetch;		/* received tasks held ready beyond max_inflight */
 	size_t max_history;
 
 	uint64_t totals[RESULT_ERROR + 1];

@@ -205,6 +205,7 @@ main(int argc, char **argv)
 	g.results_topic = config_get(g.conf, "gateway", "results_topic");
 	g.dlq_topic = config_get(g.conf, "gateway", "dlq_topic");
 	g.max_inflight = (size_t)config_get_int(g.conf, "gateway", "max_inflight");
+	g.prefetch = (size_t)config_get_int(g.conf, "gateway", "prefetch");
 	g.max_history = (size_t)config_get_int(g.conf, "gateway", "history");
 	g.start_ms = util_now_ms();
 	if (*config_get(g.conf, "gateway", "instance_id") != '\0')

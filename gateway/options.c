@@ -20,6 +20,8 @@ const struct config_key options_schema[] = {
 	{ "gateway", "results_topic", CONFIG_STRING, "paia.results", 0, 0, NULL, "topic results go to" },
 	{ "gateway", "dlq_topic", CONFIG_STRING, "paia.tasks.dlq", 0, 0, NULL, "dead-letter topic" },
 	{ "gateway", "max_inflight", CONFIG_INT, "8", 1, 10000, NULL, "tasks running at once; intake pauses when full" },
+	{ "gateway", "prefetch", CONFIG_INT, "16", 0, 100000, NULL,
+	  "tasks received ahead and held ready to start beyond max_inflight" },
 	{ "gateway", "batch_ms", CONFIG_INT, "100", 1, 60000, NULL, "longest wait before a transaction is started" },
 	{ "gateway", "batch_max", CONFIG_INT, "500", 1, 100000, NULL, "records that start a transaction at once" },
 	{ "gateway", "transaction_max_records", CONFIG_INT, "10000", 1, 1000000, NULL,

@@ -144,7 +144,22 @@ task_find_active(const char *id)
 static size_t
 task_running_count(void)
 {
-	return gw->nactive - gw->nwaiting;
+	return gw->nactive - gw->nwaiting - gw->nreporting;
+}
+
+/*
+ * Full when running tasks fill max_inflight and prefetched ones fill the
+ * prefetch queue: a game can start from memory the moment a slot frees,
+ * instead of after a pause, a resume and a fetch round trip (pausing a
+ * partition drops what librdkafka had fetched). Tasks waiting only for
+ * their transaction hold no game slot and do not count: a slow commit
+ * must not stall the games (the ledger's metadata cap bounds them per
+ * partition).
+ */
+static int
+task_intake_full(void)
+{
+	return gw->nactive - gw->nreporting >= gw->max_inflight + gw->prefetch;
 }
 
 /* Pause intake while full or draining; resume when there is room. */
@@ -153,7 +168,7 @@ task_update_intake(void)
 {
 	if (gw->intake == NULL)
 		return;
-	intake_set_paused(gw->intake, gw->draining || gw->nactive >= gw->max_inflight);
+	intake_set_paused(gw->intake, gw->draining || task_intake_full());
 	intake_update_pauses(gw->intake);
 }
 
@@ -327,6 +342,7 @@ task_batch_done(uint64_t id, int ok, const char *error, void *arg)
 		t = a->tasks[i];
 		TAILQ_REMOVE(&gw->active, t, entry);
 		gw->nactive--;
+		gw->nreporting--;
 		gw->totals[t->status]++;
 		task_set_state(t, t->status == RESULT_SUCCEEDED ? TASK_DONE : TASK_FAILED);
 		log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
@@ -727,6 +743,7 @@ task_report(struct task *t)
 	if (!t->has_outcome)
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "no outcome recorded");
 	t->reported_ms = util_now_ms();
+	gw->nreporting++;
 	task_set_state(t, TASK_REPORTING);
 	r = task_result_json(t);
 	task_queue_record(COMMIT_RESULT, gw->results_topic, t->spec->task_id,
@@ -973,7 +990,8 @@ task_status_json(void)
 	cJSON_AddNumberToObject(s, "max_inflight", (double)gw->max_inflight);
 	cJSON_AddNumberToObject(s, "inflight", (double)task_running_count());
 	cJSON_AddNumberToObject(s, "backlog", (double)gw->nwaiting);
-	cJSON_AddBoolToObject(s, "paused", gw->draining || gw->nactive >= gw->max_inflight);
+	cJSON_AddBoolToObject(s, "paused", gw->draining || task_intake_full());
+	cJSON_AddNumberToObject(s, "reporting", (double)gw->nreporting);
 	cJSON_AddBoolToObject(s, "draining", gw->draining);
 	TAILQ_FOREACH(t, &gw->active, entry)
 		counts[t->state]++;
