@@ -29,6 +29,11 @@ enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_DEAD };
 struct runner_job {
 	struct runner *r;
 	pid_t pid;
+	int errfd;		/* exec status pipe, until exec or failure */
+	struct event *exec_ev;
+	char *task_id;
+	long timeout_s;
+	runner_started_cb *started_cb;
 	enum job_state state;
 	enum runner_end end;	/* why we are stopping */
 	struct event *deadline;
@@ -67,6 +72,35 @@ runner_split(const char *cmd)
 }
 
 static void
+runner_exec_close(struct runner_job *j)
+{
+	if (j->exec_ev != NULL)
+		event_free(j->exec_ev);
+	if (j->errfd >= 0)
+		close(j->errfd);
+	j->exec_ev = NULL;
+	j->errfd = -1;
+}
+
+/*
+ * Read the child's exec status: 1 and a reason in why if set-up or exec
+ * failed, 0 once exec closed the pipe, -1 if nothing yet.
+ */
+static int
+runner_exec_status(struct runner_job *j, char *why, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(j->errfd, why, len - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	why[n > 0 ? n : 0] = '\0';
+	return n > 0;
+}
+
+static void
 runner_job_end(struct runner_job *j, const struct runner_outcome *o)
 {
 	struct runner *r = j->r;
@@ -76,6 +110,7 @@ runner_job_end(struct runner_job *j, const struct runner_outcome *o)
 	if (j->kill_timer != NULL)
 		event_free(j->kill_timer);
 	j->deadline = j->kill_timer = NULL;
+	runner_exec_close(j);
 	/* Stragglers the game left behind in its group go too. */
 	if (j->pid > 0)
 		kill(-j->pid, SIGKILL);
@@ -83,6 +118,7 @@ runner_job_end(struct runner_job *j, const struct runner_outcome *o)
 	r->njobs--;
 	if (!j->abandoned && o != NULL)
 		j->done_cb(j, o, j->arg);
+	free(j->task_id);
 	free(j);
 }
 
@@ -92,6 +128,7 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	struct runner *r = arg;
 	struct runner_job *j;
 	struct runner_outcome o;
+	char why[512];
 	pid_t pid;
 	int status;
 
@@ -106,6 +143,19 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			o.end = j->end;
 		else
 			o.end = RUNNER_EXITED;
+		/* It ended before we heard from exec: did exec fail? */
+		if (j->errfd >= 0) {
+			if (runner_exec_status(j, why, sizeof why) == 1) {
+				o.end = RUNNER_INFRA;
+				o.message = why;
+				log_error("cannot start the game", "task=%s error=%s", j->task_id,
+				    log_q(why));
+			} else {
+				runner_exec_close(j);
+				if (!j->abandoned)
+					j->started_cb(j, j->arg);
+			}
+		}
 		if (WIFEXITED(status))
 			o.exit_code = WEXITSTATUS(status);
 		else if (WIFSIGNALED(status)) {
@@ -223,6 +273,33 @@ runner_child(struct runner *r, const struct runner_req *req, int errfd)
 	runner_child_fail(errfd, r->argv[0]);
 }
 
+static void
+runner_exec_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner_job *j = arg;
+	struct runner_outcome o;
+	char why[512];
+	int rc = runner_exec_status(j, why, sizeof why);
+
+	if (rc < 0)
+		return;		/* spurious wakeup: the event persists */
+	runner_exec_close(j);
+	if (rc == 1) {
+		/* Set-up or exec failed: ours, not the user's. */
+		log_error("cannot start the game", "task=%s error=%s", j->task_id, log_q(why));
+		memset(&o, 0, sizeof o);
+		o.end = RUNNER_INFRA;
+		o.message = why;
+		j->done_cb(j, &o, j->arg);
+		/* SIGCHLD reaps the child; the callback has been given. */
+		j->abandoned = 1;
+		return;
+	}
+	log_info("game started", "task=%s pid=%ld timeout_s=%ld", j->task_id, (long)j->pid,
+	    j->timeout_s);
+	j->started_cb(j, j->arg);
+}
+
 struct runner_job *
 runner_start(struct runner *r, const struct runner_req *req, runner_started_cb *started,
     runner_done_cb *done, void *arg)
@@ -232,10 +309,10 @@ runner_start(struct runner *r, const struct runner_req *req, runner_started_cb *
 	struct runner_outcome o;
 	char why[512];
 	int errpipe[2];
-	ssize_t n;
 	pid_t pid;
 
 	j->r = r;
+	j->errfd = -1;
 	j->done_cb = done;
 	j->arg = arg;
 	LIST_INSERT_HEAD(&r->jobs, j, entry);
@@ -263,24 +340,16 @@ runner_start(struct runner *r, const struct runner_req *req, runner_started_cb *
 	setpgid(pid, pid);
 	j->pid = pid;
 	j->state = JOB_RUNNING;
-	do
-		n = read(errpipe[0], why, sizeof why - 1);
-	while (n < 0 && errno == EINTR);
-	close(errpipe[0]);
-	if (n > 0) {
-		why[n] = '\0';
-		/* SIGCHLD reaps it; the job is gone from the list by then. */
-		j->abandoned = 1;
-		log_error("cannot start the game", "task=%s error=%s", req->task_id, log_q(why));
-		o.message = why;
-		done(NULL, &o, arg);
-		return NULL;
-	}
+	j->task_id = xstrdup(req->task_id);
+	j->timeout_s = req->timeout_s;
+	j->started_cb = started;
+	/* The deadline runs from fork: a game stuck before exec still ends. */
 	j->deadline = evtimer_new(r->base, runner_deadline_cb, j);
 	evtimer_add(j->deadline, &tv);
-	log_info("game started", "task=%s attempt=%d pid=%ld timeout_s=%ld", req->task_id,
-	    req->attempt, (long)pid, req->timeout_s);
-	started(j, arg);
+	/* Exec's outcome arrives on the pipe; the loop does not wait for it. */
+	j->errfd = errpipe[0];
+	j->exec_ev = event_new(r->base, j->errfd, EV_READ | EV_PERSIST, runner_exec_cb, j);
+	event_add(j->exec_ev, NULL);
 	return j;
 
 fail:

@@ -54,6 +54,7 @@ static struct pending_rec *pending;
 static size_t npending, pending_cap;
 static struct awaiting_list awaiting = TAILQ_HEAD_INITIALIZER(awaiting);
 static struct event *flush_timer;
+static struct event *kick_event;	/* start waiting tasks, from the loop */
 static struct event *drain_timer;
 static uint64_t next_batch_id = 1;
 
@@ -506,6 +507,7 @@ task_run_started(struct runner_job *job, void *arg)
 {
 	struct task *t = arg;
 
+	t->job = job;	/* runner_start has not returned yet */
 	t->started_ms = util_now_ms();
 	task_set_state(t, TASK_RUNNING);
 }
@@ -745,6 +747,8 @@ task_report(struct task *t)
 	t->reported_ms = util_now_ms();
 	gw->nreporting++;
 	task_set_state(t, TASK_REPORTING);
+	/* Its game slot is free now, not when the transaction commits. */
+	event_active(kick_event, EV_TIMEOUT, 0);
 	r = task_result_json(t);
 	task_queue_record(COMMIT_RESULT, gw->results_topic, t->spec->task_id,
 	    cJSON_PrintUnformatted(r), t->partition, t->offset, t);
@@ -1089,12 +1093,20 @@ task_drain(int exit_code)
 	task_check_drained();
 }
 
+static void
+task_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	task_start_waiting();
+	task_update_intake();
+}
+
 void
 task_init(void)
 {
 	TAILQ_INIT(&gw->active);
 	TAILQ_INIT(&gw->history);
 	flush_timer = evtimer_new(gw->base, task_flush_cb, NULL);
+	kick_event = event_new(gw->base, -1, 0, task_kick_cb, NULL);
 }
 
 void
@@ -1129,5 +1141,7 @@ task_shutdown(void)
 		event_free(flush_timer);
 	if (drain_timer != NULL)
 		event_free(drain_timer);
-	flush_timer = drain_timer = NULL;
+	if (kick_event != NULL)
+		event_free(kick_event);
+	flush_timer = drain_timer = kick_event = NULL;
 }
