@@ -126,5 +126,6 @@ int ctl_socket_resolve(char **cause);
 /* The Kafka commands (paiactl-kafka.c). */
 int ctl_cmd_submit(const struct ctl_cmd *, int, char **);
 int ctl_cmd_results(const struct ctl_cmd *, int, char **);
+int ctl_cmd_topics(const struct ctl_cmd *, int, char **);
 
 #endif

@@ -944,3 +944,141 @@ out:
 		ctl_table_free(&t);
 	return rc;
 }
+
+/* ---- topics ---- */
+
+/*
+ * topics: list the gateway's three topics with their partition counts
+ * (missing ones say so); with --create, create the missing ones
+ * (tasks, results and DLQ partitions from --partitions T,R,D; default
+ * 6,3,1; replication factor from --replication, default the broker's).
+ */
+int
+ctl_cmd_topics(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "create", no_argument, NULL, 'c' },
+		{ "partitions", required_argument, NULL, 'p' },
+		{ "replication", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *names[3];
+	int parts[3] = { 6, 3, 1 }, found[3] = { -1, -1, -1 }, create = 0, ch, i, j, rc = 1;
+	long long repl = -1;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_NewTopic_t *nt[3];
+	rd_kafka_queue_t *q = NULL;
+	rd_kafka_event_t *ev = NULL;
+	rd_kafka_t *rk = NULL;
+	rd_kafka_resp_err_t err;
+	char *cause = NULL, errstr[1024];
+	size_t nnew = 0, k;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			create = 1;
+			break;
+		case 'p':
+			if (sscanf(optarg, "%d,%d,%d", &parts[0], &parts[1], &parts[2]) != 3 ||
+			    parts[0] < 1 || parts[1] < 1 || parts[2] < 1)
+				return ctl_usage_err(cmd, "--partitions %s: expected T,R,D (three "
+				    "positive counts: tasks, results, dead letters)", optarg);
+			break;
+		case 'r':
+			if (ctl_flag_int(cmd, "--replication", optarg, 1, 100, &repl) != 0)
+				return 2;
+			break;
+		case 'h':
+			return ctl_usage_help(cmd);
+		default:
+			return ctl_flag_bad(cmd, ch, argv, optopt);
+		}
+	}
+	if (optind != argc)
+		return ctl_usage_err(cmd, "unexpected argument %s", argv[optind]);
+	if (ctl_kafka_resolve(&cause) != 0)
+		return ctl_err_cause(cause);
+	names[0] = ctl.tasks_topic;
+	names[1] = ctl.results_topic;
+	names[2] = ctl.dlq_topic;
+	if ((rk = ctl_kafka_new(RD_KAFKA_PRODUCER, 0, &cause)) == NULL)
+		return ctl_err_cause(cause);
+	err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ctl_kafka_hint(errstr, sizeof errstr);
+		ctl_err("cannot read topics from %s: %s%s", ctl.bootstrap, rd_kafka_err2str(err),
+		    errstr);
+		goto out;
+	}
+	for (i = 0; i < md->topic_cnt; i++)
+		for (j = 0; j < 3; j++)
+			if (strcmp(md->topics[i].topic, names[j]) == 0 &&
+			    md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				found[j] = md->topics[i].partition_cnt;
+	if (create) {
+		for (j = 0; j < 3; j++) {
+			if (found[j] >= 0)
+				continue;
+			nt[nnew] = rd_kafka_NewTopic_new(names[j], parts[j], (int)repl, errstr,
+			    sizeof errstr);
+			if (nt[nnew] == NULL) {
+				ctl_err("topic %s: %s", names[j], errstr);
+				goto out;
+			}
+			nnew++;
+		}
+	}
+	if (nnew > 0) {
+		const rd_kafka_CreateTopics_result_t *res;
+		const rd_kafka_topic_result_t **tr;
+		size_t ntr;
+
+		q = rd_kafka_queue_new(rk);
+		rd_kafka_CreateTopics(rk, nt, nnew, NULL, q);
+		ev = rd_kafka_queue_poll(q, 30000);
+		if (ev == NULL || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ctl_err("creating topics at %s: %s", ctl.bootstrap,
+			    ev != NULL ? rd_kafka_event_error_string(ev) : "no answer in 30 s");
+			goto out;
+		}
+		res = rd_kafka_event_CreateTopics_result(ev);
+		tr = rd_kafka_CreateTopics_result_topics(res, &ntr);
+		for (k = 0; k < ntr; k++) {
+			err = rd_kafka_topic_result_error(tr[k]);
+			if (err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+			    err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+				ctl_err("creating topic %s: %s", rd_kafka_topic_result_name(tr[k]),
+				    rd_kafka_topic_result_error_string(tr[k]));
+				goto out;
+			}
+			for (j = 0; j < 3; j++)
+				if (strcmp(rd_kafka_topic_result_name(tr[k]), names[j]) == 0)
+					found[j] = parts[j];
+			printf("created %s\n", rd_kafka_topic_result_name(tr[k]));
+		}
+	}
+	rc = 0;
+	for (j = 0; j < 3; j++) {
+		static const char *role[] = { "tasks", "results", "dead letters" };
+		if (found[j] >= 0)
+			printf("%-24s %-12s %d partitions\n", names[j], role[j], found[j]);
+		else {
+			printf("%-24s %-12s missing\n", names[j], role[j]);
+			rc = 1;
+		}
+	}
+out:
+	for (k = 0; k < nnew; k++)
+		rd_kafka_NewTopic_destroy(nt[k]);
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	if (q != NULL)
+		rd_kafka_queue_destroy(q);
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_destroy(rk);
+	return rc;
+}

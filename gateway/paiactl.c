@@ -40,6 +40,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "results", "[--follow] [--json] [--dlq] [--count N] [--timeout S] "
 	    "[--from-beginning|--from-end]", ctl_cmd_results,
 	  "read the results topic (or the dead-letter topic with --dlq)" },
+	{ "topics", "[--create] [--partitions T,R,D] [--replication N]", ctl_cmd_topics,
+	  "the gateway's topics; --create makes the missing ones" },
 	{ "status", "[--json]", ctl_cmd_status, "the gateway's state, queues and partitions" },
 	{ "tasks", "[--state STATE] [--json]", ctl_cmd_tasks,
 	  "tasks the gateway knows (STATE: a state name or active)" },

@@ -12,8 +12,10 @@
 #include "config.h"
 #include "gateway.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +235,8 @@ runner_child(struct runner *r, const struct runner_req *req, int errfd)
 	int fd;
 
 	setpgid(0, 0);
+	/* A gateway killed with -9 takes its games along. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
@@ -271,6 +275,93 @@ runner_child(struct runner *r, const struct runner_req *req, int errfd)
 	setenv("PAIA_PARAMS", req->params, 1);
 	execvp(r->argv[0], r->argv);
 	runner_child_fail(errfd, r->argv[0]);
+}
+
+/*
+ * <task>/game.pid names the game's process group, so that the next
+ * gateway can stop what a killed one left running (its grandchildren
+ * escape PR_SET_PDEATHSIG).
+ */
+static void
+runner_pidfile_write(const char *dir, pid_t pid)
+{
+	char *path, buf[32], *cause = NULL;
+	int n;
+
+	xasprintf(&path, "%s/game.pid", dir);
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)pid);
+	if (util_write_file(path, buf, (size_t)n, 0644, &cause) != 0) {
+		log_warn("cannot write the game's pid file", "error=%s", log_q(cause));
+		free(cause);
+	}
+	free(path);
+}
+
+/* Is some process of group pgid still working in dir? Then kill the group. */
+static int
+runner_kill_leftover(const char *dir, pid_t pgid)
+{
+	char link[64], cwd[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	ssize_t n;
+	int found = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL && !found) {
+		long pid = strtol(de->d_name, NULL, 10);
+		if (pid <= 0 || getpgid((pid_t)pid) != pgid)
+			continue;
+		snprintf(link, sizeof link, "/proc/%ld/cwd", pid);
+		if ((n = readlink(link, cwd, sizeof cwd - 1)) <= 0)
+			continue;
+		cwd[n] = '\0';
+		/* Same group and inside the task folder: a previous life's game. */
+		found = strncmp(cwd, dir, strlen(dir)) == 0;
+	}
+	closedir(d);
+	if (found)
+		kill(-pgid, SIGKILL);
+	return found;
+}
+
+/* Stop games a previous gateway left running under state_dir/tasks. */
+static void
+runner_reap_previous(const char *state_dir)
+{
+	char *tasks, *dir, *pidfile, *buf, *cause = NULL;
+	struct dirent *de;
+	long long pgid;
+	DIR *d;
+
+	xasprintf(&tasks, "%s/tasks", state_dir);
+	if ((d = opendir(tasks)) == NULL) {
+		free(tasks);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		xasprintf(&dir, "%s/%s", tasks, de->d_name);
+		xasprintf(&pidfile, "%s/game.pid", dir);
+		if ((buf = util_read_file(pidfile, 64, NULL, &cause)) == NULL) {
+			free(cause);	/* no pid file: nothing ran there */
+			cause = NULL;
+		} else {
+			buf[strcspn(buf, "\n")] = '\0';
+			if (util_parse_int(buf, 2, INT32_MAX, &pgid) == 0 &&
+			    runner_kill_leftover(dir, (pid_t)pgid))
+				log_warn("stopped a game left running by a previous gateway",
+				    "dir=%s pgid=%lld", dir, pgid);
+			free(buf);
+			unlink(pidfile);
+		}
+		free(pidfile);
+		free(dir);
+	}
+	closedir(d);
+	free(tasks);
 }
 
 static void
@@ -339,6 +430,7 @@ runner_start(struct runner *r, const struct runner_req *req, runner_started_cb *
 	/* Both sides set the group, so a kill right after fork still lands. */
 	setpgid(pid, pid);
 	j->pid = pid;
+	runner_pidfile_write(req->dir, pid);
 	j->state = JOB_RUNNING;
 	j->task_id = xstrdup(req->task_id);
 	j->timeout_s = req->timeout_s;
@@ -403,6 +495,7 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	r->argv = runner_split(cmd);
 	LIST_INIT(&r->jobs);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	runner_reap_previous(config_get(conf, "gateway", "state_dir"));
 	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
 	evsignal_add(r->sigchld, NULL);
 	return r;

@@ -62,5 +62,20 @@ check "the game's environment has the task variables" grep -q '^PAIA_TASK_ID=env
 check "the gateway's secrets are not in it" sh -c "! grep -q hunter2 '${log#file://}'"
 gw_stop
 check "gateway exits 0 (rc=$GW_RC)" test "$GW_RC" -eq 0
+
+# --- kill -9 mid-game: the next gateway stops what was left running ----------
+gw_start -o runner.kill_grace_s=1
+HANG=$(program hang.sh 'sleep 300')
+ctl submit --id orphan --program "$HANG" --timeout 600 \
+	--params '{"frames":100,"frame_timeout_ms":100000,"video":false}' >/dev/null
+wait_for 30 sh -c "[ \"\$($PAIACTL -d $STATE task orphan --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get(\"state\"))')\" = running ]"
+kill -KILL "$GW_PID"; wait "$GW_PID" 2>/dev/null
+check "after kill -9 the user's program is still running (orphaned)" \
+	some_procs_under "$STATE/tasks"
+REUSE_STATE=1 gw_start
+check "a restarted gateway stops games its predecessor left running" \
+	wait_for 10 no_procs_under "$STATE/tasks"
+check "and says so in its log" grep -q "stopped a game left running by a previous gateway" "$GW_LOG"
+gw_stop
 [ "$tap_failed" -eq 0 ] || gw_dump_log
 tap_done

@@ -31,10 +31,13 @@ wait_for() {
 	done
 }
 
-# gw_start [ARGS...]: an embedded gateway in its own state folder.
+# gw_start [ARGS...]: an embedded gateway in its own state folder
+# (REUSE_STATE=1: in the current $STATE, as after a crash).
 gw_start() {
-	STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-it.XXXXXX")
-	STATES="${STATES:-} $STATE"
+	if [ "${REUSE_STATE:-0}" != 1 ]; then
+		STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-it.XXXXXX")
+		STATES="${STATES:-} $STATE"
+	fi
 	GW_LOG=$STATE/gateway.log
 	"$GATEWAY" --embedded --state-dir "$STATE" "$@" 2>"$GW_LOG" &
 	GW_PID=$!
@@ -120,3 +123,5 @@ no_procs_under() {
 contains() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
 # fails_with RC OUTPUT PART: a command failed (RC != 0) saying PART.
 fails_with() { [ "$1" -ne 0 ] && contains "$2" "$3"; }
+# some_procs_under DIR: at least one process works below DIR.
+some_procs_under() { ! no_procs_under "$1" >/dev/null; }
