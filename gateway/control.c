@@ -281,16 +281,24 @@ control_broadcast(struct control *ctl, cJSON *ev)
 	free(s);
 }
 
+/* Events are built only when someone listens. */
+static int
+control_has_subscribers(const struct control *ctl)
+{
+	const struct control_client *c;
+
+	LIST_FOREACH(c, &ctl->clients, entry)
+		if (c->subscribed)
+			return 1;
+	return 0;
+}
+
 void
 control_notify_task(struct control *ctl, const struct task *t)
 {
 	cJSON *ev;
-	struct control_client *c;
 
-	LIST_FOREACH(c, &ctl->clients, entry)
-		if (c->subscribed)
-			break;
-	if (c == NULL)
+	if (!control_has_subscribers(ctl))
 		return;
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "event", "task");
@@ -303,13 +311,9 @@ static void
 control_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct control *ctl = arg;
-	struct control_client *c;
 	cJSON *ev;
 
-	LIST_FOREACH(c, &ctl->clients, entry)
-		if (c->subscribed)
-			break;
-	if (c == NULL)
+	if (!control_has_subscribers(ctl))
 		return;
 	ev = cJSON_CreateObject();
 	cJSON_AddStringToObject(ev, "event", "status");

@@ -668,6 +668,24 @@ task_upload_next(struct task *t)
 	t->xfer = storage_put(gw->storage, a->path, a->url, a->content_type, task_upload_done, t);
 }
 
+/* "error": {class, message} once the task has an outcome with an error, else null. */
+static void
+task_error_json(const struct task *t, cJSON *obj)
+{
+	cJSON *e;
+
+	if (!t->has_outcome || (t->eclass == ERROR_NONE && t->error == NULL)) {
+		cJSON_AddNullToObject(obj, "error");
+		return;
+	}
+	e = cJSON_AddObjectToObject(obj, "error");
+	if (t->eclass != ERROR_NONE)
+		cJSON_AddStringToObject(e, "class", msg_error_class_name(t->eclass));
+	else
+		cJSON_AddNullToObject(e, "class");
+	cJSON_AddStringToObject(e, "message", t->error != NULL ? t->error : "");
+}
+
 static cJSON *
 task_result_json(const struct task *t)
 {
@@ -720,15 +738,7 @@ task_result_json(const struct task *t)
 	cJSON_AddStringToObject(tm, "reported", util_time_fmt(t->reported_ms, ts, sizeof ts));
 	if (t->started_ms != 0 && t->finished_ms != 0)
 		cJSON_AddNumberToObject(r, "duration_ms", (double)(t->finished_ms - t->started_ms));
-	if (t->eclass != ERROR_NONE || t->error != NULL) {
-		e = cJSON_AddObjectToObject(r, "error");
-		if (t->eclass != ERROR_NONE)
-			cJSON_AddStringToObject(e, "class", msg_error_class_name(t->eclass));
-		else
-			cJSON_AddNullToObject(e, "class");
-		cJSON_AddStringToObject(e, "message", t->error != NULL ? t->error : "");
-	} else
-		cJSON_AddNullToObject(r, "error");
+	task_error_json(t, r);
 	src = cJSON_AddObjectToObject(r, "source");
 	cJSON_AddStringToObject(src, "topic", gw->tasks_topic);
 	cJSON_AddNumberToObject(src, "partition", t->partition);
@@ -907,7 +917,7 @@ task_requeue(const char *id, int *attempt, char **cause)
 cJSON *
 task_to_json(const struct task *t)
 {
-	cJSON *j = cJSON_CreateObject(), *tl, *e;
+	cJSON *j = cJSON_CreateObject(), *tl;
 	const cJSON *score;
 	char ts[40], *p;
 	size_t i;
@@ -931,15 +941,7 @@ task_to_json(const struct task *t)
 	for (i = 0; i < TASK_NSTATES; i++)
 		if (t->ts[i] != 0)
 			cJSON_AddStringToObject(tl, state_names[i], util_time_fmt(t->ts[i], ts, sizeof ts));
-	if (t->has_outcome && (t->eclass != ERROR_NONE || t->error != NULL)) {
-		e = cJSON_AddObjectToObject(j, "error");
-		if (t->eclass != ERROR_NONE)
-			cJSON_AddStringToObject(e, "class", msg_error_class_name(t->eclass));
-		else
-			cJSON_AddNullToObject(e, "class");
-		cJSON_AddStringToObject(e, "message", t->error != NULL ? t->error : "");
-	} else
-		cJSON_AddNullToObject(j, "error");
+	task_error_json(t, j);
 	cJSON_AddStringToObject(j, "dir", t->dir);
 	xasprintf(&p, "%s/output/log.txt", t->dir);
 	cJSON_AddStringToObject(j, "log_path", p);
