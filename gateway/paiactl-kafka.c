@@ -25,6 +25,9 @@
 #include <librdkafka/rdkafka.h>
 
 #define CTL_DELIVERY_MS 30000		/* submit gives up after this */
+
+/* The delivery timeout in force: kafka.message.timeout.ms may change it. */
+static long long ctl_delivery_ms = CTL_DELIVERY_MS;
 #define CTL_METADATA_MS 10000
 #define CTL_FILE_MAX (64 * 1024 * 1024)
 #define CTL_COUNT_MAX 1000000
@@ -131,8 +134,11 @@ ctl_kafka_new(rd_kafka_type_t type, size_t biggest, char **cause)
 		if (ctl_kafka_set(conf, e.key, e.value, cause) != 0)
 			goto fail;
 		if (strcmp(e.key, "message.timeout.ms") == 0 ||
-		    strcmp(e.key, "delivery.timeout.ms") == 0)
+		    strcmp(e.key, "delivery.timeout.ms") == 0) {
 			timeout_set = 1;
+			if (util_parse_int(e.value, 0, INT32_MAX, &ctl_delivery_ms) != 0)
+				ctl_delivery_ms = CTL_DELIVERY_MS;
+		}
 		if (strcmp(e.key, "debug") == 0)
 			debug = 1;
 		if (strcmp(e.key, "message.max.bytes") == 0)
@@ -545,12 +551,12 @@ ctl_submit_send(struct ctl_msg *msgs, size_t n, char **cause)
 	if (first == NULL)
 		return 0;
 	if (n == 1)
-		xasprintf(cause, "task %s not delivered to topic %s at %s within %d s: %s%s",
-		    first->label, ctl.tasks_topic, ctl.bootstrap, CTL_DELIVERY_MS / 1000,
+		xasprintf(cause, "task %s not delivered to topic %s at %s within %g s: %s%s",
+		    first->label, ctl.tasks_topic, ctl.bootstrap, (double)ctl_delivery_ms / 1000,
 		    first->error, ctl_kafka_hint(hint, sizeof hint));
 	else
-		xasprintf(cause, "%zu of %zu tasks not delivered to topic %s at %s within %d s%s",
-		    failed, n, ctl.tasks_topic, ctl.bootstrap, CTL_DELIVERY_MS / 1000,
+		xasprintf(cause, "%zu of %zu tasks not delivered to topic %s at %s within %g s%s",
+		    failed, n, ctl.tasks_topic, ctl.bootstrap, (double)ctl_delivery_ms / 1000,
 		    ctl_kafka_hint(hint, sizeof hint));
 	return -1;
 }
