@@ -256,7 +256,16 @@ demo_game_spawn(const char *const *argv, int in_fd, int out_fd, int own_group,
 		if (dup2(in_fd, STDIN_FILENO) == -1 ||
 		    (out_fd != -1 && dup2(out_fd, STDOUT_FILENO) == -1))
 			_exit(127);
-		execvp(argv[0], (char *const *)argv);
+		/*
+		 * ETXTBSY: a process forked while the program was being written
+		 * still holds it open for writing; that passes within moments.
+		 */
+		for (int tries = 0; tries < 50; tries++) {
+			execvp(argv[0], (char *const *)argv);
+			if (errno != ETXTBSY)
+				break;
+			usleep(10000);
+		}
 		fprintf(stderr, "[demo-game] exec %s: %s\n", argv[0],
 		    strerror(errno));
 		_exit(127);

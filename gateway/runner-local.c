@@ -234,6 +234,17 @@ runner_child(struct runner *r, const struct runner_req *req, int errfd)
 	sigset_t none;
 	int fd;
 
+	/*
+	 * First, drop every descriptor inherited from the gateway: a program
+	 * being downloaded is open for writing in the gateway, and a child
+	 * holding that descriptor makes exec of the program fail with
+	 * ETXTBSY in another game. errfd moves to 3 and stays (close-on-exec).
+	 */
+	if (errfd != 3) {
+		dup3(errfd, 3, O_CLOEXEC);
+		errfd = 3;
+	}
+	close_range(4, ~0U, 0);
 	setpgid(0, 0);
 	/* A gateway killed with -9 takes its games along. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);

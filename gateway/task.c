@@ -803,6 +803,22 @@ task_receive(int32_t partition, int64_t offset, const void *buf, size_t len)
 		    (int)partition, offset);
 		return;
 	}
+	/*
+	 * The same message again after a rebalance (the partition came back
+	 * before this task's transaction committed): its result is already
+	 * on its way in an earlier transaction, which the committer finishes
+	 * before any later one, so the new ledger may count it done.
+	 */
+	TAILQ_FOREACH(t, &gw->active, entry) {
+		if (t->partition == partition && t->offset == offset) {
+			log_info("task delivered again after a rebalance; its result is on its way",
+			    "task=%s partition=%d offset=%" PRId64 " state=%s", t->spec->task_id,
+			    (int)partition, offset, task_state_name(t->state));
+			if (t->state == TASK_REPORTING)
+				ledger_done(gw->ledger, partition, offset);
+			return;
+		}
+	}
 	if (msg_task_decode(buf, len, &spec, &reason, &detail, &task_id) != 0) {
 		task_dead_letter(partition, offset, buf, len, reason, detail, task_id);
 		free(detail);

@@ -2,7 +2,7 @@
 # A real single-node Apache Kafka (KRaft, broker+controller) for tests,
 # run from the Maven Central jars, without Docker.
 #
-# usage: tests/env/kafka.sh start|stop|status|install
+# usage: tests/env/kafka.sh start|stop|restart|status|install
 #
 #   install  fetch the broker's jars once into $PAIA_TESTENV_CACHE
 #            (idempotent; apt-installs maven and Java 17 when missing and
@@ -12,6 +12,7 @@
 #            a no-op when it already runs
 #   stop     SIGTERM (SIGKILL after 30 s), then remove the data, so that
 #            every start is a fresh cluster
+#   restart  stop and start keeping the data (a broker restart under load)
 #   status   exit 0 when the broker runs and its port accepts connections
 #
 # environment:
@@ -264,16 +265,20 @@ do_start() {
 	done
 
 	rm -f "$PIDFILE"
-	rm -rf "$DATA"
-	mkdir -p "$KAFKA_DIR" "$DATA"
-	write_config
 	l4j=-Dlog4j2.configurationFile=$KAFKA_DIR/log4j2.properties
 	cp="$LIBS/*"
-	cid=$(cluster_id)
+	mkdir -p "$KAFKA_DIR"
 	: >"$LOG"
-	"$JAVA" -Xmx256m "$l4j" -cp "$cp" kafka.tools.StorageTool format \
-		--standalone -t "$cid" -c "$KAFKA_DIR/server.properties" >>"$LOG" 2>&1 ||
-		fail_start "formatting $DATA failed"
+	# restart keeps the data: same cluster, topics, offsets, transactions.
+	if [ "${1:-}" != keep ] || [ ! -f "$DATA/meta.properties" ]; then
+		rm -rf "$DATA"
+		mkdir -p "$KAFKA_DIR" "$DATA"
+		write_config
+		cid=$(cluster_id)
+		"$JAVA" -Xmx256m "$l4j" -cp "$cp" kafka.tools.StorageTool format \
+			--standalone -t "$cid" -c "$KAFKA_DIR/server.properties" >>"$LOG" 2>&1 ||
+			fail_start "formatting $DATA failed"
+	fi
 
 	# setsid: the broker outlives this script and the caller's signals.
 	setsid "$JAVA" -Xms256m -Xmx512m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -322,7 +327,7 @@ do_stop() {
 		say "not running"
 	fi
 	rm -f "$PIDFILE"
-	rm -rf "$DATA"
+	[ "${1:-}" = keep ] || rm -rf "$DATA"
 }
 
 do_status() {
@@ -339,6 +344,7 @@ case ${1:-} in
 install) do_install; installed && say "Kafka $KAFKA_VERSION installed in $INST" ;;
 start) do_start ;;
 stop) do_stop ;;
+restart) do_stop keep; do_start keep ;;	# a broker restart: the data stays
 status) do_status ;;
-*) echo "usage: $0 start|stop|status|install" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|restart|status|install" >&2; exit 2 ;;
 esac

@@ -72,11 +72,13 @@ ctl results --json > "$STATE/results.jsonl"
 check "exactly one committed result per task (read_committed)" python3 - "$STATE/results.jsonl" "$N" <<'PY'
 import json, sys, collections
 n = int(sys.argv[2])
-c = collections.Counter(json.loads(l)["task_id"] for l in open(sys.argv[1]))
+rs = [json.loads(l) for l in open(sys.argv[1])]
+c = collections.Counter(r["task_id"] for r in rs)
+bad = [r["task_id"] for r in rs if r["status"] != "succeeded"]
 want = {f"eos-{i}" for i in range(1, n + 1)}
 lost, dup, extra = want - set(c), [k for k, v in c.items() if v > 1], set(c) - want
-print(f"# results={sum(c.values())} tasks={len(c)} lost={len(lost)} duplicated={len(dup)} extra={len(extra)}")
-sys.exit(0 if not lost and not dup and not extra else 1)
+print(f"# results={sum(c.values())} tasks={len(c)} lost={len(lost)} duplicated={len(dup)} extra={len(extra)} not_succeeded={len(bad)}")
+sys.exit(0 if not lost and not dup and not extra and not bad else 1)
 PY
 ctl results --dlq --json > "$STATE/dlq.jsonl"
 check "exactly one dead letter per malformed task" python3 - "$STATE/dlq.jsonl" <<'PY'

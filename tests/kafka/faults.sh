@@ -1,0 +1,95 @@
+#!/bin/bash
+# Faults on a real broker (tests/env/kafka.sh start):
+#  1. the broker restarts while tasks run: commits wait and resume, every
+#     task still gets exactly one result;
+#  2. a second gateway with the same instance id fences the first (a
+#     zombie): the zombie stops with exit 1 naming its transactional id,
+#     and nothing is reported twice.
+. "$(dirname "$0")/../integration/lib.sh"
+
+KAFKA=${KAFKA_BOOTSTRAP:-127.0.0.1:19092}
+N=40
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-faults.XXXXXX")
+STATES="$STATE"
+GW_LOG=$STATE/gateway.log
+run=$(date +%s)-$$
+mkconf() { # mkconf FILE STATE_DIR
+	mkdir -p "$2"
+	cat > "$1" <<CONF
+[gateway]
+state_dir = $2
+instance_id = faults-1
+tasks_topic = faults-$run.tasks
+results_topic = faults-$run.results
+dlq_topic = faults-$run.dlq
+max_inflight = 4
+batch_ms = 50
+grace_s = 20
+[kafka]
+bootstrap.servers = $KAFKA
+group.id = faults-$run
+session.timeout.ms = 6000
+[storage]
+file_root = $STATE
+result_prefix = file://$STATE/results
+[runner]
+command = $BUILDDIR/gateway/paia-demo-game
+kill_grace_s = 1
+CONF
+}
+conf=$STATE/a.conf
+mkconf "$conf" "$STATE/a"
+ctl() { "$PAIACTL" -c "$conf" "$@"; }
+distinct() { ctl results --json 2>/dev/null | python3 -c 'import json,sys; print(len({json.loads(l)["task_id"] for l in sys.stdin}))'; }
+at_least() { [ "$(distinct)" -ge "$1" ]; }
+exactly_once() { # exactly_once PREFIX COUNT
+	ctl results --json | python3 -c '
+import json, sys, collections
+prefix, n = sys.argv[1], int(sys.argv[2])
+rs = [r for r in map(json.loads, sys.stdin) if r["task_id"].startswith(prefix + "-")]
+c = collections.Counter(r["task_id"] for r in rs)
+bad = [r["task_id"] for r in rs if r["status"] != "succeeded"]
+want = {f"{prefix}-{i}" for i in range(1, n + 1)}
+lost, dup = want - set(c), [k for k, v in c.items() if v > 1]
+print(f"# {prefix}: results={sum(c.values())} lost={len(lost)} duplicated={len(dup)} not_succeeded={len(bad)}")
+for r in rs:
+    if r["status"] != "succeeded":
+        print("#   %s: %s %s" % (r["task_id"], r["status"], r["error"]))
+sys.exit(0 if not lost and not dup and not bad else 1)' "$1" "$2"
+}
+
+ctl topics --create --partitions 6,3,1 >/dev/null || bail "cannot create topics at $KAFKA"
+"$GATEWAY" -c "$conf" 2>>"$GW_LOG" &
+GW_PID=$!
+wait_for 60 ctl status || bail "gateway did not start"
+mkdir -p "$STATE/programs"
+P=$(program slow.sh 'while read l; do sleep 0.2; echo STAY; done')
+
+# --- 1. broker restart mid-run --------------------------------------------------
+ctl submit --id br --count "$N" --program "$P" --params '{"frames":8,"video":false}' >/dev/null
+wait_for 120 at_least 4 || bail "no results before the broker restart"
+diag "restarting the broker with $(distinct) of $N results committed"
+"$SRCDIR/tests/env/kafka.sh" restart >/dev/null || bail "broker restart failed"
+diag "broker back with $(distinct) of $N results committed"
+check "all $N tasks have a result after a broker restart" wait_for 240 at_least "$N"
+check "exactly once across the broker restart" exactly_once br "$N"
+check "the gateway survived the broker restart" kill -0 "$GW_PID"
+
+# --- 2. a zombie is fenced ---------------------------------------------------------
+mkconf "$STATE/b.conf" "$STATE/b"
+ctl submit --id zz --count 12 --program "$P" --params '{"frames":10,"video":false}' >/dev/null
+wait_for 60 sh -c "grep -q 'task=zz-' '$GW_LOG'"
+"$GATEWAY" -c "$STATE/b.conf" 2>"$STATE/b.log" &
+B_PID=$!
+wait "$GW_PID"; rc=$?
+check "the fenced gateway exits 1 (rc=$rc)" test "$rc" -eq 1
+check "it names its transactional id" grep -q 'faults-.*-faults-1\|transactional.id faults-' "$GW_LOG"
+GW_PID=$B_PID
+GW_LOG=$STATE/b.log
+conf=$STATE/b.conf
+check "the new instance finishes the zombie's tasks" wait_for 240 sh -c "[ \$($PAIACTL -c $conf results --json | grep -c '\"task_id\":\"zz-') -ge 12 ]"
+check "exactly once across the fencing" exactly_once zz 12
+gw_stop
+check "the new instance stops cleanly (rc=$GW_RC)" test "$GW_RC" -eq 0
+[ "$tap_failed" -eq 0 ] || { GW_LOG=$STATE/gateway.log; gw_dump_log; GW_LOG=$STATE/b.log; gw_dump_log; }
+tap_done
