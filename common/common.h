@@ -59,6 +59,8 @@ char *log_quote(const char *);
  * owned by a small per-thread ring and stays valid for 8 more calls.
  */
 const char *log_q(const char *);
+/* Free this thread's log_q ring (call before a thread or the program ends). */
+void log_q_release(void);
 /*
  * A copy of url with user:password@, query strings (presigned
  * signatures) and fragment replaced by "REDACTED". Caller frees.

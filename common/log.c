@@ -67,12 +67,24 @@ log_quote(const char *s)
 	return out;
 }
 
+static __thread char *log_q_ring[8];
+static __thread unsigned int log_q_next;
+
+void
+log_q_release(void)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(log_q_ring); i++) {
+		free(log_q_ring[i]);
+		log_q_ring[i] = NULL;
+	}
+}
+
 const char *
 log_q(const char *s)
 {
-	static __thread char *ring[8];
-	static __thread unsigned int next;
-	char **slot = &ring[next++ % nitems(ring)];
+	char **slot = &log_q_ring[log_q_next++ % nitems(log_q_ring)];
 
 	free(*slot);
 	*slot = log_quote(s != NULL ? s : "");

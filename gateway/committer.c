@@ -43,6 +43,7 @@ struct committer {
 	struct committer_answer *answers; /* thread -> loop */
 	size_t nanswers, answers_cap;
 	size_t max_records;		/* per transaction */
+	rd_kafka_t *consumer;		/* for fresh group metadata; under lock */
 	int stopping;
 	int fatal;
 	size_t inflight;		/* loop side: submitted, not answered */
@@ -223,6 +224,18 @@ committer_run(struct committer *c, struct batch_list *batches, char **fatal_msg)
 abort:
 		pthread_mutex_lock(&c->lock);
 		c->aborted++;
+		/*
+		 * The group may have moved on (a rebalance) since the batch was
+		 * built: replaying with the old generation would fail forever.
+		 */
+		if (last != NULL && c->consumer != NULL) {
+			rd_kafka_consumer_group_metadata_t *md =
+			    rd_kafka_consumer_group_metadata(c->consumer);
+			if (md != NULL) {
+				rd_kafka_consumer_group_metadata_destroy(last->group_metadata);
+				last->group_metadata = md;
+			}
+		}
 		pthread_mutex_unlock(&c->lock);
 		for (;;) {
 			step = committer_classify(c, rd_kafka_abort_transaction(c->rk, 60000), "abort",
@@ -312,6 +325,7 @@ committer_main(void *arg)
 		pthread_mutex_unlock(&c->lock);
 	}
 	free(fatal_msg);
+	log_q_release();
 	return NULL;
 }
 
@@ -409,6 +423,14 @@ committer_submit(struct committer *c, struct commit_batch *b)
 	TAILQ_INSERT_TAIL(&c->queue, b, entry);
 	c->inflight++;
 	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+committer_set_consumer(struct committer *c, void *rk)
+{
+	pthread_mutex_lock(&c->lock);
+	c->consumer = rk;
 	pthread_mutex_unlock(&c->lock);
 }
 

@@ -172,6 +172,11 @@ struct committer *committer_start(struct event_base *, const struct config *,
     const char *transactional_id, committer_done_cb *, void *arg, char **cause);
 /* Hand a batch over (ownership moves to the committer). @locality loop */
 void committer_submit(struct committer *, struct commit_batch *);
+/*
+ * The consumer whose group metadata a replayed transaction refreshes
+ * (NULL before the consumer is closed). @locality loop
+ */
+void committer_set_consumer(struct committer *, void *rk);
 /* Batches handed over and not yet answered. */
 size_t committer_inflight(const struct committer *);
 /* Stop after the queued batches are done; joins the thread. */

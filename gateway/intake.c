@@ -307,6 +307,8 @@ intake_start(char **cause)
 		return NULL;
 	}
 	rd_kafka_poll_set_consumer(in->rk);
+	if (gw->committer != NULL)
+		committer_set_consumer(gw->committer, in->rk);
 	in->queue = rd_kafka_queue_get_consumer(in->rk);
 	if (pipe2(in->pipefd, O_NONBLOCK | O_CLOEXEC) != 0)
 		fatalx("pipe: %s", strerror(errno));
@@ -352,6 +354,8 @@ intake_stop(struct intake *in)
 	if (in == NULL)
 		return;
 	in->closed = 1;
+	if (gw->committer != NULL)
+		committer_set_consumer(gw->committer, NULL);
 	event_free(in->ev);
 	event_free(in->tick);
 	/* Leaves the group; the rebalance callback may run (revoke). */

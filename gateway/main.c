@@ -289,6 +289,7 @@ main(int argc, char **argv)
 	free(g.bootstrap);
 	config_free(g.conf);
 	libevent_global_shutdown();
+	log_q_release();
 	return g.exit_code;
 
 config_error:

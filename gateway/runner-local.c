@@ -386,6 +386,8 @@ runner_exec_cb(evutil_socket_t fd, short what, void *arg)
 	if (rc < 0)
 		return;		/* spurious wakeup: the event persists */
 	runner_exec_close(j);
+	if (j->abandoned)
+		return;		/* its task is gone; SIGCHLD reaps the child */
 	if (rc == 1) {
 		/* Set-up or exec failed: ours, not the user's. */
 		log_error("cannot start the game", "task=%s error=%s", j->task_id, log_q(why));
