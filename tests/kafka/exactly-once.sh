@@ -7,35 +7,14 @@
 # the results' transactions (with the done set in their metadata) are
 # what the restarted gateway resumes from.
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
-KAFKA=${KAFKA_BOOTSTRAP:-127.0.0.1:19092}
 N=${EOS_TASKS:-80}
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-eos.XXXXXX")
 STATES="$STATE"
 GW_LOG=$STATE/gateway.log
-run=$(date +%s)-$$
 conf=$STATE/gateway.conf
-cat > "$conf" <<CONF
-[gateway]
-state_dir = $STATE
-instance_id = eos-1
-tasks_topic = eos-$run.tasks
-results_topic = eos-$run.results
-dlq_topic = eos-$run.dlq
-max_inflight = 6
-batch_ms = 50
-grace_s = 10
-[kafka]
-bootstrap.servers = $KAFKA
-group.id = eos-$run
-session.timeout.ms = 6000
-[storage]
-file_root = $STATE
-result_prefix = file://$STATE/results
-[runner]
-command = $BUILDDIR/gateway/paia-demo-game
-kill_grace_s = 1
-CONF
+kafka_conf "$conf" "$STATE" eos 6 10
 ctl() { "$PAIACTL" -c "$conf" "$@"; }
 start() {
 	echo "--- start $(date +%T.%N)" >> "$GW_LOG"

@@ -6,39 +6,14 @@
 #     zombie): the zombie stops with exit 1 naming its transactional id,
 #     and nothing is reported twice.
 . "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
-KAFKA=${KAFKA_BOOTSTRAP:-127.0.0.1:19092}
 N=40
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-faults.XXXXXX")
 STATES="$STATE"
 GW_LOG=$STATE/gateway.log
-run=$(date +%s)-$$
-mkconf() { # mkconf FILE STATE_DIR
-	mkdir -p "$2"
-	cat > "$1" <<CONF
-[gateway]
-state_dir = $2
-instance_id = faults-1
-tasks_topic = faults-$run.tasks
-results_topic = faults-$run.results
-dlq_topic = faults-$run.dlq
-max_inflight = 4
-batch_ms = 50
-grace_s = 20
-[kafka]
-bootstrap.servers = $KAFKA
-group.id = faults-$run
-session.timeout.ms = 6000
-[storage]
-file_root = $STATE
-result_prefix = file://$STATE/results
-[runner]
-command = $BUILDDIR/gateway/paia-demo-game
-kill_grace_s = 1
-CONF
-}
 conf=$STATE/a.conf
-mkconf "$conf" "$STATE/a"
+kafka_conf "$conf" "$STATE/a" faults 4 20
 ctl() { "$PAIACTL" -c "$conf" "$@"; }
 distinct() { ctl results --json 2>/dev/null | python3 -c 'import json,sys; print(len({json.loads(l)["task_id"] for l in sys.stdin}))'; }
 at_least() { [ "$(distinct)" -ge "$1" ]; }
@@ -76,7 +51,7 @@ check "exactly once across the broker restart" exactly_once br "$N"
 check "the gateway survived the broker restart" kill -0 "$GW_PID"
 
 # --- 2. a zombie is fenced ---------------------------------------------------------
-mkconf "$STATE/b.conf" "$STATE/b"
+kafka_conf "$STATE/b.conf" "$STATE/b" faults 4 20
 ctl submit --id zz --count 12 --program "$P" --params '{"frames":10,"video":false}' >/dev/null
 wait_for 60 sh -c "grep -q 'task=zz-' '$GW_LOG'"
 "$GATEWAY" -c "$STATE/b.conf" 2>"$STATE/b.log" &
