@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -39,6 +40,8 @@ struct committer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t idle;		/* unanswered reached 0 */
+	size_t unanswered;		/* under lock: submitted, not answered */
 	struct batch_list queue;	/* loop -> thread */
 	struct committer_answer *answers; /* thread -> loop */
 	size_t nanswers, answers_cap;
@@ -319,7 +322,10 @@ committer_main(void *arg)
 			TAILQ_REMOVE(&batches, b, entry);
 			committer_answer(c, b->id, step == STEP_OK, fatal_msg);
 			commit_batch_free(b);
+			c->unanswered--;
 		}
+		if (c->unanswered == 0)
+			pthread_cond_broadcast(&c->idle);
 		if (step == STEP_FATAL)
 			c->fatal = 1;
 		pthread_mutex_unlock(&c->lock);
@@ -403,6 +409,7 @@ committer_start(struct event_base *base, const struct config *conf, const char *
 	TAILQ_INIT(&c->queue);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	c->done_cb = cb;
 	c->done_arg = arg;
 	if ((c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
@@ -422,6 +429,7 @@ committer_submit(struct committer *c, struct commit_batch *b)
 	pthread_mutex_lock(&c->lock);
 	TAILQ_INSERT_TAIL(&c->queue, b, entry);
 	c->inflight++;
+	c->unanswered++;
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -432,6 +440,30 @@ committer_set_consumer(struct committer *c, void *rk)
 	pthread_mutex_lock(&c->lock);
 	c->consumer = rk;
 	pthread_mutex_unlock(&c->lock);
+}
+
+int
+committer_sync(struct committer *c, int timeout_ms)
+{
+	struct timespec ts;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->lock);
+	while (c->unanswered > 0)
+		if (pthread_cond_timedwait(&c->idle, &c->lock, &ts) == ETIMEDOUT)
+			break;
+	rc = c->unanswered == 0 ? 0 : -1;
+	pthread_mutex_unlock(&c->lock);
+	/* Deliver what was answered now, not at the loop's next turn. */
+	committer_event_cb(c->efd, EV_READ, c);
+	return rc;
 }
 
 size_t
@@ -475,6 +507,7 @@ committer_stop(struct committer *c)
 	rd_kafka_destroy(c->rk);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->cond);
+	pthread_cond_destroy(&c->idle);
 	free(c->txid);
 	free(c);
 }

@@ -165,12 +165,21 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 		cJSON_AddStringToObject(r, "task_id", id);
 		if (!cancel)
 			cJSON_AddNumberToObject(r, "attempt", attempt);
+	} else if (strcmp(cmd->valuestring, "lag") == 0) {
+		char *why = NULL;
+		cJSON_AddItemToObject(r, "partitions", health_json(gw->health));
+		cJSON_AddBoolToObject(r, "healthy", gw->health == NULL || health_ok(gw->health, &why));
+		if (why != NULL)
+			cJSON_AddStringToObject(r, "why", why);
+		free(why);
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "check")))
+			health_poke(gw->health);
 	} else if (strcmp(cmd->valuestring, "subscribe") == 0) {
 		c->subscribed = 1;
 	} else {
 		cJSON_Delete(r);
 		control_send_error(c, "unknown command '%s' (status, tasks, task, requeue, cancel, "
-		    "subscribe)", cmd->valuestring);
+		    "lag, subscribe)", cmd->valuestring);
 		goto out;
 	}
 	control_send(c, r);

@@ -177,6 +177,13 @@ void committer_submit(struct committer *, struct commit_batch *);
  * (NULL before the consumer is closed). @locality loop
  */
 void committer_set_consumer(struct committer *, void *rk);
+/*
+ * Wait (blocking the loop, at most timeout_ms) until every batch handed
+ * over is answered, then deliver the answers. On revoke: what is done
+ * commits while this instance's generation is still valid. Returns 0
+ * when all were answered, -1 on timeout.
+ */
+int committer_sync(struct committer *, int timeout_ms);
 /* Batches handed over and not yet answered. */
 size_t committer_inflight(const struct committer *);
 /* Stop after the queued batches are done; joins the thread. */
@@ -260,6 +267,9 @@ const char *task_state_name(enum task_state);
 int task_state_parse(const char *, enum task_state *);
 
 #define TASK_MAX_ARTIFACTS 4
+#define STEP_BUCKETS 12
+/* Upper bounds (seconds) of the step-duration histogram buckets. */
+extern const double step_bucket_le[STEP_BUCKETS];
 
 struct task {
 	TAILQ_ENTRY(task) entry;
@@ -313,6 +323,8 @@ struct gw {
 	struct ledger *ledger;
 	struct intake *intake;
 	struct control *control;
+	struct health *health;
+	struct metrics *metrics;
 
 	struct task_list active;	/* received, not yet reported */
 	struct task_list history;	/* reported, oldest first */
@@ -327,6 +339,12 @@ struct gw {
 	uint64_t totals[RESULT_ERROR + 1];
 	uint64_t dlq_total;
 	uint64_t skipped_done;		/* done in an earlier life */
+	/* Time spent in each state by the tasks that left it (histogram). */
+	struct step_hist {
+		uint64_t le[STEP_BUCKETS];	/* cumulative by bucket */
+		uint64_t count;
+		double sum_s;
+	} steps[TASK_NSTATES];
 
 	int draining;
 	int stopped;		/* loop exit requested */
@@ -368,6 +386,61 @@ void *intake_group_metadata(struct intake *);
 /* Log end (high watermark) of a partition from the fetcher's cache, or -1. */
 int64_t intake_high(struct intake *, int32_t partition);
 void intake_stop(struct intake *);
+
+/* Position (next offset the application gets) of a partition, or -1. */
+int64_t intake_position(struct intake *, int32_t partition);
+
+/* ---- health.c: consumer health and lag (Cloudflare's check, Burrow's rules) ---- */
+
+enum health_status { HEALTH_OK, HEALTH_WARN, HEALTH_STALL, HEALTH_STOP, HEALTH_REWIND };
+struct health_view {
+	int32_t partition;
+	int64_t committed;	/* acknowledged by a transaction; -1 none */
+	int64_t end;		/* last stable offset; -1 unknown */
+	int64_t lag;		/* -1 unknown */
+	int64_t lag_ms;
+	enum health_status status;
+	int healthy;
+	int bad;		/* consecutive bad checks */
+	const char *why;	/* the last bad check, or NULL */
+	const char *query_error; /* why the log end is unknown, or NULL */
+};
+struct health_sample {
+	int64_t t_ms;
+	int64_t committed;
+	int64_t lag;
+};
+/*
+ * Burrow's rules over a window of checks, oldest first: commit_ms is
+ * when a transaction last carried the partition. Needs window samples
+ * to call WARN, STALL or STOP.
+ */
+enum health_status health_evaluate(const struct health_sample *, size_t n, size_t window,
+    int64_t now, int64_t commit_ms);
+struct health;
+struct health *health_start(struct event_base *, const struct config *, char **cause);
+void health_stop(struct health *);
+const char *health_status_name(enum health_status);
+/* Rebalance: a partition's state starts afresh / is dropped. */
+void health_assigned(struct health *, int32_t partition, int64_t committed);
+void health_revoked(struct health *, int32_t partition);
+/* A transaction was acknowledged with this partition's offset and records. */
+void health_committed(struct health *, int32_t partition, int64_t offset, uint64_t records);
+/* Start a check round now (its answer comes through the loop). */
+void health_poke(struct health *);
+/* Partitions sorted by number (caller frees the array; strings borrowed). */
+size_t health_partitions(struct health *, struct health_view **);
+/* 1 when every partition is healthy; else 0 and *why (allocated) says which. */
+int health_ok(struct health *, char **why);
+cJSON *health_json(struct health *);
+
+/* ---- metrics.c: /healthz and /metrics (Prometheus text) over evhttp ---- */
+
+struct metrics;
+struct metrics *metrics_start(struct event_base *, const char *listen, char **cause);
+void metrics_stop(struct metrics *);
+/* The Prometheus exposition, as served on /metrics (caller frees). */
+char *metrics_text(void);
 
 /* ---- control.c: the control socket ---- */
 

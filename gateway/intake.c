@@ -161,6 +161,7 @@ intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 			free(cause);
 			cause = NULL;
 		}
+		health_assigned(gw->health, tp->partition, off);
 		log_info("partition assigned", "topic=%s partition=%d committed=%" PRId64
 		    " resume_after=%" PRId64, tp->topic, (int)tp->partition, off,
 		    ledger_next(gw->ledger, tp->partition));
@@ -177,14 +178,30 @@ intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 static void
 intake_revoke(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 {
-	int i;
+	int i, timeout_ms = (int)config_get_int(gw->conf, "gateway", "revoke_commit_timeout_ms");
+	int64_t t0 = util_now_ms();
 
-	/* Results queued so far still go out with the next transaction. */
+	/*
+	 * What is done commits now, while this instance's generation is
+	 * still valid: the new owner then reads it (the broker holds its
+	 * offset fetch until our transaction ends) instead of running those
+	 * tasks again after our late commit is refused.
+	 */
 	task_flush();
+	if (gw->committer != NULL && committer_inflight(gw->committer) > 0) {
+		if (committer_sync(gw->committer, timeout_ms) != 0)
+			log_warn("revoke: transactions still open after the timeout; the new owner may "
+			    "run their tasks again (results stay exactly once)", "timeout_ms=%d",
+			    timeout_ms);
+		else
+			log_info("revoke: done tasks committed before handing over",
+			    "wait_ms=%" PRId64, util_now_ms() - t0);
+	}
 	for (i = 0; i < parts->cnt; i++) {
 		log_info("partition revoked", "topic=%s partition=%d", parts->elems[i].topic,
 		    (int)parts->elems[i].partition);
 		task_revoke_partition(parts->elems[i].partition);
+		health_revoked(gw->health, parts->elems[i].partition);
 	}
 	if (in->assigned != NULL)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
@@ -346,6 +363,19 @@ intake_high(struct intake *in, int32_t partition)
 	    RD_KAFKA_RESP_ERR_NO_ERROR)
 		return -1;
 	return high;
+}
+
+int64_t
+intake_position(struct intake *in, int32_t partition)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	int64_t pos = -1;
+
+	rd_kafka_topic_partition_list_add(l, gw->tasks_topic, partition);
+	if (rd_kafka_position(in->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].offset >= 0)
+		pos = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return pos;
 }
 
 void

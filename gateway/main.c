@@ -249,6 +249,11 @@ main(int argc, char **argv)
 		xasprintf(&sock, "%s/control.sock", g.state_dir);
 	if ((g.control = control_start(sock, &cause)) == NULL)
 		goto start_error;
+	if ((g.health = health_start(g.base, g.conf, &cause)) == NULL)
+		goto start_error;
+	if (*config_get(g.conf, "health", "listen") != '\0' &&
+	    (g.metrics = metrics_start(g.base, config_get(g.conf, "health", "listen"), &cause)) == NULL)
+		goto start_error;
 	if ((g.intake = intake_start(&cause)) == NULL)
 		goto start_error;
 	if (g.embedded && embedded_write_info(sock, &cause) != 0)
@@ -269,8 +274,12 @@ main(int argc, char **argv)
 	event_free(sigint);
 	control_stop(g.control);
 	g.control = NULL;
+	metrics_stop(g.metrics);
+	g.metrics = NULL;
 	intake_stop(g.intake);
 	g.intake = NULL;
+	health_stop(g.health);
+	g.health = NULL;
 	committer_stop(g.committer);
 	g.committer = NULL;
 	runner_free(g.runner);

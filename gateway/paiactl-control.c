@@ -400,7 +400,7 @@ ctl_status_print(const cJSON *st)
 	};
 	const cJSON *topics = cJSON_GetObjectItemCaseSensitive(st, "topics"), *p, *j;
 	const cJSON *parts = cJSON_GetObjectItemCaseSensitive(st, "partitions");
-	char *a, *b, *c, dur[32];
+	char *a, *b, *c, *d, dur[32];
 	struct ctl_table t;
 	double up;
 	size_t i;
@@ -430,10 +430,12 @@ ctl_status_print(const cJSON *st)
 	a = ctl_json_text(cJSON_GetObjectItemCaseSensitive(st, "inflight"));
 	b = ctl_json_text(cJSON_GetObjectItemCaseSensitive(st, "max_inflight"));
 	c = ctl_json_text(cJSON_GetObjectItemCaseSensitive(st, "backlog"));
-	printf("%-13s %s/%s (backlog %s)\n", "in-flight", a, b, c);
+	d = ctl_json_text(cJSON_GetObjectItemCaseSensitive(st, "reporting"));
+	printf("%-13s %s/%s (backlog %s, reporting %s)\n", "in-flight", a, b, c, d);
 	free(a);
 	free(b);
 	free(c);
+	free(d);
 	printf("%-13s %s (draining %s)\n", "paused",
 	    ctl_yesno(cJSON_GetObjectItemCaseSensitive(st, "paused")),
 	    ctl_yesno(cJSON_GetObjectItemCaseSensitive(st, "draining")));
@@ -483,6 +485,66 @@ ctl_cmd_status(const struct ctl_cmd *cmd, int argc, char **argv)
 		ctl_status_print(st);
 	cJSON_Delete(resp);
 	return 0;
+}
+
+/* ---- lag ---- */
+
+int
+ctl_cmd_lag(const struct ctl_cmd *cmd, int argc, char **argv)
+{
+	static const char *const headers[] = {
+		"PARTITION", "COMMITTED", "LOG-END", "LAG", "LAG-S", "STATUS", "HEALTHY"
+	};
+	static const char *const keys[] = {
+		"partition", "committed", "log_end", "lag", "lag_s", "status", "healthy"
+	};
+	struct ctl_flags fl;
+	const cJSON *parts, *p, *j;
+	cJSON *resp;
+	struct ctl_table t;
+	char *cause = NULL;
+	size_t i;
+	int rc, healthy;
+
+	if ((rc = ctl_flags_parse(cmd, argc, argv, "json", 0, &fl)) != 0)
+		return CTL_EXIT(rc);
+	if ((resp = ctl_call("lag", NULL, NULL, &cause)) == NULL)
+		return ctl_err_cause(cause);
+	parts = cJSON_GetObjectItemCaseSensitive(resp, "partitions");
+	healthy = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(resp, "healthy"));
+	if (fl.json) {
+		cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
+		ctl_json_print(resp);
+	} else if (!cJSON_IsArray(parts) || cJSON_GetArraySize(parts) == 0)
+		printf("no partitions assigned\n");
+	else {
+		ctl_table_init(&t, nitems(headers), headers);
+		cJSON_ArrayForEach(p, parts) {
+			for (i = 0; i < nitems(keys); i++) {
+				j = cJSON_GetObjectItemCaseSensitive(p, keys[i]);
+				if (cJSON_IsBool(j))
+					ctl_table_add(&t, xstrdup(ctl_yesno(j)));
+				else if (cJSON_IsNumber(j) && j->valuedouble < 0)
+					ctl_table_add(&t, xstrdup("-"));
+				else
+					ctl_table_add(&t, ctl_json_text(j));
+			}
+		}
+		ctl_table_print(&t, stdout);
+		ctl_table_free(&t);
+		cJSON_ArrayForEach(p, parts) {
+			j = cJSON_GetObjectItemCaseSensitive(p, "why");
+			if (cJSON_IsString(j))
+				printf("%s\n", j->valuestring);
+			j = cJSON_GetObjectItemCaseSensitive(p, "log_end_error");
+			if (cJSON_IsString(j))
+				printf("partition %d: log end unknown: %s\n", (int)cJSON_GetNumberValue(
+				    cJSON_GetObjectItemCaseSensitive(p, "partition")), j->valuestring);
+		}
+	}
+	cJSON_Delete(resp);
+	/* Scripts and probes: 3 says "unhealthy", as opposed to 1 for an error. */
+	return healthy ? 0 : 3;
 }
 
 /* ---- tasks and task ---- */

@@ -114,6 +114,7 @@ void ctl_table_free(struct ctl_table *);
 
 /* The control commands (paiactl-control.c). */
 int ctl_cmd_status(const struct ctl_cmd *, int, char **);
+int ctl_cmd_lag(const struct ctl_cmd *, int, char **);
 int ctl_cmd_tasks(const struct ctl_cmd *, int, char **);
 int ctl_cmd_task(const struct ctl_cmd *, int, char **);
 int ctl_cmd_requeue(const struct ctl_cmd *, int, char **);

@@ -43,6 +43,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "topics", "[--create] [--partitions T,R,D] [--replication N]", ctl_cmd_topics,
 	  "the gateway's topics; --create makes the missing ones" },
 	{ "status", "[--json]", ctl_cmd_status, "the gateway's state, queues and partitions" },
+	{ "lag", "[--json]", ctl_cmd_lag,
+	  "lag, Burrow status and health per partition; exits 3 when unhealthy" },
 	{ "tasks", "[--state STATE] [--json]", ctl_cmd_tasks,
 	  "tasks the gateway knows (STATE: a state name or active)" },
 	{ "task", "ID [--json]", ctl_cmd_task, "one task with its timeline" },

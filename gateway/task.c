@@ -27,6 +27,10 @@
 
 struct gw *gw;
 
+const double step_bucket_le[STEP_BUCKETS] = {
+	0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800,
+};
+
 static const char *state_names[] = {
 	"received", "fetching", "launching", "running", "collecting",
 	"uploading", "reporting", "done", "failed",
@@ -46,6 +50,12 @@ struct awaiting {
 	struct task **tasks;
 	size_t ntasks;
 	size_t nrecords;
+	struct awaiting_off {
+		int32_t partition;
+		int64_t offset;
+		uint64_t records;	/* of this partition in the batch */
+	} *offs;
+	size_t noffs;
 	TAILQ_ENTRY(awaiting) entry;
 };
 TAILQ_HEAD(awaiting_list, awaiting);
@@ -87,8 +97,21 @@ task_state_parse(const char *s, enum task_state *out)
 static void
 task_set_state(struct task *t, enum task_state s)
 {
+	int64_t now = util_now_ms();
+	struct step_hist *h = &gw->steps[t->state];
+	double d = (double)(now - t->ts[t->state]) / 1000.0;
+	size_t i;
+
+	/* How long the task spent in the state it leaves. */
+	if (s != t->state && t->ts[t->state] > 0) {
+		for (i = 0; i < STEP_BUCKETS; i++)
+			if (d <= step_bucket_le[i])
+				h->le[i]++;
+		h->count++;
+		h->sum_s += d;
+	}
 	t->state = s;
-	t->ts[s] = util_now_ms();
+	t->ts[s] = now;
 	log_debug("task state", "task=%s attempt=%d state=%s", t->spec->task_id,
 	    t->spec->attempt, state_names[s]);
 	if (gw->control != NULL)
@@ -218,7 +241,7 @@ task_flush(void)
 {
 	struct commit_batch *b;
 	struct awaiting *a;
-	int32_t *parts;
+	int32_t *parts, *pending_parts;
 	size_t i, n, nparts;
 
 	evtimer_del(flush_timer);
@@ -229,8 +252,10 @@ task_flush(void)
 	b->id = a->id = next_batch_id++;
 	b->records = xreallocarray(NULL, npending, sizeof *b->records);
 	a->tasks = xreallocarray(NULL, npending, sizeof *a->tasks);
+	pending_parts = xreallocarray(NULL, npending, sizeof *pending_parts);
 	for (i = 0; i < npending; i++) {
 		b->records[i] = pending[i].rec;
+		pending_parts[i] = pending[i].partition;
 		if (pending[i].partition >= 0)
 			ledger_done(gw->ledger, pending[i].partition, pending[i].offset);
 		if (pending[i].task != NULL)
@@ -254,6 +279,20 @@ task_flush(void)
 	}
 	b->noffsets = n;
 	free(parts);
+	/* What health learns when this batch is acknowledged. */
+	a->offs = n > 0 ? xcalloc(n, sizeof *a->offs) : NULL;
+	a->noffs = n;
+	for (i = 0; i < n; i++) {
+		a->offs[i].partition = b->offsets[i].partition;
+		a->offs[i].offset = b->offsets[i].offset;
+	}
+	for (i = 0; i < b->nrecords; i++) {
+		size_t j;
+		for (j = 0; j < a->noffs && pending_parts[i] >= 0; j++)
+			if (a->offs[j].partition == pending_parts[i])
+				a->offs[j].records++;
+	}
+	free(pending_parts);
 	b->group_metadata = gw->intake != NULL ? intake_group_metadata(gw->intake) : NULL;
 	TAILQ_INSERT_TAIL(&awaiting, a, entry);
 	log_debug("batch submitted", "batch=%" PRIu64 " records=%zu offsets=%zu", b->id,
@@ -333,6 +372,7 @@ task_batch_done(uint64_t id, int ok, const char *error, void *arg)
 		log_error("transaction failed, stopping", "batch=%" PRIu64 " error=%s", id,
 		    log_q(error != NULL ? error : "unknown"));
 		free(a->tasks);
+		free(a->offs);
 		free(a);
 		gw->exit_code = 1;
 		task_drain(1);
@@ -353,7 +393,11 @@ task_batch_done(uint64_t id, int ok, const char *error, void *arg)
 			gw->on_reported(t);
 		task_history_add(t);
 	}
+	for (i = 0; i < a->noffs; i++)
+		health_committed(gw->health, a->offs[i].partition, a->offs[i].offset,
+		    a->offs[i].records);
 	free(a->tasks);
+	free(a->offs);
 	free(a);
 	task_start_waiting();
 	task_update_intake();
@@ -1145,6 +1189,7 @@ task_shutdown(void)
 	while ((a = TAILQ_FIRST(&awaiting)) != NULL) {
 		TAILQ_REMOVE(&awaiting, a, entry);
 		free(a->tasks);
+		free(a->offs);
 		free(a);
 	}
 	for (i = 0; i < npending; i++) {

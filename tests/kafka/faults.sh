@@ -15,24 +15,6 @@ GW_LOG=$STATE/gateway.log
 conf=$STATE/a.conf
 kafka_conf "$conf" "$STATE/a" faults 4 20
 ctl() { "$PAIACTL" -c "$conf" "$@"; }
-distinct() { ctl results --json 2>/dev/null | python3 -c 'import json,sys; print(len({json.loads(l)["task_id"] for l in sys.stdin}))'; }
-at_least() { [ "$(distinct)" -ge "$1" ]; }
-exactly_once() { # exactly_once PREFIX COUNT
-	ctl results --json | python3 -c '
-import json, sys, collections
-prefix, n = sys.argv[1], int(sys.argv[2])
-rs = [r for r in map(json.loads, sys.stdin) if r["task_id"].startswith(prefix + "-")]
-c = collections.Counter(r["task_id"] for r in rs)
-bad = [r["task_id"] for r in rs if r["status"] != "succeeded"]
-want = {f"{prefix}-{i}" for i in range(1, n + 1)}
-lost, dup = want - set(c), [k for k, v in c.items() if v > 1]
-print(f"# {prefix}: results={sum(c.values())} lost={len(lost)} duplicated={len(dup)} not_succeeded={len(bad)}")
-for r in rs:
-    if r["status"] != "succeeded":
-        print("#   %s: %s %s" % (r["task_id"], r["status"], r["error"]))
-sys.exit(0 if not lost and not dup and not bad else 1)' "$1" "$2"
-}
-
 ctl topics --create --partitions 6,3,1 >/dev/null || bail "cannot create topics at $KAFKA"
 "$GATEWAY" -c "$conf" 2>>"$GW_LOG" &
 GW_PID=$!

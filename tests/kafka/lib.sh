@@ -31,3 +31,27 @@ command = $BUILDDIR/gateway/paia-demo-game
 kill_grace_s = 1
 CONF
 }
+
+# distinct: task ids with a result; at_least N: that many or more.
+distinct() { ctl results --json 2>/dev/null | python3 -c 'import json,sys; print(len({json.loads(l)["task_id"] for l in sys.stdin}))'; }
+at_least() { [ "$(distinct)" -ge "$1" ]; }
+# exactly_once PREFIX COUNT: tasks PREFIX-1..COUNT have one result each, succeeded.
+exactly_once() {
+	ctl results --json | python3 -c '
+import json, sys, collections
+prefix, n = sys.argv[1], int(sys.argv[2])
+rs = [r for r in map(json.loads, sys.stdin) if r["task_id"].startswith(prefix + "-")]
+c = collections.Counter(r["task_id"] for r in rs)
+bad = [r["task_id"] for r in rs if r["status"] != "succeeded"]
+want = {f"{prefix}-{i}" for i in range(1, n + 1)}
+lost, dup = want - set(c), [k for k, v in c.items() if v > 1]
+print(f"# {prefix}: results={sum(c.values())} lost={len(lost)} duplicated={len(dup)} not_succeeded={len(bad)}")
+for r in rs:
+    if r["status"] != "succeeded":
+        print("#   %s: %s %s" % (r["task_id"], r["status"], r["error"]))
+sys.exit(0 if not lost and not dup and not bad else 1)' "$1" "$2"
+}
+
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

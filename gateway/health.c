@@ -1,0 +1,576 @@
+/*
+ * health.c: consumer health and lag of the tasks topic.
+ *
+ * Lag is, per assigned partition, the log end as a read_committed
+ * consumer sees it (the last stable offset) minus the offset this
+ * gateway has committed (acknowledged transactions only). Transaction
+ * markers take offsets that no consumer ever receives: when everything
+ * delivered to us is committed and the consumer's position has moved
+ * past the committed offset, the offsets in between are markers (or
+ * aborted records), so they count as consumed and an idle partition
+ * shows 0, not 1.
+ *
+ * The log end comes from ListOffsets requests on a thread of its own
+ * (the broker answers slowly when it answers at all; the loop never
+ * waits), on a consumer handle with no group that only asks.
+ *
+ * Two judgements, both rebuilt at every rebalance so no instance
+ * judges partitions it no longer owns:
+ *
+ * Health, as Cloudflare did it: a partition is bad at a check when it
+ * is behind the log end and nothing of it was committed since the last
+ * check, while the gateway as a whole committed nothing either (a busy
+ * gateway starving one partition for others is not stuck). /healthz
+ * fails once a partition was bad at health.failures checks in a row
+ * and says which partition and why.
+ *
+ * Status, with Burrow's window rules over the last health.window
+ * checks: OK when lag was zero at some point in the window; REWIND when
+ * the committed offset went back; STOP when no transaction at all was
+ * acknowledged for longer than the window spans while behind; STALL
+ * when transactions go through but this partition's committed offset
+ * does not move and its lag does not shrink; WARN when it moves but the
+ * lag does not shrink; OK otherwise.
+ *
+ * Lag in seconds, as kafka-lag-exporter estimates it: the time since
+ * the log end first passed the committed offset, from a short history
+ * of (time, log end) observations.
+ */
+#include "config.h"
+#include "gateway.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+
+#define HEALTH_WINDOW_MAX 64
+#define HEALTH_ENDS 64
+
+
+struct health_part {
+	int32_t partition;
+	int64_t committed;	/* acknowledged; -1: nothing committed */
+	uint64_t progress;	/* records of this partition acknowledged */
+	int64_t commit_ms;	/* last acknowledged transaction carrying it */
+	int64_t moved_ms;	/* last time committed/progress changed */
+	int64_t end;		/* last stable offset; -1 unknown */
+	int64_t lag;		/* -1 unknown */
+	int64_t lag_ms;
+	int checked;		/* at least one check done */
+	int64_t checked_committed;
+	uint64_t checked_progress;
+	int bad;		/* consecutive bad checks */
+	char *why;
+	char *query_error;
+	enum health_status status;
+	struct health_sample win[HEALTH_WINDOW_MAX];
+	size_t nwin;
+	struct { int64_t t_ms, end; } ends[HEALTH_ENDS];
+	size_t nends;
+};
+
+struct health_result {
+	int32_t partition;
+	int64_t end;
+	char *error;
+};
+
+struct health {
+	struct health_part *parts;
+	size_t nparts;
+	uint64_t progress, checked_progress;	/* all partitions */
+	int64_t interval_ms, timeout_ms;
+	int failures;
+	size_t window;
+	char *topic;
+	struct event *timer;
+
+	/* The query thread. */
+	rd_kafka_t *rk;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int32_t *query;			/* loop -> thread, under lock */
+	size_t nquery;
+	int busy;			/* a query round is under way */
+	int stopping;
+	struct health_result *results;	/* thread -> loop, under lock */
+	size_t nresults;
+	int efd;
+	struct event *ev;
+};
+
+static const char *status_names[] = { "OK", "WARN", "STALL", "STOP", "REWIND" };
+
+const char *
+health_status_name(enum health_status s)
+{
+	return status_names[s];
+}
+
+static struct health_part *
+health_find(struct health *h, int32_t partition)
+{
+	size_t i;
+
+	for (i = 0; i < h->nparts; i++)
+		if (h->parts[i].partition == partition)
+			return &h->parts[i];
+	return NULL;
+}
+
+void
+health_assigned(struct health *h, int32_t partition, int64_t committed)
+{
+	struct health_part *p;
+
+	if (h == NULL)
+		return;
+	if ((p = health_find(h, partition)) == NULL) {
+		h->parts = xreallocarray(h->parts, h->nparts + 1, sizeof *h->parts);
+		p = &h->parts[h->nparts++];
+	} else {
+		free(p->why);
+		free(p->query_error);
+	}
+	memset(p, 0, sizeof *p);
+	p->partition = partition;
+	p->committed = committed;
+	p->commit_ms = p->moved_ms = util_now_ms();
+	p->end = p->lag = -1;
+}
+
+void
+health_revoked(struct health *h, int32_t partition)
+{
+	struct health_part *p;
+
+	if (h == NULL || (p = health_find(h, partition)) == NULL)
+		return;
+	free(p->why);
+	free(p->query_error);
+	*p = h->parts[--h->nparts];
+}
+
+void
+health_committed(struct health *h, int32_t partition, int64_t offset, uint64_t records)
+{
+	struct health_part *p;
+
+	if (h == NULL || (p = health_find(h, partition)) == NULL)
+		return;
+	p->commit_ms = util_now_ms();
+	if (offset != p->committed || records > 0)
+		p->moved_ms = p->commit_ms;
+	p->committed = offset;
+	p->progress += records;
+	h->progress += records;
+}
+
+/* Offsets between committed and the consumer's position that never
+ * reached us (markers) count as consumed when nothing of ours is open. */
+static int64_t
+health_effective_committed(const struct health_part *p)
+{
+	int64_t c = p->committed, pos;
+
+	if (gw->intake == NULL || gw->ledger == NULL)
+		return c;
+	if (ledger_commit_point(gw->ledger, p->partition) != c ||
+	    ledger_next(gw->ledger, p->partition) != c)
+		return c;
+	pos = intake_position(gw->intake, p->partition);
+	if (pos > c)
+		c = p->end >= 0 && pos > p->end ? p->end : pos;
+	return c;
+}
+
+static int64_t
+health_lag_ms(const struct health_part *p, int64_t committed, int64_t now)
+{
+	size_t i;
+
+	if (p->lag <= 0 || p->nends == 0)
+		return 0;
+	if (committed < 0)
+		committed = 0;
+	/* The oldest observation whose log end had passed the committed offset. */
+	for (i = 0; i < p->nends; i++)
+		if (p->ends[i].end > committed)
+			return now - p->ends[i].t_ms;
+	return 0;
+}
+
+enum health_status
+health_evaluate(const struct health_sample *win, size_t n, size_t window, int64_t now,
+    int64_t commit_ms)
+{
+	const struct health_sample *first = &win[0], *last = &win[n - 1];
+	size_t i;
+	int moved = 0;
+
+	if (n == 0)
+		return HEALTH_OK;
+	for (i = 1; i < n; i++)
+		if (win[i].committed >= 0 && win[i - 1].committed > win[i].committed)
+			return HEALTH_REWIND;
+	for (i = 0; i < n; i++)
+		if (win[i].lag <= 0)
+			return HEALTH_OK;
+	if (n < window)
+		return HEALTH_OK;	/* not enough history to judge */
+	if (now - commit_ms > last->t_ms - first->t_ms)
+		return HEALTH_STOP;
+	for (i = 1; i < n; i++)
+		if (win[i].committed != win[i - 1].committed)
+			moved = 1;
+	if (last->lag >= first->lag)
+		return moved ? HEALTH_WARN : HEALTH_STALL;
+	return HEALTH_OK;
+}
+
+static void
+health_check(struct health *h, struct health_part *p, int gw_moved, int64_t now)
+{
+	int64_t c = health_effective_committed(p);
+	int moved, was_bad = p->bad > 0;
+
+	p->lag = p->end < 0 ? -1 : p->end > c ? p->end - (c < 0 ? 0 : c) : 0;
+	if (p->end >= 0 && (p->nends == 0 || p->ends[p->nends - 1].end != p->end)) {
+		if (p->nends == HEALTH_ENDS)
+			memmove(&p->ends[0], &p->ends[1], --p->nends * sizeof p->ends[0]);
+		p->ends[p->nends].t_ms = now;
+		p->ends[p->nends++].end = p->end;
+	}
+	p->lag_ms = health_lag_ms(p, c, now);
+
+	moved = !p->checked || p->committed != p->checked_committed ||
+	    p->progress != p->checked_progress;
+	if (p->lag > 0 && !moved && !gw_moved) {
+		p->bad++;
+		free(p->why);
+		xasprintf(&p->why, "partition %d: nothing committed for %d check%s (%" PRId64
+		    " s) while %" PRId64 " behind the log end (committed %" PRId64 ", log end %"
+		    PRId64 ")", (int)p->partition, p->bad, p->bad == 1 ? "" : "s",
+		    (now - p->moved_ms) / 1000, p->lag, c < 0 ? 0 : c, p->end);
+		if (p->bad == h->failures)
+			log_warn("partition unhealthy", "partition=%d reason=%s", (int)p->partition,
+			    log_q(p->why));
+	} else if (p->end >= 0) {
+		if (was_bad && p->bad >= h->failures)
+			log_info("partition healthy again", "partition=%d lag=%" PRId64,
+			    (int)p->partition, p->lag);
+		p->bad = 0;
+		free(p->why);
+		p->why = NULL;
+	}
+	p->checked = 1;
+	p->checked_committed = p->committed;
+	p->checked_progress = p->progress;
+
+	if (p->end >= 0) {
+		if (p->nwin == h->window)
+			memmove(&p->win[0], &p->win[1], --p->nwin * sizeof p->win[0]);
+		p->win[p->nwin].t_ms = now;
+		p->win[p->nwin].committed = c;
+		p->win[p->nwin++].lag = p->lag;
+		p->status = health_evaluate(p->win, p->nwin, h->window, now, p->commit_ms);
+	}
+}
+
+/* ---- the query thread ---- */
+
+static void *
+health_main(void *arg)
+{
+	struct health *h = arg;
+	int32_t *query;
+	size_t n, i;
+	struct health_result *res;
+	rd_kafka_resp_err_t err;
+	int64_t lo, hi;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		while (h->query == NULL && !h->stopping)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->stopping)
+			break;
+		query = h->query;
+		n = h->nquery;
+		h->query = NULL;
+		pthread_mutex_unlock(&h->lock);
+
+		res = xcalloc(n, sizeof *res);
+		for (i = 0; i < n; i++) {
+			res[i].partition = query[i];
+			err = rd_kafka_query_watermark_offsets(h->rk, h->topic, query[i], &lo, &hi,
+			    (int)h->timeout_ms);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				res[i].end = hi;
+			else {
+				res[i].end = -1;
+				res[i].error = xstrdup(rd_kafka_err2str(err));
+			}
+		}
+		free(query);
+
+		pthread_mutex_lock(&h->lock);
+		free(h->results);	/* not collected: the loop is stopping */
+		h->results = res;
+		h->nresults = n;
+		if (write(h->efd, &one, sizeof one) < 0 && errno != EAGAIN)
+			log_error("health: eventfd write failed", "error=%s", log_q(strerror(errno)));
+	}
+	pthread_mutex_unlock(&h->lock);
+	log_q_release();
+	return NULL;
+}
+
+static void
+health_results_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct health *h = arg;
+	struct health_result *res;
+	struct health_part *p;
+	size_t n, i;
+	uint64_t v;
+	int64_t now = util_now_ms();
+	int gw_moved;
+
+	if (read(h->efd, &v, sizeof v) < 0 && errno != EAGAIN)
+		log_warn("health: eventfd read failed", "error=%s", log_q(strerror(errno)));
+	pthread_mutex_lock(&h->lock);
+	res = h->results;
+	n = h->nresults;
+	h->results = NULL;
+	h->nresults = 0;
+	h->busy = 0;
+	pthread_mutex_unlock(&h->lock);
+
+	gw_moved = h->progress != h->checked_progress;
+	h->checked_progress = h->progress;
+	for (i = 0; i < n; i++) {
+		/* Revoked while the question was out: not ours to judge. */
+		if ((p = health_find(h, res[i].partition)) != NULL) {
+			free(p->query_error);
+			p->query_error = res[i].error;
+			res[i].error = NULL;
+			if (res[i].end >= 0)
+				p->end = res[i].end;
+			else
+				log_debug("log end unknown", "partition=%d error=%s",
+				    (int)p->partition, log_q(p->query_error));
+			health_check(h, p, gw_moved, now);
+		}
+		free(res[i].error);
+	}
+	free(res);
+}
+
+static void
+health_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct health *h = arg;
+	size_t i;
+
+	pthread_mutex_lock(&h->lock);
+	if (!h->busy && h->nparts > 0) {
+		h->query = xreallocarray(NULL, h->nparts, sizeof *h->query);
+		for (i = 0; i < h->nparts; i++)
+			h->query[i] = h->parts[i].partition;
+		h->nquery = h->nparts;
+		h->busy = 1;
+		pthread_cond_signal(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Run a check round now (tests, paiactl lag --now): the answer is async. */
+void
+health_poke(struct health *h)
+{
+	if (h != NULL)
+		health_tick_cb(-1, 0, h);
+}
+
+struct health *
+health_start(struct event_base *base, const struct config *conf, char **cause)
+{
+	struct health *h;
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	struct util_sigmask mask;
+	char errstr[512];
+	struct timeval tv;
+	size_t i;
+
+	for (i = 0; i < config_count(conf); i++) {
+		struct config_entry e = config_at(conf, i);
+		/* Only what a connection needs: this handle joins no group and produces nothing. */
+		if (strcmp(e.section, "kafka") != 0 || (strcmp(e.key, "bootstrap.servers") != 0 &&
+		    strncmp(e.key, "security.", 9) != 0 && strncmp(e.key, "ssl.", 4) != 0 &&
+		    strncmp(e.key, "sasl.", 5) != 0 && strcmp(e.key, "client.id") != 0))
+			continue;
+		if (rd_kafka_conf_set(kc, e.key, e.value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+			xasprintf(cause, "kafka.%s: %s", e.key, errstr);
+			rd_kafka_conf_destroy(kc);
+			return NULL;
+		}
+	}
+	/* ListOffsets then answers with the last stable offset. */
+	rd_kafka_conf_set(kc, "isolation.level", "read_committed", errstr, sizeof errstr);
+	rd_kafka_conf_set(kc, "log_level", "3", errstr, sizeof errstr);
+	h = xcalloc(1, sizeof *h);
+	if ((h->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof errstr)) == NULL) {
+		xasprintf(cause, "creating the lag client: %s", errstr);
+		rd_kafka_conf_destroy(kc);
+		free(h);
+		return NULL;
+	}
+	h->topic = xstrdup(config_get(conf, "gateway", "tasks_topic"));
+	h->interval_ms = config_get_int(conf, "health", "interval_ms");
+	h->timeout_ms = config_get_int(conf, "health", "query_timeout_ms");
+	h->failures = (int)config_get_int(conf, "health", "failures");
+	h->window = (size_t)config_get_int(conf, "health", "window");
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	if ((h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		fatalx("eventfd: %s", strerror(errno));
+	h->ev = event_new(base, h->efd, EV_READ | EV_PERSIST, health_results_cb, h);
+	event_add(h->ev, NULL);
+	h->timer = event_new(base, -1, EV_PERSIST, health_tick_cb, h);
+	tv.tv_sec = h->interval_ms / 1000;
+	tv.tv_usec = (h->interval_ms % 1000) * 1000;
+	event_add(h->timer, &tv);
+	util_signals_block(&mask);
+	if (pthread_create(&h->thread, NULL, health_main, h) != 0)
+		fatalx("pthread_create: %s", strerror(errno));
+	util_signals_restore(&mask);
+	return h;
+}
+
+void
+health_stop(struct health *h)
+{
+	size_t i;
+
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stopping = 1;
+	pthread_cond_signal(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thread, NULL);
+	for (i = 0; i < h->nresults; i++)
+		free(h->results[i].error);
+	free(h->results);
+	free(h->query);
+	event_free(h->ev);
+	event_free(h->timer);
+	close(h->efd);
+	rd_kafka_destroy(h->rk);
+	for (i = 0; i < h->nparts; i++) {
+		free(h->parts[i].why);
+		free(h->parts[i].query_error);
+	}
+	free(h->parts);
+	free(h->topic);
+	pthread_mutex_destroy(&h->lock);
+	pthread_cond_destroy(&h->cond);
+	free(h);
+}
+
+static int
+health_part_cmp(const void *a, const void *b)
+{
+	const struct health_part *x = a, *y = b;
+
+	return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+size_t
+health_partitions(struct health *h, struct health_view **out)
+{
+	size_t i;
+
+	*out = NULL;
+	if (h == NULL || h->nparts == 0)
+		return 0;
+	qsort(h->parts, h->nparts, sizeof *h->parts, health_part_cmp);
+	*out = xcalloc(h->nparts, sizeof **out);
+	for (i = 0; i < h->nparts; i++) {
+		const struct health_part *p = &h->parts[i];
+		struct health_view *v = &(*out)[i];
+
+		v->partition = p->partition;
+		v->committed = p->committed;
+		v->end = p->end;
+		v->lag = p->lag;
+		v->lag_ms = p->lag_ms;
+		v->status = p->status;
+		v->healthy = p->bad < h->failures;
+		v->bad = p->bad;
+		v->why = p->why;
+		v->query_error = p->query_error;
+	}
+	return h->nparts;
+}
+
+int
+health_ok(struct health *h, char **why)
+{
+	struct health_view *v;
+	size_t n, i;
+	int ok = 1;
+	char *s = NULL, *t;
+
+	*why = NULL;
+	n = health_partitions(h, &v);
+	for (i = 0; i < n; i++) {
+		if (v[i].healthy)
+			continue;
+		ok = 0;
+		xasprintf(&t, "%s%s\n", s != NULL ? s : "", v[i].why);
+		free(s);
+		s = t;
+	}
+	free(v);
+	*why = s;
+	return ok;
+}
+
+cJSON *
+health_json(struct health *h)
+{
+	cJSON *a = cJSON_CreateArray(), *o;
+	struct health_view *v;
+	size_t n, i;
+
+	n = health_partitions(h, &v);
+	for (i = 0; i < n; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "partition", v[i].partition);
+		cJSON_AddNumberToObject(o, "committed", (double)v[i].committed);
+		cJSON_AddNumberToObject(o, "log_end", (double)v[i].end);
+		cJSON_AddNumberToObject(o, "lag", (double)v[i].lag);
+		cJSON_AddNumberToObject(o, "lag_s", (double)v[i].lag_ms / 1000.0);
+		cJSON_AddStringToObject(o, "status", health_status_name(v[i].status));
+		cJSON_AddBoolToObject(o, "healthy", v[i].healthy);
+		cJSON_AddNumberToObject(o, "bad_checks", v[i].bad);
+		if (v[i].why != NULL)
+			cJSON_AddStringToObject(o, "why", v[i].why);
+		if (v[i].query_error != NULL)
+			cJSON_AddStringToObject(o, "log_end_error", v[i].query_error);
+		cJSON_AddItemToArray(a, o);
+	}
+	free(v);
+	return a;
+}
