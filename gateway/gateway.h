@@ -297,6 +297,8 @@ struct task {
 	int cancel_requested;
 	long timeout_s;			/* effective: capped, defaulted */
 	int64_t started_ms, finished_ms, reported_ms;
+	int first_attempt;		/* as the message had it */
+	int claimed;			/* holds a launch claim for spec->attempt */
 };
 TAILQ_HEAD(task_list, task);
 
@@ -307,6 +309,7 @@ struct gw {
 	struct event_base *base;
 	struct config *conf;
 	char *state_dir;
+	char *journal_dir;	/* launch claims */
 	char *instance;
 	char *group_id;
 	char *bootstrap;

@@ -222,6 +222,12 @@ main(int argc, char **argv)
 		goto start_error;
 	}
 	free(s);
+	if (*config_get(g.conf, "runner", "journal_dir") != '\0')
+		g.journal_dir = xstrdup(config_get(g.conf, "runner", "journal_dir"));
+	else
+		xasprintf(&g.journal_dir, "%s/launched", g.state_dir);
+	if (util_mkdirs(g.journal_dir, 0750, &cause) != 0)
+		goto start_error;
 	if (g.embedded && embedded_start(&cause) != 0)
 		goto start_error;
 	g.group_id = xstrdup(config_get(g.conf, "kafka", "group.id"));
@@ -293,6 +299,7 @@ main(int argc, char **argv)
 	free(txid);
 	free(sock);
 	free(g.state_dir);
+	free(g.journal_dir);
 	free(g.instance);
 	free(g.group_id);
 	free(g.bootstrap);

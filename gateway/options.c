@@ -46,6 +46,11 @@ const struct config_key options_schema[] = {
 	  "game command for the local runner (required; --embedded uses the bundled paia-demo-game)" },
 	{ "runner", "default_timeout_s", CONFIG_INT, "600", 1, 604800, NULL, "timeout of a task without timeout_s" },
 	{ "runner", "max_timeout_s", CONFIG_INT, "3600", 1, 604800, NULL, "cap on a task's timeout_s" },
+	{ "runner", "max_attempts", CONFIG_INT, "3", 1, 100, NULL,
+	  "runs of a task interrupted (crash, rebalance) before it ends as error" },
+	{ "runner", "journal_dir", CONFIG_STRING, "", 0, 0, NULL,
+	  "launch claims, one file per task attempt (default: <state_dir>/launched; "
+	  "share it between instances of one group on a host)" },
 	{ "runner", "kill_grace_s", CONFIG_INT, "5", 0, 3600, NULL, "SIGTERM to SIGKILL delay" },
 	{ "runner", "cpu_s", CONFIG_INT, "0", 0, INT64_MAX, NULL, "RLIMIT_CPU of a game (0: none)" },
 	{ "runner", "memory_mb", CONFIG_INT, "0", 0, INT64_MAX, NULL, "RLIMIT_AS of a game in MiB (0: none)" },

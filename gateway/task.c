@@ -16,6 +16,7 @@
 #include "gateway.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -67,6 +68,8 @@ static struct event *flush_timer;
 static struct event *kick_event;	/* start waiting tasks, from the loop */
 static struct event *drain_timer;
 static uint64_t next_batch_id = 1;
+
+static void task_release_claims(struct task *);
 
 static void task_fetch_next(struct task *);
 static void task_launch(struct task *);
@@ -386,6 +389,7 @@ task_batch_done(uint64_t id, int ok, const char *error, void *arg)
 		gw->nreporting--;
 		gw->totals[t->status]++;
 		task_set_state(t, t->status == RESULT_SUCCEEDED ? TASK_DONE : TASK_FAILED);
+		task_release_claims(t);
 		log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
 		    t->spec->task_id, t->spec->attempt, msg_status_name(t->status),
 		    t->ts[t->state] - t->ts[TASK_RECEIVED]);
@@ -448,6 +452,83 @@ task_prepare_dirs(struct task *t, char **cause)
 	return rc;
 }
 
+/* ---- launch claims: never run a game twice for the same attempt ---- */
+
+static char *
+task_claim_path(const struct task *t, int attempt)
+{
+	char *p;
+
+	xasprintf(&p, "%s/%s.%d", gw->journal_dir, t->spec->task_id, attempt);
+	return p;
+}
+
+/*
+ * Claim (task, attempt) before anything runs: a file created with
+ * O_EXCL in runner.journal_dir. Finding a claim already there means a
+ * run of that attempt began before and was interrupted (a crash, a
+ * revoked partition): its game may have run in part, so this run is the
+ * next attempt (DESIGN §7: infra failures retry as a new attempt).
+ * Returns 0, or -1 with *cause (an infra failure, or too many attempts).
+ */
+static int
+task_claim_attempt(struct task *t, char **cause)
+{
+	long long max = config_get_int(gw->conf, "runner", "max_attempts");
+	char *path, buf[128];
+	int fd, n;
+
+	for (;;) {
+		if (t->spec->attempt - t->first_attempt >= max) {
+			xasprintf(cause, "interrupted %d time%s (gateway crash or rebalance) by attempt %d; "
+			    "runner.max_attempts is %lld", t->spec->attempt - t->first_attempt,
+			    t->spec->attempt - t->first_attempt == 1 ? "" : "s", t->spec->attempt - 1, max);
+			t->spec->attempt--;
+			return -1;
+		}
+		path = task_claim_path(t, t->spec->attempt);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+		if (fd >= 0) {
+			n = snprintf(buf, sizeof buf, "%s %" PRId64 "\n", gw->instance, util_now_ms());
+			if (write(fd, buf, (size_t)n) != n)
+				log_warn("launch claim not written in full", "path=%s", log_q(path));
+			close(fd);
+			free(path);
+			t->claimed = 1;
+			return 0;
+		}
+		if (errno != EEXIST) {
+			xasprintf(cause, "launch claim %s: %s", path, strerror(errno));
+			free(path);
+			return -1;
+		}
+		free(path);
+		log_warn("an earlier run of this attempt was interrupted; running the next attempt",
+		    "task=%s attempt=%d next=%d", t->spec->task_id, t->spec->attempt,
+		    t->spec->attempt + 1);
+		t->spec->attempt++;
+	}
+}
+
+/* The result is committed: the claims of every attempt of this run go. */
+static void
+task_release_claims(struct task *t)
+{
+	char *path;
+	int a;
+
+	if (!t->claimed)
+		return;
+	for (a = t->first_attempt; a <= t->spec->attempt; a++) {
+		path = task_claim_path(t, a);
+		if (unlink(path) != 0 && errno != ENOENT)
+			log_warn("cannot remove a launch claim", "path=%s error=%s", log_q(path),
+			    log_q(strerror(errno)));
+		free(path);
+	}
+	t->claimed = 0;
+}
+
 static void
 task_start(struct task *t)
 {
@@ -455,6 +536,13 @@ task_start(struct task *t)
 	const char *prefix;
 
 	t->waiting = 0;
+	t->first_attempt = t->spec->attempt;
+	if (task_claim_attempt(t, &cause) != 0) {
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
+		free(cause);
+		task_report(t);
+		return;
+	}
 	prefix = t->spec->result_prefix != NULL ? t->spec->result_prefix :
 	    config_get(gw->conf, "storage", "result_prefix");
 	if (prefix == NULL || *prefix == '\0') {
