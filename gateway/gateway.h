@@ -214,16 +214,48 @@ struct runner_job;
 typedef void runner_started_cb(struct runner_job *, void *arg);
 typedef void runner_done_cb(struct runner_job *, const struct runner_outcome *, void *arg);
 struct runner;
+/* What each kind of runner provides; its runner and jobs embed the handles first. */
+struct runner_ops {
+	const char *name;
+	struct runner_job *(*start)(struct runner *, const struct runner_req *,
+	    runner_started_cb *, runner_done_cb *, void *arg);
+	void (*cancel)(struct runner_job *);
+	void (*abandon)(struct runner_job *);
+	pid_t (*pid)(const struct runner_job *);
+	size_t (*active)(const struct runner *);
+	void (*free)(struct runner *);
+	/*
+	 * 1: the gateway guards attempts with launch claims (runner.journal_dir);
+	 * 0: the runner's own names do (a pod per task attempt, adopted).
+	 */
+	int claims;
+};
+struct runner {
+	const struct runner_ops *ops;
+};
+struct runner_job {
+	const struct runner_ops *ops;
+};
 struct runner *runner_local_new(struct event_base *, const struct config *, char **cause);
-/* Start a job; started_cb when running, done_cb once at the end. */
+/* runner.type decides: local or k8s. */
+struct runner *runner_new(struct event_base *, struct evcurl *, const struct config *,
+    char **cause);
+/*
+ * Start a job; started_cb when running, done_cb once at the end. NULL
+ * when it failed at once (done_cb has been called with RUNNER_INFRA).
+ */
 struct runner_job *runner_start(struct runner *, const struct runner_req *,
     runner_started_cb *, runner_done_cb *, void *arg);
 /* Ask a job to stop: done_cb follows with RUNNER_CANCELLED. */
 void runner_cancel(struct runner_job *);
-/* Kill and forget a job without calling done_cb (abandon on revoke/exit). */
+/*
+ * Forget a job without calling done_cb (revoke, exit): a local game is
+ * killed; a pod is left for the next owner to adopt.
+ */
 void runner_abandon(struct runner_job *);
 pid_t runner_job_pid(const struct runner_job *);
 size_t runner_active(const struct runner *);
+int runner_uses_claims(const struct runner *);
 void runner_free(struct runner *);
 
 /* ---- storage.c: file:// and http(s):// through libcurl multi ---- */

@@ -243,7 +243,7 @@ main(int argc, char **argv)
 	g.evcurl = evcurl_new(g.base);
 	if ((g.storage = storage_new(g.base, g.evcurl, g.conf, &cause)) == NULL)
 		goto start_error;
-	if ((g.runner = runner_local_new(g.base, g.conf, &cause)) == NULL)
+	if ((g.runner = runner_new(g.base, g.evcurl, g.conf, &cause)) == NULL)
 		goto start_error;
 	xasprintf(&txid, "%s-%s", g.group_id, g.instance);
 	if ((g.committer = committer_start(g.base, g.conf, txid, task_batch_done, NULL,

@@ -28,8 +28,9 @@
 
 enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_DEAD };
 
-struct runner_job {
-	struct runner *r;
+struct local_job {
+	struct runner_job gen;		/* first: the generic handle */
+	struct local_runner *r;
 	pid_t pid;
 	int errfd;		/* exec status pipe, until exec or failure */
 	struct event *exec_ev;
@@ -43,11 +44,12 @@ struct runner_job {
 	runner_done_cb *done_cb;
 	void *arg;
 	int abandoned;
-	LIST_ENTRY(runner_job) entry;
+	LIST_ENTRY(local_job) entry;
 };
-LIST_HEAD(job_list, runner_job);
+LIST_HEAD(job_list, local_job);
 
-struct runner {
+struct local_runner {
+	struct runner gen;		/* first: the generic handle */
 	struct event_base *base;
 	const struct config *conf;
 	char **argv;		/* runner.command split on spaces */
@@ -74,7 +76,7 @@ runner_split(const char *cmd)
 }
 
 static void
-runner_exec_close(struct runner_job *j)
+runner_exec_close(struct local_job *j)
 {
 	if (j->exec_ev != NULL)
 		event_free(j->exec_ev);
@@ -89,7 +91,7 @@ runner_exec_close(struct runner_job *j)
  * failed, 0 once exec closed the pipe, -1 if nothing yet.
  */
 static int
-runner_exec_status(struct runner_job *j, char *why, size_t len)
+runner_exec_status(struct local_job *j, char *why, size_t len)
 {
 	ssize_t n;
 
@@ -103,9 +105,9 @@ runner_exec_status(struct runner_job *j, char *why, size_t len)
 }
 
 static void
-runner_job_end(struct runner_job *j, const struct runner_outcome *o)
+runner_job_end(struct local_job *j, const struct runner_outcome *o)
 {
-	struct runner *r = j->r;
+	struct local_runner *r = j->r;
 
 	if (j->deadline != NULL)
 		event_free(j->deadline);
@@ -119,7 +121,7 @@ runner_job_end(struct runner_job *j, const struct runner_outcome *o)
 	LIST_REMOVE(j, entry);
 	r->njobs--;
 	if (!j->abandoned && o != NULL)
-		j->done_cb(j, o, j->arg);
+		j->done_cb(&j->gen, o, j->arg);
 	free(j->task_id);
 	free(j);
 }
@@ -127,8 +129,8 @@ runner_job_end(struct runner_job *j, const struct runner_outcome *o)
 static void
 runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct runner *r = arg;
-	struct runner_job *j;
+	struct local_runner *r = arg;
+	struct local_job *j;
 	struct runner_outcome o;
 	char why[512];
 	pid_t pid;
@@ -155,7 +157,7 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			} else {
 				runner_exec_close(j);
 				if (!j->abandoned)
-					j->started_cb(j, j->arg);
+					j->started_cb(&j->gen, j->arg);
 			}
 		}
 		if (WIFEXITED(status))
@@ -174,14 +176,14 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 static void
 runner_kill_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct runner_job *j = arg;
+	struct local_job *j = arg;
 
 	log_warn("game ignored SIGTERM, sending SIGKILL", "pid=%ld", (long)j->pid);
 	kill(-j->pid, SIGKILL);
 }
 
 static void
-runner_stop(struct runner_job *j, enum runner_end why)
+runner_stop(struct local_job *j, enum runner_end why)
 {
 	struct timeval tv = { 0, 0 };
 
@@ -198,7 +200,7 @@ runner_stop(struct runner_job *j, enum runner_end why)
 static void
 runner_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct runner_job *j = arg;
+	struct local_job *j = arg;
 
 	log_warn("game past its deadline, stopping it", "pid=%ld", (long)j->pid);
 	runner_stop(j, RUNNER_TIMEOUT);
@@ -224,7 +226,7 @@ runner_child_fail(int fd, const char *what)
  * PAIA_KAFKA_* for example) must not reach user code.
  */
 static void
-runner_child(struct runner *r, const struct runner_req *req, int errfd)
+runner_child(struct local_runner *r, const struct runner_req *req, int errfd)
 {
 	const char *path = getenv("PATH");
 	char *log, *attempt;
@@ -378,7 +380,7 @@ runner_reap_previous(const char *state_dir)
 static void
 runner_exec_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct runner_job *j = arg;
+	struct local_job *j = arg;
 	struct runner_outcome o;
 	char why[512];
 	int rc = runner_exec_status(j, why, sizeof why);
@@ -394,27 +396,31 @@ runner_exec_cb(evutil_socket_t fd, short what, void *arg)
 		memset(&o, 0, sizeof o);
 		o.end = RUNNER_INFRA;
 		o.message = why;
-		j->done_cb(j, &o, j->arg);
+		j->done_cb(&j->gen, &o, j->arg);
 		/* SIGCHLD reaps the child; the callback has been given. */
 		j->abandoned = 1;
 		return;
 	}
 	log_info("game started", "task=%s pid=%ld timeout_s=%ld", j->task_id, (long)j->pid,
 	    j->timeout_s);
-	j->started_cb(j, j->arg);
+	j->started_cb(&j->gen, j->arg);
 }
 
-struct runner_job *
-runner_start(struct runner *r, const struct runner_req *req, runner_started_cb *started,
+static const struct runner_ops local_ops;
+
+static struct runner_job *
+local_start(struct runner *rr, const struct runner_req *req, runner_started_cb *started,
     runner_done_cb *done, void *arg)
 {
-	struct runner_job *j = xcalloc(1, sizeof *j);
+	struct local_runner *r = (struct local_runner *)rr;
+	struct local_job *j = xcalloc(1, sizeof *j);
 	struct timeval tv = { req->timeout_s, 0 };
 	struct runner_outcome o;
 	char why[512];
 	int errpipe[2];
 	pid_t pid;
 
+	j->gen.ops = &local_ops;
 	j->r = r;
 	j->errfd = -1;
 	j->done_cb = done;
@@ -455,7 +461,7 @@ runner_start(struct runner *r, const struct runner_req *req, runner_started_cb *
 	j->errfd = errpipe[0];
 	j->exec_ev = event_new(r->base, j->errfd, EV_READ | EV_PERSIST, runner_exec_cb, j);
 	event_add(j->exec_ev, NULL);
-	return j;
+	return &j->gen;
 
 fail:
 	log_error("cannot start the game", "task=%s error=%s", req->task_id, log_q(why));
@@ -465,37 +471,45 @@ fail:
 	return NULL;
 }
 
-void
-runner_cancel(struct runner_job *j)
+static void
+local_cancel(struct runner_job *jj)
 {
-	runner_stop(j, RUNNER_CANCELLED);
+	runner_stop((struct local_job *)jj, RUNNER_CANCELLED);
 }
 
-void
-runner_abandon(struct runner_job *j)
+static void
+local_abandon(struct runner_job *jj)
 {
+	struct local_job *j = (struct local_job *)jj;
+
 	j->abandoned = 1;
 	if (j->state == JOB_RUNNING || j->state == JOB_STOPPING)
 		kill(-j->pid, SIGKILL);
 	/* Freed when SIGCHLD reaps it; the callback is not called. */
 }
 
-pid_t
-runner_job_pid(const struct runner_job *j)
+static pid_t
+local_pid(const struct runner_job *j)
 {
-	return j->pid;
+	return ((const struct local_job *)j)->pid;
 }
 
-size_t
-runner_active(const struct runner *r)
+static size_t
+local_active(const struct runner *r)
 {
-	return r->njobs;
+	return ((const struct local_runner *)r)->njobs;
 }
+
+static void local_free(struct runner *);
+
+static const struct runner_ops local_ops = {
+	"local", local_start, local_cancel, local_abandon, local_pid, local_active, local_free, 1,
+};
 
 struct runner *
 runner_local_new(struct event_base *base, const struct config *conf, char **cause)
 {
-	struct runner *r = xcalloc(1, sizeof *r);
+	struct local_runner *r = xcalloc(1, sizeof *r);
 	const char *cmd = config_get(conf, "runner", "command");
 
 	if (cmd == NULL || *cmd == '\0') {
@@ -503,6 +517,7 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 		free(r);
 		return NULL;
 	}
+	r->gen.ops = &local_ops;
 	r->base = base;
 	r->conf = conf;
 	r->argv = runner_split(cmd);
@@ -511,17 +526,16 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	runner_reap_previous(config_get(conf, "gateway", "state_dir"));
 	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
 	evsignal_add(r->sigchld, NULL);
-	return r;
+	return &r->gen;
 }
 
-void
-runner_free(struct runner *r)
+static void
+local_free(struct runner *rr)
 {
-	struct runner_job *j;
+	struct local_runner *r = (struct local_runner *)rr;
+	struct local_job *j;
 	size_t i;
 
-	if (r == NULL)
-		return;
 	while ((j = LIST_FIRST(&r->jobs)) != NULL) {
 		j->abandoned = 1;
 		if (j->pid > 0) {

@@ -70,6 +70,9 @@ static struct event *drain_timer;
 static uint64_t next_batch_id = 1;
 
 static void task_release_claims(struct task *);
+static int task_retry_attempt(struct task *, const char *);
+static void task_launch(struct task *);
+static void task_collect(struct task *);
 
 static void task_fetch_next(struct task *);
 static void task_launch(struct task *);
@@ -529,6 +532,18 @@ task_release_claims(struct task *t)
 	t->claimed = 0;
 }
 
+/* Results go below <prefix>/<task>/<attempt>/. */
+static void
+task_set_prefix(struct task *t)
+{
+	const char *prefix = t->spec->result_prefix != NULL ? t->spec->result_prefix :
+	    config_get(gw->conf, "storage", "result_prefix");
+
+	free(t->result_prefix);
+	xasprintf(&t->result_prefix, "%s%s%s/%d/", prefix,
+	    prefix[strlen(prefix) - 1] == '/' ? "" : "/", t->spec->task_id, t->spec->attempt);
+}
+
 static void
 task_start(struct task *t)
 {
@@ -537,7 +552,7 @@ task_start(struct task *t)
 
 	t->waiting = 0;
 	t->first_attempt = t->spec->attempt;
-	if (task_claim_attempt(t, &cause) != 0) {
+	if (runner_uses_claims(gw->runner) && task_claim_attempt(t, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
 		free(cause);
 		task_report(t);
@@ -551,8 +566,7 @@ task_start(struct task *t)
 		task_report(t);
 		return;
 	}
-	xasprintf(&t->result_prefix, "%s%s%s/%d/", prefix,
-	    prefix[strlen(prefix) - 1] == '/' ? "" : "/", t->spec->task_id, t->spec->attempt);
+	task_set_prefix(t);
 	if (storage_check_url(gw->storage, t->result_prefix, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INVALID, "result_prefix: %s", cause);
 		free(cause);
@@ -728,16 +742,58 @@ task_run_done(struct runner_job *job, const struct runner_outcome *o, void *arg)
 		task_finish(t, RESULT_CANCELLED, ERROR_NONE, "cancelled by an operator");
 		break;
 	case RUNNER_INFRA:
-		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", o->message);
+		if (task_retry_attempt(t, o->message))
+			return;
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s (attempt %d, runner.max_attempts %lld)",
+		    o->message, t->spec->attempt, config_get_int(gw->conf, "runner", "max_attempts"));
 		break;
 	}
 	task_collect(t);
+}
+
+/*
+ * An infra failure (eviction, image pull, node lost, a pod deleted by
+ * someone else, a game that could not start) is not the user's: run the
+ * task again as its next attempt, while attempts remain. Returns 1 when
+ * a new attempt was launched.
+ */
+static int
+task_retry_attempt(struct task *t, const char *why)
+{
+	long long max = config_get_int(gw->conf, "runner", "max_attempts");
+	char *cause = NULL, *out;
+
+	if (t->cancel_requested || t->spec->attempt - t->first_attempt + 1 >= max)
+		return 0;
+	log_warn("infra failure, running the next attempt", "task=%s attempt=%d next=%d error=%s",
+	    t->spec->task_id, t->spec->attempt, t->spec->attempt + 1, log_q(why));
+	t->spec->attempt++;
+	if (runner_uses_claims(gw->runner) && task_claim_attempt(t, &cause) != 0) {
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
+		free(cause);
+		task_collect(t);
+		return 1;
+	}
+	task_set_prefix(t);
+	/* What the failed attempt left in output/ is not this attempt's. */
+	xasprintf(&out, "%s/output", t->dir);
+	util_rmtree(out);
+	free(out);
+	if (task_prepare_dirs(t, &cause) != 0) {
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
+		free(cause);
+		task_collect(t);
+		return 1;
+	}
+	task_launch(t);
+	return 1;
 }
 
 static void
 task_launch(struct task *t)
 {
 	struct runner_req req;
+	struct runner_job *job;
 	char *entry = t->spec->entry != NULL ? xstrdup(t->spec->entry) :
 	    msg_url_basename(t->spec->program);
 	long timeout = t->spec->timeout_s;
@@ -757,7 +813,9 @@ task_launch(struct task *t)
 	req.params = t->spec->params;
 	req.timeout_s = timeout;
 	t->timeout_s = timeout;
-	t->job = runner_start(gw->runner, &req, task_run_started, task_run_done, t);
+	/* A start that fails at once has already called task_run_done (which may relaunch). */
+	if ((job = runner_start(gw->runner, &req, task_run_started, task_run_done, t)) != NULL)
+		t->job = job;
 	free(entry);
 }
 

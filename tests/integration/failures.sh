@@ -32,6 +32,9 @@ r=$(result_of nogame) || bail "no result for nogame"
 check "unstartable game gives status error, class infra" \
 	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = "error/infra"
 check "the error names the command" contains "$r" "/nonexistent/paia-game"
+check "an infra failure is retried as new attempts up to runner.max_attempts (3)" \
+	test "$(jget "$r" 'r["attempt"]')" = 3
+check "the error says which attempt gave up" contains "$r" "attempt 3, runner.max_attempts 3"
 
 # --- uploads to a storage that refuses: retried, then reported ---------------
 ctl submit --id noup --program "$P" --result-prefix http://127.0.0.1:9/results >/dev/null

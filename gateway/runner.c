@@ -1,0 +1,57 @@
+/*
+ * runner.c: the runner interface over its kinds (runner-local.c: a
+ * child process; runner-k8s.c: a pod), chosen by runner.type.
+ */
+#include "config.h"
+#include "gateway.h"
+
+
+struct runner *
+runner_new(struct event_base *base, struct evcurl *ec, const struct config *conf, char **cause)
+{
+	return runner_local_new(base, conf, cause);
+}
+
+struct runner_job *
+runner_start(struct runner *r, const struct runner_req *req, runner_started_cb *started,
+    runner_done_cb *done, void *arg)
+{
+	return r->ops->start(r, req, started, done, arg);
+}
+
+void
+runner_cancel(struct runner_job *j)
+{
+	j->ops->cancel(j);
+}
+
+void
+runner_abandon(struct runner_job *j)
+{
+	j->ops->abandon(j);
+}
+
+pid_t
+runner_job_pid(const struct runner_job *j)
+{
+	return j->ops->pid != NULL ? j->ops->pid(j) : 0;
+}
+
+size_t
+runner_active(const struct runner *r)
+{
+	return r->ops->active(r);
+}
+
+int
+runner_uses_claims(const struct runner *r)
+{
+	return r->ops->claims;
+}
+
+void
+runner_free(struct runner *r)
+{
+	if (r != NULL)
+		r->ops->free(r);
+}
