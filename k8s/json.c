@@ -162,9 +162,12 @@ value:
 	case 'n':
 		p = kjson_literal(j, p, "null", 4);
 		break;
-	default:
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
 		p = kjson_number_end(j, p);
 		break;
+	default:
+		return kjson_fail(j, p, "value expected");
 	}
 	if (p == NULL)
 		return NULL;
