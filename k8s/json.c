@@ -6,13 +6,14 @@
  * and escapes are checked only in the strings that are decoded), which
  * is what makes a 10 KB pod cost a few microseconds.
  *
- * It does not check UTF-8 nor control characters inside skipped strings.
+ * It does not check UTF-8 nor control characters inside strings.
  */
 #include "config.h"
 #include "common.h"
 #include "k8s.h"
 #include "k8s-int.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,8 +64,24 @@ kjson_string_end(struct kjson *j, const char *p, int *has_escape)
 			break;
 		q++;
 	}
-	if (has_escape != NULL && !*has_escape && memchr(p + 1, '\\', (size_t)(q - p - 1)) != NULL)
-		*has_escape = 1;
+	/* Escapes are checked (another memchr pass, only where there are some). */
+	for (b = p + 1; (b = memchr(b, '\\', (size_t)(q - b))) != NULL; b += 2) {
+		if (has_escape != NULL)
+			*has_escape = 1;
+		switch (b[1]) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+			break;
+		case 'u':
+			if (q - b < 6 || !isxdigit((unsigned char)b[2]) ||
+			    !isxdigit((unsigned char)b[3]) || !isxdigit((unsigned char)b[4]) ||
+			    !isxdigit((unsigned char)b[5]))
+				return kjson_fail(j, b, "bad \\u escape");
+			b += 4;
+			break;
+		default:
+			return kjson_fail(j, b, "bad escape");
+		}
+	}
 	return q + 1;
 }
 
