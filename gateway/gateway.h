@@ -202,6 +202,9 @@ struct runner_req {
 	const char *entry;	/* relative to input/ */
 	const char *params;	/* JSON object text */
 	long timeout_s;
+	int gpu;		/* GPUs asked for (0: the runner's default) */
+	int32_t partition;	/* where the task came from (pod annotations) */
+	int64_t offset;
 };
 enum runner_end { RUNNER_EXITED, RUNNER_TIMEOUT, RUNNER_CANCELLED, RUNNER_INFRA };
 struct runner_outcome {
@@ -229,6 +232,8 @@ struct runner_ops {
 	 * 0: the runner's own names do (a pod per task attempt, adopted).
 	 */
 	int claims;
+	/* The task's result is committed: attempts first..last may be cleaned up (or NULL). */
+	void (*release)(struct runner *, const char *task_id, int first, int last);
 };
 struct runner {
 	const struct runner_ops *ops;
@@ -256,6 +261,12 @@ void runner_abandon(struct runner_job *);
 pid_t runner_job_pid(const struct runner_job *);
 size_t runner_active(const struct runner *);
 int runner_uses_claims(const struct runner *);
+void runner_release(struct runner *, const char *task_id, int first, int last);
+/* runner-k8s.c */
+struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct config *,
+    char **cause);
+/* The pod of a task attempt: paia-<task>-<attempt>, DNS-1123 (caller frees). */
+char *runner_k8s_pod_name(const char *task_id, int attempt);
 void runner_free(struct runner *);
 
 /* ---- storage.c: file:// and http(s):// through libcurl multi ---- */

@@ -503,7 +503,7 @@ local_active(const struct runner *r)
 static void local_free(struct runner *);
 
 static const struct runner_ops local_ops = {
-	"local", local_start, local_cancel, local_abandon, local_pid, local_active, local_free, 1,
+	"local", local_start, local_cancel, local_abandon, local_pid, local_active, local_free, 1, NULL,
 };
 
 struct runner *

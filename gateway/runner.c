@@ -5,10 +5,14 @@
 #include "config.h"
 #include "gateway.h"
 
+#include <string.h>
+
 
 struct runner *
 runner_new(struct event_base *base, struct evcurl *ec, const struct config *conf, char **cause)
 {
+	if (strcmp(config_get(conf, "runner", "type"), "k8s") == 0)
+		return runner_k8s_new(base, ec, conf, cause);
 	return runner_local_new(base, conf, cause);
 }
 
@@ -47,6 +51,13 @@ int
 runner_uses_claims(const struct runner *r)
 {
 	return r->ops->claims;
+}
+
+void
+runner_release(struct runner *r, const char *task_id, int first, int last)
+{
+	if (r->ops->release != NULL)
+		r->ops->release(r, task_id, first, last);
 }
 
 void

@@ -520,6 +520,8 @@ task_release_claims(struct task *t)
 	char *path;
 	int a;
 
+	if (t->first_attempt > 0)
+		runner_release(gw->runner, t->spec->task_id, t->first_attempt, t->spec->attempt);
 	if (!t->claimed)
 		return;
 	for (a = t->first_attempt; a <= t->spec->attempt; a++) {
@@ -812,6 +814,9 @@ task_launch(struct task *t)
 	req.entry = entry;
 	req.params = t->spec->params;
 	req.timeout_s = timeout;
+	req.gpu = t->spec->gpu;
+	req.partition = t->partition;
+	req.offset = t->offset;
 	t->timeout_s = timeout;
 	/* A start that fails at once has already called task_run_done (which may relaunch). */
 	if ((job = runner_start(gw->runner, &req, task_run_started, task_run_done, t)) != NULL)

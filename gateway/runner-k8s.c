@@ -1,0 +1,886 @@
+/*
+ * runner-k8s.c: games as pods (runner.type = k8s).
+ *
+ * Each task attempt is one pod, named from the task id and the attempt
+ * (paia-<task>-<attempt>), built from the pod template (k8s.pod_template,
+ * deploy/game-pod.json) and labelled paia.io/managed-by = k8s.managed_by.
+ * The name is the claim: a create that finds the pod already there
+ * (409 AlreadyExists) adopts it, so a gateway restarted after a crash,
+ * or the new owner of a partition, follows the game that is already
+ * running instead of starting a second one.
+ *
+ * One informer (list + watch, bookmarks, relist on 410) on the pods with
+ * that label drives every job; no job polls. Its events decide:
+ *
+ *   Running                            started
+ *   Succeeded                          exited 0
+ *   Failed, container exit code != 0   exited with that code (user)
+ *   Failed, DeadlineExceeded           timeout (user)
+ *   OOMKilled, Evicted, node lost,
+ *   image pull failures, unschedulable
+ *   longer than k8s.unschedulable_s,
+ *   the pod deleted by someone else    infra (the task runs again as
+ *                                      its next attempt, a new pod)
+ *
+ * Pods that ended stay until their task's result is committed
+ * (runner_release, after k8s.pod_ttl_s): deleting one earlier would
+ * let a redelivered task create it again and run that attempt twice.
+ * Pods that never ran (unschedulable, image pull) are deleted at once.
+ * Finished pods no job of this gateway claims for k8s.orphan_ttl_s are
+ * swept (a crash between commit and delete).
+ *
+ * The informer refusing to list or watch (403: a Role without the
+ * permission) stops the gateway with the API server's own message,
+ * which names the verb and resource.
+ */
+#include "config.h"
+#include "gateway.h"
+#include "k8s.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+enum kjob_state { KJOB_WAIT_SYNC, KJOB_CREATING, KJOB_ACTIVE, KJOB_STOPPING, KJOB_DONE };
+
+struct k8s_job {
+	struct runner_job gen;		/* first: the generic handle */
+	struct k8s_runner *r;
+	char *pod;
+	char *task_id;
+	char *json;			/* the pod to create */
+	long timeout_s;
+	enum kjob_state state;
+	int started;
+	struct runner_outcome end;	/* STOPPING: what to report once the pod goes */
+	char *end_msg;
+	struct k8s_req *req;
+	struct event *deadline;
+	struct event *unsched;
+	runner_started_cb *started_cb;
+	runner_done_cb *done_cb;
+	void *arg;
+	LIST_ENTRY(k8s_job) entry;
+};
+LIST_HEAD(k8s_job_list, k8s_job);
+
+struct k8s_runner {
+	struct runner gen;		/* first: the generic handle */
+	struct event_base *base;
+	const struct config *conf;
+	struct k8s_client *client;
+	struct k8s_informer *inf;
+	char *ns;
+	char *managed_by;
+	char *template;
+	char *template_path;
+	char **images;			/* "game=image" pairs */
+	size_t nimages;
+	char *default_image;
+	char *tasks_topic;
+	long unsched_s, pod_ttl_s, orphan_ttl_s, grace_s;
+	struct k8s_job_list jobs;
+	size_t njobs;
+	struct event *sweep;
+	struct k8s_orphan {
+		char *pod;
+		int64_t seen;	/* monotonic ms */
+	} *orphans;
+	size_t norphans;
+};
+
+static const struct runner_ops k8s_ops;
+
+/* ---- names and the pod ---- */
+
+static void
+k8s_hash8(const char *s, char out[9])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	int i;
+
+	EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL);
+	for (i = 0; i < 4; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int
+k8s_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* A growing string. */
+struct k8s_buf {
+	char *data;
+	size_t len, cap;
+};
+
+static void
+k8s_buf_add(struct k8s_buf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->data = xrealloc(b->data, b->cap);
+	}
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+/*
+ * A DNS-1123 pod name from a task id and attempt: lower case, '.' and
+ * '_' as '-'; when that changed the id, a hash of the original keeps
+ * "Task.A" and "task-a" apart.
+ */
+char *
+runner_k8s_pod_name(const char *task_id, int attempt)
+{
+	char *s = xstrdup(task_id), *name, h[9];
+	int changed = 0;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			s[i] = (char)(c - 'A' + 'a');
+		else if (c == '.' || c == '_')
+			s[i] = '-';
+		changed |= s[i] != c;
+	}
+	if (changed) {
+		k8s_hash8(task_id, h);
+		xasprintf(&name, "paia-%s-%s-%d", s, h, attempt);
+	} else
+		xasprintf(&name, "paia-%s-%d", s, attempt);
+	free(s);
+	return name;
+}
+
+/* A label value: the id when it is one (alnum at both ends), else a hash. */
+static char *
+k8s_label_value(const char *id)
+{
+	size_t n = strlen(id);
+	char *s, h[9];
+
+	if (n > 0 && n <= 63 && k8s_alnum(id[0]) && k8s_alnum(id[n - 1]))
+		return xstrdup(id);
+	k8s_hash8(id, h);
+	xasprintf(&s, "h-%s", h);
+	return s;
+}
+
+/* s as the inside of a JSON string. */
+static void
+k8s_json_escape(struct k8s_buf *b, const char *s)
+{
+	char esc[8];
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			k8s_buf_add(b, esc, 2);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+			k8s_buf_add(b, esc, 6);
+		} else
+			k8s_buf_add(b, (const char *)&c, 1);
+	}
+}
+
+/*
+ * Fill the template: every ${NAME} becomes its value escaped for a JSON
+ * string (the template quotes strings; numbers stand bare). The result
+ * must parse, else the error names the template.
+ */
+static char *
+k8s_fill(const struct k8s_runner *r, const char *const *vars, char **cause)
+{
+	struct k8s_buf b = { NULL, 0, 0 };
+	const char *p = r->template, *q, *end;
+	size_t i, n;
+	cJSON *check;
+
+	while ((q = strstr(p, "${")) != NULL) {
+		k8s_buf_add(&b, p, (size_t)(q - p));
+		if ((end = strchr(q, '}')) == NULL)
+			break;
+		n = (size_t)(end - q - 2);
+		for (i = 0; vars[i] != NULL; i += 2)
+			if (strlen(vars[i]) == n && strncmp(vars[i], q + 2, n) == 0)
+				break;
+		if (vars[i] == NULL) {
+			xasprintf(cause, "pod template %s: unknown placeholder ${%.*s}", r->template_path,
+			    (int)n, q + 2);
+			free(b.data);
+			return NULL;
+		}
+		k8s_json_escape(&b, vars[i + 1]);
+		p = end + 1;
+	}
+	k8s_buf_add(&b, p, strlen(p));
+	if ((check = cJSON_Parse(b.data)) == NULL) {
+		xasprintf(cause, "pod template %s: not JSON once filled (near byte %zu)",
+		    r->template_path, (size_t)(cJSON_GetErrorPtr() - b.data));
+		free(b.data);
+		return NULL;
+	}
+	cJSON_Delete(check);
+	return b.data;
+}
+
+static const char *
+k8s_image(const struct k8s_runner *r, const char *game)
+{
+	size_t i, n = strlen(game);
+
+	for (i = 0; i < r->nimages; i++)
+		if (strncmp(r->images[i], game, n) == 0 && r->images[i][n] == '=')
+			return r->images[i] + n + 1;
+	return r->default_image;
+}
+
+/* ---- ending a job ---- */
+
+static struct k8s_job *
+k8s_job_find(struct k8s_runner *r, const char *pod)
+{
+	struct k8s_job *j;
+
+	LIST_FOREACH(j, &r->jobs, entry)
+		if (strcmp(j->pod, pod) == 0)
+			return j;
+	return NULL;
+}
+
+static void
+k8s_job_free(struct k8s_job *j)
+{
+	if (j->req != NULL)
+		k8s_req_cancel(j->req);
+	if (j->deadline != NULL)
+		event_free(j->deadline);
+	if (j->unsched != NULL)
+		event_free(j->unsched);
+	LIST_REMOVE(j, entry);
+	j->r->njobs--;
+	free(j->pod);
+	free(j->task_id);
+	free(j->json);
+	free(j->end_msg);
+	free(j);
+}
+
+static void
+k8s_job_end(struct k8s_job *j, enum runner_end end, int code, const char *msg)
+{
+	struct runner_outcome o;
+
+	memset(&o, 0, sizeof o);
+	o.end = end;
+	o.exit_code = code;
+	o.message = msg;
+	log_info("game pod ended", "task=%s pod=%s end=%d exit_code=%d message=%s", j->task_id,
+	    j->pod, (int)end, code, log_q(msg != NULL ? msg : ""));
+	j->state = KJOB_DONE;
+	j->done_cb(&j->gen, &o, j->arg);
+	k8s_job_free(j);
+}
+
+static void
+k8s_delete_done(const struct k8s_response *resp, void *arg)
+{
+	struct k8s_job *j = arg;
+
+	j->req = NULL;
+	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
+		log_warn("cannot delete a game pod", "pod=%s error=%s", j->pod,
+		    log_q(resp->status.message));
+	/* Gone or going: report what stopped it. */
+	k8s_job_end(j, j->end.end, j->end.exit_code, j->end_msg);
+}
+
+/* Stop the pod, then report end (cancel, our deadline, infra before it ran). */
+static void
+k8s_job_stop(struct k8s_job *j, enum runner_end end, const char *msg)
+{
+	if (j->state == KJOB_STOPPING || j->state == KJOB_DONE)
+		return;
+	j->end.end = end;
+	free(j->end_msg);
+	j->end_msg = msg != NULL ? xstrdup(msg) : NULL;
+	if (j->req != NULL) {
+		k8s_req_cancel(j->req);
+		j->req = NULL;
+	}
+	if (j->state == KJOB_WAIT_SYNC) {
+		k8s_job_end(j, end, 0, msg);
+		return;
+	}
+	j->state = KJOB_STOPPING;
+	j->req = k8s_pod_delete(j->r->client, j->r->ns, j->pod, j->r->grace_s, k8s_delete_done, j);
+}
+
+/* ---- what a pod's state means ---- */
+
+static int
+k8s_infra_waiting(const char *reason)
+{
+	static const char *const reasons[] = {
+		"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
+		"CreateContainerConfigError", "CreateContainerError", "RunContainerError", NULL
+	};
+	size_t i;
+
+	for (i = 0; reason != NULL && reasons[i] != NULL; i++)
+		if (strcmp(reason, reasons[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+k8s_unsched_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct k8s_job *j = arg;
+	const struct k8s_pod *pod = (const struct k8s_pod *)k8s_informer_get(j->r->inf, j->r->ns,
+	    j->pod);
+	char *msg;
+
+	xasprintf(&msg, "pod %s unschedulable for %ld s: %s", j->pod, j->r->unsched_s,
+	    pod != NULL && pod->scheduled_message != NULL ? pod->scheduled_message : "no node fits");
+	k8s_job_stop(j, RUNNER_INFRA, msg);
+	free(msg);
+}
+
+static void
+k8s_job_eval(struct k8s_job *j, const struct k8s_pod *pod)
+{
+	const struct k8s_container_state *c = pod->ncontainers > 0 ? &pod->containers[0] : NULL;
+	const char *phase = pod->phase != NULL ? pod->phase : "Pending";
+	char *msg = NULL;
+	struct timeval tv;
+	size_t i;
+
+	if (j->state != KJOB_ACTIVE)
+		return;
+	if (strcmp(phase, "Pending") != 0 && j->unsched != NULL && evtimer_pending(j->unsched, NULL))
+		evtimer_del(j->unsched);
+	if (strcmp(phase, "Running") == 0 && !j->started) {
+		j->started = 1;
+		log_info("game pod running", "task=%s pod=%s node=%s", j->task_id, j->pod,
+		    pod->node_name != NULL ? pod->node_name : "-");
+		j->started_cb(&j->gen, j->arg);
+		return;
+	}
+	if (strcmp(phase, "Succeeded") == 0) {
+		if (!j->started) {
+			j->started = 1;
+			j->started_cb(&j->gen, j->arg);
+		}
+		k8s_job_end(j, RUNNER_EXITED, 0, NULL);
+		return;
+	}
+	if (strcmp(phase, "Failed") == 0 || strcmp(phase, "Unknown") == 0) {
+		if (!j->started) {
+			j->started = 1;
+			j->started_cb(&j->gen, j->arg);
+		}
+		if (pod->reason != NULL && strcmp(pod->reason, "DeadlineExceeded") == 0) {
+			k8s_job_end(j, RUNNER_TIMEOUT, 0, NULL);
+			return;
+		}
+		for (i = 0; i < pod->ncontainers; i++)
+			if (pod->containers[i].terminated && pod->containers[i].terminated_reason != NULL &&
+			    strcmp(pod->containers[i].terminated_reason, "OOMKilled") == 0) {
+				xasprintf(&msg, "pod %s: container %s OOMKilled", j->pod,
+				    pod->containers[i].name);
+				k8s_job_end(j, RUNNER_INFRA, 0, msg);
+				free(msg);
+				return;
+			}
+		if (strcmp(phase, "Failed") == 0 && pod->reason == NULL && c != NULL && c->terminated &&
+		    c->exit_code != 0) {
+			k8s_job_end(j, RUNNER_EXITED, c->exit_code, NULL);
+			return;
+		}
+		xasprintf(&msg, "pod %s %s: %s%s%s", j->pod, phase,
+		    pod->reason != NULL ? pod->reason : "no reason given",
+		    pod->message != NULL ? ": " : "", pod->message != NULL ? pod->message : "");
+		k8s_job_end(j, RUNNER_INFRA, 0, msg);
+		free(msg);
+		return;
+	}
+	/* Pending. */
+	for (i = 0; i < pod->ncontainers; i++)
+		if (k8s_infra_waiting(pod->containers[i].waiting_reason)) {
+			xasprintf(&msg, "pod %s: container %s %s: %s", j->pod, pod->containers[i].name,
+			    pod->containers[i].waiting_reason, pod->containers[i].waiting_message != NULL ?
+			    pod->containers[i].waiting_message : "");
+			k8s_job_stop(j, RUNNER_INFRA, msg);
+			free(msg);
+			return;
+		}
+	if (pod->scheduled_status != NULL && strcmp(pod->scheduled_status, "False") == 0 &&
+	    (j->unsched == NULL || !evtimer_pending(j->unsched, NULL))) {
+		log_warn("game pod unschedulable", "task=%s pod=%s message=%s gives_up_after_s=%ld",
+		    j->task_id, j->pod, log_q(pod->scheduled_message != NULL ?
+		    pod->scheduled_message : ""), j->r->unsched_s);
+		if (j->unsched == NULL)
+			j->unsched = evtimer_new(j->r->base, k8s_unsched_cb, j);
+		tv.tv_sec = j->r->unsched_s;
+		tv.tv_usec = 0;
+		evtimer_add(j->unsched, &tv);
+	}
+}
+
+/* ---- informer ---- */
+
+static void
+k8s_on_add(const struct k8s_object *o, void *arg)
+{
+	struct k8s_job *j = k8s_job_find(arg, o->name);
+
+	if (j != NULL)
+		k8s_job_eval(j, (const struct k8s_pod *)o);
+}
+
+static void
+k8s_on_update(const struct k8s_object *old, const struct k8s_object *o, void *arg)
+{
+	k8s_on_add(o, arg);
+}
+
+static void
+k8s_on_del(const struct k8s_object *o, int final_unknown, void *arg)
+{
+	struct k8s_job *j = k8s_job_find(arg, o->name);
+	char *msg;
+
+	if (j == NULL || j->state != KJOB_ACTIVE)
+		return;	/* ours to delete (STOPPING) or not ours */
+	xasprintf(&msg, "pod %s was deleted before it finished%s", j->pod,
+	    final_unknown ? " (seen on a relist)" : "");
+	k8s_job_end(j, RUNNER_INFRA, 0, msg);
+	free(msg);
+}
+
+static void k8s_job_create(struct k8s_job *);
+
+static void
+k8s_on_synced(void *arg)
+{
+	struct k8s_runner *r = arg;
+	struct k8s_job *j, *next;
+
+	for (j = LIST_FIRST(&r->jobs); j != NULL; j = next) {
+		next = LIST_NEXT(j, entry);
+		if (j->state == KJOB_WAIT_SYNC)
+			k8s_job_create(j);
+	}
+}
+
+static void
+k8s_on_fatal(const char *verb, const struct k8s_status *st, void *arg)
+{
+	log_error("the Kubernetes API refuses the gateway; it needs its Role (deploy/rbac) to "
+	    "allow this", "verb=%s code=%d reason=%s message=%s", verb, st->code,
+	    log_q(st->reason), log_q(st->message));
+	gw->exit_code = 1;
+	task_drain(1);
+	event_base_loopexit(gw->base, NULL);
+}
+
+/* ---- jobs ---- */
+
+static void
+k8s_create_done(const struct k8s_response *resp, void *arg)
+{
+	struct k8s_job *j = arg;
+	const struct k8s_object *o;
+	char *msg;
+
+	j->req = NULL;
+	if (resp->error == K8S_OK || resp->error == K8S_ERR_EXISTS) {
+		if (resp->error == K8S_ERR_EXISTS)
+			log_info("game pod exists: adopted", "task=%s pod=%s", j->task_id, j->pod);
+		else
+			log_info("game pod created", "task=%s pod=%s", j->task_id, j->pod);
+		j->state = KJOB_ACTIVE;
+		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
+			k8s_job_eval(j, (const struct k8s_pod *)o);
+		return;
+	}
+	xasprintf(&msg, "creating pod %s in namespace %s: %s %s", j->pod, j->r->ns,
+	    k8s_error_name(resp->error), resp->status.message);
+	if (resp->error == K8S_ERR_FORBIDDEN)
+		log_error("the gateway may not create pods: check its Role", "error=%s", log_q(msg));
+	k8s_job_end(j, RUNNER_INFRA, 0, msg);
+	free(msg);
+}
+
+static void
+k8s_job_create(struct k8s_job *j)
+{
+	j->state = KJOB_CREATING;
+	j->req = k8s_pod_create(j->r->client, j->r->ns, j->json, k8s_create_done, j);
+}
+
+static void
+k8s_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct k8s_job *j = arg;
+
+	/* activeDeadlineSeconds did not end it (no kubelet acted): we do. */
+	if (j->state == KJOB_ACTIVE)
+		k8s_job_stop(j, RUNNER_TIMEOUT, NULL);
+}
+
+static struct runner_job *
+k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *started,
+    runner_done_cb *done, void *arg)
+{
+	struct k8s_runner *r = (struct k8s_runner *)rr;
+	struct k8s_job *j = xcalloc(1, sizeof *j);
+	char attempt[16], deadline[32], partition[16], offset[32], gpus[16], *label, *cause = NULL;
+	struct timeval tv;
+	const char *image = k8s_image(r, req->game);
+	struct runner_outcome o;
+
+	j->gen.ops = &k8s_ops;
+	j->r = r;
+	j->task_id = xstrdup(req->task_id);
+	j->pod = runner_k8s_pod_name(req->task_id, req->attempt);
+	j->timeout_s = req->timeout_s;
+	j->started_cb = started;
+	j->done_cb = done;
+	j->arg = arg;
+	LIST_INSERT_HEAD(&r->jobs, j, entry);
+	r->njobs++;
+	snprintf(attempt, sizeof attempt, "%d", req->attempt);
+	snprintf(deadline, sizeof deadline, "%ld", req->timeout_s);
+	snprintf(partition, sizeof partition, "%d", (int)req->partition);
+	snprintf(offset, sizeof offset, "%" PRId64, req->offset);
+	snprintf(gpus, sizeof gpus, "%d", req->gpu > 0 ? req->gpu : 1);
+	label = k8s_label_value(req->task_id);
+	if (image == NULL || *image == '\0')
+		xasprintf(&cause, "no image for game '%s' (k8s.images, k8s.default_image)", req->game);
+	else {
+		const char *vars[] = {
+			"POD_NAME", j->pod, "TASK_ID", req->task_id, "TASK_LABEL", label,
+			"ATTEMPT", attempt, "GATEWAY_ID", r->managed_by, "GAME", req->game,
+			"KAFKA_TOPIC", r->tasks_topic, "KAFKA_PARTITION", partition,
+			"KAFKA_OFFSET", offset, "DEADLINE_S", deadline, "IMAGE", image,
+			"ENTRY", req->entry, "PARAMS", req->params, "GPUS", gpus,
+			"NAMESPACE", r->ns, NULL
+		};
+		j->json = k8s_fill(r, vars, &cause);
+	}
+	free(label);
+	if (j->json == NULL) {
+		memset(&o, 0, sizeof o);
+		o.end = RUNNER_INFRA;
+		o.message = cause;
+		log_error("cannot build the game pod", "task=%s error=%s", req->task_id, log_q(cause));
+		done(&j->gen, &o, arg);
+		k8s_job_free(j);
+		free(cause);
+		return NULL;
+	}
+	/* Our own deadline, a little after the pod's activeDeadlineSeconds. */
+	j->deadline = evtimer_new(r->base, k8s_deadline_cb, j);
+	tv.tv_sec = req->timeout_s + 30;
+	tv.tv_usec = 0;
+	evtimer_add(j->deadline, &tv);
+	if (k8s_informer_synced(r->inf))
+		k8s_job_create(j);
+	else
+		j->state = KJOB_WAIT_SYNC;	/* adoption needs the cache first */
+	return &j->gen;
+}
+
+static void
+k8s_cancel(struct runner_job *jj)
+{
+	k8s_job_stop((struct k8s_job *)jj, RUNNER_CANCELLED, NULL);
+}
+
+static void
+k8s_abandon(struct runner_job *jj)
+{
+	struct k8s_job *j = (struct k8s_job *)jj;
+
+	/* The pod stays: whoever gets the task next adopts it. */
+	log_info("game pod left to the next owner", "task=%s pod=%s", j->task_id, j->pod);
+	k8s_job_free(j);
+}
+
+static size_t
+k8s_active(const struct runner *r)
+{
+	return ((const struct k8s_runner *)r)->njobs;
+}
+
+/* ---- deleting finished pods ---- */
+
+struct k8s_reap {
+	struct k8s_runner *r;
+	char *pod;
+	struct event *ev;
+};
+
+static void
+k8s_reap_done(const struct k8s_response *resp, void *arg)
+{
+	char *pod = arg;
+
+	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
+		log_warn("cannot delete a finished game pod", "pod=%s error=%s", pod,
+		    log_q(resp->status.message));
+	else
+		log_debug("finished game pod deleted", "pod=%s", pod);
+	free(pod);
+}
+
+static void
+k8s_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct k8s_reap *rp = arg;
+
+	k8s_pod_delete(rp->r->client, rp->r->ns, rp->pod, 0, k8s_reap_done, rp->pod);
+	event_free(rp->ev);
+	free(rp);
+}
+
+static void
+k8s_reap_later(struct k8s_runner *r, const char *pod, long after_s)
+{
+	struct k8s_reap *rp = xcalloc(1, sizeof *rp);
+	struct timeval tv = { after_s, 0 };
+
+	rp->r = r;
+	rp->pod = xstrdup(pod);
+	rp->ev = evtimer_new(r->base, k8s_reap_cb, rp);
+	evtimer_add(rp->ev, &tv);
+}
+
+/* The task's result is committed: its pods may go. */
+static void
+k8s_release(struct runner *rr, const char *task_id, int first, int last)
+{
+	struct k8s_runner *r = (struct k8s_runner *)rr;
+	char *pod;
+	int a;
+
+	for (a = first; a <= last; a++) {
+		pod = runner_k8s_pod_name(task_id, a);
+		if (k8s_informer_get(r->inf, r->ns, pod) != NULL && k8s_job_find(r, pod) == NULL)
+			k8s_reap_later(r, pod, r->pod_ttl_s);
+		free(pod);
+	}
+}
+
+/*
+ * Finished pods no job claims, with when this gateway first saw them so:
+ * a sweep deletes those seen for orphan_ttl_s (there is no finish time
+ * in the cached pod, and clocks differ anyway).
+ */
+struct k8s_sweep {
+	struct k8s_runner *r;
+	int64_t now;
+	struct k8s_orphan *next;	/* this sweep's list */
+	size_t nnext;
+};
+
+static void
+k8s_sweep_one(const struct k8s_object *o, void *arg)
+{
+	struct k8s_sweep *sw = arg;
+	const struct k8s_pod *p = (const struct k8s_pod *)o;
+	int64_t seen = sw->now;
+	size_t i;
+
+	if (p->phase == NULL || (strcmp(p->phase, "Succeeded") != 0 && strcmp(p->phase, "Failed") != 0))
+		return;
+	if (o->deletion_timestamp != NULL || k8s_job_find(sw->r, o->name) != NULL)
+		return;
+	for (i = 0; i < sw->r->norphans; i++)
+		if (strcmp(sw->r->orphans[i].pod, o->name) == 0)
+			seen = sw->r->orphans[i].seen;
+	sw->next = xreallocarray(sw->next, sw->nnext + 1, sizeof *sw->next);
+	sw->next[sw->nnext].pod = xstrdup(o->name);
+	sw->next[sw->nnext++].seen = seen;
+}
+
+static void
+k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct k8s_runner *r = arg;
+	struct k8s_sweep sw = { r, util_mono_ms(), NULL, 0 };
+	size_t i, keep = 0;
+
+	if (!k8s_informer_synced(r->inf))
+		return;
+	k8s_informer_foreach(r->inf, k8s_sweep_one, &sw);
+	for (i = 0; i < r->norphans; i++)
+		free(r->orphans[i].pod);
+	free(r->orphans);
+	for (i = 0; i < sw.nnext; i++) {
+		if (sw.now - sw.next[i].seen < r->orphan_ttl_s * 1000) {
+			sw.next[keep++] = sw.next[i];
+			continue;
+		}
+		log_info("deleting a finished game pod no task claims", "pod=%s orphan_ttl_s=%ld",
+		    sw.next[i].pod, r->orphan_ttl_s);
+		k8s_pod_delete(r->client, r->ns, sw.next[i].pod, 0, k8s_reap_done, sw.next[i].pod);
+	}
+	r->orphans = sw.next;
+	r->norphans = keep;
+}
+
+/* ---- set-up ---- */
+
+static void k8s_free(struct runner *);
+
+static const struct runner_ops k8s_ops = {
+	"k8s", k8s_start, k8s_cancel, k8s_abandon, NULL, k8s_active, k8s_free, 0, k8s_release,
+};
+
+static char *
+k8s_find_template(const struct config *conf)
+{
+	const char *t = config_get(conf, "k8s", "pod_template");
+
+	if (*t != '\0')
+		return xstrdup(t);
+	return embedded_find("game-pod.json", PAIA_PKGDATADIR);
+}
+
+struct runner *
+runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *conf,
+    char **cause)
+{
+	struct k8s_runner *r;
+	struct k8s_config *kc;
+	struct k8s_client_opts copts;
+	struct k8s_informer_opts iopts;
+	static const char *const keep[] = { "paia.io/", NULL };
+	static struct k8s_pod_filter filter = { keep };
+	const char *kubeconfig = config_get(conf, "k8s", "kubeconfig");
+	const char *context = config_get(conf, "k8s", "context");
+	char *selector, *tok, *save = NULL, *list, *path;
+	struct timeval tv = { 60, 0 };
+
+	if ((path = k8s_find_template(conf)) == NULL) {
+		xasprintf(cause, "k8s.pod_template is not set and game-pod.json is not installed");
+		return NULL;
+	}
+	r = xcalloc(1, sizeof *r);
+	r->gen.ops = &k8s_ops;
+	r->template_path = path;
+	if ((r->template = util_read_file(path, 1024 * 1024, NULL, cause)) == NULL) {
+		free(path);
+		free(r);
+		return NULL;
+	}
+	kc = k8s_config_load(*kubeconfig != '\0' ? kubeconfig : NULL, *context != '\0' ? context : NULL,
+	    config_get_bool(conf, "k8s", "allow_insecure") ? K8S_CONFIG_ALLOW_INSECURE : 0, cause);
+	if (kc == NULL) {
+		free(r->template);
+		free(path);
+		free(r);
+		return NULL;
+	}
+	r->base = base;
+	r->conf = conf;
+	r->ns = xstrdup(*config_get(conf, "k8s", "namespace") != '\0' ?
+	    config_get(conf, "k8s", "namespace") : k8s_config_namespace(kc));
+	r->managed_by = xstrdup(*config_get(conf, "k8s", "managed_by") != '\0' ?
+	    config_get(conf, "k8s", "managed_by") : config_get(conf, "kafka", "group.id") != NULL ?
+	    config_get(conf, "kafka", "group.id") : "paia-gateway");
+	r->tasks_topic = xstrdup(config_get(conf, "gateway", "tasks_topic"));
+	r->default_image = xstrdup(config_get(conf, "k8s", "default_image"));
+	list = xstrdup(config_get(conf, "k8s", "images"));
+	for (tok = strtok_r(list, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+		if (strchr(tok, '=') == NULL) {
+			xasprintf(cause, "k8s.images: '%s' is not GAME=IMAGE", tok);
+			free(list);
+			k8s_config_free(kc);
+			r->client = NULL;
+			k8s_free(&r->gen);
+			return NULL;
+		}
+		r->images = xreallocarray(r->images, r->nimages + 1, sizeof *r->images);
+		r->images[r->nimages++] = xstrdup(tok);
+	}
+	free(list);
+	r->unsched_s = config_get_int(conf, "k8s", "unschedulable_s");
+	r->pod_ttl_s = config_get_int(conf, "k8s", "pod_ttl_s");
+	r->orphan_ttl_s = config_get_int(conf, "k8s", "orphan_ttl_s");
+	r->grace_s = config_get_int(conf, "k8s", "delete_grace_s");
+	LIST_INIT(&r->jobs);
+
+	memset(&copts, 0, sizeof copts);
+	copts.qps = (double)config_get_int(conf, "k8s", "qps");
+	copts.burst = (int)config_get_int(conf, "k8s", "burst");
+	r->client = k8s_client_new(base, ec, kc, &copts);
+
+	memset(&iopts, 0, sizeof iopts);
+	xasprintf(&selector, "paia.io/managed-by=%s", r->managed_by);
+	iopts.kind = &k8s_pod_kind;
+	iopts.kind_arg = &filter;
+	iopts.namespace = r->ns;
+	iopts.label_selector = selector;
+	iopts.h.add = k8s_on_add;
+	iopts.h.update = k8s_on_update;
+	iopts.h.del = k8s_on_del;
+	iopts.h.synced = k8s_on_synced;
+	iopts.h.fatal = k8s_on_fatal;
+	iopts.arg = r;
+	r->inf = k8s_informer_new(r->client, &iopts);
+	free(selector);
+	k8s_informer_start(r->inf);
+	r->sweep = event_new(base, -1, EV_PERSIST, k8s_sweep_cb, r);
+	event_add(r->sweep, &tv);
+	log_info("k8s runner started", "api=%s namespace=%s managed_by=%s template=%s",
+	    k8s_config_describe(k8s_client_config(r->client)), r->ns, r->managed_by, path);
+	return &r->gen;
+}
+
+static void
+k8s_free(struct runner *rr)
+{
+	struct k8s_runner *r = (struct k8s_runner *)rr;
+	size_t i;
+
+	while (!LIST_EMPTY(&r->jobs))
+		k8s_job_free(LIST_FIRST(&r->jobs));
+	if (r->sweep != NULL)
+		event_free(r->sweep);
+	if (r->inf != NULL)
+		k8s_informer_free(r->inf);
+	if (r->client != NULL)
+		k8s_client_free(r->client);
+	for (i = 0; i < r->norphans; i++)
+		free(r->orphans[i].pod);
+	free(r->orphans);
+	for (i = 0; i < r->nimages; i++)
+		free(r->images[i]);
+	free(r->images);
+	free(r->default_image);
+	free(r->tasks_topic);
+	free(r->managed_by);
+	free(r->ns);
+	free(r->template);
+	free(r->template_path);
+	free(r);
+}
