@@ -454,16 +454,17 @@ do_start() {
 
 # ------------------------------------------------------------ stop/status --
 
+# stop_part PART [GRACE_S]: SIGTERM, SIGKILL after GRACE_S (default 15).
 stop_part() {
-	local pid i
+	local pid i grace=${2:-15}
 	pid=$(our_pid "$1") || { rm -f "$K8S_DIR/$1.pid"; return 0; }
 	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 150); do
+	for i in $(seq 1 $((grace * 10))); do
 		alive "$pid" || break
 		sleep 0.1
 	done
 	if alive "$pid"; then
-		say "$1 did not exit 15 s after SIGTERM: SIGKILL"
+		say "$1 did not exit $grace s after SIGTERM: SIGKILL"
 		kill -KILL "$pid" 2>/dev/null || true
 		for i in $(seq 1 50); do
 			alive "$pid" || break
@@ -475,7 +476,10 @@ stop_part() {
 
 stop_parts() {
 	local part
-	for part in kwok kube-scheduler kube-apiserver etcd; do stop_part "$part"; done
+	stop_part kwok
+	stop_part kube-scheduler
+	stop_part kube-apiserver 3
+	stop_part etcd
 }
 
 do_stop() {
@@ -537,7 +541,7 @@ do_compact() {
 do_restart_apiserver() {
 	our_pid etcd >/dev/null || die "etcd is not running: start first"
 	T0=$(date +%s)
-	stop_part kube-apiserver
+	stop_part kube-apiserver 3
 	start_apiserver
 	say "kube-apiserver restarted ($(($(date +%s) - T0)) s)"
 }
