@@ -26,7 +26,8 @@
 #               K8S_ADMIN_KUBECONFIG                  system:masters
 #               K8S_SERVER, K8S_CA_FILE, K8S_NAMESPACE, K8S_SERVICE_ACCOUNT,
 #               K8S_NODES (names), KUBECTL (the kubectl binary),
-#               K8S_ETCD_ENDPOINT, K8S_DIR
+#               K8S_ETCD_ENDPOINT, K8S_WATCH_CACHE, K8S_DIR
+#             (the settings the running cluster was started with)
 #   compact   compact etcd at its current revision (all history older than
 #             now is gone), print that revision; with K8S_WATCH_CACHE=false
 #             a watch or list from an older resourceVersion then gets 410
@@ -447,7 +448,7 @@ do_start() {
 	write_kubeconfig "$GATEWAY_KC" "$SERVICE_ACCOUNT" "$token" "$NAMESPACE"
 	our_pid kube-scheduler >/dev/null || fail_start "kube-scheduler exited" kube-scheduler
 	our_pid kwok >/dev/null || fail_start "kwok exited" kwok
-	do_env >"$K8S_DIR/env.sh"
+	do_env >"$K8S_DIR/env.sh.tmp" && mv "$K8S_DIR/env.sh.tmp" "$K8S_DIR/env.sh"
 	say "ready on $SERVER (Kubernetes $K8S_VERSION, $NODES_COUNT fake GPU nodes," \
 		"namespace $NAMESPACE, $(($(date +%s) - T0)) s); eval \"\$($0 env)\""
 }
@@ -464,7 +465,7 @@ stop_part() {
 		sleep 0.1
 	done
 	if alive "$pid"; then
-		say "$1 did not exit $grace s after SIGTERM: SIGKILL"
+		say "$1 still running $grace s after SIGTERM: SIGKILL"
 		kill -KILL "$pid" 2>/dev/null || true
 		for i in $(seq 1 50); do
 			alive "$pid" || break
@@ -503,8 +504,14 @@ do_status() {
 	return 1
 }
 
+# do_env: the settings of the running cluster (saved by start), else
+# those that start would use.
 do_env() {
 	local nodes
+	if [ -f "$K8S_DIR/env.sh" ]; then
+		cat "$K8S_DIR/env.sh"
+		return 0
+	fi
 	nodes=$(seq -f 'paia-gpu-%g' 1 "$NODES_COUNT" | tr '\n' ' ')
 	cat <<EOF
 export K8S_DIR='$K8S_DIR'
@@ -517,6 +524,7 @@ export K8S_NAMESPACE='$NAMESPACE'
 export K8S_SERVICE_ACCOUNT='$SERVICE_ACCOUNT'
 export K8S_NODES='${nodes% }'
 export K8S_ETCD_ENDPOINT='$ETCD'
+export K8S_WATCH_CACHE='$WATCH_CACHE'
 export KUBECTL='$BIN/kubectl'
 EOF
 }
