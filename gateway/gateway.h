@@ -265,8 +265,8 @@ void runner_release(struct runner *, const char *task_id, int first, int last);
 /* runner-k8s.c */
 struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct config *,
     char **cause);
-/* The pod of a task attempt: paia-<task>-<attempt>, DNS-1123 (caller frees). */
-char *runner_k8s_pod_name(const char *task_id, int attempt);
+/* The pod of a task attempt: <prefix>-<task>-<attempt>, DNS-1123 (caller frees). */
+char *runner_k8s_pod_name(const char *prefix, const char *task_id, int attempt);
 void runner_free(struct runner *);
 
 /* ---- storage.c: file:// and http(s):// through libcurl multi ---- */

@@ -77,14 +77,17 @@ struct k8s_runner {
 	struct k8s_client *client;
 	struct k8s_informer *inf;
 	char *ns;
+	char *prefix;			/* of pod names */
 	char *managed_by;
 	char *template;
 	char *template_path;
 	char **images;			/* "game=image" pairs */
 	size_t nimages;
 	char *default_image;
+	char **allowed;			/* k8s.param_annotations prefixes */
+	size_t nallowed;
 	char *tasks_topic;
-	long unsched_s, pod_ttl_s, orphan_ttl_s, grace_s;
+	long unsched_s, pod_ttl_s, orphan_ttl_s, grace_s, slack_s;
 	struct k8s_job_list jobs;
 	size_t njobs;
 	struct event *sweep;
@@ -96,6 +99,8 @@ struct k8s_runner {
 };
 
 static const struct runner_ops k8s_ops;
+static void k8s_job_create(struct k8s_job *);
+static char *k8s_label_value(const char *);
 
 /* ---- names and the pod ---- */
 
@@ -141,7 +146,7 @@ k8s_buf_add(struct k8s_buf *b, const char *s, size_t n)
  * "Task.A" and "task-a" apart.
  */
 char *
-runner_k8s_pod_name(const char *task_id, int attempt)
+runner_k8s_pod_name(const char *prefix, const char *task_id, int attempt)
 {
 	char *s = xstrdup(task_id), *name, h[9];
 	int changed = 0;
@@ -157,9 +162,9 @@ runner_k8s_pod_name(const char *task_id, int attempt)
 	}
 	if (changed) {
 		k8s_hash8(task_id, h);
-		xasprintf(&name, "paia-%s-%s-%d", s, h, attempt);
+		xasprintf(&name, "%s-%s-%s-%d", prefix, s, h, attempt);
 	} else
-		xasprintf(&name, "paia-%s-%d", s, attempt);
+		xasprintf(&name, "%s-%s-%d", prefix, s, attempt);
 	free(s);
 	return name;
 }
@@ -203,7 +208,7 @@ k8s_json_escape(struct k8s_buf *b, const char *s)
  * string (the template quotes strings; numbers stand bare). The result
  * must parse, else the error names the template.
  */
-static char *
+static cJSON *
 k8s_fill(const struct k8s_runner *r, const char *const *vars, char **cause)
 {
 	struct k8s_buf b = { NULL, 0, 0 };
@@ -235,8 +240,44 @@ k8s_fill(const struct k8s_runner *r, const char *const *vars, char **cause)
 		free(b.data);
 		return NULL;
 	}
-	cJSON_Delete(check);
-	return b.data;
+	free(b.data);
+	return check;
+}
+
+/*
+ * Annotations a task may ask for through params.pod_annotations, only
+ * under the prefixes k8s.param_annotations allows (tests steer kwok's
+ * fake pods this way; by default nothing is allowed).
+ */
+static void
+k8s_param_annotations(const struct k8s_runner *r, cJSON *pod, const char *params)
+{
+	cJSON *p, *want, *a, *meta, *ann;
+	size_t i;
+
+	if (r->nallowed == 0 || (p = cJSON_Parse(params)) == NULL)
+		return;
+	want = cJSON_GetObjectItemCaseSensitive(p, "pod_annotations");
+	meta = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+	if (cJSON_IsObject(want) && cJSON_IsObject(meta)) {
+		if ((ann = cJSON_GetObjectItemCaseSensitive(meta, "annotations")) == NULL)
+			ann = cJSON_AddObjectToObject(meta, "annotations");
+		cJSON_ArrayForEach(a, want) {
+			if (!cJSON_IsString(a))
+				continue;
+			for (i = 0; i < r->nallowed; i++)
+				if (strncmp(a->string, r->allowed[i], strlen(r->allowed[i])) == 0)
+					break;
+			if (i == r->nallowed) {
+				log_warn("pod annotation from params not allowed (k8s.param_annotations)",
+				    "annotation=%s", log_q(a->string));
+				continue;
+			}
+			cJSON_DeleteItemFromObjectCaseSensitive(ann, a->string);
+			cJSON_AddStringToObject(ann, a->string, a->valuestring);
+		}
+	}
+	cJSON_Delete(p);
 }
 
 static const char *
@@ -474,7 +515,6 @@ k8s_on_del(const struct k8s_object *o, int final_unknown, void *arg)
 	free(msg);
 }
 
-static void k8s_job_create(struct k8s_job *);
 
 static void
 k8s_on_synced(void *arg)
@@ -502,6 +542,53 @@ k8s_on_fatal(const char *verb, const struct k8s_status *st, void *arg)
 
 /* ---- jobs ---- */
 
+/* A pod of our name that the informer does not show: ours (just made by another instance) or not? */
+static void
+k8s_exists_done(const struct k8s_response *resp, void *arg)
+{
+	struct k8s_job *j = arg;
+	struct k8s_pod *pod = NULL;
+	const struct k8s_object *o;
+	const char *mb = NULL, *tid = NULL;
+	char *cause = NULL, *msg;
+	char *label = k8s_label_value(j->task_id);
+
+	j->req = NULL;
+	if (resp->error == K8S_OK &&
+	    (pod = k8s_pod_extract(resp->body, resp->body_len, NULL, &cause)) != NULL) {
+		mb = k8s_pod_label(pod, "paia.io/managed-by");
+		tid = k8s_pod_label(pod, "paia.io/task-id");
+	}
+	if (resp->error == K8S_ERR_NOT_FOUND) {
+		/* Gone since: create it again. */
+		free(label);
+		k8s_job_create(j);
+		return;
+	}
+	if (pod != NULL && mb != NULL && strcmp(mb, j->r->managed_by) == 0 && tid != NULL &&
+	    strcmp(tid, label) == 0) {
+		log_info("game pod exists: adopted", "task=%s pod=%s", j->task_id, j->pod);
+		j->state = KJOB_ACTIVE;
+		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
+			k8s_job_eval(j, (const struct k8s_pod *)o);
+		else
+			k8s_job_eval(j, pod);
+	} else {
+		if (pod != NULL)
+			xasprintf(&msg, "pod %s already exists and is not this task's (paia.io/managed-by=%s, "
+			    "paia.io/task-id=%s; this gateway is %s): set k8s.pod_name_prefix apart",
+			    j->pod, mb != NULL ? mb : "none", tid != NULL ? tid : "none", j->r->managed_by);
+		else
+			xasprintf(&msg, "pod %s already exists and cannot be read: %s", j->pod,
+			    cause != NULL ? cause : resp->status.message);
+		k8s_job_end(j, RUNNER_INFRA, 0, msg);
+		free(msg);
+	}
+	free(cause);
+	free(label);
+	k8s_pod_free(pod);
+}
+
 static void
 k8s_create_done(const struct k8s_response *resp, void *arg)
 {
@@ -510,6 +597,11 @@ k8s_create_done(const struct k8s_response *resp, void *arg)
 	char *msg;
 
 	j->req = NULL;
+	if (resp->error == K8S_ERR_EXISTS &&
+	    k8s_informer_get(j->r->inf, j->r->ns, j->pod) == NULL) {
+		j->req = k8s_pod_get(j->r->client, j->r->ns, j->pod, k8s_exists_done, j);
+		return;
+	}
 	if (resp->error == K8S_OK || resp->error == K8S_ERR_EXISTS) {
 		if (resp->error == K8S_ERR_EXISTS)
 			log_info("game pod exists: adopted", "task=%s pod=%s", j->task_id, j->pod);
@@ -540,7 +632,7 @@ k8s_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct k8s_job *j = arg;
 
-	/* activeDeadlineSeconds did not end it (no kubelet acted): we do. */
+	/* activeDeadlineSeconds did not end it (no kubelet acted, a node lost): we do. */
 	if (j->state == KJOB_ACTIVE)
 		k8s_job_stop(j, RUNNER_TIMEOUT, NULL);
 }
@@ -555,11 +647,12 @@ k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *st
 	struct timeval tv;
 	const char *image = k8s_image(r, req->game);
 	struct runner_outcome o;
+	cJSON *pod;
 
 	j->gen.ops = &k8s_ops;
 	j->r = r;
 	j->task_id = xstrdup(req->task_id);
-	j->pod = runner_k8s_pod_name(req->task_id, req->attempt);
+	j->pod = runner_k8s_pod_name(r->prefix, req->task_id, req->attempt);
 	j->timeout_s = req->timeout_s;
 	j->started_cb = started;
 	j->done_cb = done;
@@ -583,7 +676,11 @@ k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *st
 			"ENTRY", req->entry, "PARAMS", req->params, "GPUS", gpus,
 			"NAMESPACE", r->ns, NULL
 		};
-		j->json = k8s_fill(r, vars, &cause);
+		if ((pod = k8s_fill(r, vars, &cause)) != NULL) {
+			k8s_param_annotations(r, pod, req->params);
+			j->json = cJSON_PrintUnformatted(pod);
+			cJSON_Delete(pod);
+		}
 	}
 	free(label);
 	if (j->json == NULL) {
@@ -598,7 +695,7 @@ k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *st
 	}
 	/* Our own deadline, a little after the pod's activeDeadlineSeconds. */
 	j->deadline = evtimer_new(r->base, k8s_deadline_cb, j);
-	tv.tv_sec = req->timeout_s + 30;
+	tv.tv_sec = req->timeout_s + r->slack_s;
 	tv.tv_usec = 0;
 	evtimer_add(j->deadline, &tv);
 	if (k8s_informer_synced(r->inf))
@@ -682,7 +779,7 @@ k8s_release(struct runner *rr, const char *task_id, int first, int last)
 	int a;
 
 	for (a = first; a <= last; a++) {
-		pod = runner_k8s_pod_name(task_id, a);
+		pod = runner_k8s_pod_name(r->prefix, task_id, a);
 		if (k8s_informer_get(r->inf, r->ns, pod) != NULL && k8s_job_find(r, pod) == NULL)
 			k8s_reap_later(r, pod, r->pod_ttl_s);
 		free(pod);
@@ -808,6 +905,7 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 	    config_get(conf, "k8s", "managed_by") : config_get(conf, "kafka", "group.id") != NULL ?
 	    config_get(conf, "kafka", "group.id") : "paia-gateway");
 	r->tasks_topic = xstrdup(config_get(conf, "gateway", "tasks_topic"));
+	r->prefix = xstrdup(config_get(conf, "k8s", "pod_name_prefix"));
 	r->default_image = xstrdup(config_get(conf, "k8s", "default_image"));
 	list = xstrdup(config_get(conf, "k8s", "images"));
 	for (tok = strtok_r(list, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
@@ -823,10 +921,17 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 		r->images[r->nimages++] = xstrdup(tok);
 	}
 	free(list);
+	list = xstrdup(config_get(conf, "k8s", "param_annotations"));
+	for (tok = strtok_r(list, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+		r->allowed = xreallocarray(r->allowed, r->nallowed + 1, sizeof *r->allowed);
+		r->allowed[r->nallowed++] = xstrdup(tok);
+	}
+	free(list);
 	r->unsched_s = config_get_int(conf, "k8s", "unschedulable_s");
 	r->pod_ttl_s = config_get_int(conf, "k8s", "pod_ttl_s");
 	r->orphan_ttl_s = config_get_int(conf, "k8s", "orphan_ttl_s");
 	r->grace_s = config_get_int(conf, "k8s", "delete_grace_s");
+	r->slack_s = config_get_int(conf, "k8s", "deadline_slack_s");
 	LIST_INIT(&r->jobs);
 
 	memset(&copts, 0, sizeof copts);
@@ -876,9 +981,13 @@ k8s_free(struct runner *rr)
 	for (i = 0; i < r->nimages; i++)
 		free(r->images[i]);
 	free(r->images);
+	for (i = 0; i < r->nallowed; i++)
+		free(r->allowed[i]);
+	free(r->allowed);
 	free(r->default_image);
 	free(r->tasks_topic);
 	free(r->managed_by);
+	free(r->prefix);
 	free(r->ns);
 	free(r->template);
 	free(r->template_path);

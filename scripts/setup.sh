@@ -3,21 +3,41 @@
 # Idempotent: packages already present are not reinstalled.
 #
 #   scripts/setup.sh          build dependencies and the demo's ffmpeg
-#   scripts/setup.sh --test   also what `make check` needs
+#   scripts/setup.sh --test   also what `make check` needs, and the real
+#                             services' tests (tests/env/: Kafka, Kubernetes)
+#
+# The Kubernetes test environment (tests/env/k8s.sh) builds its parts
+# with Go 1.26 or later, which Debian bookworm does not have (its
+# golang-go is 1.19): --test only checks that one is there (go on PATH,
+# or /usr/local/go/bin/go) and says so when not.
 set -eu
 
 build_pkgs="build-essential autoconf automake autoconf-archive libtool pkg-config
 librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
 libevent-dev libinih-dev libssl-dev libyaml-dev ffmpeg python3"
-test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless"
+test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl"
 
 want=$build_pkgs
 case "${1:-}" in
 --test) want="$build_pkgs $test_pkgs" ;;
 "") ;;
--h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
 *) echo "setup.sh: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
 esac
+
+if [ "${1:-}" = --test ]; then
+	go=$(command -v go || true)
+	[ -n "$go" ] || [ ! -x /usr/local/go/bin/go ] || go=/usr/local/go/bin/go
+	if [ -z "$go" ]; then
+		echo "setup.sh: no Go: tests/env/k8s.sh needs Go 1.26 or later (GO=/path/to/go)" >&2
+	else
+		v=$("$go" env GOVERSION 2>/dev/null || true)
+		case $v in
+		go1.2[6-9]* | go1.[3-9][0-9]* | go[2-9]*) echo "setup.sh: $go is $v" ;;
+		*) echo "setup.sh: $go is ${v:-unknown}; tests/env/k8s.sh needs Go 1.26 or later" >&2 ;;
+		esac
+	fi
+fi
 
 missing=""
 for p in $want; do
