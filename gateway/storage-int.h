@@ -64,6 +64,7 @@ struct storage_xfer {
 	off_t body_off;		/* upload: the file range sent */
 	off_t body_len;
 	int too_large;
+	int shrank;		/* the file ended before the range did */
 	int running;		/* in the multi handle */
 	long long attempt;	/* retries of the current request */
 	struct backoff bo;

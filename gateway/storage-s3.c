@@ -17,8 +17,8 @@
  * storage.multipart_part_mb, one at a time, each streamed from its range
  * of the file with its own retries (CreateMultipartUpload, UploadPart,
  * CompleteMultipartUpload with the ETags); a transfer that finally fails
- * sends AbortMultipartUpload once. Memory use does not grow with the
- * file. Downloads stream to disk under storage.max_download_bytes.
+ * sends AbortMultipartUpload (retried like the others) before it reports
+ * the failure. Memory use does not grow with the file. Downloads stream to disk under storage.max_download_bytes.
  *
  * It does not follow redirects (a 301's message names the endpoint to
  * use), list, copy or delete objects, or abort the upload of a transfer
@@ -797,9 +797,14 @@ storage_s3_done(void *easy, int code, void *arg)
 	}
 	what = storage_s3_what(o);
 	if (code != CURLE_OK) {
-		if (x->too_large) {
+		if (x->too_large || code == CURLE_FILESIZE_EXCEEDED) {
 			xasprintf(&msg, "%s: larger than storage.max_download_bytes (%lld)", what,
 			    x->s->max_download);
+			r = STORAGE_PERMANENT;
+		} else if (x->shrank) {
+			/* The parts were planned on the old size: no retry can help. */
+			xasprintf(&msg, "%s: %s became shorter while it was being sent", what,
+			    x->path);
 			r = STORAGE_PERMANENT;
 		} else {
 			xasprintf(&msg, "%s: %s", what, x->errbuf[0] != '\0' ? x->errbuf :
@@ -866,19 +871,19 @@ storage_s3_done(void *easy, int code, void *arg)
 		}
 	}
 	free(what);
-	if (o->step == S3_ABORT) {
-		/* One try: the failure being reported is the one that matters. */
-		log_warn("could not abort a multipart upload", "object=%s error=%s",
-		    log_q(o->object_url), log_q(msg));
-		free(msg);
-		storage_finish(x, o->final_r, o->final_msg);
-		return;
-	}
 	if (storage_retry(x, r, msg, &final)) {
 		free(msg);
 		return;
 	}
 	free(msg);
+	if (o->step == S3_ABORT) {
+		/* The failure being reported is the one that matters. */
+		log_warn("could not abort a multipart upload", "object=%s error=%s",
+		    log_q(o->object_url), log_q(final));
+		free(final);
+		storage_finish(x, o->final_r, o->final_msg);
+		return;
+	}
 	if (o->upload_id != NULL) {
 		o->final_r = r;
 		o->final_msg = final;

@@ -206,6 +206,11 @@ storage_read_cb(char *buf, size_t size, size_t n, void *arg)
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return CURL_READFUNC_ABORT;
+	if (r == 0) {
+		/* Shorter than announced: the server would wait for the rest. */
+		x->shrank = 1;
+		return CURL_READFUNC_ABORT;
+	}
 	x->bytes += r;
 	return (size_t)r;
 }
@@ -307,9 +312,12 @@ storage_done(void *easy, int code, void *arg)
 		return;
 	}
 	u = log_redact_url(x->url);
-	if (x->too_large) {
+	if (x->too_large || code == CURLE_FILESIZE_EXCEEDED) {
 		xasprintf(&msg, "%s is larger than storage.max_download_bytes (%lld)", u,
 		    x->s->max_download);
+		r = STORAGE_PERMANENT;
+	} else if (x->shrank) {
+		xasprintf(&msg, "%s: %s became shorter while it was being sent", u, x->path);
 		r = STORAGE_PERMANENT;
 	} else if (status >= 400) {
 		xasprintf(&msg, "%s: HTTP %ld", u, status);
@@ -342,6 +350,7 @@ storage_easy_prepare(struct storage_xfer *x)
 	e = x->easy;
 	x->bytes = 0;
 	x->too_large = 0;
+	x->shrank = 0;
 	x->errbuf[0] = '\0';
 	free(x->resp);
 	x->resp = NULL;
@@ -360,6 +369,10 @@ storage_easy_prepare(struct storage_xfer *x)
 	    "low_speed_s"));
 	if (ca != NULL && *ca != '\0')
 		curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(e, CURLOPT_MAX_SEND_SPEED_LARGE,
+	    (curl_off_t)config_get_int(conf, "storage", "upload_limit_kib_s") * 1024);
+	curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE,
+	    (curl_off_t)config_get_int(conf, "storage", "download_limit_kib_s") * 1024);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, storage_write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_READFUNCTION, storage_read_cb);

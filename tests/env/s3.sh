@@ -12,17 +12,20 @@
 #   start    install if needed, start a fresh server (empty data folder) on
 #            127.0.0.1:$S3_PORT, create the bucket $S3_BUCKET and wait until
 #            a signed request succeeds; a no-op when it already runs
-#   stop     SIGTERM (SIGKILL after 10 s), then remove the data;
-#            "stop --keep" (or "pause") keeps it
-#   pause    stop the server only, keeping objects and multipart uploads
-#   resume   start the server again on the data a pause kept
-#   restart  pause + resume (a server restart under load)
+#   stop     SIGTERM (SIGKILL after 10 s): requests in flight may finish
+#            first; then remove the data ("stop --keep" keeps it)
+#   pause    SIGKILL the server, keeping objects and multipart uploads:
+#            requests in flight are cut (a crash, a network failure)
+#   resume   start the server again on the data kept (appending to
+#            server.log)
+#   restart  stop --keep + resume (a graceful restart under load)
 #   freeze   SIGSTOP the server: connections hang instead of failing
 #   thaw     SIGCONT it
 #   status   exit 0 when the server runs and answers a signed request
 #   env      print "export NAME=value" lines for clients (eval them):
-#            S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY and
-#            the gateway's PAIA_STORAGE_S3_* equivalents
+#            S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY,
+#            S3_SERVER_LOG (one line per request served) and the
+#            gateway's PAIA_STORAGE_S3_* equivalents
 #
 # environment:
 #   PAIA_TESTENV_CACHE  build cache (default $HOME/.cache/paia-testenv): the
@@ -219,7 +222,7 @@ do_start() {
 		mkdir -p "$META"
 		sidecar="--sidecar $META"
 	fi
-	: >"$LOG"
+	[ "${1:-}" = keep ] || : >"$LOG"
 	# Keys through the environment, not argv: ps shows argv to everyone.
 	# setsid: the server outlives this script and the caller's signals.
 	# shellcheck disable=SC2086
@@ -246,11 +249,13 @@ do_start() {
 
 # ------------------------------------------------------------ stop/status --
 
+# do_stop [keep] [KILL]: SIGTERM lets requests in flight finish first (Go's
+# graceful shutdown); SIGKILL cuts them like a crash or a network failure.
 do_stop() {
-	local pid i
+	local pid i sig=${2:-TERM}
 	if pid=$(our_pid); then
 		kill -CONT "$pid" 2>/dev/null || true	# frozen: let it see SIGTERM
-		kill -TERM "$pid" 2>/dev/null || true
+		kill "-$sig" "$pid" 2>/dev/null || true
 		for i in $(seq 1 50); do
 			alive "$pid" || break
 			sleep 0.2
@@ -295,6 +300,7 @@ export S3_REGION=$S3_REGION
 export S3_BUCKET=$S3_BUCKET
 export S3_ACCESS_KEY=$S3_ACCESS_KEY
 export S3_SECRET_KEY=$S3_SECRET_KEY
+export S3_SERVER_LOG=$LOG
 export PAIA_STORAGE_S3_ENDPOINT=$ENDPOINT
 export PAIA_STORAGE_S3_REGION=$S3_REGION
 export PAIA_STORAGE_S3_ACCESS_KEY=$S3_ACCESS_KEY
@@ -306,7 +312,7 @@ case ${1:-} in
 install) do_install; installed && say "versitygw $VERSITYGW_VERSION installed in $INST" ;;
 start) do_start ;;
 stop) if [ "${2:-}" = --keep ]; then do_stop keep; else do_stop; fi ;;
-pause) do_stop keep ;;
+pause) do_stop keep KILL ;;
 resume) do_start keep ;;
 restart) do_stop keep; do_start keep ;;
 freeze) do_signal STOP frozen ;;
