@@ -29,6 +29,7 @@
 #include "config.h"
 #include "storage-int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -357,12 +358,20 @@ storage_s3_error_text(long status, const char *body, size_t len, char **codep)
 		code = storage_s3_xml_text(body, len, "Code");
 		msg = storage_s3_xml_text(body, len, "Message");
 	}
-	if (code != NULL && *code == '\0') {
-		free(code);
-		code = NULL;
+	if (code != NULL) {
+		/* Codes are words like SlowDown: keep them to that. */
+		size_t i, o = 0;
+		for (i = 0; code[i] != '\0' && o < 64; i++)
+			if (isalnum((unsigned char)code[i]) || code[i] == '.' || code[i] == '_' ||
+			    code[i] == '-')
+				code[o++] = code[i];
+		code[o] = '\0';
+		if (o == 0) {
+			free(code);
+			code = NULL;
+		}
 	}
 	if (code != NULL) {
-		storage_s3_clean(code, 64);
 		if (msg != NULL) {
 			storage_s3_clean(msg, 300);
 			xasprintf(&out, "%ld %s: %s", status, code, msg);

@@ -258,6 +258,7 @@ static void
 test_error_text(void **state)
 {
 	char *t, *code = NULL, big[2048];
+	const char *b;
 	size_t n;
 
 	t = storage_s3_error_text(403, err403, strlen(err403), &code);
@@ -274,6 +275,18 @@ test_error_text(void **state)
 	assert_string_equal(t, "HTTP 500");
 	free(t);
 	t = storage_s3_error_text(503, "<Error><Code>SlowDown</Code></Error>", 36, &code);
+	assert_string_equal(t, "503 SlowDown");
+	assert_string_equal(code, "SlowDown");
+	free(t);
+	free(code);
+	/* A code is a word: other bytes dropped, nothing left is no code (fuzz-s3). */
+	b = "<Error><Code>\x8f\x8f</Code><Message>m</Message></Error>";
+	t = storage_s3_error_text(400, b, strlen(b), &code);
+	assert_string_equal(t, "HTTP 400");
+	assert_null(code);
+	free(t);
+	b = "<Error><Code>Slow Down!\n</Code></Error>";
+	t = storage_s3_error_text(503, b, strlen(b), &code);
 	assert_string_equal(t, "503 SlowDown");
 	assert_string_equal(code, "SlowDown");
 	free(t);
