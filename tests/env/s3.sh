@@ -24,8 +24,11 @@
 #   status   exit 0 when the server runs and answers a signed request
 #   env      print "export NAME=value" lines for clients (eval them):
 #            S3_ENDPOINT S3_REGION S3_BUCKET S3_ACCESS_KEY S3_SECRET_KEY,
-#            S3_SERVER_LOG (one line per request served) and the
-#            gateway's PAIA_STORAGE_S3_* equivalents
+#            S3_SERVER_LOG (one line per request served),
+#            S3_VHOST_ENDPOINT (for virtual-hosted addressing: the server
+#            maps <bucket>.localhost to the bucket, and curl resolves
+#            *.localhost to the loopback itself) and the gateway's
+#            PAIA_STORAGE_S3_* equivalents
 #
 # environment:
 #   PAIA_TESTENV_CACHE  build cache (default $HOME/.cache/paia-testenv): the
@@ -228,6 +231,7 @@ do_start() {
 	# shellcheck disable=SC2086
 	ROOT_ACCESS_KEY_ID=$S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
 		setsid "$BIN" --port "127.0.0.1:$S3_PORT" --region "$S3_REGION" --keep-alive \
+		--virtual-domain localhost \
 		posix $sidecar "$DATA" >>"$LOG" 2>&1 </dev/null 9>&- &
 	pid=$!
 	echo "$pid" >"$PIDFILE"
@@ -301,6 +305,7 @@ export S3_BUCKET=$S3_BUCKET
 export S3_ACCESS_KEY=$S3_ACCESS_KEY
 export S3_SECRET_KEY=$S3_SECRET_KEY
 export S3_SERVER_LOG=$LOG
+export S3_VHOST_ENDPOINT=http://localhost:$S3_PORT
 export PAIA_STORAGE_S3_ENDPOINT=$ENDPOINT
 export PAIA_STORAGE_S3_REGION=$S3_REGION
 export PAIA_STORAGE_S3_ACCESS_KEY=$S3_ACCESS_KEY

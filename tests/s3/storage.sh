@@ -3,7 +3,7 @@
 # (versitygw: tests/env/s3.sh start), through the gateway's own storage
 # code (s3-xfer runs one transfer with a paia-gateway.conf):
 #  1. a small PUT (signed payload hash) and GET round trip, content
-#     types kept, odd keys;
+#     types kept, odd keys, path-style and virtual-hosted addressing;
 #  2. a missing object and a wrong secret: permanent failures naming the
 #     request, bucket and key and the S3 error; no secret, no
 #     Authorization header in any output;
@@ -50,6 +50,20 @@ out=$(xfer put "$W/result.json" "s3://$S3_BUCKET/$odd" 2>&1)
 check "a key with blanks, UTF-8 and reserved characters is signed right ($out)" test "$(field "$out" result)" = ok
 out=$(xfer get "s3://$S3_BUCKET/$odd" "$W/odd.back" 2>&1)
 check "and comes back" sh -c '[ "$0" = ok ] && cmp -s "$1" "$2"' "$(field "$out" result)" "$W/result.json" "$W/odd.back"
+
+# Virtual-hosted addressing (bucket.localhost), a multipart upload included.
+VH="-o storage.s3_endpoint=$S3_VHOST_ENDPOINT -o storage.s3_path_style=false"
+head -c 12000000 /dev/urandom > "$W/vh.bin"
+# shellcheck disable=SC2086
+out=$(xfer $VH -o storage.multipart_threshold_mb=5 -o storage.multipart_part_mb=5 \
+	put "$W/vh.bin" "$U/vh/video.mp4" video/mp4 2>&1)
+check "virtual-hosted style ($S3_BUCKET.localhost): a 3-part upload ($out)" test "$(field "$out" result)" = ok
+# shellcheck disable=SC2086
+out=$(xfer $VH get "$U/vh/video.mp4" "$W/vh.back" 2>&1)
+check "  and its download match" \
+	sh -c '[ "$0" = ok ] && [ "$1" = "$2" ]' "$(field "$out" result)" "$(sha "$W/vh.bin")" "$(sha "$W/vh.back")"
+etag=$(s3_header "$P/vh/video.mp4" ETag)
+check "  the server made it of 3 parts (ETag $etag)" sh -c 'case $0 in *-3\") exit 0 ;; esac; exit 1' "$etag"
 
 # --- 2. permanent failures ----------------------------------------------------
 out=$(xfer get "$U/nope.txt" "$W/nope" 2>&1); rc=$?
