@@ -173,8 +173,9 @@ log_key_is_secret(const char *key)
 	for (i = 0; key[i] != '\0' && i < sizeof lower - 1; i++)
 		lower[i] = (char)tolower((unsigned char)key[i]);
 	lower[i] = '\0';
-	/* Locations of keys are not keys themselves. */
-	if (strstr(lower, "location") != NULL || strstr(lower, "key_id") != NULL)
+	/* Locations of keys are not keys themselves, nor files holding them. */
+	if (strstr(lower, "location") != NULL || strstr(lower, "key_id") != NULL ||
+	    (i >= 5 && strcmp(lower + i - 5, "_file") == 0))
 		return 0;
 	for (i = 0; i < nitems(words); i++)
 		if (strstr(lower, words[i]) != NULL)

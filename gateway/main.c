@@ -195,6 +195,11 @@ main(int argc, char **argv)
 	if (log_level_parse(config_get(g.conf, "gateway", "log_level"), &level) == 0)
 		log_set_level(verbose ? LOG_LEVEL_DEBUG : level);
 	if (check) {
+		/* The storage settings too: file_root, the S3 keys and secret file. */
+		struct storage *st = storage_new(NULL, NULL, g.conf, &cause);
+		if (st == NULL)
+			goto config_error;
+		storage_free(st);
 		config_dump(g.conf, stdout);
 		config_free(g.conf);
 		return 0;

@@ -20,6 +20,13 @@ out=$(PAIA_GATEWAY_BATCH_MS=50 "$GATEWAY" -c "$cfg" -o kafka.bootstrap.servers=1
 check "--check-config prints the effective config (file and env)" sh -c "[ $rc -eq 0 ] && echo \"\$0\" | grep -q '^max_inflight = 4' && echo \"\$0\" | grep -q '^batch_ms = 50'" "$out"
 check "--check-config masks secrets" sh -c "echo \"\$0\" | grep -q '^sasl.password = \*\*\*\*\*\*\*\*' && ! echo \"\$0\" | grep -q hunter2" "$out"
 rm -f "$cfg"
+out=$("$GATEWAY" --embedded -o storage.s3_access_key=AKIA -o storage.s3_secret_key_file=/nonexistent/s3-secret --check-config 2>&1); rc=$?
+check "--check-config names an unreadable s3_secret_key_file" \
+	fails_with $rc "$out" "storage.s3_secret_key_file: open /nonexistent/s3-secret: No such file or directory"
+out=$(PAIA_STORAGE_S3_SECRET_KEY=hunter2 "$GATEWAY" --embedded --check-config 2>&1); rc=$?
+check "half an S3 key pair exits 2, naming the keys and not the secret" \
+	sh -c '[ "$0" -eq 2 ] && printf "%s" "$1" | grep -q "storage.s3_access_key and a secret key" &&
+	       ! printf "%s" "$1" | grep -q hunter2' "$rc" "$out"
 out=$("$GATEWAY" --bogus 2>&1); rc=$?
 check "an unknown flag exits 2 with usage" fails_with $rc "$out" "usage:"
 
@@ -43,6 +50,13 @@ check "failed upload gives status error, class infra" \
 	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = "error/infra"
 check "the error says it gave up after the retries" contains "$r" "gave up after 2 retries"
 check "the retries are logged" test "$(grep -c 'transfer failed, retrying' "$GW_LOG")" -ge 2
+
+# --- s3:// without S3 settings is refused, naming them ----------------------
+ctl submit --id nos3 --program s3://paia-test/ai.py >/dev/null
+r=$(result_of nos3) || bail "no result for nos3"
+check "an s3:// program without storage.s3_*: error, class invalid, naming the keys" \
+	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"] + "/" + r["error"]["message"]')" = \
+	"error/invalid/program: s3:// URLs need storage.s3_endpoint or storage.s3_access_key"
 
 # --- a program outside the storage root is refused --------------------------
 ctl submit --id escape --program file:///etc/passwd >/dev/null

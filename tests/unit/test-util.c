@@ -301,6 +301,13 @@ test_key_is_secret(void **state)
 		/* Regression: an "access_key" exemption once hid these. */
 		{ "aws_secret_access_key", 1 },
 		{ "secret_access_key", 1 },
+		{ "s3_secret_key", 1 },
+		{ "s3_access_key", 1 },
+		{ "S3_SECRET_KEY", 1 },
+		/* A file holding a key is named, not masked. */
+		{ "s3_secret_key_file", 0 },
+		{ "ssl_key_file", 0 },
+		{ "secret_file_name", 1 },
 		{ "max_inflight", 0 },
 		{ "result_prefix", 0 },
 		{ "", 0 },

@@ -1,0 +1,678 @@
+/*
+ * test-storage.c: the parts of gateway/storage*.c that need no server:
+ * the pure S3 helpers (s3:// URL parsing, AWS URI encoding, endpoint
+ * and object URL mapping in path and virtual-hosted style, XML field
+ * extraction, error messages and their retry class, multipart planning,
+ * the CompleteMultipartUpload body), the [storage] s3_* configuration
+ * checks of storage_new, storage_check_url on s3:// URLs, and the rule
+ * that a transfer's callback never runs before storage_get/storage_put
+ * has returned.
+ *
+ * Transfers against a real S3 server are tests/s3/storage.sh's.
+ */
+#include "config.h"
+#include "storage-int.h"
+#include "options.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <event2/event.h>
+
+/* ---- s3:// URLs ---- */
+
+static void
+test_parse_url_ok(void **state)
+{
+	static const struct {
+		const char *url, *bucket, *key;
+	} v[] = {
+		{ "s3://paia-test/results/t1/1/log.txt", "paia-test", "results/t1/1/log.txt" },
+		{ "s3://abc/k", "abc", "k" },
+		{ "s3://my.bucket-01/a b+c/ü~*.txt", "my.bucket-01", "a b+c/ü~*.txt" },
+		{ "s3://paia-test/prefix/", "paia-test", "prefix/" },
+		{ "s3://paia-test/", "paia-test", "" },
+		{ "s3://paia-test", "paia-test", "" },
+		{ "s3://paia-test/a//b", "paia-test", "a//b" },
+		{ "s3://paia-test/.hidden/..x/x..", "paia-test", ".hidden/..x/x.." },
+		{ "s3://paia-test/100%25", "paia-test", "100%25" },	/* literal, not decoded */
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(v); i++) {
+		char *b = NULL, *k = NULL, *cause = NULL;
+		if (storage_s3_parse_url(v[i].url, &b, &k, &cause) != 0)
+			fail_msg("%s: refused: %s", v[i].url, cause);
+		assert_string_equal(b, v[i].bucket);
+		assert_string_equal(k, v[i].key);
+		free(b);
+		free(k);
+	}
+}
+
+static void
+test_parse_url_bad(void **state)
+{
+	static const struct {
+		const char *url, *why;
+	} v[] = {
+		{ "http://paia-test/k", "not an s3:// URL" },
+		{ "s3:///key", "without a bucket" },
+		{ "s3://", "without a bucket" },
+		{ "s3://ab/k", "invalid bucket name" },
+		{ "s3://Paia-Test/k", "invalid bucket name" },
+		{ "s3://paia_test/k", "invalid bucket name" },
+		{ "s3://-paia/k", "invalid bucket name" },
+		{ "s3://paia-/k", "invalid bucket name" },
+		{ "s3://pa..ia/k", "invalid bucket name" },
+		{ "s3://pa.-ia/k", "invalid bucket name" },
+		{ "s3://192.168.1.10/k", "invalid bucket name" },
+		{ "s3://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/k",
+		  "invalid bucket name" },
+		{ "s3://user:hunter2@host/k", "invalid bucket name" },
+		{ "s3://paia-test/a\tb", "control character" },
+		{ "s3://paia-test/a\x7f", "control character" },
+		{ "s3://paia-test/a?b=c", "must not contain ? or #" },
+		{ "s3://paia-test/a#b", "must not contain ? or #" },
+		{ "s3://paia-test/./a", ". or .. segments" },
+		{ "s3://paia-test/a/../b", ". or .. segments" },
+		{ "s3://paia-test/a/..", ". or .. segments" },
+		{ "s3://paia-test/..", ". or .. segments" },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(v); i++) {
+		char *b = NULL, *k = NULL, *cause = NULL;
+		if (storage_s3_parse_url(v[i].url, &b, &k, &cause) == 0)
+			fail_msg("%s: accepted as %s / %s", v[i].url, b, k);
+		if (strstr(cause, v[i].why) == NULL)
+			fail_msg("%s: \"%s\" does not say \"%s\"", v[i].url, cause, v[i].why);
+		/* A credential-looking bucket is never echoed. */
+		assert_null(strstr(cause, "hunter2"));
+		free(cause);
+	}
+	{
+		char *long_key, *url, *b = NULL, *k = NULL, *cause = NULL;
+		long_key = xmalloc(1026);
+		memset(long_key, 'k', 1025);
+		long_key[1025] = '\0';
+		xasprintf(&url, "s3://paia-test/%s", long_key);
+		assert_int_equal(storage_s3_parse_url(url, &b, &k, &cause), -1);
+		assert_non_null(strstr(cause, "longer than 1024 bytes"));
+		free(cause);
+		url[strlen(url) - 1] = '\0';	/* 1024 bytes: fine */
+		assert_int_equal(storage_s3_parse_url(url, &b, &k, &cause), 0);
+		free(b);
+		free(k);
+		free(url);
+		free(long_key);
+	}
+}
+
+static void
+test_encode(void **state)
+{
+	char *e;
+
+	e = storage_s3_encode("a b+c/ü~*.txt", 1);
+	assert_string_equal(e, "a%20b%2Bc/%C3%BC~%2A.txt");
+	free(e);
+	e = storage_s3_encode("a b+c/ü~*.txt", 0);
+	assert_string_equal(e, "a%20b%2Bc%2F%C3%BC~%2A.txt");
+	free(e);
+	e = storage_s3_encode("AZaz09-_.~", 0);
+	assert_string_equal(e, "AZaz09-_.~");
+	free(e);
+	e = storage_s3_encode("100%=&?#", 1);
+	assert_string_equal(e, "100%25%3D%26%3F%23");
+	free(e);
+	e = storage_s3_encode("", 1);
+	assert_string_equal(e, "");
+	free(e);
+	/* Upload ids of the base64 kind. */
+	e = storage_s3_encode("VXBsb2FkSUQ+/==", 0);
+	assert_string_equal(e, "VXBsb2FkSUQ%2B%2F%3D%3D");
+	free(e);
+}
+
+static void
+test_endpoint(void **state)
+{
+	static const struct {
+		const char *endpoint, *scheme, *host;
+	} ok[] = {
+		{ "http://127.0.0.1:17070", "http", "127.0.0.1:17070" },
+		{ "http://127.0.0.1:17070/", "http", "127.0.0.1:17070" },
+		{ "https://s3.eu-west-1.amazonaws.com", "https", "s3.eu-west-1.amazonaws.com" },
+		{ "https://[::1]:9000", "https", "[::1]:9000" },
+	};
+	static const char *bad[] = { "ftp://h", "127.0.0.1:17070", "http://", "http:///x",
+		"http://user:pw@h", "http://h/path", "http://h/?x", "http://h?x", "http://h#f",
+		"http://h h" };
+	size_t i;
+
+	for (i = 0; i < nitems(ok); i++) {
+		char *scheme = NULL, *host = NULL, *cause = NULL;
+		if (storage_s3_parse_endpoint(ok[i].endpoint, &scheme, &host, &cause) != 0)
+			fail_msg("%s: refused: %s", ok[i].endpoint, cause);
+		assert_string_equal(scheme, ok[i].scheme);
+		assert_string_equal(host, ok[i].host);
+		free(scheme);
+		free(host);
+	}
+	for (i = 0; i < nitems(bad); i++) {
+		char *scheme = NULL, *host = NULL, *cause = NULL;
+		if (storage_s3_parse_endpoint(bad[i], &scheme, &host, &cause) == 0)
+			fail_msg("%s: accepted as %s %s", bad[i], scheme, host);
+		assert_non_null(strstr(cause, "storage.s3_endpoint must be"));
+		assert_null(scheme);
+		free(cause);
+	}
+}
+
+static void
+test_object_url(void **state)
+{
+	char *u;
+
+	u = storage_s3_object_url("http", "127.0.0.1:17070", 1, "paia-test", "results/t 1/log.txt",
+	    NULL);
+	assert_string_equal(u, "http://127.0.0.1:17070/paia-test/results/t%201/log.txt");
+	free(u);
+	u = storage_s3_object_url("https", "s3.us-east-1.amazonaws.com", 0, "paia-test",
+	    "results/log.txt", NULL);
+	assert_string_equal(u, "https://paia-test.s3.us-east-1.amazonaws.com/results/log.txt");
+	free(u);
+	u = storage_s3_object_url("http", "h:1", 1, "bkt", "big.mp4", "uploads=");
+	assert_string_equal(u, "http://h:1/bkt/big.mp4?uploads=");
+	free(u);
+	u = storage_s3_object_url("http", "h:1", 0, "bkt", "a/b+c", "partNumber=3&uploadId=x%2By");
+	assert_string_equal(u, "http://bkt.h:1/a/b%2Bc?partNumber=3&uploadId=x%2By");
+	free(u);
+}
+
+/* ---- XML and errors ---- */
+
+/* What versitygw answered a request signed with the wrong secret. */
+static const char err403[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+    "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated "
+    "does not match the signature you provided. Check your key and signing method.</Message>"
+    "<AWSAccessKeyId>paia-test</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256&#xA;x</StringToSign>"
+    "<RequestId>QO3SJICM9YD6PF02</RequestId></Error>";
+
+static void
+test_xml_text(void **state)
+{
+	static const char init[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	    "<Bucket>bk1</Bucket><Key>big</Key><UploadId>d54cc28b-ba28-4ddf-aae6-ed4c085acdea"
+	    "</UploadId></InitiateMultipartUploadResult>";
+	static const char ent[] = "<R><UploadIdX>no</UploadIdX><UploadId>a&amp;b&lt;c&gt;"
+	    "&quot;d&apos;&#39;&#x41;&#233;&#x20AC;&bogus;&#;&#xZZ;&</UploadId><E/>"
+	    "<F a=\"1\">attr</F><G></G></R>";
+	char *t;
+
+	t = storage_s3_xml_text(init, strlen(init), "UploadId");
+	assert_string_equal(t, "d54cc28b-ba28-4ddf-aae6-ed4c085acdea");
+	free(t);
+	t = storage_s3_xml_text(init, strlen(init), "Key");
+	assert_string_equal(t, "big");
+	free(t);
+	assert_null(storage_s3_xml_text(init, strlen(init), "ETag"));
+	assert_null(storage_s3_xml_text(init, strlen(init), "Upload"));
+	assert_null(storage_s3_xml_text(NULL, 0, "UploadId"));
+	/* Entities and references decoded; a longer tag name is not a match. */
+	t = storage_s3_xml_text(ent, strlen(ent), "UploadId");
+	assert_string_equal(t, "a&b<c>\"d''A\xc3\xa9\xe2\x82\xac&bogus;&#;&#xZZ;&");
+	free(t);
+	t = storage_s3_xml_text(ent, strlen(ent), "E");
+	assert_string_equal(t, "");
+	free(t);
+	t = storage_s3_xml_text(ent, strlen(ent), "F");
+	assert_string_equal(t, "attr");
+	free(t);
+	t = storage_s3_xml_text(ent, strlen(ent), "G");
+	assert_string_equal(t, "");
+	free(t);
+	/* Cut short: no closing tag, no '>' at all. */
+	assert_null(storage_s3_xml_text("<UploadId>abc", 13, "UploadId"));
+	assert_null(storage_s3_xml_text("<UploadId", 9, "UploadId"));
+	/* The length is respected: nothing is read past it. */
+	assert_null(storage_s3_xml_text(init, 100, "UploadId"));
+	/* A reference to NUL or a surrogate is not let through. */
+	t = storage_s3_xml_text("<a>x&#0;y&#xD800;z</a>", 22, "a");
+	assert_string_equal(t, "x?y?z");
+	free(t);
+}
+
+static void
+test_error_text(void **state)
+{
+	char *t, *code = NULL, big[2048];
+	const char *b;
+	size_t n;
+
+	t = storage_s3_error_text(403, err403, strlen(err403), &code);
+	assert_string_equal(t, "403 SignatureDoesNotMatch: The request signature we calculated "
+	    "does not match the signature you provided. Check your key and signing method.");
+	assert_string_equal(code, "SignatureDoesNotMatch");
+	free(t);
+	free(code);
+	t = storage_s3_error_text(502, "<html>bad gateway</html>", 24, &code);
+	assert_string_equal(t, "HTTP 502");
+	assert_null(code);
+	free(t);
+	t = storage_s3_error_text(500, NULL, 0, NULL);
+	assert_string_equal(t, "HTTP 500");
+	free(t);
+	t = storage_s3_error_text(503, "<Error><Code>SlowDown</Code></Error>", 36, &code);
+	assert_string_equal(t, "503 SlowDown");
+	assert_string_equal(code, "SlowDown");
+	free(t);
+	free(code);
+	/* A code is a word: other bytes dropped, nothing left is no code (fuzz-s3). */
+	b = "<Error><Code>\x8f\x8f</Code><Message>m</Message></Error>";
+	t = storage_s3_error_text(400, b, strlen(b), &code);
+	assert_string_equal(t, "HTTP 400");
+	assert_null(code);
+	free(t);
+	b = "<Error><Code>Slow Down!\n</Code></Error>";
+	t = storage_s3_error_text(503, b, strlen(b), &code);
+	assert_string_equal(t, "503 SlowDown");
+	assert_string_equal(code, "SlowDown");
+	free(t);
+	free(code);
+	/* Control characters dropped, long messages cut on a UTF-8 boundary. */
+	n = (size_t)snprintf(big, sizeof big, "<Error><Code>X</Code><Message>a\nb\x01");
+	while (n < 1500)
+		n += (size_t)snprintf(big + n, sizeof big - n, "\xc3\xa9");
+	n += (size_t)snprintf(big + n, sizeof big - n, "</Message></Error>");
+	t = storage_s3_error_text(400, big, n, NULL);
+	assert_true(strncmp(t, "400 X: a b ", 11) == 0);
+	assert_true(strlen(t) <= strlen("400 X: ") + 300);
+	assert_true(util_utf8_valid(t, strlen(t)));
+	free(t);
+}
+
+static void
+test_classify(void **state)
+{
+	static const struct {
+		long status;
+		const char *code;
+		enum storage_result r;
+	} v[] = {
+		{ 403, "SignatureDoesNotMatch", STORAGE_PERMANENT },
+		{ 403, "AccessDenied", STORAGE_PERMANENT },
+		{ 404, "NoSuchKey", STORAGE_PERMANENT },
+		{ 404, "NoSuchUpload", STORAGE_PERMANENT },
+		{ 400, "InvalidPart", STORAGE_PERMANENT },
+		{ 400, "RequestTimeout", STORAGE_TRANSIENT },
+		{ 400, NULL, STORAGE_PERMANENT },
+		{ 301, "PermanentRedirect", STORAGE_PERMANENT },
+		{ 503, "SlowDown", STORAGE_TRANSIENT },
+		{ 503, NULL, STORAGE_TRANSIENT },
+		{ 500, "InternalError", STORAGE_TRANSIENT },
+		{ 200, "InternalError", STORAGE_TRANSIENT },	/* CompleteMultipartUpload */
+		{ 200, "InvalidPart", STORAGE_PERMANENT },
+		{ 501, "NotImplemented", STORAGE_PERMANENT },
+		{ 505, NULL, STORAGE_PERMANENT },
+		{ 429, NULL, STORAGE_TRANSIENT },
+		{ 408, NULL, STORAGE_TRANSIENT },
+		{ 409, "OperationAborted", STORAGE_TRANSIENT },
+		{ 409, "BucketAlreadyExists", STORAGE_PERMANENT },
+	};
+	size_t i;
+
+	for (i = 0; i < nitems(v); i++)
+		if (storage_s3_classify(v[i].status, v[i].code) != v[i].r)
+			fail_msg("%ld %s: wrong class", v[i].status, v[i].code ? v[i].code : "-");
+}
+
+static void
+test_plan(void **state)
+{
+	const off_t mib = 1024 * 1024;
+	off_t part;
+	uint32_t n;
+
+	storage_s3_plan(200000000, 16 * mib, &part, &n);
+	assert_int_equal(part, 16 * mib);
+	assert_int_equal(n, 12);
+	storage_s3_plan(32 * mib, 16 * mib, &part, &n);
+	assert_int_equal(n, 2);
+	storage_s3_plan(32 * mib + 1, 16 * mib, &part, &n);
+	assert_int_equal(n, 3);
+	/* Below the S3 minimum: raised to 5 MiB. */
+	storage_s3_plan(100 * mib, mib, &part, &n);
+	assert_int_equal(part, 5 * mib);
+	assert_int_equal(n, 20);
+	/* 1 TiB in 5 MiB parts would be 209716 parts: the size grows instead. */
+	storage_s3_plan(1024 * 1024 * mib, 5 * mib, &part, &n);
+	assert_true(n <= S3_MAX_PARTS);
+	assert_true(part % mib == 0);
+	assert_true((off_t)n * part >= 1024 * 1024 * mib);
+	storage_s3_plan((off_t)S3_MAX_PARTS * 5 * mib, 5 * mib, &part, &n);
+	assert_true(n <= S3_MAX_PARTS);
+	storage_s3_plan(0, 16 * mib, &part, &n);
+	assert_int_equal(n, 1);
+}
+
+static void
+test_complete_xml(void **state)
+{
+	char e1[] = "\"f24dc4a8fc3138e6b6070a5f8d2417cc\"", e2[] = "\"a<b&c>\"";
+	char *etags[] = { e1, e2 };
+	char *x;
+
+	x = storage_s3_complete_xml(etags, 2);
+	assert_string_equal(x,
+	    "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	    "<Part><ETag>\"f24dc4a8fc3138e6b6070a5f8d2417cc\"</ETag><PartNumber>1</PartNumber></Part>"
+	    "<Part><ETag>\"a&lt;b&amp;c&gt;\"</ETag><PartNumber>2</PartNumber></Part>"
+	    "</CompleteMultipartUpload>");
+	free(x);
+	{
+		/* Many parts: the buffer grows. */
+		char **many = xcalloc(3000, sizeof *many), e3[] = "\"0123456789abcdef0123456789abcdef\"";
+		size_t i;
+		for (i = 0; i < 3000; i++)
+			many[i] = e3;
+		x = storage_s3_complete_xml(many, 3000);
+		assert_non_null(strstr(x, "<PartNumber>3000</PartNumber></Part></CompleteMultipartUpload>"));
+		free(x);
+		free(many);
+	}
+}
+
+/* ---- configuration (storage_new) ---- */
+
+static char *
+tmp_file(const char *text)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path;
+	int fd;
+
+	xasprintf(&path, "%s/paia-test-storage-XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+/* storage_new with section.key=value settings; NULL and *cause on refusal. */
+static struct storage *
+new_storage(struct config **confp, char **cause, ...)
+{
+	struct config *conf = config_new(options_schema, options_passthrough);
+	const char *kv;
+	char *copy, *eq, *err = NULL;
+	struct storage *s;
+	va_list ap;
+
+	va_start(ap, cause);
+	while ((kv = va_arg(ap, const char *)) != NULL) {
+		copy = xstrdup(kv);
+		eq = strchr(copy, '=');
+		*eq = '\0';
+		if (config_set(conf, "storage", copy, eq + 1, &err) != 0)
+			fail_msg("config_set %s: %s", kv, err);
+		free(copy);
+	}
+	va_end(ap);
+	s = storage_new(NULL, NULL, conf, cause);
+	*confp = conf;
+	return s;
+}
+
+static void
+test_configure(void **state)
+{
+	struct config *conf;
+	struct storage *s;
+	char *cause = NULL, *f;
+
+	/* Nothing set: s3:// refused by name, everything else as before. */
+	s = new_storage(&conf, &cause, NULL);
+	assert_non_null(s);
+	assert_int_equal(storage_check_url(s, "s3://paia-test/k", &cause), -1);
+	assert_string_equal(cause, "s3:// URLs need storage.s3_endpoint or storage.s3_access_key");
+	free(cause);
+	assert_int_equal(storage_check_url(s, "https://h/x", &cause), 0);
+	storage_free(s);
+	config_free(conf);
+
+	s = new_storage(&conf, &cause, "s3_endpoint=http://127.0.0.1:17070",
+	    "s3_access_key=paia-test", "s3_secret_key=hunter2", NULL);
+	assert_non_null(s);
+	assert_string_equal(s->s3.scheme, "http");
+	assert_string_equal(s->s3.host, "127.0.0.1:17070");
+	assert_string_equal(s->s3.sigv4, "aws:amz:us-east-1:s3");
+	assert_int_equal(s->s3.path_style, 1);
+	assert_int_equal(s->s3.threshold, 64 * 1024 * 1024);
+	assert_int_equal(s->s3.part_size, 16 * 1024 * 1024);
+	assert_int_equal(storage_check_url(s, "s3://paia-test/results/t1/1/", &cause), 0);
+	assert_int_equal(storage_check_url(s, "s3://PAIA/k", &cause), -1);
+	assert_non_null(strstr(cause, "invalid bucket name"));
+	free(cause);
+	storage_free(s);
+	config_free(conf);
+
+	/* No endpoint: AWS's regional one, virtual-hosted when asked. */
+	s = new_storage(&conf, &cause, "s3_region=eu-west-3", "s3_path_style=false",
+	    "s3_access_key=AKIA", "s3_secret_key=x", NULL);
+	assert_non_null(s);
+	assert_string_equal(s->s3.scheme, "https");
+	assert_string_equal(s->s3.host, "s3.eu-west-3.amazonaws.com");
+	assert_string_equal(s->s3.sigv4, "aws:amz:eu-west-3:s3");
+	storage_free(s);
+	config_free(conf);
+
+	/* The secret from a file, trailing newline dropped. */
+	f = tmp_file("from-file-secret\n");
+	{
+		char *kv;
+		xasprintf(&kv, "s3_secret_key_file=%s", f);
+		s = new_storage(&conf, &cause, "s3_access_key=paia-test", kv, NULL);
+		assert_non_null(s);
+		assert_string_equal(s->s3.secret, "from-file-secret");
+		storage_free(s);
+		config_free(conf);
+		s = new_storage(&conf, &cause, "s3_access_key=paia-test", kv, "s3_secret_key=y", NULL);
+		assert_null(s);
+		assert_string_equal(cause,
+		    "set storage.s3_secret_key or storage.s3_secret_key_file, not both");
+		free(cause);
+		config_free(conf);
+		free(kv);
+	}
+	unlink(f);
+	free(f);
+	f = tmp_file("\n");
+	{
+		char *kv;
+		xasprintf(&kv, "s3_secret_key_file=%s", f);
+		s = new_storage(&conf, &cause, "s3_access_key=paia-test", kv, NULL);
+		assert_null(s);
+		assert_non_null(strstr(cause, "holds no key"));
+		free(cause);
+		config_free(conf);
+		free(kv);
+	}
+	unlink(f);
+	free(f);
+	s = new_storage(&conf, &cause, "s3_access_key=a", "s3_secret_key_file=/nonexistent/s", NULL);
+	assert_null(s);
+	assert_string_equal(cause, "storage.s3_secret_key_file: open /nonexistent/s: No such file or directory");
+	free(cause);
+	config_free(conf);
+
+	/* Half a key pair, bad values: refused naming the keys, never the secret. */
+	s = new_storage(&conf, &cause, "s3_secret_key=hunter2", NULL);
+	assert_null(s);
+	assert_non_null(strstr(cause, "storage.s3_access_key and a secret key"));
+	assert_null(strstr(cause, "hunter2"));
+	free(cause);
+	config_free(conf);
+	s = new_storage(&conf, &cause, "s3_access_key=a", NULL);
+	assert_null(s);
+	assert_non_null(strstr(cause, "go together"));
+	free(cause);
+	config_free(conf);
+	s = new_storage(&conf, &cause, "s3_endpoint=127.0.0.1:17070", NULL);
+	assert_null(s);
+	assert_non_null(strstr(cause, "storage.s3_endpoint must be"));
+	free(cause);
+	config_free(conf);
+	s = new_storage(&conf, &cause, "s3_endpoint=http://127.0.0.1:17070", "s3_path_style=no", NULL);
+	assert_null(s);
+	assert_non_null(strstr(cause, "needs a host name"));
+	free(cause);
+	config_free(conf);
+	s = new_storage(&conf, &cause, "s3_region=US East", NULL);
+	assert_null(s);
+	assert_non_null(strstr(cause, "storage.s3_region"));
+	free(cause);
+	config_free(conf);
+}
+
+/* ---- callbacks come from the loop ---- */
+
+struct outcome {
+	int called;
+	int returned;		/* storage_get/put had returned when it was called */
+	enum storage_result r;
+	char *error;
+	struct event_base *base;
+};
+
+static void
+outcome_cb(struct storage_xfer *x, enum storage_result r, const char *error, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->called++;
+	o->r = r;
+	o->error = error != NULL ? xstrdup(error) : NULL;
+	event_base_loopbreak(o->base);
+}
+
+static void
+test_callback_after_return(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct evcurl *ec = evcurl_new(base);
+	struct config *conf;
+	struct storage *s;
+	struct outcome o;
+	char *cause = NULL;
+	const char *tmp = getenv("TMPDIR");
+	char *url;
+
+	s = new_storage(&conf, &cause, "s3_endpoint=http://127.0.0.1:9", "s3_access_key=a",
+	    "s3_secret_key=b", "retries=0", NULL);
+	assert_non_null(s);
+	storage_free(s);
+	xasprintf(&url, "file_root=%s", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	config_set(conf, "storage", "file_root", strchr(url, '=') + 1, &cause);
+	free(url);
+	s = storage_new(base, ec, conf, &cause);
+	assert_non_null(s);
+
+	/* A download whose file cannot be created: fails at once. */
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	xasprintf(&url, "file://%s/x", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	storage_get(s, url, "/nonexistent/dir/x", outcome_cb, &o);
+	o.returned = 1;
+	assert_int_equal(o.called, 0);
+	event_base_dispatch(base);
+	assert_int_equal(o.called, 1);
+	assert_int_equal(o.r, STORAGE_PERMANENT);
+	assert_string_equal(o.error, "/nonexistent/dir/x: No such file or directory");
+	free(o.error);
+	free(url);
+
+	/* An s3:// upload of a missing file, and of a key that is a prefix. */
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	storage_put(s, "/nonexistent/log.txt", "s3://paia-test/r/log.txt", "text/plain",
+	    outcome_cb, &o);
+	assert_int_equal(o.called, 0);
+	event_base_dispatch(base);
+	assert_int_equal(o.called, 1);
+	assert_int_equal(o.r, STORAGE_PERMANENT);
+	assert_string_equal(o.error, "/nonexistent/log.txt: No such file or directory");
+	free(o.error);
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	storage_get(s, "s3://paia-test/r/", "/nonexistent/x", outcome_cb, &o);
+	assert_int_equal(o.called, 0);
+	event_base_dispatch(base);
+	assert_int_equal(o.r, STORAGE_PERMANENT);
+	assert_string_equal(o.error, "s3://paia-test/r/: no object key");
+	free(o.error);
+
+	/* Nothing listens on port 9: a transient failure naming the request. */
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	xasprintf(&url, "%s/paia-test-storage-dl", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	storage_get(s, "s3://paia-test/r/program.py", url, outcome_cb, &o);
+	event_base_dispatch(base);
+	assert_int_equal(o.r, STORAGE_TRANSIENT);
+	assert_true(strncmp(o.error, "s3 GET s3://paia-test/r/program.py: ", 36) == 0);
+	assert_null(strstr(o.error, "gave up"));	/* retries = 0 */
+	free(o.error);
+	unlink(url);
+	free(url);
+
+	/* Cancelled before its first attempt: no callback, nothing leaks. */
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	storage_cancel(storage_put(s, "/nonexistent/log.txt", "s3://paia-test/r/log.txt", NULL,
+	    outcome_cb, &o));
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	assert_int_equal(o.called, 0);
+
+	storage_free(s);
+	config_free(conf);
+	evcurl_free(ec);
+	event_base_free(base);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_url_ok),
+		cmocka_unit_test(test_parse_url_bad),
+		cmocka_unit_test(test_encode),
+		cmocka_unit_test(test_endpoint),
+		cmocka_unit_test(test_object_url),
+		cmocka_unit_test(test_xml_text),
+		cmocka_unit_test(test_error_text),
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_complete_xml),
+		cmocka_unit_test(test_configure),
+		cmocka_unit_test(test_callback_after_return),
+	};
+	int rc;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	log_q_release();
+	curl_global_cleanup();
+	return rc;
+}
