@@ -3,8 +3,9 @@
 # CHAOS_TASKS tasks (default 1000) and 20 malformed ones, three gateway
 # instances in one consumer group. A driver kills -9 a random instance
 # every few seconds and restarts it, restarts the broker twice, and makes
-# storage fail for 10 s (the results folder replaced by a file, so
-# every upload fails until it is back).
+# storage fail for 10 s: with tests/env/s3.sh running, results go to
+# s3:// and versitygw is killed for 10 s (then restarted on its data);
+# without it, the file:// results folder is replaced by a file for 10 s.
 #
 # At the end a read_committed reader must find exactly one result per
 # task id, each malformed task exactly once in the dead-letter topic, and
@@ -35,6 +36,23 @@ retries = 8
 backoff_max_ms = 2000
 CONF
 done
+S3=0
+if "$SRCDIR/tests/env/s3.sh" status >/dev/null 2>&1; then
+	S3=1
+	eval "$("$SRCDIR/tests/env/s3.sh" env | grep '^export S3_')"
+	( umask 077; printf '%s\n' "$S3_SECRET_KEY" > "$STATE/s3.secret" )
+	for n in $NAMES; do
+		sed -i "s|^result_prefix = .*|result_prefix = s3://$S3_BUCKET/chaos-$run|" "$STATE/$n.conf"
+		cat >> "$STATE/$n.conf" <<CONF
+s3_endpoint = $S3_ENDPOINT
+s3_region = $S3_REGION
+s3_access_key = $S3_ACCESS_KEY
+s3_secret_key_file = $STATE/s3.secret
+connect_timeout_s = 3
+CONF
+	done
+fi
+diag "results to $( [ $S3 = 1 ] && echo "s3://$S3_BUCKET (versitygw)" || echo file://)"
 ctl() { "$PAIACTL" -c "$STATE/a.conf" "$@"; }
 start() {
 	echo "--- start $(date +%T.%N)" >> "$STATE/$1.log"
@@ -82,9 +100,15 @@ while :; do
 	fi
 	if [ "$outage" -eq 0 ] && [ "$done_n" -ge $(( N * 40 / 100 )) ]; then
 		diag "storage outage for 10 s at $done_n results"
-		mv "$STATE/results" "$STATE/results.away" && : > "$STATE/results"
-		sleep 10
-		rm -f "$STATE/results" && mv "$STATE/results.away" "$STATE/results"
+		if [ "$S3" = 1 ]; then
+			"$SRCDIR/tests/env/s3.sh" pause >/dev/null
+			sleep 10
+			"$SRCDIR/tests/env/s3.sh" resume >/dev/null || bail "versitygw did not come back"
+		else
+			mv "$STATE/results" "$STATE/results.away" && : > "$STATE/results"
+			sleep 10
+			rm -f "$STATE/results" && mv "$STATE/results.away" "$STATE/results"
+		fi
 		outage=1
 	fi
 	sleep 0.5
