@@ -476,6 +476,7 @@ scenario_pods(void)
 static void
 scenario_churn(void)
 {
+	int rc;
 	struct watcher w;
 	struct compare c;
 	struct batch b = { 0 };
@@ -498,7 +499,8 @@ scenario_churn(void)
 	ok(b.failed == 0, "churn: 250 pods deleted (%s)", b.last_error ? b.last_error : "ok");
 	batch_clear(&b);
 	diag("churn: writes took %.1f s", (double)(util_mono_ms() - t0) / 1000);
-	ok(converge(&w, &c, 60000) == 0, "churn: the cache equals a fresh list (%d pods; %s)",
+	rc = converge(&w, &c, 60000);
+	ok(rc == 0, "churn: the cache equals a fresh list (%d pods; %s)",
 	    c.checked, c.first_diff);
 	ok(k8s_informer_count(w.inf) == 250, "churn: 250 pods cached (%zu)",
 	    k8s_informer_count(w.inf));
@@ -530,6 +532,7 @@ run_cmd(const char *what)
 static void
 scenario_restart(void)
 {
+	int rc;
 	struct watcher w;
 	struct compare c;
 	struct batch b = { 0 };
@@ -540,7 +543,8 @@ scenario_restart(void)
 	create_pods("rs", "restart", 0, 20, &b);
 	batch_wait(&b, 60000);
 	batch_clear(&b);
-	ok(converge(&w, &c, 30000) == 0, "restart: cache equals the list before (%s)",
+	rc = converge(&w, &c, 30000);
+	ok(rc == 0, "restart: cache equals the list before (%s)",
 	    c.first_diff);
 	ok(run_cmd("K8S_RESTART_CMD") == 0, "restart: API server restarted");
 	/* Writes right after: the client retries until the server answers. */
@@ -550,7 +554,8 @@ scenario_restart(void)
 	ok(b.failed == 0, "restart: writes after the restart (%s)", b.last_error ? b.last_error :
 	    "ok");
 	batch_clear(&b);
-	ok(converge(&w, &c, 90000) == 0, "restart: the cache caught up (%d pods; %s)", c.checked,
+	rc = converge(&w, &c, 90000);
+	ok(rc == 0, "restart: the cache caught up (%d pods; %s)", c.checked,
 	    c.first_diff);
 	k8s_informer_stats(w.inf, &st);
 	ok(st.watches >= 2, "restart: the watch was re-established (watches=%llu relists=%llu "
@@ -563,6 +568,7 @@ scenario_restart(void)
 static void
 scenario_gone(void)
 {
+	int rc;
 	struct watcher w;
 	struct compare c;
 	struct batch b = { 0 };
@@ -578,13 +584,16 @@ scenario_gone(void)
 	create_pods("gone", "gone", 0, 30, &b);
 	batch_wait(&b, 60000);
 	batch_clear(&b);
-	ok(converge(&w, &c, 30000) == 0, "gone: cache equals the list before (%s)", c.first_diff);
+	rc = converge(&w, &c, 30000);
+	ok(rc == 0, "gone: cache equals the list before (%s)", c.first_diff);
 	/*
-	 * The informer is cut off (its loop stands still) while 12 pods are
-	 * deleted through another client on another loop, then history is
-	 * compacted and the API server restarted: the old watch is gone and
-	 * resuming from its resourceVersion answers 410.
+	 * The informer is cut off: its loop stands still while the API
+	 * server restarts (its watch connection dies unread), 12 pods are
+	 * deleted through another client on another loop, history is
+	 * compacted and the server restarted again: resuming from the old
+	 * resourceVersion answers 410, and only a relist shows the deletes.
 	 */
+	ok(run_cmd("K8S_RESTART_CMD") == 0, "gone: API server restarted (the watch is cut)");
 	cfg = k8s_config_load(NULL, NULL, 0, &cause);
 	side = k8s_client_new(side_base, side_ec, cfg, NULL);
 	base = side_base;
@@ -598,7 +607,8 @@ scenario_gone(void)
 	base = main_base;
 	ok(run_cmd("K8S_COMPACT_CMD") == 0, "gone: etcd compacted");
 	ok(run_cmd("K8S_RESTART_CMD") == 0, "gone: API server restarted");
-	ok(converge(&w, &c, 90000) == 0, "gone: the cache equals the list after (%d pods; %s)",
+	rc = converge(&w, &c, 90000);
+	ok(rc == 0, "gone: the cache equals the list after (%d pods; %s)",
 	    c.checked, c.first_diff);
 	k8s_informer_stats(w.inf, &st);
 	ok(st.relists >= 1, "gone: relisted (relists=%llu watches=%llu errors=%llu)",
