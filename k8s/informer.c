@@ -235,6 +235,9 @@ inf_list_decode(struct k8s_informer *inf, const char *body, size_t len, char **c
 	size_t kl, kl2;
 	int r, r2, n = 0, m;
 
+	/* The token of the page before is spent: only this page's counts. */
+	free(inf->cont);
+	inf->cont = NULL;
 	kjson_init(&j, body, len);
 	if (kjson_obj_begin(&j, &p) != 0)
 		goto bad;

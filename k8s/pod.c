@@ -35,6 +35,10 @@ struct pod_build {
 	struct kbuf conts;	/* struct pod_cont */
 };
 
+static __thread struct {
+	struct kbuf s, labels, annots, conts;
+} pod_scratch;
+
 /* A string or null (NOFF). */
 static const char *
 pod_str(struct pod_build *b, const char *p, size_t *off)
@@ -415,6 +419,12 @@ k8s_pod_extract(const char *json, size_t len, const struct k8s_pod_filter *f, ch
 	int r, n = 0;
 
 	memset(&b, 0, sizeof b);
+	/* Scratch buffers kept per thread: one malloc per pod, the result. */
+	b.s = pod_scratch.s;
+	b.labels = pod_scratch.labels;
+	b.annots = pod_scratch.annots;
+	b.conts = pod_scratch.conts;
+	b.s.len = b.labels.len = b.annots.len = b.conts.len = 0;
 	kjson_init(&b.j, json, len);
 	b.f = f;
 	b.ns = b.name = b.uid = b.rv = b.dts = b.node = b.phase = b.reason = b.message = NOFF;
@@ -450,10 +460,19 @@ out:
 	if (pod == NULL && cause != NULL)
 		xasprintf(cause, "pod JSON at byte %zu: %s", (size_t)(b.j.err_at - json),
 		    b.j.err != NULL ? b.j.err : "malformed");
-	kbuf_free(&b.s);
-	kbuf_free(&b.labels);
-	kbuf_free(&b.annots);
-	kbuf_free(&b.conts);
+	pod_scratch.s = b.s;
+	pod_scratch.labels = b.labels;
+	pod_scratch.annots = b.annots;
+	pod_scratch.conts = b.conts;
+	/* A huge pod's scratch is not kept. */
+	if (pod_scratch.s.cap > (1u << 20))
+		kbuf_free(&pod_scratch.s);
+	if (pod_scratch.annots.cap > (1u << 16))
+		kbuf_free(&pod_scratch.annots);
+	if (pod_scratch.labels.cap > (1u << 16))
+		kbuf_free(&pod_scratch.labels);
+	if (pod_scratch.conts.cap > (1u << 16))
+		kbuf_free(&pod_scratch.conts);
 	return pod;
 }
 

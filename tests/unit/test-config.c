@@ -379,7 +379,7 @@ test_options_file(void **state)
 	LOAD_FAILS(c, "[gateway]\nmax_inflight = 0\n", "gateway.max_inflight", "10000");
 	LOAD_FAILS(c, "[gateway]\nmax_inflight = many\n", "gateway.max_inflight", "many");
 	LOAD_FAILS(c, "[gateway]\nlog_level = loud\n", "gateway.log_level", "debug", "error");
-	LOAD_FAILS(c, "[runner]\ntype = k8s\n", "runner.type", "local");
+	LOAD_FAILS(c, "[runner]\ntype = docker\n", "runner.type", "local", "k8s");
 
 	/* [kafka] is passthrough: any key goes, librdkafka judges it later. */
 	assert_int_equal(load_text(c,
