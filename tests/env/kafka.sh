@@ -2,7 +2,7 @@
 # A real single-node Apache Kafka (KRaft, broker+controller) for tests,
 # run from the Maven Central jars, without Docker.
 #
-# usage: tests/env/kafka.sh start|stop|restart|status|install
+# usage: tests/env/kafka.sh start|stop|restart|freeze|thaw|status|install
 #
 #   install  fetch the broker's jars once into $PAIA_TESTENV_CACHE
 #            (idempotent; apt-installs maven and Java 17 when missing and
@@ -13,6 +13,8 @@
 #   stop     SIGTERM (SIGKILL after 30 s), then remove the data, so that
 #            every start is a fresh cluster
 #   restart  stop and start keeping the data (a broker restart under load)
+#   freeze   SIGSTOP the broker: connections hang (unreachable mid-commit)
+#   thaw     SIGCONT it
 #   status   exit 0 when the broker runs and its port accepts connections
 #
 # environment:
@@ -345,6 +347,10 @@ install) do_install; installed && say "Kafka $KAFKA_VERSION installed in $INST" 
 start) do_start ;;
 stop) do_stop ;;
 restart) do_stop keep; do_start keep ;;	# a broker restart: the data stays
+# freeze/thaw: SIGSTOP/SIGCONT, so clients' connections hang instead of
+# failing (a broker unreachable mid-commit).
+freeze) pid=$(our_pid) || die "not running"; kill -STOP "$pid" ;;
+thaw) pid=$(our_pid) || die "not running"; kill -CONT "$pid" ;;
 status) do_status ;;
-*) echo "usage: $0 start|stop|restart|status|install" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|restart|freeze|thaw|status|install" >&2; exit 2 ;;
 esac

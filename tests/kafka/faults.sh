@@ -2,6 +2,8 @@
 # Faults on a real broker (tests/env/kafka.sh start):
 #  1. the broker restarts while tasks run: commits wait and resume, every
 #     task still gets exactly one result;
+#  1b. the broker is unreachable (frozen) while results wait for their
+#     transaction: the commit is retried and goes through once it is back;
 #  2. a second gateway with the same instance id fences the first (a
 #     zombie): the zombie stops with exit 1 naming its transactional id,
 #     and nothing is reported twice.
@@ -31,6 +33,17 @@ diag "broker back with $(distinct) of $N results committed"
 check "all $N tasks have a result after a broker restart" wait_for 240 at_least "$N"
 check "exactly once across the broker restart" exactly_once br "$N"
 check "the gateway survived the broker restart" kill -0 "$GW_PID"
+
+# --- 1b. broker unreachable at commit ------------------------------------------------
+ctl submit --id fz --count 16 --program "$P" --params '{"frames":4,"video":false}' >/dev/null
+wait_for 60 sh -c "grep -q 'game started.*task=fz-' '$GW_LOG'" || bail "no fz- game started"
+"$SRCDIR/tests/env/kafka.sh" freeze || bail "cannot freeze the broker"
+diag "broker frozen for 15 s"
+sleep 15	# the fault itself: the broker stays unreachable this long
+"$SRCDIR/tests/env/kafka.sh" thaw
+check "all 16 tasks have a result after the broker came back" wait_for 180 sh -c "[ \$($PAIACTL -c $conf results --json | grep -c '\"task_id\":\"fz-') -ge 16 ]"
+check "exactly once across the unreachable broker" exactly_once fz 16
+check "the gateway survived it" kill -0 "$GW_PID"
 
 # --- 2. a zombie is fenced ---------------------------------------------------------
 kafka_conf "$STATE/b.conf" "$STATE/b" faults 4 20
