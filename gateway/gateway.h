@@ -219,7 +219,11 @@ pid_t runner_job_pid(const struct runner_job *);
 size_t runner_active(const struct runner *);
 void runner_free(struct runner *);
 
-/* ---- storage.c: file:// and http(s):// through libcurl multi ---- */
+/*
+ * ---- storage.c, storage-s3.c: file://, http(s):// and s3:// (SigV4,
+ * multipart) through libcurl multi. Callbacks run from the loop, never
+ * before storage_get/storage_put has returned. ----
+ */
 
 enum storage_result { STORAGE_OK, STORAGE_PERMANENT, STORAGE_TRANSIENT };
 struct storage;
