@@ -269,7 +269,11 @@ struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct
 char *runner_k8s_pod_name(const char *prefix, const char *task_id, int attempt);
 void runner_free(struct runner *);
 
-/* ---- storage.c: file:// and http(s):// through libcurl multi ---- */
+/*
+ * ---- storage.c, storage-s3.c: file://, http(s):// and s3:// (SigV4,
+ * multipart) through libcurl multi. Callbacks run from the loop, never
+ * before storage_get/storage_put has returned. ----
+ */
 
 enum storage_result { STORAGE_OK, STORAGE_PERMANENT, STORAGE_TRANSIENT };
 struct storage;

@@ -30,7 +30,7 @@ PREFIX=$B/results-$run
 # s3:// results, the given secret (through a file).
 gw_conf() {
 	kafka_conf "$1" "$STATE" s3gw 4 10
-	s3_conf "$1.s3.conf" "${3:-10}"
+	s3_conf "$1.s3.conf" "${3:-20}"
 	printf '%s\n' "$2" > "$1.s3.secret"
 	sed "s|^s3_secret_key_file = .*|s3_secret_key_file = $1.s3.secret|" "$1.s3.conf" >> "$1"
 	printf 'result_prefix = %s\n' "$PREFIX" >> "$1"

@@ -9,7 +9,8 @@ XFER=${XFER:-$BUILDDIR/tests/s3/s3-xfer}
 eval "$("$S3ENV" env | grep '^export S3_')"
 run=${run:-$(date +%s)-$$}
 
-# s3_conf FILE [RETRIES]: a [storage] section for the test server, the
+# s3_conf FILE [RETRIES]: a [storage] section for the test server (20
+# retries 100 ms to 1 s apart: 10 to 18 s of patience), the
 # secret in a file of its own (mode 0600) beside FILE.
 s3_conf() {
 	local key=${1%.conf}.secret
@@ -20,7 +21,7 @@ s3_endpoint = $S3_ENDPOINT
 s3_region = $S3_REGION
 s3_access_key = $S3_ACCESS_KEY
 s3_secret_key_file = $key
-retries = ${2:-10}
+retries = ${2:-20}
 backoff_ms = 100
 backoff_max_ms = 1000
 connect_timeout_s = 5
