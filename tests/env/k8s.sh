@@ -39,6 +39,16 @@
 #             a watch from any older resourceVersion gets 410 Gone
 #             ("too old resource version") and informers must relist
 #
+# Pod logs: kwok serves them as the nodes' kubelet, from files. Create, as
+# admin, a kwok Logs object named like the pod, in its namespace:
+#   apiVersion: kwok.x-k8s.io/v1alpha1
+#   kind: Logs
+#   metadata: {name: POD, namespace: paia}
+#   spec: {logs: [{containers: [game], logsFile: /abs/file, follow: true}]}
+# where the file is in the CRI log format, one line per log line:
+#   2026-01-02T03:04:05.000000000Z stdout F the text
+# and GET pods/POD/log (follow too) returns its text through the API server.
+#
 # environment:
 #   PAIA_TESTENV_CACHE  build cache (default $HOME/.cache/paia-testenv);
 #                       the binary in .../k8s-<version>/bin, Go's module and
@@ -47,6 +57,7 @@
 #   K8S_DIR             data, certificates, kubeconfigs, logs, pid files
 #                       (default ${TMPDIR:-/tmp}/paia-k8s)
 #   K8S_PORT            kube-apiserver's secure port (default 16443)
+#                       kwok's kubelet server (pod logs) listens on K8S_PORT+1
 #   ETCD_PORT           etcd's client port (default 12379); its peer port is
 #                       ETCD_PORT+1. Everything binds 127.0.0.1 only, and no
 #                       other port is opened, so two instances with other
@@ -68,7 +79,7 @@
 # a warm start about 15 s; stop 1-2 s.
 #
 # What is not there: no kubelet (kwok plays pods: no containers run, no
-# logs, no exec), no kube-controller-manager (no Jobs, Deployments, PV
+# exec; logs only as above), no kube-controller-manager (no Jobs, Deployments, PV
 # binding, garbage collection or service-account tokens controller; the
 # ServiceAccount admission plugin is off), no kube-proxy, no CNI.
 set -eu
@@ -84,11 +95,13 @@ CACHE=${PAIA_TESTENV_CACHE:-${HOME:-/tmp}/.cache/paia-testenv}
 INST=$CACHE/k8s-$K8S_VERSION
 BIN=$INST/bin
 MULTI=paia-k8s-testenv
+LOGS_CRD=kwok.x-k8s.io_logs.yaml
 STAMP=$INST/.installed
 K8S_DIR=${K8S_DIR:-${TMPDIR:-/tmp}/paia-k8s}
 K8S_PORT=${K8S_PORT:-16443}
 ETCD_PORT=${ETCD_PORT:-12379}
 PEER_PORT=$((ETCD_PORT + 1))
+KWOK_PORT=$((K8S_PORT + 1))
 NODES_COUNT=${K8S_NODES_COUNT:-4}
 NODE_GPUS=${K8S_NODE_GPUS:-1}
 WATCH_CACHE=${K8S_WATCH_CACHE:-true}
@@ -179,11 +192,12 @@ stamp_text() {
 }
 
 installed() {
-	[ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(stamp_text)" ] && [ -x "$BIN/$MULTI" ]
+	[ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(stamp_text)" ] && [ -x "$BIN/$MULTI" ] &&
+		[ -f "$BIN/$LOGS_CRD" ]
 }
 
 do_install() {
-	local go gov t0 tmp part build_pid minor
+	local go gov t0 tmp part build_pid minor kwok
 	installed && return 0
 	go=$(find_go) || die "no go command: install Go 1.26 or later (GO=/path/to/go)"
 	gov=$(GOTOOLCHAIN=local "$go" env GOVERSION 2>/dev/null) || die "$go does not run"
@@ -227,6 +241,10 @@ do_install() {
 		die "the built kube-apiserver does not report v$K8S_VERSION"
 	rm -rf "$INST/bin"
 	mkdir -p "$tmp/bin"
+	# kwok's Logs CRD, from the kwok module the binary was built from.
+	kwok=$(sed -n 's/^[[:space:]]*sigs\.k8s\.io\/kwok \(v[0-9.]*\)$/\1/p' "$MOD/go.mod" | head -n 1)
+	cp "$INST/go/mod/sigs.k8s.io/kwok@$kwok/kustomize/crd/bases/$LOGS_CRD" "$tmp/bin/" ||
+		die "no $LOGS_CRD in the kwok module $kwok"
 	mv "$tmp/$MULTI" "$tmp/bin/"
 	for part in $PARTS kubectl; do ln -s "$MULTI" "$tmp/bin/$part"; done
 	mv -T "$tmp/bin" "$BIN"
@@ -253,6 +271,19 @@ make_pki() {
 			"basicConstraints=CA:FALSE" >apiserver.ext &&
 		openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
 			-out apiserver.crt -days 30 -extfile apiserver.ext 2>/dev/null &&
+		# kwok's kubelet server, checked by the API server, which
+		# authenticates to it with a client certificate (as to a kubelet).
+		openssl req -newkey rsa:2048 -nodes -keyout kubelet.key -out kubelet.csr \
+			-subj "/CN=paia-kwok-kubelet" 2>/dev/null &&
+		printf '%s\n' "subjectAltName=IP:127.0.0.1" "extendedKeyUsage=serverAuth" \
+			"basicConstraints=CA:FALSE" >kubelet.ext &&
+		openssl x509 -req -in kubelet.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out kubelet.crt -days 30 -extfile kubelet.ext 2>/dev/null &&
+		openssl req -newkey rsa:2048 -nodes -keyout kubelet-client.key -out kubelet-client.csr \
+			-subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null &&
+		printf '%s\n' "extendedKeyUsage=clientAuth" "basicConstraints=CA:FALSE" >kubelet-client.ext &&
+		openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out kubelet-client.crt -days 30 -extfile kubelet-client.ext 2>/dev/null &&
 		openssl genrsa -out sa.key 2048 2>/dev/null &&
 		openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null &&
 		# The admin token: never printed, only in this file and the kubeconfig.
@@ -321,6 +352,10 @@ start_apiserver() {
 		--service-account-signing-key-file "$PKI/sa.key" \
 		--service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none \
 		--disable-admission-plugins ServiceAccount,TaintNodesByCondition --allow-privileged=true \
+		--kubelet-preferred-address-types InternalIP \
+		--kubelet-certificate-authority "$PKI/ca.crt" \
+		--kubelet-client-certificate "$PKI/kubelet-client.crt" \
+		--kubelet-client-key "$PKI/kubelet-client.key" \
 		--watch-cache="$WATCH_CACHE" --profiling=false --v=1
 	wait_until "ready kube-apiserver on $SERVER" kube-apiserver apiserver_ready
 }
@@ -418,7 +453,7 @@ do_start() {
 	# Half a cluster (a crash, a killed start): start again from nothing.
 	[ "$running" = 0 ] || do_stop
 	do_install
-	for p in "$K8S_PORT" "$ETCD_PORT" "$PEER_PORT"; do
+	for p in "$K8S_PORT" "$KWOK_PORT" "$ETCD_PORT" "$PEER_PORT"; do
 		port_open "$p" && die "127.0.0.1:$p is already in use by another process"
 	done
 	[ ! -e "$K8S_DIR" ] || [ -f "$MARK" ] ||
@@ -433,11 +468,16 @@ do_start() {
 	start_apiserver
 	spawn kube-scheduler --kubeconfig "$ADMIN_KC" --leader-elect=false \
 		--secure-port 0 --profiling=false --v=1
+	wait_until "the default namespace" kube-apiserver kubectl_admin get namespace default
+	kubectl_admin apply -f "$BIN/$LOGS_CRD" >/dev/null || fail_start "cannot create kwok's Logs CRD" kube-apiserver
+	wait_until "kwok's Logs CRD" kube-apiserver kubectl_admin get logs.kwok.x-k8s.io -A
 	spawn kwok --kubeconfig "$ADMIN_KC" --config "$MOD/kwok-stages.yaml" \
 		--manage-all-nodes=false \
 		--manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-		--node-ip 127.0.0.1 --cidr 10.244.0.0/16
-	wait_until "the default namespace" kube-apiserver kubectl_admin get namespace default
+		--node-ip 127.0.0.1 --cidr 10.244.0.0/16 \
+		--server-address "127.0.0.1:$KWOK_PORT" --node-port "$KWOK_PORT" \
+		--tls-cert-file "$PKI/kubelet.crt" --tls-private-key-file "$PKI/kubelet.key" \
+		--enable-crds Logs
 	nodes_yaml | kubectl_admin apply -f - >/dev/null || fail_start "cannot create the nodes" kube-apiserver
 	wait_until "$NODES_COUNT Ready nodes" kwok nodes_ready
 	kubectl_admin apply -f "$DEPLOY" >"$K8S_DIR/deploy.log" 2>&1 ||
