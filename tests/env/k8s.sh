@@ -65,7 +65,7 @@
 #   K8S_NODES_COUNT     fake GPU nodes (default 4), paia-gpu-1..N
 #   K8S_NODE_GPUS       nvidia.com/gpu of each node (default 1)
 #   K8S_WATCH_CACHE     kube-apiserver --watch-cache (default true)
-#   K8S_START_TIMEOUT   seconds to wait for readiness (default 120)
+#   K8S_START_TIMEOUT   seconds to wait for readiness (default 180)
 #   K8S_BUILD_JOBS      go build -p (default 2)
 #   GO                  the go command (default: go on PATH, /usr/local/go/bin/go)
 #
@@ -108,7 +108,7 @@ KWOK_PORT=$((K8S_PORT + 1))
 NODES_COUNT=${K8S_NODES_COUNT:-4}
 NODE_GPUS=${K8S_NODE_GPUS:-1}
 WATCH_CACHE=${K8S_WATCH_CACHE:-true}
-START_TIMEOUT=${K8S_START_TIMEOUT:-120}
+START_TIMEOUT=${K8S_START_TIMEOUT:-180}
 BUILD_JOBS=${K8S_BUILD_JOBS:-2}
 NAMESPACE=paia
 SERVICE_ACCOUNT=paia-gateway
@@ -180,10 +180,18 @@ fail_start() {
 	exit 1
 }
 
+# go_minor GO: print N of the go1.N version GO runs as (no toolchain switch).
+go_minor() {
+	GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p'
+}
+
+# find_go: the first Go 1.26 or later among $GO, PATH's, /usr/local/go's.
 find_go() {
-	local g
+	local g m
 	for g in ${GO:-} "$(command -v go || true)" /usr/local/go/bin/go /usr/lib/go/bin/go; do
-		[ -n "$g" ] && [ -x "$g" ] && { echo "$g"; return 0; }
+		[ -n "$g" ] && [ -x "$g" ] || continue
+		m=$(go_minor "$g")
+		[ -n "$m" ] && [ "$m" -ge 26 ] && { echo "$g"; return 0; }
 	done
 	return 1
 }
@@ -200,12 +208,11 @@ installed() {
 }
 
 do_install() {
-	local go gov t0 tmp part build_pid minor kwok
+	local go gov t0 tmp part build_pid kwok
 	installed && return 0
-	go=$(find_go) || die "no go command: install Go 1.26 or later (GO=/path/to/go)"
-	gov=$(GOTOOLCHAIN=local "$go" env GOVERSION 2>/dev/null) || die "$go does not run"
-	minor=$(echo "$gov" | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p')
-	[ -n "$minor" ] && [ "$minor" -ge 26 ] || die "$go is $gov; tests/env/k8s/go.mod needs Go 1.26 or later"
+	go=$(find_go) || die "no Go 1.26 or later (tests/env/k8s/go.mod needs it; Debian's golang-go" \
+		"is older): install one, e.g. in /usr/local/go, or set GO=/path/to/go"
+	gov=$(GOTOOLCHAIN=local "$go" env GOVERSION)
 	command -v openssl >/dev/null && command -v curl >/dev/null ||
 		die "openssl and curl are needed (Debian: apt-get install -y openssl curl)"
 	mkdir -p "$INST"
@@ -444,8 +451,8 @@ nodes_ready() {
 }
 
 do_start() {
-	local p part missing=0 running=0 token
-	T0=$(date +%s)
+	local p part missing=0 running=0 token t_start
+	t_start=$(date +%s)
 	for part in $PARTS; do
 		if our_pid "$part" >/dev/null; then running=$((running + 1)); else missing=1; fi
 	done
@@ -456,6 +463,8 @@ do_start() {
 	# Half a cluster (a crash, a killed start): start again from nothing.
 	[ "$running" = 0 ] || do_stop
 	do_install
+	# START_TIMEOUT counts from here: a cold install takes minutes.
+	T0=$(date +%s)
 	for p in "$K8S_PORT" "$KWOK_PORT" "$ETCD_PORT" "$PEER_PORT"; do
 		port_open "$p" && die "127.0.0.1:$p is already in use by another process"
 	done
@@ -493,7 +502,7 @@ do_start() {
 	our_pid kwok >/dev/null || fail_start "kwok exited" kwok
 	do_env >"$K8S_DIR/env.sh.tmp" && mv "$K8S_DIR/env.sh.tmp" "$K8S_DIR/env.sh"
 	say "ready on $SERVER (Kubernetes $K8S_VERSION, $NODES_COUNT fake GPU nodes," \
-		"namespace $NAMESPACE, $(($(date +%s) - T0)) s); eval \"\$($0 env)\""
+		"namespace $NAMESPACE, $(($(date +%s) - t_start)) s); eval \"\$($0 env)\""
 }
 
 # ------------------------------------------------------------ stop/status --
