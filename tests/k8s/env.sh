@@ -175,6 +175,12 @@ check "... its container exited 3" \
 	test "$(field paia-exit3-1 '{.status.containerStatuses[0].state.terminated.exitCode}')" = 3
 check "... after Pending and Running" phases_seen paia-exit3-1 Pending Running Failed
 
+bound() { [ -n "$(field "$1" '{.spec.nodeName}')" ]; }
+pod_json slow 1 60 '{"paia.io/fake-start-delay": "4s"}' | gw create -f - >/dev/null
+wait_for 30 bound paia-slow-1
+check "fake-start-delay 4s: on a node, still Pending" phase_is paia-slow-1 Pending
+check "... then Running" wait_for 30 phase_is paia-slow-1 Running
+
 pod_json deadline 1 3 '{"paia.io/fake-duration": "forever"}' | gw create -f - >/dev/null
 check "fake-duration forever: still running after 1 s" sh -c "sleep 1; [ \"\$('$KUBECTL' --kubeconfig '$K8S_GATEWAY_KUBECONFIG' get pod paia-deadline-1 -o jsonpath='{.status.phase}')\" = Running ]"
 check "... activeDeadlineSeconds 3: Failed" wait_for 30 phase_is paia-deadline-1 Failed
