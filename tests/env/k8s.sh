@@ -18,7 +18,7 @@
 #             gateway.kubeconfig (a TokenRequest token of the
 #             ServiceAccount paia-gateway), and wait until all is ready;
 #             a no-op when it already runs
-#   stop      stop everything (SIGTERM, SIGKILL after 15 s) and remove
+#   stop      stop everything (SIGTERM, then SIGKILL) and remove
 #             $K8S_DIR, so every start is a fresh cluster
 #   status    exit 0 when every component runs and the API server is ready
 #   env       print "export" lines for tests: eval "$(tests/env/k8s.sh env)"
@@ -39,6 +39,16 @@
 #             a watch from any older resourceVersion gets 410 Gone
 #             ("too old resource version") and informers must relist
 #
+# Pod logs: kwok serves them as the nodes' kubelet, from files. Create, as
+# admin, a kwok Logs object named like the pod, in its namespace:
+#   apiVersion: kwok.x-k8s.io/v1alpha1
+#   kind: Logs
+#   metadata: {name: POD, namespace: paia}
+#   spec: {logs: [{containers: [game], logsFile: /abs/file, follow: true}]}
+# where the file is in the CRI log format, one line per log line:
+#   2026-01-02T03:04:05.000000000Z stdout F the text
+# and GET pods/POD/log (follow too) returns its text through the API server.
+#
 # environment:
 #   PAIA_TESTENV_CACHE  build cache (default $HOME/.cache/paia-testenv);
 #                       the binary in .../k8s-<version>/bin, Go's module and
@@ -47,6 +57,7 @@
 #   K8S_DIR             data, certificates, kubeconfigs, logs, pid files
 #                       (default ${TMPDIR:-/tmp}/paia-k8s)
 #   K8S_PORT            kube-apiserver's secure port (default 16443)
+#                       kwok's kubelet server (pod logs) listens on K8S_PORT+1
 #   ETCD_PORT           etcd's client port (default 12379); its peer port is
 #                       ETCD_PORT+1. Everything binds 127.0.0.1 only, and no
 #                       other port is opened, so two instances with other
@@ -54,7 +65,7 @@
 #   K8S_NODES_COUNT     fake GPU nodes (default 4), paia-gpu-1..N
 #   K8S_NODE_GPUS       nvidia.com/gpu of each node (default 1)
 #   K8S_WATCH_CACHE     kube-apiserver --watch-cache (default true)
-#   K8S_START_TIMEOUT   seconds to wait for readiness (default 120)
+#   K8S_START_TIMEOUT   seconds to wait for readiness (default 180)
 #   K8S_BUILD_JOBS      go build -p (default 2)
 #   GO                  the go command (default: go on PATH, /usr/local/go/bin/go)
 #
@@ -63,12 +74,15 @@
 # (GOTOOLCHAIN=local); the module cache needs about 1.1 GB, the build
 # cache 2.7 GB, the binary 130 MB.
 #
-# Timings on the 2-core CI machine: a cold install (empty cache: module
-# downloads plus compiling about 3,000 packages) takes about 15 minutes;
-# a warm start about 15 s; stop 1-2 s.
+# Timings on the 2-core CI machine (measured 2026-11-28, go1.26.8): a cold
+# install (empty cache: 612 MB of module downloads, then compiling about
+# 3,000 packages: 900 CPU-seconds) took 21 minutes while other jobs
+# loaded the machine, 12.5 minutes in a quieter moment; a rebuild after
+# main.go changes (warm Go caches) 15-30 s; a warm start 9-15 s,
+# restart-apiserver 5-10 s, stop about 4 s.
 #
 # What is not there: no kubelet (kwok plays pods: no containers run, no
-# logs, no exec), no kube-controller-manager (no Jobs, Deployments, PV
+# exec; logs only as above), no kube-controller-manager (no Jobs, Deployments, PV
 # binding, garbage collection or service-account tokens controller; the
 # ServiceAccount admission plugin is off), no kube-proxy, no CNI.
 set -eu
@@ -84,15 +98,17 @@ CACHE=${PAIA_TESTENV_CACHE:-${HOME:-/tmp}/.cache/paia-testenv}
 INST=$CACHE/k8s-$K8S_VERSION
 BIN=$INST/bin
 MULTI=paia-k8s-testenv
+LOGS_CRD=kwok.x-k8s.io_logs.yaml
 STAMP=$INST/.installed
 K8S_DIR=${K8S_DIR:-${TMPDIR:-/tmp}/paia-k8s}
 K8S_PORT=${K8S_PORT:-16443}
 ETCD_PORT=${ETCD_PORT:-12379}
 PEER_PORT=$((ETCD_PORT + 1))
+KWOK_PORT=$((K8S_PORT + 1))
 NODES_COUNT=${K8S_NODES_COUNT:-4}
 NODE_GPUS=${K8S_NODE_GPUS:-1}
 WATCH_CACHE=${K8S_WATCH_CACHE:-true}
-START_TIMEOUT=${K8S_START_TIMEOUT:-120}
+START_TIMEOUT=${K8S_START_TIMEOUT:-180}
 BUILD_JOBS=${K8S_BUILD_JOBS:-2}
 NAMESPACE=paia
 SERVICE_ACCOUNT=paia-gateway
@@ -164,10 +180,18 @@ fail_start() {
 	exit 1
 }
 
+# go_minor GO: print N of the go1.N version GO runs as (no toolchain switch).
+go_minor() {
+	GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p'
+}
+
+# find_go: the first Go 1.26 or later among $GO, PATH's, /usr/local/go's.
 find_go() {
-	local g
+	local g m
 	for g in ${GO:-} "$(command -v go || true)" /usr/local/go/bin/go /usr/lib/go/bin/go; do
-		[ -n "$g" ] && [ -x "$g" ] && { echo "$g"; return 0; }
+		[ -n "$g" ] && [ -x "$g" ] || continue
+		m=$(go_minor "$g")
+		[ -n "$m" ] && [ "$m" -ge 26 ] && { echo "$g"; return 0; }
 	done
 	return 1
 }
@@ -179,16 +203,16 @@ stamp_text() {
 }
 
 installed() {
-	[ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(stamp_text)" ] && [ -x "$BIN/$MULTI" ]
+	[ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(stamp_text)" ] && [ -x "$BIN/$MULTI" ] &&
+		[ -f "$BIN/$LOGS_CRD" ]
 }
 
 do_install() {
-	local go gov t0 tmp part build_pid minor
+	local go gov t0 tmp part build_pid kwok
 	installed && return 0
-	go=$(find_go) || die "no go command: install Go 1.26 or later (GO=/path/to/go)"
-	gov=$(GOTOOLCHAIN=local "$go" env GOVERSION 2>/dev/null) || die "$go does not run"
-	minor=$(echo "$gov" | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p')
-	[ -n "$minor" ] && [ "$minor" -ge 26 ] || die "$go is $gov; tests/env/k8s/go.mod needs Go 1.26 or later"
+	go=$(find_go) || die "no Go 1.26 or later (tests/env/k8s/go.mod needs it; Debian's golang-go" \
+		"is older): install one, e.g. in /usr/local/go, or set GO=/path/to/go"
+	gov=$(GOTOOLCHAIN=local "$go" env GOVERSION)
 	command -v openssl >/dev/null && command -v curl >/dev/null ||
 		die "openssl and curl are needed (Debian: apt-get install -y openssl curl)"
 	mkdir -p "$INST"
@@ -202,7 +226,7 @@ do_install() {
 	tmp=$(mktemp -d "$INST/.build.XXXXXX")
 	cp "$MOD/go.mod" "$MOD/go.sum" "$MOD/main.go" "$tmp/"
 	say "building Kubernetes $K8S_VERSION, etcd and kwok with $gov into $BIN" \
-		"(a cold build takes about 15 minutes on 2 cores; log: $INST/build.log)"
+		"(a cold build takes 15-20 minutes on 2 cores; log: $INST/build.log)"
 	build_pid=
 	trap '[ -z "$build_pid" ] || kill -TERM "$build_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
@@ -227,6 +251,10 @@ do_install() {
 		die "the built kube-apiserver does not report v$K8S_VERSION"
 	rm -rf "$INST/bin"
 	mkdir -p "$tmp/bin"
+	# kwok's Logs CRD, from the kwok module the binary was built from.
+	kwok=$(sed -n 's/^[[:space:]]*sigs\.k8s\.io\/kwok \(v[0-9.]*\)$/\1/p' "$MOD/go.mod" | head -n 1)
+	cp "$INST/go/mod/sigs.k8s.io/kwok@$kwok/kustomize/crd/bases/$LOGS_CRD" "$tmp/bin/" ||
+		die "no $LOGS_CRD in the kwok module $kwok"
 	mv "$tmp/$MULTI" "$tmp/bin/"
 	for part in $PARTS kubectl; do ln -s "$MULTI" "$tmp/bin/$part"; done
 	mv -T "$tmp/bin" "$BIN"
@@ -253,6 +281,19 @@ make_pki() {
 			"basicConstraints=CA:FALSE" >apiserver.ext &&
 		openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
 			-out apiserver.crt -days 30 -extfile apiserver.ext 2>/dev/null &&
+		# kwok's kubelet server, checked by the API server, which
+		# authenticates to it with a client certificate (as to a kubelet).
+		openssl req -newkey rsa:2048 -nodes -keyout kubelet.key -out kubelet.csr \
+			-subj "/CN=paia-kwok-kubelet" 2>/dev/null &&
+		printf '%s\n' "subjectAltName=IP:127.0.0.1" "extendedKeyUsage=serverAuth" \
+			"basicConstraints=CA:FALSE" >kubelet.ext &&
+		openssl x509 -req -in kubelet.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out kubelet.crt -days 30 -extfile kubelet.ext 2>/dev/null &&
+		openssl req -newkey rsa:2048 -nodes -keyout kubelet-client.key -out kubelet-client.csr \
+			-subj "/O=system:masters/CN=kube-apiserver-kubelet-client" 2>/dev/null &&
+		printf '%s\n' "extendedKeyUsage=clientAuth" "basicConstraints=CA:FALSE" >kubelet-client.ext &&
+		openssl x509 -req -in kubelet-client.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+			-out kubelet-client.crt -days 30 -extfile kubelet-client.ext 2>/dev/null &&
 		openssl genrsa -out sa.key 2048 2>/dev/null &&
 		openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null &&
 		# The admin token: never printed, only in this file and the kubeconfig.
@@ -321,6 +362,10 @@ start_apiserver() {
 		--service-account-signing-key-file "$PKI/sa.key" \
 		--service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none \
 		--disable-admission-plugins ServiceAccount,TaintNodesByCondition --allow-privileged=true \
+		--kubelet-preferred-address-types InternalIP \
+		--kubelet-certificate-authority "$PKI/ca.crt" \
+		--kubelet-client-certificate "$PKI/kubelet-client.crt" \
+		--kubelet-client-key "$PKI/kubelet-client.key" \
 		--watch-cache="$WATCH_CACHE" --profiling=false --v=1
 	wait_until "ready kube-apiserver on $SERVER" kube-apiserver apiserver_ready
 }
@@ -406,8 +451,8 @@ nodes_ready() {
 }
 
 do_start() {
-	local p part missing=0 running=0 token
-	T0=$(date +%s)
+	local p part missing=0 running=0 token t_start
+	t_start=$(date +%s)
 	for part in $PARTS; do
 		if our_pid "$part" >/dev/null; then running=$((running + 1)); else missing=1; fi
 	done
@@ -418,7 +463,9 @@ do_start() {
 	# Half a cluster (a crash, a killed start): start again from nothing.
 	[ "$running" = 0 ] || do_stop
 	do_install
-	for p in "$K8S_PORT" "$ETCD_PORT" "$PEER_PORT"; do
+	# START_TIMEOUT counts from here: a cold install takes minutes.
+	T0=$(date +%s)
+	for p in "$K8S_PORT" "$KWOK_PORT" "$ETCD_PORT" "$PEER_PORT"; do
 		port_open "$p" && die "127.0.0.1:$p is already in use by another process"
 	done
 	[ ! -e "$K8S_DIR" ] || [ -f "$MARK" ] ||
@@ -433,11 +480,16 @@ do_start() {
 	start_apiserver
 	spawn kube-scheduler --kubeconfig "$ADMIN_KC" --leader-elect=false \
 		--secure-port 0 --profiling=false --v=1
+	wait_until "the default namespace" kube-apiserver kubectl_admin get namespace default
+	kubectl_admin apply -f "$BIN/$LOGS_CRD" >/dev/null || fail_start "cannot create kwok's Logs CRD" kube-apiserver
+	wait_until "kwok's Logs CRD" kube-apiserver kubectl_admin get logs.kwok.x-k8s.io -A
 	spawn kwok --kubeconfig "$ADMIN_KC" --config "$MOD/kwok-stages.yaml" \
 		--manage-all-nodes=false \
 		--manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-		--node-ip 127.0.0.1 --cidr 10.244.0.0/16
-	wait_until "the default namespace" kube-apiserver kubectl_admin get namespace default
+		--node-ip 127.0.0.1 --cidr 10.244.0.0/16 \
+		--server-address "127.0.0.1:$KWOK_PORT" --node-port "$KWOK_PORT" \
+		--tls-cert-file "$PKI/kubelet.crt" --tls-private-key-file "$PKI/kubelet.key" \
+		--enable-crds Logs
 	nodes_yaml | kubectl_admin apply -f - >/dev/null || fail_start "cannot create the nodes" kube-apiserver
 	wait_until "$NODES_COUNT Ready nodes" kwok nodes_ready
 	kubectl_admin apply -f "$DEPLOY" >"$K8S_DIR/deploy.log" 2>&1 ||
@@ -450,7 +502,7 @@ do_start() {
 	our_pid kwok >/dev/null || fail_start "kwok exited" kwok
 	do_env >"$K8S_DIR/env.sh.tmp" && mv "$K8S_DIR/env.sh.tmp" "$K8S_DIR/env.sh"
 	say "ready on $SERVER (Kubernetes $K8S_VERSION, $NODES_COUNT fake GPU nodes," \
-		"namespace $NAMESPACE, $(($(date +%s) - T0)) s); eval \"\$($0 env)\""
+		"namespace $NAMESPACE, $(($(date +%s) - t_start)) s); eval \"\$($0 env)\""
 }
 
 # ------------------------------------------------------------ stop/status --

@@ -3,7 +3,7 @@
 #  1. deploy/k8s/ passes the API server's own validation (dry run);
 #  2. the gateway's identity (the ServiceAccount paia-gateway, with a
 #     TokenRequest token, TLS verified) may do what the gateway needs on
-#     pods in its namespace, and nothing else;
+#     pods in its namespace (logs too, served by kwok), and nothing else;
 #  3. game pods from deploy/game-pod.json, scheduled on the fake GPU nodes,
 #     go Pending -> Running -> Succeeded, or Failed with the exit code or
 #     the DeadlineExceeded a test asks for; too many GPUs stay Pending
@@ -52,11 +52,11 @@ quiet() {
 }
 # forbidden CMD...: the command fails because RBAC says no.
 forbidden() { ! "$@" >"$TMP/out" 2>&1 && grep -qi forbidden "$TMP/out"; }
-# allowed_but_fails CMD...: the command fails for another reason than RBAC.
-not_forbidden() { "$@" >"$TMP/out" 2>&1 || ! grep -qi forbidden "$TMP/out"; }
 
 cleanup_pods() {
 	admin -n "$K8S_NAMESPACE" delete pods -l "paia.io/managed-by=gw-test-$run" \
+		--wait=false >/dev/null 2>&1 || true
+	admin -n "$K8S_NAMESPACE" delete logs.kwok.x-k8s.io paia-rbac-1 --ignore-not-found \
 		--wait=false >/dev/null 2>&1 || true
 }
 trap 'cleanup_pods; cleanup' EXIT
@@ -98,8 +98,26 @@ check "gateway may list pods by label" \
 	sh -c "'$KUBECTL' --kubeconfig '$K8S_GATEWAY_KUBECONFIG' get pods -l paia.io/task-id=rbac -o name | grep -qx pod/paia-rbac-1"
 check "gateway may watch pods" quiet \
 	gw get --raw "/api/v1/namespaces/$K8S_NAMESPACE/pods?watch=1&timeoutSeconds=1&labelSelector=paia.io/task-id%3Drbac"
-check "gateway may get pods/log (no kubelet: fails, but not forbidden)" \
-	not_forbidden gw logs paia-rbac-1
+# Pod logs: kwok serves, as the node's kubelet, the file that a Logs
+# object names (CRI log format), through the API server's pods/log.
+now() { date -u +%Y-%m-%dT%H:%M:%S.000000000Z; }
+printf '%s stdout F hello from the game\n%s stderr F frame 1\n' "$(now)" "$(now)" >"$TMP/game.log"
+admin apply -f - >/dev/null <<EOF
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Logs
+metadata: {name: paia-rbac-1, namespace: $K8S_NAMESPACE}
+spec: {logs: [{containers: [game], logsFile: "$TMP/game.log", follow: true}]}
+EOF
+check "gateway may get pods/log: the game's stdout and stderr" wait_for 30 sh -c \
+	"'$KUBECTL' --kubeconfig '$K8S_GATEWAY_KUBECONFIG' logs paia-rbac-1 >'$TMP/log' 2>&1 &&
+	grep -qx 'hello from the game' '$TMP/log' && grep -qx 'frame 1' '$TMP/log'"
+gw logs -f paia-rbac-1 >"$TMP/follow" 2>&1 &
+follower=$!
+wait_for 30 grep -q 'frame 1' "$TMP/follow"
+printf '%s stdout F frame 2\n' "$(now)" >>"$TMP/game.log"
+check "... and follows it (logs -f)" wait_for 30 grep -qx 'frame 2' "$TMP/follow"
+kill "$follower" 2>/dev/null
+wait "$follower" 2>/dev/null
 check "gateway: auth can-i get pods/log" quiet gw auth can-i get pods --subresource=log
 check "gateway may not list secrets" forbidden gw get secrets
 check "gateway may not create pods in namespace default" \
@@ -156,6 +174,12 @@ check "fake-exit-code 3: the pod fails" wait_for 30 phase_is paia-exit3-1 Failed
 check "... its container exited 3" \
 	test "$(field paia-exit3-1 '{.status.containerStatuses[0].state.terminated.exitCode}')" = 3
 check "... after Pending and Running" phases_seen paia-exit3-1 Pending Running Failed
+
+bound() { [ -n "$(field "$1" '{.spec.nodeName}')" ]; }
+pod_json slow 1 60 '{"paia.io/fake-start-delay": "4s"}' | gw create -f - >/dev/null
+wait_for 30 bound paia-slow-1
+check "fake-start-delay 4s: on a node, still Pending" phase_is paia-slow-1 Pending
+check "... then Running" wait_for 30 phase_is paia-slow-1 Running
 
 pod_json deadline 1 3 '{"paia.io/fake-duration": "forever"}' | gw create -f - >/dev/null
 check "fake-duration forever: still running after 1 s" sh -c "sleep 1; [ \"\$('$KUBECTL' --kubeconfig '$K8S_GATEWAY_KUBECONFIG' get pod paia-deadline-1 -o jsonpath='{.status.phase}')\" = Running ]"
