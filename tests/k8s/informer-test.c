@@ -140,7 +140,12 @@ batch_cb(const struct k8s_response *resp, void *arg)
 static int
 batch_wait(struct batch *b, int timeout_ms)
 {
-	return loop_until(batch_done_cond, b, timeout_ms);
+	if (loop_until(batch_done_cond, b, timeout_ms))
+		return 1;
+	/* Requests still run (their retries are bounded): b must outlive them. */
+	diag("requests still running after %d ms, waiting for them", timeout_ms);
+	loop_until(batch_done_cond, b, 1 << 30);
+	return 0;
 }
 
 static void

@@ -162,17 +162,19 @@ serve(struct evhttp_request *req, void *arg)
 		    "namespace \\\"paia\\\"");
 	} else if (strncmp(uri, "/api/v1/namespaces/ns/pods", 26) == 0 &&
 	    evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
-		if (strstr((const char *)evbuffer_pullup(body, -1), "\"taken\"") != NULL)
+		text = xstrndup((const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body));
+		if (strstr(text, "\"taken\"") != NULL)
 			reply_status(req, 409, "AlreadyExists", "pods \\\"taken\\\" already exists");
-		else if (strstr((const char *)evbuffer_pullup(body, -1), "\"busy\"") != NULL)
+		else if (strstr(text, "\"busy\"") != NULL)
 			reply_status(req, 409, "Conflict", "the object has been modified");
 		else
-			reply(req, 201, (const char *)evbuffer_pullup(body, -1));
+			reply(req, 201, text);
+		free(text);
 	} else if (strcmp(uri, "/proxy") == 0) {
 		reply(req, 502, "<html><body>Bad\tGateway</body></html>");
 	} else if (strncmp(uri, "/echo", 5) == 0) {
 		n = evbuffer_get_length(body);
-		text = xstrndup((const char *)evbuffer_pullup(body, -1), n);
+		text = n > 0 ? xstrndup((const char *)evbuffer_pullup(body, -1), n) : xstrdup("");
 		xasprintf(&out, "{\"method\":\"%s\",\"ct\":\"%s\",\"auth\":\"%s\",\"body\":%s}",
 		    method_name(req), ct != NULL ? ct : "", auth != NULL ? auth : "",
 		    n > 0 ? text : "null");
@@ -260,6 +262,11 @@ setup(void **state)
 static int
 teardown(void **state)
 {
+	struct timeval tv = { 0, 300000 };
+
+	/* Let the server's streams run to their end. */
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
 	evhttp_free(http);
 	evcurl_free(ec);
 	event_base_free(base);
