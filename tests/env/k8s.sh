@@ -120,32 +120,14 @@ GATEWAY_KC=$K8S_DIR/gateway.kubeconfig
 MARK=$K8S_DIR/.paia-k8s-testenv
 PARTS="etcd kube-apiserver kube-scheduler kwok"
 
-say() { echo "k8s: $*"; }
-die() { echo "k8s: $*" >&2; exit 1; }
+ENV_NAME=k8s
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 # ---------------------------------------------------------------- helpers --
 
-alive() {
-	local st
-	kill -0 "$1" 2>/dev/null || return 1
-	st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
-	[ "$st" != Z ]
-}
-
 # our_pid PART: print PART's pid when its pid file names a live PART of
 # this K8S_DIR (every part gets a path below K8S_DIR among its arguments).
-our_pid() {
-	local pid f=$K8S_DIR/$1.pid
-	[ -f "$f" ] || return 1
-	pid=$(cat "$f" 2>/dev/null) || return 1
-	case $pid in '' | *[!0-9]*) return 1 ;; esac
-	alive "$pid" || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1 | grep -q "/$1\$" || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$K8S_DIR/" || return 1
-	echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+our_pid() { pid_of "$K8S_DIR/$1.pid" "^[^ ]*/$1 .*$K8S_DIR/"; }
 
 kubectl_admin() { "$BIN/kubectl" --kubeconfig "$ADMIN_KC" "$@"; }
 

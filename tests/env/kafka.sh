@@ -55,41 +55,13 @@ READY_RE='\[KafkaRaftServer nodeId=1\] Kafka Server started'
 
 JAVA=
 
-say() { echo "kafka: $*"; }
-die() { echo "kafka: $*" >&2; exit 1; }
+ENV_NAME=kafka
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 # ---------------------------------------------------------------- helpers --
 
-# alive PID: the process exists and is not a zombie.
-alive() {
-	local st
-	kill -0 "$1" 2>/dev/null || return 1
-	st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
-	[ "$st" != Z ]
-}
-
 # our_pid: print the broker's pid when the pid file names a live kafka.Kafka.
-our_pid() {
-	local pid
-	[ -f "$PIDFILE" ] || return 1
-	pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-	case $pid in '' | *[!0-9]*) return 1 ;; esac
-	alive "$pid" || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka ' || return 1
-	echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-apt_install() {
-	[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null ||
-		die "missing $*: install them (Debian: apt-get install -y $*)"
-	say "apt-get install -y $*"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q "$@" >/dev/null ||
-		{ apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; } ||
-		die "apt-get install $* failed"
-}
+our_pid() { pid_of "$PIDFILE" 'kafka\.Kafka '; }
 
 java_major() {
 	"$1" -version 2>&1 | sed -n '1s/.*version "\([0-9][0-9]*\)[."].*/\1/p'

@@ -70,41 +70,13 @@ META=$S3_DIR/meta
 ENDPOINT=http://127.0.0.1:$S3_PORT
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
-say() { echo "s3: $*"; }
-die() { echo "s3: $*" >&2; exit 1; }
+ENV_NAME=s3
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 # ---------------------------------------------------------------- helpers --
 
-# alive PID: the process exists and is not a zombie.
-alive() {
-	local st
-	kill -0 "$1" 2>/dev/null || return 1
-	st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
-	[ "$st" != Z ]
-}
-
 # our_pid: print the server's pid when the pid file names a live versitygw.
-our_pid() {
-	local pid
-	[ -f "$PIDFILE" ] || return 1
-	pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
-	case $pid in '' | *[!0-9]*) return 1 ;; esac
-	alive "$pid" || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'versitygw .*posix' || return 1
-	echo "$pid"
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-apt_install() {
-	[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null ||
-		die "missing $*: install them (Debian: apt-get install -y $*)"
-	say "apt-get install -y $*"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -q "$@" >/dev/null ||
-		{ apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; } ||
-		die "apt-get install $* failed"
-}
+our_pid() { pid_of "$PIDFILE" 'versitygw .*posix'; }
 
 # s3curl METHOD PATH [curl args...]: a SigV4-signed request (curl >= 7.75
 # signs; S3 also wants x-amz-content-sha256, which curl 7.88 does not add).

@@ -1,0 +1,40 @@
+# lib.sh: what the tests/env/ scripts share (sourced after ENV_NAME is
+# set): messages, process checks, the loopback port probe, apt.
+
+say() { echo "$ENV_NAME: $*"; }
+die() { echo "$ENV_NAME: $*" >&2; exit 1; }
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local st
+	kill -0 "$1" 2>/dev/null || return 1
+	st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null) || return 1
+	[ "$st" != Z ]
+}
+
+# pid_of FILE PATTERN: print the pid FILE names when that process is alive
+# and its command line matches PATTERN (grep -E), so a stale pid file or a
+# recycled pid is never taken for our server.
+pid_of() {
+	local pid
+	[ -f "$1" ] || return 1
+	pid=$(cat "$1" 2>/dev/null) || return 1
+	case $pid in '' | *[!0-9]*) return 1 ;; esac
+	alive "$pid" || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE "$2" || return 1
+	echo "$pid"
+}
+
+# port_open PORT: something accepts connections on 127.0.0.1:PORT.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# apt_install PACKAGE...: install Debian packages (root only), else say which.
+apt_install() {
+	[ "$(id -u)" = 0 ] && command -v apt-get >/dev/null ||
+		die "missing $*: install them (Debian: apt-get install -y $*)"
+	say "apt-get install -y $*"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q "$@" >/dev/null ||
+		{ apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; } ||
+		die "apt-get install $* failed"
+}
