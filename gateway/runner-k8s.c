@@ -96,6 +96,7 @@ struct k8s_runner {
 		int64_t seen;	/* monotonic ms */
 	} *orphans;
 	size_t norphans;
+	LIST_HEAD(, k8s_reap) reaps;
 };
 
 static const struct runner_ops k8s_ops;
@@ -635,6 +636,9 @@ k8s_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	/* activeDeadlineSeconds did not end it (no kubelet acted, a node lost): we do. */
 	if (j->state == KJOB_ACTIVE)
 		k8s_job_stop(j, RUNNER_TIMEOUT, NULL);
+	else if (j->state == KJOB_WAIT_SYNC || j->state == KJOB_CREATING)
+		k8s_job_stop(j, RUNNER_INFRA, "no pod by the task's deadline: the Kubernetes API "
+		    "did not answer (see the k8s runner's warnings)");
 }
 
 static struct runner_job *
@@ -729,23 +733,39 @@ k8s_active(const struct runner *r)
 
 /* ---- deleting finished pods ---- */
 
+/* A finished pod to delete: waiting for its TTL (ev), then its DELETE (req). */
 struct k8s_reap {
 	struct k8s_runner *r;
 	char *pod;
 	struct event *ev;
+	struct k8s_req *req;
+	LIST_ENTRY(k8s_reap) entry;
 };
+
+static void
+k8s_reap_free(struct k8s_reap *rp)
+{
+	if (rp->ev != NULL)
+		event_free(rp->ev);
+	if (rp->req != NULL)
+		k8s_req_cancel(rp->req);
+	LIST_REMOVE(rp, entry);
+	free(rp->pod);
+	free(rp);
+}
 
 static void
 k8s_reap_done(const struct k8s_response *resp, void *arg)
 {
-	char *pod = arg;
+	struct k8s_reap *rp = arg;
 
+	rp->req = NULL;
 	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
-		log_warn("cannot delete a finished game pod", "pod=%s error=%s", pod,
+		log_warn("cannot delete a finished game pod", "pod=%s error=%s", rp->pod,
 		    log_q(resp->status.message));
 	else
-		log_debug("finished game pod deleted", "pod=%s", pod);
-	free(pod);
+		log_debug("finished game pod deleted", "pod=%s", rp->pod);
+	k8s_reap_free(rp);
 }
 
 static void
@@ -753,9 +773,9 @@ k8s_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct k8s_reap *rp = arg;
 
-	k8s_pod_delete(rp->r->client, rp->r->ns, rp->pod, 0, k8s_reap_done, rp->pod);
 	event_free(rp->ev);
-	free(rp);
+	rp->ev = NULL;
+	rp->req = k8s_pod_delete(rp->r->client, rp->r->ns, rp->pod, 0, k8s_reap_done, rp);
 }
 
 static void
@@ -766,6 +786,7 @@ k8s_reap_later(struct k8s_runner *r, const char *pod, long after_s)
 
 	rp->r = r;
 	rp->pod = xstrdup(pod);
+	LIST_INSERT_HEAD(&r->reaps, rp, entry);
 	rp->ev = evtimer_new(r->base, k8s_reap_cb, rp);
 	evtimer_add(rp->ev, &tv);
 }
@@ -838,7 +859,8 @@ k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		log_info("deleting a finished game pod no task claims", "pod=%s orphan_ttl_s=%ld",
 		    sw.next[i].pod, r->orphan_ttl_s);
-		k8s_pod_delete(r->client, r->ns, sw.next[i].pod, 0, k8s_reap_done, sw.next[i].pod);
+		k8s_reap_later(r, sw.next[i].pod, 0);
+		free(sw.next[i].pod);
 	}
 	r->orphans = sw.next;
 	r->norphans = keep;
@@ -933,6 +955,7 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 	r->grace_s = config_get_int(conf, "k8s", "delete_grace_s");
 	r->slack_s = config_get_int(conf, "k8s", "deadline_slack_s");
 	LIST_INIT(&r->jobs);
+	LIST_INIT(&r->reaps);
 
 	memset(&copts, 0, sizeof copts);
 	copts.qps = (double)config_get_int(conf, "k8s", "qps");
@@ -969,6 +992,8 @@ k8s_free(struct runner *rr)
 
 	while (!LIST_EMPTY(&r->jobs))
 		k8s_job_free(LIST_FIRST(&r->jobs));
+	while (!LIST_EMPTY(&r->reaps))
+		k8s_reap_free(LIST_FIRST(&r->reaps));
 	if (r->sweep != NULL)
 		event_free(r->sweep);
 	if (r->inf != NULL)
