@@ -397,6 +397,7 @@ struct gw {
 	} steps[TASK_NSTATES];
 
 	int draining;
+	int revoking;		/* inside a revoke: start no new game */
 	int stopped;		/* loop exit requested */
 	int exit_code;
 	int64_t drain_deadline_ms;
@@ -409,6 +410,8 @@ extern struct gw *gw;
 void task_receive(int32_t partition, int64_t offset, const void *buf, size_t len);
 /* Partitions revoked: abandon their tasks (the new owner runs them). */
 void task_revoke_partition(int32_t partition);
+/* Start waiting tasks at the loop's next turn. */
+void task_kick(void);
 int task_cancel(const char *id, char **cause);
 int task_requeue(const char *id, int *attempt, char **cause);
 struct task *task_find(const char *id);

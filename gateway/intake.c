@@ -187,6 +187,7 @@ intake_revoke(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 	 * offset fetch until our transaction ends) instead of running those
 	 * tasks again after our late commit is refused.
 	 */
+	gw->revoking = 1;
 	task_flush();
 	if (gw->committer != NULL && committer_inflight(gw->committer) > 0) {
 		if (committer_sync(gw->committer, timeout_ms) != 0)
@@ -203,6 +204,8 @@ intake_revoke(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 		task_revoke_partition(parts->elems[i].partition);
 		health_revoked(gw->health, parts->elems[i].partition);
 	}
+	gw->revoking = 0;
+	task_kick();
 	if (in->assigned != NULL)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
 	in->assigned = NULL;

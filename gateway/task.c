@@ -591,7 +591,8 @@ task_start_waiting(void)
 {
 	struct task *t, *next;
 
-	if (gw->draining)
+	/* Revoking: no new game for a partition about to go (kicked after). */
+	if (gw->draining || gw->revoking)
 		return;
 	for (t = TAILQ_FIRST(&gw->active); t != NULL && task_running_count() < gw->max_inflight;
 	    t = next) {
@@ -1045,6 +1046,14 @@ task_receive(int32_t partition, int64_t offset, const void *buf, size_t len)
 	} else
 		task_start(t);
 	task_update_intake();
+}
+
+/* Start waiting tasks from the loop's next turn (after a revoke). */
+void
+task_kick(void)
+{
+	if (kick_event != NULL)
+		event_active(kick_event, EV_TIMEOUT, 0);
 }
 
 void
