@@ -170,8 +170,16 @@ intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
 	in->assigned = rd_kafka_topic_partition_list_copy(parts);
 	rd_kafka_assign(in->rk, parts);
+	/*
+	 * Set each partition's pause state outright: librdkafka keeps a
+	 * partition's pause flag across unassign and assign, so a partition
+	 * paused when it was revoked would otherwise come back paused while
+	 * intake is running, and never be fetched again.
+	 */
 	if (in->all_paused)
 		rd_kafka_pause_partitions(in->rk, parts);
+	else
+		rd_kafka_resume_partitions(in->rk, parts);
 	intake_update_pauses(in);
 }
 
