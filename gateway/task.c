@@ -534,12 +534,19 @@ task_release_claims(struct task *t)
 	t->claimed = 0;
 }
 
+/* Where results go: the task's result_prefix, else storage.result_prefix. */
+static const char *
+task_prefix_base(const struct task *t)
+{
+	return t->spec->result_prefix != NULL ? t->spec->result_prefix :
+	    config_get(gw->conf, "storage", "result_prefix");
+}
+
 /* Results go below <prefix>/<task>/<attempt>/. */
 static void
 task_set_prefix(struct task *t)
 {
-	const char *prefix = t->spec->result_prefix != NULL ? t->spec->result_prefix :
-	    config_get(gw->conf, "storage", "result_prefix");
+	const char *prefix = task_prefix_base(t);
 
 	free(t->result_prefix);
 	xasprintf(&t->result_prefix, "%s%s%s/%d/", prefix,
@@ -560,8 +567,7 @@ task_start(struct task *t)
 		task_report(t);
 		return;
 	}
-	prefix = t->spec->result_prefix != NULL ? t->spec->result_prefix :
-	    config_get(gw->conf, "storage", "result_prefix");
+	prefix = task_prefix_base(t);
 	if (prefix == NULL || *prefix == '\0') {
 		task_finish(t, RESULT_ERROR, ERROR_INVALID,
 		    "no result_prefix in the task and storage.result_prefix is not set");

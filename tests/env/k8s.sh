@@ -491,21 +491,9 @@ do_start() {
 
 # stop_part PART [GRACE_S]: SIGTERM, SIGKILL after GRACE_S (default 15).
 stop_part() {
-	local pid i grace=${2:-15}
+	local pid
 	pid=$(our_pid "$1") || { rm -f "$K8S_DIR/$1.pid"; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 1 $((grace * 10))); do
-		alive "$pid" || break
-		sleep 0.1
-	done
-	if alive "$pid"; then
-		say "$1 still running $grace s after SIGTERM: SIGKILL"
-		kill -KILL "$pid" 2>/dev/null || true
-		for i in $(seq 1 50); do
-			alive "$pid" || break
-			sleep 0.1
-		done
-	fi
+	stop_pid "$pid" "${2:-15}" TERM "$1"
 	rm -f "$K8S_DIR/$1.pid"
 }
 

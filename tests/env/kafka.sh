@@ -281,21 +281,9 @@ do_start() {
 # ------------------------------------------------------------ stop/status --
 
 do_stop() {
-	local pid i
+	local pid
 	if pid=$(our_pid); then
-		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 1 60); do
-			alive "$pid" || break
-			sleep 0.5
-		done
-		if alive "$pid"; then
-			say "no exit 30 s after SIGTERM: SIGKILL"
-			kill -KILL "$pid" 2>/dev/null || true
-			for i in $(seq 1 20); do
-				alive "$pid" || break
-				sleep 0.5
-			done
-		fi
+		stop_pid "$pid" 30 TERM broker
 		say "stopped (pid $pid)"
 	else
 		say "not running"

@@ -38,3 +38,22 @@ apt_install() {
 		{ apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; } ||
 		die "apt-get install $* failed"
 }
+
+# stop_pid PID GRACE_S [SIG] [NAME]: send SIG (default TERM; a frozen
+# process is woken first so it can act on it), wait up to GRACE_S seconds,
+# then SIGKILL and wait up to 5 s more.
+stop_pid() {
+	local i sig=${3:-TERM}
+	kill -CONT "$1" 2>/dev/null || true
+	kill "-$sig" "$1" 2>/dev/null || true
+	for i in $(seq 1 $(($2 * 10))); do
+		alive "$1" || return 0
+		sleep 0.1
+	done
+	say "${4:-pid $1} still running $2 s after SIG$sig: SIGKILL"
+	kill -KILL "$1" 2>/dev/null || true
+	for i in $(seq 1 50); do
+		alive "$1" || return 0
+		sleep 0.1
+	done
+}

@@ -228,22 +228,9 @@ do_start() {
 # do_stop [keep] [KILL]: SIGTERM lets requests in flight finish first (Go's
 # graceful shutdown); SIGKILL cuts them like a crash or a network failure.
 do_stop() {
-	local pid i sig=${2:-TERM}
+	local pid sig=${2:-TERM}
 	if pid=$(our_pid); then
-		kill -CONT "$pid" 2>/dev/null || true	# frozen: let it see SIGTERM
-		kill "-$sig" "$pid" 2>/dev/null || true
-		for i in $(seq 1 50); do
-			alive "$pid" || break
-			sleep 0.2
-		done
-		if alive "$pid"; then
-			say "no exit 10 s after SIGTERM: SIGKILL"
-			kill -KILL "$pid" 2>/dev/null || true
-			for i in $(seq 1 25); do
-				alive "$pid" || break
-				sleep 0.2
-			done
-		fi
+		stop_pid "$pid" 10 "$sig" versitygw
 		say "stopped (pid $pid)"
 	else
 		say "not running"
