@@ -190,7 +190,9 @@ client_conn_report(struct client_conn *c, enum client_conn_state st, const char 
 
 /*
  * The connection is gone (error NULL: closed cleanly by the gateway).
- * Requests sent on it fail; then it waits to reconnect or ends.
+ * Requests sent on it fail; then it waits to reconnect or ends. The
+ * phase changes first, so a callback asking again queues its request
+ * for the next connection instead of onto this dead one.
  */
 static void
 client_conn_lost(struct client_conn *c, const char *error)
@@ -202,24 +204,23 @@ client_conn_lost(struct client_conn *c, const char *error)
 	c->in_off = c->in_len = 0;
 	c->out_off = c->out_len = 0;
 	c->subscribed = 0;
+	free(c->last_error);
+	c->last_error = error != NULL ? xstrdup(error) : NULL;
+	if (c->o.reconnect) {
+		c->phase = CLIENT_PHASE_WAITING;
+		c->retry_at = util_mono_ms() + backoff_next(&c->backoff);
+	} else
+		c->phase = CLIENT_PHASE_CLOSED;
 	failed = client_conn_take(c, !c->o.reconnect);
 	if (failed != NULL) {
 		if (error == NULL)
 			xasprintf(&closed, "%s: connection closed by paia-gateway before it "
 			    "answered%s", c->tp->name, c->tp->ops->closed_hint);
 		client_conn_fail_list(c, failed, error != NULL ? error : closed);
+		free(closed);
 	}
-	free(c->last_error);
-	c->last_error = error != NULL ? xstrdup(error) : NULL;
-	if (c->o.reconnect) {
-		c->phase = CLIENT_PHASE_WAITING;
-		c->retry_at = util_mono_ms() + backoff_next(&c->backoff);
-		client_conn_report(c, CLIENT_CONN_DOWN, error);
-	} else {
-		c->phase = CLIENT_PHASE_CLOSED;
-		client_conn_report(c, CLIENT_CONN_CLOSED, error);
-	}
-	free(closed);
+	client_conn_report(c, c->o.reconnect ? CLIENT_CONN_DOWN : CLIENT_CONN_CLOSED,
+	    c->last_error);
 }
 
 static void
@@ -334,7 +335,7 @@ client_conn_answer(struct client_conn *c, cJSON *j)
 	client_req_free(r);
 }
 
-/* One line from the gateway, without its newline (NUL-terminated copy). */
+/* One line from the gateway, without its newline (a NUL-terminated copy of len bytes). */
 static void
 client_conn_line(struct client_conn *c, char *line, size_t len)
 {
@@ -384,7 +385,10 @@ client_conn_lines(struct client_conn *c)
 		if (nl == NULL)
 			break;
 		len = n > 0 && start[n - 1] == '\r' ? n - 1 : n;
-		line = xstrndup(start, len);
+		/* Not xstrndup: a NUL inside the line must not shorten the copy. */
+		line = xmalloc(len + 1);
+		memcpy(line, start, len);
+		line[len] = '\0';
 		c->in_off += n + 1;
 		client_conn_line(c, line, len);
 		free(line);
