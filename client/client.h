@@ -195,8 +195,9 @@ struct client_transport *client_transport_unix_new(const char *path);
  * A request not answered within its timeout fails, and the connection
  * is dropped (a late answer would be taken for the next one's). A line
  * longer than line_max fails the request waiting for it naming the cap,
- * and drops the connection. A connection lost fails every request in
- * flight or queued.
+ * and drops the connection. A connection lost fails every request sent
+ * on it (the gateway may or may not have acted on them); requests not
+ * sent yet wait for the next connection when there is one to come.
  *
  * With reconnect set, a lost connection (or one never made) is tried
  * again after a capped exponential backoff with jitter; once it is back
@@ -208,7 +209,7 @@ struct client_conn;
 
 enum client_conn_state {
 	CLIENT_CONN_UP,		/* connected for the first time */
-	CLIENT_CONN_DOWN,	/* lost or not made; retrying after a backoff */
+	CLIENT_CONN_DOWN,	/* lost or not made (or not started); retried after a backoff */
 	CLIENT_CONN_RESYNC,	/* connected again after DOWN: resubscribe, relist */
 	CLIENT_CONN_CLOSED,	/* ended for good (no reconnect) */
 };
@@ -248,10 +249,10 @@ struct client_conn_opts {
 /* A connection over tp (owned from now on); opts copied. Not connected yet. */
 struct client_conn *client_conn_new(struct client_transport *tp, const struct client_conn_opts *);
 /*
- * Start connecting. Returns 0 (connected or in progress), or -1 when the
- * attempt failed at once: requests queued fail, on_state runs (DOWN with
- * a retry scheduled, or CLOSED), and *cause (when cause is not NULL)
- * says why.
+ * Start connecting (again, after CLOSED). Returns 0 (connected or in
+ * progress), or -1 when the attempt failed at once: on_state runs (DOWN
+ * with a retry scheduled, or CLOSED and the queued requests fail), and
+ * *cause (when cause is not NULL) says why.
  */
 int client_conn_start(struct client_conn *, char **cause);
 /* The descriptor to poll (-1 while none: between attempts). */
@@ -269,9 +270,10 @@ int client_conn_timeout(const struct client_conn *);
 void client_conn_process(struct client_conn *, short revents);
 /*
  * Queue req (copied) with its callback; timeout_ms 0: the connection's
- * default. The callback runs exactly once, from client_conn_process or
- * client_conn_free (error "connection closed"), never from here. A
- * "subscribe" answered ok turns idle_ms on.
+ * default. The callback runs exactly once, later: from
+ * client_conn_start, _process (and so _wait and client_call) or _free
+ * (error "connection closed"), never from here. A "subscribe" answered
+ * ok turns idle_ms on.
  */
 void client_conn_request(struct client_conn *, const cJSON *req, int timeout_ms,
     client_answer_cb *, void *arg);
