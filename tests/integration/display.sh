@@ -42,10 +42,8 @@ admitted() { xclient "$@" && grep -q "^name of display: *:$N\$" "$T/out"; }
 out=$("$DISPLAY_SH" --dry-run --nvidia 2>/dev/null)
 check "dry run: Xorg on :0 with the cookie (-auth /var/lib/paia-display/Xauthority)" \
 	grep -q 'Xorg :0 .*-auth /var/lib/paia-display/Xauthority .*-nolisten tcp' <<<"$out"
-check "dry run: no xhost (the display is not opened to every local process)" \
-	sh -c "! grep -q xhost <<'EOF'
-$out
-EOF"
+lacks() { ! grep -q "$1" <<<"$2"; }
+check "dry run: no xhost (the display is not opened to every local process)" lacks xhost "$out"
 check "bad options are refused with a reason" sh -c "
 	'$DISPLAY_SH' --xvfb --auth-dir rel 2>&1 | grep -q 'absolute path' &&
 	'$DISPLAY_SH' --xvfb --game-gid 0 2>&1 | grep -q 'game-gid must be a number, not 0' &&

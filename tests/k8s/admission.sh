@@ -54,8 +54,9 @@ print(json.dumps(p))
 EOF
 }
 
-# refused NAME PYTHON MESSAGE: the gateway's create of pod NAME changed by
-# PYTHON fails, refused by the policy with MESSAGE (a fixed string).
+# refused WHAT PYTHON MESSAGE: the gateway's create of the next test pod
+# (adm-<run>-<n>), changed by PYTHON, fails: the policy refuses it with
+# MESSAGE (a fixed string). WHAT only names the case.
 n=0
 refused() {
 	local out
@@ -84,8 +85,8 @@ case_refused() { check "refused: $1 ($3)" refused "$@"; }
 # --- 1. the template's pod ------------------------------------------------------------
 task=adm-$run-ok
 pod "$task" >"$TMP/ok.json"
-check "the template's pod, created as the gateway, is admitted" sh -c \
-	"'$KUBECTL' --kubeconfig '$K8S_GATEWAY_KUBECONFIG' -n '$K8S_NAMESPACE' create -f '$TMP/ok.json' >'$TMP/ok.out' 2>&1"
+check "the template's pod, created as the gateway, is admitted" created "$TMP/ok.json"
+cp "$TMP/out" "$TMP/ok.out"
 sed 's/^/# /' "$TMP/ok.out"
 check "... and exists" wait_for 30 gw get pod "$task-1"
 check "Pod Security warns (level restricted) about the hostPath volumes only" sh -c \
