@@ -70,7 +70,7 @@ char *log_redact_url(const char *url);
 /* True if a config key names a secret (password, secret, token, key). */
 int log_key_is_secret(const char *key);
 
-/* backoff.c: capped exponential backoff with full jitter. */
+/* backoff.c: capped exponential backoff with equal jitter. */
 struct backoff {
 	uint32_t base_ms;
 	uint32_t cap_ms;
