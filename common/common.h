@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #ifdef __GNUC__
@@ -69,7 +70,7 @@ char *log_redact_url(const char *url);
 /* True if a config key names a secret (password, secret, token, key). */
 int log_key_is_secret(const char *key);
 
-/* backoff.c: capped exponential backoff with full jitter. */
+/* backoff.c: capped exponential backoff with equal jitter. */
 struct backoff {
 	uint32_t base_ms;
 	uint32_t cap_ms;
@@ -178,5 +179,54 @@ void evcurl_add(struct evcurl *, void *easy, evcurl_done_cb *, void *arg);
 /* Remove a running transfer without calling its callback; caller cleans up. */
 void evcurl_remove(struct evcurl *, void *easy);
 size_t evcurl_running(const struct evcurl *);
+
+
+/*
+ * worker.c: one thread for a library call that blocks, fed by the loop
+ * through a queue and answering through an eventfd (the committer's
+ * transactions, health's ListOffsets). Callers embed struct worker_job
+ * in their own job struct. The thread runs with every signal blocked.
+ */
+struct worker;
+struct worker_job {
+	TAILQ_ENTRY(worker_job) entry;
+};
+TAILQ_HEAD(worker_jobs, worker_job);
+/*
+ * Run what was queued (every job posted since the last run, oldest
+ * first); hand each job back with worker_done() when it is finished.
+ * Jobs not handed back are run again, first, next time.
+ * @locality worker
+ */
+typedef void worker_run_cb(struct worker *, struct worker_jobs *, void *arg);
+/* A job handed back; the callback owns it from now on. @locality loop */
+typedef void worker_done_cb(struct worker_job *, void *arg);
+/* Start the thread; name is for messages. @locality loop */
+struct worker *worker_start(struct event_base *, const char *name, worker_run_cb *,
+    worker_done_cb *, void *arg);
+/* Queue a job (ownership moves to the worker until done_cb). @locality loop */
+void worker_post(struct worker *, struct worker_job *);
+/* Hand a finished job (removed from jobs) back to the loop. @locality worker */
+void worker_done(struct worker *, struct worker_jobs *jobs, struct worker_job *);
+/*
+ * Wait, blocking the loop at most timeout_ms, until every posted job was
+ * handed back, then deliver them. 0 when all were, -1 on timeout.
+ * @locality loop
+ */
+int worker_sync(struct worker *, int timeout_ms);
+/* Posted and not yet delivered. @locality loop */
+size_t worker_pending(const struct worker *);
+/* 1 once worker_stop was called (long retries check it). @locality worker */
+int worker_stopping(struct worker *);
+/* Guard the few fields a caller shares between the loop and its run_cb. */
+void worker_lock(struct worker *);
+void worker_unlock(struct worker *);
+/*
+ * Stop and join: with drain, what is queued runs first; without, only
+ * the run under way finishes. Jobs never run or never delivered go to
+ * discard_cb (from the calling thread; the loop no longer runs).
+ * @locality loop
+ */
+void worker_stop(struct worker *, int drain, worker_done_cb *discard_cb);
 
 #endif

@@ -3,8 +3,9 @@
  * its state machine, the message contracts (task v1, result v1, DLQ),
  * the ledger of offsets, the committer thread, the runner and storage
  * interfaces, the control socket. One libevent loop in the main thread
- * owns all of it; only the committer runs on its own thread and talks
- * through a queue and an eventfd.
+ * owns all of it; two workers (common/worker.c) block where librdkafka
+ * does: the committer's transactions and health's ListOffsets; they talk
+ * to the loop through a queue and an eventfd only.
  */
 #ifndef PAIA_GATEWAY_H
 #define PAIA_GATEWAY_H
@@ -151,14 +152,16 @@ struct commit_offset {
 	char *metadata;
 };
 struct commit_batch {
-	uint64_t id;
+	struct worker_job job;	/* first: batches travel as worker jobs */
+	uint64_t id;		/* 0: the committer's own start-up */
 	struct commit_record *records;
 	size_t nrecords;
 	char *offsets_topic;
 	struct commit_offset *offsets;
 	size_t noffsets;
 	void *group_metadata;	/* rd_kafka_consumer_group_metadata_t */
-	TAILQ_ENTRY(commit_batch) entry;
+	int ok;			/* the answer: committed, or the fatal error */
+	char *error;
 };
 struct committer;
 /* A batch came back: committed (ok) or not (fatal error string). */
