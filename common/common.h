@@ -1,8 +1,9 @@
 /*
  * common.h: the small pieces every PAIA program shares: memory helpers
  * that abort on exhaustion, logfmt logging with secret redaction, the
- * INI configuration, capped exponential backoff with jitter, the libcurl
- * multi <-> libevent glue, and a few string, time and file helpers.
+ * INI configuration, a strict JSON checker for outside input, capped
+ * exponential backoff with jitter, the libcurl multi <-> libevent glue,
+ * and a few string, time and file helpers.
  *
  * Nothing here knows of tasks, Kafka or screens.
  */
@@ -121,7 +122,43 @@ void util_signals_restore(const struct util_sigmask *old);
 /* Parse a boolean: true/false/yes/no/on/off/1/0. */
 int util_parse_bool(const char *s, int *out);
 
-/* config.c: INI configuration (libinih) with PAIA_* overrides. */
+/*
+ * json.c: a strict RFC 8259 checker for JSON from outside (see the file):
+ * no duplicate names, no \u0000, no lone surrogates, no byte order mark,
+ * nothing after the value, at most JSON_DEPTH_MAX levels. Pure: no
+ * globals, no I/O; any thread.
+ */
+#define JSON_DEPTH_MAX 64
+enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY,
+	JSON_OBJECT };
+struct json_member {
+	char *name;		/* unescaped; never holds a NUL */
+	size_t name_off;	/* its opening quote in the text */
+	size_t value_off;	/* the value's first byte */
+	size_t value_end;	/* one past its last byte */
+};
+struct json_doc {
+	enum json_type type;	/* of the top-level value */
+	size_t start, end;	/* its span, whitespace around it excluded */
+	struct json_member *members;	/* a top-level object's, in text order */
+	size_t nmembers;
+};
+/*
+ * Check that buf[0..len) is one JSON value by those rules. Returns 0 and
+ * fills *doc (json_doc_free it after; doc may be NULL), or -1 with
+ * *errpos the offending byte's offset and *cause an allocated, short
+ * sentence saying what is wrong ("duplicate name \"id\" in an object",
+ * "a number has a leading zero"); errpos and cause may be NULL.
+ */
+int json_check(const void *buf, size_t len, struct json_doc *doc, size_t *errpos,
+    char **cause);
+void json_doc_free(struct json_doc *);
+/* The top-level member of that (unescaped) name, or NULL. */
+const struct json_member *json_doc_member(const struct json_doc *, const char *name);
+/* "null", "a boolean", "a number", "a string", "an array", "an object". */
+const char *json_type_name(enum json_type);
+
+/* config.c: INI configuration (our own reader) with PAIA_* overrides. */
 struct config;
 struct config_entry {
 	const char *section;
