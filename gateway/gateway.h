@@ -50,23 +50,31 @@ struct task_spec {
 	char *program;		/* storage URL */
 	char *model;		/* storage URL or NULL */
 	char *entry;		/* relative path inside input/, or NULL */
-	char *params;		/* JSON object text ("{}" when absent) */
+	char *params;		/* JSON object text as written ("{}" when absent) */
 	long timeout_s;		/* 0: the runner's default */
 	int gpu;
 	char *result_prefix;	/* storage URL prefix or NULL */
 	char *raw;		/* the original message, for requeue */
 	size_t rawlen;
+	size_t attempt_off;	/* raw's attempt value, [off, end) */
+	size_t attempt_end;
+	int attempt_insert;	/* no attempt: a requeue adds one at attempt_off */
 };
 
 /*
- * Decode and validate one task message. On failure returns -1, sets
- * *reason and an allocated *detail naming the field and what is wrong;
- * *task_id is set (allocated) when the message had a readable task_id.
+ * Decode and validate one task message: strict JSON (json_check), then
+ * the fields. On failure returns -1, sets *reason and an allocated
+ * *detail naming the field and what is wrong; *task_id is set
+ * (allocated) when the message had a readable task_id.
  */
 int msg_task_decode(const void *buf, size_t len, struct task_spec **out,
     enum dlq_reason *reason, char **detail, char **task_id);
 void msg_task_free(struct task_spec *);
-/* The task message to produce for a requeue: same task, attempt + 1. */
+/*
+ * The task message to produce for a requeue: the original text with
+ * the attempt's value one higher (added when it had none), every other
+ * byte as it was.
+ */
 char *msg_task_requeue(const struct task_spec *);
 /* A safe file name from the last segment of a URL path ("program" if none). */
 char *msg_url_basename(const char *url);
