@@ -505,6 +505,28 @@ char *metrics_text(void);
 
 /* ---- control.c: the control socket ---- */
 
+enum control_cmd {
+	CONTROL_STATUS, CONTROL_TASKS, CONTROL_TASK, CONTROL_REQUEUE, CONTROL_CANCEL,
+	CONTROL_LAG, CONTROL_SUBSCRIBE,
+};
+struct control_request {
+	enum control_cmd cmd;
+	char *id;	/* task, requeue, cancel: 1..TASK_ID_MAX bytes */
+	char *state;	/* tasks: a state name, "active", or NULL for all */
+	int check;	/* lag: start a health check round */
+};
+/*
+ * Parse one request line (docs/control.md): strict JSON, one object, a
+ * known cmd, only its fields, each of its type, no control characters
+ * in strings. 0, or -1 with *cause the error to answer. Pure: no I/O.
+ */
+int control_request_parse(const char *line, size_t len, struct control_request *,
+    char **cause);
+void control_request_clear(struct control_request *);
+/*
+ * Listen on path. An existing socket there is replaced only when no
+ * one answers on it (a stale one); anything else there is an error.
+ */
 struct control *control_start(const char *path, char **cause);
 /* Tell subscribers about a task's change. */
 void control_notify_task(struct control *, const struct task *);
