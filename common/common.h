@@ -169,24 +169,38 @@ struct config_entry {
  * Schema of one known key: a type and bounds. Sections listed with
  * passthrough accept any key (e.g. kafka.*, handed to librdkafka).
  */
-enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_BOOL, CONFIG_ENUM };
+enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_BOOL, CONFIG_ENUM, CONFIG_NAME };
 struct config_key {
 	const char *section;
 	const char *key;
 	enum config_type type;
 	const char *def;
-	long long min, max;
+	long long min, max;	/* CONFIG_INT: bounds; CONFIG_NAME: length bounds */
 	const char *choices; /* CONFIG_ENUM: "a|b|c" */
 	const char *help;
 };
 struct config *config_new(const struct config_key *schema, const char **passthrough);
 void config_free(struct config *);
-/* Load an INI file; unknown sections or keys and bad values fail naming them. */
+/*
+ * Load an INI file (paia-gateway.conf(5)): a regular file of at most
+ * 1 MiB, lines of at most 4096 bytes. Unknown sections or keys, bad
+ * values, broken lines and a key set twice fail naming file and line.
+ */
 int config_load_file(struct config *, const char *path, char **cause);
 /* Apply PAIA_<SECTION>_<KEY> environment variables (see paia-gateway.conf(5)). */
 int config_load_env(struct config *, char **envp, char **cause);
-/* Set one value with validation (command line -o section.key=value). */
+/*
+ * Set one value with validation (command line -o section.key=value):
+ * known section and key, no control characters, the key's type.
+ */
 int config_set(struct config *, const char *section, const char *key, const char *value, char **cause);
+/*
+ * Is value a name (what, e.g. "gateway.instance_id", names it in the
+ * error): min to max characters of A-Z a-z 0-9 . _ -, not . or ..?
+ * 0, or -1 with *cause.
+ */
+int config_name_check(const char *what, const char *value, size_t min, size_t max,
+    char **cause);
 /* Set a value only if the user has not set it (used by --embedded). */
 void config_set_default(struct config *, const char *section, const char *key, const char *value);
 const char *config_get(const struct config *, const char *section, const char *key);
