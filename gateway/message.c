@@ -149,25 +149,23 @@ msg_url_valid(const char *s)
 	return 0;
 }
 
-/*
- * What a result prefix must not have beyond a storage URL's rules, or
- * NULL: artifacts' names are appended to it, so a query or fragment
- * would swallow them (every artifact one resource), and it is reported
- * in every result, so it carries no credentials.
- */
-static const char *
-msg_prefix_check(const char *s)
+const char *
+msg_result_prefix_check(const char *url, int userinfo_ok)
 {
-	const char *host = strstr(s, "://") + 3;
-	size_t hlen = strcspn(host, "/?#");
+	const char *host;
+	size_t hlen;
 
-	if (memchr(host, '@', hlen) != NULL)
+	if (!msg_url_valid(url))
+		return "must be a file://, http(s):// or s3:// URL";
+	host = strstr(url, "://") + 3;
+	hlen = strcspn(host, "/?#");
+	if (!userinfo_ok && memchr(host, '@', hlen) != NULL)
 		return "must not carry user information (user:password@)";
-	if (strchr(s, '?') != NULL)
+	if (strchr(url, '?') != NULL)
 		return "must not have a query ('?')";
-	if (strchr(s, '#') != NULL)
+	if (strchr(url, '#') != NULL)
 		return "must not have a fragment ('#')";
-	if (hlen == 0 && strncmp(s, "file://", 7) != 0)
+	if (hlen == 0 && strncmp(url, "file://", 7) != 0)
 		return "must name a host or bucket";
 	return NULL;
 }
@@ -431,12 +429,8 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	}
 	if (msg_get_string(&ctx, root, "result_prefix", 0, &t->result_prefix) < 0)
 		goto out;
-	if (t->result_prefix != NULL && !msg_url_valid(t->result_prefix)) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE,
-		    "field 'result_prefix' must be a file://, http(s):// or s3:// URL");
-		goto out;
-	}
-	if (t->result_prefix != NULL && (why = msg_prefix_check(t->result_prefix)) != NULL) {
+	if (t->result_prefix != NULL &&
+	    (why = msg_result_prefix_check(t->result_prefix, 0)) != NULL) {
 		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'result_prefix' %s", why);
 		goto out;
 	}
