@@ -51,6 +51,7 @@ struct json_scan {
 	struct json_key *keys;		/* scratch for the duplicate check */
 	size_t keys_cap;
 	struct json_doc *doc;		/* top-level members go here (or NULL) */
+	size_t members_cap;
 	size_t errpos;
 	char *cause;
 };
@@ -438,8 +439,11 @@ json_object(struct json_scan *s)
 		s->i++;
 		json_ws(s);
 		if (top && s->doc != NULL) {
-			s->doc->members = xreallocarray(s->doc->members, s->doc->nmembers + 1,
-			    sizeof *s->doc->members);
+			if (s->doc->nmembers == s->members_cap) {
+				s->members_cap = s->members_cap * 2 + 8;
+				s->doc->members = xreallocarray(s->doc->members, s->members_cap,
+				    sizeof *s->doc->members);
+			}
 			m = &s->doc->members[s->doc->nmembers++];
 			m->name = xstrndup(s->arena + at, s->arena_len - at);
 			m->name_off = name_off;
@@ -561,6 +565,9 @@ json_check(const void *buf, size_t len, struct json_doc *doc, size_t *errpos, ch
 	s.p = buf;
 	s.len = buf != NULL ? len : 0;
 	s.doc = doc;
+	/* Never NULL: empty names point into it too. */
+	s.arena_cap = 64;
+	s.arena = xmalloc(s.arena_cap);
 	if (doc != NULL)
 		memset(doc, 0, sizeof *doc);
 	if (s.len >= 3 && memcmp(s.p, "\xef\xbb\xbf", 3) == 0) {
