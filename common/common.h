@@ -121,6 +121,13 @@ void util_signals_block(struct util_sigmask *old);
 void util_signals_restore(const struct util_sigmask *old);
 /* Parse a boolean: true/false/yes/no/on/off/1/0. */
 int util_parse_bool(const char *s, int *out);
+/* The first control character (U+0000-U+001F, U+007F) in s, or NULL. */
+const char *util_find_control(const char *s);
+/*
+ * A copy of s for an error message: at most max bytes, cut on a UTF-8
+ * character boundary, "..." appended when cut. Caller frees.
+ */
+char *util_cut(const char *s, size_t max);
 
 /*
  * json.c: a strict RFC 8259 checker for JSON from outside (see the file):

@@ -146,22 +146,6 @@ config_free(struct config *c)
 	free(c);
 }
 
-/* A value as an error message quotes it: at most 64 bytes, cut on a character. */
-static char *
-config_echo(const char *value)
-{
-	size_t n = strlen(value);
-	char *out;
-
-	if (n <= 64)
-		return xstrdup(value);
-	n = 64;
-	while (n > 0 && ((unsigned char)value[n] & 0xc0) == 0x80)
-		n--;
-	xasprintf(&out, "%.*s...", (int)n, value);
-	return out;
-}
-
 int
 config_name_check(const char *what, const char *value, size_t min, size_t max, char **cause)
 {
@@ -176,7 +160,7 @@ config_name_check(const char *what, const char *value, size_t min, size_t max, c
 	if (i == len && len >= min && len <= max && strcmp(value, ".") != 0 &&
 	    strcmp(value, "..") != 0)
 		return 0;
-	e = config_echo(value);
+	e = util_cut(value, 64);
 	xasprintf(cause, "%s: \"%s\" is not a name: %zu to %zu characters of A-Z a-z 0-9 . _ - "
 	    "(and not . or ..)", what, e, min, max);
 	free(e);
@@ -198,7 +182,7 @@ config_check(const struct config_key *k, const char *value, char **cause)
 		snprintf(what, sizeof what, "%s.%s", k->section, k->key);
 		return config_name_check(what, value, (size_t)k->min, (size_t)k->max, cause);
 	}
-	e = config_echo(value);
+	e = util_cut(value, 64);
 	switch (k->type) {
 	case CONFIG_STRING:
 	case CONFIG_NAME:
@@ -276,12 +260,10 @@ config_set(struct config *c, const char *section, const char *key, const char *v
 		return -1;
 	}
 	/* Values reach log lines and commands: no line breaks, escapes or NULs. */
-	for (p = value; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			xasprintf(cause, "%s.%s: the value holds a control character (byte 0x%02x)",
-			    section, key, (unsigned char)*p);
-			return -1;
-		}
+	if ((p = util_find_control(value)) != NULL) {
+		xasprintf(cause, "%s.%s: the value holds a control character (byte 0x%02x)",
+		    section, key, (unsigned char)*p);
+		return -1;
 	}
 	if (config_is_passthrough(c, section)) {
 		config_store(c, section, key, value, 1, NULL);

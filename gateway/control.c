@@ -104,57 +104,16 @@ static const struct control_cmd_def {
 	{ "subscribe", CONTROL_SUBSCRIBE, 0, 0, "no other field" },
 };
 
-/* What a request echoes back in an error: at most 64 bytes, cut on a character. */
-static char *
-control_echo(const char *s)
-{
-	size_t n = strlen(s);
-	char *out;
-
-	if (n <= 64)
-		return xstrdup(s);
-	n = 64;
-	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-		n--;
-	xasprintf(&out, "%.*s...", (int)n, s);
-	return out;
-}
-
-static int
-control_has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-static const char *
-control_type_name(const cJSON *j)
-{
-	if (cJSON_IsString(j))
-		return "a string";
-	if (cJSON_IsNumber(j))
-		return "a number";
-	if (cJSON_IsBool(j))
-		return "a boolean";
-	if (cJSON_IsNull(j))
-		return "null";
-	if (cJSON_IsArray(j))
-		return "an array";
-	return "an object";
-}
-
 /* A string field: of that type, no control characters. */
 static int
 control_string_field(const cJSON *j, char **out, char **cause)
 {
 	if (!cJSON_IsString(j)) {
 		xasprintf(cause, "field '%s' must be a string, not %s", j->string,
-		    control_type_name(j));
+		    msg_type_name(j));
 		return -1;
 	}
-	if (control_has_control(j->valuestring)) {
+	if (util_find_control(j->valuestring) != NULL) {
 		xasprintf(cause, "field '%s' must not hold control characters", j->string);
 		return -1;
 	}
@@ -207,7 +166,7 @@ control_request_parse(const char *line, size_t len, struct control_request *req,
 		if (strcmp(control_cmds[i].name, e) == 0)
 			def = &control_cmds[i];
 	if (def == NULL) {
-		why = control_echo(e);
+		why = util_cut(e, 64);
 		xasprintf(cause, "unknown command '%s' (status, tasks, task, requeue, cancel, lag, "
 		    "subscribe)", why);
 		free(why);
@@ -224,9 +183,9 @@ control_request_parse(const char *line, size_t len, struct control_request *req,
 		if (strcmp(f->string, "cmd") == 0)
 			continue;
 		if ((def->fields & bit) == 0) {
-			why = control_echo(f->string);
+			why = util_cut(f->string, 64);
 			xasprintf(cause, "unknown field '%s' for '%s' (it takes %s)",
-			    control_has_control(why) ? "?" : why, def->name, def->takes);
+			    util_find_control(why) != NULL ? "?" : why, def->name, def->takes);
 			free(why);
 			goto out;
 		}
@@ -234,7 +193,7 @@ control_request_parse(const char *line, size_t len, struct control_request *req,
 		if (bit == CTL_F_CHECK) {
 			if (!cJSON_IsBool(f)) {
 				xasprintf(cause, "field 'check' must be a boolean, not %s",
-				    control_type_name(f));
+				    msg_type_name(f));
 				goto out;
 			}
 			req->check = cJSON_IsTrue(f);
@@ -252,7 +211,7 @@ control_request_parse(const char *line, size_t len, struct control_request *req,
 	}
 	if (req->state != NULL && strcmp(req->state, "active") != 0 &&
 	    task_state_parse(req->state, &st) != 0) {
-		why = control_echo(req->state);
+		why = util_cut(req->state, 64);
 		xasprintf(cause, "unknown state '%s'", why);
 		free(why);
 		goto out;

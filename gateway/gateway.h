@@ -83,6 +83,8 @@ char *msg_task_requeue(const struct task_spec *);
  * operator's storage.result_prefix; a task's prefix never carries it).
  */
 const char *msg_result_prefix_check(const char *url, int userinfo_ok);
+/* "a string", "a number", "a boolean", "null", "an array", "an object". */
+const char *msg_type_name(const cJSON *);
 /* A safe file name from the last segment of a URL path ("program" if none). */
 char *msg_url_basename(const char *url);
 

@@ -96,18 +96,16 @@ static const char *
 msg_relpath_check(const char *s)
 {
 	const char *p = s, *slash;
-	size_t n, i;
+	size_t n;
 
 	if (*s == '/')
 		return "must be relative (it starts with '/')";
 	if (strlen(s) > 255)
 		return "is longer than 255 bytes";
-	for (i = 0; s[i] != '\0'; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return "must not hold control characters";
-		if (s[i] == '\\')
-			return "must not hold a backslash";
-	}
+	if (util_find_control(s) != NULL)
+		return "must not hold control characters";
+	if (strchr(s, '\\') != NULL)
+		return "must not hold a backslash";
 	for (;;) {
 		slash = strchr(p, '/');
 		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
@@ -119,16 +117,6 @@ msg_relpath_check(const char *s)
 			return NULL;
 		p = slash + 1;
 	}
-}
-
-/* Control characters (C0 and DEL) anywhere in s? */
-static int
-msg_has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
 }
 
 static int
@@ -215,7 +203,7 @@ msg_fail(struct msg_ctx *ctx, enum dlq_reason r, const char *fmt, ...)
 	return -1;
 }
 
-static const char *
+const char *
 msg_type_name(const cJSON *j)
 {
 	if (cJSON_IsString(j))
@@ -366,7 +354,7 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	}
 	if (msg_get_string(&ctx, root, "game_version", 0, &t->game_version) < 0)
 		goto out;
-	if (t->game_version != NULL && msg_has_control(t->game_version)) {
+	if (t->game_version != NULL && util_find_control(t->game_version) != NULL) {
 		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'game_version' must not hold control "
 		    "characters");
 		goto out;
