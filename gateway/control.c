@@ -543,7 +543,7 @@ control_start(const char *path, char **cause)
 	ctl->path = xstrdup(path);
 	ctl->tick = event_new(gw->base, -1, EV_PERSIST, control_tick_cb, ctl);
 	event_add(ctl->tick, &tv);
-	log_info("control socket listening", "path=%s", path);
+	log_info("control socket listening", "path=%s", log_q(path));
 	return ctl;
 }
 

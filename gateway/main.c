@@ -301,7 +301,8 @@ main(int argc, char **argv)
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	log_info("paia-gateway started", "version=%s instance=%s state_dir=%s transactional_id=%s "
-	    "max_inflight=%zu", PACKAGE_VERSION, g.instance, g.state_dir, txid, g.max_inflight);
+	    "max_inflight=%zu", PACKAGE_VERSION, g.instance, log_q(g.state_dir), txid,
+	    g.max_inflight);
 
 	event_base_dispatch(g.base);
 
