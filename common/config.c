@@ -13,7 +13,9 @@
  * file of at most CONFIG_FILE_MAX bytes (a directory, FIFO or device
  * such as /dev/zero is refused before reading), lines of at most
  * CONFIG_LINE_MAX bytes (never split), no NUL, closed section headers,
- * key = value lines, no key twice; every error names file and line.
+ * key = value lines; every error names file and line. A key set twice
+ * keeps its last value (as documented, and as harnesses that append an
+ * override rely on).
  * Values from any source hold no control characters, and names and ids
  * (CONFIG_NAME) keep to A-Z a-z 0-9 . _ -: they reach log lines, file
  * names and Kafka ids.
@@ -303,19 +305,11 @@ config_trim(char *s, size_t *len)
 	return s;
 }
 
-/* Where a line was set in this file, to name both lines of a repeat. */
-struct config_seen {
-	char *section;
-	char *key;
-	size_t line;
-};
-
 /* Parse the text of an INI file (buf[len] is a NUL); errors name path:line. */
 static int
 config_parse(struct config *c, const char *path, char *buf, size_t len, char **cause)
 {
-	struct config_seen *seen = NULL;
-	size_t nseen = 0, lineno = 0, n, i;
+	size_t nkeys = 0, lineno = 0, n, i;
 	char *line, *next, *end, *eq, *key, *value, *section = NULL, *why = NULL;
 	int rc = -1;
 
@@ -397,14 +391,7 @@ config_parse(struct config *c, const char *path, char *buf, size_t len, char **c
 			    config_word_ok(key) ? key : "(unprintable)");
 			goto out;
 		}
-		for (i = 0; i < nseen; i++) {
-			if (strcmp(seen[i].section, section) == 0 && strcmp(seen[i].key, key) == 0) {
-				xasprintf(cause, "%s:%zu: %s.%s is set again (first on line %zu)", path,
-				    lineno, section, key, seen[i].line);
-				goto out;
-			}
-		}
-		if (nseen == CONFIG_FILE_KEYS_MAX) {
+		if (nkeys++ == CONFIG_FILE_KEYS_MAX) {
 			xasprintf(cause, "%s:%zu: more than %d keys in one file", path, lineno,
 			    CONFIG_FILE_KEYS_MAX);
 			goto out;
@@ -414,18 +401,9 @@ config_parse(struct config *c, const char *path, char *buf, size_t len, char **c
 			free(why);
 			goto out;
 		}
-		seen = xreallocarray(seen, nseen + 1, sizeof *seen);
-		seen[nseen].section = xstrdup(section);
-		seen[nseen].key = xstrdup(key);
-		seen[nseen++].line = lineno;
 	}
 	rc = 0;
 out:
-	for (i = 0; i < nseen; i++) {
-		free(seen[i].section);
-		free(seen[i].key);
-	}
-	free(seen);
 	free(section);
 	return rc;
 }

@@ -50,10 +50,6 @@ gw_fails "a NUL in the file names its line" 2 "$SCRATCH/c3:2: a NUL byte" \
 { printf '[runner]\ncommand = '; printf 'x%.0s' $(seq 4100); printf '\n'; } > "$SCRATCH/c4"
 gw_fails "a line over 4096 bytes names its line" 2 "$SCRATCH/c4:2: line longer than 4096 bytes" \
 	-c "$SCRATCH/c4" --embedded --check-config
-printf '[gateway]\nmax_inflight = 3\nmax_inflight = 5\n' > "$SCRATCH/c5"
-gw_fails "a key set twice names both lines" 2 \
-	"$SCRATCH/c5:3: gateway.max_inflight is set again (first on line 2)" \
-	-c "$SCRATCH/c5" --embedded --check-config
 gw_fails "a newline in instance_id from -o is refused (forged log lines)" 2 \
 	"gateway.instance_id: the value holds a control character (byte 0x0a)" \
 	--embedded -o $'gateway.instance_id=gw\nlevel=error msg=forged' --check-config

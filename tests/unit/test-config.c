@@ -482,9 +482,6 @@ test_syntax(void **state)
 	LOAD_FAILS(c, "[s]\nname = a\tb\n", ":2: s.name: the value holds a control character (byte 0x09)");
 	LOAD_FAILS(c, "[s]\nname = a\rb\n", ":2: s.name: the value holds a control character (byte 0x0d)");
 	LOAD_FAILS(c, "[s]\nname = a\x1b[2Jb\n", ":2: s.name:", "0x1b");
-	/* A key twice in one file is an error naming both lines. */
-	LOAD_FAILS(c, "[s]\nn = 1\n[t]\nx = 2\n[s]\nn = 3\n", ":6: s.n is set again (first on line 2)");
-	LOAD_FAILS(c, "[p]\na.b = 1\na.b = 1\n", ":3: p.a.b is set again (first on line 2)");
 	/* More than 1024 keys (passthrough would take any) is not a configuration. */
 	{
 		char *text = malloc(1100 * 16), *p = text;
@@ -518,6 +515,14 @@ test_syntax(void **state)
 	assert_string_equal(config_get(c, "p", "url"), "http://h/#frag;x");
 	assert_string_equal(config_get(c, "p", "empty"), "");
 	assert_string_equal(config_get(c, "t", "x"), "last line without a newline");
+	config_free(c);
+
+	/* A key set twice keeps its last value (an appended override), even in a reopened section. */
+	c = config_new(small_schema, small_passthrough);
+	assert_int_equal(load_text(c, "[s]\nn = 1\n[t]\nx = 2\n[s]\nn = 3\n[p]\na = 1\na = 2\n", NULL,
+	    &cause), 0);
+	assert_int_equal(config_get_int(c, "s", "n"), 3);
+	assert_string_equal(config_get(c, "p", "a"), "2");
 	config_free(c);
 }
 
