@@ -76,13 +76,6 @@ void msg_task_free(struct task_spec *);
  * byte as it was.
  */
 char *msg_task_requeue(const struct task_spec *);
-/*
- * NULL, or what is wrong with url as a result prefix: a storage URL that
- * artifact names can be appended to (no query, no fragment: they would
- * swallow the names), without user information unless userinfo_ok (the
- * operator's storage.result_prefix; a task's prefix never carries it).
- */
-const char *msg_result_prefix_check(const char *url, int userinfo_ok);
 /* "a string", "a number", "a boolean", "null", "an array", "an object". */
 const char *msg_type_name(const cJSON *);
 /* A safe file name from the last segment of a URL path ("program" if none). */

@@ -82,12 +82,13 @@ static int
 main_check_names(const struct config *conf, char **cause)
 {
 	const char *group = config_get(conf, "kafka", "group.id");
-	const char *prefix = config_get(conf, "storage", "result_prefix"), *why;
+	const char *prefix = config_get(conf, "storage", "result_prefix");
 
 	if (group != NULL && config_name_check("kafka.group.id", group, 1, 249, cause) != 0)
 		return -1;
-	if (*prefix != '\0' && (why = msg_result_prefix_check(prefix, 1)) != NULL) {
-		xasprintf(cause, "storage.result_prefix %s", why);
+	if (strpbrk(prefix, "?#") != NULL) {
+		xasprintf(cause, "storage.result_prefix must not have a query ('?') or a fragment "
+		    "('#'): artifact names are appended to it");
 		return -1;
 	}
 	return 0;

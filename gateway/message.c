@@ -137,8 +137,14 @@ msg_url_valid(const char *s)
 	return 0;
 }
 
-const char *
-msg_result_prefix_check(const char *url, int userinfo_ok)
+/*
+ * NULL, or what is wrong with a task's result_prefix: a storage URL that
+ * artifact names can be appended to (no query, no fragment: they would
+ * swallow the names), reported in every result, so without user
+ * information.
+ */
+static const char *
+msg_prefix_check(const char *url)
 {
 	const char *host;
 	size_t hlen;
@@ -147,7 +153,7 @@ msg_result_prefix_check(const char *url, int userinfo_ok)
 		return "must be a file://, http(s):// or s3:// URL";
 	host = strstr(url, "://") + 3;
 	hlen = strcspn(host, "/?#");
-	if (!userinfo_ok && memchr(host, '@', hlen) != NULL)
+	if (memchr(host, '@', hlen) != NULL)
 		return "must not carry user information (user:password@)";
 	if (strchr(url, '?') != NULL)
 		return "must not have a query ('?')";
@@ -418,7 +424,7 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	if (msg_get_string(&ctx, root, "result_prefix", 0, &t->result_prefix) < 0)
 		goto out;
 	if (t->result_prefix != NULL &&
-	    (why = msg_result_prefix_check(t->result_prefix, 0)) != NULL) {
+	    (why = msg_prefix_check(t->result_prefix)) != NULL) {
 		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'result_prefix' %s", why);
 		goto out;
 	}

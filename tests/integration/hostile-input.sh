@@ -63,7 +63,7 @@ gw_fails "kafka.group.id is a name" 2 "kafka.group.id: \"paia gw\" is not a name
 gw_fails "a topic is a Kafka topic name" 2 "gateway.tasks_topic: \"paia/tasks\" is not a name" \
 	--embedded -o 'gateway.tasks_topic=paia/tasks' --check-config
 gw_fails "storage.result_prefix with a query is refused (every artifact one resource)" 2 \
-	"storage.result_prefix must not have a query" \
+	"storage.result_prefix must not have a query ('?') or a fragment ('#')" \
 	--embedded -o 'storage.result_prefix=https://h/r/?sig=x' --check-config
 
 # --- control.socket naming something else ---------------------------------
