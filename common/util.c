@@ -360,3 +360,27 @@ util_signals_restore(const struct util_sigmask *old)
 {
 	pthread_sigmask(SIG_SETMASK, (const sigset_t *)(const void *)old, NULL);
 }
+
+const char *
+util_find_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return s;
+	return NULL;
+}
+
+char *
+util_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	char *out;
+
+	if (n <= max)
+		return xstrdup(s);
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;	/* cut before a character, not inside it */
+	xasprintf(&out, "%.*s...", (int)n, s);
+	return out;
+}
