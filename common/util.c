@@ -372,3 +372,27 @@ util_state_dir_default(int embedded)
 	xasprintf(&s, "%s/paia-%ld", tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (long)getuid());
 	return s;
 }
+
+const char *
+util_find_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return s;
+	return NULL;
+}
+
+char *
+util_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	char *out;
+
+	if (n <= max)
+		return xstrdup(s);
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;	/* cut before a character, not inside it */
+	xasprintf(&out, "%.*s...", (int)n, s);
+	return out;
+}
