@@ -122,6 +122,12 @@ void util_signals_block(struct util_sigmask *old);
 void util_signals_restore(const struct util_sigmask *old);
 /* Parse a boolean: true/false/yes/no/on/off/1/0. */
 int util_parse_bool(const char *s, int *out);
+/*
+ * The gateway's default state folder (caller frees): /var/lib/paia, or
+ * $TMPDIR/paia-<uid> (TMPDIR unset or empty: /tmp) for an embedded
+ * gateway, which is where its clients look for it.
+ */
+char *util_state_dir_default(int embedded);
 /* The first control character (U+0000-U+001F, U+007F) in s, or NULL. */
 const char *util_find_control(const char *s);
 /*

@@ -361,6 +361,18 @@ util_signals_restore(const struct util_sigmask *old)
 	pthread_sigmask(SIG_SETMASK, (const sigset_t *)(const void *)old, NULL);
 }
 
+char *
+util_state_dir_default(int embedded)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *s;
+
+	if (!embedded)
+		return xstrdup("/var/lib/paia");
+	xasprintf(&s, "%s/paia-%ld", tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (long)getuid());
+	return s;
+}
+
 const char *
 util_find_control(const char *s)
 {

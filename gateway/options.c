@@ -120,11 +120,5 @@ const char *options_passthrough[] = { "kafka", NULL };
 char *
 options_default_state_dir(int embedded)
 {
-	char *s;
-
-	if (!embedded)
-		return xstrdup("/var/lib/paia");
-	xasprintf(&s, "%s/paia-%ld", getenv("TMPDIR") != NULL && *getenv("TMPDIR") != '\0' ?
-	    getenv("TMPDIR") : "/tmp", (long)getuid());
-	return s;
+	return util_state_dir_default(embedded);
 }

@@ -187,7 +187,7 @@ sys.exit(1 if bad or len(recs) != len(want) else 0)
 PY
 
 # --- credentials in the storage URL: used, never reported --------------------
-cp "$SRCDIR/examples/sample-ai.py" "$STATE/programs/sample-ai.py"
+cp "$SRCDIR/demo/sample-ai.py" "$STATE/programs/sample-ai.py"
 ctl submit --id cred --program "file://$STATE/programs/sample-ai.py" \
 	--params '{"frames":3,"video":false}' >/dev/null || bail "submit failed"
 r=$(result_of cred) || bail "no result for cred"
