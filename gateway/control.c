@@ -5,7 +5,7 @@
  * task events and a status line every second. A subscriber that does not
  * read (over 1 MiB queued) is dropped rather than allowed to grow us.
  * Requests are held to strict JSON and to the fields each command takes
- * (control_request_parse, pure, unit-tested); the socket's path is taken
+ * (proto_request_parse, pure, unit-tested); the socket's path is taken
  * over only from a stale socket, never from a live one or another file.
  */
 #include "config.h"
@@ -84,158 +84,17 @@ control_send_error(struct control_client *c, const char *fmt, ...)
 	free(m);
 }
 
-/* ---- requests: strict JSON, every field known and of its type ---- */
-
-enum control_field { CTL_F_ID = 1, CTL_F_STATE = 2, CTL_F_CHECK = 4 };
-
-static const struct control_cmd_def {
-	const char *name;
-	enum control_cmd cmd;
-	int fields;	/* allowed besides cmd */
-	int required;
-	const char *takes;
-} control_cmds[] = {
-	{ "status", CONTROL_STATUS, 0, 0, "no other field" },
-	{ "tasks", CONTROL_TASKS, CTL_F_STATE, 0, "state" },
-	{ "task", CONTROL_TASK, CTL_F_ID, CTL_F_ID, "id" },
-	{ "requeue", CONTROL_REQUEUE, CTL_F_ID, CTL_F_ID, "id" },
-	{ "cancel", CONTROL_CANCEL, CTL_F_ID, CTL_F_ID, "id" },
-	{ "lag", CONTROL_LAG, CTL_F_CHECK, 0, "check" },
-	{ "subscribe", CONTROL_SUBSCRIBE, 0, 0, "no other field" },
-};
-
-/* A string field: of that type, no control characters. */
-static int
-control_string_field(const cJSON *j, char **out, char **cause)
-{
-	if (!cJSON_IsString(j)) {
-		xasprintf(cause, "field '%s' must be a string, not %s", j->string,
-		    msg_type_name(j));
-		return -1;
-	}
-	if (util_find_control(j->valuestring) != NULL) {
-		xasprintf(cause, "field '%s' must not hold control characters", j->string);
-		return -1;
-	}
-	*out = xstrdup(j->valuestring);
-	return 0;
-}
-
-void
-control_request_clear(struct control_request *req)
-{
-	free(req->id);
-	free(req->state);
-	memset(req, 0, sizeof *req);
-}
-
-int
-control_request_parse(const char *line, size_t len, struct control_request *req, char **cause)
-{
-	const struct control_cmd_def *def = NULL;
-	struct json_doc doc;
-	cJSON *root = NULL;
-	const cJSON *cmd, *f;
-	enum task_state st;
-	char *why = NULL, *e;
-	size_t at, i;
-	int seen = 0, rc = -1;
-
-	memset(req, 0, sizeof *req);
-	if (json_check(line, len, &doc, &at, &why) != 0) {
-		xasprintf(cause, "request is not valid JSON: %s (byte %zu)", why, at);
-		free(why);
-		return -1;
-	}
-	if (doc.type != JSON_OBJECT) {
-		xasprintf(cause, "request is not a JSON object (it is %s)", json_type_name(doc.type));
-		goto out;
-	}
-	if ((root = cJSON_ParseWithLength(line, len)) == NULL) {
-		xasprintf(cause, "request is not JSON that cJSON reads");
-		goto out;
-	}
-	cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
-	if (cmd == NULL) {
-		xasprintf(cause, "request needs a string field 'cmd'");
-		goto out;
-	}
-	if (control_string_field(cmd, &e, cause) != 0)
-		goto out;
-	for (i = 0; i < nitems(control_cmds) && def == NULL; i++)
-		if (strcmp(control_cmds[i].name, e) == 0)
-			def = &control_cmds[i];
-	if (def == NULL) {
-		why = util_cut(e, 64);
-		xasprintf(cause, "unknown command '%s' (status, tasks, task, requeue, cancel, lag, "
-		    "subscribe)", why);
-		free(why);
-		free(e);
-		goto out;
-	}
-	free(e);
-	req->cmd = def->cmd;
-	cJSON_ArrayForEach(f, root) {
-		int bit = strcmp(f->string, "id") == 0 ? CTL_F_ID :
-		    strcmp(f->string, "state") == 0 ? CTL_F_STATE :
-		    strcmp(f->string, "check") == 0 ? CTL_F_CHECK : 0;
-
-		if (strcmp(f->string, "cmd") == 0)
-			continue;
-		if ((def->fields & bit) == 0) {
-			why = util_cut(f->string, 64);
-			xasprintf(cause, "unknown field '%s' for '%s' (it takes %s)",
-			    util_find_control(why) != NULL ? "?" : why, def->name, def->takes);
-			free(why);
-			goto out;
-		}
-		seen |= bit;
-		if (bit == CTL_F_CHECK) {
-			if (!cJSON_IsBool(f)) {
-				xasprintf(cause, "field 'check' must be a boolean, not %s",
-				    msg_type_name(f));
-				goto out;
-			}
-			req->check = cJSON_IsTrue(f);
-		} else if (control_string_field(f, bit == CTL_F_ID ? &req->id : &req->state,
-		    cause) != 0)
-			goto out;
-	}
-	if ((def->required & ~seen) & CTL_F_ID) {
-		xasprintf(cause, "request needs a string field 'id'");
-		goto out;
-	}
-	if (req->id != NULL && (*req->id == '\0' || strlen(req->id) > TASK_ID_MAX)) {
-		xasprintf(cause, "field 'id' must be 1 to %d bytes long (a task id)", TASK_ID_MAX);
-		goto out;
-	}
-	if (req->state != NULL && strcmp(req->state, "active") != 0 &&
-	    task_state_parse(req->state, &st) != 0) {
-		why = util_cut(req->state, 64);
-		xasprintf(cause, "unknown state '%s'", why);
-		free(why);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc != 0)
-		control_request_clear(req);
-	cJSON_Delete(root);
-	json_doc_free(&doc);
-	return rc;
-}
-
 static void
 control_handle(struct control *ctl, struct control_client *c, const char *line, size_t len)
 {
-	struct control_request req;
+	struct proto_request req;
 	cJSON *r, *arr;
 	const struct task *t;
 	enum task_state want = TASK_RECEIVED;
 	char *cause = NULL;
 	int attempt, filter = 0, active_only = 0;
 
-	if (control_request_parse(line, len, &req, &cause) != 0) {
+	if (proto_request_parse(line, len, &req, &cause) != 0) {
 		control_send_error(c, "%s", cause);
 		free(cause);
 		return;
@@ -243,14 +102,14 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 	r = cJSON_CreateObject();
 	cJSON_AddTrueToObject(r, "ok");
 	switch (req.cmd) {
-	case CONTROL_STATUS:
+	case PROTO_CMD_STATUS:
 		cJSON_AddItemToObject(r, "status", task_status_json());
 		break;
-	case CONTROL_TASKS:
+	case PROTO_CMD_TASKS:
 		if (req.state != NULL && strcmp(req.state, "active") == 0)
 			active_only = 1;
 		else if (req.state != NULL) {
-			task_state_parse(req.state, &want);
+			proto_state_parse(req.state, &want);
 			filter = 1;
 		}
 		arr = cJSON_AddArrayToObject(r, "tasks");
@@ -263,7 +122,7 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 					cJSON_AddItemToArray(arr, task_to_json(t));
 		}
 		break;
-	case CONTROL_TASK:
+	case PROTO_CMD_TASK:
 		if ((t = task_find(req.id)) == NULL) {
 			cJSON_Delete(r);
 			control_send_error(c, "no task %s known to this gateway", req.id);
@@ -271,9 +130,9 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 		}
 		cJSON_AddItemToObject(r, "task", task_to_json(t));
 		break;
-	case CONTROL_CANCEL:
-	case CONTROL_REQUEUE:
-		if ((req.cmd == CONTROL_CANCEL ? task_cancel(req.id, &cause) :
+	case PROTO_CMD_CANCEL:
+	case PROTO_CMD_REQUEUE:
+		if ((req.cmd == PROTO_CMD_CANCEL ? task_cancel(req.id, &cause) :
 		    task_requeue(req.id, &attempt, &cause)) != 0) {
 			cJSON_Delete(r);
 			control_send_error(c, "%s", cause);
@@ -281,10 +140,10 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 			goto out;
 		}
 		cJSON_AddStringToObject(r, "task_id", req.id);
-		if (req.cmd == CONTROL_REQUEUE)
+		if (req.cmd == PROTO_CMD_REQUEUE)
 			cJSON_AddNumberToObject(r, "attempt", attempt);
 		break;
-	case CONTROL_LAG: {
+	case PROTO_CMD_LAG: {
 		char *why = NULL;
 		cJSON_AddItemToObject(r, "partitions", health_json(gw->health));
 		cJSON_AddBoolToObject(r, "healthy", gw->health == NULL || health_ok(gw->health, &why));
@@ -295,14 +154,16 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 			health_poke(gw->health);
 		break;
 	}
-	case CONTROL_SUBSCRIBE:
+	case PROTO_CMD_SUBSCRIBE:
 		c->subscribed = 1;
+		break;
+	case PROTO_NCMDS:
 		break;
 	}
 	control_send(c, r);
 	cJSON_Delete(r);
 out:
-	control_request_clear(&req);
+	proto_request_clear(&req);
 }
 
 static void

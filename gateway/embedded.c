@@ -217,7 +217,7 @@ demo_on_reported(struct task *t)
 	if (t->status != RESULT_SUCCEEDED)
 		demo_failed++;
 	xasprintf(&demo_rows[demo_reported++], "%-14s %-10s %6s %8.2fs  %s", t->spec->task_id,
-	    msg_status_name(t->status), sc,
+	    proto_status_name(t->status), sc,
 	    (double)(t->ts[t->state] - t->ts[TASK_RECEIVED]) / 1000.0, demo_video_path(t));
 	if (demo_reported < demo_total)
 		return;

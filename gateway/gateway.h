@@ -17,81 +17,12 @@
 #include <cjson/cJSON.h>
 
 #include "common.h"
+#include "proto.h"
 
 struct event_base;
 struct rd_kafka_s;
 
-/* ---- message.c: the contracts of docs/messages.md ---- */
-
-#define TASK_VERSION 1
-#define RESULT_VERSION 1
-#define TASK_MAX_BYTES (1024 * 1024)
-#define TASK_ID_MAX 63
-#define DLQ_ORIGINAL_MAX (64 * 1024)
-
-enum dlq_reason {
-	DLQ_TOO_LARGE,
-	DLQ_INVALID_UTF8,
-	DLQ_INVALID_JSON,
-	DLQ_NOT_OBJECT,
-	DLQ_UNSUPPORTED_VERSION,
-	DLQ_MISSING_FIELD,
-	DLQ_WRONG_TYPE,
-	DLQ_INVALID_VALUE,
-	DLQ_DUPLICATE_TASK,
-};
-const char *msg_dlq_reason_name(enum dlq_reason);
-
-/* A decoded, validated task v1. */
-struct task_spec {
-	char *task_id;
-	int attempt;		/* >= 1 */
-	char *game;
-	char *game_version;	/* may be NULL */
-	char *program;		/* storage URL */
-	char *model;		/* storage URL or NULL */
-	char *entry;		/* relative path inside input/, or NULL */
-	char *params;		/* JSON object text as written ("{}" when absent) */
-	long timeout_s;		/* 0: the runner's default */
-	int gpu;
-	char *result_prefix;	/* storage URL prefix or NULL */
-	char *raw;		/* the original message, for requeue */
-	size_t rawlen;
-	size_t attempt_off;	/* raw's attempt value, [off, end) */
-	size_t attempt_end;
-	int attempt_insert;	/* no attempt: a requeue adds one at attempt_off */
-};
-
-/*
- * Decode and validate one task message: strict JSON (json_check), then
- * the fields. On failure returns -1, sets *reason and an allocated
- * *detail naming the field and what is wrong; *task_id is set
- * (allocated) when the message had a readable task_id.
- */
-int msg_task_decode(const void *buf, size_t len, struct task_spec **out,
-    enum dlq_reason *reason, char **detail, char **task_id);
-void msg_task_free(struct task_spec *);
-/*
- * The task message to produce for a requeue: the original text with
- * the attempt's value one higher (added when it had none), every other
- * byte as it was.
- */
-char *msg_task_requeue(const struct task_spec *);
-/* "a string", "a number", "a boolean", "null", "an array", "an object". */
-const char *msg_type_name(const cJSON *);
-/* A safe file name from the last segment of a URL path ("program" if none). */
-char *msg_url_basename(const char *url);
-
-enum result_status {
-	RESULT_SUCCEEDED,
-	RESULT_FAILED,
-	RESULT_TIMEOUT,
-	RESULT_CANCELLED,
-	RESULT_ERROR,
-};
-enum error_class { ERROR_NONE, ERROR_USER, ERROR_INFRA, ERROR_INVALID };
-const char *msg_status_name(enum result_status);
-const char *msg_error_class_name(enum error_class);
+/* The contracts (task v1, result v1, DLQ, control, names) are proto/proto.h. */
 
 struct artifact {
 	char *name;		/* log.txt, result.json, video.mp4 */
@@ -103,10 +34,6 @@ struct artifact {
 	int uploaded;
 };
 
-/* The DLQ record: {reason, detail, topic, partition, offset, original...}. */
-char *msg_dlq_encode(enum dlq_reason, const char *detail, const char *task_id,
-    const char *topic, int32_t partition, int64_t offset, const void *payload,
-    size_t len, int64_t now_ms);
 
 /* ---- ledger.c: per-partition offsets, out-of-order completion ---- */
 
@@ -311,20 +238,6 @@ void storage_stats(const struct storage *, uint64_t *bytes_in, uint64_t *bytes_o
 
 /* ---- task.c: the task state machine and the gateway's state ---- */
 
-enum task_state {
-	TASK_RECEIVED,
-	TASK_FETCHING,
-	TASK_LAUNCHING,
-	TASK_RUNNING,
-	TASK_COLLECTING,
-	TASK_UPLOADING,
-	TASK_REPORTING,
-	TASK_DONE,	/* reported, succeeded */
-	TASK_FAILED,	/* reported, any other status */
-	TASK_NSTATES
-};
-const char *task_state_name(enum task_state);
-int task_state_parse(const char *, enum task_state *);
 
 #define TASK_MAX_ARTIFACTS 4
 #define STEP_BUCKETS 12
@@ -333,7 +246,7 @@ extern const double step_bucket_le[STEP_BUCKETS];
 
 struct task {
 	TAILQ_ENTRY(task) entry;
-	struct task_spec *spec;
+	struct proto_task *spec;
 	int32_t partition;
 	int64_t offset;
 	enum task_state state;
@@ -399,7 +312,7 @@ struct gw {
 	size_t prefetch;		/* received tasks held ready beyond max_inflight */
 	size_t max_history;
 
-	uint64_t totals[RESULT_ERROR + 1];
+	uint64_t totals[RESULT_NSTATUSES];
 	uint64_t dlq_total;
 	uint64_t skipped_done;		/* done in an earlier life */
 	/* Time spent in each state by the tasks that left it (histogram). */
@@ -458,7 +371,6 @@ int64_t intake_position(struct intake *, int32_t partition);
 
 /* ---- health.c: consumer health and lag (Cloudflare's check, Burrow's rules) ---- */
 
-enum health_status { HEALTH_OK, HEALTH_WARN, HEALTH_STALL, HEALTH_STOP, HEALTH_REWIND };
 struct health_view {
 	int32_t partition;
 	int64_t committed;	/* acknowledged by a transaction; -1 none */
@@ -486,7 +398,6 @@ enum health_status health_evaluate(const struct health_sample *, size_t n, size_
 struct health;
 struct health *health_start(struct event_base *, const struct config *, char **cause);
 void health_stop(struct health *);
-const char *health_status_name(enum health_status);
 /* Rebalance: a partition's state starts afresh / is dropped. */
 void health_assigned(struct health *, int32_t partition, int64_t committed);
 void health_revoked(struct health *, int32_t partition);
@@ -510,24 +421,6 @@ char *metrics_text(void);
 
 /* ---- control.c: the control socket ---- */
 
-enum control_cmd {
-	CONTROL_STATUS, CONTROL_TASKS, CONTROL_TASK, CONTROL_REQUEUE, CONTROL_CANCEL,
-	CONTROL_LAG, CONTROL_SUBSCRIBE,
-};
-struct control_request {
-	enum control_cmd cmd;
-	char *id;	/* task, requeue, cancel: 1..TASK_ID_MAX bytes */
-	char *state;	/* tasks: a state name, "active", or NULL for all */
-	int check;	/* lag: start a health check round */
-};
-/*
- * Parse one request line (docs/control.md): strict JSON, one object, a
- * known cmd, only its fields, each of its type, no control characters
- * in strings. 0, or -1 with *cause the error to answer. Pure: no I/O.
- */
-int control_request_parse(const char *line, size_t len, struct control_request *,
-    char **cause);
-void control_request_clear(struct control_request *);
 /*
  * Listen on path. An existing socket there is replaced only when no
  * one answers on it (a stale one); anything else there is an error.

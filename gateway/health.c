@@ -100,14 +100,6 @@ struct health {
 	int busy;			/* a round is out */
 };
 
-static const char *status_names[] = { "OK", "WARN", "STALL", "STOP", "REWIND" };
-
-const char *
-health_status_name(enum health_status s)
-{
-	return status_names[s];
-}
-
 static struct health_part *
 health_find(struct health *h, int32_t partition)
 {
@@ -502,27 +494,27 @@ health_ok(struct health *h, char **why)
 cJSON *
 health_json(struct health *h)
 {
-	cJSON *a = cJSON_CreateArray(), *o;
+	struct proto_lag_view *lv;
 	struct health_view *v;
 	size_t n, i;
+	cJSON *a;
 
 	n = health_partitions(h, &v);
+	lv = xcalloc(n + 1, sizeof *lv);
 	for (i = 0; i < n; i++) {
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "partition", v[i].partition);
-		cJSON_AddNumberToObject(o, "committed", (double)v[i].committed);
-		cJSON_AddNumberToObject(o, "log_end", (double)v[i].end);
-		cJSON_AddNumberToObject(o, "lag", (double)v[i].lag);
-		cJSON_AddNumberToObject(o, "lag_s", (double)v[i].lag_ms / 1000.0);
-		cJSON_AddStringToObject(o, "status", health_status_name(v[i].status));
-		cJSON_AddBoolToObject(o, "healthy", v[i].healthy);
-		cJSON_AddNumberToObject(o, "bad_checks", v[i].bad);
-		if (v[i].why != NULL)
-			cJSON_AddStringToObject(o, "why", v[i].why);
-		if (v[i].query_error != NULL)
-			cJSON_AddStringToObject(o, "log_end_error", v[i].query_error);
-		cJSON_AddItemToArray(a, o);
+		lv[i].partition = v[i].partition;
+		lv[i].committed = v[i].committed;
+		lv[i].log_end = v[i].end;
+		lv[i].lag = v[i].lag;
+		lv[i].lag_s = (double)v[i].lag_ms / 1000.0;
+		lv[i].status = v[i].status;
+		lv[i].healthy = v[i].healthy;
+		lv[i].bad_checks = v[i].bad;
+		lv[i].why = v[i].why;
+		lv[i].log_end_error = v[i].query_error;
 	}
+	a = proto_lag_encode_partitions(lv, n);
+	free(lv);
 	free(v);
 	return a;
 }

@@ -49,7 +49,7 @@ metrics_text(void)
 	metrics_add(b, "paia_tasks", "gauge", "Tasks in flight by state (waiting: held back by max_inflight).");
 	for (i = 0; i < TASK_REPORTING + 1; i++)
 		evbuffer_add_printf(b, "paia_tasks{state=\"%s\"} %" PRIu64 "\n",
-		    task_state_name((enum task_state)i), counts[i]);
+		    proto_state_name((enum task_state)i), counts[i]);
 	evbuffer_add_printf(b, "paia_tasks{state=\"waiting\"} %zu\n", gw->nwaiting);
 	metrics_add(b, "paia_max_inflight", "gauge", "Tasks allowed to run at once.");
 	evbuffer_add_printf(b, "paia_max_inflight %zu\n", gw->max_inflight);
@@ -57,7 +57,7 @@ metrics_text(void)
 	metrics_add(b, "paia_results_total", "counter", "Results committed, by status.");
 	for (i = 0; i <= RESULT_ERROR; i++)
 		evbuffer_add_printf(b, "paia_results_total{status=\"%s\"} %" PRIu64 "\n",
-		    msg_status_name((enum result_status)i), gw->totals[i]);
+		    proto_status_name((enum result_status)i), gw->totals[i]);
 	metrics_add(b, "paia_dead_letters_total", "counter", "Malformed tasks sent to the dead-letter topic.");
 	evbuffer_add_printf(b, "paia_dead_letters_total %" PRIu64 "\n", gw->dlq_total);
 	metrics_add(b, "paia_skipped_done_total", "counter",
@@ -67,7 +67,7 @@ metrics_text(void)
 	metrics_add(b, "paia_step_duration_seconds", "histogram", "Time tasks spent in each step.");
 	for (i = 0; i < TASK_DONE; i++) {
 		const struct step_hist *h = &gw->steps[i];
-		const char *st = task_state_name((enum task_state)i);
+		const char *st = proto_state_name((enum task_state)i);
 		for (j = 0; j < STEP_BUCKETS; j++)
 			evbuffer_add_printf(b, "paia_step_duration_seconds_bucket{step=\"%s\",le=\"%g\"} %"
 			    PRIu64 "\n", st, step_bucket_le[j], h->le[j]);
@@ -113,7 +113,7 @@ metrics_text(void)
 		for (j = HEALTH_OK; j <= HEALTH_REWIND; j++)
 			evbuffer_add_printf(b, "paia_consumer_status{topic=\"%s\",partition=\"%d\","
 			    "status=\"%s\"} %d\n", gw->tasks_topic, (int)v[i].partition,
-			    health_status_name((enum health_status)j), v[i].status == j);
+			    proto_health_name((enum health_status)j), v[i].status == j);
 	metrics_add(b, "paia_consumer_healthy", "gauge", "1 while the partition passes its health checks.");
 	for (i = 0; i < n; i++)
 		evbuffer_add_printf(b, "paia_consumer_healthy{topic=\"%s\",partition=\"%d\"} %d\n",
@@ -167,7 +167,7 @@ metrics_healthz(struct evhttp_request *req)
 	xasprintf(&s, "ok\n");
 	for (i = 0; i < n; i++) {
 		xasprintf(&t, "%spartition %d: lag %" PRId64 ", %s\n", s, (int)v[i].partition,
-		    v[i].lag, health_status_name(v[i].status));
+		    v[i].lag, proto_health_name(v[i].status));
 		free(s);
 		s = t;
 	}

@@ -32,10 +32,6 @@ const double step_bucket_le[STEP_BUCKETS] = {
 	0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800,
 };
 
-static const char *state_names[] = {
-	"received", "fetching", "launching", "running", "collecting",
-	"uploading", "reporting", "done", "failed",
-};
 
 /* A queued record and what it completes. */
 struct pending_rec {
@@ -80,26 +76,6 @@ static void task_upload_next(struct task *);
 static void task_report(struct task *);
 static void task_start_waiting(void);
 
-const char *
-task_state_name(enum task_state s)
-{
-	return (size_t)s < nitems(state_names) ? state_names[s] : "unknown";
-}
-
-int
-task_state_parse(const char *s, enum task_state *out)
-{
-	size_t i;
-
-	for (i = 0; i < nitems(state_names); i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum task_state)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static void
 task_set_state(struct task *t, enum task_state s)
 {
@@ -119,7 +95,7 @@ task_set_state(struct task *t, enum task_state s)
 	t->state = s;
 	t->ts[s] = now;
 	log_debug("task state", "task=%s attempt=%d state=%s", t->spec->task_id,
-	    t->spec->attempt, state_names[s]);
+	    t->spec->attempt, proto_state_name(s));
 	if (gw->control != NULL)
 		control_notify_task(gw->control, t);
 }
@@ -139,7 +115,7 @@ task_free(struct task *t)
 		free(t->arts[i].url);
 	}
 	cJSON_Delete(t->game_result);
-	msg_task_free(t->spec);
+	proto_task_free(t->spec);
 	free(t->error);
 	free(t->dir);
 	free(t->result_prefix);
@@ -394,7 +370,7 @@ task_batch_done(uint64_t id, int ok, const char *error, void *arg)
 		task_set_state(t, t->status == RESULT_SUCCEEDED ? TASK_DONE : TASK_FAILED);
 		task_release_claims(t);
 		log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
-		    t->spec->task_id, t->spec->attempt, msg_status_name(t->status),
+		    t->spec->task_id, t->spec->attempt, proto_status_name(t->status),
 		    t->ts[t->state] - t->ts[TASK_RECEIVED]);
 		if (gw->on_reported != NULL)
 			gw->on_reported(t);
@@ -650,7 +626,7 @@ task_fetch_next(struct task *t)
 		task_report(t);
 		return;
 	}
-	name = msg_url_basename(url);
+	name = proto_url_basename(url);
 	xasprintf(&path, "%s/input/%s", t->dir, name);
 	t->xfer = storage_get(gw->storage, url, path, task_fetch_done, t);
 	free(path);
@@ -804,7 +780,7 @@ task_launch(struct task *t)
 	struct runner_req req;
 	struct runner_job *job;
 	char *entry = t->spec->entry != NULL ? xstrdup(t->spec->entry) :
-	    msg_url_basename(t->spec->program);
+	    proto_url_basename(t->spec->program);
 	long timeout = t->spec->timeout_s;
 	long max = (long)config_get_int(gw->conf, "runner", "max_timeout_s");
 
@@ -870,92 +846,80 @@ task_upload_next(struct task *t)
 	t->xfer = storage_put(gw->storage, a->path, a->url, a->content_type, task_upload_done, t);
 }
 
-/* "error": {class, message} once the task has an outcome with an error, else null. */
+/* The error a result or TASK reports: one once the task has an outcome with an error. */
 static void
-task_error_json(const struct task *t, cJSON *obj)
+task_error_view(const struct task *t, int *has, enum error_class *ec, const char **msg)
 {
-	cJSON *e;
-
-	if (!t->has_outcome || (t->eclass == ERROR_NONE && t->error == NULL)) {
-		cJSON_AddNullToObject(obj, "error");
-		return;
-	}
-	e = cJSON_AddObjectToObject(obj, "error");
-	if (t->eclass != ERROR_NONE)
-		cJSON_AddStringToObject(e, "class", msg_error_class_name(t->eclass));
-	else
-		cJSON_AddNullToObject(e, "class");
-	cJSON_AddStringToObject(e, "message", t->error != NULL ? t->error : "");
+	*has = t->has_outcome && (t->eclass != ERROR_NONE || t->error != NULL);
+	*ec = *has ? t->eclass : ERROR_NONE;
+	*msg = *has ? (t->error != NULL ? t->error : "") : NULL;
 }
 
-static cJSON *
-task_result_json(const struct task *t)
+/* The result v1 record of a task (proto/result.c writes it). */
+static char *
+task_result_encode(const struct task *t)
 {
-	cJSON *r = cJSON_CreateObject(), *tm, *arts, *e, *src;
-	char ts[40], *url;
+	struct proto_result r;
+	struct proto_artifact arts[TASK_MAX_ARTIFACTS];
+	char *urls[TASK_MAX_ARTIFACTS], *game_result = NULL, *text;
 	size_t i;
+	int has;
 
-	cJSON_AddNumberToObject(r, "version", RESULT_VERSION);
-	cJSON_AddStringToObject(r, "task_id", t->spec->task_id);
-	cJSON_AddNumberToObject(r, "attempt", t->spec->attempt);
-	cJSON_AddStringToObject(r, "status", msg_status_name(t->status));
-	cJSON_AddStringToObject(r, "game", t->spec->game);
-	if (t->game_result != NULL)
-		cJSON_AddItemToObject(r, "game_result", cJSON_Duplicate(t->game_result, 1));
-	else
-		cJSON_AddNullToObject(r, "game_result");
-	cJSON_AddNullToObject(r, "log_url");
-	cJSON_AddNullToObject(r, "video_url");
-	cJSON_AddNullToObject(r, "result_url");
-	arts = cJSON_AddArrayToObject(r, "artifacts");
+	memset(&r, 0, sizeof r);
+	r.task_id = t->spec->task_id;
+	r.attempt = t->spec->attempt;
+	r.status = t->status;
+	r.game = t->spec->game;
+	if (t->game_result != NULL) {
+		if ((text = cJSON_PrintUnformatted(t->game_result)) == NULL)
+			fatalx("cannot print a game result");
+		game_result = xstrdup(text);
+		cJSON_free(text);
+		r.game_result = game_result;
+	}
 	for (i = 0; i < t->narts; i++) {
 		const struct artifact *a = &t->arts[i];
-		const char *field = NULL;
+		struct proto_artifact *pa;
 
 		if (!a->uploaded)
 			continue;
+		pa = &arts[r.nartifacts];
 		/* Reported as the world may see it: credentials and queries redacted. */
-		url = log_redact_url(a->url);
-		e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "name", a->name);
-		cJSON_AddStringToObject(e, "url", url);
-		cJSON_AddNumberToObject(e, "bytes", (double)a->bytes);
-		if (a->sha256[0] != '\0')
-			cJSON_AddStringToObject(e, "sha256", a->sha256);
-		cJSON_AddStringToObject(e, "content_type", a->content_type);
-		cJSON_AddItemToArray(arts, e);
+		pa->url = urls[r.nartifacts] = log_redact_url(a->url);
+		pa->name = a->name;
+		pa->bytes = a->bytes;
+		pa->sha256 = a->sha256[0] != '\0' ? a->sha256 : NULL;
+		pa->content_type = a->content_type;
 		if (strcmp(a->name, "log.txt") == 0)
-			field = "log_url";
+			r.log_url = pa->url;
 		else if (strcmp(a->name, "result.json") == 0)
-			field = "result_url";
+			r.result_url = pa->url;
 		else if (strncmp(a->content_type, "video/", 6) == 0)
-			field = "video_url";
-		if (field != NULL)
-			cJSON_ReplaceItemInObjectCaseSensitive(r, field, cJSON_CreateString(url));
-		free(url);
+			r.video_url = pa->url;
+		r.nartifacts++;
 	}
-	tm = cJSON_AddObjectToObject(r, "timings");
-	cJSON_AddStringToObject(tm, "received", util_time_fmt(t->ts[TASK_RECEIVED], ts, sizeof ts));
-	if (t->started_ms != 0)
-		cJSON_AddStringToObject(tm, "started", util_time_fmt(t->started_ms, ts, sizeof ts));
-	if (t->finished_ms != 0)
-		cJSON_AddStringToObject(tm, "finished", util_time_fmt(t->finished_ms, ts, sizeof ts));
-	cJSON_AddStringToObject(tm, "reported", util_time_fmt(t->reported_ms, ts, sizeof ts));
-	if (t->started_ms != 0 && t->finished_ms != 0)
-		cJSON_AddNumberToObject(r, "duration_ms", (double)(t->finished_ms - t->started_ms));
-	task_error_json(t, r);
-	src = cJSON_AddObjectToObject(r, "source");
-	cJSON_AddStringToObject(src, "topic", gw->tasks_topic);
-	cJSON_AddNumberToObject(src, "partition", t->partition);
-	cJSON_AddNumberToObject(src, "offset", (double)t->offset);
-	cJSON_AddStringToObject(r, "gateway", gw->instance);
-	return r;
+	r.artifacts = arts;
+	r.received_ms = t->ts[TASK_RECEIVED];
+	r.started_ms = t->started_ms;
+	r.finished_ms = t->finished_ms;
+	r.reported_ms = t->reported_ms;
+	r.duration_ms = t->started_ms != 0 && t->finished_ms != 0 ?
+	    t->finished_ms - t->started_ms : -1;
+	task_error_view(t, &has, &r.eclass, &r.error);
+	r.source_topic = gw->tasks_topic;
+	r.source_partition = t->partition;
+	r.source_offset = t->offset;
+	r.gateway = gw->instance;
+	text = proto_result_encode(&r);
+	for (i = 0; i < r.nartifacts; i++)
+		free(urls[i]);
+	free(game_result);
+	return text;
 }
 
 static void
 task_report(struct task *t)
 {
-	cJSON *r;
 
 	if (!t->has_outcome)
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "no outcome recorded");
@@ -964,10 +928,8 @@ task_report(struct task *t)
 	task_set_state(t, TASK_REPORTING);
 	/* Its game slot is free now, not when the transaction commits. */
 	event_active(kick_event, EV_TIMEOUT, 0);
-	r = task_result_json(t);
 	task_queue_record(COMMIT_RESULT, gw->results_topic, t->spec->task_id,
-	    cJSON_PrintUnformatted(r), t->partition, t->offset, t);
-	cJSON_Delete(r);
+	    task_result_encode(t), t->partition, t->offset, t);
 	task_check_drained();
 }
 
@@ -980,9 +942,9 @@ task_dead_letter(int32_t partition, int64_t offset, const void *buf, size_t len,
 	char *rec;
 
 	log_warn("task dead-lettered", "partition=%d offset=%" PRId64 " reason=%s task=%s",
-	    (int)partition, offset, msg_dlq_reason_name(reason), task_id != NULL ? task_id : "-");
+	    (int)partition, offset, proto_dlq_reason_name(reason), task_id != NULL ? task_id : "-");
 	gw->dlq_total++;
-	rec = msg_dlq_encode(reason, detail, task_id, gw->tasks_topic, partition, offset, buf,
+	rec = proto_dlq_encode(reason, detail, task_id, gw->tasks_topic, partition, offset, buf,
 	    len, util_now_ms());
 	task_queue_record(COMMIT_DLQ, gw->dlq_topic, task_id, rec, partition, offset, NULL);
 }
@@ -990,7 +952,7 @@ task_dead_letter(int32_t partition, int64_t offset, const void *buf, size_t len,
 void
 task_receive(int32_t partition, int64_t offset, const void *buf, size_t len)
 {
-	struct task_spec *spec;
+	struct proto_task *spec;
 	struct task *t;
 	enum dlq_reason reason;
 	char *detail = NULL, *task_id = NULL;
@@ -1018,13 +980,13 @@ task_receive(int32_t partition, int64_t offset, const void *buf, size_t len)
 		if (t->partition == partition && t->offset == offset) {
 			log_info("task delivered again after a rebalance; its result is on its way",
 			    "task=%s partition=%d offset=%" PRId64 " state=%s", t->spec->task_id,
-			    (int)partition, offset, task_state_name(t->state));
+			    (int)partition, offset, proto_state_name(t->state));
 			if (t->state == TASK_REPORTING)
 				ledger_done(gw->ledger, partition, offset);
 			return;
 		}
 	}
-	if (msg_task_decode(buf, len, &spec, &reason, &detail, &task_id) != 0) {
+	if (proto_task_decode(buf, len, &spec, &reason, &detail, &task_id) != 0) {
 		task_dead_letter(partition, offset, buf, len, reason, detail, task_id);
 		free(detail);
 		free(task_id);
@@ -1036,7 +998,7 @@ task_receive(int32_t partition, int64_t offset, const void *buf, size_t len)
 		task_dead_letter(partition, offset, buf, len, DLQ_DUPLICATE_TASK, detail,
 		    spec->task_id);
 		free(detail);
-		msg_task_free(spec);
+		proto_task_free(spec);
 		return;
 	}
 	t = xcalloc(1, sizeof *t);
@@ -1099,10 +1061,10 @@ task_cancel(const char *id, char **cause)
 		return -1;
 	}
 	if (t->state >= TASK_COLLECTING) {
-		xasprintf(cause, "task %s is already %s", id, task_state_name(t->state));
+		xasprintf(cause, "task %s is already %s", id, proto_state_name(t->state));
 		return -1;
 	}
-	log_info("task cancel requested", "task=%s state=%s", id, task_state_name(t->state));
+	log_info("task cancel requested", "task=%s state=%s", id, proto_state_name(t->state));
 	t->cancel_requested = 1;
 	if (t->waiting) {
 		t->waiting = 0;
@@ -1127,14 +1089,14 @@ task_requeue(const char *id, int *attempt, char **cause)
 	}
 	if (t->state != TASK_DONE && t->state != TASK_FAILED) {
 		xasprintf(cause, "task %s is %s; cancel it first or wait for its result", id,
-		    task_state_name(t->state));
+		    proto_state_name(t->state));
 		return -1;
 	}
 	if (gw->draining) {
 		xasprintf(cause, "the gateway is shutting down");
 		return -1;
 	}
-	msg = msg_task_requeue(t->spec);
+	msg = proto_task_requeue(t->spec);
 	*attempt = t->spec->attempt + 1;
 	log_info("task requeued", "task=%s attempt=%d", id, *attempt);
 	task_queue_record(COMMIT_REQUEUE, gw->tasks_topic, id, msg, -1, -1, NULL);
@@ -1146,123 +1108,113 @@ task_requeue(const char *id, int *attempt, char **cause)
 cJSON *
 task_to_json(const struct task *t)
 {
-	cJSON *j = cJSON_CreateObject(), *tl;
+	struct proto_task_view v;
 	const cJSON *score;
-	char ts[40], *p;
-	size_t i;
+	char *log_path, *urls[TASK_MAX_ARTIFACTS];
+	size_t i, nurls = 0;
+	cJSON *j;
 
-	cJSON_AddStringToObject(j, "task_id", t->spec->task_id);
-	cJSON_AddNumberToObject(j, "attempt", t->spec->attempt);
-	cJSON_AddStringToObject(j, "game", t->spec->game);
-	cJSON_AddStringToObject(j, "state", state_names[t->state]);
-	if (t->state == TASK_DONE || t->state == TASK_FAILED || t->state == TASK_REPORTING)
-		cJSON_AddStringToObject(j, "status", msg_status_name(t->status));
-	else
-		cJSON_AddNullToObject(j, "status");
-	cJSON_AddBoolToObject(j, "waiting", t->waiting);
-	if (t->job != NULL)
-		cJSON_AddNumberToObject(j, "pid", runner_job_pid(t->job));
-	else
-		cJSON_AddNullToObject(j, "pid");
-	cJSON_AddNumberToObject(j, "partition", t->partition);
-	cJSON_AddNumberToObject(j, "offset", (double)t->offset);
-	tl = cJSON_AddObjectToObject(j, "timeline");
+	memset(&v, 0, sizeof v);
+	v.task_id = t->spec->task_id;
+	v.attempt = t->spec->attempt;
+	v.game = t->spec->game;
+	v.state = t->state;
+	v.has_status = t->state == TASK_DONE || t->state == TASK_FAILED ||
+	    t->state == TASK_REPORTING;
+	v.status = t->status;
+	v.waiting = t->waiting;
+	v.pid = t->job != NULL ? runner_job_pid(t->job) : -1;
+	v.partition = t->partition;
+	v.offset = t->offset;
 	for (i = 0; i < TASK_NSTATES; i++)
-		if (t->ts[i] != 0)
-			cJSON_AddStringToObject(tl, state_names[i], util_time_fmt(t->ts[i], ts, sizeof ts));
-	task_error_json(t, j);
-	cJSON_AddStringToObject(j, "dir", t->dir);
-	xasprintf(&p, "%s/output/log.txt", t->dir);
-	cJSON_AddStringToObject(j, "log_path", p);
-	free(p);
-	cJSON_AddNullToObject(j, "log_url");
-	cJSON_AddNullToObject(j, "video_url");
+		v.timeline[i] = t->ts[i];
+	task_error_view(t, &v.has_error, &v.eclass, &v.error);
+	v.dir = t->dir;
+	xasprintf(&log_path, "%s/output/log.txt", t->dir);
+	v.log_path = log_path;
 	for (i = 0; i < t->narts; i++) {
 		if (!t->arts[i].uploaded)
 			continue;
-		p = log_redact_url(t->arts[i].url);
+		/* Reported as the world may see it: credentials and queries redacted. */
 		if (strcmp(t->arts[i].name, "log.txt") == 0)
-			cJSON_ReplaceItemInObjectCaseSensitive(j, "log_url", cJSON_CreateString(p));
+			v.log_url = urls[nurls++] = log_redact_url(t->arts[i].url);
 		else if (strncmp(t->arts[i].content_type, "video/", 6) == 0) {
-			cJSON_ReplaceItemInObjectCaseSensitive(j, "video_url", cJSON_CreateString(p));
-			cJSON_AddStringToObject(j, "video_path", t->arts[i].path);
+			v.video_url = urls[nurls++] = log_redact_url(t->arts[i].url);
+			v.video_path = t->arts[i].path;
 		}
-		free(p);
 	}
 	score = t->game_result != NULL ?
 	    cJSON_GetObjectItemCaseSensitive(t->game_result, "score") : NULL;
-	if (cJSON_IsNumber(score))
-		cJSON_AddNumberToObject(j, "score", score->valuedouble);
-	else
-		cJSON_AddNullToObject(j, "score");
-	if (t->started_ms != 0 && t->finished_ms != 0)
-		cJSON_AddNumberToObject(j, "duration_ms", (double)(t->finished_ms - t->started_ms));
-	else
-		cJSON_AddNullToObject(j, "duration_ms");
+	v.has_score = cJSON_IsNumber(score);
+	v.score = v.has_score ? score->valuedouble : 0;
+	v.duration_ms = t->started_ms != 0 && t->finished_ms != 0 ?
+	    t->finished_ms - t->started_ms : -1;
+	j = proto_task_view_encode(&v);
+	free(log_path);
+	for (i = 0; i < nurls; i++)
+		free(urls[i]);
 	return j;
 }
 
 cJSON *
 task_status_json(void)
 {
-	cJSON *s = cJSON_CreateObject(), *o, *parts;
+	struct proto_status_view v;
+	struct proto_partition_view *pv;
 	const struct task *t;
-	size_t counts[TASK_NSTATES] = { 0 }, i, n;
 	uint64_t committed = 0, aborted = 0;
 	int32_t *ids;
+	size_t i, n;
+	cJSON *s;
 
-	cJSON_AddStringToObject(s, "instance", gw->instance);
-	cJSON_AddStringToObject(s, "version", PACKAGE_VERSION);
-	cJSON_AddNumberToObject(s, "pid", getpid());
-	cJSON_AddNumberToObject(s, "uptime_s", (double)((util_now_ms() - gw->start_ms) / 1000));
-	cJSON_AddBoolToObject(s, "embedded", gw->embedded);
-	cJSON_AddStringToObject(s, "bootstrap_servers", gw->bootstrap != NULL ? gw->bootstrap : "");
-	cJSON_AddStringToObject(s, "group_id", gw->group_id);
-	o = cJSON_AddObjectToObject(s, "topics");
-	cJSON_AddStringToObject(o, "tasks", gw->tasks_topic);
-	cJSON_AddStringToObject(o, "results", gw->results_topic);
-	cJSON_AddStringToObject(o, "dlq", gw->dlq_topic);
-	cJSON_AddNumberToObject(s, "max_inflight", (double)gw->max_inflight);
-	cJSON_AddNumberToObject(s, "inflight", (double)task_running_count());
-	cJSON_AddNumberToObject(s, "backlog", (double)gw->nwaiting);
-	cJSON_AddBoolToObject(s, "paused", gw->draining || task_intake_full());
-	cJSON_AddNumberToObject(s, "reporting", (double)gw->nreporting);
-	cJSON_AddBoolToObject(s, "draining", gw->draining);
+	memset(&v, 0, sizeof v);
+	v.protocol = PROTO_VERSION;
+	v.instance = gw->instance;
+	v.version = PACKAGE_VERSION;
+	v.pid = getpid();
+	v.uptime_s = (util_now_ms() - gw->start_ms) / 1000;
+	v.embedded = gw->embedded;
+	v.bootstrap_servers = gw->bootstrap;
+	v.group_id = gw->group_id;
+	v.tasks_topic = gw->tasks_topic;
+	v.results_topic = gw->results_topic;
+	v.dlq_topic = gw->dlq_topic;
+	v.max_inflight = (int64_t)gw->max_inflight;
+	v.inflight = (int64_t)task_running_count();
+	v.backlog = (int64_t)gw->nwaiting;
+	v.paused = gw->draining || task_intake_full();
+	v.reporting = (int64_t)gw->nreporting;
+	v.draining = gw->draining;
 	TAILQ_FOREACH(t, &gw->active, entry)
-		counts[t->state]++;
+		v.states[t->state]++;
 	TAILQ_FOREACH(t, &gw->history, entry)
-		counts[t->state]++;
-	o = cJSON_AddObjectToObject(s, "states");
-	for (i = 0; i < TASK_NSTATES; i++)
-		cJSON_AddNumberToObject(o, state_names[i], (double)counts[i]);
-	o = cJSON_AddObjectToObject(s, "totals");
-	for (i = 0; i <= RESULT_ERROR; i++)
-		cJSON_AddNumberToObject(o, msg_status_name((enum result_status)i), (double)gw->totals[i]);
-	cJSON_AddNumberToObject(o, "dlq", (double)gw->dlq_total);
-	cJSON_AddNumberToObject(o, "skipped_done", (double)gw->skipped_done);
+		v.states[t->state]++;
+	for (i = 0; i < RESULT_NSTATUSES; i++)
+		v.totals[i] = (int64_t)gw->totals[i];
+	v.dlq = (int64_t)gw->dlq_total;
+	v.skipped_done = (int64_t)gw->skipped_done;
 	if (gw->committer != NULL)
 		committer_stats(gw->committer, &committed, &aborted);
-	o = cJSON_AddObjectToObject(s, "transactions");
-	cJSON_AddNumberToObject(o, "committed", (double)committed);
-	cJSON_AddNumberToObject(o, "aborted", (double)aborted);
-	parts = cJSON_AddArrayToObject(s, "partitions");
+	v.tx_committed = (int64_t)committed;
+	v.tx_aborted = (int64_t)aborted;
 	n = ledger_partitions(gw->ledger, &ids);
+	pv = xcalloc(n + 1, sizeof *pv);
 	for (i = 0; i < n; i++) {
 		int64_t cp = ledger_commit_point(gw->ledger, ids[i]);
 		int64_t high = gw->intake != NULL ? intake_high(gw->intake, ids[i]) : -1;
 
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "partition", ids[i]);
-		cJSON_AddNumberToObject(o, "committed", (double)cp);
-		cJSON_AddNumberToObject(o, "next", (double)ledger_next(gw->ledger, ids[i]));
-		cJSON_AddNumberToObject(o, "pending", (double)ledger_pending(gw->ledger, ids[i]));
-		cJSON_AddNumberToObject(o, "high", (double)high);
-		cJSON_AddNumberToObject(o, "lag", high >= 0 && cp >= 0 && high > cp ?
-		    (double)(high - cp) : 0);
-		cJSON_AddBoolToObject(o, "paused",
-		    gw->intake != NULL && intake_paused(gw->intake, ids[i]));
-		cJSON_AddItemToArray(parts, o);
+		pv[i].partition = ids[i];
+		pv[i].committed = cp;
+		pv[i].next = ledger_next(gw->ledger, ids[i]);
+		pv[i].pending = (int64_t)ledger_pending(gw->ledger, ids[i]);
+		pv[i].high = high;
+		pv[i].lag = high >= 0 && cp >= 0 && high > cp ? high - cp : 0;
+		pv[i].paused = gw->intake != NULL && intake_paused(gw->intake, ids[i]);
 	}
+	v.partitions = pv;
+	v.npartitions = n;
+	s = proto_status_view_encode(&v);
+	free(pv);
 	free(ids);
 	return s;
 }
@@ -1280,7 +1232,7 @@ task_drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (t->state == TASK_REPORTING)
 			continue;
 		log_warn("grace period over, task abandoned (it will run again after restart)",
-		    "task=%s state=%s", t->spec->task_id, task_state_name(t->state));
+		    "task=%s state=%s", t->spec->task_id, proto_state_name(t->state));
 		TAILQ_REMOVE(&gw->active, t, entry);
 		gw->nactive--;
 		if (t->waiting)
