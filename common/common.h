@@ -210,4 +210,19 @@ void evcurl_add(struct evcurl *, void *easy, evcurl_done_cb *, void *arg);
 void evcurl_remove(struct evcurl *, void *easy);
 size_t evcurl_running(const struct evcurl *);
 
+/*
+ * evaccept.c: accept(2) failures of a libevent listener (EMFILE...)
+ * pause it for a second instead of spinning, logged at most once per
+ * 10 s with a count. can_resume (may be NULL) may keep it paused (the
+ * owner's connection cap). Free it before the listener.
+ * @locality: the loop thread only.
+ */
+struct evconnlistener;
+struct evaccept;
+struct evaccept *evaccept_new(struct event_base *, struct evconnlistener *, const char *what,
+    int (*can_resume)(void *), void *arg);
+/* 1 while a failure holds the listener paused. */
+int evaccept_paused(const struct evaccept *);
+void evaccept_free(struct evaccept *);
+
 #endif
