@@ -321,7 +321,7 @@ storage_timeout_msg(const struct storage_xfer *x, const char *what)
 {
 	char *msg;
 
-	xasprintf(&msg, "%s: not finished within %lld s (its deadline)", what,
+	xasprintf(&msg, "%s: stopped at its deadline, after %lld s", what,
 	    (long long)((x->deadline_ms - x->start_ms + 999) / 1000));
 	return msg;
 }
