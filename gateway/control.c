@@ -43,6 +43,7 @@ struct control_client {
 	struct bufferevent *bev;
 	int subscribed;
 	int held;		/* over CONTROL_OUT_MAX: requests not read */
+	int dropped;		/* freed at the loop's next turn */
 	LIST_ENTRY(control_client) entry;
 };
 LIST_HEAD(client_list, control_client);
@@ -57,6 +58,7 @@ struct control {
 	unsigned long refused;		/* over max_clients, since the last log line */
 	int64_t refused_log_ms;
 	struct event *tick;
+	struct event *reap;		/* frees dropped clients */
 	gid_t group;
 	int has_group;
 };
@@ -68,6 +70,33 @@ control_client_free(struct control_client *c)
 	c->ctl->nclients--;
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+/*
+ * Drop a client from inside a request or a broadcast, where callers up
+ * the stack still hold it: silenced now, freed at the loop's next turn.
+ */
+static void
+control_client_drop(struct control_client *c)
+{
+	if (c->dropped)
+		return;
+	c->dropped = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->ctl->reap, EV_TIMEOUT, 0);
+}
+
+static void
+control_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+	struct control_client *c, *next;
+
+	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (c->dropped)
+			control_client_free(c);
+	}
 }
 
 static void
@@ -224,11 +253,13 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	char *line;
 	size_t len;
 
-	while (control_queued(c) < CONTROL_OUT_MAX &&
+	while (!c->dropped && control_queued(c) < CONTROL_OUT_MAX &&
 	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		control_handle(ctl, c, line, len);
 		free(line);
 	}
+	if (c->dropped)
+		return;
 	if (control_queued(c) >= CONTROL_OUT_MAX) {
 		/* Backpressure: no more requests until it has read half of it. */
 		if (!c->held)
@@ -365,7 +396,7 @@ control_broadcast(struct control *ctl, cJSON *ev)
 
 	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
-		if (!c->subscribed)
+		if (!c->subscribed || c->dropped)
 			continue;
 		if (s == NULL) {
 			s = cJSON_PrintUnformatted(ev);
@@ -374,7 +405,7 @@ control_broadcast(struct control *ctl, cJSON *ev)
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONTROL_OUT_MAX) {
 			log_warn("control subscriber too slow, dropped", "queued=%zu",
 			    evbuffer_get_length(bufferevent_get_output(c->bev)));
-			control_client_free(c);
+			control_client_drop(c);
 			continue;
 		}
 		evbuffer_add(bufferevent_get_output(c->bev), s, len);
@@ -390,7 +421,7 @@ control_has_subscribers(const struct control *ctl)
 	const struct control_client *c;
 
 	LIST_FOREACH(c, &ctl->clients, entry)
-		if (c->subscribed)
+		if (c->subscribed && !c->dropped)
 			return 1;
 	return 0;
 }
@@ -464,6 +495,7 @@ control_start(const char *path, char **cause)
 	}
 	ctl->max_clients = (size_t)config_get_int(gw->conf, "control", "max_clients");
 	ctl->guard = evaccept_new(gw->base, ctl->listener, "control", NULL, NULL);
+	ctl->reap = event_new(gw->base, -1, 0, control_reap_cb, ctl);
 	chmod(path, 0660);
 	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
 		log_warn("cannot give the control socket to its group", "group=%s error=%s", group,
@@ -485,6 +517,7 @@ control_stop(struct control *ctl)
 	while ((c = LIST_FIRST(&ctl->clients)) != NULL)
 		control_client_free(c);
 	evaccept_free(ctl->guard);
+	event_free(ctl->reap);
 	evconnlistener_free(ctl->listener);
 	event_free(ctl->tick);
 	unlink(ctl->path);
