@@ -699,6 +699,34 @@ write_text(const char *path, const char *text)
 		fail_msg("%s", cause);
 }
 
+/* Download url into the file dst through the loop: the outcome, and its message in *error. */
+static enum storage_result
+fetch(struct storage *s, struct event_base *base, const char *url, const char *dst,
+    int64_t deadline, char **error)
+{
+	struct outcome o;
+
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	storage_get(s, url, open_fd(dst, O_WRONLY | O_CREAT | O_TRUNC), deadline, outcome_cb, &o);
+	run(base, &o);
+	*error = o.error;
+	return o.r;
+}
+
+/* A download refused for good, saying why. */
+static void
+assert_fetch_refused(struct storage *s, struct event_base *base, const char *url, const char *dst,
+    const char *why)
+{
+	char *error = NULL;
+
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_PERMANENT);
+	if (why != NULL && strstr(error, why) == NULL)
+		fail_msg("%s: \"%s\" does not say \"%s\"", url, error, why);
+	free(error);
+}
+
 /* file://: copies we do ourselves, saying what is wrong. */
 static void
 test_file_transfers(void **state)
@@ -708,7 +736,7 @@ test_file_transfers(void **state)
 	struct config *conf;
 	struct storage *s;
 	struct outcome o;
-	char *root, *src, *dst, *url, *text, *cause = NULL, sha[65];
+	char *root, *src, *dst, *url, *text, *error = NULL, *cause = NULL, sha[65];
 	size_t len;
 	int fd;
 
@@ -717,70 +745,43 @@ test_file_transfers(void **state)
 	xasprintf(&dst, "%s/downloaded", root);
 	write_text(src, "print('hello')\n");
 
-	/* A regular file: copied, its bytes counted. */
-	memset(&o, 0, sizeof o);
-	o.base = base;
+	/* A regular file: copied. */
 	xasprintf(&url, "file://%s", src);
-	storage_get(s, url, open_fd(dst, O_WRONLY | O_CREAT | O_TRUNC), 0, outcome_cb, &o);
-	run(base, &o);
-	assert_int_equal(o.r, STORAGE_OK);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
 	text = util_read_file(dst, 100, &len, &cause);
 	assert_string_equal(text, "print('hello')\n");
 	free(text);
+	/* A deadline already passed: STORAGE_TIMEOUT, not retried. */
+	assert_int_equal(fetch(s, base, url, dst, util_mono_ms() - 1, &error), STORAGE_TIMEOUT);
+	assert_non_null(strstr(error, "stopped at its deadline"));
+	free(error);
 	free(url);
 
-	/* A directory is not a program: permanent, saying so (curl "downloaded" 0 bytes). */
-	memset(&o, 0, sizeof o);
-	o.base = base;
+	/* A directory is not a program (curl "downloaded" 0 bytes); a FIFO is never read. */
 	xasprintf(&url, "file://%s", root);
-	storage_get(s, url, open_fd(dst, O_WRONLY), 0, outcome_cb, &o);
-	run(base, &o);
-	assert_int_equal(o.r, STORAGE_PERMANENT);
-	assert_non_null(strstr(o.error, "not a regular file (a directory)"));
-	free(o.error);
+	assert_fetch_refused(s, base, url, dst, "not a regular file (a directory)");
 	free(url);
-
-	/* A FIFO: refused at once, never read (it would block). */
 	xasprintf(&url, "%s/fifo", root);
 	assert_int_equal(mkfifo(url, 0644), 0);
 	free(url);
-	memset(&o, 0, sizeof o);
-	o.base = base;
 	xasprintf(&url, "file://%s/fifo", root);
-	storage_get(s, url, open_fd(dst, O_WRONLY), 0, outcome_cb, &o);
-	run(base, &o);
-	assert_int_equal(o.r, STORAGE_PERMANENT);
-	assert_non_null(strstr(o.error, "not a regular file (a FIFO)"));
-	free(o.error);
+	assert_fetch_refused(s, base, url, dst, "not a regular file (a FIFO)");
 	free(url);
-
 	/* Over storage.max_download_bytes (1000). */
 	xasprintf(&text, "%s/big", root);
 	fd = open_fd(text, O_WRONLY | O_CREAT | O_TRUNC);
 	assert_int_equal(ftruncate(fd, 1001), 0);
 	close(fd);
 	free(text);
-	memset(&o, 0, sizeof o);
-	o.base = base;
 	xasprintf(&url, "file://%s/big", root);
-	storage_get(s, url, open_fd(dst, O_WRONLY), 0, outcome_cb, &o);
-	run(base, &o);
-	assert_int_equal(o.r, STORAGE_PERMANENT);
-	assert_non_null(strstr(o.error, "larger than storage.max_download_bytes (1000)"));
-	free(o.error);
+	assert_fetch_refused(s, base, url, dst, "larger than storage.max_download_bytes (1000)");
 	free(url);
-
 	/* A link out of the root: the resolved file is outside, refused. */
 	xasprintf(&text, "%s/out", root);
 	assert_int_equal(symlink("/etc/hostname", text), 0);
 	free(text);
-	memset(&o, 0, sizeof o);
-	o.base = base;
 	xasprintf(&url, "file://%s/out", root);
-	storage_get(s, url, open_fd(dst, O_WRONLY), 0, outcome_cb, &o);
-	run(base, &o);
-	assert_int_equal(o.r, STORAGE_PERMANENT);
-	free(o.error);
+	assert_fetch_refused(s, base, url, dst, NULL);
 	free(url);
 
 	/* An upload: the first size bytes of the descriptor, hashed as sent, renamed into place. */
@@ -791,7 +792,7 @@ test_file_transfers(void **state)
 	storage_put(s, open_fd(src, O_RDONLY), 4, url, "text/plain", upload_cb, &o);
 	run(base, &o);
 	assert_int_equal(o.r, STORAGE_OK);
-	assert_int_equal(util_write_file(dst, "0123", 4, 0644, &cause), 0);
+	write_text(dst, "0123");
 	assert_int_equal(util_sha256_file(dst, sha, &cause), 0);
 	assert_string_equal(o.sha256, sha);
 	free(url);
@@ -815,17 +816,6 @@ test_file_transfers(void **state)
 	assert_int_equal(access(url, F_OK), -1);
 	free(url);
 
-	/* A deadline already passed: STORAGE_TIMEOUT, not retried. */
-	memset(&o, 0, sizeof o);
-	o.base = base;
-	xasprintf(&url, "file://%s/program.py", root);
-	storage_get(s, url, open_fd(dst, O_WRONLY), util_mono_ms() - 1, outcome_cb, &o);
-	run(base, &o);
-	assert_int_equal(o.r, STORAGE_TIMEOUT);
-	assert_non_null(strstr(o.error, "stopped at its deadline"));
-	free(o.error);
-	free(url);
-
 	assert_int_equal(util_rmtree(root), 0);
 	free(root);
 	free(src);
@@ -846,8 +836,7 @@ test_http_deadline(void **state)
 	socklen_t slen = sizeof sin;
 	struct config *conf;
 	struct storage *s;
-	struct outcome o;
-	char *root, *url, *dst;
+	char *root, *url, *dst, *error = NULL;
 	int64_t t0;
 	int l;
 
@@ -861,15 +850,11 @@ test_http_deadline(void **state)
 	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &slen), 0);
 	xasprintf(&url, "http://127.0.0.1:%d/slow.py", ntohs(sin.sin_port));
 	xasprintf(&dst, "%s/dl", root);
-	memset(&o, 0, sizeof o);
-	o.base = base;
 	t0 = util_mono_ms();
-	storage_get(s, url, open_fd(dst, O_WRONLY | O_CREAT), t0 + 300, outcome_cb, &o);
-	run(base, &o);
-	assert_int_equal(o.r, STORAGE_TIMEOUT);
-	assert_non_null(strstr(o.error, "stopped at its deadline, after 1 s"));
+	assert_int_equal(fetch(s, base, url, dst, t0 + 300, &error), STORAGE_TIMEOUT);
+	assert_non_null(strstr(error, "stopped at its deadline, after 1 s"));
 	assert_true(util_mono_ms() - t0 < 30000);
-	free(o.error);
+	free(error);
 	close(l);
 	free(url);
 	free(dst);
