@@ -96,20 +96,51 @@ char *util_time_fmt(int64_t ms, char *buf, size_t len);
 int util_time_parse(const char *, int64_t *ms);
 /* mkdir -p with mode; 0 or -1 with *cause. */
 int util_mkdirs(const char *path, mode_t mode, char **cause);
-/* rm -rf below a directory (no symlink following). */
+/*
+ * rm -rf of path: its parent is trusted, nothing below it is followed
+ * (util_rmtree_at). 0, or -1 with errno.
+ */
 int util_rmtree(const char *path);
+/*
+ * rm -rf of the entry name of directory dirfd, relative to descriptors
+ * all the way down: links are removed, never followed; a tree of any
+ * depth takes a bounded number of descriptors. 0 (also when name does
+ * not exist), or -1 with errno and *cause (if not NULL) naming it.
+ */
+int util_rmtree_at(int dirfd, const char *name, char **cause);
+/*
+ * open(2) of a relative path below dirfd that follows no symbolic link,
+ * magic link or mount point on the way nor at the end, and cannot leave
+ * dirfd (".." or an absolute path: EXDEV): openat2 with RESOLVE_BENEATH
+ * | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV where
+ * the kernel has it, else one openat(O_NOFOLLOW) per component from
+ * dirfd, checking each stays on dirfd's file system. O_NOFOLLOW and
+ * O_CLOEXEC are added to flags. A link met gives ELOOP. Returns the
+ * descriptor, or -1 with errno.
+ */
+int util_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/* Tests: 1 makes util_open_beneath use its fallback walk, as without openat2. */
+void util_open_beneath_fallback(int on);
+/* Disk use in bytes (allocated blocks) of entry name of dirfd and below; links not followed. */
+uint64_t util_du_at(int dirfd, const char *name);
+/* Raise RLIMIT_NOFILE's soft limit to the hard one; returns the limit, or -1. */
+int util_nofile_raise(void);
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 int util_utf8_valid(const char *s, size_t len);
 /* Base64 (standard alphabet, padded) of len bytes. Caller frees. */
 char *util_base64(const unsigned char *, size_t len);
 /* Hex sha256 of a file into out[65]; 0 or -1 with *cause. */
 int util_sha256_file(const char *path, char out[65], char **cause);
+/* Hex sha256 of what fd holds, read with pread from offset 0; 0 or -1 with *cause. */
+int util_sha256_fd(int fd, char out[65], char **cause);
 /* Directory holding the running executable (from /proc/self/exe). */
 char *util_exe_dir(void);
 /* Size of a regular file, or -1. */
 off_t util_file_size(const char *path);
 /* Read a whole small file into a NUL-terminated buffer. */
 char *util_read_file(const char *path, size_t max, size_t *lenp, char **cause);
+/* The same from fd's current offset to its end (more than max bytes: NULL, *cause). */
+char *util_read_fd(int fd, size_t max, size_t *lenp, char **cause);
 /* Write a file atomically (tmp + rename). */
 int util_write_file(const char *path, const char *data, size_t len, mode_t mode, char **cause);
 /* Parse a non-negative integer with bounds; 0 or -1. */
@@ -214,6 +245,20 @@ void evcurl_add(struct evcurl *, void *easy, evcurl_done_cb *, void *arg);
 void evcurl_remove(struct evcurl *, void *easy);
 size_t evcurl_running(const struct evcurl *);
 
+/*
+ * evaccept.c: accept(2) failures of a libevent listener (EMFILE...)
+ * pause it for a second instead of spinning, logged at most once per
+ * 10 s with a count. can_resume (may be NULL) may keep it paused (the
+ * owner's connection cap). Free it before the listener.
+ * @locality: the loop thread only.
+ */
+struct evconnlistener;
+struct evaccept;
+struct evaccept *evaccept_new(struct event_base *, struct evconnlistener *, const char *what,
+    int (*can_resume)(void *), void *arg);
+/* 1 while a failure holds the listener paused. */
+int evaccept_paused(const struct evaccept *);
+void evaccept_free(struct evaccept *);
 
 /*
  * worker.c: one thread for a library call that blocks, fed by the loop

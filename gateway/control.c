@@ -2,11 +2,21 @@
  * control.c: the control socket (docs/control.md): a unix stream socket,
  * mode 0660, peer credentials checked, JSON lines. Requests are answered
  * from the loop's state; "subscribe" turns a connection into a stream of
- * task events and a status line every second. A subscriber that does not
- * read (over 1 MiB queued) is dropped rather than allowed to grow us.
- * Requests are held to strict JSON and to the fields each command takes
- * (proto_request_parse, pure, unit-tested); the socket's path is taken
- * over only from a stale socket, never from a live one or another file.
+ * task events and a status line every second. Requests are held to
+ * strict JSON and to the fields each command takes (proto/control.c);
+ * the socket's path is taken over only from a stale socket, never from a
+ * live one or another file.
+ *
+ * Bounds: a client's unread output (answers and events alike) is capped
+ * at CONTROL_OUT_MAX. Past it, its requests are no longer read (they
+ * wait in the kernel's socket buffer, then the client's write blocks)
+ * until it has read half of what is queued; an event that finds a
+ * subscriber over the cap drops the subscriber (events cannot wait),
+ * and a client that reads nothing for CONTROL_STALL_S while output
+ * waits is dropped. A request line is at most CONTROL_LINE_MAX bytes.
+ * At most control.max_clients connections: one more is told so in an
+ * error line and closed. Accept failures (out of descriptors) pause the
+ * listener (evaccept.c).
  */
 #include "config.h"
 #include "gateway.h"
@@ -28,10 +38,15 @@
 
 #define CONTROL_LINE_MAX (64 * 1024)
 #define CONTROL_OUT_MAX (1024 * 1024)
+#define CONTROL_STALL_S 60
+#define CONTROL_LOG_INTERVAL_MS 10000
 
 struct control_client {
+	struct control *ctl;
 	struct bufferevent *bev;
 	int subscribed;
+	int held;		/* over CONTROL_OUT_MAX: requests not read */
+	int dropped;		/* freed at the loop's next turn */
 	LIST_ENTRY(control_client) entry;
 };
 LIST_HEAD(client_list, control_client);
@@ -39,8 +54,14 @@ LIST_HEAD(client_list, control_client);
 struct control {
 	char *path;
 	struct evconnlistener *listener;
+	struct evaccept *guard;
 	struct client_list clients;
+	size_t nclients;
+	size_t max_clients;
+	unsigned long refused;		/* over max_clients, since the last log line */
+	int64_t refused_log_ms;
 	struct event *tick;
+	struct event *reap;		/* frees dropped clients */
 	gid_t group;
 	int has_group;
 };
@@ -49,8 +70,36 @@ static void
 control_client_free(struct control_client *c)
 {
 	LIST_REMOVE(c, entry);
+	c->ctl->nclients--;
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+/*
+ * Drop a client from inside a request or a broadcast, where callers up
+ * the stack still hold it: silenced now, freed at the loop's next turn.
+ */
+static void
+control_client_drop(struct control_client *c)
+{
+	if (c->dropped)
+		return;
+	c->dropped = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->ctl->reap, EV_TIMEOUT, 0);
+}
+
+static void
+control_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+	struct control_client *c, *next;
+
+	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (c->dropped)
+			control_client_free(c);
+	}
 }
 
 static void
@@ -166,6 +215,13 @@ out:
 	proto_request_clear(&req);
 }
 
+/* Queued for the client and not yet written. */
+static size_t
+control_queued(const struct control_client *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
 static void
 control_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -175,9 +231,22 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	char *line;
 	size_t len;
 
-	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+	while (!c->dropped && control_queued(c) < CONTROL_OUT_MAX &&
+	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		control_handle(ctl, c, line, len);
 		free(line);
+	}
+	if (c->dropped)
+		return;
+	if (control_queued(c) >= CONTROL_OUT_MAX) {
+		/* Backpressure: no more requests until it has read half of it. */
+		if (!c->held)
+			log_debug("control client not reading its answers, holding its requests",
+			    "queued=%zu", control_queued(c));
+		c->held = 1;
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(bev, EV_WRITE, CONTROL_OUT_MAX / 2, 0);
+		return;
 	}
 	if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
 		log_warn("control request line too long, closing", "bytes=%zu",
@@ -186,11 +255,32 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Its output drained below the low mark: read its requests again. */
+static void
+control_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_client *c = arg;
+
+	if (!c->held)
+		return;
+	c->held = 0;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_enable(bev, EV_READ);
+	/* Lines already read wait in the input buffer: no new data may come to call us. */
+	control_read_cb(bev, c);
+}
+
 static void
 control_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		control_client_free(arg);
+	struct control_client *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_warn("control client read nothing for a while, dropped", "queued=%zu stall_s=%d",
+		    control_queued(c), CONTROL_STALL_S);
+		control_client_free(c);
+	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		control_client_free(c);
 }
 
 static int
@@ -220,12 +310,37 @@ control_peer_allowed(struct control *ctl, int fd, struct ucred *cred)
 	return 0;
 }
 
+/* One connection too many: say so in one line and close (logged once per interval). */
+static void
+control_refuse(struct control *ctl, int fd)
+{
+	char line[160];
+	int64_t now = util_mono_ms();
+	int n;
+
+	n = snprintf(line, sizeof line, "{\"ok\":false,\"error\":\"too many control connections "
+	    "(control.max_clients is %zu)\"}\n", ctl->max_clients);
+	/* A new socket's buffer is empty: this fits, or the client is gone. */
+	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* Nothing to do: it is closed either way. */
+	}
+	close(fd);
+	ctl->refused++;
+	if (ctl->refused_log_ms == 0 || now - ctl->refused_log_ms >= CONTROL_LOG_INTERVAL_MS) {
+		log_warn("control connections refused: too many clients", "refused=%lu max_clients=%zu",
+		    ctl->refused, ctl->max_clients);
+		ctl->refused = 0;
+		ctl->refused_log_ms = now;
+	}
+}
+
 static void
 control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
     void *arg)
 {
 	struct control *ctl = arg;
 	struct control_client *c;
+	struct timeval stall = { CONTROL_STALL_S, 0 };
 	struct ucred cred;
 
 	if (!control_peer_allowed(ctl, fd, &cred)) {
@@ -234,11 +349,20 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 		close(fd);
 		return;
 	}
+	if (ctl->nclients >= ctl->max_clients) {
+		control_refuse(ctl, fd);
+		return;
+	}
 	c = xcalloc(1, sizeof *c);
+	c->ctl = ctl;
 	c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(c->bev, control_read_cb, NULL, control_event_cb, c);
+	bufferevent_setcb(c->bev, control_read_cb, control_write_cb, control_event_cb, c);
+	/* Input stops growing at a line's cap; a client that reads nothing for long goes. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONTROL_LINE_MAX + 1);
+	bufferevent_set_timeouts(c->bev, NULL, &stall);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	LIST_INSERT_HEAD(&ctl->clients, c, entry);
+	ctl->nclients++;
 }
 
 static void
@@ -250,7 +374,7 @@ control_broadcast(struct control *ctl, cJSON *ev)
 
 	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
-		if (!c->subscribed)
+		if (!c->subscribed || c->dropped)
 			continue;
 		if (s == NULL) {
 			s = cJSON_PrintUnformatted(ev);
@@ -259,7 +383,7 @@ control_broadcast(struct control *ctl, cJSON *ev)
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONTROL_OUT_MAX) {
 			log_warn("control subscriber too slow, dropped", "queued=%zu",
 			    evbuffer_get_length(bufferevent_get_output(c->bev)));
-			control_client_free(c);
+			control_client_drop(c);
 			continue;
 		}
 		evbuffer_add(bufferevent_get_output(c->bev), s, len);
@@ -275,7 +399,7 @@ control_has_subscribers(const struct control *ctl)
 	const struct control_client *c;
 
 	LIST_FOREACH(c, &ctl->clients, entry)
-		if (c->subscribed)
+		if (c->subscribed && !c->dropped)
 			return 1;
 	return 0;
 }
@@ -397,6 +521,9 @@ control_start(const char *path, char **cause)
 		free(ctl);
 		return NULL;
 	}
+	ctl->max_clients = (size_t)config_get_int(gw->conf, "control", "max_clients");
+	ctl->guard = evaccept_new(gw->base, ctl->listener, "control", NULL, NULL);
+	ctl->reap = event_new(gw->base, -1, 0, control_reap_cb, ctl);
 	chmod(path, 0660);
 	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
 		log_warn("cannot give the control socket to its group", "group=%s error=%s", group,
@@ -417,6 +544,8 @@ control_stop(struct control *ctl)
 		return;
 	while ((c = LIST_FIRST(&ctl->clients)) != NULL)
 		control_client_free(c);
+	evaccept_free(ctl->guard);
+	event_free(ctl->reap);
 	evconnlistener_free(ctl->listener);
 	event_free(ctl->tick);
 	unlink(ctl->path);

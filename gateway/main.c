@@ -266,6 +266,8 @@ main(int argc, char **argv)
 		g.bootstrap = xstrdup(config_get(g.conf, "kafka", "bootstrap.servers"));
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Room for games, transfers and clients: the soft limit is often 1024. */
+	util_nofile_raise();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	evthread_use_pthreads();
 	g.base = event_base_new();

@@ -29,6 +29,9 @@ const struct config_key options_schema[] = {
 	  "records merged into one transaction at most (queued batches are merged)" },
 	{ "gateway", "grace_s", CONFIG_INT, "30", 0, 86400, NULL, "SIGTERM: time in-flight tasks get to finish" },
 	{ "gateway", "history", CONFIG_INT, "1000", 0, 1000000, NULL, "finished tasks kept in memory (and their folders)" },
+	{ "gateway", "disk_budget_mb", CONFIG_INT, "0", 0, INT64_MAX / (1024 * 1024), NULL,
+	  "folders of finished tasks hold at most this many MiB, oldest removed first "
+	  "(0: half the file system of state_dir)" },
 	{ "gateway", "revoke_commit_timeout_ms", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "on revoke, how long to wait for done tasks to commit before handing partitions over" },
 	{ "gateway", "log_level", CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error", "log threshold" },
@@ -36,6 +39,15 @@ const struct config_key options_schema[] = {
 	{ "storage", "file_root", CONFIG_STRING, "", 0, 0, NULL,
 	  "file:// URLs must lie below this folder (empty: file:// refused)" },
 	{ "storage", "max_download_bytes", CONFIG_INT, "1073741824", 1, INT64_MAX, NULL, "largest program or model" },
+	{ "storage", "fetch_timeout_s", CONFIG_INT, "600", 1, 604800, NULL,
+	  "a task's downloads, retries included, end by this long or the task's timeout, "
+	  "whichever is shorter" },
+	{ "storage", "max_artifact_bytes", CONFIG_INT, "2147483648", 1, INT64_MAX, NULL,
+	  "largest artifact (video) uploaded; a larger one is refused and named in the result" },
+	{ "storage", "max_task_bytes", CONFIG_INT, "4294967296", 1, INT64_MAX, NULL,
+	  "all of a task's artifacts together; one that would pass it is refused" },
+	{ "storage", "max_log_bytes", CONFIG_INT, "16777216", 4096, INT64_MAX, NULL,
+	  "log.txt above this is uploaded as its head and tail with a line saying what was cut" },
 	{ "storage", "retries", CONFIG_INT, "5", 0, 100, NULL, "retries of a failed transfer" },
 	{ "storage", "backoff_ms", CONFIG_INT, "200", 1, 600000, NULL, "first retry delay" },
 	{ "storage", "backoff_max_ms", CONFIG_INT, "10000", 1, 3600000, NULL, "longest retry delay" },
@@ -103,6 +115,8 @@ const struct config_key options_schema[] = {
 	  "accept insecure-skip-tls-verify or http:// API servers (logs a warning)" },
 	{ "health", "listen", CONFIG_STRING, "", 0, 0, NULL,
 	  "HOST:PORT serving /healthz and /metrics over HTTP (empty: off)" },
+	{ "health", "max_connections", CONFIG_INT, "32", 1, 10000, NULL,
+	  "HTTP connections served at once; more wait in the listen queue" },
 	{ "health", "interval_ms", CONFIG_INT, "10000", 100, 3600000, NULL,
 	  "how often lag is measured and partitions are judged" },
 	{ "health", "failures", CONFIG_INT, "3", 1, 1000, NULL,
@@ -112,6 +126,8 @@ const struct config_key options_schema[] = {
 	  "timeout of one log-end query to the broker" },
 	{ "control", "socket", CONFIG_STRING, "", 0, 0, NULL, "control socket path (default: <state_dir>/control.sock)" },
 	{ "control", "group", CONFIG_STRING, "", 0, 0, NULL, "group allowed on the socket besides the owner" },
+	{ "control", "max_clients", CONFIG_INT, "64", 1, 10000, NULL,
+	  "control connections at once; more are answered with an error and closed" },
 	{ NULL, NULL, CONFIG_STRING, NULL, 0, 0, NULL, NULL }
 };
 

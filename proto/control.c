@@ -335,6 +335,8 @@ proto_task_view_encode(const struct proto_task_view *v)
 	proto_add_str_or_null(j, "video_url", v->video_url);
 	if (v->video_path != NULL)
 		cJSON_AddStringToObject(j, "video_path", v->video_path);
+	cJSON_AddItemToObject(j, "artifacts_refused", proto_refused_encode(v->refused,
+	    v->nrefused));
 	if (v->has_score)
 		cJSON_AddNumberToObject(j, "score", v->score);
 	else
@@ -422,7 +424,8 @@ control_get_error(const cJSON *obj, int *has, enum error_class *ec, const char *
 int
 proto_task_view_decode(const cJSON *j, struct proto_task_view *v, char **cause)
 {
-	const cJSON *tl;
+	struct proto_refused *ref;
+	const cJSON *tl, *rarr;
 	size_t i;
 
 	memset(v, 0, sizeof *v);
@@ -470,6 +473,13 @@ proto_task_view_decode(const cJSON *j, struct proto_task_view *v, char **cause)
 		if (proto_get_time(tl, proto_state_name((enum task_state)i), &v->timeline[i],
 		    cause) != 0)
 			goto fail;
+	if (proto_get_array(j, "artifacts_refused", &rarr, &v->nrefused, cause) != 0)
+		goto fail;
+	v->own = proto_own_new(NULL);
+	((struct proto_own *)v->own)->arrays[0] = ref = xcalloc(v->nrefused + 1, sizeof *ref);
+	if (proto_refused_decode(rarr, ref, cause) != 0)
+		goto fail;
+	v->refused = ref;
 	return 0;
 fail:
 	proto_task_view_clear(v);
@@ -479,7 +489,8 @@ fail:
 void
 proto_task_view_clear(struct proto_task_view *v)
 {
-	/* Its strings are borrowed from the object decoded. */
+	/* Its strings are borrowed from the object decoded; the refusals array is its own. */
+	proto_own_free(v->own);
 	memset(v, 0, sizeof *v);
 }
 

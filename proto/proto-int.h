@@ -28,6 +28,13 @@ int proto_get_int(const cJSON *obj, const char *name, int *out, char **cause);
 int proto_get_i32(const cJSON *obj, const char *name, int32_t *out, char **cause);
 int proto_get_double(const cJSON *obj, const char *name, double *out, char **cause);
 int proto_get_bool(const cJSON *obj, const char *name, int *out, char **cause);
+/* An array field of objects: *arr NULL when absent, *n its length. */
+int proto_get_array(const cJSON *obj, const char *name, const cJSON **arr, size_t *n,
+    char **cause);
+/* artifacts_refused: [{name, reason}] as results and TASK carry it. */
+cJSON *proto_refused_encode(const struct proto_refused *, size_t n);
+/* Into out[0..n) (n from proto_get_array); strings borrowed from arr. */
+int proto_refused_decode(const cJSON *arr, struct proto_refused *out, char **cause);
 /* A required field: absent is an error too. */
 int proto_need(const cJSON *obj, const char *name, char **cause);
 /* An RFC 3339 timestamp field into wall ms. */

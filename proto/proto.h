@@ -181,6 +181,7 @@ struct proto_artifact {
 	const char *sha256;		/* hex, or NULL */
 	const char *content_type;
 	int64_t bytes;
+	int truncated;			/* log.txt cut to its head and tail */
 };
 /* An artifact the gateway would not upload, and why (a link, too big, ...). */
 struct proto_refused {
@@ -304,6 +305,8 @@ struct proto_task_view {
 	const char *log_url;		/* NULL: null */
 	const char *video_url;
 	const char *video_path;		/* NULL: absent */
+	const struct proto_refused *refused;	/* artifacts not uploaded, and why */
+	size_t nrefused;
 	int has_score;
 	double score;
 	int64_t duration_ms;		/* -1: null */

@@ -44,17 +44,12 @@ proto_result_encode(const struct proto_result *r)
 		if (a->sha256 != NULL)
 			cJSON_AddStringToObject(e, "sha256", a->sha256);
 		cJSON_AddStringToObject(e, "content_type", a->content_type);
+		if (a->truncated)
+			cJSON_AddTrueToObject(e, "truncated");
 		cJSON_AddItemToArray(arr, e);
 	}
-	if (r->nrefused > 0) {
-		arr = cJSON_AddArrayToObject(root, "artifacts_refused");
-		for (i = 0; i < r->nrefused; i++) {
-			e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "name", r->refused[i].name);
-			cJSON_AddStringToObject(e, "reason", r->refused[i].reason);
-			cJSON_AddItemToArray(arr, e);
-		}
-	}
+	cJSON_AddItemToObject(root, "artifacts_refused",
+	    proto_refused_encode(r->refused, r->nrefused));
 	tm = cJSON_AddObjectToObject(root, "timings");
 	proto_add_time(tm, "received", r->received_ms);
 	proto_add_time(tm, "started", r->started_ms);
@@ -82,32 +77,6 @@ proto_result_encode(const struct proto_result *r)
 	cJSON_free(text);
 	cJSON_Delete(root);
 	return out;
-}
-
-/* An optional array field whose elements are objects: 0 (*arr NULL when absent), or -1. */
-static int
-result_array(const cJSON *root, const char *name, const cJSON **arr, size_t *n, char **cause)
-{
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, name), *e;
-
-	*arr = NULL;
-	*n = 0;
-	if (a == NULL || cJSON_IsNull(a))
-		return 0;
-	if (!cJSON_IsArray(a)) {
-		xasprintf(cause, "field '%s' must be an array, not %s", name, proto_type_name(a));
-		return -1;
-	}
-	cJSON_ArrayForEach(e, a) {
-		if (!cJSON_IsObject(e)) {
-			xasprintf(cause, "field '%s' must hold objects, not %s", name,
-			    proto_type_name(e));
-			return -1;
-		}
-		(*n)++;
-	}
-	*arr = a;
-	return 0;
 }
 
 int
@@ -174,8 +143,8 @@ proto_result_decode(const char *buf, size_t len, struct proto_result *r, char **
 		goto fail;
 	}
 
-	if (result_array(root, "artifacts", &arr, &r->nartifacts, cause) != 0 ||
-	    result_array(root, "artifacts_refused", &rarr, &r->nrefused, cause) != 0)
+	if (proto_get_array(root, "artifacts", &arr, &r->nartifacts, cause) != 0 ||
+	    proto_get_array(root, "artifacts_refused", &rarr, &r->nrefused, cause) != 0)
 		goto fail;
 	/* One allocation holds both arrays. */
 	own->arrays[1] = xcalloc(r->nartifacts * sizeof *arts + r->nrefused * sizeof *ref + 1, 1);
@@ -188,17 +157,13 @@ proto_result_decode(const char *buf, size_t len, struct proto_result *r, char **
 		    proto_get_str(e, "url", &arts[i].url, cause) != 0 ||
 		    proto_get_i64(e, "bytes", &arts[i].bytes, cause) != 0 ||
 		    proto_get_str(e, "sha256", &arts[i].sha256, cause) != 0 ||
-		    proto_get_str(e, "content_type", &arts[i].content_type, cause) != 0)
+		    proto_get_str(e, "content_type", &arts[i].content_type, cause) != 0 ||
+		    proto_get_bool(e, "truncated", &arts[i].truncated, cause) != 0)
 			goto fail;
 		i++;
 	}
-	i = 0;
-	cJSON_ArrayForEach(e, rarr) {
-		if (proto_get_str(e, "name", &ref[i].name, cause) != 0 ||
-		    proto_get_str(e, "reason", &ref[i].reason, cause) != 0)
-			goto fail;
-		i++;
-	}
+	if (proto_refused_decode(rarr, ref, cause) != 0)
+		goto fail;
 	r->artifacts = arts;
 	r->refused = ref;
 

@@ -167,3 +167,59 @@ proto_add_str_or_null(cJSON *obj, const char *name, const char *s)
 	else
 		cJSON_AddNullToObject(obj, name);
 }
+
+int
+proto_get_array(const cJSON *obj, const char *name, const cJSON **arr, size_t *n,
+    char **cause)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, name), *e;
+
+	*arr = NULL;
+	*n = 0;
+	if (a == NULL || cJSON_IsNull(a))
+		return 0;
+	if (!cJSON_IsArray(a)) {
+		xasprintf(cause, "field '%s' must be an array, not %s", name, proto_type_name(a));
+		return -1;
+	}
+	cJSON_ArrayForEach(e, a) {
+		if (!cJSON_IsObject(e)) {
+			xasprintf(cause, "field '%s' must hold objects, not %s", name,
+			    proto_type_name(e));
+			return -1;
+		}
+		(*n)++;
+	}
+	*arr = a;
+	return 0;
+}
+
+cJSON *
+proto_refused_encode(const struct proto_refused *r, size_t n)
+{
+	cJSON *arr = cJSON_CreateArray(), *e;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", r[i].name);
+		cJSON_AddStringToObject(e, "reason", r[i].reason);
+		cJSON_AddItemToArray(arr, e);
+	}
+	return arr;
+}
+
+int
+proto_refused_decode(const cJSON *arr, struct proto_refused *out, char **cause)
+{
+	const cJSON *e;
+	size_t i = 0;
+
+	cJSON_ArrayForEach(e, arr) {
+		if (proto_get_str(e, "name", &out[i].name, cause) != 0 ||
+		    proto_get_str(e, "reason", &out[i].reason, cause) != 0)
+			return -1;
+		i++;
+	}
+	return 0;
+}

@@ -115,8 +115,8 @@ static void
 test_result_round_trip(void **state)
 {
 	struct proto_artifact arts[2] = {
-		{ "log.txt", "s3://b/r/t/1/log.txt", "ab12", "text/plain; charset=utf-8", 10 },
-		{ "video.mp4", "s3://b/r/t/1/video.mp4", NULL, "video/mp4", 2048 },
+		{ "log.txt", "s3://b/r/t/1/log.txt", "ab12", "text/plain; charset=utf-8", 10, 1 },
+		{ "video.mp4", "s3://b/r/t/1/video.mp4", NULL, "video/mp4", 2048, 0 },
 	};
 	struct proto_refused refused[1] = { { "evil.mp4", "a symbolic link" } };
 	struct proto_result in, out;
@@ -166,6 +166,8 @@ test_result_round_trip(void **state)
 	assert_string_equal(out.artifacts[0].sha256, "ab12");
 	assert_string_equal(out.artifacts[0].content_type, "text/plain; charset=utf-8");
 	assert_int_equal(out.artifacts[0].bytes, 10);
+	assert_int_equal(out.artifacts[0].truncated, 1);
+	assert_int_equal(out.artifacts[1].truncated, 0);
 	assert_null(out.artifacts[1].sha256);
 	assert_int_equal(out.artifacts[1].bytes, 2048);
 	assert_int_equal(out.nrefused, 1);
@@ -199,7 +201,7 @@ test_result_round_trip(void **state)
 	text = proto_result_encode(&in);
 	assert_non_null(strstr(text, "\"game_result\":null"));
 	assert_non_null(strstr(text, "\"error\":null"));
-	assert_null(strstr(text, "artifacts_refused"));
+	assert_non_null(strstr(text, "\"artifacts_refused\":[]"));
 	assert_int_equal(proto_result_decode(text, strlen(text), &out, &cause), 0);
 	assert_null(out.error);
 	assert_null(out.game_result);
@@ -363,6 +365,7 @@ test_request_build_parse(void **state)
 static void
 test_task_view_round_trip(void **state)
 {
+	struct proto_refused refused[1] = { { "video.webm", "a FIFO" } };
 	struct proto_task_view in, out;
 	cJSON *j;
 	char *cause = NULL;
@@ -389,6 +392,8 @@ test_task_view_round_trip(void **state)
 	in.log_url = "s3://b/t-7/2/log.txt";
 	in.video_url = "s3://b/t-7/2/video.mp4";
 	in.video_path = "/var/lib/paia/tasks/t-7/output/video.mp4";
+	in.refused = refused;
+	in.nrefused = 1;
 	in.has_score = 1;
 	in.score = -3.25;
 	in.duration_ms = 60000;
@@ -415,6 +420,9 @@ test_task_view_round_trip(void **state)
 	assert_string_equal(out.log_url, in.log_url);
 	assert_string_equal(out.video_url, in.video_url);
 	assert_string_equal(out.video_path, in.video_path);
+	assert_int_equal(out.nrefused, 1);
+	assert_string_equal(out.refused[0].name, "video.webm");
+	assert_string_equal(out.refused[0].reason, "a FIFO");
 	assert_int_equal(out.has_score, 1);
 	assert_true(out.score == -3.25);
 	assert_int_equal(out.duration_ms, 60000);
