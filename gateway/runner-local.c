@@ -981,6 +981,8 @@ runner_job_finish(struct local_job *j, const struct runner_outcome *o)
 		runner_job_end(j, o);
 		return;
 	}
+	log_debug("sandbox ended before its game; waiting for the game's namespace to end",
+	    "task=%s game_pid=%ld", j->task_id, (long)j->game);
 	pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
 	j->last = *o;
 	if (o->message != NULL)
@@ -1044,7 +1046,8 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 				o.end = RUNNER_INFRA;
 				if (WIFSIGNALED(status))
 					snprintf(why, sizeof why, "the sandbox (bwrap) was killed by "
-					    "signal %d before the game ran", WTERMSIG(status));
+					    "signal %d %s", WTERMSIG(status), j->game > 0 ?
+					    "(how the game ended is unknown)" : "before the game ran");
 				else
 					snprintf(why, sizeof why, "the sandbox (bwrap) could not start the "
 					    "game (exit code %d; its reason is in log.txt)", o.exit_code);

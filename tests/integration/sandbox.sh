@@ -249,6 +249,22 @@ check "the orphan's setsid child runs" wait_for 60 some_left
 kill -KILL "$GW_PID"; wait "$GW_PID" 2>/dev/null
 check "after kill -9 of the gateway nothing of its games runs" wait_for 15 nothing_left
 
+# --- a game deaf to SIGTERM itself: SIGKILL after the grace, its namespace after it --
+GAMEDIR=$(mktemp -d "${TMPDIR:-/tmp}/paia-sb-game.XXXXXX")
+STATES="$STATES $GAMEDIR"
+chmod 755 "$GAMEDIR"
+printf '#!/bin/sh\ntrap "" TERM\nsetsid sh -c "trap \\"\\" TERM; sleep 300; :" sleep-%s &\nsleep 300\n' \
+	"$MARK" > "$GAMEDIR/deaf-game"
+chmod 755 "$GAMEDIR/deaf-game"
+gw_start -o runner.command="$GAMEDIR/deaf-game" -o runner.kill_grace_s=1
+ctl submit --id deafgame --program "$(program any.sh 'exit 0')" --timeout 3 >/dev/null
+check "a game deaf to SIGTERM starts its setsid child" wait_for 60 some_left
+r=$(result_of deafgame) || bail "no result for deafgame"
+check "it times out" test "$(jget "$r" 'r["status"]')" = timeout
+check "it got SIGKILL after runner.kill_grace_s" grep -q 'msg="game ignored SIGTERM, sending SIGKILL"' "$GW_LOG"
+check "and nothing of its namespace runs once its result is in" nothing_left
+gw_stop
+
 # === 2. start-up refuses what cannot work ========================================
 refused() {	# refused NAME PART ARGS...: the gateway exits 1 saying PART
 	local name=$1 part=$2 out rc d
