@@ -4,7 +4,8 @@
  * Holds the model of one "catch" game: a ball falls down a W x H grid and
  * the user's program moves a paddle on the bottom row.  It follows the pod
  * contract: the current directory (or PAIA_WORKSPACE / -w) is the task's
- * workspace with input/ (the user's program) and output/ (ours to fill).
+ * workspace with input/ (the user's program) and output/ (ours to fill);
+ * params come from -p, PAIA_PARAMS, or the file PAIA_PARAMS_FILE names.
  * The program runs as a child with pipes; each frame it gets one JSON state
  * line on stdin and must answer one line (LEFT, RIGHT, STAY) on stdout.
  * Frames are rendered as raw RGB into an ffmpeg child that writes
@@ -186,7 +187,42 @@ demo_game_params_long(const cJSON *obj, const char *key, long long min,
 	return (0);
 }
 
-/* Parse PAIA_PARAMS; unknown keys are ignored, bad values are usage errors. */
+/*
+ * The text of PAIA_PARAMS_FILE (large params come only there: one
+ * environment string may not pass 128 KiB); NULL and errno on failure.
+ */
+static char *
+demo_game_params_read(const char *path)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return (NULL);
+	do {
+		if (cap - len < 4096) {
+			char *nb;
+
+			if (cap >= 64 * 1024 * 1024 ||
+			    (nb = realloc(buf, cap + 65536)) == NULL) {
+				free(buf);
+				fclose(f);
+				errno = EFBIG;
+				return (NULL);
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	buf[len] = '\0';
+	fclose(f);
+	return (buf);
+}
+
+/* Parse the params; unknown keys are ignored, bad values are usage errors. */
 static void
 demo_game_params_parse(const char *json, struct demo_game_params *p)
 {
@@ -789,7 +825,8 @@ main(int argc, char **argv)
 	struct demo_game_params	 p;
 	struct sigaction	 sa;
 	struct stat		 sb;
-	const char		*ws, *entry, *params, *task, *game;
+	const char		*ws, *entry, *params, *pfile, *task, *game;
+	char			*ptext = NULL;
 	const char		*error = NULL;
 	char			 line[256], errbuf[128];
 	enum demo_game_action	 action;
@@ -801,6 +838,7 @@ main(int argc, char **argv)
 	ws = getenv("PAIA_WORKSPACE");
 	entry = getenv("PAIA_ENTRY");
 	params = getenv("PAIA_PARAMS");
+	pfile = getenv("PAIA_PARAMS_FILE");
 	task = getenv("PAIA_TASK_ID");
 	game = getenv("PAIA_GAME");
 	while ((opt = getopt(argc, argv, "w:e:p:t:g:")) != -1) {
@@ -828,7 +866,16 @@ main(int argc, char **argv)
 		demo_game_usage("unexpected arguments");
 	if (game != NULL && *game != '\0' && strcmp(game, DEMO_GAME_NAME) != 0)
 		demo_game_usage("unknown game (only \"catch\")");
+	if (params == NULL && pfile != NULL && *pfile != '\0') {
+		if ((ptext = demo_game_params_read(pfile)) == NULL) {
+			fprintf(stderr, "paia-demo-game: %s: %s\n", pfile,
+			    strerror(errno));
+			exit(DEMO_GAME_EX_USAGE);
+		}
+		params = ptext;
+	}
 	demo_game_params_parse(params, &p);
+	free(ptext);
 	if (p.frames > 0 && (entry == NULL || *entry == '\0'))
 		demo_game_usage("no entry (PAIA_ENTRY or -e)");
 	if (entry != NULL && !demo_game_entry_valid(entry))

@@ -153,12 +153,18 @@ struct runner_req {
 	int32_t partition;	/* where the task came from (pod annotations) */
 	int64_t offset;
 };
-enum runner_end { RUNNER_EXITED, RUNNER_TIMEOUT, RUNNER_CANCELLED, RUNNER_INFRA };
+/*
+ * RUNNER_INFRA: the game could not run for a reason of ours (retried as
+ * the next attempt); RUNNER_INVALID: it cannot run as the task asks,
+ * whatever the attempt (E2BIG: the task's values do not fit a process's
+ * environment), so the task ends at once with error class invalid.
+ */
+enum runner_end { RUNNER_EXITED, RUNNER_TIMEOUT, RUNNER_CANCELLED, RUNNER_INFRA, RUNNER_INVALID };
 struct runner_outcome {
 	enum runner_end end;
 	int exit_code;		/* RUNNER_EXITED */
 	int signal;		/* killed by a signal (EXITED with code 128+n) */
-	const char *message;	/* RUNNER_INFRA: why */
+	const char *message;	/* RUNNER_INFRA, RUNNER_INVALID: why */
 };
 struct runner_job;
 typedef void runner_started_cb(struct runner_job *, void *arg);

@@ -1117,6 +1117,10 @@ task_run_done(struct runner_job *job, const struct runner_outcome *o, void *arg)
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s (attempt %d, runner.max_attempts %lld)",
 		    o->message, t->spec->attempt, config_get_int(gw->conf, "runner", "max_attempts"));
 		break;
+	case RUNNER_INVALID:
+		/* Deterministic: another attempt would fail the same way. */
+		task_finish(t, RESULT_ERROR, ERROR_INVALID, "%s", o->message);
+		break;
 	}
 	task_collect(t);
 }

@@ -15,7 +15,7 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 
 gw_start -o control.max_clients=8 -o health.listen=127.0.0.1:$PORT -o health.max_connections=4
 P=file://$STATE/programs/sample-ai.py
-cp "$SRCDIR/examples/sample-ai.py" "$STATE/programs/sample-ai.py"
+cp "$SRCDIR/demo/sample-ai.py" "$STATE/programs/sample-ai.py"
 ctl submit --id fill --count 40 --program "$P" --params '{"frames":2,"video":false}' >/dev/null
 ctl results --follow --count 40 --timeout 120 >/dev/null || diag "not all 40 results came"
 
@@ -153,7 +153,7 @@ GW_LOG=$STATE/gateway.log
 GW_PID=$!
 wait_for 30 ctl status || bail "gateway with 200 descriptors did not start"
 mkdir -p "$STATE/programs"
-cp "$SRCDIR/examples/sample-ai.py" "$STATE/programs/sample-ai.py"
+cp "$SRCDIR/demo/sample-ai.py" "$STATE/programs/sample-ai.py"
 python3 - "$(SOCK)" > "$STATE/emfile.out" <<'PY' &
 import socket, sys, time
 # Connect 400 times; a full backlog (the gateway out of descriptors) is retried a while.

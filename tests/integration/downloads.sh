@@ -97,7 +97,7 @@ else
 	check "a download onto a full disk: No space left on device, class infra" \
 		sh -c "[ '$(jget "$r" 'r["error"]["class"]')' = infra ] && echo '$r' | grep -q 'No space left on device'"
 	check "  not retried" sh -c "! grep -q 'transfer failed, retrying' '$GW_LOG'"
-	cp "$SRCDIR/examples/sample-ai.py" "$STATE/programs/sample-ai.py"
+	cp "$SRCDIR/demo/sample-ai.py" "$STATE/programs/sample-ai.py"
 	ctl submit --id next --program "file://$STATE/programs/sample-ai.py" --params "$FAST" >/dev/null
 	r=$(result_of next "" 60) || diag "no result for next"
 	check "the partial file went: the next task succeeds" test "$(jget "$r" 'r["status"]')" = succeeded
