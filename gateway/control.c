@@ -52,6 +52,9 @@ struct control_client {
 LIST_HEAD(client_list, control_client);
 
 struct control {
+	struct event_base *base;
+	const struct control_ops *ops;
+	void *arg;
 	char *path;
 	struct evconnlistener *listener;
 	struct evaccept *guard;
@@ -133,85 +136,109 @@ control_send_error(struct control_client *c, const char *fmt, ...)
 	free(m);
 }
 
+/* ---- the commands: one handler each, over the gateway's ops ---- */
+
+/* Fill the answer r, or return -1 with *cause (sent as the error). */
+typedef int control_cmd_fn(struct control *, struct control_client *,
+    const struct proto_request *, cJSON *r, char **cause);
+
+static int
+control_cmd_status(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	cJSON_AddItemToObject(r, "status", ctl->ops->status(ctl->arg));
+	return 0;
+}
+
+static int
+control_cmd_tasks(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	cJSON_AddItemToObject(r, "tasks", ctl->ops->tasks(req->state, ctl->arg));
+	return 0;
+}
+
+static int
+control_cmd_task(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	cJSON *t;
+
+	if ((t = ctl->ops->task(req->id, cause, ctl->arg)) == NULL)
+		return -1;
+	cJSON_AddItemToObject(r, "task", t);
+	return 0;
+}
+
+static int
+control_cmd_cancel(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	if (ctl->ops->cancel(req->id, cause, ctl->arg) != 0)
+		return -1;
+	cJSON_AddStringToObject(r, "task_id", req->id);
+	return 0;
+}
+
+static int
+control_cmd_requeue(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	int attempt;
+
+	if (ctl->ops->requeue(req->id, &attempt, cause, ctl->arg) != 0)
+		return -1;
+	cJSON_AddStringToObject(r, "task_id", req->id);
+	cJSON_AddNumberToObject(r, "attempt", attempt);
+	return 0;
+}
+
+static int
+control_cmd_lag(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	ctl->ops->lag(r, req->check, ctl->arg);
+	return 0;
+}
+
+static int
+control_cmd_subscribe(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	c->subscribed = 1;
+	return 0;
+}
+
+/* Indexed by enum proto_cmd: proto/ names the commands and their fields. */
+static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
+	[PROTO_CMD_STATUS] = control_cmd_status,
+	[PROTO_CMD_TASKS] = control_cmd_tasks,
+	[PROTO_CMD_TASK] = control_cmd_task,
+	[PROTO_CMD_REQUEUE] = control_cmd_requeue,
+	[PROTO_CMD_CANCEL] = control_cmd_cancel,
+	[PROTO_CMD_LAG] = control_cmd_lag,
+	[PROTO_CMD_SUBSCRIBE] = control_cmd_subscribe,
+};
+
 static void
 control_handle(struct control *ctl, struct control_client *c, const char *line, size_t len)
 {
 	struct proto_request req;
-	cJSON *r, *arr;
-	const struct task *t;
-	enum task_state want = TASK_RECEIVED;
+	cJSON *r;
 	char *cause = NULL;
-	int attempt, filter = 0, active_only = 0;
 
 	if (proto_request_parse(line, len, &req, &cause) != 0) {
 		control_send_error(c, "%s", cause);
 		free(cause);
 		return;
 	}
-	r = cJSON_CreateObject();
-	cJSON_AddTrueToObject(r, "ok");
-	switch (req.cmd) {
-	case PROTO_CMD_STATUS:
-		cJSON_AddItemToObject(r, "status", task_status_json());
-		break;
-	case PROTO_CMD_TASKS:
-		if (req.state != NULL && strcmp(req.state, "active") == 0)
-			active_only = 1;
-		else if (req.state != NULL) {
-			proto_state_parse(req.state, &want);
-			filter = 1;
-		}
-		arr = cJSON_AddArrayToObject(r, "tasks");
-		TAILQ_FOREACH(t, &gw->active, entry)
-			if (!filter || t->state == want)
-				cJSON_AddItemToArray(arr, task_to_json(t));
-		if (!active_only) {
-			TAILQ_FOREACH(t, &gw->history, entry)
-				if (!filter || t->state == want)
-					cJSON_AddItemToArray(arr, task_to_json(t));
-		}
-		break;
-	case PROTO_CMD_TASK:
-		if ((t = task_find(req.id)) == NULL) {
-			cJSON_Delete(r);
-			control_send_error(c, "no task %s known to this gateway", req.id);
-			goto out;
-		}
-		cJSON_AddItemToObject(r, "task", task_to_json(t));
-		break;
-	case PROTO_CMD_CANCEL:
-	case PROTO_CMD_REQUEUE:
-		if ((req.cmd == PROTO_CMD_CANCEL ? task_cancel(req.id, &cause) :
-		    task_requeue(req.id, &attempt, &cause)) != 0) {
-			cJSON_Delete(r);
-			control_send_error(c, "%s", cause);
-			free(cause);
-			goto out;
-		}
-		cJSON_AddStringToObject(r, "task_id", req.id);
-		if (req.cmd == PROTO_CMD_REQUEUE)
-			cJSON_AddNumberToObject(r, "attempt", attempt);
-		break;
-	case PROTO_CMD_LAG: {
-		char *why = NULL;
-		cJSON_AddItemToObject(r, "partitions", health_json(gw->health));
-		cJSON_AddBoolToObject(r, "healthy", gw->health == NULL || health_ok(gw->health, &why));
-		if (why != NULL)
-			cJSON_AddStringToObject(r, "why", why);
-		free(why);
-		if (req.check)
-			health_poke(gw->health);
-		break;
-	}
-	case PROTO_CMD_SUBSCRIBE:
-		c->subscribed = 1;
-		break;
-	case PROTO_NCMDS:
-		break;
-	}
-	control_send(c, r);
+	r = proto_answer_ok();
+	if (control_cmds[req.cmd](ctl, c, &req, r, &cause) != 0) {
+		control_send_error(c, "%s", cause);
+		free(cause);
+	} else
+		control_send(c, r);
 	cJSON_Delete(r);
-out:
 	proto_request_clear(&req);
 }
 
@@ -226,7 +253,7 @@ static void
 control_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct control_client *c = arg;
-	struct control *ctl = gw->control;
+	struct control *ctl = c->ctl;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char *line;
 	size_t len;
@@ -355,7 +382,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 	}
 	c = xcalloc(1, sizeof *c);
 	c->ctl = ctl;
-	c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, control_read_cb, control_write_cb, control_event_cb, c);
 	/* Input stops growing at a line's cap; a client that reads nothing for long goes. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONTROL_LINE_MAX + 1);
@@ -365,21 +392,17 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 	ctl->nclients++;
 }
 
+/* Queue an event line (text without its newline) to every subscriber. */
 static void
-control_broadcast(struct control *ctl, cJSON *ev)
+control_broadcast(struct control *ctl, const char *s)
 {
 	struct control_client *c, *next;
-	char *s = NULL;
-	size_t len = 0;
+	size_t len = strlen(s);
 
 	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		if (!c->subscribed || c->dropped)
 			continue;
-		if (s == NULL) {
-			s = cJSON_PrintUnformatted(ev);
-			len = strlen(s);
-		}
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONTROL_OUT_MAX) {
 			log_warn("control subscriber too slow, dropped", "queued=%zu",
 			    evbuffer_get_length(bufferevent_get_output(c->bev)));
@@ -389,11 +412,10 @@ control_broadcast(struct control *ctl, cJSON *ev)
 		evbuffer_add(bufferevent_get_output(c->bev), s, len);
 		evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
 	}
-	free(s);
 }
 
 /* Events are built only when someone listens. */
-static int
+int
 control_has_subscribers(const struct control *ctl)
 {
 	const struct control_client *c;
@@ -405,32 +427,27 @@ control_has_subscribers(const struct control *ctl)
 }
 
 void
-control_notify_task(struct control *ctl, const struct task *t)
+control_publish(struct control *ctl, enum proto_event_type type, cJSON *payload)
 {
-	cJSON *ev;
+	char *line;
 
-	if (!control_has_subscribers(ctl))
+	if (ctl == NULL || !control_has_subscribers(ctl)) {
+		cJSON_Delete(payload);
 		return;
-	ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "event", "task");
-	cJSON_AddItemToObject(ev, "task", task_to_json(t));
-	control_broadcast(ctl, ev);
-	cJSON_Delete(ev);
+	}
+	line = proto_event_encode(type, payload);
+	control_broadcast(ctl, line);
+	free(line);
 }
 
+/* A status event every second while someone listens. */
 static void
 control_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct control *ctl = arg;
-	cJSON *ev;
 
-	if (!control_has_subscribers(ctl))
-		return;
-	ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "event", "status");
-	cJSON_AddItemToObject(ev, "status", task_status_json());
-	control_broadcast(ctl, ev);
-	cJSON_Delete(ev);
+	if (control_has_subscribers(ctl))
+		control_publish(ctl, PROTO_EVENT_STATUS, ctl->ops->status(ctl->arg));
 }
 
 /*
@@ -481,11 +498,12 @@ control_path_claim(const struct sockaddr_un *sun, char **cause)
 }
 
 struct control *
-control_start(const char *path, char **cause)
+control_start(struct event_base *base, const struct config *conf, const char *path,
+    const struct control_ops *ops, void *arg, char **cause)
 {
 	struct control *ctl;
 	struct sockaddr_un sun;
-	const char *group = config_get(gw->conf, "control", "group");
+	const char *group = config_get(conf, "control", "group");
 	struct timeval tv = { 1, 0 };
 	struct group *gr;
 	mode_t old;
@@ -498,6 +516,9 @@ control_start(const char *path, char **cause)
 	}
 	strcpy(sun.sun_path, path);
 	ctl = xcalloc(1, sizeof *ctl);
+	ctl->base = base;
+	ctl->ops = ops;
+	ctl->arg = arg;
 	LIST_INIT(&ctl->clients);
 	if (group != NULL && *group != '\0') {
 		if ((gr = getgrnam(group)) == NULL) {
@@ -513,7 +534,7 @@ control_start(const char *path, char **cause)
 		return NULL;
 	}
 	old = umask(0117);
-	ctl->listener = evconnlistener_new_bind(gw->base, control_accept_cb, ctl,
+	ctl->listener = evconnlistener_new_bind(base, control_accept_cb, ctl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (ctl->listener == NULL) {
@@ -521,15 +542,15 @@ control_start(const char *path, char **cause)
 		free(ctl);
 		return NULL;
 	}
-	ctl->max_clients = (size_t)config_get_int(gw->conf, "control", "max_clients");
-	ctl->guard = evaccept_new(gw->base, ctl->listener, "control", NULL, NULL);
-	ctl->reap = event_new(gw->base, -1, 0, control_reap_cb, ctl);
+	ctl->max_clients = (size_t)config_get_int(conf, "control", "max_clients");
+	ctl->guard = evaccept_new(base, ctl->listener, "control", NULL, NULL);
+	ctl->reap = event_new(base, -1, 0, control_reap_cb, ctl);
 	chmod(path, 0660);
 	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
 		log_warn("cannot give the control socket to its group", "group=%s error=%s", group,
 		    log_q(strerror(errno)));
 	ctl->path = xstrdup(path);
-	ctl->tick = event_new(gw->base, -1, EV_PERSIST, control_tick_cb, ctl);
+	ctl->tick = event_new(base, -1, EV_PERSIST, control_tick_cb, ctl);
 	event_add(ctl->tick, &tv);
 	log_info("control socket listening", "path=%s", log_q(path));
 	return ctl;

@@ -24,6 +24,9 @@ struct rd_kafka_s;
 
 /* The contracts (task v1, result v1, DLQ, control, names) are proto/proto.h. */
 
+struct intake_assignment;
+struct control_ops;
+
 struct artifact {
 	char *name;		/* log.txt, result.json, video.mp4 */
 	char *path;		/* local file (for display: it is read from fd) */
@@ -195,9 +198,11 @@ struct runner_job {
 	const struct runner_ops *ops;
 };
 struct runner *runner_local_new(struct event_base *, const struct config *, char **cause);
+/* The runner cannot go on (the API server refuses its Role): stop the gateway. */
+typedef void runner_fatal_cb(const char *why, void *arg);
 /* runner.type decides: local or k8s. */
 struct runner *runner_new(struct event_base *, struct evcurl *, const struct config *,
-    char **cause);
+    runner_fatal_cb *, void *arg, char **cause);
 /*
  * Start a job; started_cb when running, done_cb once at the end. NULL
  * when it failed at once (done_cb has been called with RUNNER_INFRA).
@@ -217,7 +222,7 @@ int runner_uses_claims(const struct runner *);
 void runner_release(struct runner *, const char *task_id, int first, int last);
 /* runner-k8s.c */
 struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct config *,
-    char **cause);
+    runner_fatal_cb *, void *arg, char **cause);
 /* The pod of a task attempt: <prefix>-<task>-<attempt>, DNS-1123 (caller frees). */
 char *runner_k8s_pod_name(const char *prefix, const char *task_id, int attempt);
 void runner_free(struct runner *);
@@ -323,8 +328,10 @@ int taskdir_create(int taskfd, const char *rel, mode_t mode, char **cause);
 /* Upper bounds (seconds) of the step-duration histogram buckets. */
 extern const double step_bucket_le[STEP_BUCKETS];
 
+struct gw;
 struct task {
 	TAILQ_ENTRY(task) entry;
+	struct gw *gw;			/* the gateway it belongs to */
 	struct proto_task *spec;
 	int32_t partition;
 	int64_t offset;
@@ -386,6 +393,10 @@ struct gw {
 	struct control *control;
 	struct health *health;
 	struct metrics *metrics;
+	struct outbox *outbox;		/* records waiting for a transaction */
+	struct folders *folders;	/* the task folders on disk */
+	struct event *kick_event;	/* start waiting tasks, from the loop */
+	struct event *drain_timer;
 
 	struct task_list active;	/* received, not yet reported */
 	struct task_list history;	/* reported, oldest first */
@@ -415,7 +426,6 @@ struct gw {
 	/* Called for each task when its result is committed (demo). */
 	void (*on_reported)(struct task *);
 };
-extern struct gw *gw;
 
 /*
  * How task folders are made: <state_dir>/tasks/<task> (folder_mode, the
@@ -424,50 +434,136 @@ extern struct gw *gw;
  * gateway's). A runner that runs games as another user sets these
  * before the first task. @locality loop
  */
-struct task_dir_perms {
-	mode_t folder_mode;
-	mode_t input_mode;
-	mode_t output_mode;
-	uid_t output_uid;
-	gid_t output_gid;
-};
-void task_set_dir_perms(const struct task_dir_perms *);
-/* A message from the tasks topic (intake.c calls this). */
-void task_receive(int32_t partition, int64_t offset, const void *buf, size_t len);
-/* Partitions revoked: abandon their tasks (the new owner runs them). */
-void task_revoke_partition(int32_t partition);
+/*
+ * The gateway's state lives in one struct gw, made by main.c and handed
+ * to every function that needs it (no global). @locality loop, all of
+ * it.
+ */
+int task_init(struct gw *, char **cause);
+void task_shutdown(struct gw *);
+/* intake's callbacks (arg: the struct gw): the rebalance_cb pattern. */
+void task_on_message(int32_t partition, int64_t offset, const void *buf, size_t len,
+    void *arg);
+void task_on_assigned(const struct intake_assignment *, size_t n, void *arg);
+void task_on_settled(void *arg);
+void task_on_revoked(const int32_t *partitions, size_t n, void *arg);
+void task_on_fatal(const char *reason, void *arg);
+/* health's question (health_position_cb; arg: the struct gw). */
+int64_t task_position(int32_t partition, int64_t committed, void *arg);
+/* Stop now: log msg with the error, drain with exit code 1, leave the loop. */
+void task_fatal(struct gw *, const char *msg, const char *error);
 /* Start waiting tasks at the loop's next turn. */
-void task_kick(void);
-int task_cancel(const char *id, char **cause);
-int task_requeue(const char *id, int *attempt, char **cause);
-struct task *task_find(const char *id);
-cJSON *task_to_json(const struct task *);
-cJSON *task_status_json(void);
-/* Flush records waiting for a transaction now. */
-void task_flush(void);
+void task_kick(struct gw *);
+int task_cancel(struct gw *, const char *id, char **cause);
+int task_requeue(struct gw *, const char *id, int *attempt, char **cause);
+struct task *task_find(struct gw *, const char *id);
+/* Tasks running a game or about to (not waiting, not reporting). */
+size_t task_running_count(const struct gw *);
+/* Holding as many tasks as max_inflight and prefetch allow. */
+int task_intake_full(const struct gw *);
+/* Pause intake while full or draining, resume when there is room; cap partitions. */
+void task_update_intake(struct gw *);
+/* Another task (a requeue, a resubmission) uses old's folder. */
+int task_dir_shared(const struct task *old);
+/* The error a result or TASK reports: *has once the task has an outcome with an error. */
+void task_error_view(const struct task *, int *has, enum error_class *, const char **msg);
 /* Start draining: stop intake, let in-flight finish, exit when done. */
-void task_drain(int exit_code);
-void task_init(void);
-void task_shutdown(void);
-/* The committer answered a batch. */
-void task_batch_done(uint64_t batch_id, int ok, const char *error, void *arg);
+void task_drain(struct gw *, int exit_code);
+/* outbox.c: a task's result committed / every batch answered so far handled. */
+void task_reported(struct task *);
+void task_committed(struct gw *);
+
+/* ---- outbox.c: records waiting for a transaction ---- */
+
+struct outbox *outbox_new(struct gw *);
+void outbox_free(struct outbox *);
+/* Queue a record (value is taken over) completing partition/offset (-1: none) and t (or NULL). */
+void outbox_queue(struct outbox *, enum commit_kind, const char *topic, const char *key,
+    char *value, int32_t partition, int64_t offset, struct task *t);
+/* Hand what is queued to the committer now. */
+void outbox_flush(struct outbox *);
+/* Nothing queued and no batch unanswered. */
+int outbox_idle(const struct outbox *);
+/* The committer's answer (committer_done_cb; arg: the outbox). */
+void outbox_answered(uint64_t batch_id, int ok, const char *error, void *arg);
+
+/* ---- folders.c: the task folders on disk ---- */
+
+/* Open <state_dir>/tasks, find an earlier run's folders, apply the disk budget. */
+struct folders *folders_open(struct gw *, char **cause);
+void folders_close(struct folders *);
+/* A fresh, empty folder for the task: input/ and output/. */
+int folders_prepare(struct folders *, const char *id, const char *dir, char **cause);
+/* A new attempt: output/ emptied. */
+int folders_reset_output(const char *dir, char **cause);
+/* Bytes below tasks/<name>. */
+uint64_t folders_measure(struct folders *, const char *name);
+void folders_remove(struct folders *, const char *name, const char *why, uint64_t bytes);
+/* Remove finished tasks' folders, oldest first, while over gateway.disk_budget_mb. */
+void folders_enforce(struct folders *);
+
+/* ---- claims.c: launch claims, never one attempt run twice ---- */
+
+/*
+ * Claim task_id's *attempt in the journal; an attempt found claimed (an
+ * interrupted run) moves *attempt to the next one, up to first + max.
+ * 0, or -1 with *cause.
+ */
+int claims_take(const char *journal, const char *instance, const char *task_id, int *attempt,
+    int first, long long max, char **cause);
+void claims_release(const char *journal, const char *task_id, int first, int last);
+
+/* ---- views.c: what the control socket shows, through proto/ ---- */
+
+cJSON *views_task(const struct task *);
+cJSON *views_status(struct gw *);
+/* The control socket's operations over the gateway (arg: the struct gw). */
+extern const struct control_ops views_control_ops;
 
 /* ---- intake.c: the consumer on the tasks topic ---- */
 
-struct intake *intake_start(char **cause);
+/* An assigned partition: where its group committed, and the metadata. */
+struct intake_assignment {
+	int32_t partition;
+	int64_t committed;	/* -1: nothing committed */
+	const char *metadata;	/* may be NULL */
+	size_t metadata_len;
+};
+/*
+ * What intake tells its caller, from the loop (inside a poll of the
+ * consumer: a rebalance runs to completion before fetching goes on).
+ */
+struct intake_cbs {
+	void (*message)(int32_t partition, int64_t offset, const void *buf, size_t len,
+	    void *arg);
+	/* Before fetching starts on them. */
+	void (*assigned)(const struct intake_assignment *, size_t n, void *arg);
+	/* After they were assigned and their pause state set (may be NULL). */
+	void (*settled)(void *arg);
+	/* Before they go: the last moment this instance's generation is valid. */
+	void (*revoked)(const int32_t *partitions, size_t n, void *arg);
+	/* The consumer cannot go on (fenced, ...): stop. */
+	void (*fatal)(const char *reason, void *arg);
+};
+struct intake *intake_start(struct event_base *, const struct config *, const char *topic,
+    const char *group, const struct intake_cbs *, void *arg, char **cause);
 /* Pause or resume every assigned partition (max_inflight, drain). */
 void intake_set_paused(struct intake *, int paused);
-/* Pause one partition whose commit metadata is near the cap. */
-void intake_update_pauses(struct intake *);
+/* Hold one partition back (its commit metadata is near the cap), or let it go: 1 if that changed. */
+int intake_set_capped(struct intake *, int32_t partition, int capped);
 int intake_paused(const struct intake *, int32_t partition);
+/* The assigned partitions into an allocated array; returns the count. */
+size_t intake_assigned(const struct intake *, int32_t **out);
+/* The consumer handle (rd_kafka_t *), for fresh group metadata. */
+void *intake_handle(struct intake *);
 /* The consumer group metadata for send_offsets (caller frees). */
 void *intake_group_metadata(struct intake *);
 /* Log end (high watermark) of a partition from the fetcher's cache, or -1. */
 int64_t intake_high(struct intake *, int32_t partition);
-void intake_stop(struct intake *);
-
 /* Position (next offset the application gets) of a partition, or -1. */
 int64_t intake_position(struct intake *, int32_t partition);
+/* Leave the group (the revoked callback may run) and free. */
+void intake_stop(struct intake *);
 
 /* ---- health.c: consumer health and lag (Cloudflare's check, Burrow's rules) ---- */
 
@@ -496,7 +592,15 @@ struct health_sample {
 enum health_status health_evaluate(const struct health_sample *, size_t n, size_t window,
     int64_t now, int64_t commit_ms);
 struct health;
-struct health *health_start(struct event_base *, const struct config *, char **cause);
+/*
+ * The position (next offset the consumer gets) of a partition when
+ * everything delivered of it is committed up to committed, else -1:
+ * then the offsets between the committed offset and it are transaction
+ * markers.
+ */
+typedef int64_t health_position_cb(int32_t partition, int64_t committed, void *arg);
+struct health *health_start(struct event_base *, const struct config *, health_position_cb *,
+    void *arg, char **cause);
 void health_stop(struct health *);
 /* Rebalance: a partition's state starts afresh / is dropped. */
 void health_assigned(struct health *, int32_t partition, int64_t committed);
@@ -514,31 +618,52 @@ cJSON *health_json(struct health *);
 /* ---- metrics.c: /healthz and /metrics (Prometheus text) over evhttp ---- */
 
 struct metrics;
-struct metrics *metrics_start(struct event_base *, const char *listen, char **cause);
+struct metrics *metrics_start(struct gw *, const char *listen, char **cause);
 void metrics_stop(struct metrics *);
 /* The Prometheus exposition, as served on /metrics (caller frees). */
-char *metrics_text(void);
+char *metrics_text(struct gw *);
 
 /* ---- control.c: the control socket ---- */
 
 /*
- * Listen on path. An existing socket there is replaced only when no
- * one answers on it (a stale one); anything else there is an error.
+ * What the control socket asks of the gateway (arg as given to
+ * control_start). Each returns what proto/ encodes (views.c fills
+ * them); a refusal is -1 or NULL with *cause, sent as the error.
  */
-struct control *control_start(const char *path, char **cause);
-/* Tell subscribers about a task's change. */
-void control_notify_task(struct control *, const struct task *);
+struct control_ops {
+	cJSON *(*status)(void *arg);
+	/* state: NULL for all, "active", or a state name (checked by proto). */
+	cJSON *(*tasks)(const char *state, void *arg);
+	cJSON *(*task)(const char *id, char **cause, void *arg);
+	int (*cancel)(const char *id, char **cause, void *arg);
+	int (*requeue)(const char *id, int *attempt, char **cause, void *arg);
+	/* Add the LAG answer's fields to answer; check: start a check round. */
+	void (*lag)(cJSON *answer, int check, void *arg);
+};
+/*
+ * Listen on path (control.group, control.max_clients from conf). An
+ * existing socket there is replaced only when no one answers on it (a
+ * stale one); anything else there is an error.
+ */
+struct control *control_start(struct event_base *, const struct config *, const char *path,
+    const struct control_ops *, void *arg, char **cause);
+/* Send an event to every subscriber (payload is taken over). */
+void control_publish(struct control *, enum proto_event_type, cJSON *payload);
+/* Anyone subscribed (so a caller can skip building an event). */
+int control_has_subscribers(const struct control *);
 void control_stop(struct control *);
 
 /* ---- embedded.c: mock cluster and demo ---- */
 
 /* Start the mock cluster, set kafka.* and storage defaults; 0 or -1. */
-int embedded_start(char **cause);
-int embedded_write_info(const char *control_path, char **cause);
+int embedded_start(struct gw *, char **cause);
+int embedded_write_info(struct gw *, const char *control_path, char **cause);
 void embedded_stop(void);
 /* Submit n demo tasks; print the summary and drain when all reported. */
-int demo_start(int n, char **cause);
+int demo_start(struct gw *, int n, char **cause);
+/* ---- bundle.c ---- */
+
 /* Locate a bundled file: next to the binary (build tree), else installed. */
-char *embedded_find(const char *name, const char *installed_dir);
+char *bundle_find(const char *name, const char *installed_dir);
 
 #endif

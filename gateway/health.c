@@ -98,6 +98,8 @@ struct health {
 	rd_kafka_t *rk;			/* used by the worker only */
 	struct worker *worker;
 	int busy;			/* a round is out */
+	health_position_cb *position_cb;
+	void *position_arg;
 };
 
 static struct health_part *
@@ -162,16 +164,13 @@ health_committed(struct health *h, int32_t partition, int64_t offset, uint64_t r
 /* Offsets between committed and the consumer's position that never
  * reached us (markers) count as consumed when nothing of ours is open. */
 static int64_t
-health_effective_committed(const struct health_part *p)
+health_effective_committed(const struct health *h, const struct health_part *p)
 {
 	int64_t c = p->committed, pos;
 
-	if (gw->intake == NULL || gw->ledger == NULL)
+	if (h->position_cb == NULL || c < 0)
 		return c;
-	if (ledger_commit_point(gw->ledger, p->partition) != c ||
-	    ledger_next(gw->ledger, p->partition) != c)
-		return c;
-	pos = intake_position(gw->intake, p->partition);
+	pos = h->position_cb(p->partition, c, h->position_arg);
 	if (pos > c)
 		c = p->end >= 0 && pos > p->end ? p->end : pos;
 	return c;
@@ -224,7 +223,7 @@ health_evaluate(const struct health_sample *win, size_t n, size_t window, int64_
 static void
 health_check(struct health *h, struct health_part *p, int gw_moved, int64_t now)
 {
-	int64_t c = health_effective_committed(p);
+	int64_t c = health_effective_committed(h, p);
 	int moved, was_bad = p->bad > 0;
 
 	p->lag = p->end < 0 ? -1 : p->end > c ? p->end - (c < 0 ? 0 : c) : 0;
@@ -369,7 +368,8 @@ health_poke(struct health *h)
 }
 
 struct health *
-health_start(struct event_base *base, const struct config *conf, char **cause)
+health_start(struct event_base *base, const struct config *conf, health_position_cb *pos_cb,
+    void *pos_arg, char **cause)
 {
 	struct health *h;
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
@@ -401,6 +401,8 @@ health_start(struct event_base *base, const struct config *conf, char **cause)
 		return NULL;
 	}
 	h->topic = xstrdup(config_get(conf, "gateway", "tasks_topic"));
+	h->position_cb = pos_cb;
+	h->position_arg = pos_arg;
 	h->interval_ms = config_get_int(conf, "health", "interval_ms");
 	h->timeout_ms = config_get_int(conf, "health", "query_timeout_ms");
 	h->failures = (int)config_get_int(conf, "health", "failures");

@@ -39,6 +39,7 @@
 #define METRICS_TIMEOUT_S 10
 
 struct metrics {
+	struct gw *gw;
 	struct evhttp *http;
 	struct evconnlistener *listener;
 	struct evaccept *guard;
@@ -56,7 +57,7 @@ metrics_add(struct evbuffer *b, const char *name, const char *type, const char *
 }
 
 char *
-metrics_text(void)
+metrics_text(struct gw *gw)
 {
 	struct evbuffer *b = evbuffer_new();
 	struct health_view *v;
@@ -167,7 +168,7 @@ metrics_reply(struct evhttp_request *req, int code, const char *reason, const ch
 }
 
 static void
-metrics_healthz(struct evhttp_request *req)
+metrics_healthz(struct gw *gw, struct evhttp_request *req)
 {
 	struct health_view *v;
 	size_t n, i;
@@ -201,6 +202,8 @@ metrics_healthz(struct evhttp_request *req)
 static void
 metrics_request_cb(struct evhttp_request *req, void *arg)
 {
+	struct metrics *m = arg;
+	struct gw *gw = m->gw;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	char *s;
 	cJSON *j;
@@ -211,9 +214,9 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (path != NULL && strcmp(path, "/healthz") == 0)
-		metrics_healthz(req);
+		metrics_healthz(gw, req);
 	else if (path != NULL && strcmp(path, "/metrics") == 0) {
-		s = metrics_text();
+		s = metrics_text(gw);
 		metrics_reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", s);
 		free(s);
 	} else if (path != NULL && strcmp(path, "/lag") == 0) {
@@ -291,8 +294,9 @@ metrics_pickup_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct metrics *
-metrics_start(struct event_base *base, const char *listen, char **cause)
+metrics_start(struct gw *gw, const char *listen, char **cause)
 {
+	struct event_base *base = gw->base;
 	struct metrics *m;
 	struct evhttp_bound_socket *bound;
 	const char *colon = strrchr(listen, ':');
@@ -315,6 +319,7 @@ metrics_start(struct event_base *base, const char *listen, char **cause)
 		host[strlen(host) - 1] = '\0';
 	}
 	m = xcalloc(1, sizeof *m);
+	m->gw = gw;
 	m->max_conns = (size_t)config_get_int(gw->conf, "health", "max_connections");
 	m->http = evhttp_new(base);
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);

@@ -74,6 +74,8 @@ struct k8s_runner {
 	struct runner gen;		/* first: the generic handle */
 	struct event_base *base;
 	const struct config *conf;
+	runner_fatal_cb *fatal_cb;
+	void *fatal_arg;
 	struct k8s_client *client;
 	struct k8s_informer *inf;
 	char *ns;
@@ -533,12 +535,16 @@ k8s_on_synced(void *arg)
 static void
 k8s_on_fatal(const char *verb, const struct k8s_status *st, void *arg)
 {
+	struct k8s_runner *r = arg;
+	char *why;
+
 	log_error("the Kubernetes API refuses the gateway; it needs its Role (deploy/rbac) to "
 	    "allow this", "verb=%s code=%d reason=%s message=%s", verb, st->code,
 	    log_q(st->reason), log_q(st->message));
-	gw->exit_code = 1;
-	task_drain(1);
-	event_base_loopexit(gw->base, NULL);
+	xasprintf(&why, "Kubernetes refuses to %s pods: %s", verb, st->message != NULL ?
+	    st->message : "(no message)");
+	r->fatal_cb(why, r->fatal_arg);
+	free(why);
 }
 
 /* ---- jobs ---- */
@@ -881,12 +887,12 @@ k8s_find_template(const struct config *conf)
 
 	if (*t != '\0')
 		return xstrdup(t);
-	return embedded_find("game-pod.json", PAIA_PKGDATADIR);
+	return bundle_find("game-pod.json", PAIA_PKGDATADIR);
 }
 
 struct runner *
 runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *conf,
-    char **cause)
+    runner_fatal_cb *fatal_cb, void *fatal_arg, char **cause)
 {
 	struct k8s_runner *r;
 	struct k8s_config *kc;
@@ -921,6 +927,8 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 	}
 	r->base = base;
 	r->conf = conf;
+	r->fatal_cb = fatal_cb;
+	r->fatal_arg = fatal_arg;
 	r->ns = xstrdup(*config_get(conf, "k8s", "namespace") != '\0' ?
 	    config_get(conf, "k8s", "namespace") : k8s_config_namespace(kc));
 	r->managed_by = xstrdup(*config_get(conf, "k8s", "managed_by") != '\0' ?
