@@ -2,7 +2,8 @@
  * common.h: the small pieces every PAIA program shares: memory helpers
  * that abort on exhaustion, logfmt logging with secret redaction, the
  * INI configuration, capped exponential backoff with jitter, the libcurl
- * multi <-> libevent glue, and a few string, time and file helpers.
+ * multi <-> libevent glue, the process's child reaper, and a few
+ * string, time and file helpers.
  *
  * Nothing here knows of tasks, Kafka or screens.
  */
@@ -69,6 +70,8 @@ char *log_redact_url(const char *url);
 /* True if a config key names a secret (password, secret, token, key). */
 int log_key_is_secret(const char *key);
 
+struct event_base;
+
 /* backoff.c: capped exponential backoff with full jitter. */
 struct backoff {
 	uint32_t base_ms;
@@ -121,6 +124,23 @@ void util_signals_restore(const struct util_sigmask *old);
 /* Parse a boolean: true/false/yes/no/on/off/1/0. */
 int util_parse_bool(const char *s, int *out);
 
+/*
+ * reaper.c: the process's one SIGCHLD handler. Register a child right
+ * after fork (before returning to the loop); cb runs in the loop once
+ * the child is collected, with its waitpid status, or -1 if something
+ * else collected it first (the status is lost). The watch is freed
+ * before cb runs. reaper_cancel forgets a child without a callback (the
+ * caller collects it, or leaves it to orphan reaping). With orphan
+ * reaping on (a child subreaper), children nobody registered are
+ * collected and dropped. One event base per process.
+ * @locality: the loop thread only.
+ */
+struct reaper_watch;
+typedef void reaper_cb(pid_t pid, int status, void *arg);
+struct reaper_watch *reaper_watch(struct event_base *, pid_t, reaper_cb *, void *arg);
+void reaper_cancel(struct reaper_watch *);
+void reaper_set_orphans(struct event_base *, int on);
+
 /* config.c: INI configuration (libinih) with PAIA_* overrides. */
 struct config;
 struct config_entry {
@@ -169,7 +189,6 @@ void config_dump(const struct config *, FILE *);
  * from then on (it must curl_easy_cleanup it or re-add it).
  * @locality: the loop thread only.
  */
-struct event_base;
 struct evcurl;
 typedef void evcurl_done_cb(void *easy, int curlcode, void *arg);
 struct evcurl *evcurl_new(struct event_base *);
