@@ -9,6 +9,7 @@
 #     answers (within its deadline), a name that does not resolve; the
 #     tunnel stays CONNECTED but not healthy;
 #  3. SIGTERM stops openvpn (no openvpn left) and the supervisor;
+#  the shipped deploy/openvpn/client.conf.example connects;
 #  4. bad options are refused at start, naming the option and value.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib.sh"
@@ -76,6 +77,21 @@ t0=$(count '^event=checks'); sleep_rounds() { [ "$(count '^event=checks')" -ge $
 check "rounds keep coming while a probe hangs (the loop is not blocked)" wait_for 20 sleep_rounds
 drv_stop
 check "stops cleanly with probes in flight (rc=$DRV_RC)" test "$DRV_RC" = 0
+
+# --- the shipped client configuration ------------------------------------------
+# deploy/openvpn/client.conf.example with the test's server and PKI in
+# place of the placeholders (pinned certificates instead of a CA): the
+# rest of it, as shipped, must connect under the supervisor.
+sed -e "s|^remote .*|remote 10.99.0.1 1194|" -e '/^ca /d' -e '/^remote-cert-tls /d' \
+	-e "s|^cert .*|cert $VPN_DIR/pki/client.crt|" -e "s|^key .*|key $VPN_DIR/pki/client.key|" \
+	"$SRCDIR/deploy/openvpn/client.conf.example" > "$W/example.conf"
+echo "peer-fingerprint $(openssl x509 -fingerprint -sha256 -noout -in "$VPN_DIR/pki/server.crt" | cut -d= -f2)" \
+	>> "$W/example.conf"
+drv example --config "$W/example.conf" --auth "$VPN_AUTH_FILE" --cidrs "$VPN_CLOUD_CIDR" \
+	--endpoints "$VPN_CLOUD_ENDPOINT" --probe-interval 1
+check "deploy/openvpn/client.conf.example connects and is healthy" \
+	wait_for 60 seen '^event=health .*healthy=1'
+drv_stop
 
 # --- 4. options refused at start ---------------------------------------------
 opt_err() { # opt_err EXPECTED ARGS...: vpn-test fails at start with EXPECTED in its error

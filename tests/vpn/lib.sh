@@ -29,11 +29,16 @@ drv() {
 	DRV_NAME=$name
 }
 
-# drv_stop: SIGTERM, and wait; DRV_RC is its exit status.
+# drv_stop: SIGTERM, and wait; DRV_RC is its exit status. Any other
+# status than 0 is a failure of its own (a crash, a sanitizer report).
 drv_stop() {
 	kill -TERM "$DRV_PID" 2>/dev/null
 	wait "$DRV_PID"
 	DRV_RC=$?
+	if [ "$DRV_RC" != 0 ]; then
+		not_ok "vpn-test $DRV_NAME exited with status $DRV_RC"
+		grep -v 'level=' "$W/$DRV_NAME.err" | tail -n 30 | sed 's/^/# /'
+	fi
 }
 
 # seen PATTERN: a line of the running driver's events matches (grep -E).
