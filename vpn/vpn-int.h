@@ -2,8 +2,9 @@
  * vpn-int.h: what the files of vpn/ share, and what its tests reach:
  * the management protocol (mgmt.c, pure: lines in, events and command
  * bytes out), address and option parsing (addr.c, pure), the route
- * lookup (route.c), the TCP probe (probe.c) and the openvpn child
- * (job.c). vpn.c ties them to the loop.
+ * lookup (route.c), the TCP probe (probe.c), rounds of checks built on
+ * both (check.c) and the openvpn child (job.c). vpn.c ties them to the
+ * loop.
  */
 #ifndef PAIA_VPN_INT_H
 #define PAIA_VPN_INT_H
@@ -201,6 +202,31 @@ struct vpn_probe *vpn_probe_start(struct event_base *, struct evdns_base *dns, c
     unsigned port, int timeout_ms, vpn_probe_cb *, void *arg);
 /* Cancel: cb is not called. */
 void vpn_probe_cancel(struct vpn_probe *);
+
+/* ---- rounds of checks (check.c) ---- */
+
+struct vpn_checks;
+typedef void vpn_checks_done_cb(void *arg);
+/*
+ * Checks for the CIDRs and endpoints (lists as in struct vpn_options);
+ * NULL with *cause ("vpn: cidrs: ...") when one does not parse. Every
+ * check starts pending ("tunnel not connected").
+ */
+struct vpn_checks *vpn_checks_new(struct event_base *, const char *cidrs, const char *endpoints,
+    int timeout_ms, vpn_checks_done_cb *, void *arg, char **cause);
+void vpn_checks_free(struct vpn_checks *);
+/*
+ * A round against the tunnel device dev (NULL or "": unknown, the route
+ * checks fail saying so). done runs when every check has its result:
+ * from the loop, or from inside this call when there is no endpoint. A
+ * round under way is not started again.
+ */
+void vpn_checks_run(struct vpn_checks *, const char *dev);
+/* Stop a round (done is not called) and make every check pending with why. */
+void vpn_checks_reset(struct vpn_checks *, const char *why);
+int vpn_checks_passed(const struct vpn_checks *);	/* every check OK */
+size_t vpn_checks_count(const struct vpn_checks *);
+const struct vpn_check *vpn_checks_get(const struct vpn_checks *, size_t);
 
 /* ---- the openvpn child (job.c) ---- */
 

@@ -33,10 +33,8 @@
 #include "config.h"
 #include "vpn-int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,7 +43,6 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 
 #include "common.h"
@@ -62,15 +59,6 @@ enum {
 	TAG_AUTH,
 };
 
-struct vpn_endpoint {
-	struct vpn *v;
-	size_t index;		/* of its check */
-	char *host;
-	unsigned port;
-	char *text;
-	struct vpn_probe *probe;	/* while a probe runs */
-};
-
 struct vpn {
 	struct event_base *base;
 	enum vpn_mode mode;
@@ -79,10 +67,6 @@ struct vpn {
 	char *sock;
 	char *auth_file;
 	char *opt_tun_dev;
-	struct vpn_cidr *cidrs;
-	size_t ncidrs;
-	struct vpn_endpoint *eps;
-	size_t neps;
 	int connect_timeout_s;
 	int backoff_min_ms, backoff_max_ms;
 	int probe_interval_s, probe_timeout_ms;
@@ -117,8 +101,7 @@ struct vpn {
 	int skipping;		/* dropping an overlong line */
 	dev_t sock_dev;		/* the socket connected to */
 	ino_t sock_ino;
-	int auth_sent;		/* this session answered >PASSWORD */
-	int auth_rejected;	/* ... and the server said no */
+	int auth_rejected;	/* the server refused what this session sent */
 	char *run_error;	/* what went wrong in this openvpn's life, for its exit */
 
 	struct event *try_ev;	/* the next spawn / socket connection */
@@ -131,18 +114,14 @@ struct vpn {
 	int in_call;
 	unsigned pending;	/* 1 << enum vpn_event */
 
-	struct vpn_check *checks;
-	size_t nchecks;
-	size_t probes_running;
-	int round_running;
+	struct vpn_checks *checks;
 	int healthy;
-	struct evdns_base *dns;
 };
 
 static void vpn_try(struct vpn *);
 static void vpn_mgmt_close(struct vpn *);
 static void vpn_checks_start(struct vpn *);
-static void vpn_checks_reset(struct vpn *, const char *why);
+static void vpn_checks_stop(struct vpn *, const char *why);
 
 static const char *vpn_state_names[] = {
 	"STOPPED", "STARTING", "CONNECTING", "CONNECTED", "RECONNECTING", "BACKOFF", "STOPPING",
@@ -244,6 +223,20 @@ vpn_run_error(struct vpn *v, char *msg)
 	vpn_error(v, msg);
 }
 
+static void vpn_set_state(struct vpn *, enum vpn_state);
+
+/* Wait before the next try: BACKOFF, the delay growing with each failure. */
+static void
+vpn_backoff(struct vpn *v)
+{
+	int64_t ms = backoff_next(&v->backoff);
+
+	vpn_set_state(v, VPN_BACKOFF);
+	v->next_try_ms = util_now_ms() + ms;
+	vpn_timer(v->try_ev, ms);
+	log_info("vpn: next try later", "delay_ms=%lld", (long long)ms);
+}
+
 static void
 vpn_health_update(struct vpn *v, int healthy)
 {
@@ -280,7 +273,7 @@ vpn_set_state(struct vpn *v, enum vpn_state s)
 		v->connected_ms = v->since_ms;
 		backoff_reset(&v->backoff);
 	} else if (old == VPN_CONNECTED)
-		vpn_checks_reset(v, "tunnel not connected");
+		vpn_checks_stop(v, "tunnel not connected");
 }
 
 /* ---- the auth file ---- */
@@ -390,7 +383,6 @@ vpn_auth_send(struct vpn *v)
 	explicit_bzero(pass, strlen(pass));
 	free(user);
 	free(pass);
-	v->auth_sent = 1;
 	log_info("vpn credentials sent", "file=%s", v->auth_file);
 }
 
@@ -478,6 +470,7 @@ vpn_auth_cb(evutil_socket_t fd, short what, void *arg)
 static void
 vpn_on_password(struct vpn *v, const struct vpn_mgmt_msg *m)
 {
+	const char *said;
 	char *e;
 
 	switch (m->pw) {
@@ -502,13 +495,13 @@ vpn_on_password(struct vpn *v, const struct vpn_mgmt_msg *m)
 	case VPN_MGMT_PW_FAILED:
 		v->auth_failures++;
 		v->auth_rejected = 1;
-		if (m->name[0] != '\0' && strcmp(m->name, "Auth") != 0)
-			xasprintf(&e, "authentication failed: the server refused the credentials "
-			    "from %s (it says: %s)", v->auth_file != NULL ? v->auth_file : "openvpn",
-			    m->name);
-		else
-			xasprintf(&e, "authentication failed: the server refused the user name or "
-			    "password from %s", v->auth_file != NULL ? v->auth_file : "openvpn");
+		/* The server's reason, when it gave one (client-deny's text). */
+		said = m->name[0] != '\0' && strcmp(m->name, "Auth") != 0 ? m->name : NULL;
+		xasprintf(&e, "authentication failed: the server refused %s%s%s%s%s",
+		    v->auth_file != NULL ? "the user name or password from " :
+		    "openvpn's user name or password", v->auth_file != NULL ? v->auth_file : "",
+		    said != NULL ? " (it says: " : "", said != NULL ? said : "",
+		    said != NULL ? ")" : "");
 		vpn_run_error(v, e);
 		vpn_emit(v, VPN_EVENT_STATE);
 		return;
@@ -645,8 +638,6 @@ vpn_on_line(struct vpn *v, const char *line, size_t len)
 static void
 vpn_mgmt_lost(struct vpn *v, char *why, int fault)
 {
-	int64_t ms;
-
 	vpn_mgmt_close(v);
 	if (v->stopping) {
 		free(why);
@@ -669,10 +660,7 @@ vpn_mgmt_lost(struct vpn *v, char *why, int fault)
 		vpn_set_state(v, VPN_STARTING);
 	} else {
 		vpn_error(v, why);
-		vpn_set_state(v, VPN_BACKOFF);
-		ms = backoff_next(&v->backoff);
-		v->next_try_ms = util_now_ms() + ms;
-		vpn_timer(v->try_ev, ms);
+		vpn_backoff(v);
 	}
 	vpn_emit(v, VPN_EVENT_STATE);
 }
@@ -755,7 +743,7 @@ vpn_mgmt_close(struct vpn *v)
 	vpn_mgmt_free(v->mgmt);
 	v->mgmt = NULL;
 	v->skipping = 0;
-	v->auth_sent = v->auth_rejected = 0;
+	v->auth_rejected = 0;
 	if (v->banner_ev != NULL) {
 		evtimer_del(v->banner_ev);
 		evtimer_del(v->hold_ev);
@@ -772,11 +760,13 @@ vpn_mgmt_connect(struct vpn *v, char **cause)
 {
 	struct sockaddr_un sun;
 	struct stat st;
-	int fd;
+	char cmd[32];
+	int fd, err;
 
 	if (lstat(v->sock, &st) != 0) {
-		xasprintf(cause, "management socket %s: %s", v->sock, strerror(errno));
-		return errno == ENOENT ? 1 : -1;
+		err = errno;
+		xasprintf(cause, "management socket %s: %s", v->sock, strerror(err));
+		return err == ENOENT ? 1 : -1;
 	}
 	if (!S_ISSOCK(st.st_mode)) {
 		xasprintf(cause, "management socket %s: not a socket", v->sock);
@@ -795,9 +785,10 @@ vpn_mgmt_connect(struct vpn *v, char **cause)
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0 && errno != EINPROGRESS) {
-		xasprintf(cause, "management socket %s: %s", v->sock, strerror(errno));
+		err = errno;
+		xasprintf(cause, "management socket %s: %s", v->sock, strerror(err));
 		close(fd);
-		return errno == ECONNREFUSED || errno == EAGAIN ? 1 : -1;
+		return err == ECONNREFUSED || err == EAGAIN ? 1 : -1;
 	}
 	v->sock_dev = st.st_dev;
 	v->sock_ino = st.st_ino;
@@ -807,12 +798,8 @@ vpn_mgmt_connect(struct vpn *v, char **cause)
 	v->mgmt = vpn_mgmt_new();
 	/* Queued until the banner: openvpn drops commands sent before it. */
 	vpn_mgmt_command(v->mgmt, "state on", VPN_MGMT_REPLY_STATUS, TAG_NONE, 0);
-	{
-		char cmd[32];
-
-		snprintf(cmd, sizeof cmd, "bytecount %d", v->bytecount_s);
-		vpn_mgmt_command(v->mgmt, cmd, VPN_MGMT_REPLY_STATUS, TAG_NONE, 0);
-	}
+	snprintf(cmd, sizeof cmd, "bytecount %d", v->bytecount_s);
+	vpn_mgmt_command(v->mgmt, cmd, VPN_MGMT_REPLY_STATUS, TAG_NONE, 0);
 	if (v->mode == VPN_MODE_SPAWN)
 		vpn_mgmt_command(v->mgmt, "hold off", VPN_MGMT_REPLY_STATUS, TAG_NONE, 0);
 	/* The pid first, so that the state it brings is reported with it. */
@@ -830,7 +817,6 @@ vpn_on_exit(int status, const char *tail, void *arg)
 {
 	struct vpn *v = arg;
 	char *what = vpn_job_describe(status, tail), *e;
-	int64_t ms;
 
 	v->job = NULL;
 	v->pid = 0;
@@ -854,12 +840,8 @@ vpn_on_exit(int status, const char *tail, void *arg)
 		v->run_error = NULL;
 	} else
 		e = what;
-	vpn_set_state(v, VPN_BACKOFF);
 	vpn_error(v, e);
-	ms = backoff_next(&v->backoff);
-	v->next_try_ms = util_now_ms() + ms;
-	vpn_timer(v->try_ev, ms);
-	log_info("vpn: restarting openvpn later", "delay_ms=%lld", (long long)ms);
+	vpn_backoff(v);
 	vpn_emit(v, VPN_EVENT_STATE);
 }
 
@@ -868,7 +850,6 @@ vpn_spawn(struct vpn *v)
 {
 	char *argv[16], *cause = NULL;
 	int n = 0;
-	int64_t ms;
 
 	argv[n++] = v->openvpn;
 	argv[n++] = (char *)"--config";
@@ -884,11 +865,8 @@ vpn_spawn(struct vpn *v)
 	argv[n] = NULL;
 	v->job = vpn_job_start(v->base, argv, vpn_on_exit, v, &cause);
 	if (v->job == NULL) {
-		vpn_set_state(v, VPN_BACKOFF);
 		vpn_error(v, cause);
-		ms = backoff_next(&v->backoff);
-		v->next_try_ms = util_now_ms() + ms;
-		vpn_timer(v->try_ev, ms);
+		vpn_backoff(v);
 		vpn_emit(v, VPN_EVENT_STATE);
 		return;
 	}
@@ -908,7 +886,6 @@ static void
 vpn_try(struct vpn *v)
 {
 	char *cause = NULL;
-	int64_t ms;
 	int rc;
 
 	if (v->stopping)
@@ -945,10 +922,7 @@ vpn_try(struct vpn *v)
 		vpn_emit(v, VPN_EVENT_STATE);
 		return;
 	}
-	vpn_set_state(v, VPN_BACKOFF);
-	ms = backoff_next(&v->backoff);
-	v->next_try_ms = util_now_ms() + ms;
-	vpn_timer(v->try_ev, ms);
+	vpn_backoff(v);
 	vpn_emit(v, VPN_EVENT_STATE);
 }
 
@@ -981,80 +955,24 @@ vpn_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- checks ---- */
 
-/* Set a result; a change of result or reason is logged (not every round). */
+/* The tunnel is gone (or we stop): no round, checks pending, not healthy. */
 static void
-vpn_check_set(struct vpn_check *c, enum vpn_check_result r, char *reason)
+vpn_checks_stop(struct vpn *v, const char *why)
 {
-	int changed = c->result != r || c->reason == NULL || strcmp(c->reason, reason) != 0;
-
-	if (changed && r == VPN_CHECK_FAILED)
-		log_warn("vpn check failed", "kind=%s target=%s reason=%s",
-		    vpn_check_kind_name(c->kind), c->target, log_q(reason));
-	else if (changed && r == VPN_CHECK_OK && c->result == VPN_CHECK_FAILED)
-		log_info("vpn check passes again", "kind=%s target=%s", vpn_check_kind_name(c->kind),
-		    c->target);
-	c->result = r;
-	free(c->reason);
-	c->reason = reason;
-	c->checked_ms = util_now_ms();
-}
-
-static void
-vpn_probes_cancel(struct vpn *v)
-{
-	size_t i;
-
-	for (i = 0; i < v->neps; i++)
-		if (v->eps[i].probe != NULL) {
-			vpn_probe_cancel(v->eps[i].probe);
-			v->eps[i].probe = NULL;
-		}
-	v->probes_running = 0;
-	v->round_running = 0;
-}
-
-static void
-vpn_checks_reset(struct vpn *v, const char *why)
-{
-	size_t i;
-
-	vpn_probes_cancel(v);
+	vpn_checks_reset(v->checks, why);
 	evtimer_del(v->probe_ev);
-	for (i = 0; i < v->nchecks; i++) {
-		vpn_check_set(&v->checks[i], VPN_CHECK_PENDING, xstrdup(why));
-		v->checks[i].latency_ms = -1;
-	}
 	vpn_health_update(v, 0);
 }
 
 static void
-vpn_round_done(struct vpn *v)
+vpn_round_done(void *arg)
 {
-	size_t i;
-	int ok = v->state == VPN_CONNECTED;
+	struct vpn *v = arg;
 
-	v->round_running = 0;
-	for (i = 0; i < v->nchecks; i++)
-		if (v->checks[i].result != VPN_CHECK_OK)
-			ok = 0;
 	vpn_timer(v->probe_ev, (int64_t)v->probe_interval_s * 1000);
 	vpn_emit(v, VPN_EVENT_CHECKS);
 	if (!v->stopping)
-		vpn_health_update(v, ok);
-}
-
-static void
-vpn_on_probe(int ok, const char *reason, int64_t latency_ms, void *arg)
-{
-	struct vpn_endpoint *ep = arg;
-	struct vpn *v = ep->v;
-	struct vpn_check *c = &v->checks[ep->index];
-
-	ep->probe = NULL;	/* it frees itself */
-	vpn_check_set(c, ok ? VPN_CHECK_OK : VPN_CHECK_FAILED, xstrdup(reason));
-	c->latency_ms = latency_ms;
-	if (--v->probes_running == 0)
-		vpn_round_done(v);
+		vpn_health_update(v, v->state == VPN_CONNECTED && vpn_checks_passed(v->checks));
 }
 
 /* Is the management socket still the one we talk to? */
@@ -1075,42 +993,12 @@ vpn_sock_check(struct vpn *v, char **cause)
 	return 0;
 }
 
-/* One CIDR: its first and last hosts must leave through the tunnel. */
-static void
-vpn_check_route(struct vpn *v, const struct vpn_cidr *cidr, struct vpn_check *c)
-{
-	unsigned char a[16];
-	char text[INET6_ADDRSTRLEN], dev[IF_NAMESIZE], *r = NULL;
-	int last;
-
-	if (v->tun_dev[0] == '\0') {
-		vpn_check_set(c, VPN_CHECK_FAILED, xstrdup("the tunnel device is unknown (set "
-		    "tun_dev, or openvpn reported no tunnel address)"));
-		return;
-	}
-	for (last = 0; last <= 1; last++) {
-		vpn_cidr_edge(cidr, last, a, text, sizeof text);
-		if (vpn_route_dev(cidr->family, a, dev, &r) != 0) {
-			vpn_check_set(c, VPN_CHECK_FAILED, r);
-			return;
-		}
-		if (strcmp(dev, v->tun_dev) != 0) {
-			xasprintf(&r, "%s leaves through %s, not %s", text, dev, v->tun_dev);
-			vpn_check_set(c, VPN_CHECK_FAILED, r);
-			return;
-		}
-	}
-	xasprintf(&r, "via %s", v->tun_dev);
-	vpn_check_set(c, VPN_CHECK_OK, r);
-}
-
 static void
 vpn_checks_start(struct vpn *v)
 {
 	char *cause = NULL;
-	size_t i;
 
-	if (v->round_running || v->state != VPN_CONNECTED || v->stopping)
+	if (v->state != VPN_CONNECTED || v->stopping)
 		return;
 	evtimer_del(v->probe_ev);
 	if (v->bev != NULL && vpn_sock_check(v, &cause) != 0) {
@@ -1124,16 +1012,7 @@ vpn_checks_start(struct vpn *v)
 		if (v->stopping || v->state != VPN_CONNECTED)
 			return;
 	}
-	v->round_running = 1;
-	for (i = 0; i < v->ncidrs; i++)
-		vpn_check_route(v, &v->cidrs[i], &v->checks[i]);
-	for (i = 0; i < v->neps; i++) {
-		v->eps[i].probe = vpn_probe_start(v->base, v->dns, v->eps[i].host, v->eps[i].port,
-		    v->probe_timeout_ms, vpn_on_probe, &v->eps[i]);
-		v->probes_running++;
-	}
-	if (v->probes_running == 0)
-		vpn_round_done(v);
+	vpn_checks_run(v->checks, v->tun_dev);
 }
 
 static void
@@ -1158,10 +1037,7 @@ vpn_opt_int(int val, int def, const char *name, char **cause)
 static int
 vpn_options_load(struct vpn *v, const struct vpn_options *o, char **cause)
 {
-	char **items, *host, *err = NULL, *user, *pass;
-	unsigned port;
-	size_t n, i, nep;
-	int ok = 1;
+	char *err = NULL, *user, *pass;
 
 	v->mode = o->mode;
 	if (o->mode != VPN_MODE_SPAWN && o->mode != VPN_MODE_ATTACH) {
@@ -1212,39 +1088,6 @@ vpn_options_load(struct vpn *v, const struct vpn_options *o, char **cause)
 		v->opt_tun_dev = xstrdup(o->tun_dev);
 	}
 
-	items = vpn_list_split(o->cidrs, &n);
-	v->cidrs = xcalloc(n + 1, sizeof *v->cidrs);
-	for (i = 0; i < n && ok; i++)
-		if (vpn_cidr_parse(items[i], &v->cidrs[i], &err) != 0) {
-			xasprintf(cause, "vpn: cidrs: %s", err);
-			free(err);
-			ok = 0;
-		}
-	vpn_list_free(items);
-	if (!ok)
-		return -1;
-	v->ncidrs = n;
-
-	items = vpn_list_split(o->endpoints, &nep);
-	v->eps = xcalloc(nep + 1, sizeof *v->eps);
-	for (i = 0; i < nep && ok; i++) {
-		if (vpn_endpoint_parse(items[i], &host, &port, &err) != 0) {
-			xasprintf(cause, "vpn: endpoints: %s", err);
-			free(err);
-			ok = 0;
-			break;
-		}
-		v->eps[i].v = v;
-		v->eps[i].index = v->ncidrs + i;
-		v->eps[i].host = host;
-		v->eps[i].port = port;
-		v->eps[i].text = xstrdup(items[i]);
-		v->neps = i + 1;
-	}
-	vpn_list_free(items);
-	if (!ok)
-		return -1;
-
 	if ((v->connect_timeout_s = vpn_opt_int(o->connect_timeout_s, 60, "connect_timeout_s",
 	    cause)) < 0 ||
 	    (v->backoff_min_ms = vpn_opt_int(o->backoff_min_ms, 1000, "backoff_min_ms",
@@ -1269,14 +1112,10 @@ vpn_options_load(struct vpn *v, const struct vpn_options *o, char **cause)
 static void
 vpn_release(struct vpn *v)
 {
-	size_t i;
-
-	vpn_probes_cancel(v);
 	vpn_mgmt_close(v);
 	vpn_job_free(v->job);
 	v->job = NULL;
-	if (v->dns != NULL)
-		evdns_base_free(v->dns, 0);
+	vpn_checks_free(v->checks);
 	if (v->try_ev != NULL) {
 		event_free(v->try_ev);
 		event_free(v->timeout_ev);
@@ -1286,17 +1125,6 @@ vpn_release(struct vpn *v)
 		event_free(v->probe_ev);
 		event_free(v->notify_ev);
 	}
-	for (i = 0; i < v->nchecks; i++) {
-		free(v->checks[i].target);
-		free(v->checks[i].reason);
-	}
-	free(v->checks);
-	for (i = 0; i < v->neps; i++) {
-		free(v->eps[i].host);
-		free(v->eps[i].text);
-	}
-	free(v->eps);
-	free(v->cidrs);
 	free(v->openvpn);
 	free(v->config);
 	free(v->sock);
@@ -1312,10 +1140,6 @@ vpn_start(struct event_base *base, const struct vpn_options *o, vpn_event_cb *cb
     char **cause)
 {
 	struct vpn *v = xcalloc(1, sizeof *v);
-	struct in6_addr a6;
-	struct in_addr a4;
-	size_t i;
-	int names = 0;
 
 	v->base = base;
 	v->cb = cb;
@@ -1324,24 +1148,12 @@ vpn_start(struct event_base *base, const struct vpn_options *o, vpn_event_cb *cb
 		vpn_release(v);
 		return NULL;
 	}
-	v->nchecks = v->ncidrs + v->neps;
-	v->checks = xcalloc(v->nchecks + 1, sizeof *v->checks);
-	for (i = 0; i < v->nchecks; i++) {
-		struct vpn_check *c = &v->checks[i];
-
-		c->kind = i < v->ncidrs ? VPN_CHECK_ROUTE : VPN_CHECK_ENDPOINT;
-		c->target = xstrdup(i < v->ncidrs ? v->cidrs[i].text : v->eps[i - v->ncidrs].text);
-		c->reason = xstrdup("tunnel not connected");
-		c->latency_ms = -1;
+	v->checks = vpn_checks_new(base, o->cidrs, o->endpoints, v->probe_timeout_ms, vpn_round_done,
+	    v, cause);
+	if (v->checks == NULL) {
+		vpn_release(v);
+		return NULL;
 	}
-	for (i = 0; i < v->neps; i++)
-		if (inet_pton(AF_INET, v->eps[i].host, &a4) != 1 &&
-		    inet_pton(AF_INET6, v->eps[i].host, &a6) != 1)
-			names = 1;
-	/* A resolver only for names; it stays quiet while nothing is asked. */
-	if (names)
-		v->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-		    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	v->try_ev = evtimer_new(base, vpn_try_cb, v);
 	v->timeout_ev = evtimer_new(base, vpn_timeout_cb, v);
 	v->banner_ev = evtimer_new(base, vpn_banner_cb, v);
@@ -1353,9 +1165,9 @@ vpn_start(struct event_base *base, const struct vpn_options *o, vpn_event_cb *cb
 	    (uint64_t)util_mono_ms() ^ (uint64_t)getpid());
 	v->state = VPN_STOPPED;
 	v->since_ms = util_now_ms();
-	log_info("vpn: starting", "mode=%s socket=%s config=%s cidrs=%zu endpoints=%zu",
+	log_info("vpn: starting", "mode=%s socket=%s config=%s checks=%zu",
 	    v->mode == VPN_MODE_SPAWN ? "spawn" : "attach", v->sock,
-	    v->config != NULL ? v->config : "-", v->ncidrs, v->neps);
+	    v->config != NULL ? v->config : "-", vpn_checks_count(v->checks));
 	vpn_timer(v->try_ev, 0);
 	return v;
 }
@@ -1368,8 +1180,7 @@ vpn_stop(struct vpn *v)
 	v->stopping = 1;
 	v->in_call = 1;
 	evtimer_del(v->try_ev);
-	evtimer_del(v->probe_ev);
-	vpn_checks_reset(v, "stopped");
+	vpn_checks_stop(v, "stopped");
 	if (v->mode == VPN_MODE_SPAWN && v->job != NULL) {
 		/* VPN_EVENT_STOPPED when it has exited. */
 		vpn_set_state(v, VPN_STOPPING);
@@ -1414,12 +1225,12 @@ vpn_view_get(const struct vpn *v)
 	w->tun_ip = xstrdup(v->tun_ip);
 	w->tun_dev = xstrdup(v->tun_dev);
 	w->healthy = v->healthy;
-	w->nchecks = v->nchecks;
-	w->checks = xcalloc(v->nchecks + 1, sizeof *w->checks);
-	for (i = 0; i < v->nchecks; i++) {
-		w->checks[i] = v->checks[i];
-		w->checks[i].target = xstrdup(v->checks[i].target);
-		w->checks[i].reason = xstrdup(v->checks[i].reason);
+	w->nchecks = vpn_checks_count(v->checks);
+	w->checks = xcalloc(w->nchecks + 1, sizeof *w->checks);
+	for (i = 0; i < w->nchecks; i++) {
+		w->checks[i] = *vpn_checks_get(v->checks, i);
+		w->checks[i].target = xstrdup(w->checks[i].target);
+		w->checks[i].reason = xstrdup(w->checks[i].reason);
 	}
 	return w;
 }
