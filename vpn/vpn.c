@@ -1002,6 +1002,12 @@ vpn_checks_start(struct vpn *v)
 		return;
 	evtimer_del(v->probe_ev);
 	if (v->bev != NULL && vpn_sock_check(v, &cause) != 0) {
+		/* Attach mode keeps watching: say it once, not every round. */
+		if (v->error != NULL && strcmp(v->error, cause) == 0) {
+			free(cause);
+			vpn_checks_run(v->checks, v->tun_dev);
+			return;
+		}
 		vpn_error(v, cause);
 		if (v->mode == VPN_MODE_SPAWN && v->job != NULL) {
 			/* Without its socket, openvpn could not be reached again: restart now. */

@@ -110,7 +110,7 @@ struct vpn_view {
 	char *ovpn_detail;	/* its reason: "ping-restart", "auth-failure", ... */
 	char *error;		/* the last error, kept until the next one */
 	int64_t error_ms;
-	unsigned restarts;	/* spawn: processes after the first; attach: reconnections */
+	unsigned restarts;	/* spawn: openvpn started after the first; attach: tries after the first */
 	unsigned auth_failures;
 	pid_t pid;		/* openvpn's (spawn: our child; attach: as it says) */
 	uint64_t bytes_in, bytes_out;

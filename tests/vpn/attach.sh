@@ -58,6 +58,17 @@ check "openvpn back: CONNECTED again" wait_for 30 again
 l=$(last '^event=state state=CONNECTED')
 check "with the new pid and the reconnections counted (restarts=$(field "$l" restarts))" \
 	sh -c '[ "$0" = "$1" ] && [ "$2" -ge 1 ]' "$(field "$l" pid)" "$(sys_pid sys)" "$(field "$l" restarts)"
+# Its socket removed: attach mode says so, once, and keeps watching.
+rm -f "$W/sys.sock"
+check "the socket removed: said so" \
+	wait_for 20 seen "error=\"the management socket $W/sys.sock was removed"
+n1=$(count '^event=checks')
+more_rounds() { [ "$(count '^event=checks')" -ge $((n1 + 2)) ]; }
+wait_for 20 more_rounds
+check "once, while the rounds go on" test "$(grep -c 'was removed' "$W/sys.err")" = 1
+check "still CONNECTED, openvpn not touched" \
+	sh -c '[ "$(grep "^event=" "$0" | tail -n 1 | grep -o "state=[A-Z]*")" = state=CONNECTED ] && kill -0 "$1"' \
+	"$W/sys.out" "$(sys_pid sys)"
 drv_stop
 kill -TERM "$(sys_pid sys)"
 wait_for 10 sh -c '! kill -0 "$0" 2>/dev/null' "$(sys_pid sys)"
