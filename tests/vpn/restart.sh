@@ -3,7 +3,8 @@
 #  1. openvpn killed with SIGKILL: BACKOFF naming the signal, a new
 #     openvpn (another pid), CONNECTED and healthy again;
 #  2. its management socket removed: the supervisor says so and restarts
-#     openvpn, which makes the socket again;
+#     openvpn, which makes the socket again; vpn_free() on a running
+#     openvpn kills and collects it;
 #  3. the tunnel short of CONNECTED past connect_timeout_s (the link
 #     down from the start): restarted, the error says which state openvpn
 #     was stuck in; once the link is up, CONNECTED;
@@ -42,6 +43,19 @@ check "the socket is there again" test -S "$W/kill.sock"
 check "one openvpn runs (the old one stopped)" test "$(openvpn_pids | wc -l)" = 1
 drv_stop
 check "stopped (rc=$DRV_RC), no openvpn left" sh -c '[ "$0" = 0 ] && [ -z "$1" ]' "$DRV_RC" "$(openvpn_pids)"
+
+# vpn_free() without a stop first (SIGINT to vpn-test): openvpn killed and
+# collected before it returns, nothing left behind, nothing leaked.
+drv free --config "$VPN_CLIENT_CONF" --auth "$VPN_AUTH_FILE" --cidrs "$VPN_CLOUD_CIDR"
+wait_for 60 seen '^event=health .*healthy=1' || bail "not healthy before the free"
+kill -INT "$DRV_PID"
+wait "$DRV_PID"
+rc=$?
+check "freed at once: exits 0 (rc=$rc), no openvpn left" \
+	sh -c '[ "$0" = 0 ] && [ -z "$1" ]' "$rc" "$(openvpn_pids)"
+check "the socket's openvpn is gone too (the file may stay)" \
+	sh -c '! python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" "$0" 2>/dev/null' \
+	"$W/free.sock"
 
 # --- 3. short of CONNECTED past the timeout ----------------------------------------
 "$VPNENV" link down

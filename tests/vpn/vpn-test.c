@@ -8,8 +8,10 @@
  *   event=health healthy=1
  *   event=stopped
  *
- * SIGTERM or SIGINT stops the supervisor (vpn_stop) and exits once it
- * has stopped; SIGUSR1 prints the whole view (event=view). --for S
+ * SIGTERM stops the supervisor (vpn_stop) and exits once it has
+ * stopped; SIGINT frees it at once (vpn_free: openvpn is killed and
+ * collected before it returns); SIGUSR1 prints the whole view
+ * (event=view). --for S
  * stops after S seconds; --until-healthy stops (exit 0) as soon as the
  * tunnel is healthy, and exits 1 if --for runs out first.
  */
@@ -92,6 +94,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 
 	if (sig == SIGUSR1) {
 		print_view("view", v);
+		return;
+	}
+	if (sig == SIGINT) {
+		printf("event=freed\n");
+		fflush(stdout);
+		event_base_loopbreak(base);
 		return;
 	}
 	vpn_stop(v);
