@@ -1,9 +1,9 @@
 /*
  * common.h: the small pieces every PAIA program shares: memory helpers
  * that abort on exhaustion, logfmt logging with secret redaction, the
- * INI configuration, capped exponential backoff with jitter, the libcurl
- * multi <-> libevent glue, the process's child reaper, and a few
- * string, time and file helpers.
+ * INI configuration, a strict JSON checker for outside input, capped
+ * exponential backoff with jitter, the libcurl multi <-> libevent glue,
+ * the process's child reaper, and a few string, time and file helpers.
  *
  * Nothing here knows of tasks, Kafka or screens.
  */
@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #ifdef __GNUC__
@@ -70,9 +71,7 @@ char *log_redact_url(const char *url);
 /* True if a config key names a secret (password, secret, token, key). */
 int log_key_is_secret(const char *key);
 
-struct event_base;
-
-/* backoff.c: capped exponential backoff with full jitter. */
+/* backoff.c: capped exponential backoff with equal jitter. */
 struct backoff {
 	uint32_t base_ms;
 	uint32_t cap_ms;
@@ -123,6 +122,19 @@ void util_signals_block(struct util_sigmask *old);
 void util_signals_restore(const struct util_sigmask *old);
 /* Parse a boolean: true/false/yes/no/on/off/1/0. */
 int util_parse_bool(const char *s, int *out);
+/*
+ * The gateway's default state folder (caller frees): /var/lib/paia, or
+ * $TMPDIR/paia-<uid> (TMPDIR unset or empty: /tmp) for an embedded
+ * gateway, which is where its clients look for it.
+ */
+char *util_state_dir_default(int embedded);
+/* The first control character (U+0000-U+001F, U+007F) in s, or NULL. */
+const char *util_find_control(const char *s);
+/*
+ * A copy of s for an error message: at most max bytes, cut on a UTF-8
+ * character boundary, "..." appended when cut. Caller frees.
+ */
+char *util_cut(const char *s, size_t max);
 
 /*
  * reaper.c: the process's one SIGCHLD handler. Register a child right
@@ -135,13 +147,50 @@ int util_parse_bool(const char *s, int *out);
  * collected and dropped. One event base per process.
  * @locality: the loop thread only.
  */
+struct event_base;
 struct reaper_watch;
 typedef void reaper_cb(pid_t pid, int status, void *arg);
 struct reaper_watch *reaper_watch(struct event_base *, pid_t, reaper_cb *, void *arg);
 void reaper_cancel(struct reaper_watch *);
 void reaper_set_orphans(struct event_base *, int on);
 
-/* config.c: INI configuration (libinih) with PAIA_* overrides. */
+/*
+ * json.c: a strict RFC 8259 checker for JSON from outside (see the file):
+ * no duplicate names, no \u0000, no lone surrogates, no byte order mark,
+ * nothing after the value, at most JSON_DEPTH_MAX levels. Pure: no
+ * globals, no I/O; any thread.
+ */
+#define JSON_DEPTH_MAX 64
+enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY,
+	JSON_OBJECT };
+struct json_member {
+	char *name;		/* unescaped; never holds a NUL */
+	size_t name_off;	/* its opening quote in the text */
+	size_t value_off;	/* the value's first byte */
+	size_t value_end;	/* one past its last byte */
+};
+struct json_doc {
+	enum json_type type;	/* of the top-level value */
+	size_t start, end;	/* its span, whitespace around it excluded */
+	struct json_member *members;	/* a top-level object's, in text order */
+	size_t nmembers;
+};
+/*
+ * Check that buf[0..len) is one JSON value by those rules. Returns 0 and
+ * fills *doc (json_doc_free it after; doc may be NULL), or -1 with
+ * *errpos the offending byte's offset and *cause an allocated, short
+ * sentence saying what is wrong ("duplicate name \"id\" in an object",
+ * "a number has a leading zero"); errpos and cause may be NULL.
+ */
+int json_check(const void *buf, size_t len, struct json_doc *doc, size_t *errpos,
+    char **cause);
+void json_doc_free(struct json_doc *);
+/* The top-level member of that (unescaped) name, or NULL. */
+const struct json_member *json_doc_member(const struct json_doc *, const char *name);
+/* "null", "a boolean", "a number", "a string", "an array", "an object". */
+const char *json_type_name(enum json_type);
+
+/* config.c: INI configuration (our own reader) with PAIA_* overrides. */
 struct config;
 struct config_entry {
 	const char *section;
@@ -152,24 +201,38 @@ struct config_entry {
  * Schema of one known key: a type and bounds. Sections listed with
  * passthrough accept any key (e.g. kafka.*, handed to librdkafka).
  */
-enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_BOOL, CONFIG_ENUM };
+enum config_type { CONFIG_STRING, CONFIG_INT, CONFIG_BOOL, CONFIG_ENUM, CONFIG_NAME };
 struct config_key {
 	const char *section;
 	const char *key;
 	enum config_type type;
 	const char *def;
-	long long min, max;
+	long long min, max;	/* CONFIG_INT: bounds; CONFIG_NAME: length bounds */
 	const char *choices; /* CONFIG_ENUM: "a|b|c" */
 	const char *help;
 };
 struct config *config_new(const struct config_key *schema, const char **passthrough);
 void config_free(struct config *);
-/* Load an INI file; unknown sections or keys and bad values fail naming them. */
+/*
+ * Load an INI file (paia-gateway.conf(5)): a regular file of at most
+ * 1 MiB, lines of at most 4096 bytes. Unknown sections or keys, bad
+ * values, broken lines and a key set twice fail naming file and line.
+ */
 int config_load_file(struct config *, const char *path, char **cause);
 /* Apply PAIA_<SECTION>_<KEY> environment variables (see paia-gateway.conf(5)). */
 int config_load_env(struct config *, char **envp, char **cause);
-/* Set one value with validation (command line -o section.key=value). */
+/*
+ * Set one value with validation (command line -o section.key=value):
+ * known section and key, no control characters, the key's type.
+ */
 int config_set(struct config *, const char *section, const char *key, const char *value, char **cause);
+/*
+ * Is value a name (what, e.g. "gateway.instance_id", names it in the
+ * error): min to max characters of A-Z a-z 0-9 . _ -, not . or ..?
+ * 0, or -1 with *cause.
+ */
+int config_name_check(const char *what, const char *value, size_t min, size_t max,
+    char **cause);
 /* Set a value only if the user has not set it (used by --embedded). */
 void config_set_default(struct config *, const char *section, const char *key, const char *value);
 const char *config_get(const struct config *, const char *section, const char *key);
@@ -197,5 +260,54 @@ void evcurl_add(struct evcurl *, void *easy, evcurl_done_cb *, void *arg);
 /* Remove a running transfer without calling its callback; caller cleans up. */
 void evcurl_remove(struct evcurl *, void *easy);
 size_t evcurl_running(const struct evcurl *);
+
+
+/*
+ * worker.c: one thread for a library call that blocks, fed by the loop
+ * through a queue and answering through an eventfd (the committer's
+ * transactions, health's ListOffsets). Callers embed struct worker_job
+ * in their own job struct. The thread runs with every signal blocked.
+ */
+struct worker;
+struct worker_job {
+	TAILQ_ENTRY(worker_job) entry;
+};
+TAILQ_HEAD(worker_jobs, worker_job);
+/*
+ * Run what was queued (every job posted since the last run, oldest
+ * first); hand each job back with worker_done() when it is finished.
+ * Jobs not handed back are run again, first, next time.
+ * @locality worker
+ */
+typedef void worker_run_cb(struct worker *, struct worker_jobs *, void *arg);
+/* A job handed back; the callback owns it from now on. @locality loop */
+typedef void worker_done_cb(struct worker_job *, void *arg);
+/* Start the thread; name is for messages. @locality loop */
+struct worker *worker_start(struct event_base *, const char *name, worker_run_cb *,
+    worker_done_cb *, void *arg);
+/* Queue a job (ownership moves to the worker until done_cb). @locality loop */
+void worker_post(struct worker *, struct worker_job *);
+/* Hand a finished job (removed from jobs) back to the loop. @locality worker */
+void worker_done(struct worker *, struct worker_jobs *jobs, struct worker_job *);
+/*
+ * Wait, blocking the loop at most timeout_ms, until every posted job was
+ * handed back, then deliver them. 0 when all were, -1 on timeout.
+ * @locality loop
+ */
+int worker_sync(struct worker *, int timeout_ms);
+/* Posted and not yet delivered. @locality loop */
+size_t worker_pending(const struct worker *);
+/* 1 once worker_stop was called (long retries check it). @locality worker */
+int worker_stopping(struct worker *);
+/* Guard the few fields a caller shares between the loop and its run_cb. */
+void worker_lock(struct worker *);
+void worker_unlock(struct worker *);
+/*
+ * Stop and join: with drain, what is queued runs first; without, only
+ * the run under way finishes. Jobs never run or never delivered go to
+ * discard_cb (from the calling thread; the loop no longer runs).
+ * @locality loop
+ */
+void worker_stop(struct worker *, int drain, worker_done_cb *discard_cb);
 
 #endif

@@ -360,3 +360,39 @@ util_signals_restore(const struct util_sigmask *old)
 {
 	pthread_sigmask(SIG_SETMASK, (const sigset_t *)(const void *)old, NULL);
 }
+
+char *
+util_state_dir_default(int embedded)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *s;
+
+	if (!embedded)
+		return xstrdup("/var/lib/paia");
+	xasprintf(&s, "%s/paia-%ld", tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (long)getuid());
+	return s;
+}
+
+const char *
+util_find_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return s;
+	return NULL;
+}
+
+char *
+util_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	char *out;
+
+	if (n <= max)
+		return xstrdup(s);
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;	/* cut before a character, not inside it */
+	xasprintf(&out, "%.*s...", (int)n, s);
+	return out;
+}

@@ -4,6 +4,9 @@
  * from the loop's state; "subscribe" turns a connection into a stream of
  * task events and a status line every second. A subscriber that does not
  * read (over 1 MiB queued) is dropped rather than allowed to grow us.
+ * Requests are held to strict JSON and to the fields each command takes
+ * (control_request_parse, pure, unit-tested); the socket's path is taken
+ * over only from a stale socket, never from a live one or another file.
  */
 #include "config.h"
 #include "gateway.h"
@@ -81,52 +84,173 @@ control_send_error(struct control_client *c, const char *fmt, ...)
 	free(m);
 }
 
-static const char *
-control_id(struct control_client *c, const cJSON *req)
-{
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+/* ---- requests: strict JSON, every field known and of its type ---- */
 
-	if (!cJSON_IsString(id) || *id->valuestring == '\0') {
-		control_send_error(c, "request needs a string field 'id'");
-		return NULL;
+enum control_field { CTL_F_ID = 1, CTL_F_STATE = 2, CTL_F_CHECK = 4 };
+
+static const struct control_cmd_def {
+	const char *name;
+	enum control_cmd cmd;
+	int fields;	/* allowed besides cmd */
+	int required;
+	const char *takes;
+} control_cmds[] = {
+	{ "status", CONTROL_STATUS, 0, 0, "no other field" },
+	{ "tasks", CONTROL_TASKS, CTL_F_STATE, 0, "state" },
+	{ "task", CONTROL_TASK, CTL_F_ID, CTL_F_ID, "id" },
+	{ "requeue", CONTROL_REQUEUE, CTL_F_ID, CTL_F_ID, "id" },
+	{ "cancel", CONTROL_CANCEL, CTL_F_ID, CTL_F_ID, "id" },
+	{ "lag", CONTROL_LAG, CTL_F_CHECK, 0, "check" },
+	{ "subscribe", CONTROL_SUBSCRIBE, 0, 0, "no other field" },
+};
+
+/* A string field: of that type, no control characters. */
+static int
+control_string_field(const cJSON *j, char **out, char **cause)
+{
+	if (!cJSON_IsString(j)) {
+		xasprintf(cause, "field '%s' must be a string, not %s", j->string,
+		    msg_type_name(j));
+		return -1;
 	}
-	return id->valuestring;
+	if (util_find_control(j->valuestring) != NULL) {
+		xasprintf(cause, "field '%s' must not hold control characters", j->string);
+		return -1;
+	}
+	*out = xstrdup(j->valuestring);
+	return 0;
+}
+
+void
+control_request_clear(struct control_request *req)
+{
+	free(req->id);
+	free(req->state);
+	memset(req, 0, sizeof *req);
+}
+
+int
+control_request_parse(const char *line, size_t len, struct control_request *req, char **cause)
+{
+	const struct control_cmd_def *def = NULL;
+	struct json_doc doc;
+	cJSON *root = NULL;
+	const cJSON *cmd, *f;
+	enum task_state st;
+	char *why = NULL, *e;
+	size_t at, i;
+	int seen = 0, rc = -1;
+
+	memset(req, 0, sizeof *req);
+	if (json_check(line, len, &doc, &at, &why) != 0) {
+		xasprintf(cause, "request is not valid JSON: %s (byte %zu)", why, at);
+		free(why);
+		return -1;
+	}
+	if (doc.type != JSON_OBJECT) {
+		xasprintf(cause, "request is not a JSON object (it is %s)", json_type_name(doc.type));
+		goto out;
+	}
+	if ((root = cJSON_ParseWithLength(line, len)) == NULL) {
+		xasprintf(cause, "request is not JSON that cJSON reads");
+		goto out;
+	}
+	cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
+	if (cmd == NULL) {
+		xasprintf(cause, "request needs a string field 'cmd'");
+		goto out;
+	}
+	if (control_string_field(cmd, &e, cause) != 0)
+		goto out;
+	for (i = 0; i < nitems(control_cmds) && def == NULL; i++)
+		if (strcmp(control_cmds[i].name, e) == 0)
+			def = &control_cmds[i];
+	if (def == NULL) {
+		why = util_cut(e, 64);
+		xasprintf(cause, "unknown command '%s' (status, tasks, task, requeue, cancel, lag, "
+		    "subscribe)", why);
+		free(why);
+		free(e);
+		goto out;
+	}
+	free(e);
+	req->cmd = def->cmd;
+	cJSON_ArrayForEach(f, root) {
+		int bit = strcmp(f->string, "id") == 0 ? CTL_F_ID :
+		    strcmp(f->string, "state") == 0 ? CTL_F_STATE :
+		    strcmp(f->string, "check") == 0 ? CTL_F_CHECK : 0;
+
+		if (strcmp(f->string, "cmd") == 0)
+			continue;
+		if ((def->fields & bit) == 0) {
+			why = util_cut(f->string, 64);
+			xasprintf(cause, "unknown field '%s' for '%s' (it takes %s)",
+			    util_find_control(why) != NULL ? "?" : why, def->name, def->takes);
+			free(why);
+			goto out;
+		}
+		seen |= bit;
+		if (bit == CTL_F_CHECK) {
+			if (!cJSON_IsBool(f)) {
+				xasprintf(cause, "field 'check' must be a boolean, not %s",
+				    msg_type_name(f));
+				goto out;
+			}
+			req->check = cJSON_IsTrue(f);
+		} else if (control_string_field(f, bit == CTL_F_ID ? &req->id : &req->state,
+		    cause) != 0)
+			goto out;
+	}
+	if ((def->required & ~seen) & CTL_F_ID) {
+		xasprintf(cause, "request needs a string field 'id'");
+		goto out;
+	}
+	if (req->id != NULL && (*req->id == '\0' || strlen(req->id) > TASK_ID_MAX)) {
+		xasprintf(cause, "field 'id' must be 1 to %d bytes long (a task id)", TASK_ID_MAX);
+		goto out;
+	}
+	if (req->state != NULL && strcmp(req->state, "active") != 0 &&
+	    task_state_parse(req->state, &st) != 0) {
+		why = util_cut(req->state, 64);
+		xasprintf(cause, "unknown state '%s'", why);
+		free(why);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		control_request_clear(req);
+	cJSON_Delete(root);
+	json_doc_free(&doc);
+	return rc;
 }
 
 static void
 control_handle(struct control *ctl, struct control_client *c, const char *line, size_t len)
 {
-	cJSON *req = cJSON_ParseWithLength(line, len), *r, *arr;
-	const cJSON *cmd, *st;
+	struct control_request req;
+	cJSON *r, *arr;
 	const struct task *t;
 	enum task_state want = TASK_RECEIVED;
-	const char *id;
 	char *cause = NULL;
 	int attempt, filter = 0, active_only = 0;
 
-	if (req == NULL || !cJSON_IsObject(req)) {
-		control_send_error(c, "request is not a JSON object");
-		goto out;
-	}
-	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
-	if (!cJSON_IsString(cmd)) {
-		control_send_error(c, "request needs a string field 'cmd'");
-		goto out;
+	if (control_request_parse(line, len, &req, &cause) != 0) {
+		control_send_error(c, "%s", cause);
+		free(cause);
+		return;
 	}
 	r = cJSON_CreateObject();
 	cJSON_AddTrueToObject(r, "ok");
-	if (strcmp(cmd->valuestring, "status") == 0) {
+	switch (req.cmd) {
+	case CONTROL_STATUS:
 		cJSON_AddItemToObject(r, "status", task_status_json());
-	} else if (strcmp(cmd->valuestring, "tasks") == 0) {
-		st = cJSON_GetObjectItemCaseSensitive(req, "state");
-		if (cJSON_IsString(st) && strcmp(st->valuestring, "active") == 0)
+		break;
+	case CONTROL_TASKS:
+		if (req.state != NULL && strcmp(req.state, "active") == 0)
 			active_only = 1;
-		else if (cJSON_IsString(st)) {
-			if (task_state_parse(st->valuestring, &want) != 0) {
-				cJSON_Delete(r);
-				control_send_error(c, "unknown state '%s'", st->valuestring);
-				goto out;
-			}
+		else if (req.state != NULL) {
+			task_state_parse(req.state, &want);
 			filter = 1;
 		}
 		arr = cJSON_AddArrayToObject(r, "tasks");
@@ -138,54 +262,47 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 				if (!filter || t->state == want)
 					cJSON_AddItemToArray(arr, task_to_json(t));
 		}
-	} else if (strcmp(cmd->valuestring, "task") == 0) {
-		if ((id = control_id(c, req)) == NULL) {
+		break;
+	case CONTROL_TASK:
+		if ((t = task_find(req.id)) == NULL) {
 			cJSON_Delete(r);
-			goto out;
-		}
-		if ((t = task_find(id)) == NULL) {
-			cJSON_Delete(r);
-			control_send_error(c, "no task %s known to this gateway", id);
+			control_send_error(c, "no task %s known to this gateway", req.id);
 			goto out;
 		}
 		cJSON_AddItemToObject(r, "task", task_to_json(t));
-	} else if (strcmp(cmd->valuestring, "cancel") == 0 ||
-	    strcmp(cmd->valuestring, "requeue") == 0) {
-		int cancel = cmd->valuestring[0] == 'c';
-		if ((id = control_id(c, req)) == NULL) {
-			cJSON_Delete(r);
-			goto out;
-		}
-		if ((cancel ? task_cancel(id, &cause) : task_requeue(id, &attempt, &cause)) != 0) {
+		break;
+	case CONTROL_CANCEL:
+	case CONTROL_REQUEUE:
+		if ((req.cmd == CONTROL_CANCEL ? task_cancel(req.id, &cause) :
+		    task_requeue(req.id, &attempt, &cause)) != 0) {
 			cJSON_Delete(r);
 			control_send_error(c, "%s", cause);
 			free(cause);
 			goto out;
 		}
-		cJSON_AddStringToObject(r, "task_id", id);
-		if (!cancel)
+		cJSON_AddStringToObject(r, "task_id", req.id);
+		if (req.cmd == CONTROL_REQUEUE)
 			cJSON_AddNumberToObject(r, "attempt", attempt);
-	} else if (strcmp(cmd->valuestring, "lag") == 0) {
+		break;
+	case CONTROL_LAG: {
 		char *why = NULL;
 		cJSON_AddItemToObject(r, "partitions", health_json(gw->health));
 		cJSON_AddBoolToObject(r, "healthy", gw->health == NULL || health_ok(gw->health, &why));
 		if (why != NULL)
 			cJSON_AddStringToObject(r, "why", why);
 		free(why);
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "check")))
+		if (req.check)
 			health_poke(gw->health);
-	} else if (strcmp(cmd->valuestring, "subscribe") == 0) {
+		break;
+	}
+	case CONTROL_SUBSCRIBE:
 		c->subscribed = 1;
-	} else {
-		cJSON_Delete(r);
-		control_send_error(c, "unknown command '%s' (status, tasks, task, requeue, cancel, "
-		    "lag, subscribe)", cmd->valuestring);
-		goto out;
+		break;
 	}
 	control_send(c, r);
 	cJSON_Delete(r);
 out:
-	cJSON_Delete(req);
+	control_request_clear(&req);
 }
 
 static void
@@ -331,6 +448,53 @@ control_tick_cb(evutil_socket_t fd, short what, void *arg)
 	cJSON_Delete(ev);
 }
 
+/*
+ * Make room for a socket at path: nothing there, or a stale socket no
+ * one answers on (removed). A live socket is another gateway's; any
+ * other file is someone's data: never removed.
+ */
+static int
+control_path_claim(const struct sockaddr_un *sun, char **cause)
+{
+	const char *path = sun->sun_path;
+	struct stat sb;
+	int fd, live;
+
+	if (lstat(path, &sb) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		xasprintf(cause, "control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(sb.st_mode)) {
+		xasprintf(cause, "control socket %s: a %s is there, not a socket; not replacing "
+		    "it (remove it or set control.socket elsewhere)", path,
+		    S_ISDIR(sb.st_mode) ? "directory" : S_ISLNK(sb.st_mode) ? "symbolic link" :
+		    S_ISREG(sb.st_mode) ? "regular file" : "file");
+		return -1;
+	}
+	/* Non-blocking: a listener with a full backlog answers EAGAIN, not never. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		xasprintf(cause, "control socket %s: socket: %s", path, strerror(errno));
+		return -1;
+	}
+	live = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0 ||
+	    (errno != ECONNREFUSED && errno != ENOENT);
+	close(fd);
+	if (live) {
+		xasprintf(cause, "control socket %s: another process (a running gateway?) listens "
+		    "on it; not replacing it", path);
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		xasprintf(cause, "control socket %s: cannot remove the stale socket: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	log_info("stale control socket replaced", "path=%s", log_q(path));
+	return 0;
+}
+
 struct control *
 control_start(const char *path, char **cause)
 {
@@ -359,7 +523,10 @@ control_start(const char *path, char **cause)
 		ctl->group = gr->gr_gid;
 		ctl->has_group = 1;
 	}
-	unlink(path);
+	if (control_path_claim(&sun, cause) != 0) {
+		free(ctl);
+		return NULL;
+	}
 	old = umask(0117);
 	ctl->listener = evconnlistener_new_bind(gw->base, control_accept_cb, ctl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof sun);
@@ -376,7 +543,7 @@ control_start(const char *path, char **cause)
 	ctl->path = xstrdup(path);
 	ctl->tick = event_new(gw->base, -1, EV_PERSIST, control_tick_cb, ctl);
 	event_add(ctl->tick, &tv);
-	log_info("control socket listening", "path=%s", path);
+	log_info("control socket listening", "path=%s", log_q(path));
 	return ctl;
 }
 

@@ -3,8 +3,9 @@
  * its state machine, the message contracts (task v1, result v1, DLQ),
  * the ledger of offsets, the committer thread, the runner and storage
  * interfaces, the control socket. One libevent loop in the main thread
- * owns all of it; only the committer runs on its own thread and talks
- * through a queue and an eventfd.
+ * owns all of it; two workers (common/worker.c) block where librdkafka
+ * does: the committer's transactions and health's ListOffsets; they talk
+ * to the loop through a queue and an eventfd only.
  */
 #ifndef PAIA_GATEWAY_H
 #define PAIA_GATEWAY_H
@@ -50,24 +51,34 @@ struct task_spec {
 	char *program;		/* storage URL */
 	char *model;		/* storage URL or NULL */
 	char *entry;		/* relative path inside input/, or NULL */
-	char *params;		/* JSON object text ("{}" when absent) */
+	char *params;		/* JSON object text as written ("{}" when absent) */
 	long timeout_s;		/* 0: the runner's default */
 	int gpu;
 	char *result_prefix;	/* storage URL prefix or NULL */
 	char *raw;		/* the original message, for requeue */
 	size_t rawlen;
+	size_t attempt_off;	/* raw's attempt value, [off, end) */
+	size_t attempt_end;
+	int attempt_insert;	/* no attempt: a requeue adds one at attempt_off */
 };
 
 /*
- * Decode and validate one task message. On failure returns -1, sets
- * *reason and an allocated *detail naming the field and what is wrong;
- * *task_id is set (allocated) when the message had a readable task_id.
+ * Decode and validate one task message: strict JSON (json_check), then
+ * the fields. On failure returns -1, sets *reason and an allocated
+ * *detail naming the field and what is wrong; *task_id is set
+ * (allocated) when the message had a readable task_id.
  */
 int msg_task_decode(const void *buf, size_t len, struct task_spec **out,
     enum dlq_reason *reason, char **detail, char **task_id);
 void msg_task_free(struct task_spec *);
-/* The task message to produce for a requeue: same task, attempt + 1. */
+/*
+ * The task message to produce for a requeue: the original text with
+ * the attempt's value one higher (added when it had none), every other
+ * byte as it was.
+ */
 char *msg_task_requeue(const struct task_spec *);
+/* "a string", "a number", "a boolean", "null", "an array", "an object". */
+const char *msg_type_name(const cJSON *);
 /* A safe file name from the last segment of a URL path ("program" if none). */
 char *msg_url_basename(const char *url);
 
@@ -151,14 +162,16 @@ struct commit_offset {
 	char *metadata;
 };
 struct commit_batch {
-	uint64_t id;
+	struct worker_job job;	/* first: batches travel as worker jobs */
+	uint64_t id;		/* 0: the committer's own start-up */
 	struct commit_record *records;
 	size_t nrecords;
 	char *offsets_topic;
 	struct commit_offset *offsets;
 	size_t noffsets;
 	void *group_metadata;	/* rd_kafka_consumer_group_metadata_t */
-	TAILQ_ENTRY(commit_batch) entry;
+	int ok;			/* the answer: committed, or the fatal error */
+	char *error;
 };
 struct committer;
 /* A batch came back: committed (ok) or not (fatal error string). */
@@ -497,6 +510,28 @@ char *metrics_text(void);
 
 /* ---- control.c: the control socket ---- */
 
+enum control_cmd {
+	CONTROL_STATUS, CONTROL_TASKS, CONTROL_TASK, CONTROL_REQUEUE, CONTROL_CANCEL,
+	CONTROL_LAG, CONTROL_SUBSCRIBE,
+};
+struct control_request {
+	enum control_cmd cmd;
+	char *id;	/* task, requeue, cancel: 1..TASK_ID_MAX bytes */
+	char *state;	/* tasks: a state name, "active", or NULL for all */
+	int check;	/* lag: start a health check round */
+};
+/*
+ * Parse one request line (docs/control.md): strict JSON, one object, a
+ * known cmd, only its fields, each of its type, no control characters
+ * in strings. 0, or -1 with *cause the error to answer. Pure: no I/O.
+ */
+int control_request_parse(const char *line, size_t len, struct control_request *,
+    char **cause);
+void control_request_clear(struct control_request *);
+/*
+ * Listen on path. An existing socket there is replaced only when no
+ * one answers on it (a stale one); anything else there is an error.
+ */
 struct control *control_start(const char *path, char **cause);
 /* Tell subscribers about a task's change. */
 void control_notify_task(struct control *, const struct task *);

@@ -2,7 +2,8 @@
  * options.c: the configuration schema shared by paia-gateway and
  * paiactl: every known key of paia-gateway.conf(5) with its type,
  * default and bounds. [kafka] is passthrough: each kafka.X is handed to
- * librdkafka, which names a bad one.
+ * librdkafka, which names a bad one. Names that become ids, topic names
+ * or parts of log lines are CONFIG_NAME (Kafka's charset and length).
  */
 #include "config.h"
 #include "gateway.h"
@@ -14,11 +15,11 @@
 const struct config_key options_schema[] = {
 	{ "gateway", "state_dir", CONFIG_STRING, "/var/lib/paia", 0, 0, NULL,
 	  "task folders, control socket, embedded.json" },
-	{ "gateway", "instance_id", CONFIG_STRING, "", 0, 0, NULL,
+	{ "gateway", "instance_id", CONFIG_NAME, "", 0, 64, NULL,
 	  "stable instance name; transactional.id is <group>-<instance_id> (default: host name)" },
-	{ "gateway", "tasks_topic", CONFIG_STRING, "paia.tasks", 0, 0, NULL, "topic tasks are consumed from" },
-	{ "gateway", "results_topic", CONFIG_STRING, "paia.results", 0, 0, NULL, "topic results go to" },
-	{ "gateway", "dlq_topic", CONFIG_STRING, "paia.tasks.dlq", 0, 0, NULL, "dead-letter topic" },
+	{ "gateway", "tasks_topic", CONFIG_NAME, "paia.tasks", 1, 249, NULL, "topic tasks are consumed from" },
+	{ "gateway", "results_topic", CONFIG_NAME, "paia.results", 1, 249, NULL, "topic results go to" },
+	{ "gateway", "dlq_topic", CONFIG_NAME, "paia.tasks.dlq", 1, 249, NULL, "dead-letter topic" },
 	{ "gateway", "max_inflight", CONFIG_INT, "8", 1, 10000, NULL, "tasks running at once; intake pauses when full" },
 	{ "gateway", "prefetch", CONFIG_INT, "16", 0, 100000, NULL,
 	  "tasks received ahead and held ready to start beyond max_inflight" },
@@ -119,11 +120,5 @@ const char *options_passthrough[] = { "kafka", NULL };
 char *
 options_default_state_dir(int embedded)
 {
-	char *s;
-
-	if (!embedded)
-		return xstrdup("/var/lib/paia");
-	xasprintf(&s, "%s/paia-%ld", getenv("TMPDIR") != NULL && *getenv("TMPDIR") != '\0' ?
-	    getenv("TMPDIR") : "/tmp", (long)getuid());
-	return s;
+	return util_state_dir_default(embedded);
 }

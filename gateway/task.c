@@ -892,7 +892,7 @@ static cJSON *
 task_result_json(const struct task *t)
 {
 	cJSON *r = cJSON_CreateObject(), *tm, *arts, *e, *src;
-	char ts[40];
+	char ts[40], *url;
 	size_t i;
 
 	cJSON_AddNumberToObject(r, "version", RESULT_VERSION);
@@ -914,9 +914,11 @@ task_result_json(const struct task *t)
 
 		if (!a->uploaded)
 			continue;
+		/* Reported as the world may see it: credentials and queries redacted. */
+		url = log_redact_url(a->url);
 		e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "name", a->name);
-		cJSON_AddStringToObject(e, "url", a->url);
+		cJSON_AddStringToObject(e, "url", url);
 		cJSON_AddNumberToObject(e, "bytes", (double)a->bytes);
 		if (a->sha256[0] != '\0')
 			cJSON_AddStringToObject(e, "sha256", a->sha256);
@@ -929,7 +931,8 @@ task_result_json(const struct task *t)
 		else if (strncmp(a->content_type, "video/", 6) == 0)
 			field = "video_url";
 		if (field != NULL)
-			cJSON_ReplaceItemInObjectCaseSensitive(r, field, cJSON_CreateString(a->url));
+			cJSON_ReplaceItemInObjectCaseSensitive(r, field, cJSON_CreateString(url));
+		free(url);
 	}
 	tm = cJSON_AddObjectToObject(r, "timings");
 	cJSON_AddStringToObject(tm, "received", util_time_fmt(t->ts[TASK_RECEIVED], ts, sizeof ts));
@@ -1177,14 +1180,14 @@ task_to_json(const struct task *t)
 	for (i = 0; i < t->narts; i++) {
 		if (!t->arts[i].uploaded)
 			continue;
+		p = log_redact_url(t->arts[i].url);
 		if (strcmp(t->arts[i].name, "log.txt") == 0)
-			cJSON_ReplaceItemInObjectCaseSensitive(j, "log_url",
-			    cJSON_CreateString(t->arts[i].url));
+			cJSON_ReplaceItemInObjectCaseSensitive(j, "log_url", cJSON_CreateString(p));
 		else if (strncmp(t->arts[i].content_type, "video/", 6) == 0) {
-			cJSON_ReplaceItemInObjectCaseSensitive(j, "video_url",
-			    cJSON_CreateString(t->arts[i].url));
+			cJSON_ReplaceItemInObjectCaseSensitive(j, "video_url", cJSON_CreateString(p));
 			cJSON_AddStringToObject(j, "video_path", t->arts[i].path);
 		}
+		free(p);
 	}
 	score = t->game_result != NULL ?
 	    cJSON_GetObjectItemCaseSensitive(t->game_result, "score") : NULL;

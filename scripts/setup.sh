@@ -16,8 +16,9 @@ set -eu
 
 build_pkgs="build-essential autoconf automake autoconf-archive libtool pkg-config
 librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
-libevent-dev libinih-dev libssl-dev libyaml-dev ffmpeg python3 openvpn"
-test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl iproute2"
+libevent-dev libssl-dev libyaml-dev ffmpeg python3 openvpn"
+test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
+xvfb xauth x11-utils iproute2"
 
 want=$build_pkgs
 case "${1:-}" in

@@ -14,7 +14,7 @@ out=$("$GATEWAY" --embedded -o kafka.bootstrp.servers=x --check-config 2>&1); rc
 check "a misspelt kafka key is named by librdkafka" fails_with $rc "$out" "kafka.bootstrp.servers"
 cfg=$(mktemp); printf '[gateway]\nmax_inflight = 4\n[kafka]\nsasl.password = hunter2\n[runnr]\ncommand = x\n' > "$cfg"
 out=$("$GATEWAY" -c "$cfg" -o kafka.bootstrap.servers=127.0.0.1:1 --check-config 2>&1); rc=$?
-check "an unknown section in a file is named with the file" fails_with $rc "$out" "$cfg: unknown section [runnr]"
+check "an unknown section in a file is named with the file and line" fails_with $rc "$out" "$cfg:5: unknown section [runnr]"
 printf '[gateway]\nmax_inflight = 4\n[kafka]\nsasl.password = hunter2\n' > "$cfg"
 out=$(PAIA_GATEWAY_BATCH_MS=50 "$GATEWAY" -c "$cfg" -o kafka.bootstrap.servers=127.0.0.1:1 --check-config 2>&1); rc=$?
 check "--check-config prints the effective config (file and env)" sh -c "[ $rc -eq 0 ] && echo \"\$0\" | grep -q '^max_inflight = 4' && echo \"\$0\" | grep -q '^batch_ms = 50'" "$out"

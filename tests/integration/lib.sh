@@ -7,7 +7,7 @@ set -u
 BUILDDIR=${BUILDDIR:-.}
 SRCDIR=${SRCDIR:-.}
 GATEWAY=${GATEWAY:-$BUILDDIR/gateway/paia-gateway}
-PAIACTL=${PAIACTL:-$BUILDDIR/gateway/paiactl}
+PAIACTL=${PAIACTL:-$BUILDDIR/paiactl/paiactl}
 tap_n=0
 tap_failed=0
 
