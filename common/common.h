@@ -3,7 +3,7 @@
  * that abort on exhaustion, logfmt logging with secret redaction, the
  * INI configuration, a strict JSON checker for outside input, capped
  * exponential backoff with jitter, the libcurl multi <-> libevent glue,
- * and a few string, time and file helpers.
+ * the process's child reaper, and a few string, time and file helpers.
  *
  * Nothing here knows of tasks, Kafka or screens.
  */
@@ -168,6 +168,24 @@ const char *util_find_control(const char *s);
 char *util_cut(const char *s, size_t max);
 
 /*
+ * reaper.c: the process's one SIGCHLD handler. Register a child right
+ * after fork (before returning to the loop); cb runs in the loop once
+ * the child is collected, with its waitpid status, or -1 if something
+ * else collected it first (the status is lost). The watch is freed
+ * before cb runs. reaper_cancel forgets a child without a callback (the
+ * caller collects it, or leaves it to orphan reaping). With orphan
+ * reaping on (a child subreaper), children nobody registered are
+ * collected and dropped. One event base per process.
+ * @locality: the loop thread only.
+ */
+struct event_base;
+struct reaper_watch;
+typedef void reaper_cb(pid_t pid, int status, void *arg);
+struct reaper_watch *reaper_watch(struct event_base *, pid_t, reaper_cb *, void *arg);
+void reaper_cancel(struct reaper_watch *);
+void reaper_set_orphans(struct event_base *, int on);
+
+/*
  * json.c: a strict RFC 8259 checker for JSON from outside (see the file):
  * no duplicate names, no \u0000, no lone surrogates, no byte order mark,
  * nothing after the value, at most JSON_DEPTH_MAX levels. Pure: no
@@ -265,7 +283,6 @@ void config_dump(const struct config *, FILE *);
  * from then on (it must curl_easy_cleanup it or re-add it).
  * @locality: the loop thread only.
  */
-struct event_base;
 struct evcurl;
 typedef void evcurl_done_cb(void *easy, int curlcode, void *arg);
 struct evcurl *evcurl_new(struct event_base *);
