@@ -322,8 +322,10 @@ gpu_query_line(const char *line, size_t len, int n, void *arg)
 		return 0;
 	nf = gpu_split(line, len, f, (int)nitems(f) - 1);
 	if (nf < GPU_QUERY_NFIELDS || nf > (int)nitems(f) - 1) {
-		gpu_fail(q->cause, n, "%d fields, %d expected (%s)", nf, GPU_QUERY_NFIELDS,
-		    GPU_QUERY_FIELDS);
+		bad = gpu_quote(line, len);
+		gpu_fail(q->cause, n, "%s: %d fields, %d expected (%s)", bad, nf,
+		    GPU_QUERY_NFIELDS, GPU_QUERY_FIELDS);
+		free(bad);
 		return -1;
 	}
 	/* A name with commas: fields 0-1 from the left, 3-11 from the right. */
@@ -433,7 +435,10 @@ gpu_apps_line(const char *line, size_t len, int n, void *arg)
 	/* Three fields, then the name: all the rest, commas and all. */
 	for (i = 0; i < 3; i++) {
 		if ((comma = memchr(t.s, ',', t.len)) == NULL) {
-			gpu_fail(a->cause, n, "%d fields, 4 expected (%s)", i + 1, GPU_APPS_FIELDS);
+			bad = gpu_quote(line, len);
+			gpu_fail(a->cause, n, "%s: %d fields, 4 expected (%s)", bad, i + 1,
+			    GPU_APPS_FIELDS);
+			free(bad);
 			return -1;
 		}
 		f[i] = gpu_trim(t.s, (size_t)(comma - t.s));

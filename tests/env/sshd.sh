@@ -5,7 +5,7 @@
 # that prints fixtures (tests/gpu/fixtures/) chosen per node.
 #
 # usage: tests/env/sshd.sh start|stop|status|env
-#        tests/env/sshd.sh kill N|resume N|rekey N|mode N MODE|fixture N NAME
+#        tests/env/sshd.sh kill N|resume N|rekey N|known-hosts|mode N MODE|fixture N NAME
 #
 #   start    generate the keys, configs and the known_hosts file, start
 #            SSHD_NODES servers and wait until each accepts connections;
@@ -21,6 +21,7 @@
 #            that dies mid-round); resume N starts it again, same key
 #   rekey N  give node N a new host key and restart it (known_hosts keeps
 #            the old one: a changed host key)
+#   known-hosts  rewrite known_hosts from the nodes' current host keys
 #   mode N MODE     the stand-in's behaviour on node N: normal, hang (never
 #                   answers; touches gpu/hung first), garbage, huge (10 MB
 #                   on stdout), fail (exits 9 as when the driver is gone)
@@ -243,10 +244,11 @@ mode)
 	echo "$3" >"$(node_dir "$2")/gpu/mode"
 	rm -f "$(node_dir "$2")/gpu/hung"
 	;;
+known-hosts) known_hosts; say "known_hosts rewritten: $SSHD_DIR/known_hosts" ;;
 fixture)
 	check_node "${2:-}"
 	[ -f "$SSHD_DIR/fixtures/${3:-}.query" ] || die "no fixture ${3:-} in $SSHD_DIR/fixtures"
 	echo "$3" >"$(node_dir "$2")/gpu/fixture"
 	;;
-*) echo "usage: $0 start|stop|status|env|kill N|resume N|rekey N|mode N MODE|fixture N NAME" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|status|env|kill N|resume N|rekey N|known-hosts|mode N MODE|fixture N NAME" >&2; exit 2 ;;
 esac
