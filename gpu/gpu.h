@@ -142,9 +142,10 @@ void gpu_cgroup_ref_clear(struct gpu_cgroup_ref *);
 /*
  * The whole answer of paia-gpu-probe for nonce (sections marked
  * "@@paia NONCE name"). Fails when it is not a probe's answer, was cut
- * (no end marker), or nvidia-smi failed (its own message, e.g. "NVIDIA-SMI
- * has failed because it couldn't communicate with the NVIDIA driver"); a
- * failed process query only sets apps_error. Caller frees the report.
+ * (no end marker), its GPU list is malformed, or nvidia-smi failed (its
+ * own message, e.g. "NVIDIA-SMI has failed because it couldn't
+ * communicate with the NVIDIA driver"). A failed or malformed process
+ * list (process names are users') only sets apps_error. Caller frees.
  */
 struct gpu_report *gpu_answer_parse(const char *answer, size_t len, const char *nonce,
     char **cause);
@@ -204,7 +205,7 @@ int64_t gpu_node_age_ms(const struct gpu_node *, int64_t now_mono_ms);
 struct gpu_prober;
 /* Called in the loop when a node's round ends (ok or stale). */
 typedef void gpu_round_cb(struct gpu_prober *, const struct gpu_node *, void *arg);
-/* -1 with *cause when the options are unusable. */
+/* NULL with *cause when the options are unusable. */
 struct gpu_prober *gpu_prober_new(struct event_base *, const struct gpu_options *,
     gpu_round_cb *, void *arg, char **cause);
 void gpu_prober_free(struct gpu_prober *);

@@ -592,7 +592,10 @@ gpu_cgroup_ref_clear(struct gpu_cgroup_ref *ref)
 	memset(ref, 0, sizeof *ref);
 }
 
-/* 8-4-4-4-12 hex digits with '-' (cgroupfs) or '_' (systemd): lower case with '-'. */
+/*
+ * 8-4-4-4-12 hex digits with '-' (cgroupfs) or '_' (systemd): lower case
+ * with '-'. A static pod's is its config hash, 32 hex digits: kept as is.
+ */
 static char *
 gpu_pod_uid(const char *s, size_t len)
 {
@@ -600,6 +603,15 @@ gpu_pod_uid(const char *s, size_t len)
 	char out[37];
 	size_t i, d = 0;
 
+	if (len == 32) {
+		for (i = 0; i < 32; i++) {
+			if (!isxdigit((unsigned char)s[i]))
+				return NULL;
+			out[i] = (char)tolower((unsigned char)s[i]);
+		}
+		out[32] = '\0';
+		return xstrdup(out);
+	}
 	if (len != 36)
 		return NULL;
 	for (i = 0; i < 36; i++) {
@@ -656,7 +668,7 @@ gpu_cgroup_path(const char *path, size_t len, struct gpu_cgroup_ref *ref)
 		clen = slash != NULL ? (size_t)(slash - p) : (size_t)(e - p);
 		p = c + clen;
 		/* kubepods-burstable-pod<uid>.slice, or (cgroupfs) pod<uid> under kubepods */
-		if (clen >= 3 + 36 && (pod = memmem(c, clen, "pod", 3)) != NULL) {
+		if (clen >= 3 + 32 && (pod = memmem(c, clen, "pod", 3)) != NULL) {
 			for (;;) {
 				uid = pod + 3;
 				ulen = (size_t)(c + clen - uid);
@@ -800,7 +812,9 @@ gpu_answer_close_section(struct gpu_answer *a, const char *end)
 {
 	if (a->sec == SEC_NONE)
 		return;
-	a->body_len = a->body != NULL && end > a->body ? (size_t)(end - a->body) : 0;
+	if (a->body == NULL)
+		a->body = end;	/* an empty section */
+	a->body_len = (size_t)(end - a->body);
 	switch (a->sec) {
 	case SEC_CGROUP:
 		if (a->cgroup_pid > 0 && a->ncgroups < nitems(a->cgroups)) {
@@ -961,8 +975,10 @@ gpu_answer_display(struct gpu_answer *a)
 			if (sp != NULL && (size_t)(sp - w.s) < sizeof tool &&
 			    gpu_int_parse(gpu_trim(sp + 1, (size_t)(w.s + w.len - sp - 1)), 255,
 			    &v) == 0) {
-				memcpy(tool, w.s, (size_t)(sp - w.s));
-				tool[sp - w.s] = '\0';
+				char *safe = gpu_text(w.s, (size_t)(sp - w.s), sizeof tool - 1);
+
+				memcpy(tool, safe, strlen(safe) + 1);
+				free(safe);
 				rc = (int)v;
 			} else if (gpu_field_is(w, "none"))
 				rc = -2;
@@ -1028,8 +1044,17 @@ gpu_answer_parse(const char *answer, size_t len, const char *nonce, char **cause
 		r->apps_error = gpu_command_error("nvidia-smi --query-compute-apps", a.apps_rc,
 		    a.apps, a.apps_len);
 	else if (gpu_parse_apps(a.apps, a.apps_len, a.apps_line, &r->procs, &r->nprocs,
-	    cause) != 0)
-		goto fail;
+	    &r->apps_error) != 0) {
+		/*
+		 * Process names come from users' programs: a bad line costs the
+		 * process list, never the GPUs' values.
+		 */
+		for (i = 0; i < r->nprocs; i++)
+			gpu_process_clear(&r->procs[i]);
+		free(r->procs);
+		r->procs = NULL;
+		r->nprocs = 0;
+	}
 	/* Each process's GPU (or MIG device) by UUID. */
 	for (i = 0; i < r->nprocs; i++) {
 		struct gpu_process *p = &r->procs[i];
