@@ -225,6 +225,8 @@ void ssh_session_free(struct ssh_session *);
 int ssh_session_ready(const struct ssh_session *);
 /* Why the session died, or NULL. */
 const char *ssh_session_error(const struct ssh_session *);
+/* Where it is: "TCP connect", "SSH handshake", "authentication", "ready". */
+const char *ssh_session_stage(const struct ssh_session *);
 /* "user@host:port" ("[::1]:22" for IPv6 addresses). */
 const char *ssh_session_name(const struct ssh_session *);
 /* "SHA256:" + unpadded base64 of a 32-byte digest, as OpenSSH prints it. Caller frees. */

@@ -140,8 +140,9 @@ struct ssh_session {
 	struct libssh2_agent_publickey *identity;
 	int agent_keys;
 
-	struct event *ev;	/* the socket, re-armed after each run */
-	short ev_flags;
+	struct event *rev;	/* the socket, readable (persistent) */
+	struct event *wev;	/* the socket, writable (persistent) */
+	short ev_flags;		/* which of them are added */
 	struct event *soon;	/* run again from the loop (kick) */
 	struct event *timer;	/* connect deadline */
 	struct event *keepalive;
@@ -163,6 +164,8 @@ struct ssh_session {
 static void ssh_session_run(struct ssh_session *);
 static void ssh_session_fail(struct ssh_session *, const char *, ...) printflike(2, 3);
 static void ssh_session_connect_next(struct ssh_session *);
+static void ssh_session_unwatch(struct ssh_session *);
+static void ssh_session_arm(struct ssh_session *);
 
 static int ssh_lib_ready;
 
@@ -233,7 +236,6 @@ ssh_event_cb(evutil_socket_t fd, short what, void *arg)
 	char c;
 	ssize_t n;
 
-	s->ev_flags = 0;
 	if (s->state == SSH_CONNECTING) {
 		int err = 0;
 		socklen_t len = sizeof err;
@@ -242,6 +244,7 @@ ssh_event_cb(evutil_socket_t fd, short what, void *arg)
 			err = errno;
 		if (err != 0) {
 			s->connect_errno = err;
+			ssh_session_unwatch(s);
 			close(s->fd);
 			s->fd = -1;
 			ssh_session_connect_next(s);
@@ -260,16 +263,39 @@ ssh_event_cb(evutil_socket_t fd, short what, void *arg)
 			ssh_session_fail(s, "connection closed by the host");
 		else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			ssh_session_fail(s, "connection lost: %s", strerror(errno));
-		else if (n > 0)
+		else if (n > 0) {
 			s->idle_data = 1;
-		if (s->state != SSH_DEAD && !s->idle_data)
-			ssh_session_run(s);
+			ssh_session_arm(s);	/* stop reading until a channel does */
+		}
 		return;
 	}
 	ssh_session_run(s);
 }
 
-/* Watch the socket in the directions the state needs. */
+/* Stop watching the socket (before it closes or changes). */
+static void
+ssh_session_unwatch(struct ssh_session *s)
+{
+	if (s->rev != NULL)
+		event_del(s->rev);
+	if (s->wev != NULL)
+		event_del(s->wev);
+	s->ev_flags = 0;
+}
+
+/* A new socket: the events follow it. */
+static void
+ssh_session_watch_fd(struct ssh_session *s)
+{
+	ssh_session_unwatch(s);
+	event_assign(s->rev, s->base, s->fd, EV_READ | EV_PERSIST, ssh_event_cb, s);
+	event_assign(s->wev, s->base, s->fd, EV_WRITE | EV_PERSIST, ssh_event_cb, s);
+}
+
+/*
+ * Watch the socket in the directions the state needs. The events persist:
+ * they are added or removed only when the directions change, not each run.
+ */
 static void
 ssh_session_arm(struct ssh_session *s)
 {
@@ -307,14 +333,19 @@ ssh_session_arm(struct ssh_session *s)
 	default:
 		break;
 	}
-	if (flags == s->ev_flags)
-		return;
-	event_del(s->ev);
+	if ((flags & EV_READ) != (s->ev_flags & EV_READ)) {
+		if (flags & EV_READ)
+			event_add(s->rev, NULL);
+		else
+			event_del(s->rev);
+	}
+	if ((flags & EV_WRITE) != (s->ev_flags & EV_WRITE)) {
+		if (flags & EV_WRITE)
+			event_add(s->wev, NULL);
+		else
+			event_del(s->wev);
+	}
 	s->ev_flags = flags;
-	if (flags == 0)
-		return;
-	event_assign(s->ev, s->base, s->fd, flags, ssh_event_cb, s);
-	event_add(s->ev, NULL);
 }
 
 static void ssh_session_start(struct ssh_session *);
@@ -346,9 +377,7 @@ ssh_session_teardown(struct ssh_session *s, int polite)
 {
 	struct ssh_channel *c;
 
-	if (s->ev != NULL)
-		event_del(s->ev);
-	s->ev_flags = 0;
+	ssh_session_unwatch(s);
 	if (s->timer != NULL)
 		evtimer_del(s->timer);
 	if (s->keepalive != NULL)
@@ -428,8 +457,10 @@ ssh_session_destroy(struct ssh_session *s)
 		else
 			freeaddrinfo(s->ai);
 	}
-	if (s->ev != NULL)
-		event_free(s->ev);
+	if (s->rev != NULL)
+		event_free(s->rev);
+	if (s->wev != NULL)
+		event_free(s->wev);
 	if (s->soon != NULL)
 		event_free(s->soon);
 	if (s->timer != NULL)
@@ -1197,6 +1228,7 @@ ssh_socket_open(struct ssh_session *s, const struct addrinfo *ai)
 		return -1;
 	}
 	s->fd = fd;
+	ssh_session_watch_fd(s);
 	return 0;
 }
 
@@ -1317,7 +1349,8 @@ ssh_session_new(struct event_base *base, const struct ssh_options *o, ssh_sessio
 		xasprintf(&s->name, "%s@[%s]:%d", s->user, s->host, s->port);
 	else
 		xasprintf(&s->name, "%s@%s:%d", s->user, s->host, s->port);
-	s->ev = event_new(base, -1, 0, ssh_event_cb, s);
+	s->rev = event_new(base, -1, 0, ssh_event_cb, s);
+	s->wev = event_new(base, -1, 0, ssh_event_cb, s);
 	s->soon = event_new(base, -1, 0, ssh_soon_cb, s);
 	s->timer = evtimer_new(base, ssh_timer_cb, s);
 	s->keepalive = evtimer_new(base, ssh_keepalive_cb, s);
@@ -1359,6 +1392,12 @@ const char *
 ssh_session_error(const struct ssh_session *s)
 {
 	return s->error;
+}
+
+const char *
+ssh_session_stage(const struct ssh_session *s)
+{
+	return s->stage;
 }
 
 const char *

@@ -1,25 +1,30 @@
 /*
  * probe.c: the prober. Every interval it starts a round on each node that
- * is not still busy with the last one: one exec of paia-gpu-probe over
- * the node's SSH session (kept between rounds; made anew when missing or
- * dead), its answer cut at answer_cap, parsed into a report. A round
- * ends within timeout_ms whatever the node does (connect, handshake and
- * command share that deadline, enforced by common/ssh.c); it never
- * waits for another node, and the loop never waits for it.
+ * is not still busy with the last one. A node keeps one SSH session and,
+ * on it, one channel running paia-gpu-probe --serve; a round writes a
+ * fresh nonce to it and reads the answer up to the line that ends it
+ * ("@@paia NONCE end"), cut at answer_cap, then parses it into a report.
+ * Kept from round to round, the channel costs a round one small packet
+ * out and the answer in: no channel opened, no command started by sshd
+ * (bench/gpuprobe measures the difference).
+ *
+ * A round ends within timeout_ms whatever the node does: a timer per node
+ * fails it and drops the node's session, which the next round makes anew
+ * (connect, handshake and authentication are bounded by what is left of
+ * the round). A node never waits for another, nor the loop for a node.
+ * A session found dead when a round starts gets one new one at once.
  *
  * A node keeps its last good report with the time it came; when a round
- * fails the report stays and the reason is kept (stale). A kept session
- * the node closed meanwhile (sshd restarted) gets one new session within
- * the same round, if time is left.
- *
- * It does not decide what a stale node means, nor read tasks or pods:
- * the round callback hands the node to the caller.
+ * fails the report stays and the reason is kept (stale). It does not
+ * decide what a stale node means, nor read tasks or pods: the round
+ * callback hands the node to the caller.
  */
 #include "config.h"
 #include "gpu.h"
 
 #include <sys/random.h>
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +37,7 @@
 #define GPU_INTERVAL_MS 5000
 #define GPU_TIMEOUT_MS 4000
 #define GPU_ANSWER_CAP (1024 * 1024)
+#define GPU_STDERR_KEEP 512
 
 struct gpu_pnode {
 	struct gpu_node pub;
@@ -39,19 +45,25 @@ struct gpu_pnode {
 	char *name, *host, *user, *key_file;
 	int port;
 	struct ssh_session *ssh;
-	struct ssh_channel *exec;
+	struct ssh_channel *chan;	/* paia-gpu-probe --serve */
 	struct gpu_report *report;
 	char *stale;
 	char nonce[17];
-	int64_t started;	/* monotonic ms */
-	int reused;		/* the round's session was there before it */
+	char marker[32];		/* "@@paia NONCE end\n" */
+	size_t marker_len;
+	char *buf;			/* this round's answer so far */
+	size_t len, alloc;
+	char err[GPU_STDERR_KEEP + 1];	/* the probe's last stderr */
+	size_t err_len;
+	struct event *deadline;
+	int64_t started;		/* monotonic ms */
 	int retried;
 	int removed;
 };
 
 struct gpu_prober {
 	struct event_base *base;
-	char *known_hosts, *proc_root, *display;
+	char *known_hosts, *proc_root, *display, *command;
 	int accept_new, interval_ms, timeout_ms;
 	size_t cap;
 	struct evdns_base *dns;
@@ -64,7 +76,8 @@ struct gpu_prober {
 	int free_wanted;
 };
 
-static void gpu_node_exec(struct gpu_pnode *);
+static void gpu_node_ask(struct gpu_pnode *);
+static void gpu_node_end(struct gpu_pnode *, struct gpu_report *, const char *);
 
 const char *
 gpu_probe_script(void)
@@ -102,8 +115,8 @@ gpu_probe_command(const char *nonce, int seconds, const char *proc_root, const c
 
 	proc = gpu_shell_quote(proc_root != NULL ? proc_root : "/proc");
 	disp = gpu_shell_quote(display != NULL ? display : ":0");
-	xasprintf(&cmd, "sh -c %s paia-gpu-probe %s %d %s %s", script, nonce,
-	    seconds > 0 ? seconds : 1, proc, disp);
+	xasprintf(&cmd, "sh -c %s paia-gpu-probe %s %d %s %s", script,
+	    nonce != NULL ? nonce : "--serve", seconds > 0 ? seconds : 1, proc, disp);
 	free(script);
 	free(proc);
 	free(disp);
@@ -134,12 +147,24 @@ gpu_nonce(char out[17])
 	out[16] = '\0';
 }
 
+/* Let go of the node's channel and session (closed in the background). */
+static void
+gpu_node_disconnect(struct gpu_pnode *nd)
+{
+	ssh_channel_free(nd->chan);
+	nd->chan = NULL;
+	ssh_session_free(nd->ssh);
+	nd->ssh = NULL;
+}
+
 static void
 gpu_pnode_free(struct gpu_pnode *nd)
 {
-	ssh_channel_free(nd->exec);
-	ssh_session_free(nd->ssh);
+	gpu_node_disconnect(nd);
+	if (nd->deadline != NULL)
+		event_free(nd->deadline);
 	gpu_report_free(nd->report);
+	free(nd->buf);
 	free(nd->stale);
 	free(nd->name);
 	free(nd->host);
@@ -163,6 +188,7 @@ gpu_prober_destroy(struct gpu_prober *p)
 	free(p->known_hosts);
 	free(p->proc_root);
 	free(p->display);
+	free(p->command);
 	free(p);
 }
 
@@ -197,8 +223,10 @@ gpu_node_end(struct gpu_pnode *nd, struct gpu_report *r, const char *why)
 	struct gpu_prober *p = nd->p;
 	int64_t now = util_mono_ms();
 
+	evtimer_del(nd->deadline);
 	nd->pub.round_ms = now - nd->started;
 	nd->pub.busy = 0;
+	nd->len = 0;
 	if (r != NULL) {
 		gpu_report_free(nd->report);
 		nd->report = r;
@@ -223,89 +251,171 @@ gpu_node_end(struct gpu_pnode *nd, struct gpu_report *r, const char *why)
 	gpu_prober_settle(p);
 }
 
+/* Fail the round with "user@host:port: " + the reason. */
+static void
+gpu_node_fail(struct gpu_pnode *nd, const char *fmt, ...) printflike(2, 3);
+static void
+gpu_node_fail(struct gpu_pnode *nd, const char *fmt, ...)
+{
+	va_list ap;
+	char *why, *msg;
+
+	va_start(ap, fmt);
+	xvasprintf(&why, fmt, ap);
+	va_end(ap);
+	xasprintf(&msg, "%s@%s:%d: %s", nd->user, nd->host, nd->port, why);
+	gpu_node_end(nd, NULL, msg);
+	free(why);
+	free(msg);
+}
+
+static void
+gpu_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gpu_pnode *nd = arg;
+	size_t got = nd->len;
+	char *stage = NULL;
+
+	if (nd->ssh != NULL && !ssh_session_ready(nd->ssh))
+		stage = xstrdup(ssh_session_stage(nd->ssh));
+	/* Hung command or hung host: drop both; the next round connects anew. */
+	gpu_node_disconnect(nd);
+	if (stage != NULL)
+		gpu_node_fail(nd, "no connection within %d ms (%s)", nd->p->timeout_ms, stage);
+	else
+		gpu_node_fail(nd, "no answer within %d ms (%zu bytes read)", nd->p->timeout_ms,
+		    got);
+	free(stage);
+}
+
 static void
 gpu_session_cb(struct ssh_session *s, const char *error, void *arg)
 {
 	struct gpu_pnode *nd = arg;
 
-	if (error == NULL)
+	if (error == NULL || nd->ssh != s)
 		return;
 	/*
-	 * Died: a round in flight heard it from its exec already. Between
-	 * rounds, the next round connects anew.
+	 * Died. A round in flight heard it through its channel already (the
+	 * channel's callback runs first); between rounds the next connects anew.
 	 */
-	if (nd->ssh == s && nd->exec == NULL) {
-		log_debug("gpu: session closed", "node=%s reason=%s", log_q(nd->name),
-		    log_q(error));
-		ssh_session_free(s);
-		nd->ssh = NULL;
+	log_debug("gpu: session closed", "node=%s reason=%s", log_q(nd->name), log_q(error));
+	ssh_channel_free(nd->chan);
+	nd->chan = NULL;
+	ssh_session_free(s);
+	nd->ssh = NULL;
+}
+
+/* The answer ends with the round's end marker on a line of its own. */
+static const char *
+gpu_answer_end(struct gpu_pnode *nd, size_t from)
+{
+	const char *p = nd->buf + from, *e = nd->buf + nd->len, *hit;
+
+	while (p < e && (hit = memmem(p, (size_t)(e - p), nd->marker, nd->marker_len)) != NULL) {
+		if (hit == nd->buf || hit[-1] == '\n')
+			return hit + nd->marker_len;
+		p = hit + 1;
 	}
+	return NULL;
 }
 
 static void
-gpu_exec_cb(struct ssh_exec_result *res, const char *error, void *arg)
+gpu_chan_data_cb(struct ssh_channel *c, int stream, const char *data, size_t len, void *arg)
 {
 	struct gpu_pnode *nd = arg;
 	struct gpu_prober *p = nd->p;
 	struct gpu_report *r;
-	char *cause = NULL, *msg;
-	int64_t left;
+	const char *end;
+	char *cause = NULL;
+	size_t from, n;
 
-	nd->exec = NULL;
-	if (error != NULL) {
-		left = p->timeout_ms - (util_mono_ms() - nd->started);
-		if (nd->ssh != NULL && ssh_session_error(nd->ssh) != NULL) {
-			/* The connection is gone; a kept one may just be old. */
-			ssh_session_free(nd->ssh);
-			nd->ssh = NULL;
-			if (nd->reused && !nd->retried && res->out_len == 0 &&
-			    left > p->timeout_ms / 4) {
-				nd->retried = 1;
-				gpu_node_exec(nd);
-				return;
-			}
+	if (stream == 1) {
+		/* Keep the last of stderr: why the probe may have stopped. */
+		if (len >= GPU_STDERR_KEEP) {
+			memcpy(nd->err, data + len - GPU_STDERR_KEEP, GPU_STDERR_KEEP);
+			nd->err_len = GPU_STDERR_KEEP;
+		} else {
+			n = nd->err_len + len > GPU_STDERR_KEEP ? nd->err_len + len - GPU_STDERR_KEEP : 0;
+			memmove(nd->err, nd->err + n, nd->err_len - n);
+			memcpy(nd->err + nd->err_len - n, data, len);
+			nd->err_len = nd->err_len - n + len;
 		}
-		gpu_node_end(nd, NULL, error);
+		nd->err[nd->err_len] = '\0';
 		return;
 	}
-	if (res->exit_status != 0 && res->out_len == 0) {
-		xasprintf(&msg, "%s: the probe exited %d%s%s%s", ssh_session_name(nd->ssh),
-		    res->exit_status, res->exit_signal != NULL ? " by SIG" : "",
-		    res->exit_signal != NULL ? res->exit_signal : "",
-		    res->err_len > 0 ? ": " : "");
-		if (res->err_len > 0) {
-			char *t;
-
-			xasprintf(&t, "%s%.*s", msg, (int)strcspn(res->err, "\n"), res->err);
-			free(msg);
-			msg = t;
-		}
-		gpu_node_end(nd, NULL, msg);
-		free(msg);
+	if (!nd->pub.busy)
+		return;		/* nothing was asked: not an answer */
+	if (nd->len + len > p->cap) {
+		/* The channel goes; the next round starts another. */
+		ssh_channel_free(nd->chan);
+		nd->chan = NULL;
+		gpu_node_fail(nd, "answer over %zu bytes, cut", p->cap);
 		return;
 	}
-	if ((r = gpu_answer_parse(res->out, res->out_len, nd->nonce, &cause)) == NULL) {
-		xasprintf(&msg, "%s: probe answer: %s", ssh_session_name(nd->ssh), cause);
+	if (nd->len + len > nd->alloc) {
+		nd->alloc = nd->len + len > nd->alloc * 2 ? nd->len + len : nd->alloc * 2;
+		nd->buf = xrealloc(nd->buf, nd->alloc);
+	}
+	memcpy(nd->buf + nd->len, data, len);
+	from = nd->len > nd->marker_len ? nd->len - nd->marker_len : 0;
+	nd->len += len;
+	if ((end = gpu_answer_end(nd, from)) == NULL)
+		return;
+	r = gpu_answer_parse(nd->buf, (size_t)(end - nd->buf), nd->nonce, &cause);
+	if (r == NULL) {
+		gpu_node_fail(nd, "probe answer: %s", cause);
 		free(cause);
-		gpu_node_end(nd, NULL, msg);
-		free(msg);
 		return;
 	}
 	gpu_node_end(nd, r, NULL);
 }
 
-/* Run the probe on the node's session, connecting first if needed. */
 static void
-gpu_node_exec(struct gpu_pnode *nd)
+gpu_chan_close_cb(struct ssh_channel *c, int exit_status, const char *error, void *arg)
+{
+	struct gpu_pnode *nd = arg;
+	char *why;
+
+	nd->chan = NULL;	/* freed by ssh.c after this */
+	if (nd->ssh != NULL && ssh_session_error(nd->ssh) != NULL) {
+		ssh_session_free(nd->ssh);
+		nd->ssh = NULL;
+	}
+	/*
+	 * Between rounds (the socket is watched all along, so an sshd that
+	 * restarts is noticed then): the next round opens another. In a
+	 * round: the node went away while it worked; no second try, the
+	 * reason is the node's.
+	 */
+	if (!nd->pub.busy)
+		return;
+	if (error != NULL)
+		why = xstrdup(error);
+	else if (nd->err_len > 0)
+		xasprintf(&why, "the probe exited %d: %.*s", exit_status,
+		    (int)strcspn(nd->err, "\n"), nd->err);
+	else
+		xasprintf(&why, "the probe exited %d", exit_status);
+	if (error != NULL)
+		gpu_node_end(nd, NULL, why);
+	else
+		gpu_node_fail(nd, "%s", why);
+	free(why);
+}
+
+/* Ask the node's serving probe for a round, connecting first if needed. */
+static void
+gpu_node_ask(struct gpu_pnode *nd)
 {
 	struct gpu_prober *p = nd->p;
 	struct ssh_options o;
 	int64_t left = p->timeout_ms - (util_mono_ms() - nd->started);
-	char *cmd;
+	char line[18], *cause = NULL;
 
 	if (left < 1)
 		left = 1;
-	nd->reused = nd->ssh != NULL;
+	nd->len = 0;
 	if (nd->ssh == NULL) {
 		memset(&o, 0, sizeof o);
 		o.host = nd->host;
@@ -318,38 +428,51 @@ gpu_node_exec(struct gpu_pnode *nd)
 		o.dns = p->dns;
 		nd->ssh = ssh_session_new(p->base, &o, gpu_session_cb, nd);
 	}
-	gpu_nonce(nd->nonce);
-	/* Each nvidia-smi gets the round's time, so none outlives it on the node. */
-	cmd = gpu_probe_command(nd->nonce, (int)((p->timeout_ms + 999) / 1000), p->proc_root,
-	    p->display);
-	nd->exec = ssh_exec(nd->ssh, cmd, p->cap, (int)left, gpu_exec_cb, nd);
-	free(cmd);
-	if (nd->exec == NULL) {
+	if (nd->chan == NULL) {
+		nd->err_len = 0;
+		nd->chan = ssh_channel_open(nd->ssh, p->command, gpu_chan_data_cb,
+		    gpu_chan_close_cb, nd);
+	}
+	if (nd->chan == NULL) {
 		char *why = xstrdup(ssh_session_error(nd->ssh) != NULL ?
 		    ssh_session_error(nd->ssh) : "the SSH session is closed");
 
-		ssh_session_free(nd->ssh);
-		nd->ssh = NULL;
-		if (nd->reused && !nd->retried) {
+		gpu_node_disconnect(nd);
+		if (!nd->retried) {
 			free(why);
 			nd->retried = 1;
-			gpu_node_exec(nd);
+			gpu_node_ask(nd);
 			return;
 		}
 		gpu_node_end(nd, NULL, why);
 		free(why);
+		return;
+	}
+	gpu_nonce(nd->nonce);
+	nd->marker_len = (size_t)snprintf(nd->marker, sizeof nd->marker, "@@paia %s end\n",
+	    nd->nonce);
+	snprintf(line, sizeof line, "%s\n", nd->nonce);
+	if (ssh_channel_write(nd->chan, line, 17, &cause) != 0) {
+		gpu_node_disconnect(nd);
+		gpu_node_fail(nd, "%s", cause);
+		free(cause);
 	}
 }
 
 static void
 gpu_node_round(struct gpu_pnode *nd)
 {
+	struct timeval tv;
+
 	if (nd->pub.busy || nd->removed)
 		return;
 	nd->pub.busy = 1;
 	nd->retried = 0;
 	nd->started = util_mono_ms();
-	gpu_node_exec(nd);
+	tv.tv_sec = nd->p->timeout_ms / 1000;
+	tv.tv_usec = (nd->p->timeout_ms % 1000) * 1000;
+	evtimer_add(nd->deadline, &tv);
+	gpu_node_ask(nd);
 }
 
 void
@@ -403,6 +526,9 @@ gpu_prober_new(struct event_base *base, const struct gpu_options *o, gpu_round_c
 	p->interval_ms = o->interval_ms > 0 ? o->interval_ms : GPU_INTERVAL_MS;
 	p->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : GPU_TIMEOUT_MS;
 	p->cap = o->answer_cap > 0 ? o->answer_cap : GPU_ANSWER_CAP;
+	/* Each nvidia-smi gets the round's time, so none outlives it on the node. */
+	p->command = gpu_probe_command(NULL, (p->timeout_ms + 999) / 1000, p->proc_root,
+	    p->display);
 	p->cb = cb;
 	p->arg = arg;
 	p->tick = event_new(base, -1, EV_PERSIST, gpu_tick_cb, p);
@@ -460,6 +586,7 @@ gpu_prober_add(struct gpu_prober *p, const struct gpu_node_options *o, char **ca
 	nd->user = xstrdup(o->user);
 	nd->key_file = o->key_file != NULL ? xstrdup(o->key_file) : NULL;
 	nd->port = o->port > 0 ? o->port : 22;
+	nd->deadline = evtimer_new(p->base, gpu_deadline_cb, nd);
 	nd->pub.name = nd->name;
 	nd->pub.host = nd->host;
 	nd->pub.port = nd->port;
@@ -478,10 +605,8 @@ gpu_prober_remove(struct gpu_prober *p, const char *name)
 			continue;
 		p->nodes[i]->removed = 1;
 		/* Its session goes now; the struct when no callback is on the stack. */
-		ssh_channel_free(p->nodes[i]->exec);
-		p->nodes[i]->exec = NULL;
-		ssh_session_free(p->nodes[i]->ssh);
-		p->nodes[i]->ssh = NULL;
+		evtimer_del(p->nodes[i]->deadline);
+		gpu_node_disconnect(p->nodes[i]);
 		gpu_prober_settle(p);
 		return 0;
 	}
