@@ -98,7 +98,7 @@ struct ssh_channel {
 	unsigned int window;
 
 	char *wbuf;
-	size_t wlen, woff;
+	size_t wlen, woff, walloc;
 	int eof_wanted, eof_sent;
 	int paused;
 	int out_eof, err_eof;	/* the stream's read returned 0 (end) */
@@ -1499,12 +1499,16 @@ ssh_channel_write(struct ssh_channel *c, const void *data, size_t len, char **ca
 	}
 	if (len == 0)
 		return 0;
-	if (c->woff > 0) {
+	if (c->wlen + len > c->walloc && c->woff > 0) {
 		memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
 		c->wlen -= c->woff;
 		c->woff = 0;
 	}
-	c->wbuf = xrealloc(c->wbuf, c->wlen + len);
+	if (c->wlen + len > c->walloc) {
+		/* Geometric: many small writes cost linear time. */
+		c->walloc = c->walloc * 2 > c->wlen + len ? c->walloc * 2 : c->wlen + len;
+		c->wbuf = xrealloc(c->wbuf, c->walloc);
+	}
 	memcpy(c->wbuf + c->wlen, data, len);
 	c->wlen += len;
 	ssh_session_kick(c->s);
