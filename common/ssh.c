@@ -321,11 +321,20 @@ ssh_session_arm(struct ssh_session *s)
 			flags = EV_READ;
 		break;
 	case SSH_READY:
+		/*
+		 * A paused channel with nothing to send needs nothing read: while
+		 * all are so, the socket waits too (else it stays readable and
+		 * wakes the loop for nothing). Writes need reading: the peer's
+		 * window adjustments come in.
+		 */
 		TAILQ_FOREACH(c, &s->channels, entry) {
-			if (c->state != CH_DONE && c->state != CH_WAITING)
+			if (c->state != CH_DONE && c->state != CH_WAITING &&
+			    !(c->state == CH_RUNNING && c->paused && !c->detached &&
+			    c->woff == c->wlen && (!c->eof_wanted || c->eof_sent)))
 				active = 1;
 		}
-		if (active || s->hold != NULL || s->hold_keepalive || !s->idle_data)
+		if (active || s->hold != NULL || s->hold_keepalive ||
+		    (!s->idle_data && TAILQ_EMPTY(&s->channels)))
 			flags |= EV_READ;
 		if (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
 			flags |= EV_WRITE;

@@ -11,7 +11,8 @@
  *       {"error","exit","signal","out_len","truncated","out","err"}
  *   gpuprobe-test stream [OPTIONS] NODE COMMAND  a long-lived channel:
  *       LINES lines written to the command's stdin (then EOF), its stdout
- *       collected: {"error","exit","sent","received","same"}
+ *       collected, reading paused for 300 ms once 200 KB came:
+ *       {"error","exit","sent","received","same"}
  *
  * NODE is [name=]host:port. Options: -k known_hosts, -i key file ("-":
  * the ssh-agent), -u user, -t timeout ms, -I interval ms, -n rounds per
@@ -225,7 +226,20 @@ static struct ssh_session *session;
 static int ssh_lines = 1000;
 static size_t sent, received;
 static char *expect, *got;
-static size_t got_len;
+static size_t got_len, got_alloc, expect_alloc;
+
+/* Append to a buffer that grows geometrically. */
+static void
+append(char **buf, size_t *len, size_t *alloc, const char *data, size_t n)
+{
+	if (*len + n + 1 > *alloc) {
+		*alloc = (*len + n + 1) * 2;
+		*buf = xrealloc(*buf, *alloc);
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+}
 
 static void
 open_session(const char *node, int timeout_ms)
@@ -267,16 +281,29 @@ exec_cb(struct ssh_exec_result *r, const char *error, void *arg)
 	event_base_loopexit(base, NULL);
 }
 
+static int paused_once;
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ssh_channel_pause(arg, 0);
+}
+
 static void
 stream_data_cb(struct ssh_channel *c, int stream, const char *data, size_t len, void *arg)
 {
+	struct timeval tv = { 0, 300000 };
+
 	if (stream != 0)
 		return;
-	got = xrealloc(got, got_len + len + 1);
-	memcpy(got + got_len, data, len);
-	got_len += len;
-	got[got_len] = '\0';
+	append(&got, &got_len, &got_alloc, data, len);
 	received += len;
+	/* A slow reader once: pause 300 ms; the peer waits on the SSH window. */
+	if (!paused_once && received > 200000) {
+		paused_once = 1;
+		ssh_channel_pause(c, 1);
+		event_base_once(base, -1, EV_TIMEOUT, resume_cb, c, &tv);
+	}
 }
 
 static void
@@ -307,14 +334,12 @@ cmd_stream(const char *node, const char *command, int timeout_ms)
 	/* Written before the session is even up: the queue waits. */
 	for (i = 0; i < ssh_lines; i++) {
 		len = (size_t)snprintf(line, sizeof line, "{\"seq\":%d,\"pad\":\"%040d\"}\n", i, i);
-		expect = xrealloc(expect, sent + len);
-		memcpy(expect + sent, line, len);
 		if (ssh_channel_write(c, line, len, &cause) != 0) {
 			fprintf(stderr, "gpuprobe-test: write: %s\n", cause);
 			free(cause);
 			return 1;
 		}
-		sent += len;
+		append(&expect, &sent, &expect_alloc, line, len);
 	}
 	ssh_channel_send_eof(c);
 	event_base_dispatch(base);

@@ -28,7 +28,7 @@ check "exec: no answer by the deadline fails it, naming the deadline" \
 
 out=$(sx stream -L 25000 "$NODE" cat)
 diag "$out"
-check "stream: 25,000 JSON lines (1.5 MB) through cat come back byte for byte" \
+check "stream: 25,000 JSON lines (1.5 MB) through cat come back byte for byte, a pause included" \
 	jok "$out" 'r["error"] is None and r["same"] and r["received"] > 1500000 and r["exit"] == 0'
 out=$(sx stream -L 10 "$NODE" 'head -n 3; exit 7')
 check "stream: the command's exit status, output up to its end" \
