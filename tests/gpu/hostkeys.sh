@@ -16,7 +16,7 @@ P3=$((SSHD_PORT + 2))
 
 # 1. Unknown: known_hosts lists the other nodes only.
 grep -v "^\[127.0.0.1\]:$SSHD_PORT " "$SSHD_KNOWN_HOSTS" >"$WORK/others"
-out=$("$PROBE" probe -k "$WORK/others" -i "$SSHD_KEY" -u "$SSHD_USER" -t 5000 "$N1")
+out=$(drv probe -k "$WORK/others" -i "$SSHD_KEY" -u "$SSHD_USER" -t 5000 "$N1")
 l=$(line_of "$out" n1 1)
 diag "$(jget "$l" 'r["stale"]')"
 check "an unknown host key is refused" jok "$l" 'not r["ok"] and "is unknown" in r["stale"]'
@@ -26,7 +26,7 @@ check "... and nothing was written to known_hosts" \
 	[ "$(wc -l <"$WORK/others")" = $((SSHD_NODES - 1)) ]
 
 # 2. accept-new: a file that does not exist yet, then the key is known.
-out=$("$PROBE" probe -a -k "$WORK/new" -i "$SSHD_KEY" -u "$SSHD_USER" -p "$SSHD_PROC" -t 5000 "$N1")
+out=$(drv probe -a -k "$WORK/new" -i "$SSHD_KEY" -u "$SSHD_USER" -p "$SSHD_PROC" -t 5000 "$N1")
 check "accept-new: an unknown host is trusted on first sight" jok "$(line_of "$out" n1 1)" 'r["ok"]'
 known_in() { ssh-keygen -F "$1" -f "$2" >/dev/null; }
 check "... and its key recorded as [host]:port (ssh-keygen -F finds it)" \
@@ -34,7 +34,7 @@ check "... and its key recorded as [host]:port (ssh-keygen -F finds it)" \
 check "... a line OpenSSH's ssh trusts with StrictHostKeyChecking=yes" \
 	ssh -n -i "$SSHD_KEY" -p "$SSHD_PORT" -o BatchMode=yes -o StrictHostKeyChecking=yes \
 	-o UserKnownHostsFile="$WORK/new" -o GlobalKnownHostsFile=/dev/null "$SSHD_USER@127.0.0.1" true
-out=$("$PROBE" probe -k "$WORK/new" -i "$SSHD_KEY" -u "$SSHD_USER" -p "$SSHD_PROC" -t 5000 "$N1")
+out=$(drv probe -k "$WORK/new" -i "$SSHD_KEY" -u "$SSHD_USER" -p "$SSHD_PROC" -t 5000 "$N1")
 check "... and later rounds without accept-new trust it" jok "$(line_of "$out" n1 1)" 'r["ok"]'
 check "... recorded once" [ "$(grep -c . "$WORK/new")" = 1 ]
 
@@ -43,7 +43,7 @@ old=$(fingerprint 3)
 env_sh rekey 3
 new=$(fingerprint 3)
 cp "$SSHD_KNOWN_HOSTS" "$WORK/kh"
-out=$("$PROBE" probe -a -k "$WORK/kh" -i "$SSHD_KEY" -u "$SSHD_USER" -t 5000 "$N3")
+out=$(drv probe -a -k "$WORK/kh" -i "$SSHD_KEY" -u "$SSHD_USER" -t 5000 "$N3")
 l=$(line_of "$out" n3 1)
 diag "$(jget "$l" 'r["stale"]')"
 check "a changed host key is refused, even with accept-new" jok "$l" 'not r["ok"] and "CHANGED" in r["stale"]'
@@ -53,22 +53,23 @@ check "... known_hosts untouched" cmp -s "$SSHD_KNOWN_HOSTS" "$WORK/kh"
 # A host known by a key of another type counts as changed too.
 ssh-keygen -q -t ecdsa -N '' -f "$WORK/ecdsa"
 printf '[127.0.0.1]:%s %s\n' "$P2" "$(cut -d' ' -f1,2 "$WORK/ecdsa.pub")" >"$WORK/other-type"
-out=$("$PROBE" probe -a -k "$WORK/other-type" -i "$SSHD_KEY" -u "$SSHD_USER" -t 5000 "$N2")
+out=$(drv probe -a -k "$WORK/other-type" -i "$SSHD_KEY" -u "$SSHD_USER" -t 5000 "$N2")
 check "a host known by a key of another type: refused as changed, not accepted as new" \
 	jok "$(line_of "$out" n2 1)" 'not r["ok"] and "CHANGED" in r["stale"]'
 
 # 4. @revoked wins over a matching line.
 { printf '@revoked * %s\n' "$(cut -d' ' -f1,2 "$SSHD_DIR/node2/hostkey.pub")"; cat "$SSHD_KNOWN_HOSTS"; } >"$WORK/revoked"
-out=$("$PROBE" probe -k "$WORK/revoked" -i "$SSHD_KEY" -u "$SSHD_USER" -t 5000 "$N2")
+out=$(drv probe -k "$WORK/revoked" -i "$SSHD_KEY" -u "$SSHD_USER" -t 5000 "$N2")
 check "a host key marked @revoked is refused" jok "$(line_of "$out" n2 1)" 'not r["ok"] and "@revoked" in r["stale"]'
 
 # 5. The user's key.
-out=$("$PROBE" probe -k "$SSHD_KNOWN_HOSTS" -i "$SSHD_OTHER_KEY" -u "$SSHD_USER" -t 5000 "$N1")
+out=$(drv probe -k "$SSHD_KNOWN_HOSTS" -i "$SSHD_OTHER_KEY" -u "$SSHD_USER" -t 5000 "$N1")
 l=$(line_of "$out" n1 1)
 diag "$(jget "$l" 'r["stale"]')"
 check "a user key the node does not accept is refused, naming user and key" \
 	jok "$l" 'not r["ok"] and "user '"$SSHD_USER"': key '"$SSHD_OTHER_KEY"' refused" in r["stale"]'
-out=$("$PROBE" probe -k "$SSHD_KNOWN_HOSTS" -i "$WORK/missing-key" -u "$SSHD_USER" -t 5000 "$N1")
+out=$(drv probe -k "$SSHD_KNOWN_HOSTS" -i "$WORK/missing-key" -u "$SSHD_USER" -t 5000 "$N1")
 check "a key file that is not there: refused or unreadable, named" \
 	jok "$(line_of "$out" n1 1)" 'not r["ok"] and "'"$WORK/missing-key"'" in r["stale"]'
+check "gpuprobe-test exited 0 each run (no crash, no sanitizer report)" drivers_clean
 tap_done

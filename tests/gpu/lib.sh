@@ -36,9 +36,22 @@ gpu_cleanup() {
 }
 trap gpu_cleanup EXIT
 
+# drv ARGS...: gpuprobe-test; a non-zero exit (a crash, a sanitizer's
+# report, the overall limit) is noted for drivers_clean.
+drv() {
+	local rc=0
+	"$PROBE" "$@" || rc=$?
+	[ "$rc" -eq 0 ] || echo "exit $rc: gpuprobe-test $*" >>"$WORK/driver-failures"
+	return "$rc"
+}
+# drivers_clean: every gpuprobe-test run exited 0.
+drivers_clean() {
+	[ ! -s "$WORK/driver-failures" ] || { sed 's/^/# /' "$WORK/driver-failures"; return 1; }
+}
+
 # probe [OPTIONS] NODE...: the prober with the nodes' key, user and known_hosts.
 probe() {
-	"$PROBE" probe -k "$SSHD_KNOWN_HOSTS" -i "$SSHD_KEY" -u "$SSHD_USER" -p "$SSHD_PROC" "$@"
+	drv probe -k "$SSHD_KNOWN_HOSTS" -i "$SSHD_KEY" -u "$SSHD_USER" -p "$SSHD_PROC" "$@"
 }
 
 # line_of OUTPUT NODE ROUND: the JSON line of that node's round.

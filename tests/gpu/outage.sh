@@ -67,10 +67,11 @@ MUTE=$!
 wait_for 10 test -s "$WORK/mute.port"
 mport=$(cat "$WORK/mute.port")
 printf '[127.0.0.1]:%s %s\n' "$mport" "$(cut -d' ' -f1,2 "$SSHD_DIR/node1/hostkey.pub")" >"$WORK/kh"
-out=$("$PROBE" probe -k "$WORK/kh" -i "$SSHD_KEY" -u "$SSHD_USER" -t 3000 "mute=127.0.0.1:$mport")
+out=$(drv probe -k "$WORK/kh" -i "$SSHD_KEY" -u "$SSHD_USER" -t 3000 "mute=127.0.0.1:$mport")
 kill "$MUTE"
 l=$(line_of "$out" mute 1)
 diag "$(jget "$l" 'r["stale"]')"
 check "a host that never speaks SSH: stale at the deadline, in the handshake" \
 	jok "$l" 'not r["ok"] and "no connection within 3000 ms (SSH handshake)" in r["stale"] and 3000 <= r["round_ms"] < 8000'
+check "gpuprobe-test exited 0 each run (no crash, no sanitizer report)" drivers_clean
 tap_done

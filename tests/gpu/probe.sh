@@ -106,4 +106,5 @@ check "a 10 MB answer is cut at the cap" \
 	jok "$l3" 'not r["ok"] and "answer over 1048576 bytes, cut" in r["stale"] and r["round_ms"] < 10000'
 check "... and the prober's memory did not hold it (peak RSS +$(( $(summary "$out" hwm_kb) - hwm_normal )) KiB)" \
 	[ $(( $(summary "$out" hwm_kb) - hwm_normal )) -lt 8192 ]
+check "gpuprobe-test exited 0 each run (no crash, no sanitizer report)" drivers_clean
 tap_done

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 NODE=127.0.0.1:$SSHD_PORT
-sx() { "$PROBE" "$1" -k "$SSHD_KNOWN_HOSTS" -i "${KEY:-$SSHD_KEY}" -u "$SSHD_USER" "${@:2}"; }
+sx() { drv "$1" -k "$SSHD_KNOWN_HOSTS" -i "${KEY:-$SSHD_KEY}" -u "$SSHD_USER" "${@:2}"; }
 
 out=$(sx exec "$NODE" 'printf "hello\n"; echo oops >&2; exit 3')
 diag "$out"
@@ -52,4 +52,5 @@ else
 	ok "# SKIP no ssh-agent"
 	ok "# SKIP no ssh-agent"
 fi
+check "gpuprobe-test exited 0 each run (no crash, no sanitizer report)" drivers_clean
 tap_done
