@@ -15,6 +15,8 @@
 #   env      print "export NAME=value" lines for clients (eval them):
 #            SSHD_DIR SSHD_PORT SSHD_NODES SSHD_USER SSHD_KEY (the probe's
 #            private key) SSHD_OTHER_KEY (a key no node accepts)
+#            SSHD_FORCED_KEY (the probe's key restricted to paia-gpu-probe
+#            --forced by command= in authorized_keys)
 #            SSHD_KNOWN_HOSTS (every node's host key) SSHD_PROC (the
 #            fixture process tree for the PID -> cgroup lookup)
 #   kill N   SIGKILL node N's server and every session under it (a node
@@ -101,11 +103,18 @@ setup() {
 	chmod 755 "$SSHD_DIR" "$SSHD_DIR/bin" "$SSHD_DIR/fixtures"
 	[ -f "$SSHD_DIR/userkey" ] || ssh-keygen -q -t ed25519 -N '' -C paia-gpu-probe -f "$SSHD_DIR/userkey"
 	[ -f "$SSHD_DIR/otherkey" ] || ssh-keygen -q -t ed25519 -N '' -C not-authorized -f "$SSHD_DIR/otherkey"
-	# What docs/gpu.md asks of a node's probe key, less the forced command.
-	printf 'no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding %s\n' \
-		"$(cat "$SSHD_DIR/userkey.pub")" >"$SSHD_DIR/authorized_keys"
-	chmod 644 "$SSHD_DIR/authorized_keys"
+	[ -f "$SSHD_DIR/forcedkey" ] || ssh-keygen -q -t ed25519 -N '' -C paia-gpu-forced -f "$SSHD_DIR/forcedkey"
 	install -m 755 "$SRC/tests/gpu/nvidia-smi" "$SSHD_DIR/bin/nvidia-smi"
+	install -m 755 "$SRC/gpu/paia-gpu-probe" "$SSHD_DIR/bin/paia-gpu-probe"
+	# The probe key as docs/gpu.md has it, with and without its forced
+	# command (the fixture /proc stands in for the node's).
+	{
+		printf 'no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding %s\n' \
+			"$(cat "$SSHD_DIR/userkey.pub")"
+		printf 'command="%s --forced %s :0",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc %s\n' \
+			"$SSHD_DIR/bin/paia-gpu-probe" "$SSHD_DIR/fixtures/proc" "$(cat "$SSHD_DIR/forcedkey.pub")"
+	} >"$SSHD_DIR/authorized_keys"
+	chmod 644 "$SSHD_DIR/authorized_keys"
 	cp -R "$SRC/tests/gpu/fixtures/." "$SSHD_DIR/fixtures/"
 	chmod -R a+rX "$SSHD_DIR/fixtures"
 	mkdir -p /run/sshd 2>/dev/null || true
@@ -218,6 +227,7 @@ export SSHD_NODES=$SSHD_NODES
 export SSHD_USER=$SSHD_USER
 export SSHD_KEY=$SSHD_DIR/userkey
 export SSHD_OTHER_KEY=$SSHD_DIR/otherkey
+export SSHD_FORCED_KEY=$SSHD_DIR/forcedkey
 export SSHD_KNOWN_HOSTS=$SSHD_DIR/known_hosts
 export SSHD_PROC=$SSHD_DIR/fixtures/proc
 EOF

@@ -106,5 +106,20 @@ check "a 10 MB answer is cut at the cap" \
 	jok "$l3" 'not r["ok"] and "answer over 1048576 bytes, cut" in r["stale"] and r["round_ms"] < 10000'
 check "... and the prober's memory did not hold it (peak RSS +$(( $(summary "$out" hwm_kb) - hwm_normal )) KiB)" \
 	[ $(( $(summary "$out" hwm_kb) - hwm_normal )) -lt 8192 ]
+# 6. The key restricted to the probe (command= in authorized_keys): the
+# prober works the same; the node's proc root wins over the one asked
+# for; the key runs nothing else.
+env_sh mode 2 normal
+env_sh mode 3 normal
+out=$(drv probe -k "$SSHD_KNOWN_HOSTS" -i "$SSHD_FORCED_KEY" -u "$SSHD_USER" -p /nonexistent -t 10000 "$N1")
+l1=$(line_of "$out" n1 1)
+check "forced command: a round answers, processes tied to pods by the node's own /proc" \
+	jok "$l1" 'r["ok"] and [p["pod_uid"] for p in r["procs"] if p["pid"] == 5021] == ["6f1c2b3a-9d4e-4c6b-8a55-2f0e1d7c9b11"]'
+other=$(ssh -n -i "$SSHD_FORCED_KEY" -p "$SSHD_PORT" -o BatchMode=yes -o UserKnownHostsFile="$SSHD_KNOWN_HOSTS" \
+	"$SSHD_USER@127.0.0.1" 'id; echo ran' 2>&1)
+rc=$?
+diag "the forced key asked to run id: exit $rc: $other"
+forced_refused() { [ "$rc" = 2 ] && ! contains "$other" ran && contains "$other" "paia-gpu-probe: --serve or a nonce"; }
+check "forced command: the key runs nothing else" forced_refused
 check "gpuprobe-test exited 0 each run (no crash, no sanitizer report)" drivers_clean
 tap_done
