@@ -1,9 +1,9 @@
 /*
- * gpu.h: GPU telemetry of the nodes, read over SSH. A prober runs one
- * remote command per node per round (the paia-gpu-probe script: the
+ * gpu.h: GPU telemetry of the nodes, read over SSH. A prober asks each
+ * node for a round per interval (the paia-gpu-probe script: the
  * nvidia-smi queries, the cgroup of each GPU process, the X display
  * check) and keeps, per node, the last good report with its age and why
- * the node is stale; a pure parser turns the command's answer into plain
+ * the node is stale; a pure parser turns the script's answer into plain
  * structs.
  *
  * It knows nothing of tasks, Kafka or screens: a process is tied to a
@@ -12,7 +12,8 @@
  *
  * @locality: the prober runs in the thread of the libevent loop given
  * to gpu_prober_new() (one non-blocking SSH session per node, through
- * common/ssh.c); the parser functions have no thread affinity.
+ * common/ssh.c, with one channel kept running the script); the parser
+ * functions have no thread affinity. docs/gpu.md has the contract.
  */
 #ifndef PAIA_GPU_H
 #define PAIA_GPU_H
@@ -151,9 +152,11 @@ struct gpu_report *gpu_answer_parse(const char *answer, size_t len, const char *
     char **cause);
 
 /*
- * The command the prober runs: sh -c '<the script>' paia-gpu-probe NONCE
- * SECONDS PROC_ROOT DISPLAY. proc_root NULL is /proc; display NULL is
- * ":0", "-" skips the display check. Caller frees.
+ * The command that runs the probe on a node: sh -c '<the script>'
+ * paia-gpu-probe NONCE SECONDS PROC_ROOT DISPLAY, one round; with nonce
+ * NULL, --serve instead of NONCE: a round for each nonce line written to
+ * its stdin (what the prober runs). proc_root NULL is /proc; display NULL
+ * is ":0", "-" skips the display check. Caller frees.
  */
 char *gpu_probe_command(const char *nonce, int seconds, const char *proc_root,
     const char *display);
@@ -203,7 +206,10 @@ struct gpu_node {
 int64_t gpu_node_age_ms(const struct gpu_node *, int64_t now_mono_ms);
 
 struct gpu_prober;
-/* Called in the loop when a node's round ends (ok or stale). */
+/*
+ * Called in the loop when a node's round ends (ok or stale). It may
+ * remove nodes or free the prober: done when it returns.
+ */
 typedef void gpu_round_cb(struct gpu_prober *, const struct gpu_node *, void *arg);
 /* NULL with *cause when the options are unusable. */
 struct gpu_prober *gpu_prober_new(struct event_base *, const struct gpu_options *,

@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh          build dependencies and the demo's ffmpeg
 #   scripts/setup.sh --test   also what `make check` needs, and the real
-#                             services' tests (tests/env/: Kafka, Kubernetes)
+#                             services' tests (tests/env/: Kafka, Kubernetes,
+#                             sshd GPU nodes with Xvfb for the display check)
 #
 # The Kubernetes test environment (tests/env/k8s.sh) builds its parts
 # with Go 1.26 or later, which Debian bookworm does not have (its
@@ -15,13 +16,14 @@ set -eu
 build_pkgs="build-essential autoconf automake autoconf-archive libtool pkg-config
 librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
 libevent-dev libinih-dev libssl-dev libyaml-dev ffmpeg python3"
-test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl"
+test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
+openssh-server openssh-client xvfb x11-utils"
 
 want=$build_pkgs
 case "${1:-}" in
 --test) want="$build_pkgs $test_pkgs" ;;
 "") ;;
--h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,13p' "$0"; exit 0 ;;
 *) echo "setup.sh: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
 esac
 
