@@ -677,33 +677,60 @@ ssh_channel_read(struct ssh_channel *c, int stream)
 	return progress;
 }
 
-/* stdin, EOF, then both output streams. */
+/* Send the stdin queue: 1 progress, 0 blocked or empty, -1 session dead. */
 static int
-ssh_channel_io(struct ssh_channel *c)
+ssh_channel_send_queue(struct ssh_channel *c)
 {
-	struct ssh_session *s = c->s;
 	ssize_t n;
-	int rc, progress = 0, r;
+	int progress = 0;
 
 	while (c->woff < c->wlen) {
 		n = libssh2_channel_write_ex(c->ch, 0, c->wbuf + c->woff, c->wlen - c->woff);
 		if (n == LIBSSH2_ERROR_EAGAIN)
 			return ssh_channel_blocked(c, OP_WRITE) | progress;
 		if (n < 0)
-			return ssh_channel_error(c, "writing to the command", (int)n);
+			return ssh_channel_error(c, "writing to the command", (int)n) < 0 ? -1 : 1;
 		c->woff += (size_t)n;
 		progress = 1;
 	}
 	c->woff = c->wlen = 0;
-	if (c->eof_wanted && !c->eof_sent) {
-		rc = libssh2_channel_send_eof(c->ch);
-		if (rc == LIBSSH2_ERROR_EAGAIN)
-			return ssh_channel_blocked(c, OP_EOF) | progress;
-		if (rc < 0)
-			return ssh_channel_error(c, "sending EOF", rc);
-		c->eof_sent = 1;
-		progress = 1;
-	}
+	return progress;
+}
+
+/* EOF on stdin once asked for and the queue is out. */
+static int
+ssh_channel_send_eof_now(struct ssh_channel *c)
+{
+	int rc;
+
+	if (!c->eof_wanted || c->eof_sent || c->woff < c->wlen)
+		return 0;
+	rc = libssh2_channel_send_eof(c->ch);
+	if (rc == LIBSSH2_ERROR_EAGAIN)
+		return ssh_channel_blocked(c, OP_EOF);
+	if (rc < 0)
+		return ssh_channel_error(c, "sending EOF", rc) < 0 ? -1 : 1;
+	c->eof_sent = 1;
+	return 1;
+}
+
+/* stdin, EOF, then both output streams. */
+static int
+ssh_channel_io(struct ssh_channel *c)
+{
+	struct ssh_session *s = c->s;
+	int progress = 0, r;
+
+	if ((r = ssh_channel_send_queue(c)) < 0)
+		return -1;
+	progress |= r;
+	if (s->hold != NULL || c->state != CH_RUNNING)
+		return progress;
+	if ((r = ssh_channel_send_eof_now(c)) < 0)
+		return -1;
+	progress |= r;
+	if (s->hold != NULL || c->state != CH_RUNNING)
+		return progress;
 	if (c->paused && !c->detached)
 		return progress;
 	c->out_eof = c->err_eof = 0;
@@ -732,9 +759,14 @@ ssh_channel_resume(struct ssh_channel *c)
 
 	c->s->hold = NULL;
 	c->hold_op = OP_NONE;
-	if (c->state != CH_RUNNING || op == OP_WRITE || op == OP_EOF)
+	if (c->state != CH_RUNNING)
 		return 1;	/* the state machine repeats the same call */
-	r = ssh_channel_read(c, op == OP_READ_OUT ? 0 : 1);
+	if (op == OP_WRITE)
+		r = ssh_channel_send_queue(c);
+	else if (op == OP_EOF)
+		r = ssh_channel_send_eof_now(c);
+	else
+		r = ssh_channel_read(c, op == OP_READ_OUT ? 0 : 1);
 	return r < 0 ? -1 : 1;
 }
 
@@ -780,7 +812,7 @@ ssh_channel_step(struct ssh_channel *c)
 				return ssh_channel_blocked(c, OP_NONE) | progress;
 			if (rc < 0)
 				return ssh_channel_error(c, "running the command", rc);
-			c->state = CH_RUNNING;
+			c->state = c->detached ? CH_CLOSING : CH_RUNNING;
 			progress = 1;
 			break;
 		case CH_RUNNING:
@@ -1563,8 +1595,9 @@ ssh_channel_free(struct ssh_channel *c)
 			ssh_channel_destroy(c);
 		return;
 	}
-	/* Opened: close it politely in the background. */
-	if (c->state == CH_STARTING || c->state == CH_RUNNING)
-		c->state = CH_CLOSING;
+	/*
+	 * Opened: the engine closes it politely in the background, once any
+	 * call of it left half-sent is through (never here: see s->hold).
+	 */
 	ssh_session_kick(s);
 }

@@ -1,5 +1,5 @@
 /*
- * bench/gpuprobe.c: what the GPU prober costs the gateway, against the
+ * bench/gpuprobe-bench.c: what the GPU prober costs the gateway, against the
  * way a shell script polls: `ssh host nvidia-smi --query-gpu=...` as a
  * process per node per round. Run by bench/gpuprobe, which starts the
  * loopback sshd nodes (tests/env/sshd.sh) with 8 GPUs each.
