@@ -71,5 +71,10 @@ check "a user key the node does not accept is refused, naming user and key" \
 out=$(drv probe -k "$SSHD_KNOWN_HOSTS" -i "$WORK/missing-key" -u "$SSHD_USER" -t 5000 "$N1")
 check "a key file that is not there: refused or unreadable, named" \
 	jok "$(line_of "$out" n1 1)" 'not r["ok"] and "'"$WORK/missing-key"'" in r["stale"]'
+# 6. A node given by name: resolved through evdns (from /etc/hosts here:
+# no query leaves the machine), known_hosts names it as given.
+out=$(drv probe -a -k "$WORK/named" -i "$SSHD_KEY" -u "$SSHD_USER" -p "$SSHD_PROC" -t 5000 "named=localhost:$SSHD_PORT")
+named_ok() { jok "$(line_of "$out" named 1)" 'r["ok"]' && known_in "[localhost]:$SSHD_PORT" "$WORK/named"; }
+check "a node given by name: resolved, its key recorded under that name" named_ok
 check "gpuprobe-test exited 0 each run (no crash, no sanitizer report)" drivers_clean
 tap_done
