@@ -254,7 +254,12 @@ struct ssh_exec_result {
  * peer that misses a deadline is treated as lost.
  */
 typedef void ssh_exec_cb(struct ssh_exec_result *, const char *error, void *arg);
-/* Run command; usable before the session is ready (it waits). NULL if dead. */
+/*
+ * Run command; usable before the session is ready (it waits). NULL if
+ * the session is dead. The handle is gone once the callback has run
+ * (output cut at the cap: the channel closes in the background); before
+ * that, ssh_channel_free cancels the exec.
+ */
 struct ssh_channel *ssh_exec(struct ssh_session *, const char *command, size_t out_cap,
     int timeout_ms, ssh_exec_cb *, void *arg);
 
@@ -266,7 +271,10 @@ typedef void ssh_close_cb(struct ssh_channel *, int exit_status, const char *err
 /* A long-lived exec channel (no deadline; the session's keepalive watches it). */
 struct ssh_channel *ssh_channel_open(struct ssh_session *, const char *command,
     ssh_data_cb *, ssh_close_cb *, void *arg);
-/* Queue bytes for the command's stdin; -1 with *cause over the 4 MiB queue cap or when closed. */
+/*
+ * Queue bytes for the command's stdin (usable before the session is
+ * ready); -1 with *cause over the 4 MiB queue cap or when closed.
+ */
 int ssh_channel_write(struct ssh_channel *, const void *, size_t, char **cause);
 /* Bytes queued and not yet sent. */
 size_t ssh_channel_pending(const struct ssh_channel *);
