@@ -355,6 +355,7 @@ void worker_unlock(struct worker *);
  */
 void worker_stop(struct worker *, int drain, worker_done_cb *discard_cb);
 
+/*
  * ssh.c: one SSH client session (libssh2, non-blocking) driven by a
  * libevent base: TCP connect, handshake, host key checked against a
  * known_hosts file (an unknown or changed key is refused naming the host
