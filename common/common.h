@@ -3,7 +3,7 @@
  * that abort on exhaustion, logfmt logging with secret redaction, the
  * INI configuration, a strict JSON checker for outside input, capped
  * exponential backoff with jitter, the libcurl multi <-> libevent glue,
- * and a few string, time and file helpers.
+ * the process's child reaper, and a few string, time and file helpers.
  *
  * Nothing here knows of tasks, Kafka or screens.
  */
@@ -172,6 +172,23 @@ const char *util_find_control(const char *s);
  */
 char *util_cut(const char *s, size_t max);
 
+/*
+ * reaper.c: the process's one SIGCHLD handler. Register a child right
+ * after fork (before returning to the loop); cb runs in the loop once
+ * the child is collected, with its waitpid status, or -1 if something
+ * else collected it first (the status is lost). The watch is freed
+ * before cb runs. reaper_cancel forgets a child without a callback (the
+ * caller collects it, or leaves it to orphan reaping). With orphan
+ * reaping on (a child subreaper), children nobody registered are
+ * collected and dropped. One event base per process.
+ * @locality: the loop thread only.
+ */
+struct event_base;
+struct reaper_watch;
+typedef void reaper_cb(pid_t pid, int status, void *arg);
+struct reaper_watch *reaper_watch(struct event_base *, pid_t, reaper_cb *, void *arg);
+void reaper_cancel(struct reaper_watch *);
+void reaper_set_orphans(struct event_base *, int on);
 
 /* config.c: INI configuration (our own reader) with PAIA_* overrides. */
 struct config;
@@ -235,7 +252,6 @@ void config_dump(const struct config *, FILE *);
  * from then on (it must curl_easy_cleanup it or re-add it).
  * @locality: the loop thread only.
  */
-struct event_base;
 struct evcurl;
 typedef void evcurl_done_cb(void *easy, int curlcode, void *arg);
 struct evcurl *evcurl_new(struct event_base *);
@@ -307,5 +323,111 @@ void worker_unlock(struct worker *);
  * @locality loop
  */
 void worker_stop(struct worker *, int drain, worker_done_cb *discard_cb);
+
+/*
+ * ssh.c: one SSH client session (libssh2, non-blocking) driven by a
+ * libevent base: TCP connect, handshake, host key checked against a
+ * known_hosts file (an unknown or changed key is refused naming the host
+ * and its SHA256 fingerprint as OpenSSH prints it; accept_new records
+ * unknown keys like StrictHostKeyChecking=accept-new, never changed
+ * ones), public key authentication with a key file or the ssh-agent,
+ * then exec channels: one-shot (ssh_exec: stdout up to a cap, stderr,
+ * exit status) or long-lived (ssh_channel_open: stdin from a bounded
+ * queue, stdout and stderr streamed to a callback).
+ *
+ * Every wait is bounded: connect_timeout_ms covers TCP connect through
+ * authentication, an exec has its own deadline; a session whose peer
+ * stops answering fails. Errors name "user@host:port" and what failed.
+ * Callbacks may free the session or any channel, and start new ones.
+ * @locality: the loop thread only.
+ */
+struct evdns_base;
+struct ssh_session;
+struct ssh_channel;
+struct ssh_options {
+	const char *host;	 /* name or address; the known_hosts name too */
+	int port;		 /* 0: 22 */
+	const char *user;
+	const char *key_file;	 /* private key; NULL: the agent at $SSH_AUTH_SOCK */
+	const char *known_hosts; /* required */
+	int accept_new;		 /* append unknown host keys to known_hosts */
+	int connect_timeout_ms;	 /* 0: 10000 */
+	int keepalive_s;	 /* SSH keepalive interval; 0: none */
+	struct evdns_base *dns;	 /* for names; NULL: numeric addresses only */
+};
+/*
+ * Called once with error NULL when the session is authenticated, and
+ * once with the reason when it fails (connect, host key, authentication,
+ * timeout, or later the connection is lost). After a failure the
+ * session is dead (its calls fail); its owner frees it.
+ */
+typedef void ssh_session_cb(struct ssh_session *, const char *error, void *arg);
+/* Start connecting. Strings are copied. Never NULL. */
+struct ssh_session *ssh_session_new(struct event_base *, const struct ssh_options *,
+    ssh_session_cb *, void *arg);
+/* Close the connection; no callback runs afterwards (channels included). */
+void ssh_session_free(struct ssh_session *);
+int ssh_session_ready(const struct ssh_session *);
+/* Why the session died, or NULL. */
+const char *ssh_session_error(const struct ssh_session *);
+/* Where it is: "TCP connect", "SSH handshake", "authentication", "ready". */
+const char *ssh_session_stage(const struct ssh_session *);
+/* "user@host:port" ("[::1]:22" for IPv6 addresses). */
+const char *ssh_session_name(const struct ssh_session *);
+/* "SHA256:" + unpadded base64 of a 32-byte digest, as OpenSSH prints it. Caller frees. */
+char *ssh_fingerprint_sha256(const unsigned char digest[32]);
+
+/*
+ * A one-shot command's outcome. out is NUL-terminated; the callback may
+ * take it (set out to NULL) or err. exit_status is -1 when the command
+ * reported none (cut, or killed: then exit_signal names the signal).
+ */
+struct ssh_exec_result {
+	int exit_status;
+	char *exit_signal;
+	char *out;
+	size_t out_len;
+	int out_truncated; /* more than out_cap bytes came: the channel was cut */
+	char *err;	   /* the first 4 KiB of stderr */
+	size_t err_len;
+};
+/*
+ * error is NULL when the command ran to its end (whatever its exit
+ * status); else it says why not ("output over 1048576 bytes, cut", "no
+ * answer within 3000 ms (212 bytes read)", or the session's failure),
+ * with whatever output came. A timed-out exec fails its session too: a
+ * peer that misses a deadline is treated as lost.
+ */
+typedef void ssh_exec_cb(struct ssh_exec_result *, const char *error, void *arg);
+/*
+ * Run command; usable before the session is ready (it waits). NULL if
+ * the session is dead. The handle is gone once the callback has run
+ * (output cut at the cap: the channel closes in the background); before
+ * that, ssh_channel_free cancels the exec.
+ */
+struct ssh_channel *ssh_exec(struct ssh_session *, const char *command, size_t out_cap,
+    int timeout_ms, ssh_exec_cb *, void *arg);
+
+/* stream 0 is stdout, 1 stderr. */
+typedef void ssh_data_cb(struct ssh_channel *, int stream, const char *data, size_t len,
+    void *arg);
+/* The channel closed: exit status (-1: none) or an error; the handle is freed after. */
+typedef void ssh_close_cb(struct ssh_channel *, int exit_status, const char *error, void *arg);
+/* A long-lived exec channel (no deadline; the session's keepalive watches it). */
+struct ssh_channel *ssh_channel_open(struct ssh_session *, const char *command,
+    ssh_data_cb *, ssh_close_cb *, void *arg);
+/*
+ * Queue bytes for the command's stdin (usable before the session is
+ * ready); -1 with *cause over the 4 MiB queue cap or when closed.
+ */
+int ssh_channel_write(struct ssh_channel *, const void *, size_t, char **cause);
+/* Bytes queued and not yet sent. */
+size_t ssh_channel_pending(const struct ssh_channel *);
+/* Send EOF on stdin once the queue is sent. */
+void ssh_channel_send_eof(struct ssh_channel *);
+/* Stop (1) or resume (0) reading: the peer is held by the SSH window. */
+void ssh_channel_pause(struct ssh_channel *, int paused);
+/* Close; no callback runs afterwards. Also cancels an exec. */
+void ssh_channel_free(struct ssh_channel *);
 
 #endif

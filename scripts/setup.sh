@@ -5,9 +5,12 @@
 #
 #   scripts/setup.sh          build dependencies, the demo's ffmpeg, the
 #                             local runner's sandbox (bubblewrap) and its
-#                             unprivileged user (paia-game, or $PAIA_RUNNER_USER)
+#                             unprivileged user (paia-game, or $PAIA_RUNNER_USER),
+#                             and openvpn (the gateway's VPN supervisor runs it)
 #   scripts/setup.sh --test   also what `make check` needs, and the real
-#                             services' tests (tests/env/: Kafka, Kubernetes)
+#                             services' tests (tests/env/: Kafka, Kubernetes,
+#                             OpenVPN in network namespaces: iproute2;
+#                             sshd GPU nodes with Xvfb for the display check)
 #
 # The Kubernetes test environment (tests/env/k8s.sh) builds its parts
 # with Go 1.26 or later, which Debian bookworm does not have (its
@@ -17,15 +20,15 @@ set -eu
 
 build_pkgs="build-essential autoconf automake autoconf-archive libtool pkg-config
 librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
-libevent-dev libssl-dev libyaml-dev ffmpeg python3 bubblewrap"
+libevent-dev libssl-dev libyaml-dev ffmpeg python3 bubblewrap openvpn"
 test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
-xvfb xauth x11-utils"
+xvfb xauth x11-utils iproute2 openssh-server openssh-client"
 
 want=$build_pkgs
 case "${1:-}" in
 --test) want="$build_pkgs $test_pkgs" ;;
 "") ;;
--h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
 *) echo "setup.sh: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
 esac
 

@@ -1,8 +1,13 @@
 #!/bin/bash
-# Hostile user programs (run by paia-demo-game in the task folder, as
-# the local runner runs them) leave links and odd files where the
-# gateway collects artifacts: every kind is refused, named in the result
-# with its reason, and none of the bytes it points at reaches storage.
+# Links and odd files left where the gateway collects artifacts: every
+# kind is refused, named in the result with its reason, and none of the
+# bytes it points at reaches storage. The local runner's sandbox keeps a
+# game from making most of them (it runs as paia-game, sees only its
+# task folder, dies with its pid namespace), but a pod on the shared
+# volume (runner.type = k8s) or a sandbox set to none can: so the test
+# itself plants them, as root, in the task folder of a game that waits
+# for it (the game writes output/.ready, then plays once output/.go is
+# there), and the gateway's reading alone must hold.
 #  - symbolic links: absolute to a 0600 file of the gateway's host,
 #    relative ../../.., to a sibling task's input/, output/ itself linked
 #    to a folder elsewhere;
@@ -23,16 +28,34 @@ mkdir -p "$STATE/elsewhere"
 printf 'ELSEWHERE-%s\n' "$SECRET" > "$STATE/elsewhere/video.mp4"
 FAST='{"frames":3,"video":false}'
 
-# hostile NAME PYTHON: a user program that runs PYTHON (in the task folder), then plays.
+# hostile NAME PYTHON: a user program that runs PYTHON in the game (in
+# the task folder), says it is ready and waits for the test's go, then plays.
 hostile() {
 	cat > "$STATE/programs/$1.py" <<PY
 import os, sys, time
-SECRET_FILE = "$STATE/secret"
 $2
+open("output/.ready", "w").close()
+end = time.time() + 120
+while not os.path.exists("output/.go") and time.time() < end:
+    time.sleep(0.05)
 for line in sys.stdin:
     print("STAY", flush=True)
 PY
 	echo "file://$STATE/programs/$1.py"
+}
+# plant ID PYTHON: once task ID's game is ready, run PYTHON as root in its
+# folder (as a pod on the shared volume could), then let the game end.
+plant() {
+	local dir=$STATE/tasks/$1 i
+	for i in $(seq 1200); do
+		[ -e "$dir/output/.ready" ] && break
+		sleep 0.1
+	done
+	[ -e "$dir/output/.ready" ] || { diag "$1: its game never got ready"; return 1; }
+	(cd "$dir" && SECRET_FILE=$STATE/secret python3 -c "import os, sys
+SECRET_FILE = os.environ['SECRET_FILE']
+$2") || diag "$1: planting failed"
+	touch "$dir/output.real/.go" 2>/dev/null || touch "$dir/output/.go"
 }
 # refused ID NAME REASON: the result names NAME as refused, saying REASON.
 refused() {
@@ -56,28 +79,36 @@ ctl submit --id victim --program "file://$STATE/programs/victim.py" --params "$F
 result_of victim "" 60 >/dev/null || bail "no result for victim"
 
 submit() { ctl submit --id "$1" --program "$2" --params "$FAST" >/dev/null || bail "submit $1"; }
-submit abs "$(hostile abs 'os.symlink(SECRET_FILE, "output/video.mp4")')"
-submit rel "$(hostile rel 'os.symlink("../../../secret", "output/video.mp4")')"
-submit sibling "$(hostile sibling 'os.symlink("../../victim/input/victim.py", "output/video.webm")')"
-submit outdir "$(hostile outdir "os.rename('output', 'output.real'); os.symlink('$STATE/elsewhere', 'output')")"
-submit hard "$(hostile hard 'os.link(SECRET_FILE, "output/video.mp4")')"
-submit fifo "$(hostile fifo 'os.mkfifo("output/video.mp4")')"
-submit sparse "$(hostile sparse 'f = open("output/video.mp4", "wb"); f.truncate(100 << 30); f.close()')"
-submit budget "$(hostile budget 'open("output/video.mp4", "wb").write(b"v" * 1040000)')"
+submit abs "$(hostile abs '')"
+submit rel "$(hostile rel '')"
+submit sibling "$(hostile sibling '')"
+submit outdir "$(hostile outdir '')"
+submit hard "$(hostile hard '')"
+submit fifo "$(hostile fifo '')"
+submit sparse "$(hostile sparse '')"
+submit budget "$(hostile budget '')"
 submit biglog "$(hostile biglog '
 sys.stderr.write("HEAD-MARK\n")
 for i in range(50000):
     sys.stderr.write("filler line %08d ............................................................\n" % i)
 sys.stderr.write("TAIL-MARK\n"); sys.stderr.flush()')"
 submit sparselog "$(hostile sparselog '
-sys.stderr.write("SPARSE-HEAD\n"); sys.stderr.flush()
-os.truncate("output/log.txt", 300 << 30)
-sys.stderr.write("SPARSE-TAIL\n"); sys.stderr.flush()')"
+sys.stderr.write("SPARSE-HEAD\n"); sys.stderr.flush()')"
 submit plain "$(hostile plain '')"
 ROOT=$(id -u)
-if [ "$ROOT" = 0 ]; then
-	submit device "$(hostile device 'os.mknod("output/video.mp4", 0o20644, os.makedev(1, 3))')"
-fi
+[ "$ROOT" != 0 ] || submit device "$(hostile device '')"
+plant abs 'os.symlink(SECRET_FILE, "output/video.mp4")'
+plant rel 'os.symlink("../../../secret", "output/video.mp4")'
+plant sibling 'os.symlink("../../victim/input/victim.py", "output/video.webm")'
+plant outdir "os.rename('output', 'output.real'); os.symlink('$STATE/elsewhere', 'output')"
+plant hard 'os.link(SECRET_FILE, "output/video.mp4")'
+plant fifo 'os.mkfifo("output/video.mp4")'
+plant sparse 'f = open("output/video.mp4", "wb"); f.truncate(100 << 30); f.close()'
+plant budget 'open("output/video.mp4", "wb").write(b"v" * 1040000)'
+plant sparselog 'os.truncate("output/log.txt", 300 << 30)
+open("output/log.txt", "a").write("SPARSE-TAIL\n")'
+plant plain ''
+[ "$ROOT" != 0 ] || plant device 'os.mknod("output/video.mp4", 0o20644, os.makedev(1, 3))'
 
 check "absolute symlink to a 0600 file: refused, named" refused abs video.mp4 "a symbolic link"
 check "relative ../../.. symlink: refused" refused rel video.mp4 "a symbolic link"
@@ -122,32 +153,21 @@ check "biglog: its head and its tail are kept" sh -c "grep -q HEAD-MARK '$f' && 
 f=$(uploaded sparselog log.txt); f=${f#file://}
 check "sparselog: 300 GiB of nothing cut, its lines kept" sh -c "grep -q SPARSE-HEAD '$f' && grep -aq SPARSE-TAIL '$f'"
 
-# A lingering child swaps log.txt for a link as fast as it can while the gateway collects.
-cat > "$STATE/programs/linger.py" <<PY
-import os, sys, time
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        open("$STATE/linger.pid", "w").write(str(os.getpid()))
-        end = time.time() + 60
-        while time.time() < end and os.path.isdir("output"):
-            try:
-                os.symlink("$STATE/secret", "output/.l")
-                os.rename("output/.l", "output/log.txt")
-                open("output/.r", "w").write("regular\n")
-                os.rename("output/.r", "output/log.txt")
-            except OSError:
-                pass
-        os._exit(0)
-    os._exit(0)
-for line in sys.stdin:
-    print("STAY", flush=True)
-PY
+# Something swaps log.txt for a link as fast as it can while the gateway collects.
+hostile linger '' >/dev/null
 for i in 1 2 3 4 5; do
 	ctl submit --id "linger$i" --program "file://$STATE/programs/linger.py" --params "$FAST" >/dev/null
+	plant "linger$i" '' || continue
+	(cd "$STATE/tasks/linger$i" && end=$((SECONDS + 60)) &&
+	while [ $SECONDS -lt $end ] && [ -d output ] && [ ! -e "$STATE/linger.stop" ]; do
+		ln -sfn "$STATE/secret" output/.l && mv -fT output/.l output/log.txt
+		echo regular > output/.r && mv -fT output/.r output/log.txt
+	done) 2>/dev/null &
+	swapper=$!
 	result_of "linger$i" "" 60 >/dev/null || diag "no result for linger$i"
-	[ -s "$STATE/linger.pid" ] && kill "$(cat "$STATE/linger.pid")" 2>/dev/null
-	rm -f "$STATE/linger.pid"
+	touch "$STATE/linger.stop"
+	wait "$swapper"
+	rm -f "$STATE/linger.stop"
 done
 n=0
 for i in 1 2 3 4 5; do
