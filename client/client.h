@@ -45,6 +45,8 @@ char *client_text_clean(const char *s);
  * arrays and objects as compact JSON, cleaned.
  */
 char *client_text_json(const cJSON *);
+/* A number as client_text_json shows it (an integer without a fraction). */
+char *client_text_number(double);
 /* A string member of obj, or NULL (missing or not a string); borrowed. */
 const char *client_json_str(const cJSON *obj, const char *name);
 /* A number member of obj into *out: 0, or -1 when missing or not a number. */
@@ -54,12 +56,6 @@ int client_json_num(const cJSON *obj, const char *name, double *out);
  * when ms is negative. Returns buf (16 bytes are enough).
  */
 char *client_text_duration(int64_t ms, char *buf, size_t len);
-/*
- * RFC 3339 ("2026-11-28T10:00:00.123Z", an offset such as +02:00 instead
- * of Z, any fraction, 't' or ' ' for 'T') to milliseconds since the
- * epoch: 0, or -1 for anything else.
- */
-int client_text_time_parse(const char *, int64_t *ms);
 /* Milliseconds since the epoch as RFC 3339 UTC with milliseconds; buf >= 32 bytes. */
 char *client_text_time_fmt(int64_t ms, char *buf, size_t len);
 
@@ -387,32 +383,5 @@ struct client_read_args {
 int client_reader_run(struct client_reader *, const struct client_read_args *, long long *n,
     char *why, size_t whylen, char **cause);
 
-/*
- * A result v1 record, decoded for display (proto/ will take this over):
- * root is the parsed object (owned; NULL when the record is not a JSON
- * object); the rest point into it. duration_ms: duration_ms when a
- * non-negative number, else timings.finished - timings.started, else -1.
- */
-struct client_result {
-	cJSON *root;
-	const char *task_id;		/* NULL: missing */
-	const cJSON *attempt;
-	const cJSON *status;
-	const cJSON *score;		/* game_result.score */
-	const cJSON *video_url;
-	int64_t duration_ms;
-};
-/* 0, or -1 when the value is not a JSON object (r->root NULL). */
-int client_result_decode(const char *value, size_t len, struct client_result *r);
-/* A dead-letter record: where the refused task was (numbers only), why. */
-struct client_dlq {
-	cJSON *root;
-	const cJSON *partition;		/* NULL: not a number */
-	const cJSON *offset;		/* NULL: not a number */
-	const cJSON *reason;
-	const cJSON *task_id;
-	const cJSON *detail;
-};
-int client_dlq_decode(const char *value, size_t len, struct client_dlq *d);
 
 #endif

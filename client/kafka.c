@@ -5,8 +5,8 @@
  * offsets committed, so a reader cannot steal work from or move the
  * position of the gateway or any other reader. A reader assigns every
  * partition of a topic directly with read_committed, as the Webservice
- * sees results. And the decoding of result v1 and dead-letter records
- * for display, in one place each until proto/ holds the contracts.
+ * sees results. Records are decoded with proto/ (result v1, the
+ * dead-letter record) by the caller.
  *
  * It does not produce (paiactl's submit builds on the handle) nor print.
  */
@@ -326,68 +326,5 @@ client_reader_run(struct client_reader *rd, const struct client_read_args *a, lo
 		a->on_record(&rec, a->arg);
 		(*n)++;
 	}
-	return 0;
-}
-
-/* ---- records for display ---- */
-
-/* Milliseconds between two RFC 3339 fields of timings, or -1. */
-static int64_t
-client_result_span(const cJSON *timings, const char *from, const char *to)
-{
-	int64_t a, b;
-
-	if (client_text_time_parse(client_json_str(timings, from), &a) != 0 ||
-	    client_text_time_parse(client_json_str(timings, to), &b) != 0 || b < a)
-		return -1;
-	return b - a;
-}
-
-int
-client_result_decode(const char *value, size_t len, struct client_result *r)
-{
-	double ms;
-
-	memset(r, 0, sizeof *r);
-	r->duration_ms = -1;
-	r->root = cJSON_ParseWithLength(value, len);
-	if (!cJSON_IsObject(r->root)) {
-		cJSON_Delete(r->root);
-		r->root = NULL;
-		return -1;
-	}
-	r->task_id = client_json_str(r->root, "task_id");
-	r->attempt = cJSON_GetObjectItemCaseSensitive(r->root, "attempt");
-	r->status = cJSON_GetObjectItemCaseSensitive(r->root, "status");
-	r->score = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->root,
-	    "game_result"), "score");
-	r->video_url = cJSON_GetObjectItemCaseSensitive(r->root, "video_url");
-	if (client_json_num(r->root, "duration_ms", &ms) == 0 && ms >= 0)
-		r->duration_ms = (int64_t)ms;
-	else
-		r->duration_ms = client_result_span(cJSON_GetObjectItemCaseSensitive(r->root,
-		    "timings"), "started", "finished");
-	return 0;
-}
-
-int
-client_dlq_decode(const char *value, size_t len, struct client_dlq *d)
-{
-	const cJSON *j;
-
-	memset(d, 0, sizeof *d);
-	d->root = cJSON_ParseWithLength(value, len);
-	if (!cJSON_IsObject(d->root)) {
-		cJSON_Delete(d->root);
-		d->root = NULL;
-		return -1;
-	}
-	j = cJSON_GetObjectItemCaseSensitive(d->root, "partition");
-	d->partition = cJSON_IsNumber(j) ? j : NULL;
-	j = cJSON_GetObjectItemCaseSensitive(d->root, "offset");
-	d->offset = cJSON_IsNumber(j) ? j : NULL;
-	d->reason = cJSON_GetObjectItemCaseSensitive(d->root, "reason");
-	d->task_id = cJSON_GetObjectItemCaseSensitive(d->root, "task_id");
-	d->detail = cJSON_GetObjectItemCaseSensitive(d->root, "detail");
 	return 0;
 }

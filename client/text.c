@@ -52,10 +52,21 @@ client_json_num(const cJSON *obj, const char *name, double *out)
 }
 
 char *
+client_text_number(double v)
+{
+	char *s;
+
+	if (v > -1e15 && v < 1e15 && (double)(long long)v == v)
+		xasprintf(&s, "%lld", (long long)v);
+	else
+		xasprintf(&s, "%g", v);
+	return s;
+}
+
+char *
 client_text_json(const cJSON *j)
 {
 	char *s, *c;
-	double v;
 
 	if (j == NULL || cJSON_IsNull(j))
 		return xstrdup("-");
@@ -63,14 +74,8 @@ client_text_json(const cJSON *j)
 		return client_text_clean(j->valuestring);
 	if (cJSON_IsBool(j))
 		return xstrdup(cJSON_IsTrue(j) ? "true" : "false");
-	if (cJSON_IsNumber(j)) {
-		v = j->valuedouble;
-		if (v > -1e15 && v < 1e15 && (double)(long long)v == v)
-			xasprintf(&s, "%lld", (long long)v);
-		else
-			xasprintf(&s, "%g", v);
-		return s;
-	}
+	if (cJSON_IsNumber(j))
+		return client_text_number(j->valuedouble);
 	if ((s = cJSON_PrintUnformatted(j)) == NULL)
 		return xstrdup("?");
 	c = client_text_clean(s);
@@ -78,51 +83,6 @@ client_text_json(const cJSON *j)
 	return c;
 }
 
-int
-client_text_time_parse(const char *s, int64_t *ms)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec, n = 0, oh, om, sign = 1;
-	int64_t frac = 0, scale = 100, off = 0;
-	const char *p;
-	time_t t;
-
-	if (s == NULL)
-		return -1;
-	if (sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n == 0)
-		return -1;
-	p = s + n;
-	if (*p == '.') {
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			frac += (*p - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (*p == 'Z' || *p == 'z')
-		p++;
-	else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2 || strlen(p) != 6)
-			return -1;
-		off = sign * ((int64_t)oh * 3600 + (int64_t)om * 60) * 1000;
-		p += 6;
-	} else
-		return -1;
-	if (*p != '\0')
-		return -1;
-	memset(&tm, 0, sizeof tm);
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*ms = (int64_t)t * 1000 + frac - off;
-	return 0;
-}
 
 char *
 client_text_time_fmt(int64_t ms, char *buf, size_t len)

@@ -89,6 +89,11 @@ int64_t util_now_ms(void);
 int64_t util_mono_ms(void);
 /* RFC 3339 UTC with milliseconds into buf (>= 32 bytes). */
 char *util_time_fmt(int64_t ms, char *buf, size_t len);
+/*
+ * RFC 3339 ("2026-11-28T10:00:00.123Z", an offset such as +02:00 instead
+ * of Z, any fraction, 't' or ' ' for 'T') to wall ms: 0, or -1.
+ */
+int util_time_parse(const char *, int64_t *ms);
 /* mkdir -p with mode; 0 or -1 with *cause. */
 int util_mkdirs(const char *path, mode_t mode, char **cause);
 /*
@@ -184,42 +189,6 @@ typedef void reaper_cb(pid_t pid, int status, void *arg);
 struct reaper_watch *reaper_watch(struct event_base *, pid_t, reaper_cb *, void *arg);
 void reaper_cancel(struct reaper_watch *);
 void reaper_set_orphans(struct event_base *, int on);
-
-/*
- * json.c: a strict RFC 8259 checker for JSON from outside (see the file):
- * no duplicate names, no \u0000, no lone surrogates, no byte order mark,
- * nothing after the value, at most JSON_DEPTH_MAX levels. Pure: no
- * globals, no I/O; any thread.
- */
-#define JSON_DEPTH_MAX 64
-enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY,
-	JSON_OBJECT };
-struct json_member {
-	char *name;		/* unescaped; never holds a NUL */
-	size_t name_off;	/* its opening quote in the text */
-	size_t value_off;	/* the value's first byte */
-	size_t value_end;	/* one past its last byte */
-};
-struct json_doc {
-	enum json_type type;	/* of the top-level value */
-	size_t start, end;	/* its span, whitespace around it excluded */
-	struct json_member *members;	/* a top-level object's, in text order */
-	size_t nmembers;
-};
-/*
- * Check that buf[0..len) is one JSON value by those rules. Returns 0 and
- * fills *doc (json_doc_free it after; doc may be NULL), or -1 with
- * *errpos the offending byte's offset and *cause an allocated, short
- * sentence saying what is wrong ("duplicate name \"id\" in an object",
- * "a number has a leading zero"); errpos and cause may be NULL.
- */
-int json_check(const void *buf, size_t len, struct json_doc *doc, size_t *errpos,
-    char **cause);
-void json_doc_free(struct json_doc *);
-/* The top-level member of that (unescaped) name, or NULL. */
-const struct json_member *json_doc_member(const struct json_doc *, const char *name);
-/* "null", "a boolean", "a number", "a string", "an array", "an object". */
-const char *json_type_name(enum json_type);
 
 /* config.c: INI configuration (our own reader) with PAIA_* overrides. */
 struct config;

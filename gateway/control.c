@@ -3,7 +3,7 @@
  * mode 0660, peer credentials checked, JSON lines. Requests are answered
  * from the loop's state; "subscribe" turns a connection into a stream of
  * task events and a status line every second. Requests are held to
- * strict JSON and to the fields each command takes (control_request_parse);
+ * strict JSON and to the fields each command takes (proto/control.c);
  * the socket's path is taken over only from a stale socket, never from a
  * live one or another file.
  *
@@ -52,6 +52,9 @@ struct control_client {
 LIST_HEAD(client_list, control_client);
 
 struct control {
+	struct event_base *base;
+	const struct control_ops *ops;
+	void *arg;
 	char *path;
 	struct evconnlistener *listener;
 	struct evaccept *guard;
@@ -133,225 +136,110 @@ control_send_error(struct control_client *c, const char *fmt, ...)
 	free(m);
 }
 
-/* ---- requests: strict JSON, every field known and of its type ---- */
+/* ---- the commands: one handler each, over the gateway's ops ---- */
 
-enum control_field { CTL_F_ID = 1, CTL_F_STATE = 2, CTL_F_CHECK = 4 };
+/* Fill the answer r, or return -1 with *cause (sent as the error). */
+typedef int control_cmd_fn(struct control *, struct control_client *,
+    const struct proto_request *, cJSON *r, char **cause);
 
-static const struct control_cmd_def {
-	const char *name;
-	enum control_cmd cmd;
-	int fields;	/* allowed besides cmd */
-	int required;
-	const char *takes;
-} control_cmds[] = {
-	{ "status", CONTROL_STATUS, 0, 0, "no other field" },
-	{ "tasks", CONTROL_TASKS, CTL_F_STATE, 0, "state" },
-	{ "task", CONTROL_TASK, CTL_F_ID, CTL_F_ID, "id" },
-	{ "requeue", CONTROL_REQUEUE, CTL_F_ID, CTL_F_ID, "id" },
-	{ "cancel", CONTROL_CANCEL, CTL_F_ID, CTL_F_ID, "id" },
-	{ "lag", CONTROL_LAG, CTL_F_CHECK, 0, "check" },
-	{ "subscribe", CONTROL_SUBSCRIBE, 0, 0, "no other field" },
-};
-
-/* A string field: of that type, no control characters. */
 static int
-control_string_field(const cJSON *j, char **out, char **cause)
+control_cmd_status(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
 {
-	if (!cJSON_IsString(j)) {
-		xasprintf(cause, "field '%s' must be a string, not %s", j->string,
-		    msg_type_name(j));
-		return -1;
-	}
-	if (util_find_control(j->valuestring) != NULL) {
-		xasprintf(cause, "field '%s' must not hold control characters", j->string);
-		return -1;
-	}
-	*out = xstrdup(j->valuestring);
+	cJSON_AddItemToObject(r, "status", ctl->ops->status(ctl->arg));
 	return 0;
 }
 
-void
-control_request_clear(struct control_request *req)
+static int
+control_cmd_tasks(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
 {
-	free(req->id);
-	free(req->state);
-	memset(req, 0, sizeof *req);
+	cJSON_AddItemToObject(r, "tasks", ctl->ops->tasks(req->state, ctl->arg));
+	return 0;
 }
 
-int
-control_request_parse(const char *line, size_t len, struct control_request *req, char **cause)
+static int
+control_cmd_task(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
 {
-	const struct control_cmd_def *def = NULL;
-	struct json_doc doc;
-	cJSON *root = NULL;
-	const cJSON *cmd, *f;
-	enum task_state st;
-	char *why = NULL, *e;
-	size_t at, i;
-	int seen = 0, rc = -1;
+	cJSON *t;
 
-	memset(req, 0, sizeof *req);
-	if (json_check(line, len, &doc, &at, &why) != 0) {
-		xasprintf(cause, "request is not valid JSON: %s (byte %zu)", why, at);
-		free(why);
+	if ((t = ctl->ops->task(req->id, cause, ctl->arg)) == NULL)
 		return -1;
-	}
-	if (doc.type != JSON_OBJECT) {
-		xasprintf(cause, "request is not a JSON object (it is %s)", json_type_name(doc.type));
-		goto out;
-	}
-	if ((root = cJSON_ParseWithLength(line, len)) == NULL) {
-		xasprintf(cause, "request is not JSON that cJSON reads");
-		goto out;
-	}
-	cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
-	if (cmd == NULL) {
-		xasprintf(cause, "request needs a string field 'cmd'");
-		goto out;
-	}
-	if (control_string_field(cmd, &e, cause) != 0)
-		goto out;
-	for (i = 0; i < nitems(control_cmds) && def == NULL; i++)
-		if (strcmp(control_cmds[i].name, e) == 0)
-			def = &control_cmds[i];
-	if (def == NULL) {
-		why = util_cut(e, 64);
-		xasprintf(cause, "unknown command '%s' (status, tasks, task, requeue, cancel, lag, "
-		    "subscribe)", why);
-		free(why);
-		free(e);
-		goto out;
-	}
-	free(e);
-	req->cmd = def->cmd;
-	cJSON_ArrayForEach(f, root) {
-		int bit = strcmp(f->string, "id") == 0 ? CTL_F_ID :
-		    strcmp(f->string, "state") == 0 ? CTL_F_STATE :
-		    strcmp(f->string, "check") == 0 ? CTL_F_CHECK : 0;
-
-		if (strcmp(f->string, "cmd") == 0)
-			continue;
-		if ((def->fields & bit) == 0) {
-			why = util_cut(f->string, 64);
-			xasprintf(cause, "unknown field '%s' for '%s' (it takes %s)",
-			    util_find_control(why) != NULL ? "?" : why, def->name, def->takes);
-			free(why);
-			goto out;
-		}
-		seen |= bit;
-		if (bit == CTL_F_CHECK) {
-			if (!cJSON_IsBool(f)) {
-				xasprintf(cause, "field 'check' must be a boolean, not %s",
-				    msg_type_name(f));
-				goto out;
-			}
-			req->check = cJSON_IsTrue(f);
-		} else if (control_string_field(f, bit == CTL_F_ID ? &req->id : &req->state,
-		    cause) != 0)
-			goto out;
-	}
-	if ((def->required & ~seen) & CTL_F_ID) {
-		xasprintf(cause, "request needs a string field 'id'");
-		goto out;
-	}
-	if (req->id != NULL && (*req->id == '\0' || strlen(req->id) > TASK_ID_MAX)) {
-		xasprintf(cause, "field 'id' must be 1 to %d bytes long (a task id)", TASK_ID_MAX);
-		goto out;
-	}
-	if (req->state != NULL && strcmp(req->state, "active") != 0 &&
-	    task_state_parse(req->state, &st) != 0) {
-		why = util_cut(req->state, 64);
-		xasprintf(cause, "unknown state '%s'", why);
-		free(why);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc != 0)
-		control_request_clear(req);
-	cJSON_Delete(root);
-	json_doc_free(&doc);
-	return rc;
+	cJSON_AddItemToObject(r, "task", t);
+	return 0;
 }
+
+static int
+control_cmd_cancel(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	if (ctl->ops->cancel(req->id, cause, ctl->arg) != 0)
+		return -1;
+	cJSON_AddStringToObject(r, "task_id", req->id);
+	return 0;
+}
+
+static int
+control_cmd_requeue(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	int attempt;
+
+	if (ctl->ops->requeue(req->id, &attempt, cause, ctl->arg) != 0)
+		return -1;
+	cJSON_AddStringToObject(r, "task_id", req->id);
+	cJSON_AddNumberToObject(r, "attempt", attempt);
+	return 0;
+}
+
+static int
+control_cmd_lag(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	ctl->ops->lag(r, req->check, ctl->arg);
+	return 0;
+}
+
+static int
+control_cmd_subscribe(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	c->subscribed = 1;
+	return 0;
+}
+
+/* Indexed by enum proto_cmd: proto/ names the commands and their fields. */
+static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
+	[PROTO_CMD_STATUS] = control_cmd_status,
+	[PROTO_CMD_TASKS] = control_cmd_tasks,
+	[PROTO_CMD_TASK] = control_cmd_task,
+	[PROTO_CMD_REQUEUE] = control_cmd_requeue,
+	[PROTO_CMD_CANCEL] = control_cmd_cancel,
+	[PROTO_CMD_LAG] = control_cmd_lag,
+	[PROTO_CMD_SUBSCRIBE] = control_cmd_subscribe,
+};
 
 static void
 control_handle(struct control *ctl, struct control_client *c, const char *line, size_t len)
 {
-	struct control_request req;
-	cJSON *r, *arr;
-	const struct task *t;
-	enum task_state want = TASK_RECEIVED;
+	struct proto_request req;
+	cJSON *r;
 	char *cause = NULL;
-	int attempt, filter = 0, active_only = 0;
 
-	if (control_request_parse(line, len, &req, &cause) != 0) {
+	if (proto_request_parse(line, len, &req, &cause) != 0) {
 		control_send_error(c, "%s", cause);
 		free(cause);
 		return;
 	}
-	r = cJSON_CreateObject();
-	cJSON_AddTrueToObject(r, "ok");
-	switch (req.cmd) {
-	case CONTROL_STATUS:
-		cJSON_AddItemToObject(r, "status", task_status_json());
-		break;
-	case CONTROL_TASKS:
-		if (req.state != NULL && strcmp(req.state, "active") == 0)
-			active_only = 1;
-		else if (req.state != NULL) {
-			task_state_parse(req.state, &want);
-			filter = 1;
-		}
-		arr = cJSON_AddArrayToObject(r, "tasks");
-		TAILQ_FOREACH(t, &gw->active, entry)
-			if (!filter || t->state == want)
-				cJSON_AddItemToArray(arr, task_to_json(t));
-		if (!active_only) {
-			TAILQ_FOREACH(t, &gw->history, entry)
-				if (!filter || t->state == want)
-					cJSON_AddItemToArray(arr, task_to_json(t));
-		}
-		break;
-	case CONTROL_TASK:
-		if ((t = task_find(req.id)) == NULL) {
-			cJSON_Delete(r);
-			control_send_error(c, "no task %s known to this gateway", req.id);
-			goto out;
-		}
-		cJSON_AddItemToObject(r, "task", task_to_json(t));
-		break;
-	case CONTROL_CANCEL:
-	case CONTROL_REQUEUE:
-		if ((req.cmd == CONTROL_CANCEL ? task_cancel(req.id, &cause) :
-		    task_requeue(req.id, &attempt, &cause)) != 0) {
-			cJSON_Delete(r);
-			control_send_error(c, "%s", cause);
-			free(cause);
-			goto out;
-		}
-		cJSON_AddStringToObject(r, "task_id", req.id);
-		if (req.cmd == CONTROL_REQUEUE)
-			cJSON_AddNumberToObject(r, "attempt", attempt);
-		break;
-	case CONTROL_LAG: {
-		char *why = NULL;
-		cJSON_AddItemToObject(r, "partitions", health_json(gw->health));
-		cJSON_AddBoolToObject(r, "healthy", gw->health == NULL || health_ok(gw->health, &why));
-		if (why != NULL)
-			cJSON_AddStringToObject(r, "why", why);
-		free(why);
-		if (req.check)
-			health_poke(gw->health);
-		break;
-	}
-	case CONTROL_SUBSCRIBE:
-		c->subscribed = 1;
-		break;
-	}
-	control_send(c, r);
+	r = proto_answer_ok();
+	if (control_cmds[req.cmd](ctl, c, &req, r, &cause) != 0) {
+		control_send_error(c, "%s", cause);
+		free(cause);
+	} else
+		control_send(c, r);
 	cJSON_Delete(r);
-out:
-	control_request_clear(&req);
+	proto_request_clear(&req);
 }
 
 /* Queued for the client and not yet written. */
@@ -365,7 +253,7 @@ static void
 control_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct control_client *c = arg;
-	struct control *ctl = gw->control;
+	struct control *ctl = c->ctl;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	char *line;
 	size_t len;
@@ -494,7 +382,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 	}
 	c = xcalloc(1, sizeof *c);
 	c->ctl = ctl;
-	c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, control_read_cb, control_write_cb, control_event_cb, c);
 	/* Input stops growing at a line's cap; a client that reads nothing for long goes. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONTROL_LINE_MAX + 1);
@@ -504,21 +392,17 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 	ctl->nclients++;
 }
 
+/* Queue an event line (text without its newline) to every subscriber. */
 static void
-control_broadcast(struct control *ctl, cJSON *ev)
+control_broadcast(struct control *ctl, const char *s)
 {
 	struct control_client *c, *next;
-	char *s = NULL;
-	size_t len = 0;
+	size_t len = strlen(s);
 
 	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		if (!c->subscribed || c->dropped)
 			continue;
-		if (s == NULL) {
-			s = cJSON_PrintUnformatted(ev);
-			len = strlen(s);
-		}
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONTROL_OUT_MAX) {
 			log_warn("control subscriber too slow, dropped", "queued=%zu",
 			    evbuffer_get_length(bufferevent_get_output(c->bev)));
@@ -528,11 +412,10 @@ control_broadcast(struct control *ctl, cJSON *ev)
 		evbuffer_add(bufferevent_get_output(c->bev), s, len);
 		evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
 	}
-	free(s);
 }
 
 /* Events are built only when someone listens. */
-static int
+int
 control_has_subscribers(const struct control *ctl)
 {
 	const struct control_client *c;
@@ -544,32 +427,27 @@ control_has_subscribers(const struct control *ctl)
 }
 
 void
-control_notify_task(struct control *ctl, const struct task *t)
+control_publish(struct control *ctl, enum proto_event_type type, cJSON *payload)
 {
-	cJSON *ev;
+	char *line;
 
-	if (!control_has_subscribers(ctl))
+	if (ctl == NULL || !control_has_subscribers(ctl)) {
+		cJSON_Delete(payload);
 		return;
-	ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "event", "task");
-	cJSON_AddItemToObject(ev, "task", task_to_json(t));
-	control_broadcast(ctl, ev);
-	cJSON_Delete(ev);
+	}
+	line = proto_event_encode(type, payload);
+	control_broadcast(ctl, line);
+	free(line);
 }
 
+/* A status event every second while someone listens. */
 static void
 control_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct control *ctl = arg;
-	cJSON *ev;
 
-	if (!control_has_subscribers(ctl))
-		return;
-	ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "event", "status");
-	cJSON_AddItemToObject(ev, "status", task_status_json());
-	control_broadcast(ctl, ev);
-	cJSON_Delete(ev);
+	if (control_has_subscribers(ctl))
+		control_publish(ctl, PROTO_EVENT_STATUS, ctl->ops->status(ctl->arg));
 }
 
 /*
@@ -620,11 +498,12 @@ control_path_claim(const struct sockaddr_un *sun, char **cause)
 }
 
 struct control *
-control_start(const char *path, char **cause)
+control_start(struct event_base *base, const struct config *conf, const char *path,
+    const struct control_ops *ops, void *arg, char **cause)
 {
 	struct control *ctl;
 	struct sockaddr_un sun;
-	const char *group = config_get(gw->conf, "control", "group");
+	const char *group = config_get(conf, "control", "group");
 	struct timeval tv = { 1, 0 };
 	struct group *gr;
 	mode_t old;
@@ -637,6 +516,9 @@ control_start(const char *path, char **cause)
 	}
 	strcpy(sun.sun_path, path);
 	ctl = xcalloc(1, sizeof *ctl);
+	ctl->base = base;
+	ctl->ops = ops;
+	ctl->arg = arg;
 	LIST_INIT(&ctl->clients);
 	if (group != NULL && *group != '\0') {
 		if ((gr = getgrnam(group)) == NULL) {
@@ -652,7 +534,7 @@ control_start(const char *path, char **cause)
 		return NULL;
 	}
 	old = umask(0117);
-	ctl->listener = evconnlistener_new_bind(gw->base, control_accept_cb, ctl,
+	ctl->listener = evconnlistener_new_bind(base, control_accept_cb, ctl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (ctl->listener == NULL) {
@@ -660,15 +542,15 @@ control_start(const char *path, char **cause)
 		free(ctl);
 		return NULL;
 	}
-	ctl->max_clients = (size_t)config_get_int(gw->conf, "control", "max_clients");
-	ctl->guard = evaccept_new(gw->base, ctl->listener, "control", NULL, NULL);
-	ctl->reap = event_new(gw->base, -1, 0, control_reap_cb, ctl);
+	ctl->max_clients = (size_t)config_get_int(conf, "control", "max_clients");
+	ctl->guard = evaccept_new(base, ctl->listener, "control", NULL, NULL);
+	ctl->reap = event_new(base, -1, 0, control_reap_cb, ctl);
 	chmod(path, 0660);
 	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
 		log_warn("cannot give the control socket to its group", "group=%s error=%s", group,
 		    log_q(strerror(errno)));
 	ctl->path = xstrdup(path);
-	ctl->tick = event_new(gw->base, -1, EV_PERSIST, control_tick_cb, ctl);
+	ctl->tick = event_new(base, -1, EV_PERSIST, control_tick_cb, ctl);
 	event_add(ctl->tick, &tv);
 	log_info("control socket listening", "path=%s", log_q(path));
 	return ctl;

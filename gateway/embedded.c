@@ -31,37 +31,6 @@ static int demo_reported;
 static int demo_failed;
 static char **demo_rows;
 
-/*
- * Next to the running binary, then (a gateway run from the build tree)
- * the build tree's demo/, then where it is installed, then the source
- * tree's demo/.
- */
-char *
-embedded_find(const char *name, const char *installed_dir)
-{
-	const char *dirs[4];
-	char *exe = util_exe_dir(), *path, *gwdir = realpath(PAIA_BUILDDIR "/gateway", NULL);
-	size_t i;
-
-	dirs[0] = exe;
-	dirs[1] = gwdir != NULL && strcmp(gwdir, exe) == 0 ? PAIA_BUILDDIR "/demo" : NULL;
-	dirs[2] = installed_dir;
-	dirs[3] = PAIA_SRCDIR "/demo";
-	free(gwdir);
-	for (i = 0; i < nitems(dirs); i++) {
-		if (dirs[i] == NULL)
-			continue;
-		xasprintf(&path, "%s/%s", dirs[i], name);
-		if (access(path, R_OK) == 0) {
-			free(exe);
-			return path;
-		}
-		free(path);
-	}
-	free(exe);
-	return NULL;
-}
-
 static void
 embedded_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -70,7 +39,7 @@ embedded_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 }
 
 int
-embedded_start(char **cause)
+embedded_start(struct gw *gw, char **cause)
 {
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
 	char errstr[512], *s, *game;
@@ -111,7 +80,7 @@ embedded_start(char **cause)
 	util_mkdirs(s, 0755, cause);
 	free(s);
 	if (*config_get(gw->conf, "runner", "command") == '\0') {
-		if ((game = embedded_find("paia-demo-game", PAIA_PKGLIBEXECDIR)) == NULL) {
+		if ((game = bundle_find("paia-demo-game", PAIA_PKGLIBEXECDIR)) == NULL) {
 			xasprintf(cause, "embedded: paia-demo-game not found next to paia-gateway or "
 			    "in %s; set runner.command", PAIA_PKGLIBEXECDIR);
 			return -1;
@@ -125,7 +94,7 @@ embedded_start(char **cause)
 }
 
 int
-embedded_write_info(const char *control_path, char **cause)
+embedded_write_info(struct gw *gw, const char *control_path, char **cause)
 {
 	cJSON *j = cJSON_CreateObject();
 	char *s;
@@ -187,7 +156,7 @@ demo_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		log_error("demo task not delivered", "error=%s", log_q(rd_kafka_err2str(m->err)));
-		task_drain(1);
+		task_drain(opaque, 1);
 	}
 }
 
@@ -205,6 +174,7 @@ demo_video_path(const struct task *t)
 static void
 demo_on_reported(struct task *t)
 {
+	struct gw *gw = t->gw;
 	const cJSON *score = t->game_result != NULL ?
 	    cJSON_GetObjectItemCaseSensitive(t->game_result, "score") : NULL;
 	char sc[32];
@@ -217,7 +187,7 @@ demo_on_reported(struct task *t)
 	if (t->status != RESULT_SUCCEEDED)
 		demo_failed++;
 	xasprintf(&demo_rows[demo_reported++], "%-14s %-10s %6s %8.2fs  %s", t->spec->task_id,
-	    msg_status_name(t->status), sc,
+	    proto_status_name(t->status), sc,
 	    (double)(t->ts[t->state] - t->ts[TASK_RECEIVED]) / 1000.0, demo_video_path(t));
 	if (demo_reported < demo_total)
 		return;
@@ -228,19 +198,20 @@ demo_on_reported(struct task *t)
 	    demo_total - demo_failed, demo_failed, config_get(gw->conf, "storage", "result_prefix"),
 	    gw->results_topic);
 	fflush(stdout);
-	task_drain(demo_failed > 0 ? 1 : 0);
+	task_drain(gw, demo_failed > 0 ? 1 : 0);
 }
 
 int
-demo_start(int n, char **cause)
+demo_start(struct gw *gw, int n, char **cause)
 {
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
-	char errstr[512], *sample, *dst, *buf, *task, *id;
+	struct proto_task t;
+	char errstr[512], *sample, *dst, *buf, *task, *id, *url, params[64];
 	struct timeval tv = { 0, 50000 };
 	size_t len;
 	int i;
 
-	if ((sample = embedded_find("sample-ai.py", PAIA_PKGDATADIR)) == NULL) {
+	if ((sample = bundle_find("sample-ai.py", PAIA_PKGDATADIR)) == NULL) {
 		xasprintf(cause, "demo: sample-ai.py not found in %s", PAIA_PKGDATADIR);
 		rd_kafka_conf_destroy(kc);
 		return -1;
@@ -264,6 +235,7 @@ demo_start(int n, char **cause)
 	free(buf);
 	rd_kafka_conf_set(kc, "bootstrap.servers", gw->bootstrap, errstr, sizeof errstr);
 	rd_kafka_conf_set_dr_msg_cb(kc, demo_dr_cb);
+	rd_kafka_conf_set_opaque(kc, gw);
 	if ((demo_producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof errstr)) == NULL) {
 		xasprintf(cause, "demo: %s", errstr);
 		rd_kafka_conf_destroy(kc);
@@ -273,17 +245,27 @@ demo_start(int n, char **cause)
 	demo_total = n;
 	demo_rows = xcalloc((size_t)n, sizeof *demo_rows);
 	gw->on_reported = demo_on_reported;
+	/* Through the encoder: a state folder's name may hold anything JSON must escape. */
+	xasprintf(&url, "file://%s", dst);
+	memset(&t, 0, sizeof t);
+	t.game = (char *)"catch";
+	t.program = url;
+	t.params = params;
+	t.timeout_s = 120;
+	t.gpu = -1;
+	t.attempt = 1;
 	for (i = 0; i < n; i++) {
 		xasprintf(&id, "demo-%d", i + 1);
-		xasprintf(&task, "{\"version\":1,\"task_id\":\"%s\",\"game\":\"catch\","
-		    "\"program\":\"file://%s\",\"params\":{\"frames\":40,\"seed\":%d},"
-		    "\"timeout_s\":120}", id, dst, 1000 + i);
+		snprintf(params, sizeof params, "{\"frames\":40,\"seed\":%d}", 1000 + i);
+		t.task_id = id;
+		task = proto_task_encode(&t);
 		rd_kafka_producev(demo_producer, RD_KAFKA_V_TOPIC(gw->tasks_topic),
 		    RD_KAFKA_V_KEY(id, strlen(id)), RD_KAFKA_V_VALUE(task, strlen(task)),
 		    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 		free(task);
 		free(id);
 	}
+	free(url);
 	free(dst);
 	demo_poll = event_new(gw->base, -1, EV_PERSIST, demo_poll_cb, NULL);
 	event_add(demo_poll, &tv);

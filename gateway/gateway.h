@@ -17,81 +17,15 @@
 #include <cjson/cJSON.h>
 
 #include "common.h"
+#include "proto.h"
 
 struct event_base;
 struct rd_kafka_s;
 
-/* ---- message.c: the contracts of docs/messages.md ---- */
+/* The contracts (task v1, result v1, DLQ, control, names) are proto/proto.h. */
 
-#define TASK_VERSION 1
-#define RESULT_VERSION 1
-#define TASK_MAX_BYTES (1024 * 1024)
-#define TASK_ID_MAX 63
-#define DLQ_ORIGINAL_MAX (64 * 1024)
-
-enum dlq_reason {
-	DLQ_TOO_LARGE,
-	DLQ_INVALID_UTF8,
-	DLQ_INVALID_JSON,
-	DLQ_NOT_OBJECT,
-	DLQ_UNSUPPORTED_VERSION,
-	DLQ_MISSING_FIELD,
-	DLQ_WRONG_TYPE,
-	DLQ_INVALID_VALUE,
-	DLQ_DUPLICATE_TASK,
-};
-const char *msg_dlq_reason_name(enum dlq_reason);
-
-/* A decoded, validated task v1. */
-struct task_spec {
-	char *task_id;
-	int attempt;		/* >= 1 */
-	char *game;
-	char *game_version;	/* may be NULL */
-	char *program;		/* storage URL */
-	char *model;		/* storage URL or NULL */
-	char *entry;		/* relative path inside input/, or NULL */
-	char *params;		/* JSON object text as written ("{}" when absent) */
-	long timeout_s;		/* 0: the runner's default */
-	int gpu;
-	char *result_prefix;	/* storage URL prefix or NULL */
-	char *raw;		/* the original message, for requeue */
-	size_t rawlen;
-	size_t attempt_off;	/* raw's attempt value, [off, end) */
-	size_t attempt_end;
-	int attempt_insert;	/* no attempt: a requeue adds one at attempt_off */
-};
-
-/*
- * Decode and validate one task message: strict JSON (json_check), then
- * the fields. On failure returns -1, sets *reason and an allocated
- * *detail naming the field and what is wrong; *task_id is set
- * (allocated) when the message had a readable task_id.
- */
-int msg_task_decode(const void *buf, size_t len, struct task_spec **out,
-    enum dlq_reason *reason, char **detail, char **task_id);
-void msg_task_free(struct task_spec *);
-/*
- * The task message to produce for a requeue: the original text with
- * the attempt's value one higher (added when it had none), every other
- * byte as it was.
- */
-char *msg_task_requeue(const struct task_spec *);
-/* "a string", "a number", "a boolean", "null", "an array", "an object". */
-const char *msg_type_name(const cJSON *);
-/* A safe file name from the last segment of a URL path ("program" if none). */
-char *msg_url_basename(const char *url);
-
-enum result_status {
-	RESULT_SUCCEEDED,
-	RESULT_FAILED,
-	RESULT_TIMEOUT,
-	RESULT_CANCELLED,
-	RESULT_ERROR,
-};
-enum error_class { ERROR_NONE, ERROR_USER, ERROR_INFRA, ERROR_INVALID };
-const char *msg_status_name(enum result_status);
-const char *msg_error_class_name(enum error_class);
+struct intake_assignment;
+struct control_ops;
 
 struct artifact {
 	char *name;		/* log.txt, result.json, video.mp4 */
@@ -110,10 +44,6 @@ struct artifact_refusal {
 	char *reason;
 };
 
-/* The DLQ record: {reason, detail, topic, partition, offset, original...}. */
-char *msg_dlq_encode(enum dlq_reason, const char *detail, const char *task_id,
-    const char *topic, int32_t partition, int64_t offset, const void *payload,
-    size_t len, int64_t now_ms);
 
 /* ---- ledger.c: per-partition offsets, out-of-order completion ---- */
 
@@ -268,9 +198,11 @@ struct runner_job {
 	const struct runner_ops *ops;
 };
 struct runner *runner_local_new(struct event_base *, const struct config *, char **cause);
+/* The runner cannot go on (the API server refuses its Role): stop the gateway. */
+typedef void runner_fatal_cb(const char *why, void *arg);
 /* runner.type decides: local or k8s. */
 struct runner *runner_new(struct event_base *, struct evcurl *, const struct config *,
-    char **cause);
+    runner_fatal_cb *, void *arg, char **cause);
 /*
  * Start a job; started_cb when running, done_cb once at the end. NULL
  * when it failed at once (done_cb has been called with RUNNER_INFRA).
@@ -290,7 +222,7 @@ int runner_uses_claims(const struct runner *);
 void runner_release(struct runner *, const char *task_id, int first, int last);
 /* runner-k8s.c */
 struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct config *,
-    char **cause);
+    runner_fatal_cb *, void *arg, char **cause);
 /* The pod of a task attempt: <prefix>-<task>-<attempt>, DNS-1123 (caller frees). */
 char *runner_k8s_pod_name(const char *prefix, const char *task_id, int attempt);
 void runner_free(struct runner *);
@@ -387,20 +319,6 @@ int taskdir_create(int taskfd, const char *rel, mode_t mode, char **cause);
 
 /* ---- task.c: the task state machine and the gateway's state ---- */
 
-enum task_state {
-	TASK_RECEIVED,
-	TASK_FETCHING,
-	TASK_LAUNCHING,
-	TASK_RUNNING,
-	TASK_COLLECTING,
-	TASK_UPLOADING,
-	TASK_REPORTING,
-	TASK_DONE,	/* reported, succeeded */
-	TASK_FAILED,	/* reported, any other status */
-	TASK_NSTATES
-};
-const char *task_state_name(enum task_state);
-int task_state_parse(const char *, enum task_state *);
 
 #define TASK_MAX_ARTIFACTS 4
 #define TASK_MAX_REFUSED 8
@@ -410,9 +328,11 @@ int task_state_parse(const char *, enum task_state *);
 /* Upper bounds (seconds) of the step-duration histogram buckets. */
 extern const double step_bucket_le[STEP_BUCKETS];
 
+struct gw;
 struct task {
 	TAILQ_ENTRY(task) entry;
-	struct task_spec *spec;
+	struct gw *gw;			/* the gateway it belongs to */
+	struct proto_task *spec;
 	int32_t partition;
 	int64_t offset;
 	enum task_state state;
@@ -473,6 +393,10 @@ struct gw {
 	struct control *control;
 	struct health *health;
 	struct metrics *metrics;
+	struct outbox *outbox;		/* records waiting for a transaction */
+	struct folders *folders;	/* the task folders on disk */
+	struct event *kick_event;	/* start waiting tasks, from the loop */
+	struct event *drain_timer;
 
 	struct task_list active;	/* received, not yet reported */
 	struct task_list history;	/* reported, oldest first */
@@ -484,7 +408,7 @@ struct gw {
 	size_t prefetch;		/* received tasks held ready beyond max_inflight */
 	size_t max_history;
 
-	uint64_t totals[RESULT_ERROR + 1];
+	uint64_t totals[RESULT_NSTATUSES];
 	uint64_t dlq_total;
 	uint64_t skipped_done;		/* done in an earlier life */
 	/* Time spent in each state by the tasks that left it (histogram). */
@@ -502,7 +426,6 @@ struct gw {
 	/* Called for each task when its result is committed (demo). */
 	void (*on_reported)(struct task *);
 };
-extern struct gw *gw;
 
 /*
  * How task folders are made: <state_dir>/tasks/<task> (folder_mode, the
@@ -511,54 +434,139 @@ extern struct gw *gw;
  * gateway's). A runner that runs games as another user sets these
  * before the first task. @locality loop
  */
-struct task_dir_perms {
-	mode_t folder_mode;
-	mode_t input_mode;
-	mode_t output_mode;
-	uid_t output_uid;
-	gid_t output_gid;
-};
-void task_set_dir_perms(const struct task_dir_perms *);
-/* A message from the tasks topic (intake.c calls this). */
-void task_receive(int32_t partition, int64_t offset, const void *buf, size_t len);
-/* Partitions revoked: abandon their tasks (the new owner runs them). */
-void task_revoke_partition(int32_t partition);
+/*
+ * The gateway's state lives in one struct gw, made by main.c and handed
+ * to every function that needs it (no global). @locality loop, all of
+ * it.
+ */
+int task_init(struct gw *, char **cause);
+void task_shutdown(struct gw *);
+/* intake's callbacks (arg: the struct gw): the rebalance_cb pattern. */
+void task_on_message(int32_t partition, int64_t offset, const void *buf, size_t len,
+    void *arg);
+void task_on_assigned(const struct intake_assignment *, size_t n, void *arg);
+void task_on_settled(void *arg);
+void task_on_revoked(const int32_t *partitions, size_t n, void *arg);
+void task_on_fatal(const char *reason, void *arg);
+/* health's question (health_position_cb; arg: the struct gw). */
+int64_t task_position(int32_t partition, int64_t committed, void *arg);
+/* Stop now: log msg with the error, drain with exit code 1, leave the loop. */
+void task_fatal(struct gw *, const char *msg, const char *error);
 /* Start waiting tasks at the loop's next turn. */
-void task_kick(void);
-int task_cancel(const char *id, char **cause);
-int task_requeue(const char *id, int *attempt, char **cause);
-struct task *task_find(const char *id);
-cJSON *task_to_json(const struct task *);
-cJSON *task_status_json(void);
-/* Flush records waiting for a transaction now. */
-void task_flush(void);
+void task_kick(struct gw *);
+int task_cancel(struct gw *, const char *id, char **cause);
+int task_requeue(struct gw *, const char *id, int *attempt, char **cause);
+struct task *task_find(struct gw *, const char *id);
+/* Tasks running a game or about to (not waiting, not reporting). */
+size_t task_running_count(const struct gw *);
+/* Holding as many tasks as max_inflight and prefetch allow. */
+int task_intake_full(const struct gw *);
+/* Pause intake while full or draining, resume when there is room; cap partitions. */
+void task_update_intake(struct gw *);
+/* Another task (a requeue, a resubmission) uses old's folder. */
+int task_dir_shared(const struct task *old);
+/* The error a result or TASK reports: *has once the task has an outcome with an error. */
+void task_error_view(const struct task *, int *has, enum error_class *, const char **msg);
 /* Start draining: stop intake, let in-flight finish, exit when done. */
-void task_drain(int exit_code);
-void task_init(void);
-void task_shutdown(void);
-/* The committer answered a batch. */
-void task_batch_done(uint64_t batch_id, int ok, const char *error, void *arg);
+void task_drain(struct gw *, int exit_code);
+/* outbox.c: a task's result committed / every batch answered so far handled. */
+void task_reported(struct task *);
+void task_committed(struct gw *);
+
+/* ---- outbox.c: records waiting for a transaction ---- */
+
+struct outbox *outbox_new(struct gw *);
+void outbox_free(struct outbox *);
+/* Queue a record (value is taken over) completing partition/offset (-1: none) and t (or NULL). */
+void outbox_queue(struct outbox *, enum commit_kind, const char *topic, const char *key,
+    char *value, int32_t partition, int64_t offset, struct task *t);
+/* Hand what is queued to the committer now. */
+void outbox_flush(struct outbox *);
+/* Nothing queued and no batch unanswered. */
+int outbox_idle(const struct outbox *);
+/* The committer's answer (committer_done_cb; arg: the outbox). */
+void outbox_answered(uint64_t batch_id, int ok, const char *error, void *arg);
+
+/* ---- folders.c: the task folders on disk ---- */
+
+/* Open <state_dir>/tasks, find an earlier run's folders, apply the disk budget. */
+struct folders *folders_open(struct gw *, char **cause);
+void folders_close(struct folders *);
+/* A fresh, empty folder for the task: input/ and output/. */
+int folders_prepare(struct folders *, const char *id, const char *dir, char **cause);
+/* A new attempt: output/ emptied. */
+int folders_reset_output(const char *dir, char **cause);
+/* Bytes below tasks/<name>. */
+uint64_t folders_measure(struct folders *, const char *name);
+void folders_remove(struct folders *, const char *name, const char *why, uint64_t bytes);
+/* Remove finished tasks' folders, oldest first, while over gateway.disk_budget_mb. */
+void folders_enforce(struct folders *);
+
+/* ---- claims.c: launch claims, never one attempt run twice ---- */
+
+/*
+ * Claim task_id's *attempt in the journal; an attempt found claimed (an
+ * interrupted run) moves *attempt to the next one, up to first + max.
+ * 0, or -1 with *cause.
+ */
+int claims_take(const char *journal, const char *instance, const char *task_id, int *attempt,
+    int first, long long max, char **cause);
+void claims_release(const char *journal, const char *task_id, int first, int last);
+
+/* ---- views.c: what the control socket shows, through proto/ ---- */
+
+cJSON *views_task(const struct task *);
+cJSON *views_status(struct gw *);
+/* The control socket's operations over the gateway (arg: the struct gw). */
+extern const struct control_ops views_control_ops;
 
 /* ---- intake.c: the consumer on the tasks topic ---- */
 
-struct intake *intake_start(char **cause);
+/* An assigned partition: where its group committed, and the metadata. */
+struct intake_assignment {
+	int32_t partition;
+	int64_t committed;	/* -1: nothing committed */
+	const char *metadata;	/* may be NULL */
+	size_t metadata_len;
+};
+/*
+ * What intake tells its caller, from the loop (inside a poll of the
+ * consumer: a rebalance runs to completion before fetching goes on).
+ */
+struct intake_cbs {
+	void (*message)(int32_t partition, int64_t offset, const void *buf, size_t len,
+	    void *arg);
+	/* Before fetching starts on them. */
+	void (*assigned)(const struct intake_assignment *, size_t n, void *arg);
+	/* After they were assigned and their pause state set (may be NULL). */
+	void (*settled)(void *arg);
+	/* Before they go: the last moment this instance's generation is valid. */
+	void (*revoked)(const int32_t *partitions, size_t n, void *arg);
+	/* The consumer cannot go on (fenced, ...): stop. */
+	void (*fatal)(const char *reason, void *arg);
+};
+struct intake *intake_start(struct event_base *, const struct config *, const char *topic,
+    const char *group, const struct intake_cbs *, void *arg, char **cause);
 /* Pause or resume every assigned partition (max_inflight, drain). */
 void intake_set_paused(struct intake *, int paused);
-/* Pause one partition whose commit metadata is near the cap. */
-void intake_update_pauses(struct intake *);
+/* Hold one partition back (its commit metadata is near the cap), or let it go: 1 if that changed. */
+int intake_set_capped(struct intake *, int32_t partition, int capped);
 int intake_paused(const struct intake *, int32_t partition);
+/* The assigned partitions into an allocated array; returns the count. */
+size_t intake_assigned(const struct intake *, int32_t **out);
+/* The consumer handle (rd_kafka_t *), for fresh group metadata. */
+void *intake_handle(struct intake *);
 /* The consumer group metadata for send_offsets (caller frees). */
 void *intake_group_metadata(struct intake *);
 /* Log end (high watermark) of a partition from the fetcher's cache, or -1. */
 int64_t intake_high(struct intake *, int32_t partition);
-void intake_stop(struct intake *);
-
 /* Position (next offset the application gets) of a partition, or -1. */
 int64_t intake_position(struct intake *, int32_t partition);
+/* Leave the group (the revoked callback may run) and free. */
+void intake_stop(struct intake *);
 
 /* ---- health.c: consumer health and lag (Cloudflare's check, Burrow's rules) ---- */
 
-enum health_status { HEALTH_OK, HEALTH_WARN, HEALTH_STALL, HEALTH_STOP, HEALTH_REWIND };
 struct health_view {
 	int32_t partition;
 	int64_t committed;	/* acknowledged by a transaction; -1 none */
@@ -584,9 +592,16 @@ struct health_sample {
 enum health_status health_evaluate(const struct health_sample *, size_t n, size_t window,
     int64_t now, int64_t commit_ms);
 struct health;
-struct health *health_start(struct event_base *, const struct config *, char **cause);
+/*
+ * The position (next offset the consumer gets) of a partition when
+ * everything delivered of it is committed up to committed, else -1:
+ * then the offsets between the committed offset and it are transaction
+ * markers.
+ */
+typedef int64_t health_position_cb(int32_t partition, int64_t committed, void *arg);
+struct health *health_start(struct event_base *, const struct config *, health_position_cb *,
+    void *arg, char **cause);
 void health_stop(struct health *);
-const char *health_status_name(enum health_status);
 /* Rebalance: a partition's state starts afresh / is dropped. */
 void health_assigned(struct health *, int32_t partition, int64_t committed);
 void health_revoked(struct health *, int32_t partition);
@@ -603,49 +618,52 @@ cJSON *health_json(struct health *);
 /* ---- metrics.c: /healthz and /metrics (Prometheus text) over evhttp ---- */
 
 struct metrics;
-struct metrics *metrics_start(struct event_base *, const char *listen, char **cause);
+struct metrics *metrics_start(struct gw *, const char *listen, char **cause);
 void metrics_stop(struct metrics *);
 /* The Prometheus exposition, as served on /metrics (caller frees). */
-char *metrics_text(void);
+char *metrics_text(struct gw *);
 
 /* ---- control.c: the control socket ---- */
 
-enum control_cmd {
-	CONTROL_STATUS, CONTROL_TASKS, CONTROL_TASK, CONTROL_REQUEUE, CONTROL_CANCEL,
-	CONTROL_LAG, CONTROL_SUBSCRIBE,
-};
-struct control_request {
-	enum control_cmd cmd;
-	char *id;	/* task, requeue, cancel: 1..TASK_ID_MAX bytes */
-	char *state;	/* tasks: a state name, "active", or NULL for all */
-	int check;	/* lag: start a health check round */
+/*
+ * What the control socket asks of the gateway (arg as given to
+ * control_start). Each returns what proto/ encodes (views.c fills
+ * them); a refusal is -1 or NULL with *cause, sent as the error.
+ */
+struct control_ops {
+	cJSON *(*status)(void *arg);
+	/* state: NULL for all, "active", or a state name (checked by proto). */
+	cJSON *(*tasks)(const char *state, void *arg);
+	cJSON *(*task)(const char *id, char **cause, void *arg);
+	int (*cancel)(const char *id, char **cause, void *arg);
+	int (*requeue)(const char *id, int *attempt, char **cause, void *arg);
+	/* Add the LAG answer's fields to answer; check: start a check round. */
+	void (*lag)(cJSON *answer, int check, void *arg);
 };
 /*
- * Parse one request line (docs/control.md): strict JSON, one object, a
- * known cmd, only its fields, each of its type, no control characters
- * in strings. 0, or -1 with *cause the error to answer. Pure: no I/O.
+ * Listen on path (control.group, control.max_clients from conf). An
+ * existing socket there is replaced only when no one answers on it (a
+ * stale one); anything else there is an error.
  */
-int control_request_parse(const char *line, size_t len, struct control_request *,
-    char **cause);
-void control_request_clear(struct control_request *);
-/*
- * Listen on path. An existing socket there is replaced only when no
- * one answers on it (a stale one); anything else there is an error.
- */
-struct control *control_start(const char *path, char **cause);
-/* Tell subscribers about a task's change. */
-void control_notify_task(struct control *, const struct task *);
+struct control *control_start(struct event_base *, const struct config *, const char *path,
+    const struct control_ops *, void *arg, char **cause);
+/* Send an event to every subscriber (payload is taken over). */
+void control_publish(struct control *, enum proto_event_type, cJSON *payload);
+/* Anyone subscribed (so a caller can skip building an event). */
+int control_has_subscribers(const struct control *);
 void control_stop(struct control *);
 
 /* ---- embedded.c: mock cluster and demo ---- */
 
 /* Start the mock cluster, set kafka.* and storage defaults; 0 or -1. */
-int embedded_start(char **cause);
-int embedded_write_info(const char *control_path, char **cause);
+int embedded_start(struct gw *, char **cause);
+int embedded_write_info(struct gw *, const char *control_path, char **cause);
 void embedded_stop(void);
 /* Submit n demo tasks; print the summary and drain when all reported. */
-int demo_start(int n, char **cause);
+int demo_start(struct gw *, int n, char **cause);
+/* ---- bundle.c ---- */
+
 /* Locate a bundled file: next to the binary (build tree), else installed. */
-char *embedded_find(const char *name, const char *installed_dir);
+char *bundle_find(const char *name, const char *installed_dir);
 
 #endif

@@ -98,15 +98,9 @@ struct health {
 	rd_kafka_t *rk;			/* used by the worker only */
 	struct worker *worker;
 	int busy;			/* a round is out */
+	health_position_cb *position_cb;
+	void *position_arg;
 };
-
-static const char *status_names[] = { "OK", "WARN", "STALL", "STOP", "REWIND" };
-
-const char *
-health_status_name(enum health_status s)
-{
-	return status_names[s];
-}
 
 static struct health_part *
 health_find(struct health *h, int32_t partition)
@@ -170,16 +164,13 @@ health_committed(struct health *h, int32_t partition, int64_t offset, uint64_t r
 /* Offsets between committed and the consumer's position that never
  * reached us (markers) count as consumed when nothing of ours is open. */
 static int64_t
-health_effective_committed(const struct health_part *p)
+health_effective_committed(const struct health *h, const struct health_part *p)
 {
 	int64_t c = p->committed, pos;
 
-	if (gw->intake == NULL || gw->ledger == NULL)
+	if (h->position_cb == NULL || c < 0)
 		return c;
-	if (ledger_commit_point(gw->ledger, p->partition) != c ||
-	    ledger_next(gw->ledger, p->partition) != c)
-		return c;
-	pos = intake_position(gw->intake, p->partition);
+	pos = h->position_cb(p->partition, c, h->position_arg);
 	if (pos > c)
 		c = p->end >= 0 && pos > p->end ? p->end : pos;
 	return c;
@@ -232,7 +223,7 @@ health_evaluate(const struct health_sample *win, size_t n, size_t window, int64_
 static void
 health_check(struct health *h, struct health_part *p, int gw_moved, int64_t now)
 {
-	int64_t c = health_effective_committed(p);
+	int64_t c = health_effective_committed(h, p);
 	int moved, was_bad = p->bad > 0;
 
 	p->lag = p->end < 0 ? -1 : p->end > c ? p->end - (c < 0 ? 0 : c) : 0;
@@ -377,7 +368,8 @@ health_poke(struct health *h)
 }
 
 struct health *
-health_start(struct event_base *base, const struct config *conf, char **cause)
+health_start(struct event_base *base, const struct config *conf, health_position_cb *pos_cb,
+    void *pos_arg, char **cause)
 {
 	struct health *h;
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
@@ -409,6 +401,8 @@ health_start(struct event_base *base, const struct config *conf, char **cause)
 		return NULL;
 	}
 	h->topic = xstrdup(config_get(conf, "gateway", "tasks_topic"));
+	h->position_cb = pos_cb;
+	h->position_arg = pos_arg;
 	h->interval_ms = config_get_int(conf, "health", "interval_ms");
 	h->timeout_ms = config_get_int(conf, "health", "query_timeout_ms");
 	h->failures = (int)config_get_int(conf, "health", "failures");
@@ -502,27 +496,27 @@ health_ok(struct health *h, char **why)
 cJSON *
 health_json(struct health *h)
 {
-	cJSON *a = cJSON_CreateArray(), *o;
+	struct proto_lag_view *lv;
 	struct health_view *v;
 	size_t n, i;
+	cJSON *a;
 
 	n = health_partitions(h, &v);
+	lv = xcalloc(n + 1, sizeof *lv);
 	for (i = 0; i < n; i++) {
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "partition", v[i].partition);
-		cJSON_AddNumberToObject(o, "committed", (double)v[i].committed);
-		cJSON_AddNumberToObject(o, "log_end", (double)v[i].end);
-		cJSON_AddNumberToObject(o, "lag", (double)v[i].lag);
-		cJSON_AddNumberToObject(o, "lag_s", (double)v[i].lag_ms / 1000.0);
-		cJSON_AddStringToObject(o, "status", health_status_name(v[i].status));
-		cJSON_AddBoolToObject(o, "healthy", v[i].healthy);
-		cJSON_AddNumberToObject(o, "bad_checks", v[i].bad);
-		if (v[i].why != NULL)
-			cJSON_AddStringToObject(o, "why", v[i].why);
-		if (v[i].query_error != NULL)
-			cJSON_AddStringToObject(o, "log_end_error", v[i].query_error);
-		cJSON_AddItemToArray(a, o);
+		lv[i].partition = v[i].partition;
+		lv[i].committed = v[i].committed;
+		lv[i].log_end = v[i].end;
+		lv[i].lag = v[i].lag;
+		lv[i].lag_s = (double)v[i].lag_ms / 1000.0;
+		lv[i].status = v[i].status;
+		lv[i].healthy = v[i].healthy;
+		lv[i].bad_checks = v[i].bad;
+		lv[i].why = v[i].why;
+		lv[i].log_end_error = v[i].query_error;
 	}
+	a = proto_lag_encode_partitions(lv, n);
+	free(lv);
 	free(v);
 	return a;
 }

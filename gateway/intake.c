@@ -7,10 +7,15 @@
  * drains the queue (in slices, rescheduling itself, to stay fair to the
  * rest of the loop).
  *
- * Rebalances run inside rd_kafka_consumer_poll, in the loop: on assign
- * the committed offsets and their metadata restore the ledger before
- * fetching starts; on revoke the partition's tasks are abandoned to
- * the new owner.
+ * Rebalances run inside rd_kafka_consumer_poll, in the loop. Intake
+ * does not decide what they mean (librdkafka's rebalance_cb pattern): it
+ * reads each assigned partition's committed offset and metadata and
+ * hands them to its caller's assigned callback before fetching starts;
+ * on revoke the caller's revoked callback runs before the partitions
+ * go. Messages go to the message callback; a fatal consumer error to
+ * the fatal one. Pausing is the caller's decision too: all partitions
+ * (intake_set_paused) or one whose commit metadata is near its cap
+ * (intake_set_capped).
  */
 #include "config.h"
 #include "gateway.h"
@@ -28,6 +33,9 @@
 #define INTAKE_SLICE 256
 
 struct intake {
+	struct intake_cbs cbs;
+	void *arg;
+	char *topic;
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *queue;
 	int pipefd[2];
@@ -50,10 +58,12 @@ intake_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 static void
 intake_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
+	struct intake *in = opaque;
+
 	log_warn("kafka consumer error", "error=%s", log_q(reason));
 	if (rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		log_error("kafka consumer fatal error, stopping", "error=%s", log_q(reason));
-		task_drain(1);
+		in->cbs.fatal(reason, in->arg);
 	}
 }
 
@@ -73,7 +83,7 @@ intake_apply_pause(struct intake *in, int32_t partition, int pause)
 {
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 
-	rd_kafka_topic_partition_list_add(l, gw->tasks_topic, partition);
+	rd_kafka_topic_partition_list_add(l, in->topic, partition);
 	if (pause)
 		rd_kafka_pause_partitions(in->rk, l);
 	else
@@ -95,7 +105,7 @@ intake_set_paused(struct intake *in, int paused)
 	if (in->closed || paused == in->all_paused)
 		return;
 	in->all_paused = paused;
-	log_debug(paused ? "intake paused" : "intake resumed", "inflight=%zu", gw->nactive);
+	log_debug(paused ? "intake paused" : "intake resumed", "topic=%s", in->topic);
 	if (in->assigned == NULL)
 		return;
 	for (i = 0; i < in->assigned->cnt; i++) {
@@ -106,43 +116,43 @@ intake_set_paused(struct intake *in, int paused)
 	}
 }
 
-void
-intake_update_pauses(struct intake *in)
+int
+intake_set_capped(struct intake *in, int32_t p, int cap)
 {
-	int i;
 	size_t j;
+	int capped = intake_is_capped(in, p);
 
-	if (in->closed || in->assigned == NULL)
-		return;
-	for (i = 0; i < in->assigned->cnt; i++) {
-		int32_t p = in->assigned->elems[i].partition;
-		int near = ledger_near_cap(gw->ledger, p, LEDGER_METADATA_MAX);
-		int capped = intake_is_capped(in, p);
-
-		if (near && !capped) {
-			log_warn("partition paused: its commit metadata would outgrow the broker's cap "
-			    "(too many offsets pending behind its oldest unfinished task)", "partition=%d commit=%" PRId64 " pending=%zu",
-			    (int)p, ledger_commit_point(gw->ledger, p), ledger_pending(gw->ledger, p));
-			in->capped = xreallocarray(in->capped, in->ncapped + 1, sizeof *in->capped);
-			in->capped[in->ncapped++] = p;
-			if (!in->all_paused)
-				intake_apply_pause(in, p, 1);
-		} else if (!near && capped) {
-			for (j = 0; j < in->ncapped; j++)
-				if (in->capped[j] == p)
-					in->capped[j] = in->capped[--in->ncapped];
-			log_info("partition resumed", "partition=%d", (int)p);
-			if (!in->all_paused)
-				intake_apply_pause(in, p, 0);
-		}
+	if (in->closed || cap == capped)
+		return 0;
+	if (cap) {
+		in->capped = xreallocarray(in->capped, in->ncapped + 1, sizeof *in->capped);
+		in->capped[in->ncapped++] = p;
+	} else {
+		for (j = 0; j < in->ncapped; j++)
+			if (in->capped[j] == p)
+				in->capped[j] = in->capped[--in->ncapped];
 	}
+	if (!in->all_paused)
+		intake_apply_pause(in, p, cap);
+	return 1;
+}
+
+size_t
+intake_assigned(const struct intake *in, int32_t **out)
+{
+	size_t i, n = in->assigned != NULL ? (size_t)in->assigned->cnt : 0;
+
+	*out = xcalloc(n + 1, sizeof **out);
+	for (i = 0; i < n; i++)
+		(*out)[i] = in->assigned->elems[i].partition;
+	return n;
 }
 
 static void
 intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 {
+	struct intake_assignment *as;
 	rd_kafka_resp_err_t err;
-	char *cause = NULL;
 	int i;
 
 	/* Where each partition stands: committed offset and done set. */
@@ -150,25 +160,22 @@ intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		log_warn("cannot read committed offsets; starting from the reset policy",
 		    "error=%s", log_q(rd_kafka_err2str(err)));
+	as = xcalloc((size_t)parts->cnt + 1, sizeof *as);
 	for (i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
-		int64_t off = err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset >= 0 ? tp->offset : -1;
 
-		if (ledger_restore(gw->ledger, tp->partition, off, tp->metadata, tp->metadata_size,
-		    &cause) != 0) {
-			log_warn("commit metadata ignored", "partition=%d error=%s", (int)tp->partition,
-			    log_q(cause));
-			free(cause);
-			cause = NULL;
-		}
-		health_assigned(gw->health, tp->partition, off);
-		log_info("partition assigned", "topic=%s partition=%d committed=%" PRId64
-		    " resume_after=%" PRId64, tp->topic, (int)tp->partition, off,
-		    ledger_next(gw->ledger, tp->partition));
+		as[i].partition = tp->partition;
+		as[i].committed = err == RD_KAFKA_RESP_ERR_NO_ERROR && tp->offset >= 0 ?
+		    tp->offset : -1;
+		as[i].metadata = tp->metadata;
+		as[i].metadata_len = tp->metadata_size;
 	}
+	in->cbs.assigned(as, (size_t)parts->cnt, in->arg);
+	free(as);
 	if (in->assigned != NULL)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
 	in->assigned = rd_kafka_topic_partition_list_copy(parts);
+	in->ncapped = 0;
 	rd_kafka_assign(in->rk, parts);
 	/*
 	 * Set each partition's pause state outright: librdkafka keeps a
@@ -180,40 +187,23 @@ intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 		rd_kafka_pause_partitions(in->rk, parts);
 	else
 		rd_kafka_resume_partitions(in->rk, parts);
-	intake_update_pauses(in);
+	if (in->cbs.settled != NULL)
+		in->cbs.settled(in->arg);
 }
 
 static void
 intake_revoke(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 {
-	int i, timeout_ms = (int)config_get_int(gw->conf, "gateway", "revoke_commit_timeout_ms");
-	int64_t t0 = util_now_ms();
+	int32_t *ps = xcalloc((size_t)parts->cnt + 1, sizeof *ps);
+	int i;
 
-	/*
-	 * What is done commits now, while this instance's generation is
-	 * still valid: the new owner then reads it (the broker holds its
-	 * offset fetch until our transaction ends) instead of running those
-	 * tasks again after our late commit is refused.
-	 */
-	gw->revoking = 1;
-	task_flush();
-	if (gw->committer != NULL && committer_inflight(gw->committer) > 0) {
-		if (committer_sync(gw->committer, timeout_ms) != 0)
-			log_warn("revoke: transactions still open after the timeout; the new owner may "
-			    "run their tasks again (results stay exactly once)", "timeout_ms=%d",
-			    timeout_ms);
-		else
-			log_info("revoke: done tasks committed before handing over",
-			    "wait_ms=%" PRId64, util_now_ms() - t0);
-	}
 	for (i = 0; i < parts->cnt; i++) {
 		log_info("partition revoked", "topic=%s partition=%d", parts->elems[i].topic,
 		    (int)parts->elems[i].partition);
-		task_revoke_partition(parts->elems[i].partition);
-		health_revoked(gw->health, parts->elems[i].partition);
+		ps[i] = parts->elems[i].partition;
 	}
-	gw->revoking = 0;
-	task_kick();
+	in->cbs.revoked(ps, (size_t)parts->cnt, in->arg);
+	free(ps);
 	if (in->assigned != NULL)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
 	in->assigned = NULL;
@@ -257,7 +247,7 @@ intake_drain(struct intake *in)
 			    m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "-", (int)m->partition,
 			    log_q(rd_kafka_message_errstr(m)));
 		} else
-			task_receive(m->partition, m->offset, m->payload, m->len);
+			in->cbs.message(m->partition, m->offset, m->payload, m->len, in->arg);
 		rd_kafka_message_destroy(m);
 	}
 	/* More may be queued: come back after other events had a turn. */
@@ -284,7 +274,8 @@ intake_tick_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct intake *
-intake_start(char **cause)
+intake_start(struct event_base *base, const struct config *conf, const char *topic,
+    const char *group, const struct intake_cbs *cbs, void *arg, char **cause)
 {
 	struct intake *in;
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
@@ -303,8 +294,8 @@ intake_start(char **cause)
 	if (rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", errstr, sizeof errstr) !=
 	    RD_KAFKA_CONF_OK)
 		fatalx("auto.offset.reset: %s", errstr);
-	for (i = 0; i < config_count(gw->conf); i++) {
-		struct config_entry e = config_at(gw->conf, i);
+	for (i = 0; i < config_count(conf); i++) {
+		struct config_entry e = config_at(conf, i);
 		if (strcmp(e.section, "kafka") != 0 || strcmp(e.key, "transactional.id") == 0)
 			continue;
 		if (strcmp(e.key, "linger.ms") == 0 || strcmp(e.key, "acks") == 0 ||
@@ -318,12 +309,15 @@ intake_start(char **cause)
 	}
 	for (i = 0; i < nitems(forced); i++)
 		rd_kafka_conf_set(kc, forced[i][0], forced[i][1], errstr, sizeof errstr);
-	if (rd_kafka_conf_set(kc, "group.id", gw->group_id, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+	if (rd_kafka_conf_set(kc, "group.id", group, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
 		xasprintf(cause, "group.id: %s", errstr);
 		rd_kafka_conf_destroy(kc);
 		return NULL;
 	}
 	in = xcalloc(1, sizeof *in);
+	in->cbs = *cbs;
+	in->arg = arg;
+	in->topic = xstrdup(topic);
 	rd_kafka_conf_set_opaque(kc, in);
 	rd_kafka_conf_set_rebalance_cb(kc, intake_rebalance_cb);
 	rd_kafka_conf_set_log_cb(kc, intake_log_cb);
@@ -331,32 +325,37 @@ intake_start(char **cause)
 	if ((in->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof errstr)) == NULL) {
 		xasprintf(cause, "creating the consumer: %s", errstr);
 		rd_kafka_conf_destroy(kc);
+		free(in->topic);
 		free(in);
 		return NULL;
 	}
 	rd_kafka_poll_set_consumer(in->rk);
-	if (gw->committer != NULL)
-		committer_set_consumer(gw->committer, in->rk);
 	in->queue = rd_kafka_queue_get_consumer(in->rk);
 	if (pipe2(in->pipefd, O_NONBLOCK | O_CLOEXEC) != 0)
 		fatalx("pipe: %s", strerror(errno));
 	rd_kafka_queue_io_event_enable(in->queue, in->pipefd[1], "1", 1);
-	in->ev = event_new(gw->base, in->pipefd[0], EV_READ | EV_PERSIST, intake_event_cb, in);
+	in->ev = event_new(base, in->pipefd[0], EV_READ | EV_PERSIST, intake_event_cb, in);
 	event_add(in->ev, NULL);
-	in->tick = event_new(gw->base, -1, EV_PERSIST, intake_tick_cb, in);
+	in->tick = event_new(base, -1, EV_PERSIST, intake_tick_cb, in);
 	event_add(in->tick, &tv);
 
 	sub = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(sub, gw->tasks_topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
 	err = rd_kafka_subscribe(in->rk, sub);
 	rd_kafka_topic_partition_list_destroy(sub);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		xasprintf(cause, "subscribing to %s: %s", gw->tasks_topic, rd_kafka_err2str(err));
+		xasprintf(cause, "subscribing to %s: %s", topic, rd_kafka_err2str(err));
 		intake_stop(in);
 		return NULL;
 	}
-	log_info("intake started", "topic=%s group=%s", gw->tasks_topic, gw->group_id);
+	log_info("intake started", "topic=%s group=%s", topic, group);
 	return in;
+}
+
+void *
+intake_handle(struct intake *in)
+{
+	return in->rk;
 }
 
 void *
@@ -370,7 +369,7 @@ intake_high(struct intake *in, int32_t partition)
 {
 	int64_t low = -1, high = -1;
 
-	if (rd_kafka_get_watermark_offsets(in->rk, gw->tasks_topic, partition, &low, &high) !=
+	if (rd_kafka_get_watermark_offsets(in->rk, in->topic, partition, &low, &high) !=
 	    RD_KAFKA_RESP_ERR_NO_ERROR)
 		return -1;
 	return high;
@@ -382,7 +381,7 @@ intake_position(struct intake *in, int32_t partition)
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	int64_t pos = -1;
 
-	rd_kafka_topic_partition_list_add(l, gw->tasks_topic, partition);
+	rd_kafka_topic_partition_list_add(l, in->topic, partition);
 	if (rd_kafka_position(in->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].offset >= 0)
 		pos = l->elems[0].offset;
 	rd_kafka_topic_partition_list_destroy(l);
@@ -395,8 +394,6 @@ intake_stop(struct intake *in)
 	if (in == NULL)
 		return;
 	in->closed = 1;
-	if (gw->committer != NULL)
-		committer_set_consumer(gw->committer, NULL);
 	event_free(in->ev);
 	event_free(in->tick);
 	/* Leaves the group; the rebalance callback may run (revoke). */
@@ -408,5 +405,6 @@ intake_stop(struct intake *in)
 	if (in->assigned != NULL)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
 	free(in->capped);
+	free(in->topic);
 	free(in);
 }

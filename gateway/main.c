@@ -42,16 +42,31 @@ usage(FILE *f)
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+	struct gw *gw = arg;
 	static int count;
 
 	if (++count == 1) {
 		log_info("signal received, draining", "signal=%d", (int)sig);
-		task_drain(0);
+		task_drain(gw, 0);
 	} else {
 		log_warn("second signal: stopping now", "signal=%d", (int)sig);
 		event_base_loopexit(gw->base, NULL);
 	}
 }
+
+static void
+main_runner_fatal(const char *why, void *arg)
+{
+	task_fatal(arg, "the runner cannot go on, stopping", why);
+}
+
+static const struct intake_cbs main_intake_cbs = {
+	task_on_message,
+	task_on_assigned,
+	task_on_settled,
+	task_on_revoked,
+	task_on_fatal,
+};
 
 static int
 main_set_option(struct config *conf, const char *arg, char **cause)
@@ -140,7 +155,6 @@ main(int argc, char **argv)
 	struct event *sigterm, *sigint;
 
 	memset(&g, 0, sizeof g);
-	gw = &g;
 	while ((ch = getopt_long(argc, argv, "c:o:vVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -259,7 +273,7 @@ main(int argc, char **argv)
 		xasprintf(&g.journal_dir, "%s/launched", g.state_dir);
 	if (util_mkdirs(g.journal_dir, 0750, &cause) != 0)
 		goto start_error;
-	if (g.embedded && embedded_start(&cause) != 0)
+	if (g.embedded && embedded_start(&g, &cause) != 0)
 		goto start_error;
 	g.group_id = xstrdup(config_get(g.conf, "kafka", "group.id"));
 	if (g.bootstrap == NULL)
@@ -271,36 +285,41 @@ main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	evthread_use_pthreads();
 	g.base = event_base_new();
-	task_init();
+	if (task_init(&g, &cause) != 0)
+		goto start_error;
 	g.ledger = ledger_new();
 	g.evcurl = evcurl_new(g.base);
 	if ((g.storage = storage_new(g.base, g.evcurl, g.conf, &cause)) == NULL)
 		goto start_error;
-	if ((g.runner = runner_new(g.base, g.evcurl, g.conf, &cause)) == NULL)
+	if ((g.runner = runner_new(g.base, g.evcurl, g.conf, main_runner_fatal, &g,
+	    &cause)) == NULL)
 		goto start_error;
 	xasprintf(&txid, "%s-%s", g.group_id, g.instance);
-	if ((g.committer = committer_start(g.base, g.conf, txid, task_batch_done, NULL,
+	if ((g.committer = committer_start(g.base, g.conf, txid, outbox_answered, g.outbox,
 	    &cause)) == NULL)
 		goto start_error;
 	if (*config_get(g.conf, "control", "socket") != '\0')
 		sock = xstrdup(config_get(g.conf, "control", "socket"));
 	else
 		xasprintf(&sock, "%s/control.sock", g.state_dir);
-	if ((g.control = control_start(sock, &cause)) == NULL)
+	if ((g.control = control_start(g.base, g.conf, sock, &views_control_ops, &g,
+	    &cause)) == NULL)
 		goto start_error;
-	if ((g.health = health_start(g.base, g.conf, &cause)) == NULL)
+	if ((g.health = health_start(g.base, g.conf, task_position, &g, &cause)) == NULL)
 		goto start_error;
 	if (*config_get(g.conf, "health", "listen") != '\0' &&
-	    (g.metrics = metrics_start(g.base, config_get(g.conf, "health", "listen"), &cause)) == NULL)
+	    (g.metrics = metrics_start(&g, config_get(g.conf, "health", "listen"), &cause)) == NULL)
 		goto start_error;
-	if ((g.intake = intake_start(&cause)) == NULL)
+	if ((g.intake = intake_start(g.base, g.conf, g.tasks_topic, g.group_id, &main_intake_cbs,
+	    &g, &cause)) == NULL)
 		goto start_error;
-	if (g.embedded && embedded_write_info(sock, &cause) != 0)
+	committer_set_consumer(g.committer, intake_handle(g.intake));
+	if (g.embedded && embedded_write_info(&g, sock, &cause) != 0)
 		goto start_error;
-	if (demo > 0 && demo_start(demo, &cause) != 0)
+	if (demo > 0 && demo_start(&g, demo, &cause) != 0)
 		goto start_error;
-	sigterm = evsignal_new(g.base, SIGTERM, main_signal_cb, NULL);
-	sigint = evsignal_new(g.base, SIGINT, main_signal_cb, NULL);
+	sigterm = evsignal_new(g.base, SIGTERM, main_signal_cb, &g);
+	sigint = evsignal_new(g.base, SIGINT, main_signal_cb, &g);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	log_info("paia-gateway started", "version=%s instance=%s state_dir=%s transactional_id=%s "
@@ -316,6 +335,7 @@ main(int argc, char **argv)
 	g.control = NULL;
 	metrics_stop(g.metrics);
 	g.metrics = NULL;
+	committer_set_consumer(g.committer, NULL);
 	intake_stop(g.intake);
 	g.intake = NULL;
 	health_stop(g.health);
@@ -323,7 +343,7 @@ main(int argc, char **argv)
 	committer_stop(g.committer);
 	g.committer = NULL;
 	runner_free(g.runner);
-	task_shutdown();
+	task_shutdown(&g);
 	storage_free(g.storage);
 	evcurl_free(g.evcurl);
 	ledger_free(g.ledger);

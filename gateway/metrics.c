@@ -39,6 +39,7 @@
 #define METRICS_TIMEOUT_S 10
 
 struct metrics {
+	struct gw *gw;
 	struct evhttp *http;
 	struct evconnlistener *listener;
 	struct evaccept *guard;
@@ -56,7 +57,7 @@ metrics_add(struct evbuffer *b, const char *name, const char *type, const char *
 }
 
 char *
-metrics_text(void)
+metrics_text(struct gw *gw)
 {
 	struct evbuffer *b = evbuffer_new();
 	struct health_view *v;
@@ -71,7 +72,7 @@ metrics_text(void)
 	metrics_add(b, "paia_tasks", "gauge", "Tasks in flight by state (waiting: held back by max_inflight).");
 	for (i = 0; i < TASK_REPORTING + 1; i++)
 		evbuffer_add_printf(b, "paia_tasks{state=\"%s\"} %" PRIu64 "\n",
-		    task_state_name((enum task_state)i), counts[i]);
+		    proto_state_name((enum task_state)i), counts[i]);
 	evbuffer_add_printf(b, "paia_tasks{state=\"waiting\"} %zu\n", gw->nwaiting);
 	metrics_add(b, "paia_max_inflight", "gauge", "Tasks allowed to run at once.");
 	evbuffer_add_printf(b, "paia_max_inflight %zu\n", gw->max_inflight);
@@ -79,7 +80,7 @@ metrics_text(void)
 	metrics_add(b, "paia_results_total", "counter", "Results committed, by status.");
 	for (i = 0; i <= RESULT_ERROR; i++)
 		evbuffer_add_printf(b, "paia_results_total{status=\"%s\"} %" PRIu64 "\n",
-		    msg_status_name((enum result_status)i), gw->totals[i]);
+		    proto_status_name((enum result_status)i), gw->totals[i]);
 	metrics_add(b, "paia_dead_letters_total", "counter", "Malformed tasks sent to the dead-letter topic.");
 	evbuffer_add_printf(b, "paia_dead_letters_total %" PRIu64 "\n", gw->dlq_total);
 	metrics_add(b, "paia_skipped_done_total", "counter",
@@ -89,7 +90,7 @@ metrics_text(void)
 	metrics_add(b, "paia_step_duration_seconds", "histogram", "Time tasks spent in each step.");
 	for (i = 0; i < TASK_DONE; i++) {
 		const struct step_hist *h = &gw->steps[i];
-		const char *st = task_state_name((enum task_state)i);
+		const char *st = proto_state_name((enum task_state)i);
 		for (j = 0; j < STEP_BUCKETS; j++)
 			evbuffer_add_printf(b, "paia_step_duration_seconds_bucket{step=\"%s\",le=\"%g\"} %"
 			    PRIu64 "\n", st, step_bucket_le[j], h->le[j]);
@@ -135,7 +136,7 @@ metrics_text(void)
 		for (j = HEALTH_OK; j <= HEALTH_REWIND; j++)
 			evbuffer_add_printf(b, "paia_consumer_status{topic=\"%s\",partition=\"%d\","
 			    "status=\"%s\"} %d\n", gw->tasks_topic, (int)v[i].partition,
-			    health_status_name((enum health_status)j), v[i].status == j);
+			    proto_health_name((enum health_status)j), v[i].status == j);
 	metrics_add(b, "paia_consumer_healthy", "gauge", "1 while the partition passes its health checks.");
 	for (i = 0; i < n; i++)
 		evbuffer_add_printf(b, "paia_consumer_healthy{topic=\"%s\",partition=\"%d\"} %d\n",
@@ -167,7 +168,7 @@ metrics_reply(struct evhttp_request *req, int code, const char *reason, const ch
 }
 
 static void
-metrics_healthz(struct evhttp_request *req)
+metrics_healthz(struct gw *gw, struct evhttp_request *req)
 {
 	struct health_view *v;
 	size_t n, i;
@@ -189,7 +190,7 @@ metrics_healthz(struct evhttp_request *req)
 	xasprintf(&s, "ok\n");
 	for (i = 0; i < n; i++) {
 		xasprintf(&t, "%spartition %d: lag %" PRId64 ", %s\n", s, (int)v[i].partition,
-		    v[i].lag, health_status_name(v[i].status));
+		    v[i].lag, proto_health_name(v[i].status));
 		free(s);
 		s = t;
 	}
@@ -201,6 +202,8 @@ metrics_healthz(struct evhttp_request *req)
 static void
 metrics_request_cb(struct evhttp_request *req, void *arg)
 {
+	struct metrics *m = arg;
+	struct gw *gw = m->gw;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	char *s;
 	cJSON *j;
@@ -211,9 +214,9 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (path != NULL && strcmp(path, "/healthz") == 0)
-		metrics_healthz(req);
+		metrics_healthz(gw, req);
 	else if (path != NULL && strcmp(path, "/metrics") == 0) {
-		s = metrics_text();
+		s = metrics_text(gw);
 		metrics_reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", s);
 		free(s);
 	} else if (path != NULL && strcmp(path, "/lag") == 0) {
@@ -291,8 +294,9 @@ metrics_pickup_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct metrics *
-metrics_start(struct event_base *base, const char *listen, char **cause)
+metrics_start(struct gw *gw, const char *listen, char **cause)
 {
+	struct event_base *base = gw->base;
 	struct metrics *m;
 	struct evhttp_bound_socket *bound;
 	const char *colon = strrchr(listen, ':');
@@ -315,6 +319,7 @@ metrics_start(struct event_base *base, const char *listen, char **cause)
 		host[strlen(host) - 1] = '\0';
 	}
 	m = xcalloc(1, sizeof *m);
+	m->gw = gw;
 	m->max_conns = (size_t)config_get_int(gw->conf, "health", "max_connections");
 	m->http = evhttp_new(base);
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);

@@ -21,7 +21,7 @@
 #define RUNNER_RO_PATHS_MAX 32
 
 /* What every sandbox of a runner shares, fixed at start. */
-struct runner_sandbox {
+struct runner_local_sandbox {
 	const char *bwrap;		/* absolute path */
 	const char *game;		/* the game's binary (absolute), bound where it is */
 	const char *const *argv;	/* what runs: the game's command line */
@@ -34,19 +34,19 @@ struct runner_sandbox {
 
 /*
  * The bwrap command line running the game of task folder dir (caller
- * frees with runner_strv_free). Staged, the sources are the child's
+ * frees with runner_local_strv_free). Staged, the sources are the child's
  * RUNNER_STAGE/{input,output,params.json,game,ro-N}; else dir's own.
  */
-char **runner_sandbox_argv(const struct runner_sandbox *, const char *dir);
+char **runner_local_sandbox_argv(const struct runner_local_sandbox *, const char *dir);
 /* The staged name of ro_paths[i] (caller frees). */
-char *runner_stage_ro_name(size_t i);
+char *runner_local_stage_ro_name(size_t i);
 
 /*
  * The game's environment, built from nothing (caller frees): workspace
  * and params_file as the game sees them, path and home. NULL with
  * *cause when a value is too long for an environment string (E2BIG).
  */
-char **runner_env_build(const struct runner_req *, const char *workspace,
+char **runner_local_env_build(const struct runner_req *, const char *workspace,
     const char *params_file, const char *path, const char *home, char **cause);
 
 /*
@@ -55,9 +55,9 @@ char **runner_env_build(const struct runner_req *, const char *workspace,
  * ("exit-code": written only when the game was exec'd). -1 for each
  * not seen yet.
  */
-void runner_status_parse(const char *text, size_t len, long *child_pid, int *exit_code);
+void runner_local_status_parse(const char *text, size_t len, long *child_pid, int *exit_code);
 
 /* Free a NULL-terminated vector of strings. */
-void runner_strv_free(char **);
+void runner_local_strv_free(char **);
 
 #endif

@@ -49,9 +49,9 @@
 
 enum kjob_state { KJOB_WAIT_SYNC, KJOB_CREATING, KJOB_ACTIVE, KJOB_STOPPING, KJOB_DONE };
 
-struct k8s_job {
+struct runner_k8s_job {
 	struct runner_job gen;		/* first: the generic handle */
-	struct k8s_runner *r;
+	struct runner_k8s *r;
 	char *pod;
 	char *task_id;
 	char *json;			/* the pod to create */
@@ -66,14 +66,16 @@ struct k8s_job {
 	runner_started_cb *started_cb;
 	runner_done_cb *done_cb;
 	void *arg;
-	LIST_ENTRY(k8s_job) entry;
+	LIST_ENTRY(runner_k8s_job) entry;
 };
-LIST_HEAD(k8s_job_list, k8s_job);
+LIST_HEAD(runner_k8s_job_list, runner_k8s_job);
 
-struct k8s_runner {
+struct runner_k8s {
 	struct runner gen;		/* first: the generic handle */
 	struct event_base *base;
 	const struct config *conf;
+	runner_fatal_cb *fatal_cb;
+	void *fatal_arg;
 	struct k8s_client *client;
 	struct k8s_informer *inf;
 	char *ns;
@@ -88,25 +90,25 @@ struct k8s_runner {
 	size_t nallowed;
 	char *tasks_topic;
 	long unsched_s, pod_ttl_s, orphan_ttl_s, grace_s, slack_s;
-	struct k8s_job_list jobs;
+	struct runner_k8s_job_list jobs;
 	size_t njobs;
 	struct event *sweep;
-	struct k8s_orphan {
+	struct runner_k8s_orphan {
 		char *pod;
 		int64_t seen;	/* monotonic ms */
 	} *orphans;
 	size_t norphans;
-	LIST_HEAD(, k8s_reap) reaps;
+	LIST_HEAD(, runner_k8s_reap) reaps;
 };
 
-static const struct runner_ops k8s_ops;
-static void k8s_job_create(struct k8s_job *);
-static char *k8s_label_value(const char *);
+static const struct runner_ops runner_k8s_ops;
+static void runner_k8s_job_create(struct runner_k8s_job *);
+static char *runner_k8s_label_value(const char *);
 
 /* ---- names and the pod ---- */
 
 static void
-k8s_hash8(const char *s, char out[9])
+runner_k8s_hash8(const char *s, char out[9])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
@@ -118,27 +120,9 @@ k8s_hash8(const char *s, char out[9])
 }
 
 static int
-k8s_alnum(char c)
+runner_k8s_alnum(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-/* A growing string. */
-struct k8s_buf {
-	char *data;
-	size_t len, cap;
-};
-
-static void
-k8s_buf_add(struct k8s_buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->data = xrealloc(b->data, b->cap);
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
 }
 
 /*
@@ -162,7 +146,7 @@ runner_k8s_pod_name(const char *prefix, const char *task_id, int attempt)
 		changed |= s[i] != c;
 	}
 	if (changed) {
-		k8s_hash8(task_id, h);
+		runner_k8s_hash8(task_id, h);
 		xasprintf(&name, "%s-%s-%s-%d", prefix, s, h, attempt);
 	} else
 		xasprintf(&name, "%s-%s-%d", prefix, s, attempt);
@@ -172,77 +156,16 @@ runner_k8s_pod_name(const char *prefix, const char *task_id, int attempt)
 
 /* A label value: the id when it is one (alnum at both ends), else a hash. */
 static char *
-k8s_label_value(const char *id)
+runner_k8s_label_value(const char *id)
 {
 	size_t n = strlen(id);
 	char *s, h[9];
 
-	if (n > 0 && n <= 63 && k8s_alnum(id[0]) && k8s_alnum(id[n - 1]))
+	if (n > 0 && n <= 63 && runner_k8s_alnum(id[0]) && runner_k8s_alnum(id[n - 1]))
 		return xstrdup(id);
-	k8s_hash8(id, h);
+	runner_k8s_hash8(id, h);
 	xasprintf(&s, "h-%s", h);
 	return s;
-}
-
-/* s as the inside of a JSON string. */
-static void
-k8s_json_escape(struct k8s_buf *b, const char *s)
-{
-	char esc[8];
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)c;
-			k8s_buf_add(b, esc, 2);
-		} else if (c < 0x20) {
-			snprintf(esc, sizeof esc, "\\u%04x", c);
-			k8s_buf_add(b, esc, 6);
-		} else
-			k8s_buf_add(b, (const char *)&c, 1);
-	}
-}
-
-/*
- * Fill the template: every ${NAME} becomes its value escaped for a JSON
- * string (the template quotes strings; numbers stand bare). The result
- * must parse, else the error names the template.
- */
-static cJSON *
-k8s_fill(const struct k8s_runner *r, const char *const *vars, char **cause)
-{
-	struct k8s_buf b = { NULL, 0, 0 };
-	const char *p = r->template, *q, *end;
-	size_t i, n;
-	cJSON *check;
-
-	while ((q = strstr(p, "${")) != NULL) {
-		k8s_buf_add(&b, p, (size_t)(q - p));
-		if ((end = strchr(q, '}')) == NULL)
-			break;
-		n = (size_t)(end - q - 2);
-		for (i = 0; vars[i] != NULL; i += 2)
-			if (strlen(vars[i]) == n && strncmp(vars[i], q + 2, n) == 0)
-				break;
-		if (vars[i] == NULL) {
-			xasprintf(cause, "pod template %s: unknown placeholder ${%.*s}", r->template_path,
-			    (int)n, q + 2);
-			free(b.data);
-			return NULL;
-		}
-		k8s_json_escape(&b, vars[i + 1]);
-		p = end + 1;
-	}
-	k8s_buf_add(&b, p, strlen(p));
-	if ((check = cJSON_Parse(b.data)) == NULL) {
-		xasprintf(cause, "pod template %s: not JSON once filled (near byte %zu)",
-		    r->template_path, (size_t)(cJSON_GetErrorPtr() - b.data));
-		free(b.data);
-		return NULL;
-	}
-	free(b.data);
-	return check;
 }
 
 /*
@@ -251,7 +174,7 @@ k8s_fill(const struct k8s_runner *r, const char *const *vars, char **cause)
  * fake pods this way; by default nothing is allowed).
  */
 static void
-k8s_param_annotations(const struct k8s_runner *r, cJSON *pod, const char *params)
+runner_k8s_param_annotations(const struct runner_k8s *r, cJSON *pod, const char *params)
 {
 	cJSON *p, *want, *a, *meta, *ann;
 	size_t i;
@@ -282,7 +205,7 @@ k8s_param_annotations(const struct k8s_runner *r, cJSON *pod, const char *params
 }
 
 static const char *
-k8s_image(const struct k8s_runner *r, const char *game)
+runner_k8s_image(const struct runner_k8s *r, const char *game)
 {
 	size_t i, n = strlen(game);
 
@@ -294,10 +217,10 @@ k8s_image(const struct k8s_runner *r, const char *game)
 
 /* ---- ending a job ---- */
 
-static struct k8s_job *
-k8s_job_find(struct k8s_runner *r, const char *pod)
+static struct runner_k8s_job *
+runner_k8s_job_find(struct runner_k8s *r, const char *pod)
 {
-	struct k8s_job *j;
+	struct runner_k8s_job *j;
 
 	LIST_FOREACH(j, &r->jobs, entry)
 		if (strcmp(j->pod, pod) == 0)
@@ -306,7 +229,7 @@ k8s_job_find(struct k8s_runner *r, const char *pod)
 }
 
 static void
-k8s_job_free(struct k8s_job *j)
+runner_k8s_job_free(struct runner_k8s_job *j)
 {
 	if (j->req != NULL)
 		k8s_req_cancel(j->req);
@@ -324,7 +247,7 @@ k8s_job_free(struct k8s_job *j)
 }
 
 static void
-k8s_job_end(struct k8s_job *j, enum runner_end end, int code, const char *msg)
+runner_k8s_job_end(struct runner_k8s_job *j, enum runner_end end, int code, const char *msg)
 {
 	struct runner_outcome o;
 
@@ -336,25 +259,25 @@ k8s_job_end(struct k8s_job *j, enum runner_end end, int code, const char *msg)
 	    j->pod, (int)end, code, log_q(msg != NULL ? msg : ""));
 	j->state = KJOB_DONE;
 	j->done_cb(&j->gen, &o, j->arg);
-	k8s_job_free(j);
+	runner_k8s_job_free(j);
 }
 
 static void
-k8s_delete_done(const struct k8s_response *resp, void *arg)
+runner_k8s_delete_done(const struct k8s_response *resp, void *arg)
 {
-	struct k8s_job *j = arg;
+	struct runner_k8s_job *j = arg;
 
 	j->req = NULL;
 	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
 		log_warn("cannot delete a game pod", "pod=%s error=%s", j->pod,
 		    log_q(resp->status.message));
 	/* Gone or going: report what stopped it. */
-	k8s_job_end(j, j->end.end, j->end.exit_code, j->end_msg);
+	runner_k8s_job_end(j, j->end.end, j->end.exit_code, j->end_msg);
 }
 
 /* Stop the pod, then report end (cancel, our deadline, infra before it ran). */
 static void
-k8s_job_stop(struct k8s_job *j, enum runner_end end, const char *msg)
+runner_k8s_job_stop(struct runner_k8s_job *j, enum runner_end end, const char *msg)
 {
 	if (j->state == KJOB_STOPPING || j->state == KJOB_DONE)
 		return;
@@ -366,17 +289,17 @@ k8s_job_stop(struct k8s_job *j, enum runner_end end, const char *msg)
 		j->req = NULL;
 	}
 	if (j->state == KJOB_WAIT_SYNC) {
-		k8s_job_end(j, end, 0, msg);
+		runner_k8s_job_end(j, end, 0, msg);
 		return;
 	}
 	j->state = KJOB_STOPPING;
-	j->req = k8s_pod_delete(j->r->client, j->r->ns, j->pod, j->r->grace_s, k8s_delete_done, j);
+	j->req = k8s_pod_delete(j->r->client, j->r->ns, j->pod, j->r->grace_s, runner_k8s_delete_done, j);
 }
 
 /* ---- what a pod's state means ---- */
 
 static int
-k8s_infra_waiting(const char *reason)
+runner_k8s_infra_waiting(const char *reason)
 {
 	static const char *const reasons[] = {
 		"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
@@ -391,21 +314,21 @@ k8s_infra_waiting(const char *reason)
 }
 
 static void
-k8s_unsched_cb(evutil_socket_t fd, short what, void *arg)
+runner_k8s_unsched_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct k8s_job *j = arg;
+	struct runner_k8s_job *j = arg;
 	const struct k8s_pod *pod = (const struct k8s_pod *)k8s_informer_get(j->r->inf, j->r->ns,
 	    j->pod);
 	char *msg;
 
 	xasprintf(&msg, "pod %s unschedulable for %ld s: %s", j->pod, j->r->unsched_s,
 	    pod != NULL && pod->scheduled_message != NULL ? pod->scheduled_message : "no node fits");
-	k8s_job_stop(j, RUNNER_INFRA, msg);
+	runner_k8s_job_stop(j, RUNNER_INFRA, msg);
 	free(msg);
 }
 
 static void
-k8s_job_eval(struct k8s_job *j, const struct k8s_pod *pod)
+runner_k8s_job_eval(struct runner_k8s_job *j, const struct k8s_pod *pod)
 {
 	const struct k8s_container_state *c = pod->ncontainers > 0 ? &pod->containers[0] : NULL;
 	const char *phase = pod->phase != NULL ? pod->phase : "Pending";
@@ -429,7 +352,7 @@ k8s_job_eval(struct k8s_job *j, const struct k8s_pod *pod)
 			j->started = 1;
 			j->started_cb(&j->gen, j->arg);
 		}
-		k8s_job_end(j, RUNNER_EXITED, 0, NULL);
+		runner_k8s_job_end(j, RUNNER_EXITED, 0, NULL);
 		return;
 	}
 	if (strcmp(phase, "Failed") == 0 || strcmp(phase, "Unknown") == 0) {
@@ -438,7 +361,7 @@ k8s_job_eval(struct k8s_job *j, const struct k8s_pod *pod)
 			j->started_cb(&j->gen, j->arg);
 		}
 		if (pod->reason != NULL && strcmp(pod->reason, "DeadlineExceeded") == 0) {
-			k8s_job_end(j, RUNNER_TIMEOUT, 0, NULL);
+			runner_k8s_job_end(j, RUNNER_TIMEOUT, 0, NULL);
 			return;
 		}
 		for (i = 0; i < pod->ncontainers; i++)
@@ -446,29 +369,29 @@ k8s_job_eval(struct k8s_job *j, const struct k8s_pod *pod)
 			    strcmp(pod->containers[i].terminated_reason, "OOMKilled") == 0) {
 				xasprintf(&msg, "pod %s: container %s OOMKilled", j->pod,
 				    pod->containers[i].name);
-				k8s_job_end(j, RUNNER_INFRA, 0, msg);
+				runner_k8s_job_end(j, RUNNER_INFRA, 0, msg);
 				free(msg);
 				return;
 			}
 		if (strcmp(phase, "Failed") == 0 && pod->reason == NULL && c != NULL && c->terminated &&
 		    c->exit_code != 0) {
-			k8s_job_end(j, RUNNER_EXITED, c->exit_code, NULL);
+			runner_k8s_job_end(j, RUNNER_EXITED, c->exit_code, NULL);
 			return;
 		}
 		xasprintf(&msg, "pod %s %s: %s%s%s", j->pod, phase,
 		    pod->reason != NULL ? pod->reason : "no reason given",
 		    pod->message != NULL ? ": " : "", pod->message != NULL ? pod->message : "");
-		k8s_job_end(j, RUNNER_INFRA, 0, msg);
+		runner_k8s_job_end(j, RUNNER_INFRA, 0, msg);
 		free(msg);
 		return;
 	}
 	/* Pending. */
 	for (i = 0; i < pod->ncontainers; i++)
-		if (k8s_infra_waiting(pod->containers[i].waiting_reason)) {
+		if (runner_k8s_infra_waiting(pod->containers[i].waiting_reason)) {
 			xasprintf(&msg, "pod %s: container %s %s: %s", j->pod, pod->containers[i].name,
 			    pod->containers[i].waiting_reason, pod->containers[i].waiting_message != NULL ?
 			    pod->containers[i].waiting_message : "");
-			k8s_job_stop(j, RUNNER_INFRA, msg);
+			runner_k8s_job_stop(j, RUNNER_INFRA, msg);
 			free(msg);
 			return;
 		}
@@ -478,7 +401,7 @@ k8s_job_eval(struct k8s_job *j, const struct k8s_pod *pod)
 		    j->task_id, j->pod, log_q(pod->scheduled_message != NULL ?
 		    pod->scheduled_message : ""), j->r->unsched_s);
 		if (j->unsched == NULL)
-			j->unsched = evtimer_new(j->r->base, k8s_unsched_cb, j);
+			j->unsched = evtimer_new(j->r->base, runner_k8s_unsched_cb, j);
 		tv.tv_sec = j->r->unsched_s;
 		tv.tv_usec = 0;
 		evtimer_add(j->unsched, &tv);
@@ -488,71 +411,75 @@ k8s_job_eval(struct k8s_job *j, const struct k8s_pod *pod)
 /* ---- informer ---- */
 
 static void
-k8s_on_add(const struct k8s_object *o, void *arg)
+runner_k8s_on_add(const struct k8s_object *o, void *arg)
 {
-	struct k8s_job *j = k8s_job_find(arg, o->name);
+	struct runner_k8s_job *j = runner_k8s_job_find(arg, o->name);
 
 	if (j != NULL)
-		k8s_job_eval(j, (const struct k8s_pod *)o);
+		runner_k8s_job_eval(j, (const struct k8s_pod *)o);
 }
 
 static void
-k8s_on_update(const struct k8s_object *old, const struct k8s_object *o, void *arg)
+runner_k8s_on_update(const struct k8s_object *old, const struct k8s_object *o, void *arg)
 {
-	k8s_on_add(o, arg);
+	runner_k8s_on_add(o, arg);
 }
 
 static void
-k8s_on_del(const struct k8s_object *o, int final_unknown, void *arg)
+runner_k8s_on_del(const struct k8s_object *o, int final_unknown, void *arg)
 {
-	struct k8s_job *j = k8s_job_find(arg, o->name);
+	struct runner_k8s_job *j = runner_k8s_job_find(arg, o->name);
 	char *msg;
 
 	if (j == NULL || j->state != KJOB_ACTIVE)
 		return;	/* ours to delete (STOPPING) or not ours */
 	xasprintf(&msg, "pod %s was deleted before it finished%s", j->pod,
 	    final_unknown ? " (seen on a relist)" : "");
-	k8s_job_end(j, RUNNER_INFRA, 0, msg);
+	runner_k8s_job_end(j, RUNNER_INFRA, 0, msg);
 	free(msg);
 }
 
 
 static void
-k8s_on_synced(void *arg)
+runner_k8s_on_synced(void *arg)
 {
-	struct k8s_runner *r = arg;
-	struct k8s_job *j, *next;
+	struct runner_k8s *r = arg;
+	struct runner_k8s_job *j, *next;
 
 	for (j = LIST_FIRST(&r->jobs); j != NULL; j = next) {
 		next = LIST_NEXT(j, entry);
 		if (j->state == KJOB_WAIT_SYNC)
-			k8s_job_create(j);
+			runner_k8s_job_create(j);
 	}
 }
 
 static void
-k8s_on_fatal(const char *verb, const struct k8s_status *st, void *arg)
+runner_k8s_on_fatal(const char *verb, const struct k8s_status *st, void *arg)
 {
+	struct runner_k8s *r = arg;
+	char *why;
+
 	log_error("the Kubernetes API refuses the gateway; it needs its Role (deploy/rbac) to "
 	    "allow this", "verb=%s code=%d reason=%s message=%s", verb, st->code,
 	    log_q(st->reason), log_q(st->message));
-	gw->exit_code = 1;
-	task_drain(1);
-	event_base_loopexit(gw->base, NULL);
+	xasprintf(&why, "Kubernetes refuses to %s pods: %s", verb, st->message != NULL ?
+	    st->message : "(no message)");
+	r->fatal_cb(why, r->fatal_arg);
+	free(why);
 }
 
 /* ---- jobs ---- */
 
 /* A pod of our name that the informer does not show: ours (just made by another instance) or not? */
 static void
-k8s_exists_done(const struct k8s_response *resp, void *arg)
+runner_k8s_exists_done(const struct k8s_response *resp, void *arg)
 {
-	struct k8s_job *j = arg;
+	struct runner_k8s_job *j = arg;
 	struct k8s_pod *pod = NULL;
 	const struct k8s_object *o;
 	const char *mb = NULL, *tid = NULL;
 	char *cause = NULL, *msg;
-	char *label = k8s_label_value(j->task_id);
+	char *label = runner_k8s_label_value(j->task_id);
 
 	j->req = NULL;
 	if (resp->error == K8S_OK &&
@@ -563,7 +490,7 @@ k8s_exists_done(const struct k8s_response *resp, void *arg)
 	if (resp->error == K8S_ERR_NOT_FOUND) {
 		/* Gone since: create it again. */
 		free(label);
-		k8s_job_create(j);
+		runner_k8s_job_create(j);
 		return;
 	}
 	if (pod != NULL && mb != NULL && strcmp(mb, j->r->managed_by) == 0 && tid != NULL &&
@@ -571,9 +498,9 @@ k8s_exists_done(const struct k8s_response *resp, void *arg)
 		log_info("game pod exists: adopted", "task=%s pod=%s", j->task_id, j->pod);
 		j->state = KJOB_ACTIVE;
 		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
-			k8s_job_eval(j, (const struct k8s_pod *)o);
+			runner_k8s_job_eval(j, (const struct k8s_pod *)o);
 		else
-			k8s_job_eval(j, pod);
+			runner_k8s_job_eval(j, pod);
 	} else {
 		if (pod != NULL)
 			xasprintf(&msg, "pod %s already exists and is not this task's (paia.io/managed-by=%s, "
@@ -582,7 +509,7 @@ k8s_exists_done(const struct k8s_response *resp, void *arg)
 		else
 			xasprintf(&msg, "pod %s already exists and cannot be read: %s", j->pod,
 			    cause != NULL ? cause : resp->status.message);
-		k8s_job_end(j, RUNNER_INFRA, 0, msg);
+		runner_k8s_job_end(j, RUNNER_INFRA, 0, msg);
 		free(msg);
 	}
 	free(cause);
@@ -591,16 +518,16 @@ k8s_exists_done(const struct k8s_response *resp, void *arg)
 }
 
 static void
-k8s_create_done(const struct k8s_response *resp, void *arg)
+runner_k8s_create_done(const struct k8s_response *resp, void *arg)
 {
-	struct k8s_job *j = arg;
+	struct runner_k8s_job *j = arg;
 	const struct k8s_object *o;
 	char *msg;
 
 	j->req = NULL;
 	if (resp->error == K8S_ERR_EXISTS &&
 	    k8s_informer_get(j->r->inf, j->r->ns, j->pod) == NULL) {
-		j->req = k8s_pod_get(j->r->client, j->r->ns, j->pod, k8s_exists_done, j);
+		j->req = k8s_pod_get(j->r->client, j->r->ns, j->pod, runner_k8s_exists_done, j);
 		return;
 	}
 	if (resp->error == K8S_OK || resp->error == K8S_ERR_EXISTS) {
@@ -610,50 +537,56 @@ k8s_create_done(const struct k8s_response *resp, void *arg)
 			log_info("game pod created", "task=%s pod=%s", j->task_id, j->pod);
 		j->state = KJOB_ACTIVE;
 		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
-			k8s_job_eval(j, (const struct k8s_pod *)o);
+			runner_k8s_job_eval(j, (const struct k8s_pod *)o);
 		return;
 	}
 	xasprintf(&msg, "creating pod %s in namespace %s: %s %s", j->pod, j->r->ns,
 	    k8s_error_name(resp->error), resp->status.message);
 	if (resp->error == K8S_ERR_FORBIDDEN)
 		log_error("the gateway may not create pods: check its Role", "error=%s", log_q(msg));
-	k8s_job_end(j, RUNNER_INFRA, 0, msg);
+	/*
+	 * 400/422: the pod itself is refused (the admission policy, a
+	 * template the API server rejects): it would be at every attempt.
+	 */
+	runner_k8s_job_end(j, resp->error == K8S_ERR_INVALID ? RUNNER_INVALID : RUNNER_INFRA, 0,
+	    msg);
 	free(msg);
 }
 
 static void
-k8s_job_create(struct k8s_job *j)
+runner_k8s_job_create(struct runner_k8s_job *j)
 {
 	j->state = KJOB_CREATING;
-	j->req = k8s_pod_create(j->r->client, j->r->ns, j->json, k8s_create_done, j);
+	j->req = k8s_pod_create(j->r->client, j->r->ns, j->json, runner_k8s_create_done, j);
 }
 
 static void
-k8s_deadline_cb(evutil_socket_t fd, short what, void *arg)
+runner_k8s_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct k8s_job *j = arg;
+	struct runner_k8s_job *j = arg;
 
 	/* activeDeadlineSeconds did not end it (no kubelet acted, a node lost): we do. */
 	if (j->state == KJOB_ACTIVE)
-		k8s_job_stop(j, RUNNER_TIMEOUT, NULL);
+		runner_k8s_job_stop(j, RUNNER_TIMEOUT, NULL);
 	else if (j->state == KJOB_WAIT_SYNC || j->state == KJOB_CREATING)
-		k8s_job_stop(j, RUNNER_INFRA, "no pod by the task's deadline: the Kubernetes API "
+		runner_k8s_job_stop(j, RUNNER_INFRA, "no pod by the task's deadline: the Kubernetes API "
 		    "did not answer (see the k8s runner's warnings)");
 }
 
 static struct runner_job *
-k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *started,
+runner_k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *started,
     runner_done_cb *done, void *arg)
 {
-	struct k8s_runner *r = (struct k8s_runner *)rr;
-	struct k8s_job *j = xcalloc(1, sizeof *j);
+	struct runner_k8s *r = (struct runner_k8s *)rr;
+	struct runner_k8s_job *j = xcalloc(1, sizeof *j);
 	char attempt[16], deadline[32], partition[16], offset[32], gpus[16], *label, *cause = NULL;
 	struct timeval tv;
-	const char *image = k8s_image(r, req->game);
+	const char *image = runner_k8s_image(r, req->game);
 	struct runner_outcome o;
 	cJSON *pod;
+	char *text = NULL;
 
-	j->gen.ops = &k8s_ops;
+	j->gen.ops = &runner_k8s_ops;
 	j->r = r;
 	j->task_id = xstrdup(req->task_id);
 	j->pod = runner_k8s_pod_name(r->prefix, req->task_id, req->attempt);
@@ -668,7 +601,7 @@ k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *st
 	snprintf(partition, sizeof partition, "%d", (int)req->partition);
 	snprintf(offset, sizeof offset, "%" PRId64, req->offset);
 	snprintf(gpus, sizeof gpus, "%d", req->gpu > 0 ? req->gpu : 1);
-	label = k8s_label_value(req->task_id);
+	label = runner_k8s_label_value(req->task_id);
 	if (image == NULL || *image == '\0')
 		xasprintf(&cause, "no image for game '%s' (k8s.images, k8s.default_image)", req->game);
 	else {
@@ -680,11 +613,13 @@ k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *st
 			"ENTRY", req->entry, "PARAMS", req->params, "GPUS", gpus,
 			"NAMESPACE", r->ns, NULL
 		};
-		if ((pod = k8s_fill(r, vars, &cause)) != NULL) {
-			k8s_param_annotations(r, pod, req->params);
+		if ((text = k8s_pod_build(r->template, r->template_path, vars, &cause)) != NULL &&
+		    (pod = cJSON_Parse(text)) != NULL) {
+			runner_k8s_param_annotations(r, pod, req->params);
 			j->json = cJSON_PrintUnformatted(pod);
 			cJSON_Delete(pod);
 		}
+		free(text);
 	}
 	free(label);
 	if (j->json == NULL) {
@@ -693,57 +628,57 @@ k8s_start(struct runner *rr, const struct runner_req *req, runner_started_cb *st
 		o.message = cause;
 		log_error("cannot build the game pod", "task=%s error=%s", req->task_id, log_q(cause));
 		done(&j->gen, &o, arg);
-		k8s_job_free(j);
+		runner_k8s_job_free(j);
 		free(cause);
 		return NULL;
 	}
 	/* Our own deadline, a little after the pod's activeDeadlineSeconds. */
-	j->deadline = evtimer_new(r->base, k8s_deadline_cb, j);
+	j->deadline = evtimer_new(r->base, runner_k8s_deadline_cb, j);
 	tv.tv_sec = req->timeout_s + r->slack_s;
 	tv.tv_usec = 0;
 	evtimer_add(j->deadline, &tv);
 	if (k8s_informer_synced(r->inf))
-		k8s_job_create(j);
+		runner_k8s_job_create(j);
 	else
 		j->state = KJOB_WAIT_SYNC;	/* adoption needs the cache first */
 	return &j->gen;
 }
 
 static void
-k8s_cancel(struct runner_job *jj)
+runner_k8s_cancel(struct runner_job *jj)
 {
-	k8s_job_stop((struct k8s_job *)jj, RUNNER_CANCELLED, NULL);
+	runner_k8s_job_stop((struct runner_k8s_job *)jj, RUNNER_CANCELLED, NULL);
 }
 
 static void
-k8s_abandon(struct runner_job *jj)
+runner_k8s_abandon(struct runner_job *jj)
 {
-	struct k8s_job *j = (struct k8s_job *)jj;
+	struct runner_k8s_job *j = (struct runner_k8s_job *)jj;
 
 	/* The pod stays: whoever gets the task next adopts it. */
 	log_info("game pod left to the next owner", "task=%s pod=%s", j->task_id, j->pod);
-	k8s_job_free(j);
+	runner_k8s_job_free(j);
 }
 
 static size_t
-k8s_active(const struct runner *r)
+runner_k8s_active(const struct runner *r)
 {
-	return ((const struct k8s_runner *)r)->njobs;
+	return ((const struct runner_k8s *)r)->njobs;
 }
 
 /* ---- deleting finished pods ---- */
 
 /* A finished pod to delete: waiting for its TTL (ev), then its DELETE (req). */
-struct k8s_reap {
-	struct k8s_runner *r;
+struct runner_k8s_reap {
+	struct runner_k8s *r;
 	char *pod;
 	struct event *ev;
 	struct k8s_req *req;
-	LIST_ENTRY(k8s_reap) entry;
+	LIST_ENTRY(runner_k8s_reap) entry;
 };
 
 static void
-k8s_reap_free(struct k8s_reap *rp)
+runner_k8s_reap_free(struct runner_k8s_reap *rp)
 {
 	if (rp->ev != NULL)
 		event_free(rp->ev);
@@ -755,9 +690,9 @@ k8s_reap_free(struct k8s_reap *rp)
 }
 
 static void
-k8s_reap_done(const struct k8s_response *resp, void *arg)
+runner_k8s_reap_done(const struct k8s_response *resp, void *arg)
 {
-	struct k8s_reap *rp = arg;
+	struct runner_k8s_reap *rp = arg;
 
 	rp->req = NULL;
 	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
@@ -765,44 +700,44 @@ k8s_reap_done(const struct k8s_response *resp, void *arg)
 		    log_q(resp->status.message));
 	else
 		log_debug("finished game pod deleted", "pod=%s", rp->pod);
-	k8s_reap_free(rp);
+	runner_k8s_reap_free(rp);
 }
 
 static void
-k8s_reap_cb(evutil_socket_t fd, short what, void *arg)
+runner_k8s_reap_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct k8s_reap *rp = arg;
+	struct runner_k8s_reap *rp = arg;
 
 	event_free(rp->ev);
 	rp->ev = NULL;
-	rp->req = k8s_pod_delete(rp->r->client, rp->r->ns, rp->pod, 0, k8s_reap_done, rp);
+	rp->req = k8s_pod_delete(rp->r->client, rp->r->ns, rp->pod, 0, runner_k8s_reap_done, rp);
 }
 
 static void
-k8s_reap_later(struct k8s_runner *r, const char *pod, long after_s)
+runner_k8s_reap_later(struct runner_k8s *r, const char *pod, long after_s)
 {
-	struct k8s_reap *rp = xcalloc(1, sizeof *rp);
+	struct runner_k8s_reap *rp = xcalloc(1, sizeof *rp);
 	struct timeval tv = { after_s, 0 };
 
 	rp->r = r;
 	rp->pod = xstrdup(pod);
 	LIST_INSERT_HEAD(&r->reaps, rp, entry);
-	rp->ev = evtimer_new(r->base, k8s_reap_cb, rp);
+	rp->ev = evtimer_new(r->base, runner_k8s_reap_cb, rp);
 	evtimer_add(rp->ev, &tv);
 }
 
 /* The task's result is committed: its pods may go. */
 static void
-k8s_release(struct runner *rr, const char *task_id, int first, int last)
+runner_k8s_release(struct runner *rr, const char *task_id, int first, int last)
 {
-	struct k8s_runner *r = (struct k8s_runner *)rr;
+	struct runner_k8s *r = (struct runner_k8s *)rr;
 	char *pod;
 	int a;
 
 	for (a = first; a <= last; a++) {
 		pod = runner_k8s_pod_name(r->prefix, task_id, a);
-		if (k8s_informer_get(r->inf, r->ns, pod) != NULL && k8s_job_find(r, pod) == NULL)
-			k8s_reap_later(r, pod, r->pod_ttl_s);
+		if (k8s_informer_get(r->inf, r->ns, pod) != NULL && runner_k8s_job_find(r, pod) == NULL)
+			runner_k8s_reap_later(r, pod, r->pod_ttl_s);
 		free(pod);
 	}
 }
@@ -812,24 +747,24 @@ k8s_release(struct runner *rr, const char *task_id, int first, int last)
  * a sweep deletes those seen for orphan_ttl_s (there is no finish time
  * in the cached pod, and clocks differ anyway).
  */
-struct k8s_sweep {
-	struct k8s_runner *r;
+struct runner_k8s_sweep {
+	struct runner_k8s *r;
 	int64_t now;
-	struct k8s_orphan *next;	/* this sweep's list */
+	struct runner_k8s_orphan *next;	/* this sweep's list */
 	size_t nnext;
 };
 
 static void
-k8s_sweep_one(const struct k8s_object *o, void *arg)
+runner_k8s_sweep_one(const struct k8s_object *o, void *arg)
 {
-	struct k8s_sweep *sw = arg;
+	struct runner_k8s_sweep *sw = arg;
 	const struct k8s_pod *p = (const struct k8s_pod *)o;
 	int64_t seen = sw->now;
 	size_t i;
 
 	if (p->phase == NULL || (strcmp(p->phase, "Succeeded") != 0 && strcmp(p->phase, "Failed") != 0))
 		return;
-	if (o->deletion_timestamp != NULL || k8s_job_find(sw->r, o->name) != NULL)
+	if (o->deletion_timestamp != NULL || runner_k8s_job_find(sw->r, o->name) != NULL)
 		return;
 	for (i = 0; i < sw->r->norphans; i++)
 		if (strcmp(sw->r->orphans[i].pod, o->name) == 0)
@@ -840,15 +775,15 @@ k8s_sweep_one(const struct k8s_object *o, void *arg)
 }
 
 static void
-k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
+runner_k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct k8s_runner *r = arg;
-	struct k8s_sweep sw = { r, util_mono_ms(), NULL, 0 };
+	struct runner_k8s *r = arg;
+	struct runner_k8s_sweep sw = { r, util_mono_ms(), NULL, 0 };
 	size_t i, keep = 0;
 
 	if (!k8s_informer_synced(r->inf))
 		return;
-	k8s_informer_foreach(r->inf, k8s_sweep_one, &sw);
+	k8s_informer_foreach(r->inf, runner_k8s_sweep_one, &sw);
 	for (i = 0; i < r->norphans; i++)
 		free(r->orphans[i].pod);
 	free(r->orphans);
@@ -859,7 +794,7 @@ k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		log_info("deleting a finished game pod no task claims", "pod=%s orphan_ttl_s=%ld",
 		    sw.next[i].pod, r->orphan_ttl_s);
-		k8s_reap_later(r, sw.next[i].pod, 0);
+		runner_k8s_reap_later(r, sw.next[i].pod, 0);
 		free(sw.next[i].pod);
 	}
 	r->orphans = sw.next;
@@ -868,27 +803,27 @@ k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- set-up ---- */
 
-static void k8s_free(struct runner *);
+static void runner_k8s_free(struct runner *);
 
-static const struct runner_ops k8s_ops = {
-	"k8s", k8s_start, k8s_cancel, k8s_abandon, NULL, k8s_active, k8s_free, 0, k8s_release,
+static const struct runner_ops runner_k8s_ops = {
+	"k8s", runner_k8s_start, runner_k8s_cancel, runner_k8s_abandon, NULL, runner_k8s_active, runner_k8s_free, 0, runner_k8s_release,
 };
 
 static char *
-k8s_find_template(const struct config *conf)
+runner_k8s_find_template(const struct config *conf)
 {
 	const char *t = config_get(conf, "k8s", "pod_template");
 
 	if (*t != '\0')
 		return xstrdup(t);
-	return embedded_find("game-pod.json", PAIA_PKGDATADIR);
+	return bundle_find("game-pod.json", PAIA_PKGDATADIR);
 }
 
 struct runner *
 runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *conf,
-    char **cause)
+    runner_fatal_cb *fatal_cb, void *fatal_arg, char **cause)
 {
-	struct k8s_runner *r;
+	struct runner_k8s *r;
 	struct k8s_config *kc;
 	struct k8s_client_opts copts;
 	struct k8s_informer_opts iopts;
@@ -899,12 +834,12 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 	char *selector, *tok, *save = NULL, *list, *path;
 	struct timeval tv = { 60, 0 };
 
-	if ((path = k8s_find_template(conf)) == NULL) {
+	if ((path = runner_k8s_find_template(conf)) == NULL) {
 		xasprintf(cause, "k8s.pod_template is not set and game-pod.json is not installed");
 		return NULL;
 	}
 	r = xcalloc(1, sizeof *r);
-	r->gen.ops = &k8s_ops;
+	r->gen.ops = &runner_k8s_ops;
 	r->template_path = path;
 	if ((r->template = util_read_file(path, 1024 * 1024, NULL, cause)) == NULL) {
 		free(path);
@@ -921,6 +856,8 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 	}
 	r->base = base;
 	r->conf = conf;
+	r->fatal_cb = fatal_cb;
+	r->fatal_arg = fatal_arg;
 	r->ns = xstrdup(*config_get(conf, "k8s", "namespace") != '\0' ?
 	    config_get(conf, "k8s", "namespace") : k8s_config_namespace(kc));
 	r->managed_by = xstrdup(*config_get(conf, "k8s", "managed_by") != '\0' ?
@@ -936,7 +873,7 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 			free(list);
 			k8s_config_free(kc);
 			r->client = NULL;
-			k8s_free(&r->gen);
+			runner_k8s_free(&r->gen);
 			return NULL;
 		}
 		r->images = xreallocarray(r->images, r->nimages + 1, sizeof *r->images);
@@ -968,16 +905,16 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 	iopts.kind_arg = &filter;
 	iopts.namespace = r->ns;
 	iopts.label_selector = selector;
-	iopts.h.add = k8s_on_add;
-	iopts.h.update = k8s_on_update;
-	iopts.h.del = k8s_on_del;
-	iopts.h.synced = k8s_on_synced;
-	iopts.h.fatal = k8s_on_fatal;
+	iopts.h.add = runner_k8s_on_add;
+	iopts.h.update = runner_k8s_on_update;
+	iopts.h.del = runner_k8s_on_del;
+	iopts.h.synced = runner_k8s_on_synced;
+	iopts.h.fatal = runner_k8s_on_fatal;
 	iopts.arg = r;
 	r->inf = k8s_informer_new(r->client, &iopts);
 	free(selector);
 	k8s_informer_start(r->inf);
-	r->sweep = event_new(base, -1, EV_PERSIST, k8s_sweep_cb, r);
+	r->sweep = event_new(base, -1, EV_PERSIST, runner_k8s_sweep_cb, r);
 	event_add(r->sweep, &tv);
 	log_info("k8s runner started", "api=%s namespace=%s managed_by=%s template=%s",
 	    k8s_config_describe(k8s_client_config(r->client)), r->ns, r->managed_by, path);
@@ -985,15 +922,15 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 }
 
 static void
-k8s_free(struct runner *rr)
+runner_k8s_free(struct runner *rr)
 {
-	struct k8s_runner *r = (struct k8s_runner *)rr;
+	struct runner_k8s *r = (struct runner_k8s *)rr;
 	size_t i;
 
 	while (!LIST_EMPTY(&r->jobs))
-		k8s_job_free(LIST_FIRST(&r->jobs));
+		runner_k8s_job_free(LIST_FIRST(&r->jobs));
 	while (!LIST_EMPTY(&r->reaps))
-		k8s_reap_free(LIST_FIRST(&r->reaps));
+		runner_k8s_reap_free(LIST_FIRST(&r->reaps));
 	if (r->sweep != NULL)
 		event_free(r->sweep);
 	if (r->inf != NULL)

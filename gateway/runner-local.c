@@ -61,9 +61,9 @@
 
 enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_DEAD };
 
-struct local_job {
+struct runner_local_job {
 	struct runner_job gen;		/* first: the generic handle */
-	struct local_runner *r;
+	struct runner_local *r;
 	pid_t pid;		/* our child: bwrap, or the game itself (none) */
 	int errfd;		/* exec status pipe, until exec or failure */
 	struct event *exec_ev;
@@ -86,11 +86,11 @@ struct local_job {
 	runner_done_cb *done_cb;
 	void *arg;
 	int abandoned;
-	LIST_ENTRY(local_job) entry;
+	LIST_ENTRY(runner_local_job) entry;
 };
-LIST_HEAD(job_list, local_job);
+LIST_HEAD(runner_local_job_list, runner_local_job);
 
-struct local_runner {
+struct runner_local {
 	struct runner gen;		/* first: the generic handle */
 	struct event_base *base;
 	const struct config *conf;
@@ -103,24 +103,24 @@ struct local_runner {
 	uid_t uid;
 	gid_t gid;
 	struct event *sigchld;
-	struct job_list jobs;
+	struct runner_local_job_list jobs;
 	size_t njobs;
 };
 
 /* One bind into the child's staging tmpfs (root and bwrap only). */
-struct runner_stage {
+struct runner_local_stage {
 	char *src;
 	char *dst;
 	int dir;
 };
 
 /* Everything the child needs, made before fork: it only makes system calls. */
-struct runner_launch {
+struct runner_local_launch {
 	char **argv;
 	char **envp;
 	char *dir;
 	char *log;
-	struct runner_stage stage[4 + RUNNER_RO_PATHS_MAX];
+	struct runner_local_stage stage[4 + RUNNER_RO_PATHS_MAX];
 	size_t nstage;
 	int drop;
 	uid_t uid;
@@ -131,13 +131,13 @@ struct runner_launch {
 };
 
 /* What a child reports when set-up or exec failed: errno, then text. */
-struct runner_exec_report {
+struct runner_local_exec_report {
 	int err;
 	char what[508];
 };
 
 static void
-runner_strv_add(char ***v, size_t *n, const char *s)
+runner_local_strv_add(char ***v, size_t *n, const char *s)
 {
 	*v = xreallocarray(*v, *n + 2, sizeof **v);
 	(*v)[(*n)++] = xstrdup(s);
@@ -145,7 +145,7 @@ runner_strv_add(char ***v, size_t *n, const char *s)
 }
 
 void
-runner_strv_free(char **v)
+runner_local_strv_free(char **v)
 {
 	size_t i;
 
@@ -157,13 +157,13 @@ runner_strv_free(char **v)
 }
 
 static char **
-runner_split(const char *cmd)
+runner_local_split(const char *cmd)
 {
 	char **argv = NULL, *copy = xstrdup(cmd), *tok, *save = NULL;
 	size_t n = 0;
 
 	for (tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save))
-		runner_strv_add(&argv, &n, tok);
+		runner_local_strv_add(&argv, &n, tok);
 	free(copy);
 	if (argv == NULL)
 		argv = xcalloc(1, sizeof *argv);
@@ -173,7 +173,7 @@ runner_split(const char *cmd)
 /* ---- the pure parts (runner-int.h) ---- */
 
 char *
-runner_stage_ro_name(size_t i)
+runner_local_stage_ro_name(size_t i)
 {
 	char *s;
 
@@ -183,7 +183,7 @@ runner_stage_ro_name(size_t i)
 
 /* Where the sandbox's source named name is: staged, or in the task folder. */
 static char *
-runner_source(const struct runner_sandbox *sb, const char *dir, const char *name)
+runner_local_source(const struct runner_local_sandbox *sb, const char *dir, const char *name)
 {
 	char *s;
 
@@ -192,7 +192,7 @@ runner_source(const struct runner_sandbox *sb, const char *dir, const char *name
 }
 
 char **
-runner_sandbox_argv(const struct runner_sandbox *sb, const char *dir)
+runner_local_sandbox_argv(const struct runner_local_sandbox *sb, const char *dir)
 {
 	static const char *const ns[] = {
 		/* --unshare-user too: --disable-userns needs it said. */
@@ -207,70 +207,70 @@ runner_sandbox_argv(const struct runner_sandbox *sb, const char *dir)
 	char **v = NULL, *s, buf[32];
 	size_t n = 0, i;
 
-	runner_strv_add(&v, &n, sb->bwrap);
+	runner_local_strv_add(&v, &n, sb->bwrap);
 	for (i = 0; ns[i] != NULL; i++)
-		runner_strv_add(&v, &n, ns[i]);
+		runner_local_strv_add(&v, &n, ns[i]);
 	if (sb->status_fd >= 0) {
 		snprintf(buf, sizeof buf, "%d", sb->status_fd);
-		runner_strv_add(&v, &n, "--json-status-fd");
-		runner_strv_add(&v, &n, buf);
+		runner_local_strv_add(&v, &n, "--json-status-fd");
+		runner_local_strv_add(&v, &n, buf);
 	}
 	for (i = 0; sb->system != NULL && sb->system[i] != NULL; i++)
-		runner_strv_add(&v, &n, sb->system[i]);
-	runner_strv_add(&v, &n, "--proc");
-	runner_strv_add(&v, &n, "/proc");
-	runner_strv_add(&v, &n, "--dev");
-	runner_strv_add(&v, &n, "/dev");
+		runner_local_strv_add(&v, &n, sb->system[i]);
+	runner_local_strv_add(&v, &n, "--proc");
+	runner_local_strv_add(&v, &n, "/proc");
+	runner_local_strv_add(&v, &n, "--dev");
+	runner_local_strv_add(&v, &n, "/dev");
 	/* Private and bounded: tmpfs pages are memory no rlimit counts. */
 	snprintf(buf, sizeof buf, "%lld", sb->tmp_mb * 1024 * 1024);
-	runner_strv_add(&v, &n, "--size");
-	runner_strv_add(&v, &n, buf);
-	runner_strv_add(&v, &n, "--tmpfs");
-	runner_strv_add(&v, &n, "/tmp");
-	runner_strv_add(&v, &n, "--size");
-	runner_strv_add(&v, &n, buf);
-	runner_strv_add(&v, &n, "--tmpfs");
-	runner_strv_add(&v, &n, "/dev/shm");
+	runner_local_strv_add(&v, &n, "--size");
+	runner_local_strv_add(&v, &n, buf);
+	runner_local_strv_add(&v, &n, "--tmpfs");
+	runner_local_strv_add(&v, &n, "/tmp");
+	runner_local_strv_add(&v, &n, "--size");
+	runner_local_strv_add(&v, &n, buf);
+	runner_local_strv_add(&v, &n, "--tmpfs");
+	runner_local_strv_add(&v, &n, "/dev/shm");
 	for (i = 0; i < sizeof binds / sizeof binds[0]; i++) {
-		runner_strv_add(&v, &n, binds[i][0]);
-		s = runner_source(sb, dir, binds[i][1]);
-		runner_strv_add(&v, &n, s);
+		runner_local_strv_add(&v, &n, binds[i][0]);
+		s = runner_local_source(sb, dir, binds[i][1]);
+		runner_local_strv_add(&v, &n, s);
 		free(s);
-		runner_strv_add(&v, &n, binds[i][2]);
+		runner_local_strv_add(&v, &n, binds[i][2]);
 	}
-	runner_strv_add(&v, &n, "--ro-bind");
+	runner_local_strv_add(&v, &n, "--ro-bind");
 	if (sb->staged) {
-		s = runner_source(sb, dir, "game");
-		runner_strv_add(&v, &n, s);
+		s = runner_local_source(sb, dir, "game");
+		runner_local_strv_add(&v, &n, s);
 		free(s);
 	} else
-		runner_strv_add(&v, &n, sb->game);
-	runner_strv_add(&v, &n, sb->game);
+		runner_local_strv_add(&v, &n, sb->game);
+	runner_local_strv_add(&v, &n, sb->game);
 	for (i = 0; sb->ro_paths != NULL && sb->ro_paths[i] != NULL; i++) {
-		runner_strv_add(&v, &n, "--ro-bind");
+		runner_local_strv_add(&v, &n, "--ro-bind");
 		if (sb->staged) {
-			s = runner_stage_ro_name(i);
-			runner_strv_add(&v, &n, s);
+			s = runner_local_stage_ro_name(i);
+			runner_local_strv_add(&v, &n, s);
 			free(s);
 		} else
-			runner_strv_add(&v, &n, sb->ro_paths[i]);
-		runner_strv_add(&v, &n, sb->ro_paths[i]);
+			runner_local_strv_add(&v, &n, sb->ro_paths[i]);
+		runner_local_strv_add(&v, &n, sb->ro_paths[i]);
 	}
 	/* Last: the root and /dev tmpfs were writable, and unbounded. */
-	runner_strv_add(&v, &n, "--remount-ro");
-	runner_strv_add(&v, &n, "/dev");
-	runner_strv_add(&v, &n, "--remount-ro");
-	runner_strv_add(&v, &n, "/");
-	runner_strv_add(&v, &n, "--chdir");
-	runner_strv_add(&v, &n, RUNNER_WORKSPACE);
-	runner_strv_add(&v, &n, "--");
+	runner_local_strv_add(&v, &n, "--remount-ro");
+	runner_local_strv_add(&v, &n, "/dev");
+	runner_local_strv_add(&v, &n, "--remount-ro");
+	runner_local_strv_add(&v, &n, "/");
+	runner_local_strv_add(&v, &n, "--chdir");
+	runner_local_strv_add(&v, &n, RUNNER_WORKSPACE);
+	runner_local_strv_add(&v, &n, "--");
 	for (i = 0; sb->argv[i] != NULL; i++)
-		runner_strv_add(&v, &n, sb->argv[i]);
+		runner_local_strv_add(&v, &n, sb->argv[i]);
 	return v;
 }
 
 char **
-runner_env_build(const struct runner_req *req, const char *workspace, const char *params_file,
+runner_local_env_build(const struct runner_req *req, const char *workspace, const char *params_file,
     const char *path, const char *home, char **cause)
 {
 	char attempt[16], **v = NULL;
@@ -301,7 +301,7 @@ runner_env_build(const struct runner_req *req, const char *workspace, const char
 		if (len > RUNNER_ARG_STRLEN_MAX) {
 			xasprintf(cause, "the game's environment variable %s would be %zu bytes, more "
 			    "than a process allows (%d)", vars[i].name, len, RUNNER_ARG_STRLEN_MAX);
-			runner_strv_free(v);
+			runner_local_strv_free(v);
 			return NULL;
 		}
 		v = xreallocarray(v, n + 2, sizeof *v);
@@ -312,7 +312,7 @@ runner_env_build(const struct runner_req *req, const char *workspace, const char
 }
 
 void
-runner_status_parse(const char *text, size_t len, long *child_pid, int *exit_code)
+runner_local_status_parse(const char *text, size_t len, long *child_pid, int *exit_code)
 {
 	const char *line = text, *nl;
 	const cJSON *v;
@@ -338,7 +338,7 @@ runner_status_parse(const char *text, size_t len, long *child_pid, int *exit_cod
 
 /* name as execvp would find it, made absolute and real; NULL with *cause if none. */
 static char *
-runner_which(const char *name, char **cause)
+runner_local_which(const char *name, char **cause)
 {
 	const char *path = getenv("PATH");
 	char *copy, *dir, *save = NULL, *cand = NULL, *real = NULL;
@@ -385,7 +385,7 @@ runner_which(const char *name, char **cause)
  * passwd, hosts, the gateway's own config may live there.
  */
 static char **
-runner_system_args(void)
+runner_local_system_args(void)
 {
 	static const char *const paths[] = {
 		"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
@@ -400,13 +400,13 @@ runner_system_args(void)
 	DIR *d;
 
 	for (i = 0; paths[i] != NULL; i++)
-		runner_strv_add(&found, &nfound, paths[i]);
+		runner_local_strv_add(&found, &nfound, paths[i]);
 	if ((d = opendir("/etc")) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (strncmp(de->d_name, "python3", 7) != 0)
 				continue;
 			xasprintf(&p, "/etc/%s", de->d_name);
-			runner_strv_add(&found, &nfound, p);
+			runner_local_strv_add(&found, &nfound, p);
 			free(p);
 		}
 		closedir(d);
@@ -418,17 +418,17 @@ runner_system_args(void)
 			if ((len = readlink(found[i], link, sizeof link - 1)) <= 0)
 				continue;
 			link[len] = '\0';
-			runner_strv_add(&v, &n, "--symlink");
-			runner_strv_add(&v, &n, link);
+			runner_local_strv_add(&v, &n, "--symlink");
+			runner_local_strv_add(&v, &n, link);
 		} else if (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode))
-			runner_strv_add(&v, &n, "--ro-bind");
+			runner_local_strv_add(&v, &n, "--ro-bind");
 		else
 			continue;
 		if (!S_ISLNK(sb.st_mode))
-			runner_strv_add(&v, &n, found[i]);
-		runner_strv_add(&v, &n, found[i]);
+			runner_local_strv_add(&v, &n, found[i]);
+		runner_local_strv_add(&v, &n, found[i]);
 	}
-	runner_strv_free(found);
+	runner_local_strv_free(found);
 	if (v == NULL)
 		v = xcalloc(1, sizeof *v);
 	return v;
@@ -436,7 +436,7 @@ runner_system_args(void)
 
 /* Is path a or below b? */
 static int
-runner_path_within(const char *a, const char *b)
+runner_local_path_within(const char *a, const char *b)
 {
 	size_t n = strlen(b);
 
@@ -447,7 +447,7 @@ runner_path_within(const char *a, const char *b)
 
 /* runner.ro_paths: absolute, existing, resolved; never the state folder. */
 static int
-runner_ro_paths_parse(struct local_runner *r, char **cause)
+runner_local_ro_paths_parse(struct runner_local *r, char **cause)
 {
 	static const char *const reserved[] = { RUNNER_WORKSPACE, "/proc", "/dev", NULL };
 	char *copy = xstrdup(config_get(r->conf, "runner", "ro_paths")), *tok, *save = NULL;
@@ -472,7 +472,7 @@ runner_ro_paths_parse(struct local_runner *r, char **cause)
 			xasprintf(cause, "runner.ro_paths: %s: %s", tok, strerror(errno));
 			goto out;
 		}
-		for (i = 0; reserved[i] != NULL && !runner_path_within(real, reserved[i]); i++)
+		for (i = 0; reserved[i] != NULL && !runner_local_path_within(real, reserved[i]); i++)
 			;
 		if (strcmp(real, "/") == 0 || reserved[i] != NULL) {
 			xasprintf(cause, "runner.ro_paths: %s is (or is below) %s, which the sandbox makes "
@@ -480,13 +480,13 @@ runner_ro_paths_parse(struct local_runner *r, char **cause)
 			free(real);
 			goto out;
 		}
-		if (state != NULL && (runner_path_within(real, state) || runner_path_within(state, real))) {
+		if (state != NULL && (runner_local_path_within(real, state) || runner_local_path_within(state, real))) {
 			xasprintf(cause, "runner.ro_paths: %s would show games the state folder %s", tok,
 			    state);
 			free(real);
 			goto out;
 		}
-		runner_strv_add(&r->ro_paths, &n, real);
+		runner_local_strv_add(&r->ro_paths, &n, real);
 		free(real);
 	}
 	rc = 0;
@@ -508,7 +508,7 @@ out:
  * links; input/ holds only what the gateway downloaded.
  */
 static int
-runner_workspace_prepare(const struct local_runner *r, const struct runner_req *req, char **cause)
+runner_local_workspace_prepare(const struct runner_local *r, const struct runner_req *req, char **cause)
 {
 	char *path;
 	struct dirent *de;
@@ -567,14 +567,14 @@ out:
 }
 
 static void
-runner_launch_free(struct runner_launch *l)
+runner_local_launch_free(struct runner_local_launch *l)
 {
 	size_t i;
 
 	if (l == NULL)
 		return;
-	runner_strv_free(l->argv);
-	runner_strv_free(l->envp);
+	runner_local_strv_free(l->argv);
+	runner_local_strv_free(l->envp);
 	for (i = 0; i < l->nstage; i++) {
 		free(l->stage[i].src);
 		free(l->stage[i].dst);
@@ -585,7 +585,7 @@ runner_launch_free(struct runner_launch *l)
 }
 
 static void
-runner_launch_stage(struct runner_launch *l, const char *src, char *dst, int dir)
+runner_local_launch_stage(struct runner_local_launch *l, const char *src, char *dst, int dir)
 {
 	l->stage[l->nstage].src = xstrdup(src);
 	l->stage[l->nstage].dst = dst;
@@ -598,12 +598,12 @@ runner_launch_stage(struct runner_launch *l, const char *src, char *dst, int dir
  * the start-up probe's). NULL with *cause and *end (RUNNER_INVALID when
  * the task's values cannot fit an environment) on failure.
  */
-static struct runner_launch *
-runner_launch_new(const struct local_runner *r, char *const *argv, const struct runner_req *req,
+static struct runner_local_launch *
+runner_local_launch_new(const struct runner_local *r, char *const *argv, const struct runner_req *req,
     int status_fd, enum runner_end *end, char **cause)
 {
-	struct runner_launch *l = xcalloc(1, sizeof *l);
-	struct runner_sandbox sb;
+	struct runner_local_launch *l = xcalloc(1, sizeof *l);
+	struct runner_local_sandbox sb;
 	const char *path = getenv("PATH");
 	char *pfile, *s;
 	size_t i, n;
@@ -626,39 +626,39 @@ runner_launch_new(const struct local_runner *r, char *const *argv, const struct 
 		sb.tmp_mb = config_get_int(r->conf, "runner", "tmp_mb");
 		sb.staged = r->drop;
 		sb.status_fd = status_fd;
-		l->argv = runner_sandbox_argv(&sb, req->dir);
-		l->envp = runner_env_build(req, RUNNER_WORKSPACE, RUNNER_WORKSPACE "/params.json",
+		l->argv = runner_local_sandbox_argv(&sb, req->dir);
+		l->envp = runner_local_env_build(req, RUNNER_WORKSPACE, RUNNER_WORKSPACE "/params.json",
 		    "/usr/local/bin:/usr/bin:/bin", "/tmp", cause);
 		if (sb.staged) {
 			xasprintf(&s, "%s/input", req->dir);
-			runner_launch_stage(l, s, runner_source(&sb, NULL, "input"), 1);
+			runner_local_launch_stage(l, s, runner_local_source(&sb, NULL, "input"), 1);
 			free(s);
 			xasprintf(&s, "%s/output", req->dir);
-			runner_launch_stage(l, s, runner_source(&sb, NULL, "output"), 1);
+			runner_local_launch_stage(l, s, runner_local_source(&sb, NULL, "output"), 1);
 			free(s);
 			xasprintf(&s, "%s/params.json", req->dir);
-			runner_launch_stage(l, s, runner_source(&sb, NULL, "params.json"), 0);
+			runner_local_launch_stage(l, s, runner_local_source(&sb, NULL, "params.json"), 0);
 			free(s);
-			runner_launch_stage(l, r->argv[0], runner_source(&sb, NULL, "game"), 0);
+			runner_local_launch_stage(l, r->argv[0], runner_local_source(&sb, NULL, "game"), 0);
 			for (i = 0; r->ro_paths[i] != NULL; i++) {
 				struct stat st;
 
-				runner_launch_stage(l, r->ro_paths[i], runner_stage_ro_name(i),
+				runner_local_launch_stage(l, r->ro_paths[i], runner_local_stage_ro_name(i),
 				    stat(r->ro_paths[i], &st) == 0 && S_ISDIR(st.st_mode));
 			}
 		}
 	} else {
 		l->reach = r->drop;
 		for (i = 0, n = 0; argv[i] != NULL; i++)
-			runner_strv_add(&l->argv, &n, argv[i]);
+			runner_local_strv_add(&l->argv, &n, argv[i]);
 		xasprintf(&pfile, "%s/params.json", req->dir);
-		l->envp = runner_env_build(req, req->dir, pfile,
+		l->envp = runner_local_env_build(req, req->dir, pfile,
 		    path != NULL ? path : "/usr/local/bin:/usr/bin:/bin", req->dir, cause);
 		free(pfile);
 	}
 	if (l->envp == NULL) {
 		*end = RUNNER_INVALID;
-		runner_launch_free(l);
+		runner_local_launch_free(l);
 		return NULL;
 	}
 	return l;
@@ -668,9 +668,9 @@ runner_launch_new(const struct local_runner *r, char *const *argv, const struct 
 
 /* In the child: report a failed set-up on fd (errno and what) and exit. */
 static void __attribute__((noreturn))
-runner_child_fail(int fd, const char *what)
+runner_local_child_fail(int fd, const char *what)
 {
-	struct runner_exec_report rep;
+	struct runner_local_exec_report rep;
 	int n;
 
 	rep.err = errno;
@@ -690,7 +690,7 @@ runner_child_fail(int fd, const char *what)
  * they may be below it.
  */
 static void
-runner_child_stage(const struct runner_launch *l, int errfd)
+runner_local_child_stage(const struct runner_local_launch *l, int errfd)
 {
 	int fds[4 + RUNNER_RO_PATHS_MAX], fd;
 	char src[64];
@@ -698,34 +698,34 @@ runner_child_stage(const struct runner_launch *l, int errfd)
 	size_t i;
 
 	if (unshare(CLONE_NEWNS) != 0)
-		runner_child_fail(errfd, "unshare(CLONE_NEWNS)");
+		runner_local_child_fail(errfd, "unshare(CLONE_NEWNS)");
 	/* Nothing mounted here may show in the host's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-		runner_child_fail(errfd, "making / private");
+		runner_local_child_fail(errfd, "making / private");
 	for (i = 0; i < l->nstage; i++) {
 		if ((fds[i] = open(l->stage[i].src, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
-			runner_child_fail(errfd, l->stage[i].src);
+			runner_local_child_fail(errfd, l->stage[i].src);
 		if (fstat(fds[i], &sb) != 0)
-			runner_child_fail(errfd, l->stage[i].src);
+			runner_local_child_fail(errfd, l->stage[i].src);
 		if (!S_ISDIR(sb.st_mode) != !l->stage[i].dir) {
 			errno = l->stage[i].dir ? ENOTDIR : EISDIR;
-			runner_child_fail(errfd, l->stage[i].src);
+			runner_local_child_fail(errfd, l->stage[i].src);
 		}
 	}
 	if (mount("tmpfs", RUNNER_STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
-		runner_child_fail(errfd, "mounting the staging tmpfs on " RUNNER_STAGE);
+		runner_local_child_fail(errfd, "mounting the staging tmpfs on " RUNNER_STAGE);
 	for (i = 0; i < l->nstage; i++) {
 		if (l->stage[i].dir) {
 			if (mkdir(l->stage[i].dst, 0755) != 0)
-				runner_child_fail(errfd, l->stage[i].dst);
+				runner_local_child_fail(errfd, l->stage[i].dst);
 		} else {
 			if ((fd = open(l->stage[i].dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
-				runner_child_fail(errfd, l->stage[i].dst);
+				runner_local_child_fail(errfd, l->stage[i].dst);
 			close(fd);
 		}
 		snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
 		if (mount(src, l->stage[i].dst, NULL, MS_BIND | MS_REC, NULL) != 0)
-			runner_child_fail(errfd, l->stage[i].src);
+			runner_local_child_fail(errfd, l->stage[i].src);
 		close(fds[i]);
 	}
 }
@@ -736,7 +736,7 @@ runner_child_stage(const struct runner_launch *l, int errfd)
  * is handed to bwrap as descriptor 4.
  */
 static void __attribute__((noreturn))
-runner_child(const struct runner_launch *l, int errfd, int statusfd)
+runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 {
 	struct rlimit rl;
 	sigset_t none;
@@ -752,10 +752,10 @@ runner_child(const struct runner_launch *l, int errfd, int statusfd)
 	if ((fd = fcntl(errfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
 	    (statusfd >= 0 && (statusfd = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) < 0) ||
 	    dup3(fd, 3, O_CLOEXEC) < 0)
-		runner_child_fail(errfd, "dup");
+		runner_local_child_fail(errfd, "dup");
 	errfd = 3;
 	if (statusfd >= 0 && dup2(statusfd, 4) < 0)
-		runner_child_fail(errfd, "dup");
+		runner_local_child_fail(errfd, "dup");
 	close_range(statusfd >= 0 ? 5 : 4, ~0U, 0);
 	setpgid(0, 0);
 	sigemptyset(&none);
@@ -766,16 +766,16 @@ runner_child(const struct runner_launch *l, int errfd, int statusfd)
 	signal(SIGCHLD, SIG_DFL);
 	/* As ourselves: the task folder may be out of runner.user's reach. */
 	if (chdir(l->dir) != 0)
-		runner_child_fail(errfd, l->dir);
+		runner_local_child_fail(errfd, l->dir);
 	/* output/ is fresh for each attempt; never follow what is there anyway. */
 	if ((fd = open(l->log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
 	    0644)) < 0)
-		runner_child_fail(errfd, l->log);
+		runner_local_child_fail(errfd, l->log);
 	if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
-		runner_child_fail(errfd, "dup2");
+		runner_local_child_fail(errfd, "dup2");
 	close(fd);
 	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || dup2(fd, STDIN_FILENO) < 0)
-		runner_child_fail(errfd, "/dev/null");
+		runner_local_child_fail(errfd, "/dev/null");
 	close(fd);
 	if (l->cpu > 0) {
 		rl.rlim_cur = (rlim_t)l->cpu;
@@ -787,19 +787,19 @@ runner_child(const struct runner_launch *l, int errfd, int statusfd)
 		setrlimit(RLIMIT_AS, &rl);
 	}
 	if (l->nstage > 0)
-		runner_child_stage(l, errfd);
+		runner_local_child_stage(l, errfd);
 	if (l->drop) {
 		/* For real, before any namespace: nothing may map the game to root. */
 		if (setgroups(0, NULL) != 0 || setresgid(l->gid, l->gid, l->gid) != 0 ||
 		    setresuid(l->uid, l->uid, l->uid) != 0)
-			runner_child_fail(errfd, "dropping to runner.user");
+			runner_local_child_fail(errfd, "dropping to runner.user");
 		if (setuid(0) != -1 || geteuid() != l->uid || getegid() != l->gid) {
 			errno = EPERM;
-			runner_child_fail(errfd, "runner.user kept root's privileges");
+			runner_local_child_fail(errfd, "runner.user kept root's privileges");
 		}
 	}
 	if (l->reach && chdir(l->dir) != 0)
-		runner_child_fail(errfd, l->dir);
+		runner_local_child_fail(errfd, l->dir);
 	/*
 	 * A gateway killed with -9 takes its games along. Set after the uid
 	 * change, which clears it; the parent may be gone already.
@@ -810,13 +810,13 @@ runner_child(const struct runner_launch *l, int errfd, int statusfd)
 	/* No setuid program gives the game back what it lost. */
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	execve(l->argv[0], l->argv, l->envp);
-	runner_child_fail(errfd, l->argv[0]);
+	runner_local_child_fail(errfd, l->argv[0]);
 }
 
 /* ---- jobs ---- */
 
 static void
-runner_exec_close(struct local_job *j)
+runner_local_exec_close(struct runner_local_job *j)
 {
 	if (j->exec_ev != NULL)
 		event_free(j->exec_ev);
@@ -831,7 +831,7 @@ runner_exec_close(struct local_job *j)
  * exec failed, 0 once exec closed the pipe, -1 if nothing yet.
  */
 static int
-runner_exec_status(int fd, struct runner_exec_report *rep)
+runner_local_exec_status(int fd, struct runner_local_exec_report *rep)
 {
 	ssize_t n;
 
@@ -852,7 +852,7 @@ runner_exec_status(int fd, struct runner_exec_report *rep)
 
 /* The outcome of a failed set-up or exec: E2BIG is the task's, the rest ours. */
 static void
-runner_exec_outcome(struct local_job *j, struct runner_exec_report *rep, struct runner_outcome *o)
+runner_local_exec_outcome(struct runner_local_job *j, struct runner_local_exec_report *rep, struct runner_outcome *o)
 {
 	memset(o, 0, sizeof *o);
 	o->end = RUNNER_INFRA;
@@ -866,7 +866,7 @@ runner_exec_outcome(struct local_job *j, struct runner_exec_report *rep, struct 
 }
 
 static void
-runner_game_track(struct local_job *j, pid_t pid)
+runner_local_game_track(struct runner_local_job *j, pid_t pid)
 {
 	j->game = pid;
 	/* A pidfd: the pid of a game reaped elsewhere is never signalled. */
@@ -876,7 +876,7 @@ runner_game_track(struct local_job *j, pid_t pid)
 
 /* Has the sandbox's first process, hence its whole pid namespace, ended? */
 static int
-runner_game_ended(const struct local_job *j)
+runner_local_game_ended(const struct runner_local_job *j)
 {
 	struct pollfd pfd = { j->gamefd, POLLIN, 0 };
 
@@ -885,7 +885,7 @@ runner_game_ended(const struct local_job *j)
 
 /* Read what bwrap said on its status pipe; learn the game's pid. */
 static void
-runner_status_read(struct local_job *j)
+runner_local_status_read(struct runner_local_job *j)
 {
 	char buf[512];
 	ssize_t n;
@@ -908,9 +908,9 @@ runner_status_read(struct local_job *j)
 		j->status_len += (size_t)n < room ? (size_t)n : room;
 	}
 	if (j->game == 0) {
-		runner_status_parse(j->status, j->status_len, &pid, &code);
+		runner_local_status_parse(j->status, j->status_len, &pid, &code);
 		if (pid > 0)
-			runner_game_track(j, (pid_t)pid);
+			runner_local_game_track(j, (pid_t)pid);
 	}
 	if (eof) {
 		if (j->status_ev != NULL)
@@ -922,15 +922,15 @@ runner_status_read(struct local_job *j)
 }
 
 static void
-runner_status_cb(evutil_socket_t fd, short what, void *arg)
+runner_local_status_cb(evutil_socket_t fd, short what, void *arg)
 {
-	runner_status_read(arg);
+	runner_local_status_read(arg);
 }
 
 static void
-runner_job_end(struct local_job *j, const struct runner_outcome *o)
+runner_local_job_end(struct runner_local_job *j, const struct runner_outcome *o)
 {
-	struct local_runner *r = j->r;
+	struct runner_local *r = j->r;
 
 	if (j->deadline != NULL)
 		event_free(j->deadline);
@@ -941,7 +941,7 @@ runner_job_end(struct local_job *j, const struct runner_outcome *o)
 	if (j->status_ev != NULL)
 		event_free(j->status_ev);
 	j->deadline = j->kill_timer = j->game_ev = j->status_ev = NULL;
-	runner_exec_close(j);
+	runner_local_exec_close(j);
 	if (j->statusfd >= 0)
 		close(j->statusfd);
 	if (j->gamefd >= 0)
@@ -959,11 +959,11 @@ runner_job_end(struct local_job *j, const struct runner_outcome *o)
 }
 
 static void
-runner_game_cb(evutil_socket_t fd, short what, void *arg)
+runner_local_game_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct local_job *j = arg;
+	struct runner_local_job *j = arg;
 
-	runner_job_end(j, &j->last);
+	runner_local_job_end(j, &j->last);
 }
 
 /*
@@ -972,13 +972,13 @@ runner_game_cb(evutil_socket_t fd, short what, void *arg)
  * once it has, so nothing of the task runs when its result is made.
  */
 static void
-runner_job_finish(struct local_job *j, const struct runner_outcome *o)
+runner_local_job_finish(struct runner_local_job *j, const struct runner_outcome *o)
 {
 	if (j->pid > 0)
 		kill(-j->pid, SIGKILL);
 	j->pid = 0;
-	if (runner_game_ended(j)) {
-		runner_job_end(j, o);
+	if (runner_local_game_ended(j)) {
+		runner_local_job_end(j, o);
 		return;
 	}
 	log_debug("sandbox ended before its game; waiting for the game's namespace to end",
@@ -987,17 +987,17 @@ runner_job_finish(struct local_job *j, const struct runner_outcome *o)
 	j->last = *o;
 	if (o->message != NULL)
 		j->last.message = j->last_message = xstrdup(o->message);
-	j->game_ev = event_new(j->r->base, j->gamefd, EV_READ, runner_game_cb, j);
+	j->game_ev = event_new(j->r->base, j->gamefd, EV_READ, runner_local_game_cb, j);
 	event_add(j->game_ev, NULL);
 }
 
 static void
-runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+runner_local_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 {
-	struct local_runner *r = arg;
-	struct local_job *j;
+	struct runner_local *r = arg;
+	struct runner_local_job *j;
 	struct runner_outcome o;
-	struct runner_exec_report rep;
+	struct runner_local_exec_report rep;
 	char why[512];
 	pid_t pid;
 	long game;
@@ -1005,7 +1005,7 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 
 	/* First what bwrap said: a game reaped below is known then. */
 	LIST_FOREACH(j, &r->jobs, entry)
-		runner_status_read(j);
+		runner_local_status_read(j);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		LIST_FOREACH(j, &r->jobs, entry)
 			if (j->pid == pid)
@@ -1027,18 +1027,18 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		    o.exit_code, o.signal);
 		/* It ended before we heard from exec: did exec fail? */
 		if (j->errfd >= 0) {
-			if (runner_exec_status(j->errfd, &rep) == 1)
-				runner_exec_outcome(j, &rep, &o);
+			if (runner_local_exec_status(j->errfd, &rep) == 1)
+				runner_local_exec_outcome(j, &rep, &o);
 			else {
-				runner_exec_close(j);
+				runner_local_exec_close(j);
 				if (!j->abandoned)
 					j->started_cb(&j->gen, j->arg);
 			}
 		}
 		if (r->bwrap && o.end == RUNNER_EXITED) {
 			/* bwrap's own exit code is the game's, or 1 for its own failure. */
-			runner_status_read(j);
-			runner_status_parse(j->status, j->status_len, &game, &code);
+			runner_local_status_read(j);
+			runner_local_status_parse(j->status, j->status_len, &game, &code);
 			o.signal = 0;
 			if (code >= 0)
 				o.exit_code = code;
@@ -1057,14 +1057,14 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			}
 		}
 		j->state = JOB_DEAD;
-		runner_job_finish(j, &o);
+		runner_local_job_finish(j, &o);
 	}
 }
 
 static void
-runner_kill_cb(evutil_socket_t fd, short what, void *arg)
+runner_local_kill_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct local_job *j = arg;
+	struct runner_local_job *j = arg;
 
 	log_warn("game ignored SIGTERM, sending SIGKILL", "pid=%ld", (long)j->pid);
 	kill(-j->pid, SIGKILL);
@@ -1073,7 +1073,7 @@ runner_kill_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-runner_stop(struct local_job *j, enum runner_end why)
+runner_local_stop(struct runner_local_job *j, enum runner_end why)
 {
 	struct timeval tv = { 0, 0 };
 
@@ -1081,28 +1081,28 @@ runner_stop(struct local_job *j, enum runner_end why)
 		return;
 	j->state = JOB_STOPPING;
 	j->end = why;
-	runner_status_read(j);
+	runner_local_status_read(j);
 	/*
 	 * In the sandbox, SIGTERM goes to the game's own group (it is in a
 	 * session of its own): bwrap would die of it and take the game along
 	 * at once, leaving it no grace. Not started yet: bwrap goes.
 	 */
-	if (!runner_game_ended(j))
+	if (!runner_local_game_ended(j))
 		kill(-j->game, SIGTERM);
 	else
 		kill(-j->pid, SIGTERM);
 	tv.tv_sec = config_get_int(j->r->conf, "runner", "kill_grace_s");
-	j->kill_timer = evtimer_new(j->r->base, runner_kill_cb, j);
+	j->kill_timer = evtimer_new(j->r->base, runner_local_kill_cb, j);
 	evtimer_add(j->kill_timer, &tv);
 }
 
 static void
-runner_deadline_cb(evutil_socket_t fd, short what, void *arg)
+runner_local_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct local_job *j = arg;
+	struct runner_local_job *j = arg;
 
 	log_warn("game past its deadline, stopping it", "pid=%ld", (long)j->pid);
-	runner_stop(j, RUNNER_TIMEOUT);
+	runner_local_stop(j, RUNNER_TIMEOUT);
 }
 
 /*
@@ -1111,7 +1111,7 @@ runner_deadline_cb(evutil_socket_t fd, short what, void *arg)
  * escape PR_SET_PDEATHSIG when there is no sandbox).
  */
 static void
-runner_pidfile_write(const char *dir, pid_t pid)
+runner_local_pidfile_write(const char *dir, pid_t pid)
 {
 	char *path, buf[32], *cause = NULL;
 	int n;
@@ -1127,7 +1127,7 @@ runner_pidfile_write(const char *dir, pid_t pid)
 
 /* Is some process of group pgid still working in dir? Then kill the group. */
 static int
-runner_kill_leftover(const char *dir, pid_t pgid)
+runner_local_kill_leftover(const char *dir, pid_t pgid)
 {
 	char link[64], cwd[PATH_MAX];
 	struct dirent *de;
@@ -1156,7 +1156,7 @@ runner_kill_leftover(const char *dir, pid_t pgid)
 
 /* Stop games a previous gateway left running under state_dir/tasks. */
 static void
-runner_reap_previous(const char *state_dir)
+runner_local_reap_previous(const char *state_dir)
 {
 	char *tasks, *dir, *pidfile, *buf, *cause = NULL;
 	struct dirent *de;
@@ -1179,7 +1179,7 @@ runner_reap_previous(const char *state_dir)
 		} else {
 			buf[strcspn(buf, "\n")] = '\0';
 			if (util_parse_int(buf, 2, INT32_MAX, &pgid) == 0 &&
-			    runner_kill_leftover(dir, (pid_t)pgid))
+			    runner_local_kill_leftover(dir, (pid_t)pgid))
 				log_warn("stopped a game left running by a previous gateway",
 				    "dir=%s pgid=%lld", dir, pgid);
 			free(buf);
@@ -1193,21 +1193,21 @@ runner_reap_previous(const char *state_dir)
 }
 
 static void
-runner_exec_cb(evutil_socket_t fd, short what, void *arg)
+runner_local_exec_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct local_job *j = arg;
+	struct runner_local_job *j = arg;
 	struct runner_outcome o;
-	struct runner_exec_report rep;
-	int rc = runner_exec_status(j->errfd, &rep);
+	struct runner_local_exec_report rep;
+	int rc = runner_local_exec_status(j->errfd, &rep);
 
 	if (rc < 0)
 		return;		/* spurious wakeup: the event persists */
-	runner_exec_close(j);
+	runner_local_exec_close(j);
 	if (j->abandoned)
 		return;		/* its task is gone; SIGCHLD reaps the child */
 	if (rc == 1) {
 		/* Set-up or exec failed: ours, or the task's (E2BIG); not the user's. */
-		runner_exec_outcome(j, &rep, &o);
+		runner_local_exec_outcome(j, &rep, &o);
 		j->done_cb(&j->gen, &o, j->arg);
 		/* SIGCHLD reaps the child; the callback has been given. */
 		j->abandoned = 1;
@@ -1220,7 +1220,7 @@ runner_exec_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Close what is left of a launch's pipes. */
 static void
-runner_pipes_close(int errpipe[2], int statuspipe[2])
+runner_local_pipes_close(int errpipe[2], int statuspipe[2])
 {
 	int i;
 
@@ -1239,7 +1239,7 @@ runner_pipes_close(int errpipe[2], int statuspipe[2])
  * closed and set to -1; -1 with why filled on failure.
  */
 static pid_t
-runner_spawn(const struct runner_launch *l, int errpipe[2], int statuspipe[2], char *why,
+runner_local_spawn(const struct runner_local_launch *l, int errpipe[2], int statuspipe[2], char *why,
     size_t len)
 {
 	pid_t pid;
@@ -1253,7 +1253,7 @@ runner_spawn(const struct runner_launch *l, int errpipe[2], int statuspipe[2], c
 		close(errpipe[0]);
 		if (statuspipe[0] >= 0)
 			close(statuspipe[0]);
-		runner_child(l, errpipe[1], statuspipe[1]);
+		runner_local_child(l, errpipe[1], statuspipe[1]);
 	}
 	close(errpipe[1]);
 	errpipe[1] = -1;
@@ -1267,12 +1267,12 @@ runner_spawn(const struct runner_launch *l, int errpipe[2], int statuspipe[2], c
 
 /* The pipes of a launch: the exec status, and bwrap's status when sandboxed. */
 static int
-runner_pipes(const struct local_runner *r, int errpipe[2], int statuspipe[2], char *why, size_t len)
+runner_local_pipes(const struct runner_local *r, int errpipe[2], int statuspipe[2], char *why, size_t len)
 {
 	errpipe[0] = errpipe[1] = statuspipe[0] = statuspipe[1] = -1;
 	if (pipe2(errpipe, O_CLOEXEC) != 0 || (r->bwrap && pipe2(statuspipe, O_CLOEXEC) != 0)) {
 		snprintf(why, len, "pipe: %s", strerror(errno));
-		runner_pipes_close(errpipe, statuspipe);
+		runner_local_pipes_close(errpipe, statuspipe);
 		return -1;
 	}
 	if (statuspipe[0] >= 0)
@@ -1280,22 +1280,22 @@ runner_pipes(const struct local_runner *r, int errpipe[2], int statuspipe[2], ch
 	return 0;
 }
 
-static const struct runner_ops local_ops;
+static const struct runner_ops runner_local_ops;
 
 static struct runner_job *
-local_start(struct runner *rr, const struct runner_req *req, runner_started_cb *started,
+runner_local_start(struct runner *rr, const struct runner_req *req, runner_started_cb *started,
     runner_done_cb *done, void *arg)
 {
-	struct local_runner *r = (struct local_runner *)rr;
-	struct local_job *j = xcalloc(1, sizeof *j);
+	struct runner_local *r = (struct runner_local *)rr;
+	struct runner_local_job *j = xcalloc(1, sizeof *j);
 	struct timeval tv = { req->timeout_s, 0 };
-	struct runner_launch *l = NULL;
+	struct runner_local_launch *l = NULL;
 	struct runner_outcome o;
 	char why[512], *cause = NULL;
 	int errpipe[2], statuspipe[2];
 	pid_t pid;
 
-	j->gen.ops = &local_ops;
+	j->gen.ops = &runner_local_ops;
 	j->r = r;
 	j->errfd = j->statusfd = j->gamefd = -1;
 	j->done_cb = done;
@@ -1305,58 +1305,58 @@ local_start(struct runner *rr, const struct runner_req *req, runner_started_cb *
 	r->njobs++;
 	memset(&o, 0, sizeof o);
 	o.end = RUNNER_INFRA;
-	if (runner_workspace_prepare(r, req, &cause) != 0 ||
-	    (l = runner_launch_new(r, r->argv, req, r->bwrap ? 4 : -1, &o.end, &cause)) == NULL) {
+	if (runner_local_workspace_prepare(r, req, &cause) != 0 ||
+	    (l = runner_local_launch_new(r, r->argv, req, r->bwrap ? 4 : -1, &o.end, &cause)) == NULL) {
 		snprintf(why, sizeof why, "%s", cause);
 		free(cause);
 		goto fail;
 	}
 	/* The child reports a failed set-up or exec on errpipe; exec closes it. */
-	if (runner_pipes(r, errpipe, statuspipe, why, sizeof why) != 0)
+	if (runner_local_pipes(r, errpipe, statuspipe, why, sizeof why) != 0)
 		goto fail;
-	if ((pid = runner_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
-		runner_pipes_close(errpipe, statuspipe);
+	if ((pid = runner_local_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
+		runner_local_pipes_close(errpipe, statuspipe);
 		goto fail;
 	}
-	runner_launch_free(l);
+	runner_local_launch_free(l);
 	j->pid = pid;
-	runner_pidfile_write(req->dir, pid);
+	runner_local_pidfile_write(req->dir, pid);
 	j->state = JOB_RUNNING;
 	j->timeout_s = req->timeout_s;
 	j->started_cb = started;
 	/* The deadline runs from fork: a game stuck before exec still ends. */
-	j->deadline = evtimer_new(r->base, runner_deadline_cb, j);
+	j->deadline = evtimer_new(r->base, runner_local_deadline_cb, j);
 	evtimer_add(j->deadline, &tv);
 	/* Exec's outcome arrives on the pipe; the loop does not wait for it. */
 	j->errfd = errpipe[0];
-	j->exec_ev = event_new(r->base, j->errfd, EV_READ | EV_PERSIST, runner_exec_cb, j);
+	j->exec_ev = event_new(r->base, j->errfd, EV_READ | EV_PERSIST, runner_local_exec_cb, j);
 	event_add(j->exec_ev, NULL);
 	if ((j->statusfd = statuspipe[0]) >= 0) {
 		j->status_ev = event_new(r->base, j->statusfd, EV_READ | EV_PERSIST,
-		    runner_status_cb, j);
+		    runner_local_status_cb, j);
 		event_add(j->status_ev, NULL);
 	}
 	return &j->gen;
 
 fail:
-	runner_launch_free(l);
+	runner_local_launch_free(l);
 	log_error("cannot start the game", "task=%s error=%s", req->task_id, log_q(why));
 	o.message = why;
 	j->state = JOB_DEAD;
-	runner_job_end(j, &o);
+	runner_local_job_end(j, &o);
 	return NULL;
 }
 
 static void
-local_cancel(struct runner_job *jj)
+runner_local_cancel(struct runner_job *jj)
 {
-	runner_stop((struct local_job *)jj, RUNNER_CANCELLED);
+	runner_local_stop((struct runner_local_job *)jj, RUNNER_CANCELLED);
 }
 
 static void
-local_abandon(struct runner_job *jj)
+runner_local_abandon(struct runner_job *jj)
 {
-	struct local_job *j = (struct local_job *)jj;
+	struct runner_local_job *j = (struct runner_local_job *)jj;
 
 	j->abandoned = 1;
 	if (j->state == JOB_RUNNING || j->state == JOB_STOPPING) {
@@ -1368,15 +1368,15 @@ local_abandon(struct runner_job *jj)
 }
 
 static pid_t
-local_pid(const struct runner_job *j)
+runner_local_pid(const struct runner_job *j)
 {
-	return ((const struct local_job *)j)->pid;
+	return ((const struct runner_local_job *)j)->pid;
 }
 
 static size_t
-local_active(const struct runner *r)
+runner_local_active(const struct runner *r)
 {
-	return ((const struct local_runner *)r)->njobs;
+	return ((const struct runner_local *)r)->njobs;
 }
 
 /* ---- start-up ---- */
@@ -1388,11 +1388,11 @@ local_active(const struct runner *r)
  * long the launch took.
  */
 static int
-runner_probe(struct local_runner *r, long long *ms, char **cause)
+runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 {
 	struct runner_req req;
-	struct runner_launch *l = NULL;
-	struct runner_exec_report rep;
+	struct runner_local_launch *l = NULL;
+	struct runner_local_exec_report rep;
 	enum runner_end end;
 	char *dir, *p, *log = NULL, *game[2] = { NULL, NULL }, why[512], status[1024];
 	int errpipe[2] = { -1, -1 }, statuspipe[2] = { -1, -1 }, wst = 0, code = -1;
@@ -1419,12 +1419,12 @@ runner_probe(struct local_runner *r, long long *ms, char **cause)
 		util_mkdirs(p, 0755, cause);
 	}
 	free(p);
-	if (*cause != NULL || (game[0] = runner_which("true", cause)) == NULL ||
-	    runner_workspace_prepare(r, &req, cause) != 0 ||
-	    (l = runner_launch_new(r, game, &req, r->bwrap ? 4 : -1, &end, cause)) == NULL)
+	if (*cause != NULL || (game[0] = runner_local_which("true", cause)) == NULL ||
+	    runner_local_workspace_prepare(r, &req, cause) != 0 ||
+	    (l = runner_local_launch_new(r, game, &req, r->bwrap ? 4 : -1, &end, cause)) == NULL)
 		goto out;
-	if (runner_pipes(r, errpipe, statuspipe, why, sizeof why) != 0 ||
-	    (pid = runner_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
+	if (runner_local_pipes(r, errpipe, statuspipe, why, sizeof why) != 0 ||
+	    (pid = runner_local_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
 		*cause = xstrdup(why);
 		goto out;
 	}
@@ -1438,7 +1438,7 @@ runner_probe(struct local_runner *r, long long *ms, char **cause)
 		poll(NULL, 0, 2);
 	}
 	*ms = util_mono_ms() - start;
-	if (runner_exec_status(errpipe[0], &rep) == 1) {
+	if (runner_local_exec_status(errpipe[0], &rep) == 1) {
 		*cause = xstrdup(rep.what);
 		goto out;
 	}
@@ -1446,7 +1446,7 @@ runner_probe(struct local_runner *r, long long *ms, char **cause)
 	    (n = read(statuspipe[0], status + len, sizeof status - 1 - len)) > 0)
 		len += (size_t)n;
 	if (r->bwrap)
-		runner_status_parse(status, len, &child, &code);
+		runner_local_status_parse(status, len, &child, &code);
 	else if (WIFEXITED(wst))
 		code = WEXITSTATUS(wst);
 	if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0 || code != 0) {
@@ -1460,8 +1460,8 @@ runner_probe(struct local_runner *r, long long *ms, char **cause)
 		xasprintf(cause, "%s", log != NULL && *log != '\0' ? log : "it failed and said nothing");
 	}
 out:
-	runner_pipes_close(errpipe, statuspipe);
-	runner_launch_free(l);
+	runner_local_pipes_close(errpipe, statuspipe);
+	runner_local_launch_free(l);
 	free(game[0]);
 	free(log);
 	util_rmtree(dir);
@@ -1469,23 +1469,23 @@ out:
 	return *cause == NULL ? 0 : -1;
 }
 
-static void local_free(struct runner *);
+static void runner_local_free(struct runner *);
 
-static const struct runner_ops local_ops = {
-	"local", local_start, local_cancel, local_abandon, local_pid, local_active, local_free, 1, NULL,
+static const struct runner_ops runner_local_ops = {
+	"local", runner_local_start, runner_local_cancel, runner_local_abandon, runner_local_pid, runner_local_active, runner_local_free, 1, NULL,
 };
 
 struct runner *
 runner_local_new(struct event_base *base, const struct config *conf, char **cause)
 {
-	struct local_runner *r = xcalloc(1, sizeof *r);
+	struct runner_local *r = xcalloc(1, sizeof *r);
 	const char *cmd = config_get(conf, "runner", "command");
 	const char *user = config_get(conf, "runner", "user");
 	char *path, *why = NULL;
 	struct passwd *pw;
 	long long ms = 0;
 
-	r->gen.ops = &local_ops;
+	r->gen.ops = &runner_local_ops;
 	r->base = base;
 	r->conf = conf;
 	LIST_INIT(&r->jobs);
@@ -1493,8 +1493,8 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 		xasprintf(cause, "runner.command is not set");
 		goto fail;
 	}
-	r->argv = runner_split(cmd);
-	if ((path = runner_which(r->argv[0], &why)) == NULL) {
+	r->argv = runner_local_split(cmd);
+	if ((path = runner_local_which(r->argv[0], &why)) == NULL) {
 		xasprintf(cause, "runner.command: %s", why);
 		goto fail;
 	}
@@ -1517,18 +1517,18 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 		r->uid = pw->pw_uid;
 		r->gid = pw->pw_gid;
 	}
-	if (runner_ro_paths_parse(r, cause) != 0)
+	if (runner_local_ro_paths_parse(r, cause) != 0)
 		goto fail;
 	if (r->bwrap) {
-		if ((r->bwrap_path = runner_which(config_get(conf, "runner", "bwrap"), &why)) == NULL) {
+		if ((r->bwrap_path = runner_local_which(config_get(conf, "runner", "bwrap"), &why)) == NULL) {
 			xasprintf(cause, "runner.sandbox = bwrap, but runner.bwrap %s (Debian package "
 			    "bubblewrap; scripts/setup.sh installs it); runner.sandbox = none runs "
 			    "games without a sandbox", why);
 			goto fail;
 		}
-		r->system = runner_system_args();
+		r->system = runner_local_system_args();
 	}
-	if (runner_probe(r, &ms, &why) != 0) {
+	if (runner_local_probe(r, &ms, &why) != 0) {
 		if (r->bwrap)
 			xasprintf(cause, "runner.sandbox = bwrap: a sandboxed game cannot start here: "
 			    "%s (bubblewrap needs user namespaces; scripts/setup.sh installs it and "
@@ -1549,23 +1549,23 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 		log_warn("runner.sandbox = none: games run without a sandbox and can read what "
 		    "their user can", "user=%s", log_q(user));
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	runner_reap_previous(config_get(conf, "gateway", "state_dir"));
-	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
+	runner_local_reap_previous(config_get(conf, "gateway", "state_dir"));
+	r->sigchld = evsignal_new(base, SIGCHLD, runner_local_sigchld_cb, r);
 	evsignal_add(r->sigchld, NULL);
 	return &r->gen;
 
 fail:
 	free(why);
-	local_free(&r->gen);
+	runner_local_free(&r->gen);
 	return NULL;
 }
 
 static void
-local_free(struct runner *rr)
+runner_local_free(struct runner *rr)
 {
-	struct local_runner *r = (struct local_runner *)rr;
+	struct runner_local *r = (struct runner_local *)rr;
 	struct pollfd pfd;
-	struct local_job *j;
+	struct runner_local_job *j;
 
 	while ((j = LIST_FIRST(&r->jobs)) != NULL) {
 		j->abandoned = 1;
@@ -1579,13 +1579,13 @@ local_free(struct runner *rr)
 			pfd.events = POLLIN;
 			poll(&pfd, 1, 5000);
 		}
-		runner_job_end(j, NULL);
+		runner_local_job_end(j, NULL);
 	}
 	if (r->sigchld != NULL)
 		event_free(r->sigchld);
-	runner_strv_free(r->argv);
-	runner_strv_free(r->system);
-	runner_strv_free(r->ro_paths);
+	runner_local_strv_free(r->argv);
+	runner_local_strv_free(r->system);
+	runner_local_strv_free(r->ro_paths);
 	free(r->bwrap_path);
 	free(r);
 }

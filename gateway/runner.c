@@ -9,10 +9,11 @@
 
 
 struct runner *
-runner_new(struct event_base *base, struct evcurl *ec, const struct config *conf, char **cause)
+runner_new(struct event_base *base, struct evcurl *ec, const struct config *conf,
+    runner_fatal_cb *fatal_cb, void *arg, char **cause)
 {
 	if (strcmp(config_get(conf, "runner", "type"), "k8s") == 0)
-		return runner_k8s_new(base, ec, conf, cause);
+		return runner_k8s_new(base, ec, conf, fatal_cb, arg, cause);
 	return runner_local_new(base, conf, cause);
 }
 

@@ -1,22 +1,21 @@
 /*
- * task.c: the task state machine and the gateway's shared state.
+ * task.c: the task state machine.
  *
  *   received -> fetching -> launching -> running -> collecting
  *            -> uploading -> reporting -> done | failed
  *
  * A task enters "reporting" when its result record is queued for the
- * next transaction; it is done (or failed) only when that transaction,
- * which also carries the partition's offsets, has committed. Records
- * (results, dead letters, requeues) wait here at most batch_ms or until
- * batch_max of them are queued, then go to the committer as one batch.
+ * next transaction (outbox.c); it is done (or failed) only when that
+ * transaction, which also carries the partition's offsets, has
+ * committed. It also decides what intake's rebalances mean (the ledger
+ * restored on assign; on revoke, what is done committed first and the
+ * rest abandoned to the new owner) and answers the control socket's
+ * cancel and requeue.
  *
- * A task folder is touched only through taskdir.c (descriptors, no
- * link followed): what the game left is refused, not followed. Folders
- * of finished tasks go when gateway.history tasks are newer, or sooner,
- * oldest first, when they hold more than gateway.disk_budget_mb
- * (folders found at start, from an earlier run, go first).
- *
- * Everything here runs in the loop thread.
+ * A task folder is touched only through taskdir.c and folders.c
+ * (descriptors, no link followed): what the game left is refused, not
+ * followed. The gateway's state is the struct gw each function is given
+ * (or finds in its task); everything here runs in the loop thread.
  */
 #include "config.h"
 #include "gateway.h"
@@ -24,105 +23,37 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <event2/event.h>
-
-struct gw *gw;
 
 const double step_bucket_le[STEP_BUCKETS] = {
 	0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800,
 };
 
-static const char *state_names[] = {
-	"received", "fetching", "launching", "running", "collecting",
-	"uploading", "reporting", "done", "failed",
-};
-
-/* A queued record and what it completes. */
-struct pending_rec {
-	struct commit_record rec;
-	int32_t partition;	/* -1: no offset to mark done */
-	int64_t offset;
-	struct task *task;	/* result records */
-};
-
-/* A batch handed to the committer, awaiting its answer. */
-struct awaiting {
-	uint64_t id;
-	struct task **tasks;
-	size_t ntasks;
-	size_t nrecords;
-	struct awaiting_off {
-		int32_t partition;
-		int64_t offset;
-		uint64_t records;	/* of this partition in the batch */
-	} *offs;
-	size_t noffs;
-	TAILQ_ENTRY(awaiting) entry;
-};
-TAILQ_HEAD(awaiting_list, awaiting);
-
-static struct pending_rec *pending;
-static size_t npending, pending_cap;
-static struct awaiting_list awaiting = TAILQ_HEAD_INITIALIZER(awaiting);
-static struct event *flush_timer;
-static struct event *kick_event;	/* start waiting tasks, from the loop */
-static struct event *drain_timer;
-static uint64_t next_batch_id = 1;
-
-/* <state_dir>/tasks, where every task folder lives: the trusted parent. */
-static int tasks_fd = -1;
-/* How task folders are made (task_set_dir_perms). */
-static struct task_dir_perms dir_perms = { 0755, 0755, 0755, (uid_t)-1, (gid_t)-1 };
-/* Folders found at start that no task of this run owns (yet), oldest first. */
-struct leftover {
-	char *name;
-	uint64_t bytes;
-};
-static struct leftover *leftovers;
-static size_t nleftovers;
-
 static void task_release_claims(struct task *);
 static int task_retry_attempt(struct task *, const char *);
 static void task_launch(struct task *);
 static void task_collect(struct task *);
-
 static void task_fetch_next(struct task *);
-static void task_launch(struct task *);
 static void task_upload_next(struct task *);
 static void task_report(struct task *);
-static void task_start_waiting(void);
-
-const char *
-task_state_name(enum task_state s)
-{
-	return (size_t)s < nitems(state_names) ? state_names[s] : "unknown";
-}
-
-int
-task_state_parse(const char *s, enum task_state *out)
-{
-	size_t i;
-
-	for (i = 0; i < nitems(state_names); i++) {
-		if (strcmp(s, state_names[i]) == 0) {
-			*out = (enum task_state)i;
-			return 0;
-		}
-	}
-	return -1;
-}
+static void task_start_waiting(struct gw *);
+static void task_kick_cb(evutil_socket_t, short, void *);
+static void task_history_add(struct task *);
+static void task_check_drained(struct gw *);
+static void task_revoke_partition(struct gw *, int32_t);
+static void task_dead_letter(struct gw *, int32_t, int64_t, const void *, size_t,
+    enum dlq_reason, const char *, const char *);
 
 static void
 task_set_state(struct task *t, enum task_state s)
 {
+	struct gw *gw = t->gw;
 	int64_t now = util_now_ms();
 	struct step_hist *h = &gw->steps[t->state];
 	double d = (double)(now - t->ts[t->state]) / 1000.0;
@@ -139,9 +70,9 @@ task_set_state(struct task *t, enum task_state s)
 	t->state = s;
 	t->ts[s] = now;
 	log_debug("task state", "task=%s attempt=%d state=%s", t->spec->task_id,
-	    t->spec->attempt, state_names[s]);
+	    t->spec->attempt, proto_state_name(s));
 	if (gw->control != NULL)
-		control_notify_task(gw->control, t);
+		control_publish(gw->control, PROTO_EVENT_TASK, views_task(t));
 }
 
 static void
@@ -166,7 +97,7 @@ task_free(struct task *t)
 	}
 	free(t->fetch_name);
 	cJSON_Delete(t->game_result);
-	msg_task_free(t->spec);
+	proto_task_free(t->spec);
 	free(t->error);
 	free(t->dir);
 	free(t->result_prefix);
@@ -174,7 +105,7 @@ task_free(struct task *t)
 }
 
 struct task *
-task_find(const char *id)
+task_find(struct gw *gw, const char *id)
 {
 	struct task *t;
 
@@ -188,7 +119,7 @@ task_find(const char *id)
 }
 
 static struct task *
-task_find_active(const char *id)
+task_find_active(struct gw *gw, const char *id)
 {
 	struct task *t;
 
@@ -198,8 +129,8 @@ task_find_active(const char *id)
 	return NULL;
 }
 
-static size_t
-task_running_count(void)
+size_t
+task_running_count(const struct gw *gw)
 {
 	return gw->nactive - gw->nwaiting - gw->nreporting;
 }
@@ -213,131 +144,45 @@ task_running_count(void)
  * must not stall the games (the ledger's metadata cap bounds them per
  * partition).
  */
-static int
-task_intake_full(void)
+int
+task_intake_full(const struct gw *gw)
 {
 	return gw->nactive - gw->nreporting >= gw->max_inflight + gw->prefetch;
 }
 
-/* Pause intake while full or draining; resume when there is room. */
-static void
-task_update_intake(void)
+void
+task_update_intake(struct gw *gw)
 {
+	int32_t *parts;
+	size_t i, n;
+	int near;
+
 	if (gw->intake == NULL)
 		return;
-	intake_set_paused(gw->intake, gw->draining || task_intake_full());
-	intake_update_pauses(gw->intake);
-}
-
-/* ---- records waiting for a transaction ---- */
-
-static void
-task_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	task_flush();
-}
-
-static void
-task_queue_record(enum commit_kind kind, const char *topic, const char *key, char *value,
-    int32_t partition, int64_t offset, struct task *t)
-{
-	struct pending_rec *p;
-	struct timeval tv;
-	long long ms = config_get_int(gw->conf, "gateway", "batch_ms");
-
-	if (npending == pending_cap) {
-		pending_cap = pending_cap == 0 ? 64 : pending_cap * 2;
-		pending = xreallocarray(pending, pending_cap, sizeof *pending);
-	}
-	p = &pending[npending++];
-	p->rec.kind = kind;
-	p->rec.topic = xstrdup(topic);
-	p->rec.key = key != NULL ? xstrdup(key) : NULL;
-	p->rec.value = value;
-	p->rec.len = strlen(value);
-	p->partition = partition;
-	p->offset = offset;
-	p->task = t;
-	if ((long long)npending >= config_get_int(gw->conf, "gateway", "batch_max")) {
-		task_flush();
-		return;
-	}
-	if (!evtimer_pending(flush_timer, NULL)) {
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
-		evtimer_add(flush_timer, &tv);
-	}
-}
-
-void
-task_flush(void)
-{
-	struct commit_batch *b;
-	struct awaiting *a;
-	int32_t *parts, *pending_parts;
-	size_t i, n, nparts;
-
-	evtimer_del(flush_timer);
-	if (npending == 0 || gw->committer == NULL)
-		return;
-	b = xcalloc(1, sizeof *b);
-	a = xcalloc(1, sizeof *a);
-	b->id = a->id = next_batch_id++;
-	b->records = xreallocarray(NULL, npending, sizeof *b->records);
-	a->tasks = xreallocarray(NULL, npending, sizeof *a->tasks);
-	pending_parts = xreallocarray(NULL, npending, sizeof *pending_parts);
-	for (i = 0; i < npending; i++) {
-		b->records[i] = pending[i].rec;
-		pending_parts[i] = pending[i].partition;
-		if (pending[i].partition >= 0)
-			ledger_done(gw->ledger, pending[i].partition, pending[i].offset);
-		if (pending[i].task != NULL)
-			a->tasks[a->ntasks++] = pending[i].task;
-	}
-	b->nrecords = a->nrecords = npending;
-	npending = 0;
-
-	/* Every partition's commit point and metadata ride along. */
-	nparts = ledger_partitions(gw->ledger, &parts);
-	b->offsets_topic = xstrdup(gw->tasks_topic);
-	b->offsets = nparts > 0 ? xcalloc(nparts, sizeof *b->offsets) : NULL;
-	for (i = 0, n = 0; i < nparts; i++) {
-		int64_t cp = ledger_commit_point(gw->ledger, parts[i]);
-		if (cp < 0)
-			continue;
-		b->offsets[n].partition = parts[i];
-		b->offsets[n].offset = cp;
-		b->offsets[n].metadata = ledger_metadata(gw->ledger, parts[i]);
-		n++;
-	}
-	b->noffsets = n;
-	free(parts);
-	/* What health learns when this batch is acknowledged. */
-	a->offs = n > 0 ? xcalloc(n, sizeof *a->offs) : NULL;
-	a->noffs = n;
+	intake_set_paused(gw->intake, gw->draining || task_intake_full(gw));
+	/* A partition whose commit metadata would outgrow the broker's cap waits. */
+	n = intake_assigned(gw->intake, &parts);
 	for (i = 0; i < n; i++) {
-		a->offs[i].partition = b->offsets[i].partition;
-		a->offs[i].offset = b->offsets[i].offset;
+		near = ledger_near_cap(gw->ledger, parts[i], LEDGER_METADATA_MAX);
+		if (!intake_set_capped(gw->intake, parts[i], near))
+			continue;
+		if (near)
+			log_warn("partition paused: its commit metadata would outgrow the broker's "
+			    "cap (too many offsets pending behind its oldest unfinished task)",
+			    "partition=%d commit=%" PRId64 " pending=%zu", (int)parts[i],
+			    ledger_commit_point(gw->ledger, parts[i]),
+			    ledger_pending(gw->ledger, parts[i]));
+		else
+			log_info("partition resumed", "partition=%d", (int)parts[i]);
 	}
-	for (i = 0; i < b->nrecords; i++) {
-		size_t j;
-		for (j = 0; j < a->noffs && pending_parts[i] >= 0; j++)
-			if (a->offs[j].partition == pending_parts[i])
-				a->offs[j].records++;
-	}
-	free(pending_parts);
-	b->group_metadata = gw->intake != NULL ? intake_group_metadata(gw->intake) : NULL;
-	TAILQ_INSERT_TAIL(&awaiting, a, entry);
-	log_debug("batch submitted", "batch=%" PRIu64 " records=%zu offsets=%zu", b->id,
-	    b->nrecords, b->noffsets);
-	committer_submit(gw->committer, b);
-	task_update_intake();
+	free(parts);
 }
 
 /* Another task (a requeue, a resubmission) may use the same folder. */
-static int
+int
 task_dir_shared(const struct task *old)
 {
+	struct gw *gw = old->gw;
 	const struct task *t;
 
 	TAILQ_FOREACH(t, &gw->active, entry)
@@ -349,243 +194,37 @@ task_dir_shared(const struct task *old)
 	return 0;
 }
 
-/* Remove the folder name below tasks/ (never through a link); log what went. */
-static void
-task_dir_remove(const char *name, const char *why, uint64_t bytes)
-{
-	char *cause = NULL;
-
-	if (util_rmtree_at(tasks_fd, name, &cause) != 0) {
-		log_warn("cannot remove a task folder", "task=%s error=%s", name, log_q(cause));
-		free(cause);
-		return;
-	}
-	log_debug("task folder removed", "task=%s why=%s bytes=%llu", name, why,
-	    (unsigned long long)bytes);
-}
-
-/* Bytes finished tasks' folders may hold: gateway.disk_budget_mb, or half the file system. */
-static uint64_t
-task_disk_budget(void)
-{
-	long long mb = config_get_int(gw->conf, "gateway", "disk_budget_mb");
-	struct statvfs sv;
-
-	if (mb > 0)
-		return (uint64_t)mb * 1024 * 1024;
-	if (fstatvfs(tasks_fd, &sv) != 0)
-		return UINT64_MAX;
-	return (uint64_t)sv.f_blocks * sv.f_frsize / 2;
-}
-
-/*
- * Remove finished tasks' folders, oldest first, while they hold more
- * than the budget: first those left by an earlier run, then those of
- * the history (the task stays in the history, without its folder). A
- * folder an active task uses is never removed.
- */
-static void
-task_disk_enforce(void)
-{
-	uint64_t budget = task_disk_budget(), used = 0;
-	struct task *t;
-	size_t i, n;
-
-	for (i = 0; i < nleftovers; i++)
-		used += leftovers[i].bytes;
-	TAILQ_FOREACH(t, &gw->history, entry)
-		if (!t->dir_gone)
-			used += t->disk_bytes;
-	for (n = 0; n < nleftovers && used > budget; n++) {
-		log_info("task folder of an earlier run removed (gateway.disk_budget_mb)",
-		    "task=%s bytes=%llu", leftovers[n].name, (unsigned long long)leftovers[n].bytes);
-		task_dir_remove(leftovers[n].name, "disk budget", leftovers[n].bytes);
-		used -= leftovers[n].bytes;
-		free(leftovers[n].name);
-	}
-	if (n > 0) {
-		memmove(leftovers, leftovers + n, (nleftovers - n) * sizeof *leftovers);
-		nleftovers -= n;
-	}
-	TAILQ_FOREACH(t, &gw->history, entry) {
-		if (used <= budget)
-			break;
-		if (t->dir_gone || task_dir_shared(t))
-			continue;
-		log_info("task folder removed (gateway.disk_budget_mb)", "task=%s attempt=%d bytes=%llu",
-		    t->spec->task_id, t->spec->attempt, (unsigned long long)t->disk_bytes);
-		task_dir_remove(t->spec->task_id, "disk budget", t->disk_bytes);
-		t->dir_gone = 1;
-		used -= t->disk_bytes;
-	}
-}
-
-/* A task of this run now owns its folder: it is no leftover. */
-static void
-task_leftover_claim(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < nleftovers; i++) {
-		if (strcmp(leftovers[i].name, name) == 0) {
-			free(leftovers[i].name);
-			memmove(leftovers + i, leftovers + i + 1,
-			    (nleftovers - i - 1) * sizeof *leftovers);
-			nleftovers--;
-			return;
-		}
-	}
-}
-
-static int
-task_leftover_cmp(const void *a, const void *b)
-{
-	const struct leftover *x = a, *y = b;
-
-	return strcmp(x->name, y->name);
-}
-
-/* At start: every folder below tasks/ is a leftover, oldest (by mtime) first. */
-static void
-task_leftovers_scan(void)
-{
-	struct { int64_t mtime; struct leftover l; } *v = NULL;
-	struct dirent *de;
-	struct stat st;
-	size_t n = 0, i, j;
-	DIR *d;
-	int fd;
-
-	if ((fd = dup(tasks_fd)) < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' ||
-		    fstatat(tasks_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		v = xreallocarray(v, n + 1, sizeof *v);
-		v[n].mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-		v[n].l.name = xstrdup(de->d_name);
-		v[n].l.bytes = util_du_at(tasks_fd, de->d_name);
-		n++;
-	}
-	closedir(d);
-	/* Insertion sort by mtime (then name): start-up only, a few thousand at most. */
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && (v[j - 1].mtime > v[j].mtime || (v[j - 1].mtime == v[j].mtime &&
-		    task_leftover_cmp(&v[j - 1].l, &v[j].l) > 0)); j--) {
-			__typeof__(*v) tmp = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = tmp;
-		}
-	leftovers = n > 0 ? xreallocarray(NULL, n, sizeof *leftovers) : NULL;
-	for (i = 0; i < n; i++)
-		leftovers[i] = v[i].l;
-	nleftovers = n;
-	free(v);
-	if (n > 0)
-		log_info("task folders of an earlier run found", "count=%zu", n);
-}
-
 static void
 task_history_add(struct task *t)
 {
+	struct gw *gw = t->gw;
 	struct task *old;
 
-	t->disk_bytes = util_du_at(tasks_fd, t->spec->task_id);
+	t->disk_bytes = folders_measure(gw->folders, t->spec->task_id);
 	TAILQ_INSERT_TAIL(&gw->history, t, entry);
 	gw->nhistory++;
 	while (gw->nhistory > gw->max_history && (old = TAILQ_FIRST(&gw->history)) != NULL) {
 		TAILQ_REMOVE(&gw->history, old, entry);
 		gw->nhistory--;
 		if (!old->dir_gone && !task_dir_shared(old))
-			task_dir_remove(old->spec->task_id, "gateway.history", old->disk_bytes);
+			folders_remove(gw->folders, old->spec->task_id, "gateway.history", old->disk_bytes);
 		task_free(old);
 	}
-	task_disk_enforce();
+	folders_enforce(gw->folders);
 }
 
 static void
-task_check_drained(void)
+task_check_drained(struct gw *gw)
 {
 	if (!gw->draining)
 		return;
-	if (gw->stopped || task_running_count() > 0 || npending > 0 || !TAILQ_EMPTY(&awaiting))
+	if (gw->stopped || task_running_count(gw) > 0 || !outbox_idle(gw->outbox))
 		return;
 	gw->stopped = 1;
 	log_info("drained", "reported=%" PRIu64, gw->totals[0] + gw->totals[1] +
 	    gw->totals[2] + gw->totals[3] + gw->totals[4]);
 	event_base_loopexit(gw->base, NULL);
 }
-
-void
-task_batch_done(uint64_t id, int ok, const char *error, void *arg)
-{
-	struct awaiting *a;
-	struct task *t;
-	size_t i;
-
-	if (id == 0) {
-		/* The committer itself failed (init_transactions). */
-		log_error("transactional producer failed, stopping", "error=%s",
-		    log_q(error != NULL ? error : "unknown"));
-		gw->exit_code = 1;
-		task_drain(1);
-		event_base_loopexit(gw->base, NULL);
-		return;
-	}
-	TAILQ_FOREACH(a, &awaiting, entry)
-		if (a->id == id)
-			break;
-	if (a == NULL)
-		fatalx("committer answered unknown batch %" PRIu64, id);
-	TAILQ_REMOVE(&awaiting, a, entry);
-	if (!ok) {
-		/* The committer only gives up on fatal errors: stop intake. */
-		log_error("transaction failed, stopping", "batch=%" PRIu64 " error=%s", id,
-		    log_q(error != NULL ? error : "unknown"));
-		free(a->tasks);
-		free(a->offs);
-		free(a);
-		gw->exit_code = 1;
-		task_drain(1);
-		event_base_loopexit(gw->base, NULL);
-		return;
-	}
-	for (i = 0; i < a->ntasks; i++) {
-		t = a->tasks[i];
-		TAILQ_REMOVE(&gw->active, t, entry);
-		gw->nactive--;
-		gw->nreporting--;
-		gw->totals[t->status]++;
-		task_set_state(t, t->status == RESULT_SUCCEEDED ? TASK_DONE : TASK_FAILED);
-		task_release_claims(t);
-		log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
-		    t->spec->task_id, t->spec->attempt, msg_status_name(t->status),
-		    t->ts[t->state] - t->ts[TASK_RECEIVED]);
-		if (gw->on_reported != NULL)
-			gw->on_reported(t);
-		task_history_add(t);
-	}
-	for (i = 0; i < a->noffs; i++)
-		health_committed(gw->health, a->offs[i].partition, a->offs[i].offset,
-		    a->offs[i].records);
-	free(a->tasks);
-	free(a->offs);
-	free(a);
-	task_start_waiting();
-	task_update_intake();
-	task_check_drained();
-}
-
-/* ---- the steps ---- */
-
-static void
-task_finish(struct task *t, enum result_status st, enum error_class ec, const char *fmt, ...)
-    printflike(4, 5);
 
 /* Record the outcome; uploads still follow if there is anything to upload. */
 static void
@@ -607,125 +246,33 @@ task_finish(struct task *t, enum result_status st, enum error_class ec, const ch
 	}
 }
 
-void
-task_set_dir_perms(const struct task_dir_perms *p)
-{
-	dir_perms = *p;
-}
-
-/* The task's folder, fresh and empty: input/ for downloads, output/ for the game. */
-static int
-task_prepare_dirs(struct task *t, char **cause)
-{
-	const struct task_dir_perms *p = &dir_perms;
-	const char *id = t->spec->task_id;
-	int fd, rc;
-
-	task_leftover_claim(id);
-	if (util_rmtree_at(tasks_fd, id, cause) != 0 ||
-	    taskdir_mkdir(tasks_fd, id, p->folder_mode, (uid_t)-1, (gid_t)-1, cause) != 0)
-		return -1;
-	if ((fd = taskdir_open(t->dir, cause)) < 0)
-		return -1;
-	rc = taskdir_mkdir(fd, "input", p->input_mode, (uid_t)-1, (gid_t)-1, cause);
-	if (rc == 0)
-		rc = taskdir_mkdir(fd, "output", p->output_mode, p->output_uid, p->output_gid, cause);
-	close(fd);
-	return rc;
-}
-
-/* A new attempt: what the failed one left in output/ is not this one's. */
-static int
-task_reset_output(struct task *t, char **cause)
-{
-	const struct task_dir_perms *p = &dir_perms;
-	int fd, rc;
-
-	if ((fd = taskdir_open(t->dir, cause)) < 0)
-		return -1;
-	rc = util_rmtree_at(fd, "output", cause);
-	if (rc == 0)
-		rc = taskdir_mkdir(fd, "output", p->output_mode, p->output_uid, p->output_gid, cause);
-	close(fd);
-	return rc;
-}
-
-/* ---- launch claims: never run a game twice for the same attempt ---- */
-
-static char *
-task_claim_path(const struct task *t, int attempt)
-{
-	char *p;
-
-	xasprintf(&p, "%s/%s.%d", gw->journal_dir, t->spec->task_id, attempt);
-	return p;
-}
-
 /*
- * Claim (task, attempt) before anything runs: a file created with
- * O_EXCL in runner.journal_dir. Finding a claim already there means a
- * run of that attempt began before and was interrupted (a crash, a
- * revoked partition): its game may have run in part, so this run is the
- * next attempt (DESIGN §7: infra failures retry as a new attempt).
- * Returns 0, or -1 with *cause (an infra failure, or too many attempts).
+ * Claim this run's attempt before anything runs (claims.c): an attempt
+ * found claimed was interrupted, and this run becomes the next one.
  */
 static int
 task_claim_attempt(struct task *t, char **cause)
 {
-	long long max = config_get_int(gw->conf, "runner", "max_attempts");
-	char *path, buf[128];
-	int fd, n;
+	struct gw *gw = t->gw;
 
-	for (;;) {
-		if (t->spec->attempt - t->first_attempt >= max) {
-			xasprintf(cause, "interrupted %d time%s (gateway crash or rebalance) by attempt %d; "
-			    "runner.max_attempts is %lld", t->spec->attempt - t->first_attempt,
-			    t->spec->attempt - t->first_attempt == 1 ? "" : "s", t->spec->attempt - 1, max);
-			t->spec->attempt--;
-			return -1;
-		}
-		path = task_claim_path(t, t->spec->attempt);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-		if (fd >= 0) {
-			n = snprintf(buf, sizeof buf, "%s %" PRId64 "\n", gw->instance, util_now_ms());
-			if (write(fd, buf, (size_t)n) != n)
-				log_warn("launch claim not written in full", "path=%s", log_q(path));
-			close(fd);
-			free(path);
-			t->claimed = 1;
-			return 0;
-		}
-		if (errno != EEXIST) {
-			xasprintf(cause, "launch claim %s: %s", path, strerror(errno));
-			free(path);
-			return -1;
-		}
-		free(path);
-		log_warn("an earlier run of this attempt was interrupted; running the next attempt",
-		    "task=%s attempt=%d next=%d", t->spec->task_id, t->spec->attempt,
-		    t->spec->attempt + 1);
-		t->spec->attempt++;
-	}
+	if (claims_take(gw->journal_dir, gw->instance, t->spec->task_id, &t->spec->attempt,
+	    t->first_attempt, config_get_int(gw->conf, "runner", "max_attempts"), cause) != 0)
+		return -1;
+	t->claimed = 1;
+	return 0;
 }
 
-/* The result is committed: the claims of every attempt of this run go. */
+/* The result is committed: the claims (or pods) of every attempt of this run go. */
 static void
 task_release_claims(struct task *t)
 {
-	char *path;
-	int a;
+	struct gw *gw = t->gw;
 
 	if (t->first_attempt > 0)
 		runner_release(gw->runner, t->spec->task_id, t->first_attempt, t->spec->attempt);
-	if (!t->claimed)
-		return;
-	for (a = t->first_attempt; a <= t->spec->attempt; a++) {
-		path = task_claim_path(t, a);
-		if (unlink(path) != 0 && errno != ENOENT)
-			log_warn("cannot remove a launch claim", "path=%s error=%s", log_q(path),
-			    log_q(strerror(errno)));
-		free(path);
-	}
+	if (t->claimed)
+		claims_release(gw->journal_dir, t->spec->task_id, t->first_attempt,
+		    t->spec->attempt);
 	t->claimed = 0;
 }
 
@@ -733,6 +280,7 @@ task_release_claims(struct task *t)
 static const char *
 task_prefix_base(const struct task *t)
 {
+	struct gw *gw = t->gw;
 	return t->spec->result_prefix != NULL ? t->spec->result_prefix :
 	    config_get(gw->conf, "storage", "result_prefix");
 }
@@ -752,6 +300,7 @@ task_set_prefix(struct task *t)
 static long
 task_timeout_s(const struct task *t)
 {
+	struct gw *gw = t->gw;
 	long timeout = t->spec->timeout_s;
 	long max = (long)config_get_int(gw->conf, "runner", "max_timeout_s");
 
@@ -764,6 +313,7 @@ task_timeout_s(const struct task *t)
 static long
 task_fetch_limit_s(const struct task *t, const char **which)
 {
+	struct gw *gw = t->gw;
 	long cap = (long)config_get_int(gw->conf, "storage", "fetch_timeout_s");
 
 	if (which != NULL)
@@ -774,6 +324,7 @@ task_fetch_limit_s(const struct task *t, const char **which)
 static void
 task_start(struct task *t)
 {
+	struct gw *gw = t->gw;
 	char *cause = NULL;
 	const char *prefix;
 
@@ -799,7 +350,7 @@ task_start(struct task *t)
 		task_report(t);
 		return;
 	}
-	if (task_prepare_dirs(t, &cause) != 0) {
+	if (folders_prepare(gw->folders, t->spec->task_id, t->dir, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
 		free(cause);
 		task_report(t);
@@ -813,14 +364,14 @@ task_start(struct task *t)
 }
 
 static void
-task_start_waiting(void)
+task_start_waiting(struct gw *gw)
 {
 	struct task *t, *next;
 
 	/* Revoking: no new game for a partition about to go (kicked after). */
 	if (gw->draining || gw->revoking)
 		return;
-	for (t = TAILQ_FIRST(&gw->active); t != NULL && task_running_count() < gw->max_inflight;
+	for (t = TAILQ_FIRST(&gw->active); t != NULL && task_running_count(gw) < gw->max_inflight;
 	    t = next) {
 		next = TAILQ_NEXT(t, entry);
 		if (t->waiting) {
@@ -894,6 +445,7 @@ task_fetch_done(struct storage_xfer *x, enum storage_result r, const char *error
 static void
 task_fetch_next(struct task *t)
 {
+	struct gw *gw = t->gw;
 	const char *url = t->fetch_step == 0 ? t->spec->program : t->spec->model;
 	const char *what = t->fetch_step == 0 ? "program" : "model";
 	char *name, *rel, *cause = NULL, *prog;
@@ -911,9 +463,9 @@ task_fetch_next(struct task *t)
 		task_report(t);
 		return;
 	}
-	name = msg_url_basename(url);
+	name = proto_url_basename(url);
 	if (t->fetch_step == 1) {
-		prog = msg_url_basename(t->spec->program);
+		prog = proto_url_basename(t->spec->program);
 		if (strcmp(prog, name) == 0) {
 			task_finish(t, RESULT_ERROR, ERROR_INVALID, "the model's file name %s is the "
 			    "program's: input/ cannot hold both", name);
@@ -991,6 +543,7 @@ static int
 task_add_artifact(struct task *t, int outfd, const char *name, const char *ctype, off_t max,
     const char *max_key)
 {
+	struct gw *gw = t->gw;
 	off_t task_max = (off_t)config_get_int(gw->conf, "storage", "max_task_bytes");
 	off_t log_max = (off_t)config_get_int(gw->conf, "storage", "max_log_bytes");
 	off_t size, capped;
@@ -1047,6 +600,7 @@ task_add_artifact(struct task *t, int outfd, const char *name, const char *ctype
 static void
 task_collect(struct task *t)
 {
+	struct gw *gw = t->gw;
 	off_t art_max = (off_t)config_get_int(gw->conf, "storage", "max_artifact_bytes");
 	off_t json_max = art_max < TASK_RESULT_JSON_MAX ? art_max : TASK_RESULT_JSON_MAX;
 	struct artifact *a;
@@ -1114,6 +668,7 @@ static void
 task_run_done(struct runner_job *job, const struct runner_outcome *o, void *arg)
 {
 	struct task *t = arg;
+	struct gw *gw = t->gw;
 
 	t->job = NULL;
 	t->finished_ms = util_now_ms();
@@ -1158,6 +713,7 @@ task_run_done(struct runner_job *job, const struct runner_outcome *o, void *arg)
 static int
 task_retry_attempt(struct task *t, const char *why)
 {
+	struct gw *gw = t->gw;
 	long long max = config_get_int(gw->conf, "runner", "max_attempts");
 	char *cause = NULL;
 
@@ -1173,7 +729,7 @@ task_retry_attempt(struct task *t, const char *why)
 		return 1;
 	}
 	task_set_prefix(t);
-	if (task_reset_output(t, &cause) != 0) {
+	if (folders_reset_output(t->dir, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
 		free(cause);
 		task_collect(t);
@@ -1186,10 +742,11 @@ task_retry_attempt(struct task *t, const char *why)
 static void
 task_launch(struct task *t)
 {
+	struct gw *gw = t->gw;
 	struct runner_req req;
 	struct runner_job *job;
 	char *entry = t->spec->entry != NULL ? xstrdup(t->spec->entry) :
-	    msg_url_basename(t->spec->program);
+	    proto_url_basename(t->spec->program);
 	long timeout = task_timeout_s(t);
 
 	task_set_state(t, TASK_LAUNCHING);
@@ -1234,6 +791,7 @@ task_upload_done(struct storage_xfer *x, enum storage_result r, const char *erro
 static void
 task_upload_next(struct task *t)
 {
+	struct gw *gw = t->gw;
 	struct artifact *a;
 	int fd;
 
@@ -1249,110 +807,90 @@ task_upload_next(struct task *t)
 	    t);
 }
 
-/* "error": {class, message} once the task has an outcome with an error, else null. */
-static void
-task_error_json(const struct task *t, cJSON *obj)
+/* The error a result or TASK reports: one once the task has an outcome with an error. */
+void
+task_error_view(const struct task *t, int *has, enum error_class *ec, const char **msg)
 {
-	cJSON *e;
-
-	if (!t->has_outcome || (t->eclass == ERROR_NONE && t->error == NULL)) {
-		cJSON_AddNullToObject(obj, "error");
-		return;
-	}
-	e = cJSON_AddObjectToObject(obj, "error");
-	if (t->eclass != ERROR_NONE)
-		cJSON_AddStringToObject(e, "class", msg_error_class_name(t->eclass));
-	else
-		cJSON_AddNullToObject(e, "class");
-	cJSON_AddStringToObject(e, "message", t->error != NULL ? t->error : "");
+	*has = t->has_outcome && (t->eclass != ERROR_NONE || t->error != NULL);
+	*ec = *has ? t->eclass : ERROR_NONE;
+	*msg = *has ? (t->error != NULL ? t->error : "") : NULL;
 }
 
-/* "artifacts_refused": [{name, reason}] (docs/messages.md). */
-static void
-task_refused_json(const struct task *t, cJSON *obj)
+/* The result v1 record of a task (proto/result.c writes it). */
+static char *
+task_result_encode(const struct task *t)
 {
-	cJSON *arr = cJSON_AddArrayToObject(obj, "artifacts_refused"), *e;
+	struct gw *gw = t->gw;
+	struct proto_result r;
+	struct proto_artifact arts[TASK_MAX_ARTIFACTS];
+	struct proto_refused refused[TASK_MAX_REFUSED];
+	char *urls[TASK_MAX_ARTIFACTS], *game_result = NULL, *text;
 	size_t i;
+	int has;
 
-	for (i = 0; i < t->nrefused; i++) {
-		e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "name", t->refused[i].name);
-		cJSON_AddStringToObject(e, "reason", t->refused[i].reason);
-		cJSON_AddItemToArray(arr, e);
+	memset(&r, 0, sizeof r);
+	r.task_id = t->spec->task_id;
+	r.attempt = t->spec->attempt;
+	r.status = t->status;
+	r.game = t->spec->game;
+	if (t->game_result != NULL) {
+		if ((text = cJSON_PrintUnformatted(t->game_result)) == NULL)
+			fatalx("cannot print a game result");
+		game_result = xstrdup(text);
+		cJSON_free(text);
+		r.game_result = game_result;
 	}
-}
-
-static cJSON *
-task_result_json(const struct task *t)
-{
-	cJSON *r = cJSON_CreateObject(), *tm, *arts, *e, *src;
-	char ts[40], *url;
-	size_t i;
-
-	cJSON_AddNumberToObject(r, "version", RESULT_VERSION);
-	cJSON_AddStringToObject(r, "task_id", t->spec->task_id);
-	cJSON_AddNumberToObject(r, "attempt", t->spec->attempt);
-	cJSON_AddStringToObject(r, "status", msg_status_name(t->status));
-	cJSON_AddStringToObject(r, "game", t->spec->game);
-	if (t->game_result != NULL)
-		cJSON_AddItemToObject(r, "game_result", cJSON_Duplicate(t->game_result, 1));
-	else
-		cJSON_AddNullToObject(r, "game_result");
-	cJSON_AddNullToObject(r, "log_url");
-	cJSON_AddNullToObject(r, "video_url");
-	cJSON_AddNullToObject(r, "result_url");
-	arts = cJSON_AddArrayToObject(r, "artifacts");
 	for (i = 0; i < t->narts; i++) {
 		const struct artifact *a = &t->arts[i];
-		const char *field = NULL;
+		struct proto_artifact *pa;
 
 		if (!a->uploaded)
 			continue;
+		pa = &arts[r.nartifacts];
 		/* Reported as the world may see it: credentials and queries redacted. */
-		url = log_redact_url(a->url);
-		e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "name", a->name);
-		cJSON_AddStringToObject(e, "url", url);
-		cJSON_AddNumberToObject(e, "bytes", (double)a->bytes);
-		if (a->sha256[0] != '\0')
-			cJSON_AddStringToObject(e, "sha256", a->sha256);
-		cJSON_AddStringToObject(e, "content_type", a->content_type);
-		if (a->capped)
-			cJSON_AddTrueToObject(e, "truncated");
-		cJSON_AddItemToArray(arts, e);
+		pa->url = urls[r.nartifacts] = log_redact_url(a->url);
+		pa->name = a->name;
+		pa->bytes = a->bytes;
+		pa->sha256 = a->sha256[0] != '\0' ? a->sha256 : NULL;
+		pa->content_type = a->content_type;
+		pa->truncated = a->capped;
 		if (strcmp(a->name, "log.txt") == 0)
-			field = "log_url";
+			r.log_url = pa->url;
 		else if (strcmp(a->name, "result.json") == 0)
-			field = "result_url";
+			r.result_url = pa->url;
 		else if (strncmp(a->content_type, "video/", 6) == 0)
-			field = "video_url";
-		if (field != NULL)
-			cJSON_ReplaceItemInObjectCaseSensitive(r, field, cJSON_CreateString(url));
-		free(url);
+			r.video_url = pa->url;
+		r.nartifacts++;
 	}
-	task_refused_json(t, r);
-	tm = cJSON_AddObjectToObject(r, "timings");
-	cJSON_AddStringToObject(tm, "received", util_time_fmt(t->ts[TASK_RECEIVED], ts, sizeof ts));
-	if (t->started_ms != 0)
-		cJSON_AddStringToObject(tm, "started", util_time_fmt(t->started_ms, ts, sizeof ts));
-	if (t->finished_ms != 0)
-		cJSON_AddStringToObject(tm, "finished", util_time_fmt(t->finished_ms, ts, sizeof ts));
-	cJSON_AddStringToObject(tm, "reported", util_time_fmt(t->reported_ms, ts, sizeof ts));
-	if (t->started_ms != 0 && t->finished_ms != 0)
-		cJSON_AddNumberToObject(r, "duration_ms", (double)(t->finished_ms - t->started_ms));
-	task_error_json(t, r);
-	src = cJSON_AddObjectToObject(r, "source");
-	cJSON_AddStringToObject(src, "topic", gw->tasks_topic);
-	cJSON_AddNumberToObject(src, "partition", t->partition);
-	cJSON_AddNumberToObject(src, "offset", (double)t->offset);
-	cJSON_AddStringToObject(r, "gateway", gw->instance);
-	return r;
+	r.artifacts = arts;
+	for (i = 0; i < t->nrefused; i++) {
+		refused[i].name = t->refused[i].name;
+		refused[i].reason = t->refused[i].reason;
+	}
+	r.refused = refused;
+	r.nrefused = t->nrefused;
+	r.received_ms = t->ts[TASK_RECEIVED];
+	r.started_ms = t->started_ms;
+	r.finished_ms = t->finished_ms;
+	r.reported_ms = t->reported_ms;
+	r.duration_ms = t->started_ms != 0 && t->finished_ms != 0 ?
+	    t->finished_ms - t->started_ms : -1;
+	task_error_view(t, &has, &r.eclass, &r.error);
+	r.source_topic = gw->tasks_topic;
+	r.source_partition = t->partition;
+	r.source_offset = t->offset;
+	r.gateway = gw->instance;
+	text = proto_result_encode(&r);
+	for (i = 0; i < r.nartifacts; i++)
+		free(urls[i]);
+	free(game_result);
+	return text;
 }
 
 static void
 task_report(struct task *t)
 {
-	cJSON *r;
+	struct gw *gw = t->gw;
 
 	if (!t->has_outcome)
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "no outcome recorded");
@@ -1360,34 +898,31 @@ task_report(struct task *t)
 	gw->nreporting++;
 	task_set_state(t, TASK_REPORTING);
 	/* Its game slot is free now, not when the transaction commits. */
-	event_active(kick_event, EV_TIMEOUT, 0);
-	r = task_result_json(t);
-	task_queue_record(COMMIT_RESULT, gw->results_topic, t->spec->task_id,
-	    cJSON_PrintUnformatted(r), t->partition, t->offset, t);
-	cJSON_Delete(r);
-	task_check_drained();
+	event_active(gw->kick_event, EV_TIMEOUT, 0);
+	outbox_queue(gw->outbox, COMMIT_RESULT, gw->results_topic, t->spec->task_id,
+	    task_result_encode(t), t->partition, t->offset, t);
+	task_check_drained(gw);
 }
 
-/* ---- intake ---- */
-
 static void
-task_dead_letter(int32_t partition, int64_t offset, const void *buf, size_t len,
+task_dead_letter(struct gw *gw, int32_t partition, int64_t offset, const void *buf, size_t len,
     enum dlq_reason reason, const char *detail, const char *task_id)
 {
 	char *rec;
 
 	log_warn("task dead-lettered", "partition=%d offset=%" PRId64 " reason=%s task=%s",
-	    (int)partition, offset, msg_dlq_reason_name(reason), task_id != NULL ? task_id : "-");
+	    (int)partition, offset, proto_dlq_reason_name(reason), task_id != NULL ? task_id : "-");
 	gw->dlq_total++;
-	rec = msg_dlq_encode(reason, detail, task_id, gw->tasks_topic, partition, offset, buf,
+	rec = proto_dlq_encode(reason, detail, task_id, gw->tasks_topic, partition, offset, buf,
 	    len, util_now_ms());
-	task_queue_record(COMMIT_DLQ, gw->dlq_topic, task_id, rec, partition, offset, NULL);
+	outbox_queue(gw->outbox, COMMIT_DLQ, gw->dlq_topic, task_id, rec, partition, offset, NULL);
 }
 
 void
-task_receive(int32_t partition, int64_t offset, const void *buf, size_t len)
+task_on_message(int32_t partition, int64_t offset, const void *buf, size_t len, void *arg)
 {
-	struct task_spec *spec;
+	struct gw *gw = arg;
+	struct proto_task *spec;
 	struct task *t;
 	enum dlq_reason reason;
 	char *detail = NULL, *task_id = NULL;
@@ -1415,28 +950,29 @@ task_receive(int32_t partition, int64_t offset, const void *buf, size_t len)
 		if (t->partition == partition && t->offset == offset) {
 			log_info("task delivered again after a rebalance; its result is on its way",
 			    "task=%s partition=%d offset=%" PRId64 " state=%s", t->spec->task_id,
-			    (int)partition, offset, task_state_name(t->state));
+			    (int)partition, offset, proto_state_name(t->state));
 			if (t->state == TASK_REPORTING)
 				ledger_done(gw->ledger, partition, offset);
 			return;
 		}
 	}
-	if (msg_task_decode(buf, len, &spec, &reason, &detail, &task_id) != 0) {
-		task_dead_letter(partition, offset, buf, len, reason, detail, task_id);
+	if (proto_task_decode(buf, len, &spec, &reason, &detail, &task_id) != 0) {
+		task_dead_letter(gw, partition, offset, buf, len, reason, detail, task_id);
 		free(detail);
 		free(task_id);
 		return;
 	}
 	free(task_id);
-	if (task_find_active(spec->task_id) != NULL) {
+	if (task_find_active(gw, spec->task_id) != NULL) {
 		xasprintf(&detail, "task %s is already in flight on this gateway", spec->task_id);
-		task_dead_letter(partition, offset, buf, len, DLQ_DUPLICATE_TASK, detail,
+		task_dead_letter(gw, partition, offset, buf, len, DLQ_DUPLICATE_TASK, detail,
 		    spec->task_id);
 		free(detail);
-		msg_task_free(spec);
+		proto_task_free(spec);
 		return;
 	}
 	t = xcalloc(1, sizeof *t);
+	t->gw = gw;
 	t->spec = spec;
 	t->partition = partition;
 	t->offset = offset;
@@ -1446,24 +982,24 @@ task_receive(int32_t partition, int64_t offset, const void *buf, size_t len)
 	task_set_state(t, TASK_RECEIVED);
 	log_info("task received", "task=%s attempt=%d game=%s partition=%d offset=%" PRId64,
 	    spec->task_id, spec->attempt, spec->game, (int)partition, offset);
-	if (task_running_count() > gw->max_inflight || gw->draining) {
+	if (task_running_count(gw) > gw->max_inflight || gw->draining) {
 		t->waiting = 1;
 		gw->nwaiting++;
 	} else
 		task_start(t);
-	task_update_intake();
+	task_update_intake(gw);
 }
 
 /* Start waiting tasks from the loop's next turn (after a revoke). */
 void
-task_kick(void)
+task_kick(struct gw *gw)
 {
-	if (kick_event != NULL)
-		event_active(kick_event, EV_TIMEOUT, 0);
+	if (gw->kick_event != NULL)
+		event_active(gw->kick_event, EV_TIMEOUT, 0);
 }
 
 void
-task_revoke_partition(int32_t partition)
+task_revoke_partition(struct gw *gw, int32_t partition)
 {
 	struct task *t, *next;
 
@@ -1481,25 +1017,23 @@ task_revoke_partition(int32_t partition)
 		task_free(t);
 	}
 	ledger_forget(gw->ledger, partition);
-	task_start_waiting();
+	task_start_waiting(gw);
 }
 
-/* ---- operator requests ---- */
-
 int
-task_cancel(const char *id, char **cause)
+task_cancel(struct gw *gw, const char *id, char **cause)
 {
-	struct task *t = task_find_active(id);
+	struct task *t = task_find_active(gw, id);
 
 	if (t == NULL) {
 		xasprintf(cause, "no task %s in flight", id);
 		return -1;
 	}
 	if (t->state >= TASK_COLLECTING) {
-		xasprintf(cause, "task %s is already %s", id, task_state_name(t->state));
+		xasprintf(cause, "task %s is already %s", id, proto_state_name(t->state));
 		return -1;
 	}
-	log_info("task cancel requested", "task=%s state=%s", id, task_state_name(t->state));
+	log_info("task cancel requested", "task=%s state=%s", id, proto_state_name(t->state));
 	t->cancel_requested = 1;
 	if (t->waiting) {
 		t->waiting = 0;
@@ -1521,9 +1055,9 @@ task_cancel(const char *id, char **cause)
 }
 
 int
-task_requeue(const char *id, int *attempt, char **cause)
+task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
 {
-	struct task *t = task_find(id);
+	struct task *t = task_find(gw, id);
 	char *msg;
 
 	if (t == NULL) {
@@ -1532,152 +1066,153 @@ task_requeue(const char *id, int *attempt, char **cause)
 	}
 	if (t->state != TASK_DONE && t->state != TASK_FAILED) {
 		xasprintf(cause, "task %s is %s; cancel it first or wait for its result", id,
-		    task_state_name(t->state));
+		    proto_state_name(t->state));
 		return -1;
 	}
 	if (gw->draining) {
 		xasprintf(cause, "the gateway is shutting down");
 		return -1;
 	}
-	msg = msg_task_requeue(t->spec);
+	msg = proto_task_requeue(t->spec);
 	*attempt = t->spec->attempt + 1;
 	log_info("task requeued", "task=%s attempt=%d", id, *attempt);
-	task_queue_record(COMMIT_REQUEUE, gw->tasks_topic, id, msg, -1, -1, NULL);
+	outbox_queue(gw->outbox, COMMIT_REQUEUE, gw->tasks_topic, id, msg, -1, -1, NULL);
 	return 0;
 }
 
-/* ---- views for the control socket ---- */
+/* ---- what intake says (the rebalance_cb pattern: intake reports, this decides) ---- */
 
-cJSON *
-task_to_json(const struct task *t)
+void
+task_on_assigned(const struct intake_assignment *as, size_t n, void *arg)
 {
-	cJSON *j = cJSON_CreateObject(), *tl;
-	const cJSON *score;
-	char ts[40], *p;
+	struct gw *gw = arg;
+	char *cause = NULL;
 	size_t i;
 
-	cJSON_AddStringToObject(j, "task_id", t->spec->task_id);
-	cJSON_AddNumberToObject(j, "attempt", t->spec->attempt);
-	cJSON_AddStringToObject(j, "game", t->spec->game);
-	cJSON_AddStringToObject(j, "state", state_names[t->state]);
-	if (t->state == TASK_DONE || t->state == TASK_FAILED || t->state == TASK_REPORTING)
-		cJSON_AddStringToObject(j, "status", msg_status_name(t->status));
-	else
-		cJSON_AddNullToObject(j, "status");
-	cJSON_AddBoolToObject(j, "waiting", t->waiting);
-	if (t->job != NULL)
-		cJSON_AddNumberToObject(j, "pid", runner_job_pid(t->job));
-	else
-		cJSON_AddNullToObject(j, "pid");
-	cJSON_AddNumberToObject(j, "partition", t->partition);
-	cJSON_AddNumberToObject(j, "offset", (double)t->offset);
-	tl = cJSON_AddObjectToObject(j, "timeline");
-	for (i = 0; i < TASK_NSTATES; i++)
-		if (t->ts[i] != 0)
-			cJSON_AddStringToObject(tl, state_names[i], util_time_fmt(t->ts[i], ts, sizeof ts));
-	task_error_json(t, j);
-	cJSON_AddStringToObject(j, "dir", t->dir);
-	xasprintf(&p, "%s/output/log.txt", t->dir);
-	cJSON_AddStringToObject(j, "log_path", p);
-	free(p);
-	cJSON_AddNullToObject(j, "log_url");
-	cJSON_AddNullToObject(j, "video_url");
-	for (i = 0; i < t->narts; i++) {
-		if (!t->arts[i].uploaded)
-			continue;
-		p = log_redact_url(t->arts[i].url);
-		if (strcmp(t->arts[i].name, "log.txt") == 0)
-			cJSON_ReplaceItemInObjectCaseSensitive(j, "log_url", cJSON_CreateString(p));
-		else if (strncmp(t->arts[i].content_type, "video/", 6) == 0) {
-			cJSON_ReplaceItemInObjectCaseSensitive(j, "video_url", cJSON_CreateString(p));
-			cJSON_AddStringToObject(j, "video_path", t->arts[i].path);
-		}
-		free(p);
-	}
-	task_refused_json(t, j);
-	score = t->game_result != NULL ?
-	    cJSON_GetObjectItemCaseSensitive(t->game_result, "score") : NULL;
-	if (cJSON_IsNumber(score))
-		cJSON_AddNumberToObject(j, "score", score->valuedouble);
-	else
-		cJSON_AddNullToObject(j, "score");
-	if (t->started_ms != 0 && t->finished_ms != 0)
-		cJSON_AddNumberToObject(j, "duration_ms", (double)(t->finished_ms - t->started_ms));
-	else
-		cJSON_AddNullToObject(j, "duration_ms");
-	return j;
-}
-
-cJSON *
-task_status_json(void)
-{
-	cJSON *s = cJSON_CreateObject(), *o, *parts;
-	const struct task *t;
-	size_t counts[TASK_NSTATES] = { 0 }, i, n;
-	uint64_t committed = 0, aborted = 0;
-	int32_t *ids;
-
-	cJSON_AddStringToObject(s, "instance", gw->instance);
-	cJSON_AddStringToObject(s, "version", PACKAGE_VERSION);
-	cJSON_AddNumberToObject(s, "pid", getpid());
-	cJSON_AddNumberToObject(s, "uptime_s", (double)((util_now_ms() - gw->start_ms) / 1000));
-	cJSON_AddBoolToObject(s, "embedded", gw->embedded);
-	cJSON_AddStringToObject(s, "bootstrap_servers", gw->bootstrap != NULL ? gw->bootstrap : "");
-	cJSON_AddStringToObject(s, "group_id", gw->group_id);
-	o = cJSON_AddObjectToObject(s, "topics");
-	cJSON_AddStringToObject(o, "tasks", gw->tasks_topic);
-	cJSON_AddStringToObject(o, "results", gw->results_topic);
-	cJSON_AddStringToObject(o, "dlq", gw->dlq_topic);
-	cJSON_AddNumberToObject(s, "max_inflight", (double)gw->max_inflight);
-	cJSON_AddNumberToObject(s, "inflight", (double)task_running_count());
-	cJSON_AddNumberToObject(s, "backlog", (double)gw->nwaiting);
-	cJSON_AddBoolToObject(s, "paused", gw->draining || task_intake_full());
-	cJSON_AddNumberToObject(s, "reporting", (double)gw->nreporting);
-	cJSON_AddBoolToObject(s, "draining", gw->draining);
-	TAILQ_FOREACH(t, &gw->active, entry)
-		counts[t->state]++;
-	TAILQ_FOREACH(t, &gw->history, entry)
-		counts[t->state]++;
-	o = cJSON_AddObjectToObject(s, "states");
-	for (i = 0; i < TASK_NSTATES; i++)
-		cJSON_AddNumberToObject(o, state_names[i], (double)counts[i]);
-	o = cJSON_AddObjectToObject(s, "totals");
-	for (i = 0; i <= RESULT_ERROR; i++)
-		cJSON_AddNumberToObject(o, msg_status_name((enum result_status)i), (double)gw->totals[i]);
-	cJSON_AddNumberToObject(o, "dlq", (double)gw->dlq_total);
-	cJSON_AddNumberToObject(o, "skipped_done", (double)gw->skipped_done);
-	if (gw->committer != NULL)
-		committer_stats(gw->committer, &committed, &aborted);
-	o = cJSON_AddObjectToObject(s, "transactions");
-	cJSON_AddNumberToObject(o, "committed", (double)committed);
-	cJSON_AddNumberToObject(o, "aborted", (double)aborted);
-	parts = cJSON_AddArrayToObject(s, "partitions");
-	n = ledger_partitions(gw->ledger, &ids);
+	/* Where each partition stands: committed offset and done set restore the ledger. */
 	for (i = 0; i < n; i++) {
-		int64_t cp = ledger_commit_point(gw->ledger, ids[i]);
-		int64_t high = gw->intake != NULL ? intake_high(gw->intake, ids[i]) : -1;
-
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "partition", ids[i]);
-		cJSON_AddNumberToObject(o, "committed", (double)cp);
-		cJSON_AddNumberToObject(o, "next", (double)ledger_next(gw->ledger, ids[i]));
-		cJSON_AddNumberToObject(o, "pending", (double)ledger_pending(gw->ledger, ids[i]));
-		cJSON_AddNumberToObject(o, "high", (double)high);
-		cJSON_AddNumberToObject(o, "lag", high >= 0 && cp >= 0 && high > cp ?
-		    (double)(high - cp) : 0);
-		cJSON_AddBoolToObject(o, "paused",
-		    gw->intake != NULL && intake_paused(gw->intake, ids[i]));
-		cJSON_AddItemToArray(parts, o);
+		if (ledger_restore(gw->ledger, as[i].partition, as[i].committed, as[i].metadata,
+		    as[i].metadata_len, &cause) != 0) {
+			log_warn("commit metadata ignored", "partition=%d error=%s",
+			    (int)as[i].partition, log_q(cause));
+			free(cause);
+			cause = NULL;
+		}
+		health_assigned(gw->health, as[i].partition, as[i].committed);
+		log_info("partition assigned", "topic=%s partition=%d committed=%" PRId64
+		    " resume_after=%" PRId64, gw->tasks_topic, (int)as[i].partition,
+		    as[i].committed, ledger_next(gw->ledger, as[i].partition));
 	}
-	free(ids);
-	return s;
 }
 
-/* ---- life cycle ---- */
+void
+task_on_settled(void *arg)
+{
+	task_update_intake(arg);
+}
+
+void
+task_on_revoked(const int32_t *parts, size_t n, void *arg)
+{
+	struct gw *gw = arg;
+	int timeout_ms = (int)config_get_int(gw->conf, "gateway", "revoke_commit_timeout_ms");
+	int64_t t0 = util_now_ms();
+	size_t i;
+
+	/*
+	 * What is done commits now, while this instance's generation is
+	 * still valid: the new owner then reads it (the broker holds its
+	 * offset fetch until our transaction ends) instead of running those
+	 * tasks again after our late commit is refused. No new game starts
+	 * meanwhile for a partition about to go.
+	 */
+	gw->revoking = 1;
+	outbox_flush(gw->outbox);
+	if (gw->committer != NULL && committer_inflight(gw->committer) > 0) {
+		if (committer_sync(gw->committer, timeout_ms) != 0)
+			log_warn("revoke: transactions still open after the timeout; the new owner may "
+			    "run their tasks again (results stay exactly once)", "timeout_ms=%d",
+			    timeout_ms);
+		else
+			log_info("revoke: done tasks committed before handing over",
+			    "wait_ms=%" PRId64, util_now_ms() - t0);
+	}
+	for (i = 0; i < n; i++) {
+		task_revoke_partition(gw, parts[i]);
+		health_revoked(gw->health, parts[i]);
+	}
+	gw->revoking = 0;
+	task_kick(gw);
+}
+
+void
+task_on_fatal(const char *reason, void *arg)
+{
+	task_fatal(arg, "the task consumer cannot go on, stopping", reason);
+}
+
+int64_t
+task_position(int32_t partition, int64_t committed, void *arg)
+{
+	struct gw *gw = arg;
+
+	if (gw->intake == NULL || ledger_commit_point(gw->ledger, partition) != committed ||
+	    ledger_next(gw->ledger, partition) != committed)
+		return -1;
+	return intake_position(gw->intake, partition);
+}
+
+void
+task_fatal(struct gw *gw, const char *msg, const char *error)
+{
+	log_error(msg, "error=%s", log_q(error != NULL ? error : "unknown"));
+	gw->exit_code = 1;
+	task_drain(gw, 1);
+	event_base_loopexit(gw->base, NULL);
+}
+
+/* ---- what the outbox says ---- */
+
+void
+task_reported(struct task *t)
+{
+	struct gw *gw = t->gw;
+
+	TAILQ_REMOVE(&gw->active, t, entry);
+	gw->nactive--;
+	gw->nreporting--;
+	gw->totals[t->status]++;
+	task_set_state(t, t->status == RESULT_SUCCEEDED ? TASK_DONE : TASK_FAILED);
+	task_release_claims(t);
+	log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
+	    t->spec->task_id, t->spec->attempt, proto_status_name(t->status),
+	    t->ts[t->state] - t->ts[TASK_RECEIVED]);
+	if (gw->on_reported != NULL)
+		gw->on_reported(t);
+	task_history_add(t);
+}
+
+void
+task_committed(struct gw *gw)
+{
+	task_start_waiting(gw);
+	task_update_intake(gw);
+	task_check_drained(gw);
+}
+
+static void
+task_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *gw = arg;
+
+	task_start_waiting(gw);
+	task_update_intake(gw);
+}
 
 static void
 task_drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct gw *gw = arg;
 	struct task *t, *next;
 
 	/* Out of grace: abandon what still runs; its offsets stay uncommitted. */
@@ -1686,19 +1221,19 @@ task_drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (t->state == TASK_REPORTING)
 			continue;
 		log_warn("grace period over, task abandoned (it will run again after restart)",
-		    "task=%s state=%s", t->spec->task_id, task_state_name(t->state));
+		    "task=%s state=%s", t->spec->task_id, proto_state_name(t->state));
 		TAILQ_REMOVE(&gw->active, t, entry);
 		gw->nactive--;
 		if (t->waiting)
 			gw->nwaiting--;
 		task_free(t);
 	}
-	task_flush();
-	task_check_drained();
+	outbox_flush(gw->outbox);
+	task_check_drained(gw);
 }
 
 void
-task_drain(int exit_code)
+task_drain(struct gw *gw, int exit_code)
 {
 	struct task *t, *next;
 	struct timeval tv;
@@ -1710,7 +1245,7 @@ task_drain(int exit_code)
 		return;
 	gw->draining = 1;
 	log_info("draining: intake stopped, in-flight tasks finish", "inflight=%zu grace_s=%lld",
-	    task_running_count(), grace);
+	    task_running_count(gw), grace);
 	/* Waiting tasks never started: leave their offsets uncommitted. */
 	for (t = TAILQ_FIRST(&gw->active); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, entry);
@@ -1721,45 +1256,31 @@ task_drain(int exit_code)
 		gw->nwaiting--;
 		task_free(t);
 	}
-	task_update_intake();
-	drain_timer = evtimer_new(gw->base, task_drain_timer_cb, NULL);
+	task_update_intake(gw);
+	gw->drain_timer = evtimer_new(gw->base, task_drain_timer_cb, gw);
 	tv.tv_sec = grace;
 	tv.tv_usec = 0;
-	evtimer_add(drain_timer, &tv);
-	task_flush();
-	task_check_drained();
+	evtimer_add(gw->drain_timer, &tv);
+	outbox_flush(gw->outbox);
+	task_check_drained(gw);
 }
 
-static void
-task_kick_cb(evutil_socket_t fd, short what, void *arg)
+int
+task_init(struct gw *gw, char **cause)
 {
-	task_start_waiting();
-	task_update_intake();
-}
-
-void
-task_init(void)
-{
-	char *tasks;
-
 	TAILQ_INIT(&gw->active);
 	TAILQ_INIT(&gw->history);
-	xasprintf(&tasks, "%s/tasks", gw->state_dir);
-	if ((tasks_fd = open(tasks, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		fatalx("task folders %s: %s", tasks, strerror(errno));
-	free(tasks);
-	task_leftovers_scan();
-	task_disk_enforce();
-	flush_timer = evtimer_new(gw->base, task_flush_cb, NULL);
-	kick_event = event_new(gw->base, -1, 0, task_kick_cb, NULL);
+	if ((gw->folders = folders_open(gw, cause)) == NULL)
+		return -1;
+	gw->outbox = outbox_new(gw);
+	gw->kick_event = event_new(gw->base, -1, 0, task_kick_cb, gw);
+	return 0;
 }
 
 void
-task_shutdown(void)
+task_shutdown(struct gw *gw)
 {
 	struct task *t;
-	struct awaiting *a;
-	size_t i;
 
 	while ((t = TAILQ_FIRST(&gw->active)) != NULL) {
 		TAILQ_REMOVE(&gw->active, t, entry);
@@ -1769,33 +1290,13 @@ task_shutdown(void)
 		TAILQ_REMOVE(&gw->history, t, entry);
 		task_free(t);
 	}
-	while ((a = TAILQ_FIRST(&awaiting)) != NULL) {
-		TAILQ_REMOVE(&awaiting, a, entry);
-		free(a->tasks);
-		free(a->offs);
-		free(a);
-	}
-	for (i = 0; i < npending; i++) {
-		free(pending[i].rec.topic);
-		free(pending[i].rec.key);
-		free(pending[i].rec.value);
-	}
-	free(pending);
-	pending = NULL;
-	npending = pending_cap = 0;
-	for (i = 0; i < nleftovers; i++)
-		free(leftovers[i].name);
-	free(leftovers);
-	leftovers = NULL;
-	nleftovers = 0;
-	if (tasks_fd >= 0)
-		close(tasks_fd);
-	tasks_fd = -1;
-	if (flush_timer != NULL)
-		event_free(flush_timer);
-	if (drain_timer != NULL)
-		event_free(drain_timer);
-	if (kick_event != NULL)
-		event_free(kick_event);
-	flush_timer = drain_timer = kick_event = NULL;
+	outbox_free(gw->outbox);
+	gw->outbox = NULL;
+	folders_close(gw->folders);
+	gw->folders = NULL;
+	if (gw->drain_timer != NULL)
+		event_free(gw->drain_timer);
+	if (gw->kick_event != NULL)
+		event_free(gw->kick_event);
+	gw->drain_timer = gw->kick_event = NULL;
 }

@@ -23,7 +23,7 @@
 
 #define CONFIG_MAX_FILE (4u << 20)
 
-struct config_load {
+struct k8s_config_loader {
 	const char *path;	/* for messages */
 	char *dir;		/* relative paths start here */
 	int flags;
@@ -85,7 +85,7 @@ k8s_config_token_invalidate(struct k8s_config *c)
 
 /* Strict base64 (standard alphabet; whitespace ignored); -1 with the bad offset. */
 static int
-config_base64(const char *s, unsigned char **out, size_t *outlen, size_t *bad)
+k8s_config_base64(const char *s, unsigned char **out, size_t *outlen, size_t *bad)
 {
 	size_t len = strlen(s), i, o = 0, pad = 0;
 	unsigned int acc = 0, n = 0;
@@ -142,7 +142,7 @@ bad:
 }
 
 static yaml_node_t *
-config_yget(struct config_load *l, yaml_node_t *map, const char *key)
+k8s_config_yget(struct k8s_config_loader *l, yaml_node_t *map, const char *key)
 {
 	yaml_node_pair_t *pair;
 	yaml_node_t *k;
@@ -161,10 +161,10 @@ config_yget(struct config_load *l, yaml_node_t *map, const char *key)
 
 /* A scalar's text, NULL if absent or YAML null; -1 if not a plain string. */
 static int
-config_scalar(struct config_load *l, yaml_node_t *map, const char *key, const char *where,
+k8s_config_scalar(struct k8s_config_loader *l, yaml_node_t *map, const char *key, const char *where,
     const char **out)
 {
-	yaml_node_t *n = config_yget(l, map, key);
+	yaml_node_t *n = k8s_config_yget(l, map, key);
 	const char *v;
 
 	*out = NULL;
@@ -188,9 +188,9 @@ config_scalar(struct config_load *l, yaml_node_t *map, const char *key, const ch
 
 /* The entry of a named list (clusters, contexts, users) and its inner map. */
 static yaml_node_t *
-config_named(struct config_load *l, const char *list, const char *inner, const char *name)
+k8s_config_named(struct k8s_config_loader *l, const char *list, const char *inner, const char *name)
 {
-	yaml_node_t *seq = config_yget(l, yaml_document_get_root_node(&l->doc), list), *e, *n;
+	yaml_node_t *seq = k8s_config_yget(l, yaml_document_get_root_node(&l->doc), list), *e, *n;
 	yaml_node_item_t *it;
 
 	if (seq == NULL || seq->type != YAML_SEQUENCE_NODE) {
@@ -200,11 +200,11 @@ config_named(struct config_load *l, const char *list, const char *inner, const c
 	}
 	for (it = seq->data.sequence.items.start; it < seq->data.sequence.items.top; it++) {
 		e = yaml_document_get_node(&l->doc, *it);
-		n = config_yget(l, e, "name");
+		n = k8s_config_yget(l, e, "name");
 		if (n == NULL || n->type != YAML_SCALAR_NODE ||
 		    strcmp((const char *)n->data.scalar.value, name) != 0)
 			continue;
-		if ((n = config_yget(l, e, inner)) == NULL || n->type != YAML_MAPPING_NODE) {
+		if ((n = k8s_config_yget(l, e, inner)) == NULL || n->type != YAML_MAPPING_NODE) {
 			xasprintf(l->cause, "kubeconfig %s: %s[name=%s].%s: %s", l->path, list,
 			    name, inner, n == NULL ? "missing" : "a mapping is expected");
 			return NULL;
@@ -216,7 +216,7 @@ config_named(struct config_load *l, const char *list, const char *inner, const c
 }
 
 static char *
-config_path(struct config_load *l, const char *p)
+k8s_config_path(struct k8s_config_loader *l, const char *p)
 {
 	char *out;
 
@@ -231,7 +231,7 @@ config_path(struct config_load *l, const char *p)
  * kubectl. The bytes into *out, or -1 naming the field.
  */
 static int
-config_blob(struct config_load *l, yaml_node_t *map, const char *where, const char *field,
+k8s_config_blob(struct k8s_config_loader *l, yaml_node_t *map, const char *where, const char *field,
     unsigned char **out, size_t *outlen)
 {
 	const char *file, *data;
@@ -239,11 +239,11 @@ config_blob(struct config_load *l, yaml_node_t *map, const char *where, const ch
 	size_t bad, len;
 
 	snprintf(dkey, sizeof dkey, "%s-data", field);
-	if (config_scalar(l, map, field, where, &file) != 0 ||
-	    config_scalar(l, map, dkey, where, &data) != 0)
+	if (k8s_config_scalar(l, map, field, where, &file) != 0 ||
+	    k8s_config_scalar(l, map, dkey, where, &data) != 0)
 		return -1;
 	if (data != NULL) {
-		if (config_base64(data, out, outlen, &bad) != 0) {
+		if (k8s_config_base64(data, out, outlen, &bad) != 0) {
 			xasprintf(l->cause, "kubeconfig %s: %s.%s: invalid base64 at byte %zu",
 			    l->path, where, dkey, bad);
 			return -1;
@@ -257,7 +257,7 @@ config_blob(struct config_load *l, yaml_node_t *map, const char *where, const ch
 		    where, field);
 		return -1;
 	}
-	path = config_path(l, file);
+	path = k8s_config_path(l, file);
 	*out = (unsigned char *)util_read_file(path, CONFIG_MAX_FILE, &len, &err);
 	if (*out == NULL) {
 		xasprintf(l->cause, "kubeconfig %s: %s.%s: %s", l->path, where, field, err);
@@ -279,7 +279,7 @@ config_blob(struct config_load *l, yaml_node_t *map, const char *where, const ch
 
 /* A token read from a file, whitespace trimmed; NULL with *cause. */
 static char *
-config_read_token(const char *path, struct stat *st, char **cause)
+k8s_config_read_token(const char *path, struct stat *st, char **cause)
 {
 	char *buf, *err = NULL, *s, *e;
 	size_t len;
@@ -310,12 +310,12 @@ config_read_token(const char *path, struct stat *st, char **cause)
 }
 
 static int
-config_token_load(struct k8s_config *c, char **cause)
+k8s_config_token_load(struct k8s_config *c, char **cause)
 {
 	struct stat st;
 	char *t;
 
-	if ((t = config_read_token(c->token_file, &st, cause)) == NULL)
+	if ((t = k8s_config_read_token(c->token_file, &st, cause)) == NULL)
 		return -1;
 	if (c->token != NULL) {
 		memset(c->token, 0, strlen(c->token));
@@ -349,7 +349,7 @@ k8s_config_token(struct k8s_config *c, const char **token, char **cause)
 	    st.st_mtim.tv_sec == c->token_mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == c->token_mtime.tv_nsec)
 		return 0;
-	if (config_token_load(c, cause) != 0) {
+	if (k8s_config_token_load(c, cause) != 0) {
 		/* Keep sending the old token: the file may be mid-rotation. */
 		if (c->token != NULL) {
 			log_warn("cannot re-read the token file, keeping the previous token",
@@ -367,7 +367,7 @@ k8s_config_token(struct k8s_config *c, const char **token, char **cause)
 }
 
 static int
-config_server(struct k8s_config *c, struct config_load *l, const char *where, const char *server,
+k8s_config_set_server(struct k8s_config *c, struct k8s_config_loader *l, const char *where, const char *server,
     int insecure)
 {
 	size_t n;
@@ -400,7 +400,7 @@ config_server(struct k8s_config *c, struct config_load *l, const char *where, co
 }
 
 static struct k8s_config *
-config_from_doc(struct config_load *l, const char *context)
+k8s_config_from_doc(struct k8s_config_loader *l, const char *context)
 {
 	struct k8s_config *c = xcalloc(1, sizeof *c);
 	yaml_node_t *root = yaml_document_get_root_node(&l->doc), *ctx, *cl, *user, *n;
@@ -415,7 +415,7 @@ config_from_doc(struct config_load *l, const char *context)
 		goto fail;
 	}
 	if (context == NULL) {
-		if (config_scalar(l, root, "current-context", "kubeconfig", &context) != 0)
+		if (k8s_config_scalar(l, root, "current-context", "kubeconfig", &context) != 0)
 			goto fail;
 		if (context == NULL) {
 			xasprintf(l->cause, "kubeconfig %s: current-context: not set (and no context "
@@ -423,51 +423,51 @@ config_from_doc(struct config_load *l, const char *context)
 			goto fail;
 		}
 	}
-	if ((ctx = config_named(l, "contexts", "context", context)) == NULL)
+	if ((ctx = k8s_config_named(l, "contexts", "context", context)) == NULL)
 		goto fail;
 	snprintf(where_x, sizeof where_x, "contexts[name=%s].context", context);
-	if (config_scalar(l, ctx, "cluster", where_x, &cluster_name) != 0 ||
-	    config_scalar(l, ctx, "user", where_x, &user_name) != 0 ||
-	    config_scalar(l, ctx, "namespace", where_x, &ns) != 0)
+	if (k8s_config_scalar(l, ctx, "cluster", where_x, &cluster_name) != 0 ||
+	    k8s_config_scalar(l, ctx, "user", where_x, &user_name) != 0 ||
+	    k8s_config_scalar(l, ctx, "namespace", where_x, &ns) != 0)
 		goto fail;
 	if (cluster_name == NULL) {
 		xasprintf(l->cause, "kubeconfig %s: %s.cluster: missing", l->path, where_x);
 		goto fail;
 	}
-	if ((cl = config_named(l, "clusters", "cluster", cluster_name)) == NULL)
+	if ((cl = k8s_config_named(l, "clusters", "cluster", cluster_name)) == NULL)
 		goto fail;
 	snprintf(where_c, sizeof where_c, "clusters[name=%s].cluster", cluster_name);
-	if (config_scalar(l, cl, "server", where_c, &server) != 0 ||
-	    config_scalar(l, cl, "insecure-skip-tls-verify", where_c, &insecure_s) != 0)
+	if (k8s_config_scalar(l, cl, "server", where_c, &server) != 0 ||
+	    k8s_config_scalar(l, cl, "insecure-skip-tls-verify", where_c, &insecure_s) != 0)
 		goto fail;
 	if (insecure_s != NULL && util_parse_bool(insecure_s, &insecure) != 0) {
 		xasprintf(l->cause, "kubeconfig %s: %s.insecure-skip-tls-verify: \"%s\" is not a "
 		    "boolean", l->path, where_c, insecure_s);
 		goto fail;
 	}
-	if (config_server(c, l, where_c, server, insecure) != 0)
+	if (k8s_config_set_server(c, l, where_c, server, insecure) != 0)
 		goto fail;
 	if (!c->insecure &&
-	    config_blob(l, cl, where_c, "certificate-authority", &c->ca, &c->ca_len) != 0)
+	    k8s_config_blob(l, cl, where_c, "certificate-authority", &c->ca, &c->ca_len) != 0)
 		goto fail;
 	if (ns != NULL)
 		c->namespace = xstrdup(ns);
 	if (user_name != NULL) {
-		if ((user = config_named(l, "users", "user", user_name)) == NULL)
+		if ((user = k8s_config_named(l, "users", "user", user_name)) == NULL)
 			goto fail;
 		snprintf(where_u, sizeof where_u, "users[name=%s].user", user_name);
-		if ((n = config_yget(l, user, "exec")) != NULL ||
-		    (n = config_yget(l, user, "auth-provider")) != NULL) {
+		if ((n = k8s_config_yget(l, user, "exec")) != NULL ||
+		    (n = k8s_config_yget(l, user, "auth-provider")) != NULL) {
 			xasprintf(l->cause, "kubeconfig %s: %s.%s: credential plugins are not "
 			    "supported (use a token, a token file or a client certificate)", l->path,
-			    where_u, config_yget(l, user, "exec") != NULL ? "exec" : "auth-provider");
+			    where_u, k8s_config_yget(l, user, "exec") != NULL ? "exec" : "auth-provider");
 			goto fail;
 		}
-		if (config_scalar(l, user, "token", where_u, &token) != 0 ||
-		    config_scalar(l, user, "tokenFile", where_u, &token_file) != 0)
+		if (k8s_config_scalar(l, user, "token", where_u, &token) != 0 ||
+		    k8s_config_scalar(l, user, "tokenFile", where_u, &token_file) != 0)
 			goto fail;
-		if (config_blob(l, user, where_u, "client-certificate", &c->cert, &c->cert_len) != 0 ||
-		    config_blob(l, user, where_u, "client-key", &c->key, &c->key_len) != 0)
+		if (k8s_config_blob(l, user, where_u, "client-certificate", &c->cert, &c->cert_len) != 0 ||
+		    k8s_config_blob(l, user, where_u, "client-key", &c->key, &c->key_len) != 0)
 			goto fail;
 		if ((c->cert == NULL) != (c->key == NULL)) {
 			xasprintf(l->cause, "kubeconfig %s: %s.%s: missing (a client certificate needs "
@@ -484,8 +484,8 @@ config_from_doc(struct config_load *l, const char *context)
 				    "here", l->path, where_u);
 				goto fail;
 			}
-			c->token_file = config_path(l, token_file);
-			if (config_token_load(c, &err) != 0) {
+			c->token_file = k8s_config_path(l, token_file);
+			if (k8s_config_token_load(c, &err) != 0) {
 				xasprintf(l->cause, "kubeconfig %s: %s.tokenFile: %s", l->path, where_u,
 				    err);
 				free(err);
@@ -504,7 +504,7 @@ struct k8s_config *
 k8s_config_parse_kubeconfig(const char *text, size_t len, const char *path, const char *context,
     int flags, char **cause)
 {
-	struct config_load l;
+	struct k8s_config_loader l;
 	struct k8s_config *c = NULL;
 	yaml_parser_t parser;
 	char *slash;
@@ -529,7 +529,7 @@ k8s_config_parse_kubeconfig(const char *text, size_t len, const char *path, cons
 	if (yaml_document_get_root_node(&l.doc) == NULL)
 		xasprintf(cause, "kubeconfig %s: empty", l.path);
 	else
-		c = config_from_doc(&l, context);
+		c = k8s_config_from_doc(&l, context);
 	yaml_document_delete(&l.doc);
 	yaml_parser_delete(&parser);
 	free(l.dir);
@@ -576,7 +576,7 @@ k8s_config_load_incluster(const char *dir, int flags, char **cause)
 	else
 		xasprintf(&c->server, "https://%s:%s", host, port);
 	xasprintf(&c->token_file, "%s/token", dir);
-	if (config_token_load(c, &err) != 0) {
+	if (k8s_config_token_load(c, &err) != 0) {
 		xasprintf(cause, "in-cluster config: %s", err);
 		goto fail;
 	}

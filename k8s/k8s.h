@@ -325,6 +325,18 @@ const char *k8s_pod_annotation(const struct k8s_pod *, const char *key);
 /* The kind for informers of pods; its extract's arg is a struct k8s_pod_filter (or NULL). */
 extern const struct k8s_kind k8s_pod_kind;
 
+/* ---- podspec.c: the pod builder ---- */
+
+/*
+ * Fill a pod template (JSON whose ${NAME} placeholders stand in strings
+ * or bare): vars is NULL-terminated NAME, value pairs; each value goes
+ * in escaped for a JSON string. Returns the pod's JSON (caller frees),
+ * or NULL with *cause naming the template (name) and an unknown
+ * placeholder or where the result stops being JSON.
+ */
+char *k8s_pod_build(const char *template, const char *name, const char *const *vars,
+    char **cause);
+
 /* ---- pods API ---- */
 
 /*

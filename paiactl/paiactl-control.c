@@ -388,7 +388,7 @@ paiactl_task_first_ms(const cJSON *task)
 	int64_t ms, first = -1;
 
 	cJSON_ArrayForEach(j, tl) {
-		if (cJSON_IsString(j) && client_text_time_parse(j->valuestring, &ms) == 0 &&
+		if (cJSON_IsString(j) && util_time_parse(j->valuestring, &ms) == 0 &&
 		    (first < 0 || ms < first))
 			first = ms;
 	}
@@ -487,7 +487,7 @@ paiactl_task_timeline(const cJSON *task)
 			st = xreallocarray(st, n + 1, sizeof *st);
 			st[n].state = j->string;
 			st[n].text = j->valuestring;
-			if (client_text_time_parse(j->valuestring, &st[n].ms) != 0)
+			if (util_time_parse(j->valuestring, &st[n].ms) != 0)
 				st[n].ms = -1;
 			n++;
 		}

@@ -13,6 +13,7 @@
  */
 #include "config.h"
 #include "paiactl-int.h"
+#include "proto.h"
 
 #include <sys/random.h>
 
@@ -148,33 +149,28 @@ paiactl_submit_id(const struct paiactl_submit *s, long long i, int64_t ms, uint1
 static char *
 paiactl_submit_task(const struct paiactl_submit *s, const char *id, size_t *len)
 {
-	cJSON *root = cJSON_CreateObject(), *res;
-	char *text, *out;
+	struct proto_task t;
+	char *params = NULL, *text, *out;
 
-	cJSON_AddNumberToObject(root, "version", 1);
-	cJSON_AddStringToObject(root, "task_id", id);
-	cJSON_AddStringToObject(root, "game", s->game);
-	cJSON_AddStringToObject(root, "program", s->program);
-	if (s->model != NULL)
-		cJSON_AddStringToObject(root, "model", s->model);
-	if (s->entry != NULL)
-		cJSON_AddStringToObject(root, "entry", s->entry);
-	if (s->params != NULL)
-		cJSON_AddItemToObject(root, "params", cJSON_Duplicate(s->params, 1));
-	if (s->timeout_s > 0)
-		cJSON_AddNumberToObject(root, "timeout_s", (double)s->timeout_s);
-	if (s->gpu >= 0) {
-		res = cJSON_AddObjectToObject(root, "resources");
-		cJSON_AddNumberToObject(res, "gpu", (double)s->gpu);
+	memset(&t, 0, sizeof t);
+	t.task_id = (char *)id;
+	t.game = (char *)s->game;
+	t.program = s->program;
+	t.model = s->model;
+	t.entry = (char *)s->entry;
+	if (s->params != NULL) {
+		if ((text = cJSON_PrintUnformatted(s->params)) == NULL)
+			fatalx("paiactl: cannot print params");
+		params = xstrdup(text);
+		cJSON_free(text);
 	}
-	if (s->result_prefix != NULL)
-		cJSON_AddStringToObject(root, "result_prefix", s->result_prefix);
-	cJSON_AddNumberToObject(root, "attempt", 1);
-	if ((text = cJSON_PrintUnformatted(root)) == NULL)
-		fatalx("paiactl: cannot print a task");
-	out = xstrdup(text);
-	cJSON_free(text);
-	cJSON_Delete(root);
+	t.params = params;
+	t.timeout_s = (long)s->timeout_s;
+	t.gpu = (int)s->gpu;
+	t.result_prefix = (char *)s->result_prefix;
+	t.attempt = 1;
+	out = proto_task_encode(&t);
+	free(params);
 	*len = strlen(out);
 	return out;
 }
@@ -609,63 +605,87 @@ paiactl_results_parse(const struct paiactl_cmd *cmd, int argc, char **argv,
 	return 0;
 }
 
+/* A number, or "-" when absent (-1). */
+static char *
+paiactl_results_num(int64_t v)
+{
+	char *s;
+
+	if (v < 0)
+		return xstrdup("-");
+	xasprintf(&s, "%lld", (long long)v);
+	return s;
+}
+
+/* A string from a record, made safe for the terminal, or "-". */
+static char *
+paiactl_results_str(const char *s)
+{
+	return s != NULL ? client_text_clean(s) : xstrdup("-");
+}
+
 /* A dead-letter record's row: where the refused task was, why. */
 static void
 paiactl_results_dlq_row(struct paiactl_table *t, const struct client_record *rec,
     const char *id)
 {
-	struct client_dlq d;
+	struct proto_dlq d;
+	char *cause = NULL;
 
-	if (client_dlq_decode(rec->value, rec->len, &d) != 0) {
+	if (proto_dlq_decode(rec->value, rec->len, &d, &cause) != 0) {
+		free(cause);
 		paiactl_table_addf(t, "%d", (int)rec->partition);
 		paiactl_table_addf(t, "%lld", (long long)rec->offset);
-		paiactl_table_add(t, xstrdup("(not JSON)"));
+		paiactl_table_add(t, xstrdup("(not a DLQ record)"));
 		paiactl_table_add(t, client_text_clean(id));
 		paiactl_table_add(t, xstrdup("-"));
 		return;
 	}
 	/* Where the refused task was, not where its DLQ record is. */
-	if (d.partition != NULL)
-		paiactl_table_add(t, client_text_json(d.partition));
+	if (d.partition >= 0)
+		paiactl_table_addf(t, "%d", (int)d.partition);
 	else
 		paiactl_table_addf(t, "%d", (int)rec->partition);
-	if (d.offset != NULL)
-		paiactl_table_add(t, client_text_json(d.offset));
+	if (d.offset >= 0)
+		paiactl_table_addf(t, "%lld", (long long)d.offset);
 	else
 		paiactl_table_addf(t, "%lld", (long long)rec->offset);
-	paiactl_table_add(t, client_text_json(d.reason));
-	paiactl_table_add(t, client_text_json(d.task_id));
-	paiactl_table_add(t, client_text_json(d.detail));
-	cJSON_Delete(d.root);
+	paiactl_table_add(t, paiactl_results_str(d.reason_name));
+	paiactl_table_add(t, paiactl_results_str(d.task_id));
+	paiactl_table_add(t, paiactl_results_str(d.detail));
+	proto_dlq_clear(&d);
 }
 
 static void
 paiactl_results_row(struct paiactl_table *t, const struct client_record *rec, int dlq)
 {
-	struct client_result r;
-	char *key = NULL, dur[32];
+	struct proto_result r;
+	char *key = NULL, *cause = NULL, dur[32];
 	const char *id = "-";
+	double score;
 
 	if (rec->key != NULL)
 		id = key = xstrndup(rec->key, rec->key_len);
 	if (dlq)
 		paiactl_results_dlq_row(t, rec, id);
-	else if (client_result_decode(rec->value, rec->len, &r) != 0) {
+	else if (proto_result_decode(rec->value, rec->len, &r, &cause) != 0) {
+		free(cause);
 		paiactl_table_add(t, client_text_clean(id));
 		paiactl_table_add(t, xstrdup("-"));
-		paiactl_table_add(t, xstrdup("(not JSON)"));
+		paiactl_table_add(t, xstrdup("(not a result)"));
 		paiactl_table_add(t, xstrdup("-"));
 		paiactl_table_add(t, xstrdup("-"));
 		paiactl_table_add(t, xstrdup("-"));
 	} else {
-		paiactl_table_add(t, client_text_clean(r.task_id != NULL ? r.task_id : id));
-		paiactl_table_add(t, client_text_json(r.attempt));
-		paiactl_table_add(t, client_text_json(r.status));
-		paiactl_table_add(t, client_text_json(r.score));
+		paiactl_table_add(t, client_text_clean(r.task_id));
+		paiactl_table_add(t, paiactl_results_num(r.attempt));
+		paiactl_table_add(t, xstrdup(proto_status_name(r.status)));
+		paiactl_table_add(t, proto_result_score(&r, &score) == 0 ?
+		    client_text_number(score) : xstrdup("-"));
 		paiactl_table_add(t, xstrdup(r.duration_ms >= 0 ?
 		    client_text_duration(r.duration_ms, dur, sizeof dur) : "-"));
-		paiactl_table_add(t, client_text_json(r.video_url));
-		cJSON_Delete(r.root);
+		paiactl_table_add(t, paiactl_results_str(r.video_url));
+		proto_result_clear(&r);
 	}
 	free(key);
 }

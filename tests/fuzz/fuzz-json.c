@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "common.h"
+#include "proto.h"
 
 #include <assert.h>
 #include <stdint.h>

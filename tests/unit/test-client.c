@@ -145,10 +145,10 @@ test_text_time(void **state)
 	int64_t ms;
 	size_t i;
 
-	assert_int_equal(client_text_time_parse(NULL, &ms), -1);
+	assert_int_equal(util_time_parse(NULL, &ms), -1);
 	for (i = 0; i < nitems(cases); i++) {
 		ms = -42;
-		if (client_text_time_parse(cases[i].s, &ms) != cases[i].rc)
+		if (util_time_parse(cases[i].s, &ms) != cases[i].rc)
 			fail_msg("%s: rc %d expected", cases[i].s, cases[i].rc);
 		if (cases[i].rc == 0 && ms != cases[i].ms)
 			fail_msg("%s: got %lld, want %lld", cases[i].s, (long long)ms,
@@ -157,7 +157,7 @@ test_text_time(void **state)
 	/* What the gateway writes reads back exactly. */
 	assert_string_equal(client_text_time_fmt(1700000000123LL, buf, sizeof buf),
 	    "2023-11-14T22:13:20.123Z");
-	assert_int_equal(client_text_time_parse(buf, &ms), 0);
+	assert_int_equal(util_time_parse(buf, &ms), 0);
 	assert_int_equal(ms, 1700000000123LL);
 }
 
@@ -450,76 +450,6 @@ test_locate_stale(void **state)
 	client_location_clear(&loc);
 }
 
-/* ---- records ---- */
-
-static void
-test_result_decode(void **state)
-{
-	struct client_result r;
-	const char *v;
-	char *s;
-
-	v = "{\"version\":1,\"task_id\":\"t1\",\"attempt\":2,\"status\":\"succeeded\","
-	    "\"game_result\":{\"score\":7},\"video_url\":\"file:///v.mp4\",\"duration_ms\":1500,"
-	    "\"timings\":{\"started\":\"2023-11-14T22:13:20Z\","
-	    "\"finished\":\"2023-11-14T22:13:30Z\"}}";
-	assert_int_equal(client_result_decode(v, strlen(v), &r), 0);
-	assert_string_equal(r.task_id, "t1");
-	s = client_text_json(r.attempt);
-	assert_string_equal(s, "2");
-	free(s);
-	assert_string_equal(r.status->valuestring, "succeeded");
-	assert_true(r.score->valuedouble == 7);
-	assert_string_equal(r.video_url->valuestring, "file:///v.mp4");
-	assert_int_equal(r.duration_ms, 1500);
-	cJSON_Delete(r.root);
-
-	/* No duration_ms (or a negative one): finished - started. */
-	v = "{\"duration_ms\":-1,\"timings\":{\"started\":\"2023-11-14T22:13:20Z\","
-	    "\"finished\":\"2023-11-14T22:13:30.250Z\"}}";
-	assert_int_equal(client_result_decode(v, strlen(v), &r), 0);
-	assert_null(r.task_id);
-	assert_null(r.score);
-	assert_int_equal(r.duration_ms, 10250);
-	cJSON_Delete(r.root);
-	v = "{\"timings\":{\"started\":\"2023-11-14T22:13:30Z\","
-	    "\"finished\":\"2023-11-14T22:13:20Z\"}}";
-	assert_int_equal(client_result_decode(v, strlen(v), &r), 0);
-	assert_int_equal(r.duration_ms, -1);
-	cJSON_Delete(r.root);
-
-	v = "not json";
-	assert_int_equal(client_result_decode(v, strlen(v), &r), -1);
-	assert_null(r.root);
-	v = "[1]";
-	assert_int_equal(client_result_decode(v, strlen(v), &r), -1);
-	assert_null(r.root);
-}
-
-static void
-test_dlq_decode(void **state)
-{
-	struct client_dlq d;
-	const char *v;
-
-	v = "{\"partition\":2,\"offset\":40,\"reason\":\"invalid_json\",\"task_id\":null,"
-	    "\"detail\":\"x\"}";
-	assert_int_equal(client_dlq_decode(v, strlen(v), &d), 0);
-	assert_true(d.partition->valuedouble == 2);
-	assert_true(d.offset->valuedouble == 40);
-	assert_string_equal(d.reason->valuestring, "invalid_json");
-	assert_true(cJSON_IsNull(d.task_id));
-	cJSON_Delete(d.root);
-	/* Not numbers: not where the task was. */
-	v = "{\"partition\":\"2\",\"reason\":\"r\"}";
-	assert_int_equal(client_dlq_decode(v, strlen(v), &d), 0);
-	assert_null(d.partition);
-	assert_null(d.offset);
-	assert_null(d.detail);
-	cJSON_Delete(d.root);
-	assert_int_equal(client_dlq_decode("", 0, &d), -1);
-}
-
 /*
  * The hint is written into the caller's buffer even when there is none:
  * paiactl topics printed the buffer, uninitialised stack bytes and all.
@@ -558,8 +488,6 @@ main(void)
 		    locate_teardown),
 		cmocka_unit_test_setup_teardown(test_locate_kafka, locate_setup, locate_teardown),
 		cmocka_unit_test_setup_teardown(test_locate_stale, locate_setup, locate_teardown),
-		cmocka_unit_test(test_result_decode),
-		cmocka_unit_test(test_dlq_decode),
 		cmocka_unit_test(test_kafka_hint),
 	};
 

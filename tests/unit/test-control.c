@@ -1,5 +1,5 @@
 /*
- * test-control.c: control request parsing (control_request_parse in
+ * test-control.c: control request parsing (proto_request_parse in
  * gateway/control.c): each command with its fields, and a table of
  * requests that must be refused with an error naming what is wrong:
  * broken or lax JSON, trailing data, duplicate fields, wrong types,
@@ -21,13 +21,13 @@
 #include <cmocka.h>
 
 /* Parse a request that must be accepted. */
-static struct control_request
+static struct proto_request
 parse_ok(const char *line)
 {
-	struct control_request req;
+	struct proto_request req;
 	char *cause = NULL;
 
-	if (control_request_parse(line, strlen(line), &req, &cause) != 0)
+	if (proto_request_parse(line, strlen(line), &req, &cause) != 0)
 		fail_msg("%s refused: %s", line, cause);
 	assert_null(cause);
 	return req;
@@ -36,57 +36,57 @@ parse_ok(const char *line)
 static void
 test_accepted(void **state)
 {
-	struct control_request r;
+	struct proto_request r;
 
 	r = parse_ok("{\"cmd\":\"status\"}");
-	assert_int_equal(r.cmd, CONTROL_STATUS);
+	assert_int_equal(r.cmd, PROTO_CMD_STATUS);
 	assert_null(r.id);
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok(" {\"cmd\" : \"tasks\"}\r");	/* a CR before the LF is whitespace */
-	assert_int_equal(r.cmd, CONTROL_TASKS);
+	assert_int_equal(r.cmd, PROTO_CMD_TASKS);
 	assert_null(r.state);
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"state\":\"running\",\"cmd\":\"tasks\"}");
 	assert_string_equal(r.state, "running");
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"tasks\",\"state\":\"active\"}");
 	assert_string_equal(r.state, "active");
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"task\",\"id\":\"t-1.x_Y\"}");
-	assert_int_equal(r.cmd, CONTROL_TASK);
+	assert_int_equal(r.cmd, PROTO_CMD_TASK);
 	assert_string_equal(r.id, "t-1.x_Y");
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"requeue\",\"id\":\"\\u0074\\u0031\"}");	/* escapes are fine */
-	assert_int_equal(r.cmd, CONTROL_REQUEUE);
+	assert_int_equal(r.cmd, PROTO_CMD_REQUEUE);
 	assert_string_equal(r.id, "t1");
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"cancel\",\"id\":\"a23456789b123456789c123456789d123456789e123456789f123456789abcd\"}");
-	assert_int_equal(r.cmd, CONTROL_CANCEL);
+	assert_int_equal(r.cmd, PROTO_CMD_CANCEL);
 	assert_int_equal(strlen(r.id), TASK_ID_MAX);
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"lag\"}");
-	assert_int_equal(r.cmd, CONTROL_LAG);
+	assert_int_equal(r.cmd, PROTO_CMD_LAG);
 	assert_false(r.check);
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"lag\",\"check\":true}");
 	assert_true(r.check);
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"lag\",\"check\":false}");
 	assert_false(r.check);
-	control_request_clear(&r);
+	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"subscribe\"}");
-	assert_int_equal(r.cmd, CONTROL_SUBSCRIBE);
-	control_request_clear(&r);
+	assert_int_equal(r.cmd, PROTO_CMD_SUBSCRIBE);
+	proto_request_clear(&r);
 }
 
 struct bad {
@@ -156,7 +156,7 @@ static const struct bad bad[] = {
 static void
 test_refused(void **state)
 {
-	struct control_request req;
+	struct proto_request req;
 	size_t i;
 	int failures = 0;
 
@@ -164,10 +164,10 @@ test_refused(void **state)
 		size_t len = bad[i].len != 0 ? bad[i].len : strlen(bad[i].line);
 		char *cause = NULL;
 
-		if (control_request_parse(bad[i].line, len, &req, &cause) == 0) {
+		if (proto_request_parse(bad[i].line, len, &req, &cause) == 0) {
 			print_error("case %zu %s: accepted\n", i, bad[i].line);
 			failures++;
-			control_request_clear(&req);
+			proto_request_clear(&req);
 			continue;
 		}
 		if (cause == NULL || strstr(cause, bad[i].error) == NULL) {

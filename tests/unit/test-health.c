@@ -58,17 +58,17 @@ test_window_rules(void **state)
 		enum health_status got = health_evaluate(cases[i].win, cases[i].n, W, cases[i].now,
 		    cases[i].commit_ms);
 		if (got != cases[i].want)
-			fail_msg("%s: got %s, want %s", cases[i].name, health_status_name(got),
-			    health_status_name(cases[i].want));
+			fail_msg("%s: got %s, want %s", cases[i].name, proto_health_name(got),
+			    proto_health_name(cases[i].want));
 	}
 }
 
 static void
 test_status_names(void **state)
 {
-	assert_string_equal(health_status_name(HEALTH_OK), "OK");
-	assert_string_equal(health_status_name(HEALTH_STALL), "STALL");
-	assert_string_equal(health_status_name(HEALTH_REWIND), "REWIND");
+	assert_string_equal(proto_health_name(HEALTH_OK), "OK");
+	assert_string_equal(proto_health_name(HEALTH_STALL), "STALL");
+	assert_string_equal(proto_health_name(HEALTH_REWIND), "REWIND");
 }
 
 int

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "common.h"
+#include "proto.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -309,7 +309,7 @@ test_decode_bad(void **state)
 
 	for (i = 0; i < nitems(bad_cases); i++) {
 		const struct bad_case *c = &bad_cases[i];
-		struct task_spec *spec = (struct task_spec *)1;
+		struct proto_task *spec = (struct proto_task *)1;
 		enum dlq_reason reason = DLQ_DUPLICATE_TASK;
 		char *detail = NULL, *task_id = (char *)1, *buf = NULL;
 		const void *msg = c->msg;
@@ -317,7 +317,7 @@ test_decode_bad(void **state)
 		len = c->len != 0 ? c->len : strlen(c->msg);
 		if (c->msg == NULL)
 			msg = buf = padded_task(len);
-		r = msg_task_decode(msg, len, &spec, &reason, &detail, &task_id);
+		r = proto_task_decode(msg, len, &spec, &reason, &detail, &task_id);
 		seen[reason]++;
 		if (r != -1 || spec != NULL || detail == NULL) {
 			print_error("case \"%s\": decode returned %d, spec %p, detail %s\n", c->name,
@@ -325,7 +325,7 @@ test_decode_bad(void **state)
 			failures++;
 		} else if (reason != c->reason) {
 			print_error("case \"%s\": reason %s, expected %s (detail: %s)\n", c->name,
-			    msg_dlq_reason_name(reason), msg_dlq_reason_name(c->reason), detail);
+			    proto_dlq_reason_name(reason), proto_dlq_reason_name(c->reason), detail);
 			failures++;
 		} else if (strstr(detail, c->detail) == NULL ||
 		    (c->detail2 != NULL && strstr(detail, c->detail2) == NULL)) {
@@ -343,8 +343,8 @@ test_decode_bad(void **state)
 			    task_id != NULL ? task_id : "NULL", c->task_id != NULL ? c->task_id : "NULL");
 			failures++;
 		}
-		if (spec != NULL && spec != (struct task_spec *)1)
-			msg_task_free(spec);
+		if (spec != NULL && spec != (struct proto_task *)1)
+			proto_task_free(spec);
 		if (task_id != (char *)1)
 			free(task_id);
 		free(detail);
@@ -354,19 +354,19 @@ test_decode_bad(void **state)
 	/* The table covers every reason a decode can give. */
 	for (r = DLQ_TOO_LARGE; r <= DLQ_INVALID_VALUE; r++)
 		if (seen[r] == 0)
-			fail_msg("no case gave %s", msg_dlq_reason_name((enum dlq_reason)r));
+			fail_msg("no case gave %s", proto_dlq_reason_name((enum dlq_reason)r));
 }
 
 /* Decode that must succeed. */
-static struct task_spec *
+static struct proto_task *
 decode_ok(const char *msg, size_t len)
 {
-	struct task_spec *spec = NULL;
+	struct proto_task *spec = NULL;
 	enum dlq_reason reason;
 	char *detail = NULL, *task_id = NULL;
 
-	if (msg_task_decode(msg, len, &spec, &reason, &detail, &task_id) != 0)
-		fail_msg("decode of %.200s failed: %s: %s", msg, msg_dlq_reason_name(reason),
+	if (proto_task_decode(msg, len, &spec, &reason, &detail, &task_id) != 0)
+		fail_msg("decode of %.200s failed: %s: %s", msg, proto_dlq_reason_name(reason),
 		    detail != NULL ? detail : "");
 	assert_non_null(spec);
 	assert_null(detail);
@@ -392,7 +392,7 @@ static void
 test_decode_minimal(void **state)
 {
 	static const char msg[] = TASK("");
-	struct task_spec *t = decode_ok(msg, strlen(msg));
+	struct proto_task *t = decode_ok(msg, strlen(msg));
 
 	assert_string_equal(t->task_id, "t1");
 	assert_string_equal(t->game, "pong");
@@ -407,7 +407,7 @@ test_decode_minimal(void **state)
 	assert_null(t->result_prefix);
 	assert_int_equal(t->rawlen, strlen(msg));
 	assert_memory_equal(t->raw, msg, strlen(msg));
-	msg_task_free(t);
+	proto_task_free(t);
 }
 
 #define FULL_TASK                                                                  \
@@ -419,7 +419,7 @@ test_decode_minimal(void **state)
 	"\"result_prefix\":\"file:///srv/results/\",\"comment\":\"unknown fields are ignored\"}"
 
 static void
-assert_full_task(const struct task_spec *t, int attempt)
+assert_full_task(const struct proto_task *t, int attempt)
 {
 	assert_string_equal(t->task_id, "task-42.b_C");
 	assert_int_equal(t->attempt, attempt);
@@ -437,12 +437,12 @@ assert_full_task(const struct task_spec *t, int attempt)
 static void
 test_decode_full(void **state)
 {
-	struct task_spec *t = decode_ok(FULL_TASK, strlen(FULL_TASK));
+	struct proto_task *t = decode_ok(FULL_TASK, strlen(FULL_TASK));
 
 	assert_full_task(t, 3);
 	assert_int_equal(t->rawlen, strlen(FULL_TASK));
 	assert_memory_equal(t->raw, FULL_TASK, strlen(FULL_TASK));
-	msg_task_free(t);
+	proto_task_free(t);
 }
 
 static void
@@ -456,7 +456,7 @@ test_decode_nulls_and_bounds(void **state)
 	    "\"resources\":{\"gpu\":16},\"entry\":\"a.b/c..d/e./...x\",\"params\":{}}";
 	static const char low[] = TASK(",\"timeout_s\":1,\"resources\":{},\"entry\":\"x\"");
 	static const char spaced[] = " \t\r\n" TASK("") " \r\n\t ";
-	struct task_spec *t;
+	struct proto_task *t;
 
 	t = decode_ok(nulls, strlen(nulls));
 	assert_null(t->game_version);
@@ -467,7 +467,7 @@ test_decode_nulls_and_bounds(void **state)
 	assert_int_equal(t->attempt, 1);
 	assert_int_equal(t->gpu, 0);
 	assert_null(t->result_prefix);
-	msg_task_free(t);
+	proto_task_free(t);
 
 	/* The longest id is 64 characters minus one: cut the last. */
 	{
@@ -482,7 +482,7 @@ test_decode_nulls_and_bounds(void **state)
 		assert_int_equal(t->gpu, 16);
 		assert_string_equal(t->entry, "a.b/c..d/e./...x");
 		assert_string_equal(t->params, "{}");
-		msg_task_free(t);
+		proto_task_free(t);
 		free(msg);
 	}
 
@@ -490,12 +490,12 @@ test_decode_nulls_and_bounds(void **state)
 	assert_int_equal(t->timeout_s, 1);
 	assert_int_equal(t->gpu, 0);
 	assert_string_equal(t->entry, "x");
-	msg_task_free(t);
+	proto_task_free(t);
 
 	/* Whitespace around the object is not trailing data. */
 	t = decode_ok(spaced, strlen(spaced));
 	assert_string_equal(t->task_id, "t1");
-	msg_task_free(t);
+	proto_task_free(t);
 
 	/* The length, not a NUL, ends the message (Kafka payloads are not strings). */
 	{
@@ -503,7 +503,7 @@ test_decode_nulls_and_bounds(void **state)
 		t = decode_ok(longer, strlen(TASK("")));
 		assert_int_equal(t->rawlen, strlen(TASK("")));
 		assert_string_equal(t->raw, TASK(""));
-		msg_task_free(t);
+		proto_task_free(t);
 	}
 }
 
@@ -511,12 +511,12 @@ static void
 test_decode_size_limit(void **state)
 {
 	char *buf = padded_task(TASK_MAX_BYTES);
-	struct task_spec *t;
+	struct proto_task *t;
 
 	/* Exactly the limit is fine. */
 	t = decode_ok(buf, TASK_MAX_BYTES);
 	assert_int_equal(t->rawlen, TASK_MAX_BYTES);
-	msg_task_free(t);
+	proto_task_free(t);
 	free(buf);
 }
 
@@ -525,8 +525,8 @@ test_decode_size_limit(void **state)
  * no value) reaches the decoder as (NULL, 0) from intake.c through
  * task_receive(). It must be dead-lettered like an empty message.
  *
- * BUG (gateway/message.c msg_task_decode, memchr(buf, '\0', len) with
- * buf NULL; the same in msg_dlq_encode, memchr and xstrndup of payload
+ * BUG (gateway/message.c proto_task_decode, memchr(buf, '\0', len) with
+ * buf NULL; the same in proto_dlq_encode, memchr and xstrndup of payload
  * NULL): passing NULL to memchr/strndup is undefined even with length 0.
  * Works by luck with glibc; UBSan aborts ("null pointer passed as
  * argument 1, which is declared to never be null", message.c:255).
@@ -534,17 +534,17 @@ test_decode_size_limit(void **state)
 static void
 test_decode_null_payload_regression(void **state)
 {
-	struct task_spec *spec = NULL;
+	struct proto_task *spec = NULL;
 	enum dlq_reason reason = DLQ_DUPLICATE_TASK;
 	char *detail = NULL, *task_id = NULL, *rec;
 	cJSON *j;
 
-	assert_int_equal(msg_task_decode(NULL, 0, &spec, &reason, &detail, &task_id), -1);
+	assert_int_equal(proto_task_decode(NULL, 0, &spec, &reason, &detail, &task_id), -1);
 	assert_null(spec);
 	assert_int_equal(reason, DLQ_INVALID_JSON);
 	assert_non_null(detail);
 	assert_null(task_id);
-	rec = msg_dlq_encode(reason, detail, NULL, "paia.tasks", 0, 7, NULL, 0, 0);
+	rec = proto_dlq_encode(reason, detail, NULL, "paia.tasks", 0, 7, NULL, 0, 0);
 	j = cJSON_Parse(rec);
 	assert_non_null(j);
 	assert_string_equal(cJSON_GetObjectItem(j, "original")->valuestring, "");
@@ -558,12 +558,12 @@ static void
 test_requeue(void **state)
 {
 	static const char no_attempt[] = TASK(",\"params\":{\"k\":[1,{\"x\":true}]}");
-	struct task_spec *t, *t2;
+	struct proto_task *t, *t2;
 	char *s, *s2;
 	cJSON *j, *a;
 
 	t = decode_ok(FULL_TASK, strlen(FULL_TASK));
-	s = msg_task_requeue(t);
+	s = proto_task_requeue(t);
 	assert_non_null(s);
 	t2 = decode_ok(s, strlen(s));
 	assert_full_task(t2, 4);
@@ -577,26 +577,26 @@ test_requeue(void **state)
 	cJSON_Delete(a);
 
 	/* Requeue of a requeue keeps counting. */
-	s2 = msg_task_requeue(t2);
-	msg_task_free(t2);
+	s2 = proto_task_requeue(t2);
+	proto_task_free(t2);
 	t2 = decode_ok(s2, strlen(s2));
 	assert_full_task(t2, 5);
-	msg_task_free(t2);
+	proto_task_free(t2);
 	free(s2);
 	free(s);
-	msg_task_free(t);
+	proto_task_free(t);
 
 	/* A task without attempt was attempt 1: the requeue is attempt 2. */
 	t = decode_ok(no_attempt, strlen(no_attempt));
-	s = msg_task_requeue(t);
+	s = proto_task_requeue(t);
 	t2 = decode_ok(s, strlen(s));
 	assert_int_equal(t2->attempt, 2);
 	assert_string_equal(t2->task_id, "t1");
 	assert_string_equal(t2->game, "pong");
 	assert_string_equal(t2->program, "file:///srv/p.py");
 	assert_json_equal(t2->params, "{\"k\":[1,{\"x\":true}]}");
-	msg_task_free(t2);
-	msg_task_free(t);
+	proto_task_free(t2);
+	proto_task_free(t);
 	free(s);
 }
 
@@ -617,7 +617,7 @@ assert_spliced(const char *got, const char *want, const char *from, const char *
 }
 
 /*
- * BUG (gateway/message.c msg_task_requeue, before json_check): the task
+ * BUG (gateway/message.c proto_task_requeue, before json_check): the task
  * went back through cJSON, so every number became a double and was
  * printed again (2^53 + 1 came back as 9007199254740992, 1e400 as
  * null), and the message's spacing and field order were lost.
@@ -633,7 +633,7 @@ test_requeue_exact(void **state)
 	    "\"program\":\"file:///srv/p.py\",\"params\":{\"seed\":9007199254740993},"
 	    "\"huge\":1e400 }";
 	static const char nulled[] = TASK(",\"attempt\":null");
-	struct task_spec *t, *t2;
+	struct proto_task *t, *t2;
 	char *s;
 
 	t = decode_ok(with, strlen(with));
@@ -641,35 +641,35 @@ test_requeue_exact(void **state)
 	/* params reach the game as written, big numbers unrounded. */
 	assert_string_equal(t->params, "{\"seed\":9007199254740993,\"huge\":1e400,\"neg\":-0,"
 	    "\"e\":1E+2,\"s\":\"\\u00e9\\ud83d\\ude00\"}");
-	s = msg_task_requeue(t);
+	s = proto_task_requeue(t);
 	assert_spliced(s, with, "2 ,", "3 ,");
 	t2 = decode_ok(s, strlen(s));
 	assert_int_equal(t2->attempt, 3);
 	assert_string_equal(t2->params, t->params);
 	free(s);
 	/* And again from the requeued text. */
-	s = msg_task_requeue(t2);
+	s = proto_task_requeue(t2);
 	assert_spliced(s, with, "2 ,", "4 ,");
 	free(s);
-	msg_task_free(t2);
-	msg_task_free(t);
+	proto_task_free(t2);
+	proto_task_free(t);
 
 	/* No attempt: one is added after the last member, nothing else moves. */
 	t = decode_ok(without, strlen(without));
-	s = msg_task_requeue(t);
+	s = proto_task_requeue(t);
 	assert_spliced(s, without, "1e400", "1e400,\"attempt\":2");
 	t2 = decode_ok(s, strlen(s));
 	assert_int_equal(t2->attempt, 2);
-	msg_task_free(t2);
+	proto_task_free(t2);
 	free(s);
-	msg_task_free(t);
+	proto_task_free(t);
 
 	/* attempt null was attempt 1: its value is replaced. */
 	t = decode_ok(nulled, strlen(nulled));
-	s = msg_task_requeue(t);
+	s = proto_task_requeue(t);
 	assert_spliced(s, nulled, "null", "2");
 	free(s);
-	msg_task_free(t);
+	proto_task_free(t);
 }
 
 /* ---- dead-letter records ---- */
@@ -750,7 +750,7 @@ test_dlq_text(void **state)
 	char *s;
 	cJSON *j;
 
-	s = msg_dlq_encode(DLQ_INVALID_JSON, "trailing data after JSON at byte 50", "t9",
+	s = proto_dlq_encode(DLQ_INVALID_JSON, "trailing data after JSON at byte 50", "t9",
 	    "paia.tasks", 3, 123456789012LL, payload, strlen(payload), 1700000000123LL);
 	j = dlq_parse(s);
 	assert_int_equal(get_num(j, "version"), 1);
@@ -769,7 +769,7 @@ test_dlq_text(void **state)
 	free(s);
 
 	/* No task id: null, not absent. NULL detail: empty. */
-	s = msg_dlq_encode(DLQ_NOT_OBJECT, NULL, NULL, "tasks", 0, 0, "[]", 2, 0);
+	s = proto_dlq_encode(DLQ_NOT_OBJECT, NULL, NULL, "tasks", 0, 0, "[]", 2, 0);
 	j = dlq_parse(s);
 	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "task_id")));
 	assert_string_equal(get_str(j, "detail"), "");
@@ -788,7 +788,7 @@ check_base64_original(const void *payload, size_t len, size_t kept)
 	long n;
 
 	assert_non_null(back);
-	s = msg_dlq_encode(DLQ_INVALID_UTF8, "message is not valid UTF-8", NULL, "paia.tasks", 1, 9,
+	s = proto_dlq_encode(DLQ_INVALID_UTF8, "message is not valid UTF-8", NULL, "paia.tasks", 1, 9,
 	    payload, len, 0);
 	j = dlq_parse(s);
 	assert_string_equal(get_str(j, "original_encoding"), "base64");
@@ -828,7 +828,7 @@ test_dlq_truncated(void **state)
 		payload[i] = (char)('a' + i % 26);
 
 	/* Exactly the limit: whole and not marked. */
-	s = msg_dlq_encode(DLQ_TOO_LARGE, "d", NULL, "paia.tasks", 0, 1, payload, DLQ_ORIGINAL_MAX, 0);
+	s = proto_dlq_encode(DLQ_TOO_LARGE, "d", NULL, "paia.tasks", 0, 1, payload, DLQ_ORIGINAL_MAX, 0);
 	j = dlq_parse(s);
 	assert_int_equal(strlen(get_str(j, "original")), DLQ_ORIGINAL_MAX);
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "original_truncated")));
@@ -836,7 +836,7 @@ test_dlq_truncated(void **state)
 	free(s);
 
 	/* Over: the head, marked, with the full size. */
-	s = msg_dlq_encode(DLQ_TOO_LARGE, "d", NULL, "paia.tasks", 0, 1, payload, big, 0);
+	s = proto_dlq_encode(DLQ_TOO_LARGE, "d", NULL, "paia.tasks", 0, 1, payload, big, 0);
 	j = dlq_parse(s);
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "original_truncated")));
 	assert_int_equal(get_num(j, "original_bytes"), big);
@@ -867,15 +867,15 @@ test_dlq_reason_names(void **state)
 	int r;
 
 	for (r = DLQ_TOO_LARGE; r <= DLQ_DUPLICATE_TASK; r++)
-		assert_string_equal(msg_dlq_reason_name((enum dlq_reason)r), names[r]);
-	assert_string_equal(msg_dlq_reason_name((enum dlq_reason)99), "unknown");
-	assert_string_equal(msg_status_name(RESULT_SUCCEEDED), "succeeded");
-	assert_string_equal(msg_status_name(RESULT_TIMEOUT), "timeout");
-	assert_string_equal(msg_status_name(RESULT_ERROR), "error");
-	assert_string_equal(msg_error_class_name(ERROR_USER), "user");
-	assert_string_equal(msg_error_class_name(ERROR_INFRA), "infra");
-	assert_string_equal(msg_error_class_name(ERROR_INVALID), "invalid");
-	assert_null(msg_error_class_name(ERROR_NONE));
+		assert_string_equal(proto_dlq_reason_name((enum dlq_reason)r), names[r]);
+	assert_string_equal(proto_dlq_reason_name((enum dlq_reason)99), "unknown");
+	assert_string_equal(proto_status_name(RESULT_SUCCEEDED), "succeeded");
+	assert_string_equal(proto_status_name(RESULT_TIMEOUT), "timeout");
+	assert_string_equal(proto_status_name(RESULT_ERROR), "error");
+	assert_string_equal(proto_class_name(ERROR_USER), "user");
+	assert_string_equal(proto_class_name(ERROR_INFRA), "infra");
+	assert_string_equal(proto_class_name(ERROR_INVALID), "invalid");
+	assert_null(proto_class_name(ERROR_NONE));
 }
 
 /* ---- file names from URLs ---- */
@@ -909,9 +909,9 @@ test_url_basename(void **state)
 	size_t i;
 
 	for (i = 0; i < nitems(v); i++) {
-		s = msg_url_basename(v[i].url);
+		s = proto_url_basename(v[i].url);
 		if (strcmp(s, v[i].name) != 0)
-			fail_msg("msg_url_basename(\"%s\") = \"%s\", expected \"%s\"", v[i].url, s,
+			fail_msg("proto_url_basename(\"%s\") = \"%s\", expected \"%s\"", v[i].url, s,
 			    v[i].name);
 		free(s);
 	}
@@ -919,7 +919,7 @@ test_url_basename(void **state)
 	strcpy(longurl, "https://h/");
 	memset(longurl + 10, 'x', 300);
 	longurl[310] = '\0';
-	s = msg_url_basename(longurl);
+	s = proto_url_basename(longurl);
 	assert_int_equal(strlen(s), 128);
 	free(s);
 }

@@ -42,7 +42,7 @@ argv_find(char **v, int from, const char *w0, const char *w1, const char *w2)
 }
 
 static void
-sandbox_init(struct runner_sandbox *sb, int staged)
+sandbox_init(struct runner_local_sandbox *sb, int staged)
 {
 	memset(sb, 0, sizeof *sb);
 	sb->bwrap = "/usr/bin/bwrap";
@@ -58,12 +58,12 @@ sandbox_init(struct runner_sandbox *sb, int staged)
 static void
 test_argv_namespaces(void **state)
 {
-	struct runner_sandbox sb;
+	struct runner_local_sandbox sb;
 	char **v;
 	int dash;
 
 	sandbox_init(&sb, 1);
-	v = runner_sandbox_argv(&sb, "/var/lib/paia/tasks/t1");
+	v = runner_local_sandbox_argv(&sb, "/var/lib/paia/tasks/t1");
 	assert_string_equal(v[0], "/usr/bin/bwrap");
 	/* Every namespace, no way back to the host's, nothing outlives the game. */
 	assert_true(argv_find(v, 1, "--unshare-all", NULL, NULL) > 0);
@@ -91,25 +91,25 @@ test_argv_namespaces(void **state)
 	assert_true(argv_find(v, 1, "--remount-ro", "/", NULL) > argv_find(v, 1, "--bind", NULL, NULL));
 	assert_true(argv_find(v, 1, "--remount-ro", "/dev", NULL) > 0);
 	assert_true(argv_find(v, 1, "--chdir", "/workspace", NULL) < dash);
-	runner_strv_free(v);
+	runner_local_strv_free(v);
 }
 
 static void
 test_argv_staged(void **state)
 {
-	struct runner_sandbox sb;
+	struct runner_local_sandbox sb;
 	char **v, *ro1;
 	int i;
 
 	sandbox_init(&sb, 1);
-	v = runner_sandbox_argv(&sb, "/var/lib/paia/tasks/t1");
+	v = runner_local_sandbox_argv(&sb, "/var/lib/paia/tasks/t1");
 	/* Root: every source is in the child's staging tmpfs, none in the state folder. */
 	assert_true(argv_find(v, 1, "--ro-bind", RUNNER_STAGE "/input", "/workspace/input") > 0);
 	assert_true(argv_find(v, 1, "--bind", RUNNER_STAGE "/output", "/workspace/output") > 0);
 	assert_true(argv_find(v, 1, "--ro-bind", RUNNER_STAGE "/params.json",
 	    "/workspace/params.json") > 0);
 	assert_true(argv_find(v, 1, "--ro-bind", RUNNER_STAGE "/game", "/opt/game/bin/game") > 0);
-	ro1 = runner_stage_ro_name(1);
+	ro1 = runner_local_stage_ro_name(1);
 	assert_true(argv_find(v, 1, "--ro-bind", ro1, "/srv/fonts.conf") > 0);
 	free(ro1);
 	for (i = 0; v[i] != NULL; i++)
@@ -117,18 +117,18 @@ test_argv_staged(void **state)
 	/* Only output/ is writable. */
 	assert_int_equal(argv_find(v, argv_find(v, 1, "--bind", NULL, NULL) + 1, "--bind", NULL,
 	    NULL), -1);
-	runner_strv_free(v);
+	runner_local_strv_free(v);
 }
 
 static void
 test_argv_direct(void **state)
 {
-	struct runner_sandbox sb;
+	struct runner_local_sandbox sb;
 	char **v;
 
 	sandbox_init(&sb, 0);
 	sb.status_fd = -1;
-	v = runner_sandbox_argv(&sb, "/home/dev/paia/tasks/t1");
+	v = runner_local_sandbox_argv(&sb, "/home/dev/paia/tasks/t1");
 	assert_true(argv_find(v, 1, "--ro-bind", "/home/dev/paia/tasks/t1/input",
 	    "/workspace/input") > 0);
 	assert_true(argv_find(v, 1, "--bind", "/home/dev/paia/tasks/t1/output",
@@ -136,7 +136,7 @@ test_argv_direct(void **state)
 	assert_true(argv_find(v, 1, "--ro-bind", "/opt/game/bin/game", "/opt/game/bin/game") > 0);
 	assert_true(argv_find(v, 1, "--ro-bind", "/opt/models", "/opt/models") > 0);
 	assert_int_equal(argv_find(v, 1, "--json-status-fd", NULL, NULL), -1);
-	runner_strv_free(v);
+	runner_local_strv_free(v);
 }
 
 static struct runner_req
@@ -166,7 +166,7 @@ test_env_small_params(void **state)
 	char **env, *cause = NULL;
 	size_t i;
 
-	env = runner_env_build(&req, "/workspace", "/workspace/params.json", "/usr/bin:/bin", "/tmp",
+	env = runner_local_env_build(&req, "/workspace", "/workspace/params.json", "/usr/bin:/bin", "/tmp",
 	    &cause);
 	assert_non_null(env);
 	/* Exactly these: nothing of the gateway's own environment. */
@@ -175,7 +175,7 @@ test_env_small_params(void **state)
 		assert_string_equal(env[i], want[i]);
 	}
 	assert_null(env[i]);
-	runner_strv_free(env);
+	runner_local_strv_free(env);
 }
 
 static void
@@ -189,7 +189,7 @@ test_env_large_params(void **state)
 	memset(params + 8, 'x', n);
 	snprintf(params + 8 + n, 8, "\"}");
 	req = req_init(params);
-	env = runner_env_build(&req, "/workspace", "/workspace/params.json", "/usr/bin", "/tmp",
+	env = runner_local_env_build(&req, "/workspace", "/workspace/params.json", "/usr/bin", "/tmp",
 	    &cause);
 	/* 200 KB of params: only the file, so exec cannot fail with E2BIG. */
 	assert_non_null(env);
@@ -198,7 +198,7 @@ test_env_large_params(void **state)
 		assert_true(strlen(env[i]) < 4096);
 	}
 	assert_int_equal(argv_find(env, 0, "PAIA_PARAMS_FILE=/workspace/params.json", NULL, NULL) >= 0, 1);
-	runner_strv_free(env);
+	runner_local_strv_free(env);
 	/* Just under the threshold still goes in the environment too. */
 	memset(params, 0, n + 16);
 	snprintf(params, n + 16, "{\"pad\":\"");
@@ -206,12 +206,12 @@ test_env_large_params(void **state)
 	snprintf(params + 8 + RUNNER_PARAMS_ENV_MAX - 11, 8, "\"}");
 	assert_int_equal(strlen(params), RUNNER_PARAMS_ENV_MAX - 1);
 	req = req_init(params);
-	env = runner_env_build(&req, "/w", "/w/p", "/usr/bin", "/tmp", &cause);
+	env = runner_local_env_build(&req, "/w", "/w/p", "/usr/bin", "/tmp", &cause);
 	assert_non_null(env);
 	for (i = 0; env[i] != NULL && strncmp(env[i], "PAIA_PARAMS=", 12) != 0; i++)
 		;
 	assert_non_null(env[i]);
-	runner_strv_free(env);
+	runner_local_strv_free(env);
 	free(params);
 }
 
@@ -225,7 +225,7 @@ test_env_too_long(void **state)
 	entry[RUNNER_ARG_STRLEN_MAX] = '\0';
 	req.entry = entry;
 	/* Deterministic: the task's value cannot fit; no exec, no retry (invalid). */
-	env = runner_env_build(&req, "/workspace", "/workspace/params.json", "/usr/bin", "/tmp",
+	env = runner_local_env_build(&req, "/workspace", "/workspace/params.json", "/usr/bin", "/tmp",
 	    &cause);
 	assert_null(env);
 	assert_non_null(cause);
@@ -248,17 +248,17 @@ test_status_parse(void **state)
 	long pid;
 	int code;
 
-	runner_status_parse(both, sizeof both - 1, &pid, &code);
+	runner_local_status_parse(both, sizeof both - 1, &pid, &code);
 	assert_int_equal(pid, 4242);
 	assert_int_equal(code, 3);
 	/* The game was never exec'd (or not yet): no exit code. */
-	runner_status_parse(started, sizeof started - 1, &pid, &code);
+	runner_local_status_parse(started, sizeof started - 1, &pid, &code);
 	assert_int_equal(pid, 77);
 	assert_int_equal(code, -1);
-	runner_status_parse(junk, sizeof junk - 1, &pid, &code);
+	runner_local_status_parse(junk, sizeof junk - 1, &pid, &code);
 	assert_int_equal(pid, -1);
 	assert_int_equal(code, -1);
-	runner_status_parse("", 0, &pid, &code);
+	runner_local_status_parse("", 0, &pid, &code);
 	assert_int_equal(pid, -1);
 	assert_int_equal(code, -1);
 }

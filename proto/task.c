@@ -1,62 +1,22 @@
 /*
- * message.c: the message contracts of docs/messages.md: task v1
- * decoding and validation, the dead-letter record, the requeued task.
- * Pure functions: no I/O, no global state, so unit tests and fuzz
- * targets drive them directly. Result v1 is built in task.c, where the
- * facts it reports live.
- *
- * A task is read twice: json_check (common/json.c) holds it to strict
- * JSON (no duplicate names, no \u0000, RFC 8259's grammar) and notes
- * where its top-level members lie; cJSON then gives the values. The
- * original text is kept: params and the requeued task are cut from it,
- * so no number passes through a double on its way.
+ * task.c: task v1 (docs/messages.md): decoding and validation of what
+ * the Webservice sends, the message paiactl submits, and the requeued
+ * message (the original, byte for byte, but for its attempt). Pure: no
+ * I/O, no global state, so unit tests and fuzz targets drive it
+ * directly.
  */
 #include "config.h"
-#include "gateway.h"
+#include "proto.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *dlq_names[] = {
-	"too_large", "invalid_utf8", "invalid_json", "not_object",
-	"unsupported_version", "missing_field", "wrong_type", "invalid_value",
-	"duplicate_task",
-};
-
-const char *
-msg_dlq_reason_name(enum dlq_reason r)
-{
-	return (size_t)r < nitems(dlq_names) ? dlq_names[r] : "unknown";
-}
-
-static const char *status_names[] = { "succeeded", "failed", "timeout", "cancelled", "error" };
-
-const char *
-msg_status_name(enum result_status s)
-{
-	return (size_t)s < nitems(status_names) ? status_names[s] : "error";
-}
-
-const char *
-msg_error_class_name(enum error_class c)
-{
-	switch (c) {
-	case ERROR_USER:
-		return "user";
-	case ERROR_INFRA:
-		return "infra";
-	case ERROR_INVALID:
-		return "invalid";
-	case ERROR_NONE:
-		break;
-	}
-	return NULL;
-}
+#include "common.h"
 
 void
-msg_task_free(struct task_spec *t)
+proto_task_free(struct proto_task *t)
 {
 	if (t == NULL)
 		return;
@@ -74,7 +34,7 @@ msg_task_free(struct task_spec *t)
 
 /* Task ids become folder names and pod names: keep them tame. */
 static int
-msg_id_valid(const char *s)
+task_id_valid(const char *s)
 {
 	size_t i, len = strlen(s);
 
@@ -93,7 +53,7 @@ msg_id_valid(const char *s)
  * wrong with it.
  */
 static const char *
-msg_relpath_check(const char *s)
+task_relpath_check(const char *s)
 {
 	const char *p = s, *slash;
 	size_t n;
@@ -120,7 +80,7 @@ msg_relpath_check(const char *s)
 }
 
 static int
-msg_url_valid(const char *s)
+task_url_valid(const char *s)
 {
 	const char *schemes[] = { "file://", "http://", "https://", "s3://" };
 	size_t i;
@@ -144,12 +104,12 @@ msg_url_valid(const char *s)
  * information.
  */
 static const char *
-msg_prefix_check(const char *url)
+task_prefix_check(const char *url)
 {
 	const char *host;
 	size_t hlen;
 
-	if (!msg_url_valid(url))
+	if (!task_url_valid(url))
 		return "must be a file://, http(s):// or s3:// URL";
 	host = strstr(url, "://") + 3;
 	hlen = strcspn(host, "/?#");
@@ -165,7 +125,7 @@ msg_prefix_check(const char *url)
 }
 
 char *
-msg_url_basename(const char *url)
+proto_url_basename(const char *url)
 {
 	const char *end, *start;
 	char *name;
@@ -189,16 +149,16 @@ msg_url_basename(const char *url)
 	return name;
 }
 
-struct msg_ctx {
+struct task_ctx {
 	enum dlq_reason *reason;
 	char **detail;
 };
 
 static int
-msg_fail(struct msg_ctx *ctx, enum dlq_reason r, const char *fmt, ...) printflike(3, 4);
+task_fail(struct task_ctx *ctx, enum dlq_reason r, const char *fmt, ...) printflike(3, 4);
 
 static int
-msg_fail(struct msg_ctx *ctx, enum dlq_reason r, const char *fmt, ...)
+task_fail(struct task_ctx *ctx, enum dlq_reason r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -209,27 +169,9 @@ msg_fail(struct msg_ctx *ctx, enum dlq_reason r, const char *fmt, ...)
 	return -1;
 }
 
-const char *
-msg_type_name(const cJSON *j)
-{
-	if (cJSON_IsString(j))
-		return "a string";
-	if (cJSON_IsNumber(j))
-		return "a number";
-	if (cJSON_IsBool(j))
-		return "a boolean";
-	if (cJSON_IsNull(j))
-		return "null";
-	if (cJSON_IsArray(j))
-		return "an array";
-	if (cJSON_IsObject(j))
-		return "an object";
-	return "invalid";
-}
-
 /* Fetch an optional or required string field; 0 absent, 1 present, -1 error. */
 static int
-msg_get_string(struct msg_ctx *ctx, const cJSON *obj, const char *name, int required,
+task_get_string(struct task_ctx *ctx, const cJSON *obj, const char *name, int required,
     char **out)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -237,21 +179,21 @@ msg_get_string(struct msg_ctx *ctx, const cJSON *obj, const char *name, int requ
 	*out = NULL;
 	if (j == NULL || (cJSON_IsNull(j) && !required)) {
 		if (required)
-			return msg_fail(ctx, DLQ_MISSING_FIELD, "field '%s' is required", name);
+			return task_fail(ctx, DLQ_MISSING_FIELD, "field '%s' is required", name);
 		return 0;
 	}
 	if (!cJSON_IsString(j))
-		return msg_fail(ctx, DLQ_WRONG_TYPE, "field '%s' must be a string, not %s", name,
-		    msg_type_name(j));
+		return task_fail(ctx, DLQ_WRONG_TYPE, "field '%s' must be a string, not %s", name,
+		    proto_type_name(j));
 	if (*j->valuestring == '\0')
-		return msg_fail(ctx, DLQ_INVALID_VALUE, "field '%s' must not be empty", name);
+		return task_fail(ctx, DLQ_INVALID_VALUE, "field '%s' must not be empty", name);
 	*out = xstrdup(j->valuestring);
 	return 1;
 }
 
 /* An optional or required integer in [min, max]; 0 absent, 1 present, -1 error. */
 static int
-msg_get_int(struct msg_ctx *ctx, const cJSON *obj, const char *name, int required,
+task_get_int(struct task_ctx *ctx, const cJSON *obj, const char *name, int required,
     double min, double max, long *out)
 {
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, name);
@@ -259,21 +201,21 @@ msg_get_int(struct msg_ctx *ctx, const cJSON *obj, const char *name, int require
 
 	if (j == NULL || (cJSON_IsNull(j) && !required)) {
 		if (required)
-			return msg_fail(ctx, DLQ_MISSING_FIELD, "field '%s' is required", name);
+			return task_fail(ctx, DLQ_MISSING_FIELD, "field '%s' is required", name);
 		return 0;
 	}
 	if (!cJSON_IsNumber(j))
-		return msg_fail(ctx, DLQ_WRONG_TYPE, "field '%s' must be an integer, not %s", name,
-		    msg_type_name(j));
+		return task_fail(ctx, DLQ_WRONG_TYPE, "field '%s' must be an integer, not %s", name,
+		    proto_type_name(j));
 	v = j->valuedouble;
 	if (v != floor(v) || isnan(v))
-		return msg_fail(ctx, DLQ_WRONG_TYPE, "field '%s' must be an integer, not %g", name, v);
+		return task_fail(ctx, DLQ_WRONG_TYPE, "field '%s' must be an integer, not %g", name, v);
 	if (v < min || v > max) {
 		/* Short, whatever the number: no 309 digits for 1e308. */
 		if (fabs(v) < 1e15)
-			return msg_fail(ctx, DLQ_INVALID_VALUE, "field '%s' is %.0f, outside "
+			return task_fail(ctx, DLQ_INVALID_VALUE, "field '%s' is %.0f, outside "
 			    "%.0f..%.0f", name, v, min, max);
-		return msg_fail(ctx, DLQ_INVALID_VALUE, "field '%s' is %g, outside %.0f..%.0f",
+		return task_fail(ctx, DLQ_INVALID_VALUE, "field '%s' is %g, outside %.0f..%.0f",
 		    name, v, min, max);
 	}
 	*out = (long)v;
@@ -281,11 +223,11 @@ msg_get_int(struct msg_ctx *ctx, const cJSON *obj, const char *name, int require
 }
 
 int
-msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_reason *reason,
+proto_task_decode(const void *buf, size_t len, struct proto_task **out, enum dlq_reason *reason,
     char **detail, char **task_id)
 {
-	struct msg_ctx ctx = { reason, detail };
-	struct task_spec *t = NULL;
+	struct task_ctx ctx = { reason, detail };
+	struct proto_task *t = NULL;
 	struct json_doc doc;
 	const struct json_member *m;
 	cJSON *root = NULL, *j;
@@ -299,97 +241,97 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	*task_id = NULL;
 	memset(&doc, 0, sizeof doc);
 	if (buf == NULL || len == 0)
-		return msg_fail(&ctx, DLQ_INVALID_JSON, "message is empty");
+		return task_fail(&ctx, DLQ_INVALID_JSON, "message is empty");
 	if (len > TASK_MAX_BYTES)
-		return msg_fail(&ctx, DLQ_TOO_LARGE, "message is %zu bytes, the limit is %d",
+		return task_fail(&ctx, DLQ_TOO_LARGE, "message is %zu bytes, the limit is %d",
 		    len, TASK_MAX_BYTES);
 	if (!util_utf8_valid(buf, len))
-		return msg_fail(&ctx, DLQ_INVALID_UTF8, "message is not valid UTF-8");
+		return task_fail(&ctx, DLQ_INVALID_UTF8, "message is not valid UTF-8");
 	if (memchr(buf, '\0', len) != NULL)
-		return msg_fail(&ctx, DLQ_INVALID_JSON, "message contains a NUL byte");
+		return task_fail(&ctx, DLQ_INVALID_JSON, "message contains a NUL byte");
 	if (json_check(buf, len, &doc, &at, &cause) != 0) {
-		msg_fail(&ctx, DLQ_INVALID_JSON, "message is not valid JSON: %s (byte %zu)", cause,
+		task_fail(&ctx, DLQ_INVALID_JSON, "message is not valid JSON: %s (byte %zu)", cause,
 		    at);
 		free(cause);
 		return -1;
 	}
 	if (doc.type != JSON_OBJECT) {
-		msg_fail(&ctx, DLQ_NOT_OBJECT, "message is %s, not a JSON object",
+		task_fail(&ctx, DLQ_NOT_OBJECT, "message is %s, not a JSON object",
 		    json_type_name(doc.type));
 		goto out;
 	}
 	if ((root = cJSON_ParseWithLength(buf, len)) == NULL) {
 		/* json_check passed it: cJSON and it disagree (fuzz-json looks for this). */
-		msg_fail(&ctx, DLQ_INVALID_JSON, "message is not JSON cJSON can read");
+		task_fail(&ctx, DLQ_INVALID_JSON, "message is not JSON cJSON can read");
 		goto out;
 	}
 	j = cJSON_GetObjectItemCaseSensitive(root, "task_id");
-	if (cJSON_IsString(j) && msg_id_valid(j->valuestring))
+	if (cJSON_IsString(j) && task_id_valid(j->valuestring))
 		*task_id = xstrdup(j->valuestring);
 
 	j = cJSON_GetObjectItemCaseSensitive(root, "version");
 	if (j == NULL) {
-		msg_fail(&ctx, DLQ_MISSING_FIELD, "field 'version' is required");
+		task_fail(&ctx, DLQ_MISSING_FIELD, "field 'version' is required");
 		goto out;
 	}
 	if (!cJSON_IsNumber(j)) {
-		msg_fail(&ctx, DLQ_WRONG_TYPE, "field 'version' must be an integer, not %s",
-		    msg_type_name(j));
+		task_fail(&ctx, DLQ_WRONG_TYPE, "field 'version' must be an integer, not %s",
+		    proto_type_name(j));
 		goto out;
 	}
 	if (j->valuedouble != TASK_VERSION) {
-		msg_fail(&ctx, DLQ_UNSUPPORTED_VERSION, "version %g is not supported (this gateway reads version %d)",
+		task_fail(&ctx, DLQ_UNSUPPORTED_VERSION, "version %g is not supported (this gateway reads version %d)",
 		    j->valuedouble, TASK_VERSION);
 		goto out;
 	}
 
 	t = xcalloc(1, sizeof *t);
-	if (msg_get_string(&ctx, root, "task_id", 1, &t->task_id) < 0)
+	if (task_get_string(&ctx, root, "task_id", 1, &t->task_id) < 0)
 		goto out;
-	if (!msg_id_valid(t->task_id)) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE,
+	if (!task_id_valid(t->task_id)) {
+		task_fail(&ctx, DLQ_INVALID_VALUE,
 		    "field 'task_id' must be 1 to %d characters of A-Z a-z 0-9 . _ - not starting with . or -",
 		    TASK_ID_MAX);
 		goto out;
 	}
-	if (msg_get_string(&ctx, root, "game", 1, &t->game) < 0)
+	if (task_get_string(&ctx, root, "game", 1, &t->game) < 0)
 		goto out;
-	if (!msg_id_valid(t->game)) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'game' is not a valid game name");
+	if (!task_id_valid(t->game)) {
+		task_fail(&ctx, DLQ_INVALID_VALUE, "field 'game' is not a valid game name");
 		goto out;
 	}
-	if (msg_get_string(&ctx, root, "game_version", 0, &t->game_version) < 0)
+	if (task_get_string(&ctx, root, "game_version", 0, &t->game_version) < 0)
 		goto out;
 	if (t->game_version != NULL && util_find_control(t->game_version) != NULL) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'game_version' must not hold control "
+		task_fail(&ctx, DLQ_INVALID_VALUE, "field 'game_version' must not hold control "
 		    "characters");
 		goto out;
 	}
-	if (msg_get_string(&ctx, root, "program", 1, &t->program) < 0)
+	if (task_get_string(&ctx, root, "program", 1, &t->program) < 0)
 		goto out;
-	if (!msg_url_valid(t->program)) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE,
+	if (!task_url_valid(t->program)) {
+		task_fail(&ctx, DLQ_INVALID_VALUE,
 		    "field 'program' must be a file://, http(s):// or s3:// URL");
 		goto out;
 	}
-	if (msg_get_string(&ctx, root, "model", 0, &t->model) < 0)
+	if (task_get_string(&ctx, root, "model", 0, &t->model) < 0)
 		goto out;
-	if (t->model != NULL && !msg_url_valid(t->model)) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE,
+	if (t->model != NULL && !task_url_valid(t->model)) {
+		task_fail(&ctx, DLQ_INVALID_VALUE,
 		    "field 'model' must be a file://, http(s):// or s3:// URL");
 		goto out;
 	}
-	if (msg_get_string(&ctx, root, "entry", 0, &t->entry) < 0)
+	if (task_get_string(&ctx, root, "entry", 0, &t->entry) < 0)
 		goto out;
-	if (t->entry != NULL && (why = msg_relpath_check(t->entry)) != NULL) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'entry' %s", why);
+	if (t->entry != NULL && (why = task_relpath_check(t->entry)) != NULL) {
+		task_fail(&ctx, DLQ_INVALID_VALUE, "field 'entry' %s", why);
 		goto out;
 	}
 	j = cJSON_GetObjectItemCaseSensitive(root, "params");
 	if (j != NULL && !cJSON_IsNull(j)) {
 		if (!cJSON_IsObject(j)) {
-			msg_fail(&ctx, DLQ_WRONG_TYPE, "field 'params' must be an object, not %s",
-			    msg_type_name(j));
+			task_fail(&ctx, DLQ_WRONG_TYPE, "field 'params' must be an object, not %s",
+			    proto_type_name(j));
 			goto out;
 		}
 		/* As written: a seed of 2^53 + 1 reaches the game unrounded. */
@@ -398,22 +340,22 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	} else
 		t->params = xstrdup("{}");
 	n = 0;
-	if (msg_get_int(&ctx, root, "timeout_s", 0, 1, 7 * 86400, &n) < 0)
+	if (task_get_int(&ctx, root, "timeout_s", 0, 1, 7 * 86400, &n) < 0)
 		goto out;
 	t->timeout_s = n;
 	n = 1;
-	if (msg_get_int(&ctx, root, "attempt", 0, 1, 1000, &n) < 0)
+	if (task_get_int(&ctx, root, "attempt", 0, 1, 1000, &n) < 0)
 		goto out;
 	t->attempt = (int)n;
 	j = cJSON_GetObjectItemCaseSensitive(root, "resources");
 	if (j != NULL && !cJSON_IsNull(j)) {
 		if (!cJSON_IsObject(j)) {
-			msg_fail(&ctx, DLQ_WRONG_TYPE, "field 'resources' must be an object, not %s",
-			    msg_type_name(j));
+			task_fail(&ctx, DLQ_WRONG_TYPE, "field 'resources' must be an object, not %s",
+			    proto_type_name(j));
 			goto out;
 		}
 		n = 0;
-		if (msg_get_int(&ctx, j, "gpu", 0, 0, 16, &n) < 0) {
+		if (task_get_int(&ctx, j, "gpu", 0, 0, 16, &n) < 0) {
 			char *d = *detail;
 			xasprintf(detail, "resources: %s", d);
 			free(d);
@@ -421,11 +363,11 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 		}
 		t->gpu = (int)n;
 	}
-	if (msg_get_string(&ctx, root, "result_prefix", 0, &t->result_prefix) < 0)
+	if (task_get_string(&ctx, root, "result_prefix", 0, &t->result_prefix) < 0)
 		goto out;
 	if (t->result_prefix != NULL &&
-	    (why = msg_prefix_check(t->result_prefix)) != NULL) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'result_prefix' %s", why);
+	    (why = task_prefix_check(t->result_prefix)) != NULL) {
+		task_fail(&ctx, DLQ_INVALID_VALUE, "field 'result_prefix' %s", why);
 		goto out;
 	}
 	t->raw = xstrndup(buf, len);
@@ -442,14 +384,14 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	t = NULL;
 	rc = 0;
 out:
-	msg_task_free(t);
+	proto_task_free(t);
 	cJSON_Delete(root);
 	json_doc_free(&doc);
 	return rc;
 }
 
 char *
-msg_task_requeue(const struct task_spec *t)
+proto_task_requeue(const struct proto_task *t)
 {
 	const char *raw = t->raw;
 	char *s;
@@ -465,52 +407,37 @@ msg_task_requeue(const struct task_spec *t)
 }
 
 char *
-msg_dlq_encode(enum dlq_reason reason, const char *detail, const char *task_id,
-    const char *topic, int32_t partition, int64_t offset, const void *payload, size_t len,
-    int64_t now_ms)
+proto_task_encode(const struct proto_task *t)
 {
-	cJSON *root = cJSON_CreateObject();
-	char ts[40], *s, *b64;
+	cJSON *root = cJSON_CreateObject(), *res;
+	char *text, *out;
 
-	cJSON_AddNumberToObject(root, "version", 1);
-	cJSON_AddStringToObject(root, "reason", msg_dlq_reason_name(reason));
-	cJSON_AddStringToObject(root, "detail", detail != NULL ? detail : "");
-	if (task_id != NULL)
-		cJSON_AddStringToObject(root, "task_id", task_id);
-	else
-		cJSON_AddNullToObject(root, "task_id");
-	cJSON_AddStringToObject(root, "topic", topic);
-	cJSON_AddNumberToObject(root, "partition", partition);
-	cJSON_AddNumberToObject(root, "offset", (double)offset);
-	cJSON_AddStringToObject(root, "received", util_time_fmt(now_ms, ts, sizeof ts));
-	/*
-	 * Lose nothing: text as is when it can be, base64 otherwise. A
-	 * message too large for the task topic's own limit would not fit in
-	 * the DLQ either: keep its head and size (the original stays in the
-	 * tasks topic at the named offset).
-	 */
-	if (payload == NULL)
-		len = 0;
-	cJSON_AddNumberToObject(root, "original_bytes", (double)len);
-	if (len > DLQ_ORIGINAL_MAX) {
-		len = DLQ_ORIGINAL_MAX;
-		cJSON_AddTrueToObject(root, "original_truncated");
+	cJSON_AddNumberToObject(root, "version", TASK_VERSION);
+	cJSON_AddStringToObject(root, "task_id", t->task_id);
+	cJSON_AddStringToObject(root, "game", t->game);
+	if (t->game_version != NULL)
+		cJSON_AddStringToObject(root, "game_version", t->game_version);
+	cJSON_AddStringToObject(root, "program", t->program);
+	if (t->model != NULL)
+		cJSON_AddStringToObject(root, "model", t->model);
+	if (t->entry != NULL)
+		cJSON_AddStringToObject(root, "entry", t->entry);
+	/* As the caller wrote it: numbers in params are not re-printed. */
+	if (t->params != NULL)
+		cJSON_AddRawToObject(root, "params", t->params);
+	if (t->timeout_s > 0)
+		cJSON_AddNumberToObject(root, "timeout_s", (double)t->timeout_s);
+	if (t->gpu >= 0) {
+		res = cJSON_AddObjectToObject(root, "resources");
+		cJSON_AddNumberToObject(res, "gpu", (double)t->gpu);
 	}
-	if (len == 0) {
-		cJSON_AddStringToObject(root, "original", "");
-		cJSON_AddStringToObject(root, "original_encoding", "utf-8");
-	} else if (util_utf8_valid(payload, len) && memchr(payload, '\0', len) == NULL) {
-		char *copy = xstrndup(payload, len);
-		cJSON_AddStringToObject(root, "original", copy);
-		cJSON_AddStringToObject(root, "original_encoding", "utf-8");
-		free(copy);
-	} else {
-		b64 = util_base64(payload, len);
-		cJSON_AddStringToObject(root, "original", b64);
-		cJSON_AddStringToObject(root, "original_encoding", "base64");
-		free(b64);
-	}
-	s = cJSON_PrintUnformatted(root);
+	if (t->result_prefix != NULL)
+		cJSON_AddStringToObject(root, "result_prefix", t->result_prefix);
+	cJSON_AddNumberToObject(root, "attempt", t->attempt > 0 ? t->attempt : 1);
+	if ((text = cJSON_PrintUnformatted(root)) == NULL)
+		fatalx("proto: cannot print a task");
+	out = xstrdup(text);
+	cJSON_free(text);
 	cJSON_Delete(root);
-	return s;
+	return out;
 }

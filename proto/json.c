@@ -20,10 +20,12 @@
  * the member list it hands back.
  */
 #include "config.h"
-#include "common.h"
+#include "proto.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "common.h"
 
 /* A name seen in an open object: its unescaped bytes in the arena. */
 struct json_name {
@@ -646,4 +648,29 @@ json_type_name(enum json_type t)
 	    "a string", "an array", "an object" };
 
 	return (size_t)t < nitems(names) ? names[t] : "unknown";
+}
+
+cJSON *
+json_parse_object(const char *buf, size_t len, char **cause)
+{
+	struct json_doc doc;
+	cJSON *root;
+	char *why = NULL;
+	size_t at;
+
+	if (json_check(buf, len, &doc, &at, &why) != 0) {
+		xasprintf(cause, "not valid JSON: %s (byte %zu)", why, at);
+		free(why);
+		return NULL;
+	}
+	if (doc.type != JSON_OBJECT) {
+		xasprintf(cause, "not a JSON object (it is %s)", json_type_name(doc.type));
+		json_doc_free(&doc);
+		return NULL;
+	}
+	json_doc_free(&doc);
+	/* json_check passed it: cJSON and it disagree (fuzz-json looks for this). */
+	if ((root = cJSON_ParseWithLength(buf, len)) == NULL)
+		xasprintf(cause, "not JSON that cJSON reads");
+	return root;
 }

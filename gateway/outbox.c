@@ -1,0 +1,242 @@
+/*
+ * outbox.c: records waiting for a transaction, and the batches the
+ * committer has not yet answered.
+ *
+ * Results, dead letters and requeued tasks wait here at most
+ * gateway.batch_ms, or until gateway.batch_max of them are queued; then
+ * they go to the committer as one batch, with every partition's commit
+ * point and metadata from the ledger (an offset is marked done in the
+ * ledger when its record joins a batch). When the committer answers, the
+ * tasks whose results the batch carried are reported (task.c), health
+ * learns how far each partition's committed offset moved, and a fatal
+ * answer stops the gateway.
+ *
+ * It does not decide what a record says (task.c and proto/ do), nor talk
+ * to Kafka (committer.c does). Everything here runs in the loop.
+ */
+#include "config.h"
+#include "gateway.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+/* A queued record and what it completes. */
+struct outbox_rec {
+	struct commit_record rec;
+	int32_t partition;	/* -1: no offset to mark done */
+	int64_t offset;
+	struct task *task;	/* result records */
+};
+
+/* A batch handed to the committer, awaiting its answer. */
+struct outbox_batch {
+	uint64_t id;
+	struct task **tasks;
+	size_t ntasks;
+	struct outbox_off {
+		int32_t partition;
+		int64_t offset;
+		uint64_t records;	/* of this partition in the batch */
+	} *offs;
+	size_t noffs;
+	TAILQ_ENTRY(outbox_batch) entry;
+};
+TAILQ_HEAD(outbox_batches, outbox_batch);
+
+struct outbox {
+	struct gw *gw;
+	struct outbox_rec *pending;
+	size_t npending, cap;
+	struct outbox_batches awaiting;
+	struct event *timer;
+	uint64_t next_id;
+};
+
+static void
+outbox_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	outbox_flush(arg);
+}
+
+struct outbox *
+outbox_new(struct gw *gw)
+{
+	struct outbox *o = xcalloc(1, sizeof *o);
+
+	o->gw = gw;
+	o->next_id = 1;
+	TAILQ_INIT(&o->awaiting);
+	o->timer = evtimer_new(gw->base, outbox_timer_cb, o);
+	return o;
+}
+
+static void
+outbox_batch_free(struct outbox_batch *a)
+{
+	free(a->tasks);
+	free(a->offs);
+	free(a);
+}
+
+void
+outbox_free(struct outbox *o)
+{
+	struct outbox_batch *a;
+	size_t i;
+
+	if (o == NULL)
+		return;
+	while ((a = TAILQ_FIRST(&o->awaiting)) != NULL) {
+		TAILQ_REMOVE(&o->awaiting, a, entry);
+		outbox_batch_free(a);
+	}
+	for (i = 0; i < o->npending; i++) {
+		free(o->pending[i].rec.topic);
+		free(o->pending[i].rec.key);
+		free(o->pending[i].rec.value);
+	}
+	free(o->pending);
+	event_free(o->timer);
+	free(o);
+}
+
+int
+outbox_idle(const struct outbox *o)
+{
+	return o->npending == 0 && TAILQ_EMPTY(&o->awaiting);
+}
+
+void
+outbox_queue(struct outbox *o, enum commit_kind kind, const char *topic, const char *key,
+    char *value, int32_t partition, int64_t offset, struct task *t)
+{
+	struct gw *gw = o->gw;
+	struct outbox_rec *p;
+	struct timeval tv;
+	long long ms = config_get_int(gw->conf, "gateway", "batch_ms");
+
+	if (o->npending == o->cap) {
+		o->cap = o->cap == 0 ? 64 : o->cap * 2;
+		o->pending = xreallocarray(o->pending, o->cap, sizeof *o->pending);
+	}
+	p = &o->pending[o->npending++];
+	p->rec.kind = kind;
+	p->rec.topic = xstrdup(topic);
+	p->rec.key = key != NULL ? xstrdup(key) : NULL;
+	p->rec.value = value;
+	p->rec.len = strlen(value);
+	p->partition = partition;
+	p->offset = offset;
+	p->task = t;
+	if ((long long)o->npending >= config_get_int(gw->conf, "gateway", "batch_max")) {
+		outbox_flush(o);
+		return;
+	}
+	if (!evtimer_pending(o->timer, NULL)) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		evtimer_add(o->timer, &tv);
+	}
+}
+
+void
+outbox_flush(struct outbox *o)
+{
+	struct gw *gw = o->gw;
+	struct commit_batch *b;
+	struct outbox_batch *a;
+	int32_t *parts, *pending_parts;
+	size_t i, j, n, nparts;
+
+	evtimer_del(o->timer);
+	if (o->npending == 0 || gw->committer == NULL)
+		return;
+	b = xcalloc(1, sizeof *b);
+	a = xcalloc(1, sizeof *a);
+	b->id = a->id = o->next_id++;
+	b->records = xreallocarray(NULL, o->npending, sizeof *b->records);
+	a->tasks = xreallocarray(NULL, o->npending, sizeof *a->tasks);
+	pending_parts = xreallocarray(NULL, o->npending, sizeof *pending_parts);
+	for (i = 0; i < o->npending; i++) {
+		b->records[i] = o->pending[i].rec;
+		pending_parts[i] = o->pending[i].partition;
+		if (o->pending[i].partition >= 0)
+			ledger_done(gw->ledger, o->pending[i].partition, o->pending[i].offset);
+		if (o->pending[i].task != NULL)
+			a->tasks[a->ntasks++] = o->pending[i].task;
+	}
+	b->nrecords = o->npending;
+	o->npending = 0;
+
+	/* Every partition's commit point and metadata ride along. */
+	nparts = ledger_partitions(gw->ledger, &parts);
+	b->offsets_topic = xstrdup(gw->tasks_topic);
+	b->offsets = nparts > 0 ? xcalloc(nparts, sizeof *b->offsets) : NULL;
+	for (i = 0, n = 0; i < nparts; i++) {
+		int64_t cp = ledger_commit_point(gw->ledger, parts[i]);
+		if (cp < 0)
+			continue;
+		b->offsets[n].partition = parts[i];
+		b->offsets[n].offset = cp;
+		b->offsets[n].metadata = ledger_metadata(gw->ledger, parts[i]);
+		n++;
+	}
+	b->noffsets = n;
+	free(parts);
+	/* What health learns when this batch is acknowledged. */
+	a->offs = n > 0 ? xcalloc(n, sizeof *a->offs) : NULL;
+	a->noffs = n;
+	for (i = 0; i < n; i++) {
+		a->offs[i].partition = b->offsets[i].partition;
+		a->offs[i].offset = b->offsets[i].offset;
+	}
+	for (i = 0; i < b->nrecords; i++)
+		for (j = 0; j < a->noffs && pending_parts[i] >= 0; j++)
+			if (a->offs[j].partition == pending_parts[i])
+				a->offs[j].records++;
+	free(pending_parts);
+	b->group_metadata = gw->intake != NULL ? intake_group_metadata(gw->intake) : NULL;
+	TAILQ_INSERT_TAIL(&o->awaiting, a, entry);
+	log_debug("batch submitted", "batch=%" PRIu64 " records=%zu offsets=%zu", b->id,
+	    b->nrecords, b->noffsets);
+	committer_submit(gw->committer, b);
+	task_update_intake(gw);
+}
+
+void
+outbox_answered(uint64_t id, int ok, const char *error, void *arg)
+{
+	struct outbox *o = arg;
+	struct gw *gw = o->gw;
+	struct outbox_batch *a;
+	size_t i;
+
+	if (id == 0) {
+		/* The committer itself failed (init_transactions). */
+		task_fatal(gw, "transactional producer failed, stopping", error);
+		return;
+	}
+	TAILQ_FOREACH(a, &o->awaiting, entry)
+		if (a->id == id)
+			break;
+	if (a == NULL)
+		fatalx("committer answered unknown batch %" PRIu64, id);
+	TAILQ_REMOVE(&o->awaiting, a, entry);
+	if (!ok) {
+		/* The committer only gives up on fatal errors: stop intake. */
+		log_error("transaction failed", "batch=%" PRIu64, id);
+		outbox_batch_free(a);
+		task_fatal(gw, "transaction failed, stopping", error);
+		return;
+	}
+	for (i = 0; i < a->ntasks; i++)
+		task_reported(a->tasks[i]);
+	for (i = 0; i < a->noffs; i++)
+		health_committed(gw->health, a->offs[i].partition, a->offs[i].offset,
+		    a->offs[i].records);
+	outbox_batch_free(a);
+	task_committed(gw);
+}

@@ -1,0 +1,413 @@
+/*
+ * proto.h: the contracts, in one place, used by the daemon and by its
+ * clients (paiactl, paia-console) alike, as tmux-protocol.h is by its
+ * client and server: task v1, result v1 and the dead-letter record
+ * (docs/messages.md); the control protocol's requests, answers and
+ * events (docs/control.md); the names of states, statuses, error
+ * classes and lag statuses; the strict JSON reader that every message
+ * from outside passes first.
+ *
+ * Pure: cJSON and common/'s string helpers only, no I/O, no globals;
+ * any thread. Encoders take views whose strings the caller keeps.
+ * Decoders of text (a record, a line) return structs that own what they
+ * point to (release them with the matching *_free or *_clear); decoders
+ * of a parsed object (the control views) borrow its strings: keep the
+ * object while the view is in use.
+ */
+#ifndef PAIA_PROTO_H
+#define PAIA_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+/*
+ * The control protocol's version, in every STATUS answer. A client that
+ * speaks another refuses the gateway by name and version instead of
+ * misreading it (tmux's PROTOCOL_VERSION rule). Bump it when an answer
+ * changes meaning; adding a field does not.
+ */
+#define PROTO_VERSION 1
+
+#define TASK_VERSION 1
+#define RESULT_VERSION 1
+#define DLQ_VERSION 1
+#define TASK_MAX_BYTES (1024 * 1024)
+#define TASK_ID_MAX 63
+#define DLQ_ORIGINAL_MAX (64 * 1024)
+
+/* ---- names.c: one copy of every name the contracts use ---- */
+
+enum task_state {
+	TASK_RECEIVED,
+	TASK_FETCHING,
+	TASK_LAUNCHING,
+	TASK_RUNNING,
+	TASK_COLLECTING,
+	TASK_UPLOADING,
+	TASK_REPORTING,
+	TASK_DONE,	/* reported, succeeded */
+	TASK_FAILED,	/* reported, any other status */
+	TASK_NSTATES
+};
+enum result_status {
+	RESULT_SUCCEEDED,
+	RESULT_FAILED,
+	RESULT_TIMEOUT,
+	RESULT_CANCELLED,
+	RESULT_ERROR,
+	RESULT_NSTATUSES
+};
+enum error_class { ERROR_NONE, ERROR_USER, ERROR_INFRA, ERROR_INVALID };
+enum dlq_reason {
+	DLQ_TOO_LARGE,
+	DLQ_INVALID_UTF8,
+	DLQ_INVALID_JSON,
+	DLQ_NOT_OBJECT,
+	DLQ_UNSUPPORTED_VERSION,
+	DLQ_MISSING_FIELD,
+	DLQ_WRONG_TYPE,
+	DLQ_INVALID_VALUE,
+	DLQ_DUPLICATE_TASK,
+	DLQ_NREASONS
+};
+/* Burrow's statuses of a partition's consumer. */
+enum health_status { HEALTH_OK, HEALTH_WARN, HEALTH_STALL, HEALTH_STOP, HEALTH_REWIND,
+	HEALTH_NSTATUSES };
+
+const char *proto_state_name(enum task_state);
+int proto_state_parse(const char *, enum task_state *);
+const char *proto_status_name(enum result_status);
+int proto_status_parse(const char *, enum result_status *);
+/* NULL for ERROR_NONE. */
+const char *proto_class_name(enum error_class);
+int proto_class_parse(const char *, enum error_class *);
+const char *proto_dlq_reason_name(enum dlq_reason);
+int proto_dlq_reason_parse(const char *, enum dlq_reason *);
+const char *proto_health_name(enum health_status);
+int proto_health_parse(const char *, enum health_status *);
+/* "a string", "a number", ... for messages about a JSON value. */
+const char *proto_type_name(const cJSON *);
+
+/* ---- json.c: the strict reader ---- */
+
+/*
+ * A strict RFC 8259 checker for JSON from outside: no duplicate names,
+ * no \u0000, no lone surrogates, no byte order mark, nothing after the
+ * value, at most JSON_DEPTH_MAX levels. cJSON then parses only text that
+ * passed.
+ */
+#define JSON_DEPTH_MAX 64
+enum json_type { JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY,
+	JSON_OBJECT };
+struct json_member {
+	char *name;		/* unescaped; never holds a NUL */
+	size_t name_off;	/* its opening quote in the text */
+	size_t value_off;	/* the value's first byte */
+	size_t value_end;	/* one past its last byte */
+};
+struct json_doc {
+	enum json_type type;	/* of the top-level value */
+	size_t start, end;	/* its span, whitespace around it excluded */
+	struct json_member *members;	/* a top-level object's, in text order */
+	size_t nmembers;
+};
+/*
+ * Check that buf[0..len) is one JSON value by those rules. Returns 0 and
+ * fills *doc (json_doc_free it after; doc may be NULL), or -1 with
+ * *errpos the offending byte's offset and *cause an allocated, short
+ * sentence saying what is wrong ("duplicate name \"id\" in an object",
+ * "a number has a leading zero"); errpos and cause may be NULL.
+ */
+int json_check(const void *buf, size_t len, struct json_doc *doc, size_t *errpos,
+    char **cause);
+void json_doc_free(struct json_doc *);
+/* The top-level member of that (unescaped) name, or NULL. */
+const struct json_member *json_doc_member(const struct json_doc *, const char *name);
+/* "null", "a boolean", "a number", "a string", "an array", "an object". */
+const char *json_type_name(enum json_type);
+/*
+ * Check strictly, then parse with cJSON: the object, or NULL with
+ * *cause ("not valid JSON: ... (byte N)", "not a JSON object").
+ */
+cJSON *json_parse_object(const char *buf, size_t len, char **cause);
+
+/* ---- task.c: task v1 ---- */
+
+struct proto_task {
+	char *task_id;
+	int attempt;		/* >= 1 */
+	char *game;
+	char *game_version;	/* may be NULL */
+	char *program;		/* storage URL */
+	char *model;		/* storage URL or NULL */
+	char *entry;		/* relative path inside input/, or NULL */
+	char *params;		/* JSON object text as written ("{}" when absent) */
+	long timeout_s;		/* 0: the runner's default */
+	int gpu;
+	char *result_prefix;	/* storage URL prefix or NULL */
+	char *raw;		/* the original message, for requeue */
+	size_t rawlen;
+	size_t attempt_off;	/* raw's attempt value, [off, end) */
+	size_t attempt_end;
+	int attempt_insert;	/* no attempt: a requeue adds one at attempt_off */
+};
+/*
+ * Decode and validate one task message. On failure returns -1, sets
+ * *reason and an allocated *detail naming the field and what is wrong;
+ * *task_id is set (allocated) when the message had a readable task_id.
+ */
+int proto_task_decode(const void *buf, size_t len, struct proto_task **out,
+    enum dlq_reason *reason, char **detail, char **task_id);
+void proto_task_free(struct proto_task *);
+/*
+ * A task message for a new task (paiactl submit): the fields of t that
+ * are set (raw and the offsets are ignored; params is JSON object text,
+ * written as is, or NULL; resources.gpu when gpu >= 0; timeout_s when
+ * above 0). Caller frees.
+ */
+char *proto_task_encode(const struct proto_task *t);
+/* The task message to produce for a requeue: byte for byte the original, attempt + 1. */
+char *proto_task_requeue(const struct proto_task *);
+/* A safe file name from the last segment of a URL path ("program" if none). */
+char *proto_url_basename(const char *url);
+
+/* ---- result.c: result v1 ---- */
+
+struct proto_artifact {
+	const char *name;		/* log.txt, result.json, video.mp4 */
+	const char *url;
+	const char *sha256;		/* hex, or NULL */
+	const char *content_type;
+	int64_t bytes;
+	int truncated;			/* log.txt cut to its head and tail */
+};
+/* An artifact the gateway would not upload, and why (a link, too big, ...). */
+struct proto_refused {
+	const char *name;
+	const char *reason;
+};
+struct proto_result {
+	const char *task_id;
+	int attempt;
+	enum result_status status;
+	const char *game;
+	const char *game_result;	/* the game's result.json object as JSON text, or NULL */
+	const char *log_url;		/* NULL: null */
+	const char *video_url;
+	const char *result_url;
+	const struct proto_artifact *artifacts;
+	size_t nartifacts;
+	const struct proto_refused *refused;
+	size_t nrefused;
+	int64_t received_ms;		/* wall ms; 0: absent */
+	int64_t started_ms;
+	int64_t finished_ms;
+	int64_t reported_ms;
+	int64_t duration_ms;		/* -1: absent */
+	enum error_class eclass;	/* with error NULL and ERROR_NONE: "error": null */
+	const char *error;
+	const char *recovered;		/* how outputs were recovered, or NULL */
+	const char *source_topic;
+	int32_t source_partition;
+	int64_t source_offset;
+	const char *gateway;
+	/* decoded results own their memory here */
+	void *own;
+};
+/* The record's JSON text. Caller frees. */
+char *proto_result_encode(const struct proto_result *);
+/*
+ * Decode a result record (what the Webservice and paiactl read). Fields
+ * a record lacks are NULL, 0 or -1; a field of the wrong type is an
+ * error naming it. 0, or -1 with *cause.
+ */
+int proto_result_decode(const char *buf, size_t len, struct proto_result *, char **cause);
+void proto_result_clear(struct proto_result *);
+/* game_result.score when it is a number: 0, else -1. */
+int proto_result_score(const struct proto_result *, double *score);
+
+/* ---- dlq.c: the dead-letter record ---- */
+
+struct proto_dlq {
+	enum dlq_reason reason;
+	const char *reason_name;	/* as written (a newer gateway's reason stays readable) */
+	const char *detail;
+	const char *task_id;		/* NULL: null */
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	int64_t received_ms;
+	const char *original;		/* text, or base64 when original_encoding says so */
+	const char *original_encoding;	/* "utf-8" | "base64" */
+	int64_t original_bytes;
+	int original_truncated;
+	void *own;
+};
+/* The DLQ record of a refused message (payload kept as text, or base64). */
+char *proto_dlq_encode(enum dlq_reason, const char *detail, const char *task_id,
+    const char *topic, int32_t partition, int64_t offset, const void *payload,
+    size_t len, int64_t now_ms);
+int proto_dlq_decode(const char *buf, size_t len, struct proto_dlq *, char **cause);
+void proto_dlq_clear(struct proto_dlq *);
+
+/* ---- control.c: the control protocol (docs/control.md) ---- */
+
+enum proto_cmd {
+	PROTO_CMD_STATUS,
+	PROTO_CMD_TASKS,
+	PROTO_CMD_TASK,
+	PROTO_CMD_REQUEUE,
+	PROTO_CMD_CANCEL,
+	PROTO_CMD_LAG,
+	PROTO_CMD_SUBSCRIBE,
+	PROTO_NCMDS
+};
+struct proto_request {
+	enum proto_cmd cmd;
+	char *id;	/* task, requeue, cancel: 1..TASK_ID_MAX bytes */
+	char *state;	/* tasks: a state name, "active", or NULL for all */
+	int check;	/* lag: start a health check round */
+};
+/* The command's name ("status", ...). */
+const char *proto_cmd_name(enum proto_cmd);
+/* "status, tasks, task, ..." (static). */
+const char *proto_cmd_list(void);
+/*
+ * Parse one request line strictly: one JSON object, a known cmd, only
+ * the fields it takes, each of its type, no control characters. 0, or
+ * -1 with *cause (short: names the field or the command).
+ */
+int proto_request_parse(const char *line, size_t len, struct proto_request *, char **cause);
+void proto_request_clear(struct proto_request *);
+/* The request's line, without the newline. Caller frees. */
+char *proto_request_build(const struct proto_request *);
+
+/* A task as the control socket shows it (TASK). */
+struct proto_task_view {
+	const char *task_id;
+	int attempt;
+	const char *game;
+	enum task_state state;
+	int has_status;			/* reporting, done or failed */
+	enum result_status status;
+	int waiting;
+	int64_t pid;			/* -1: none */
+	int32_t partition;
+	int64_t offset;
+	int64_t timeline[TASK_NSTATES];	/* wall ms each state was entered; 0: not */
+	int has_error;
+	enum error_class eclass;
+	const char *error;
+	const char *dir;
+	const char *log_path;
+	const char *log_url;		/* NULL: null */
+	const char *video_url;
+	const char *video_path;		/* NULL: absent */
+	const struct proto_refused *refused;	/* artifacts not uploaded, and why */
+	size_t nrefused;
+	int has_score;
+	double score;
+	int64_t duration_ms;		/* -1: null */
+	void *own;
+};
+cJSON *proto_task_view_encode(const struct proto_task_view *);
+int proto_task_view_decode(const cJSON *, struct proto_task_view *, char **cause);
+void proto_task_view_clear(struct proto_task_view *);
+
+/* A partition as the gateway's ledger sees it (in STATUS). */
+struct proto_partition_view {
+	int32_t partition;
+	int64_t committed;
+	int64_t next;
+	int64_t pending;
+	int64_t high;			/* -1: unknown */
+	int64_t lag;
+	int paused;
+};
+/* The gateway at a glance (STATUS). */
+struct proto_status_view {
+	int protocol;			/* PROTO_VERSION of the gateway */
+	const char *instance;
+	const char *version;
+	int64_t pid;
+	int64_t uptime_s;
+	int embedded;
+	const char *bootstrap_servers;
+	const char *group_id;
+	const char *tasks_topic;
+	const char *results_topic;
+	const char *dlq_topic;
+	int64_t max_inflight;
+	int64_t inflight;
+	int64_t backlog;
+	int paused;
+	int64_t reporting;
+	int draining;
+	int64_t states[TASK_NSTATES];
+	int64_t totals[RESULT_NSTATUSES];
+	int64_t dlq;
+	int64_t skipped_done;
+	int64_t tx_committed;
+	int64_t tx_aborted;
+	const struct proto_partition_view *partitions;
+	size_t npartitions;
+	void *own;
+};
+cJSON *proto_status_view_encode(const struct proto_status_view *);
+int proto_status_view_decode(const cJSON *, struct proto_status_view *, char **cause);
+void proto_status_view_clear(struct proto_status_view *);
+/*
+ * 0 when a client speaking PROTO_VERSION can read this gateway, else -1
+ * with *cause naming the gateway, its protocol and ours.
+ */
+int proto_status_compatible(const struct proto_status_view *, char **cause);
+
+/* A partition's lag and health (LAG, /lag). */
+struct proto_lag_view {
+	int32_t partition;
+	int64_t committed;		/* -1: nothing committed */
+	int64_t log_end;		/* -1: unknown */
+	int64_t lag;			/* -1: unknown */
+	double lag_s;
+	enum health_status status;
+	int healthy;
+	int bad_checks;
+	const char *why;		/* NULL: absent */
+	const char *log_end_error;
+};
+struct proto_lag {
+	const struct proto_lag_view *partitions;
+	size_t npartitions;
+	int healthy;
+	const char *why;
+	void *own;
+};
+/* The partitions array alone (as in the LAG answer and /lag). */
+cJSON *proto_lag_encode_partitions(const struct proto_lag_view *, size_t n);
+int proto_lag_decode(const cJSON *answer, struct proto_lag *, char **cause);
+void proto_lag_clear(struct proto_lag *);
+
+/* Answers: {"ok":true, ...} or {"ok":false,"error":"..."}. */
+cJSON *proto_answer_ok(void);
+char *proto_answer_error(const char *message);
+/*
+ * Read an answer line: -1 with *cause when it is not an answer; else 0
+ * with *root the parsed object (caller deletes) and *ok; a refusal's
+ * message in *error (borrowed from *root).
+ */
+int proto_answer_parse(const char *line, size_t len, cJSON **root, int *ok,
+    const char **error, char **cause);
+
+/* Events on a subscribed connection. */
+enum proto_event_type { PROTO_EVENT_TASK, PROTO_EVENT_STATUS, PROTO_EVENT_OTHER };
+char *proto_event_encode(enum proto_event_type, cJSON *payload);
+/*
+ * Which event a line is, and its payload (borrowed from *root, which the
+ * caller deletes). A line that is an answer, not an event, is -1.
+ */
+int proto_event_parse(const char *line, size_t len, cJSON **root,
+    enum proto_event_type *type, const cJSON **payload, char **cause);
+
+#endif
