@@ -68,6 +68,9 @@ case $SHAM in "" | kill | restart | outage) ;; *) bail "CHAOS_SHAM: kill, restar
 NS_PID= MOUNTED=0 OUTAGE=before R_PID= S3=0
 cleanup_all() {
 	for n in $NAMES; do [ -f "$STATE/$n.pid" ] && kill -KILL "$(cat "$STATE/$n.pid")" 2>/dev/null; done
+	# Whatever else still runs on this test's files (it would hold the
+	# TAP pipe open, and the harness would wait for ever).
+	kill -KILL $(state_procs) 2>/dev/null
 	[ "$MOUNTED" = 0 ] || in_ns umount "$STATE/results"
 	[ -z "$R_PID" ] || wait "$R_PID" 2>/dev/null
 	[ "$S3" = 0 ] || [ "$OUTAGE" != on ] || [ "$SHAM" = outage ] || "$S3_ENV" resume >/dev/null 2>&1
@@ -128,9 +131,20 @@ diag "results to $( [ $S3 = 1 ] && echo "s3://$S3_BUCKET (versitygw)" || echo "f
 ctl() { "$PAIACTL" -c "$STATE/a.conf" "$@"; }
 start() {
 	echo "--- start $(date +%T.%N)" >> "$STATE/$1.log"
-	# nsenter execs the gateway: $! is the gateway itself.
-	in_ns "$GATEWAY" -c "$STATE/$1.conf" 2>>"$STATE/$1.log" &
+	# A simple command, not a function (which would run in a subshell
+	# of its own): bash execs nsenter, which execs the gateway, so $! is
+	# the gateway itself.
+	nsenter -t "$NS_PID" -m -- "$GATEWAY" -c "$STATE/$1.conf" 2>>"$STATE/$1.log" &
 	echo $! > "$STATE/$1.pid"
+}
+# state_procs: the pids of processes with this test's files in their
+# command line.
+state_procs() {
+	local p c
+	for p in /proc/[0-9]*; do
+		c=$( { tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null) || continue
+		case $c in *"$STATE/"*) echo "${p#/proc/}" ;; esac
+	done
 }
 alive() { kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
 
@@ -190,6 +204,11 @@ kill_one() {
 	pid=$(cat "$STATE/$v.pid")
 	kill_tries=$((kill_tries + 1))
 	[ "$SHAM" != kill ] || return 0
+	# The gateway itself, not a shell around it (which would leave it running).
+	case $(readlink "/proc/$pid/exe") in
+	*/paia-gateway | "") ;;
+	*) bail "$STATE/$v.pid names $(readlink "/proc/$pid/exe"), not the gateway" ;;
+	esac
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	st=$?
@@ -320,6 +339,8 @@ while ! restart_poll; do sleep 0.5; done
 diag "driver: $kills of $kill_tries kills, $restarts of $restart_tries broker restarts, outage $OUTAGE, $parts of ${#PART[@]} parts submitted, $(( $(date +%s) - t0 )) s"
 for n in $NAMES; do kill -TERM "$(cat "$STATE/$n.pid")" 2>/dev/null; done
 for n in $NAMES; do wait "$(cat "$STATE/$n.pid")" 2>/dev/null; done
+for p in $(state_procs); do diag "still running: $p $( { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null)"; done
+left=$(state_procs | wc -w)
 
 ctl results --json > "$STATE/results.jsonl"
 ctl results --dlq --json > "$STATE/dlq.jsonl"
@@ -395,6 +416,7 @@ check "the broker restarted twice ($restarts of $restart_tries came back under a
 	test "$restarts" -eq 2
 check "uploads failed during the storage outage ($(line 4))" test "$(( ${outage_failures:-0} ))" -gt 0
 check "the last wave went in after every fault ($parts of ${#PART[@]} parts submitted)" test "$stage" -eq 7
+check "no gateway is left running (every kill hit the gateway itself)" test "$left" -eq 0
 check "the verdict as a whole (rc=$rc)" test "$rc" -eq 0
 [ "$tap_failed" -eq 0 ] || for n in $NAMES; do GW_LOG=$STATE/$n.log; gw_dump_log; done
 tap_done
