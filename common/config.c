@@ -8,15 +8,32 @@
  * Environment names: PAIA_<SECTION>_<KEY> upper-cased; for passthrough
  * sections "_" in the key maps to "." (PAIA_KAFKA_BOOTSTRAP_SERVERS ->
  * kafka.bootstrap.servers).
+ *
+ * The INI reader is our own, strict where the file is wrong: a regular
+ * file of at most CONFIG_FILE_MAX bytes (a directory, FIFO or device
+ * such as /dev/zero is refused before reading), lines of at most
+ * CONFIG_LINE_MAX bytes (never split), no NUL, closed section headers,
+ * key = value lines; every error names file and line. A key set twice
+ * keeps its last value (as documented, and as harnesses that append an
+ * override rely on).
+ * Values from any source hold no control characters, and names and ids
+ * (CONFIG_NAME) keep to A-Z a-z 0-9 . _ -: they reach log lines, file
+ * names and Kafka ids.
  */
 #include "config.h"
 #include "common.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONFIG_FILE_MAX (1024 * 1024)
+#define CONFIG_LINE_MAX 4096
+#define CONFIG_FILE_KEYS_MAX 1024
 
 struct config_value {
 	char *section;
@@ -31,8 +48,6 @@ struct config {
 	const char **passthrough;
 	struct config_value *values;
 	size_t nvalues;
-	char *load_cause; /* first error while parsing an INI file */
-	const char *load_path;
 };
 
 static int
@@ -130,51 +145,92 @@ config_free(struct config *c)
 		free(c->values[i].value);
 	}
 	free(c->values);
-	free(c->load_cause);
 	free(c);
+}
+
+int
+config_name_check(const char *what, const char *value, size_t min, size_t max, char **cause)
+{
+	size_t i, len = strlen(value);
+	char *e;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)value[i];
+		if (!isalnum(ch) && ch != '.' && ch != '_' && ch != '-')
+			break;
+	}
+	if (i == len && len >= min && len <= max && strcmp(value, ".") != 0 &&
+	    strcmp(value, "..") != 0)
+		return 0;
+	e = util_cut(value, 64);
+	xasprintf(cause, "%s: \"%s\" is not a name: %zu to %zu characters of A-Z a-z 0-9 . _ - "
+	    "(and not . or ..)", what, e, min, max);
+	free(e);
+	return -1;
 }
 
 static int
 config_check(const struct config_key *k, const char *value, char **cause)
 {
 	long long n;
-	int b;
+	int b, rc = -1;
 	const char *p, *bar;
+	char *e, what[256];
 	size_t len;
 
+	if (k->type == CONFIG_STRING)
+		return 0;
+	if (k->type == CONFIG_NAME) {
+		snprintf(what, sizeof what, "%s.%s", k->section, k->key);
+		return config_name_check(what, value, (size_t)k->min, (size_t)k->max, cause);
+	}
+	e = util_cut(value, 64);
 	switch (k->type) {
 	case CONFIG_STRING:
-		return 0;
+	case CONFIG_NAME:
+		break;
 	case CONFIG_INT:
-		if (util_parse_int(value, k->min, k->max, &n) != 0) {
+		if ((rc = util_parse_int(value, k->min, k->max, &n)) != 0)
 			xasprintf(cause, "%s.%s: \"%s\" is not an integer between %lld and %lld",
-			    k->section, k->key, value, k->min, k->max);
-			return -1;
-		}
-		return 0;
+			    k->section, k->key, e, k->min, k->max);
+		break;
 	case CONFIG_BOOL:
-		if (util_parse_bool(value, &b) != 0) {
+		if ((rc = util_parse_bool(value, &b)) != 0)
 			xasprintf(cause, "%s.%s: \"%s\" is not a boolean (true or false)",
-			    k->section, k->key, value);
-			return -1;
-		}
-		return 0;
+			    k->section, k->key, e);
+		break;
 	case CONFIG_ENUM:
 		len = strlen(value);
 		for (p = k->choices; p != NULL && *p != '\0'; p = bar + 1) {
 			bar = strchr(p, '|');
 			if (bar == NULL)
 				bar = p + strlen(p);
-			if ((size_t)(bar - p) == len && strncmp(p, value, len) == 0)
-				return 0;
+			if ((size_t)(bar - p) == len && strncmp(p, value, len) == 0) {
+				rc = 0;
+				break;
+			}
 			if (*bar == '\0')
 				break;
 		}
-		xasprintf(cause, "%s.%s: \"%s\" is not one of %s", k->section, k->key, value,
-		    k->choices);
-		return -1;
+		if (rc != 0)
+			xasprintf(cause, "%s.%s: \"%s\" is not one of %s", k->section, k->key, e,
+			    k->choices);
+		break;
 	}
-	return -1;
+	free(e);
+	return rc;
+}
+
+/* A section or key name: what a file may hold and an error may quote. */
+static int
+config_word_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+			return 0;
+	return 1;
 }
 
 int
@@ -182,16 +238,36 @@ config_set(struct config *c, const char *section, const char *key, const char *v
     char **cause)
 {
 	const struct config_key *k;
+	const char *p;
+	char *q;
 
+	if (!config_word_ok(section)) {
+		q = log_quote(section);
+		xasprintf(cause, "section name %s is not made of A-Z a-z 0-9 . _ -", q);
+		free(q);
+		return -1;
+	}
 	if (!config_section_known(c, section)) {
 		xasprintf(cause, "unknown section [%s]", section);
 		return -1;
 	}
+	if (*key == '\0') {
+		xasprintf(cause, "[%s]: empty key", section);
+		return -1;
+	}
+	if (!config_word_ok(key)) {
+		q = log_quote(key);
+		xasprintf(cause, "[%s]: key name %s is not made of A-Z a-z 0-9 . _ -", section, q);
+		free(q);
+		return -1;
+	}
+	/* Values reach log lines and commands: no line breaks, escapes or NULs. */
+	if ((p = util_find_control(value)) != NULL) {
+		xasprintf(cause, "%s.%s: the value holds a control character (byte 0x%02x)",
+		    section, key, (unsigned char)*p);
+		return -1;
+	}
 	if (config_is_passthrough(c, section)) {
-		if (*key == '\0') {
-			xasprintf(cause, "[%s]: empty key", section);
-			return -1;
-		}
 		config_store(c, section, key, value, 1, NULL);
 		return 0;
 	}
@@ -215,44 +291,172 @@ config_set_default(struct config *c, const char *section, const char *key, const
 	config_store(c, section, key, value, 0, config_find_schema(c, section, key));
 }
 
-static int
-config_ini_handler(void *arg, const char *section, const char *key, const char *value)
+/* Trim blanks (space, tab) at both ends of s[0..*len); returns the new start. */
+static char *
+config_trim(char *s, size_t *len)
 {
-	struct config *c = arg;
-	char *cause = NULL;
-
-	if (c->load_cause != NULL)
-		return 0;
-	if (config_set(c, section, key, value, &cause) != 0) {
-		xasprintf(&c->load_cause, "%s: %s", c->load_path, cause);
-		free(cause);
-		return 0;
+	while (*len > 0 && (*s == ' ' || *s == '\t')) {
+		s++;
+		(*len)--;
 	}
-	return 1;
+	while (*len > 0 && (s[*len - 1] == ' ' || s[*len - 1] == '\t'))
+		(*len)--;
+	s[*len] = '\0';
+	return s;
+}
+
+/* Parse the text of an INI file (buf[len] is a NUL); errors name path:line. */
+static int
+config_parse(struct config *c, const char *path, char *buf, size_t len, char **cause)
+{
+	size_t nkeys = 0, lineno = 0, n, i;
+	char *line, *next, *end, *eq, *key, *value, *section = NULL, *why = NULL;
+	int rc = -1;
+
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		buf += 3;	/* an editor's byte order mark */
+		len -= 3;
+	}
+	for (line = buf; line < buf + len; line = next) {
+		lineno++;
+		end = memchr(line, '\n', (size_t)(buf + len - line));
+		if (end == NULL)
+			end = buf + len;
+		next = end + 1;
+		n = (size_t)(end - line);
+		if (n > CONFIG_LINE_MAX) {
+			xasprintf(cause, "%s:%zu: line longer than %d bytes", path, lineno,
+			    CONFIG_LINE_MAX);
+			goto out;
+		}
+		if (memchr(line, '\0', n) != NULL) {
+			xasprintf(cause, "%s:%zu: a NUL byte (not a text file?)", path, lineno);
+			goto out;
+		}
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		line = config_trim(line, &n);
+		if (n == 0 || *line == ';' || *line == '#')
+			continue;
+		if (*line == '[') {
+			if ((end = strchr(line, ']')) == NULL) {
+				xasprintf(cause, "%s:%zu: section header without ']'", path, lineno);
+				goto out;
+			}
+			*end++ = '\0';
+			while (*end == ' ' || *end == '\t')
+				end++;
+			if (*end != '\0' && *end != ';' && *end != '#') {
+				xasprintf(cause, "%s:%zu: text after the section header's ']'", path,
+				    lineno);
+				goto out;
+			}
+			n = strlen(line + 1);
+			key = config_trim(line + 1, &n);
+			if (!config_word_ok(key) || !config_section_known(c, key)) {
+				/* Quoted when it holds what a terminal would act on. */
+				char *q = log_quote(key);
+				xasprintf(cause, "%s:%zu: unknown section [%s]", path, lineno,
+				    strlen(q) == strlen(key) + 2 ? key : q);
+				free(q);
+				goto out;
+			}
+			free(section);
+			section = xstrdup(key);
+			continue;
+		}
+		if ((eq = strchr(line, '=')) == NULL) {
+			xasprintf(cause, "%s:%zu: expected key = value (no '=')", path, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		n = (size_t)(eq - line);
+		key = config_trim(line, &n);
+		if (n == 0) {
+			xasprintf(cause, "%s:%zu: no key before '='", path, lineno);
+			goto out;
+		}
+		/* A ';' after a blank starts a comment; '#' inside a value is the value's. */
+		value = eq + 1;
+		for (i = 1; value[i - 1] != '\0' && value[i] != '\0'; i++) {
+			if (value[i] == ';' && (value[i - 1] == ' ' || value[i - 1] == '\t')) {
+				value[i] = '\0';
+				break;
+			}
+		}
+		n = strlen(value);
+		value = config_trim(value, &n);
+		if (section == NULL) {
+			xasprintf(cause, "%s:%zu: key %s before any [section]", path, lineno,
+			    config_word_ok(key) ? key : "(unprintable)");
+			goto out;
+		}
+		if (nkeys++ == CONFIG_FILE_KEYS_MAX) {
+			xasprintf(cause, "%s:%zu: more than %d keys in one file", path, lineno,
+			    CONFIG_FILE_KEYS_MAX);
+			goto out;
+		}
+		if (config_set(c, section, key, value, &why) != 0) {
+			xasprintf(cause, "%s:%zu: %s", path, lineno, why);
+			free(why);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(section);
+	return rc;
 }
 
 int
 config_load_file(struct config *c, const char *path, char **cause)
 {
-	int rc;
+	struct stat sb;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc = -1;
 
-	c->load_path = path;
-	errno = 0;
-	rc = ini_parse(path, config_ini_handler, c);
-	if (c->load_cause != NULL) {
-		*cause = c->load_cause;
-		c->load_cause = NULL;
-		return -1;
-	}
-	if (rc < 0) {
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; fstat refuses it. */
+	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)) < 0) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (rc > 0) {
-		xasprintf(cause, "%s:%d: syntax error", path, rc);
-		return -1;
+	if (fstat(fd, &sb) != 0) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		goto out;
 	}
-	return 0;
+	if (!S_ISREG(sb.st_mode)) {
+		xasprintf(cause, "%s: not a regular file (%s)", path, S_ISDIR(sb.st_mode) ?
+		    "a directory" : S_ISFIFO(sb.st_mode) ? "a FIFO" : S_ISCHR(sb.st_mode) ||
+		    S_ISBLK(sb.st_mode) ? "a device" : S_ISSOCK(sb.st_mode) ? "a socket" : "special");
+		goto out;
+	}
+	/* Read one byte past the cap: a file that grew while read is caught too. */
+	buf = xmalloc(CONFIG_FILE_MAX + 2);
+	while (len <= CONFIG_FILE_MAX) {
+		n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			xasprintf(cause, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > CONFIG_FILE_MAX) {
+		xasprintf(cause, "%s: larger than %d bytes (not a configuration file?)", path,
+		    CONFIG_FILE_MAX);
+		goto out;
+	}
+	buf[len] = '\0';
+	rc = config_parse(c, path, buf, len, cause);
+out:
+	free(buf);
+	close(fd);
+	return rc;
 }
 
 int
@@ -303,7 +507,12 @@ config_load_env(struct config *c, char **envp, char **cause)
 			key = xstrndup(e + plen, (size_t)(eq - e) - plen);
 			for (i = 0; key[i] != '\0'; i++)
 				key[i] = key[i] == '_' ? '.' : (char)tolower((unsigned char)key[i]);
-			config_store(c, *p, key, eq + 1, 1, NULL);
+			if (config_set(c, *p, key, eq + 1, &why) != 0) {
+				xasprintf(cause, "environment %.*s: %s", (int)(eq - e), e, why);
+				free(why);
+				free(key);
+				return -1;
+			}
 			free(key);
 			matched = 1;
 		}

@@ -1,5 +1,10 @@
 /*
  * util.c: time, file and string helpers with no state of their own.
+ *
+ * The *_at and *_beneath file helpers work relative to a directory
+ * descriptor and never follow a link below it: they are how the gateway
+ * touches folders that user code has written (task folders). Only the
+ * directory the caller names is trusted, nothing found inside it.
  */
 #include "config.h"
 #include "common.h"
@@ -10,9 +15,13 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -73,33 +82,339 @@ util_mkdirs(const char *path, mode_t mode, char **cause)
 	return rc;
 }
 
+/* What a directory entry is, without following it; 0 with *mode, or -1. */
+static int
+util_entry_mode(int dirfd, const char *name, mode_t *mode)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -1;
+	*mode = st.st_mode;
+	return 0;
+}
+
+/*
+ * Empty the directory dirfd (the top of a removal at depth 0). Below
+ * UTIL_RMTREE_DEPTH levels a directory is not descended into but moved
+ * up to the top (top) under a fresh name, so that a tree of any depth
+ * goes with a bounded number of descriptors; the top's loop meets it
+ * again. Entries are opened and removed relative to their parent's
+ * descriptor, so a rename racing us cannot lead the walk outside.
+ */
+#define UTIL_RMTREE_DEPTH 16
+static int
+util_rmtree_dir(int top, int dirfd, int depth, unsigned long *moved, int *err)
+{
+	struct dirent *de;
+	char fresh[64];
+	mode_t mode;
+	unsigned long before;
+	DIR *d;
+	int fd, sub, rc = 0, passes;
+
+	/* Each pass of the top takes UTIL_RMTREE_DEPTH levels off the deepest branch. */
+	for (passes = 0; passes < 4096; passes++) {
+		before = *moved;
+		if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
+			if (fd >= 0)
+				close(fd);
+			*err = errno;
+			return -1;
+		}
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+				continue;
+			if (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT)
+				continue;
+			if (errno != EISDIR && errno != EPERM) {
+				*err = errno;
+				rc = -1;
+				continue;
+			}
+			if (util_entry_mode(dirfd, de->d_name, &mode) != 0 || !S_ISDIR(mode)) {
+				*err = errno != 0 ? errno : EPERM;
+				rc = -1;
+				continue;
+			}
+			if (depth >= UTIL_RMTREE_DEPTH) {
+				snprintf(fresh, sizeof fresh, ".paia-rm-%ld-%lu", (long)getpid(),
+				    ++*moved);
+				if (renameat(dirfd, de->d_name, top, fresh) != 0) {
+					*err = errno;
+					rc = -1;
+				}
+				continue;
+			}
+			sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+			if (sub < 0) {
+				*err = errno;
+				rc = -1;
+				continue;
+			}
+			if (util_rmtree_dir(top, sub, depth + 1, moved, err) != 0)
+				rc = -1;
+			close(sub);
+			if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+				*err = errno;
+				rc = -1;
+			}
+		}
+		closedir(d);
+		/* Only the top is read again: what was moved up lands there. */
+		if (*moved == before || depth > 0 || rc != 0)
+			break;
+	}
+	return rc;
+}
+
+int
+util_rmtree_at(int dirfd, const char *name, char **cause)
+{
+	unsigned long moved = 0;
+	mode_t mode;
+	int fd, err = 0, rc;
+
+	if (util_entry_mode(dirfd, name, &mode) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		err = errno;
+		goto fail;
+	}
+	if (!S_ISDIR(mode)) {
+		if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+			return 0;
+		err = errno;
+		goto fail;
+	}
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		err = errno;
+		goto fail;
+	}
+	rc = util_rmtree_dir(fd, fd, 0, &moved, &err);
+	close(fd);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+		if (rc == 0)
+			err = errno;
+		goto fail;
+	}
+	if (rc == 0)
+		return 0;
+fail:
+	if (cause != NULL)
+		xasprintf(cause, "removing %s: %s", name, strerror(err));
+	errno = err;
+	return -1;
+}
+
 int
 util_rmtree(const char *path)
 {
-	DIR *d;
+	char *copy = xstrdup(path), *slash, *name;
+	const char *parent;
+	int dirfd, rc;
+
+	/* The parent is trusted (the caller named it); below it nothing is. */
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	if ((slash = strrchr(copy, '/')) == NULL) {
+		parent = ".";
+		name = copy;
+	} else if (slash == copy) {
+		parent = "/";
+		name = slash + 1;
+	} else {
+		*slash = '\0';
+		parent = copy;
+		name = slash + 1;
+	}
+	if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		free(copy);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((dirfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = errno == ENOENT ? 0 : -1;
+		free(copy);
+		return rc;
+	}
+	rc = util_rmtree_at(dirfd, name, NULL);
+	close(dirfd);
+	free(copy);
+	return rc;
+}
+
+/* 0: openat2 is tried; 1: it is missing (ENOSYS) or a test turned it off. */
+static int util_no_openat2;
+
+void
+util_open_beneath_fallback(int on)
+{
+	util_no_openat2 = on;
+}
+
+/* The per-component walk: each directory opened with O_NOFOLLOW from its parent. */
+static int
+util_open_walk(int dirfd, const char *path, int flags, mode_t mode)
+{
+	char *copy = xstrdup(path), *comp, *next, *save = NULL;
+	struct stat root, st;
+	int cur = dirfd, fd, err;
+	mode_t m;
+
+	if (fstat(dirfd, &root) != 0)
+		goto fail;
+	comp = strtok_r(copy, "/", &save);
+	for (;;) {
+		if (comp == NULL) {
+			errno = EINVAL;
+			goto fail;
+		}
+		next = strtok_r(NULL, "/", &save);
+		if (strcmp(comp, ".") == 0) {
+			if (next == NULL) {
+				errno = EINVAL;
+				goto fail;
+			}
+			comp = next;
+			continue;
+		}
+		if (next == NULL)
+			break;
+		fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			/* O_PATH|O_NOFOLLOW names a link ENOTDIR: say what it is. */
+			if (errno == ENOTDIR && util_entry_mode(cur, comp, &m) == 0 && S_ISLNK(m))
+				errno = ELOOP;
+			goto fail;
+		}
+		if (cur != dirfd)
+			close(cur);
+		cur = fd;
+		if (fstat(cur, &st) != 0)
+			goto fail;
+		if (st.st_dev != root.st_dev) {
+			errno = EXDEV;
+			goto fail;
+		}
+		comp = next;
+	}
+	if ((fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode)) < 0)
+		goto fail;
+	if (fstat(fd, &st) != 0 || st.st_dev != root.st_dev) {
+		err = st.st_dev != root.st_dev ? EXDEV : errno;
+		close(fd);
+		errno = err;
+		goto fail;
+	}
+	if (cur != dirfd)
+		close(cur);
+	free(copy);
+	return fd;
+fail:
+	err = errno;
+	if (cur != dirfd)
+		close(cur);
+	free(copy);
+	errno = err;
+	return -1;
+}
+
+int
+util_open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how;
+	const char *p;
+	size_t n;
+	mode_t m;
+	int fd;
+
+	/* Refused before any lookup, the same with or without openat2. */
+	if (*path == '/' || *path == '\0') {
+		errno = EXDEV;
+		return -1;
+	}
+	for (p = path; *p != '\0'; p += n + (p[n] == '/')) {
+		n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			errno = EXDEV;
+			return -1;
+		}
+	}
+	fd = -1;
+	errno = ENOSYS;
+	if (!util_no_openat2) {
+		memset(&how, 0, sizeof how);
+		how.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC);
+		how.mode = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE ? mode : 0;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+		    RESOLVE_NO_XDEV;
+		fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+		if (fd < 0 && errno == ENOSYS)
+			util_no_openat2 = 1;
+	}
+	if (fd < 0 && errno == ENOSYS)
+		fd = util_open_walk(dirfd, path, flags, mode);
+	/* O_DIRECTORY | O_NOFOLLOW names a final link ENOTDIR: say it is a link. */
+	if (fd < 0 && errno == ENOTDIR && (flags & O_DIRECTORY) != 0 &&
+	    util_entry_mode(dirfd, path, &m) == 0 && S_ISLNK(m))
+		errno = ELOOP;
+	return fd;
+}
+
+/* Disk use (allocated blocks) of a tree, below depth levels, links not followed. */
+static uint64_t
+util_du_dir(int dirfd, int depth)
+{
 	struct dirent *de;
 	struct stat st;
-	char *child;
-	int rc = 0;
+	uint64_t sum = 0;
+	DIR *d;
+	int fd, sub;
 
-	if (lstat(path, &st) != 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlink(path);
-	if ((d = opendir(path)) == NULL)
-		return -1;
+	if ((fd = dup(dirfd)) < 0)
+		return 0;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return 0;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		xasprintf(&child, "%s/%s", path, de->d_name);
-		if (util_rmtree(child) != 0)
-			rc = -1;
-		free(child);
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		sum += (uint64_t)st.st_blocks * 512;
+		if (!S_ISDIR(st.st_mode) || depth >= UTIL_RMTREE_DEPTH * 4)
+			continue;
+		sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			sum += util_du_dir(sub, depth + 1);
+			close(sub);
+		}
 	}
 	closedir(d);
-	if (rmdir(path) != 0)
-		rc = -1;
-	return rc;
+	return sum;
+}
+
+uint64_t
+util_du_at(int dirfd, const char *name)
+{
+	struct stat st;
+	uint64_t sum;
+	int fd;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return 0;
+	sum = (uint64_t)st.st_blocks * 512;
+	if (!S_ISDIR(st.st_mode))
+		return sum;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return sum;
+	sum += util_du_dir(fd, 1);
+	close(fd);
+	return sum;
 }
 
 int
@@ -171,28 +486,30 @@ util_base64(const unsigned char *in, size_t len)
 }
 
 int
-util_sha256_file(const char *path, char out[65], char **cause)
+util_sha256_fd(int fd, char out[65], char **cause)
 {
 	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
 	EVP_MD_CTX *ctx;
+	off_t off = 0;
 	ssize_t n;
-	int fd, rc = -1;
+	int rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		xasprintf(cause, "open %s: %s", path, strerror(errno));
-		return -1;
-	}
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
 		xasprintf(cause, "sha256: cannot initialise digest");
 		goto out;
 	}
-	while ((n = read(fd, buf, sizeof buf)) > 0)
+	/* pread: the descriptor's offset is the caller's. */
+	while ((n = pread(fd, buf, sizeof buf, off)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			xasprintf(cause, "read: %s", strerror(errno));
+			goto out;
+		}
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	if (n < 0) {
-		xasprintf(cause, "read %s: %s", path, strerror(errno));
-		goto out;
+		off += n;
 	}
 	EVP_DigestFinal_ex(ctx, md, &mdlen);
 	for (i = 0; i < mdlen && i < 32; i++)
@@ -201,6 +518,23 @@ util_sha256_file(const char *path, char out[65], char **cause)
 	rc = 0;
 out:
 	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+int
+util_sha256_file(const char *path, char out[65], char **cause)
+{
+	char *why = NULL;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		xasprintf(cause, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((rc = util_sha256_fd(fd, out, &why)) != 0) {
+		xasprintf(cause, "%s: %s", path, why);
+		free(why);
+	}
 	close(fd);
 	return rc;
 }
@@ -230,17 +564,12 @@ util_file_size(const char *path)
 }
 
 char *
-util_read_file(const char *path, size_t max, size_t *lenp, char **cause)
+util_read_fd(int fd, size_t max, size_t *lenp, char **cause)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	ssize_t n;
-	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		xasprintf(cause, "open %s: %s", path, strerror(errno));
-		return NULL;
-	}
 	for (;;) {
 		if (len + 4096 + 1 > cap) {
 			cap = cap == 0 ? 8192 : cap * 2;
@@ -248,18 +577,19 @@ util_read_file(const char *path, size_t max, size_t *lenp, char **cause)
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0) {
-			xasprintf(cause, "read %s: %s", path, strerror(errno));
+			if (errno == EINTR)
+				continue;
+			xasprintf(cause, "read: %s", strerror(errno));
 			goto fail;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > max) {
-			xasprintf(cause, "%s: larger than %zu bytes", path, max);
+			xasprintf(cause, "larger than %zu bytes", max);
 			goto fail;
 		}
 	}
-	close(fd);
 	if (buf == NULL)
 		buf = xmalloc(1);
 	buf[len] = '\0';
@@ -267,9 +597,26 @@ util_read_file(const char *path, size_t max, size_t *lenp, char **cause)
 		*lenp = len;
 	return buf;
 fail:
-	close(fd);
 	free(buf);
 	return NULL;
+}
+
+char *
+util_read_file(const char *path, size_t max, size_t *lenp, char **cause)
+{
+	char *buf, *why = NULL;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		xasprintf(cause, "open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = util_read_fd(fd, max, lenp, &why)) == NULL) {
+		xasprintf(cause, "%s: %s", path, why);
+		free(why);
+	}
+	close(fd);
+	return buf;
 }
 
 int
@@ -359,4 +706,55 @@ void
 util_signals_restore(const struct util_sigmask *old)
 {
 	pthread_sigmask(SIG_SETMASK, (const sigset_t *)(const void *)old, NULL);
+}
+
+char *
+util_state_dir_default(int embedded)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *s;
+
+	if (!embedded)
+		return xstrdup("/var/lib/paia");
+	xasprintf(&s, "%s/paia-%ld", tmp != NULL && *tmp != '\0' ? tmp : "/tmp", (long)getuid());
+	return s;
+}
+
+const char *
+util_find_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return s;
+	return NULL;
+}
+
+char *
+util_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	char *out;
+
+	if (n <= max)
+		return xstrdup(s);
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;	/* cut before a character, not inside it */
+	xasprintf(&out, "%.*s...", (int)n, s);
+	return out;
+}
+
+int
+util_nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return -1;
+	}
+	return (int)(rl.rlim_cur > INT_MAX ? INT_MAX : rl.rlim_cur);
 }

@@ -1,10 +1,10 @@
 /*
- * committer.c: the only thread besides the loop. It owns the
- * transactional producer, because librdkafka's transaction calls block.
- * The loop hands over batches (records + offsets with metadata + group
- * metadata) through a mutex-protected queue; the thread merges all that
- * is queued into one transaction and answers each batch through a
- * second queue and an eventfd that wakes the loop.
+ * committer.c: the transactional producer on a worker thread of its own
+ * (common/worker.c), because librdkafka's transaction calls block. The
+ * loop hands over batches (records + offsets with metadata + group
+ * metadata); the thread merges all that is queued into one transaction
+ * (up to transaction_max_records) and hands each batch back with its
+ * outcome.
  *
  * Errors (DESIGN section 4): retriable -> call again after a pause;
  * requires abort -> abort and replay the same records and offsets in a
@@ -14,48 +14,30 @@
 #include "config.h"
 #include "gateway.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
 
-TAILQ_HEAD(batch_list, commit_batch);
-
-struct committer_answer {
-	uint64_t id;
-	int ok;
-	char *error;
-};
-
 struct committer {
 	rd_kafka_t *rk;
 	char *txid;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	pthread_cond_t idle;		/* unanswered reached 0 */
-	size_t unanswered;		/* under lock: submitted, not answered */
-	struct batch_list queue;	/* loop -> thread */
-	struct committer_answer *answers; /* thread -> loop */
-	size_t nanswers, answers_cap;
+	struct worker *worker;
 	size_t max_records;		/* per transaction */
-	rd_kafka_t *consumer;		/* for fresh group metadata; under lock */
-	int stopping;
-	int fatal;
-	size_t inflight;		/* loop side: submitted, not answered */
-	int efd;
-	struct event *ev;
+	rd_kafka_t *consumer;		/* for fresh group metadata; worker_lock */
+	uint64_t committed, aborted;	/* worker_lock */
+	char *fatal_msg;		/* worker thread: set once, then every batch fails */
+	int ready;			/* worker thread: init_transactions done */
+	size_t inflight;		/* loop: submitted, not answered */
 	committer_done_cb *done_cb;
 	void *done_arg;
-	uint64_t committed, aborted;	/* under lock */
 };
+
+/* Batches travel as worker jobs: the job is the batch's first member. */
+#define committer_batch(j) ((struct commit_batch *)(void *)(j))
 
 void
 commit_batch_free(struct commit_batch *b)
@@ -76,6 +58,7 @@ commit_batch_free(struct commit_batch *b)
 	free(b->offsets_topic);
 	if (b->group_metadata != NULL)
 		rd_kafka_consumer_group_metadata_destroy(b->group_metadata);
+	free(b->error);
 	free(b);
 }
 
@@ -84,24 +67,6 @@ committer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *b
 {
 	log_msg(level <= 3 ? LOG_LEVEL_ERROR : level <= 4 ? LOG_LEVEL_WARN :
 	    level <= 6 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG, buf, "component=producer facility=%s", fac);
-}
-
-/* Post answers for ids and wake the loop. Called with the lock held. */
-static void
-committer_answer(struct committer *c, uint64_t id, int ok, const char *error)
-{
-	uint64_t one = 1;
-
-	if (c->nanswers == c->answers_cap) {
-		c->answers_cap = c->answers_cap == 0 ? 16 : c->answers_cap * 2;
-		c->answers = xreallocarray(c->answers, c->answers_cap, sizeof *c->answers);
-	}
-	c->answers[c->nanswers].id = id;
-	c->answers[c->nanswers].ok = ok;
-	c->answers[c->nanswers].error = error != NULL ? xstrdup(error) : NULL;
-	c->nanswers++;
-	if (write(c->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-		log_error("committer: eventfd write failed", "error=%s", log_q(strerror(errno)));
 }
 
 enum committer_step { STEP_OK, STEP_RETRY, STEP_ABORT, STEP_FATAL };
@@ -135,9 +100,10 @@ committer_classify(struct committer *c, rd_kafka_error_t *e, const char *what, c
 
 /* One transaction over the merged batches; returns STEP_OK or STEP_FATAL. */
 static enum committer_step
-committer_run(struct committer *c, struct batch_list *batches, char **fatal_msg)
+committer_run(struct committer *c, struct worker_jobs *batches, char **fatal_msg)
 {
 	struct commit_batch *b, *last = NULL;
+	struct worker_job *j;
 	rd_kafka_topic_partition_list_t *offsets = NULL;
 	rd_kafka_resp_err_t err;
 	enum committer_step step;
@@ -146,13 +112,14 @@ committer_run(struct committer *c, struct batch_list *batches, char **fatal_msg)
 	int tries;
 
 	backoff_init(&bo, 100, 5000, (uint64_t)util_mono_ms());
-	TAILQ_FOREACH(b, batches, entry)
-		if (b->group_metadata != NULL)
-			last = b;
+	TAILQ_FOREACH(j, batches, entry)
+		if (committer_batch(j)->group_metadata != NULL)
+			last = committer_batch(j);
 	/* The newest snapshot of each partition's offsets wins. */
 	if (last != NULL) {
 		offsets = rd_kafka_topic_partition_list_new(0);
-		TAILQ_FOREACH(b, batches, entry) {
+		TAILQ_FOREACH(j, batches, entry) {
+			b = committer_batch(j);
 			for (i = 0; i < b->noffsets; i++) {
 				rd_kafka_topic_partition_t *tp;
 				tp = rd_kafka_topic_partition_list_find(offsets, b->offsets_topic,
@@ -175,7 +142,8 @@ committer_run(struct committer *c, struct batch_list *batches, char **fatal_msg)
 			goto out;
 		if (step != STEP_OK)
 			continue;
-		TAILQ_FOREACH(b, batches, entry) {
+		TAILQ_FOREACH(j, batches, entry) {
+			b = committer_batch(j);
 			for (i = 0; i < b->nrecords; i++) {
 				struct commit_record *r = &b->records[i];
 				size_t klen = r->key != NULL ? strlen(r->key) : 0;
@@ -225,7 +193,7 @@ committer_run(struct committer *c, struct batch_list *batches, char **fatal_msg)
 		if (step == STEP_OK || step == STEP_FATAL)
 			goto out;
 abort:
-		pthread_mutex_lock(&c->lock);
+		worker_lock(c->worker);
 		c->aborted++;
 		/*
 		 * The group may have moved on (a rebalance) since the batch was
@@ -239,7 +207,7 @@ abort:
 				last->group_metadata = md;
 			}
 		}
-		pthread_mutex_unlock(&c->lock);
+		worker_unlock(c->worker);
 		for (;;) {
 			step = committer_classify(c, rd_kafka_abort_transaction(c->rk, 60000), "abort",
 			    fatal_msg);
@@ -257,107 +225,106 @@ out:
 	return step;
 }
 
-static void *
-committer_main(void *arg)
+/* init_transactions fences any older instance with our id. */
+static void
+committer_init(struct worker *w, struct committer *c)
 {
-	struct committer *c = arg;
-	struct batch_list batches;
-	struct commit_batch *b;
-	enum committer_step step;
-	char *fatal_msg = NULL;
 	rd_kafka_error_t *e;
-	size_t nrecords;
 
-	/* init_transactions fences any older instance with our id. */
 	for (;;) {
 		e = rd_kafka_init_transactions(c->rk, 30000);
 		if (e == NULL)
 			break;
-		if (rd_kafka_error_is_retriable(e) && !c->stopping) {
+		if (rd_kafka_error_is_retriable(e) && !worker_stopping(w)) {
 			log_warn("init_transactions failed, retrying", "error=%s",
 			    log_q(rd_kafka_error_string(e)));
 			rd_kafka_error_destroy(e);
 			usleep(1000U * 1000U);
 			continue;
 		}
-		xasprintf(&fatal_msg, "init_transactions: %s (transactional.id %s)",
+		xasprintf(&c->fatal_msg, "init_transactions: %s (transactional.id %s)",
 		    rd_kafka_error_string(e), c->txid);
 		rd_kafka_error_destroy(e);
 		break;
 	}
-	if (fatal_msg == NULL)
+	if (c->fatal_msg == NULL)
 		log_info("transactional producer ready", "transactional_id=%s", c->txid);
-	else {
-		/* Say so now, not at the first result: batch id 0 is "the committer". */
-		pthread_mutex_lock(&c->lock);
-		committer_answer(c, 0, 0, fatal_msg);
-		c->fatal = 1;
-		pthread_mutex_unlock(&c->lock);
-	}
-	for (;;) {
-		pthread_mutex_lock(&c->lock);
-		while (TAILQ_EMPTY(&c->queue) && !c->stopping)
-			pthread_cond_wait(&c->cond, &c->lock);
-		if (TAILQ_EMPTY(&c->queue) && c->stopping) {
-			pthread_mutex_unlock(&c->lock);
-			break;
+	c->ready = 1;
+}
+
+/* Hand a batch back with the outcome of its transaction. */
+static void
+committer_answer(struct worker *w, struct worker_jobs *jobs, struct commit_batch *b, int ok,
+    const char *error)
+{
+	b->ok = ok;
+	b->error = error != NULL ? xstrdup(error) : NULL;
+	worker_done(w, jobs, &b->job);
+}
+
+/*
+ * The worker's run: the first job (batch id 0) starts the producer and
+ * answers at once, so a failed init_transactions is known now, not at
+ * the first result; then one transaction per run of queued batches.
+ */
+static void
+committer_work(struct worker *w, struct worker_jobs *jobs, void *arg)
+{
+	struct committer *c = arg;
+	struct worker_jobs merged;
+	struct worker_job *j;
+	struct commit_batch *b;
+	enum committer_step step;
+	size_t nrecords;
+
+	if (!c->ready)
+		committer_init(w, c);
+	while ((j = TAILQ_FIRST(jobs)) != NULL) {
+		b = committer_batch(j);
+		if (b->id == 0) {
+			committer_answer(w, jobs, b, c->fatal_msg == NULL, c->fatal_msg);
+			continue;
 		}
 		/* Merge what is queued, up to the cap (at least one batch). */
-		TAILQ_INIT(&batches);
+		TAILQ_INIT(&merged);
 		nrecords = 0;
-		while ((b = TAILQ_FIRST(&c->queue)) != NULL) {
+		while ((j = TAILQ_FIRST(jobs)) != NULL) {
+			b = committer_batch(j);
 			if (nrecords > 0 && nrecords + b->nrecords > c->max_records)
 				break;
 			nrecords += b->nrecords;
-			TAILQ_REMOVE(&c->queue, b, entry);
-			TAILQ_INSERT_TAIL(&batches, b, entry);
+			TAILQ_REMOVE(jobs, j, entry);
+			TAILQ_INSERT_TAIL(&merged, j, entry);
 		}
-		pthread_mutex_unlock(&c->lock);
-
-		step = fatal_msg != NULL ? STEP_FATAL : committer_run(c, &batches, &fatal_msg);
-		pthread_mutex_lock(&c->lock);
-		if (step == STEP_OK)
+		step = c->fatal_msg != NULL ? STEP_FATAL : committer_run(c, &merged, &c->fatal_msg);
+		if (step == STEP_OK) {
+			worker_lock(w);
 			c->committed++;
-		while ((b = TAILQ_FIRST(&batches)) != NULL) {
-			TAILQ_REMOVE(&batches, b, entry);
-			committer_answer(c, b->id, step == STEP_OK, fatal_msg);
-			commit_batch_free(b);
-			c->unanswered--;
+			worker_unlock(w);
 		}
-		if (c->unanswered == 0)
-			pthread_cond_broadcast(&c->idle);
-		if (step == STEP_FATAL)
-			c->fatal = 1;
-		pthread_mutex_unlock(&c->lock);
+		while ((j = TAILQ_FIRST(&merged)) != NULL)
+			committer_answer(w, &merged, committer_batch(j), step == STEP_OK,
+			    c->fatal_msg);
 	}
-	free(fatal_msg);
-	log_q_release();
-	return NULL;
 }
 
 static void
-committer_event_cb(evutil_socket_t fd, short what, void *arg)
+committer_delivered(struct worker_job *j, void *arg)
 {
 	struct committer *c = arg;
-	struct committer_answer *ans;
-	size_t n, i;
-	uint64_t v;
+	struct commit_batch *b = committer_batch(j);
 
-	if (read(c->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		log_warn("committer: eventfd read failed", "error=%s", log_q(strerror(errno)));
-	pthread_mutex_lock(&c->lock);
-	ans = c->answers;
-	n = c->nanswers;
-	c->answers = NULL;
-	c->nanswers = c->answers_cap = 0;
-	pthread_mutex_unlock(&c->lock);
-	for (i = 0; i < n; i++) {
-		if (ans[i].id != 0)
-			c->inflight--;
-		c->done_cb(ans[i].id, ans[i].ok, ans[i].error, c->done_arg);
-		free(ans[i].error);
-	}
-	free(ans);
+	if (b->id != 0)
+		c->inflight--;
+	if (b->id != 0 || !b->ok)
+		c->done_cb(b->id, b->ok, b->error, c->done_arg);
+	commit_batch_free(b);
+}
+
+static void
+committer_discard(struct worker_job *j, void *arg)
+{
+	commit_batch_free(committer_batch(j));
 }
 
 struct committer *
@@ -365,7 +332,7 @@ committer_start(struct event_base *base, const struct config *conf, const char *
     committer_done_cb *cb, void *arg, char **cause)
 {
 	struct committer *c;
-	struct util_sigmask mask;
+	struct commit_batch *init;
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
 	char errstr[512];
 	size_t i;
@@ -406,64 +373,34 @@ committer_start(struct event_base *base, const struct config *conf, const char *
 	}
 	c->txid = xstrdup(txid);
 	c->max_records = (size_t)config_get_int(conf, "gateway", "transaction_max_records");
-	TAILQ_INIT(&c->queue);
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->cond, NULL);
-	pthread_cond_init(&c->idle, NULL);
 	c->done_cb = cb;
 	c->done_arg = arg;
-	if ((c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-		fatalx("eventfd: %s", strerror(errno));
-	c->ev = event_new(base, c->efd, EV_READ | EV_PERSIST, committer_event_cb, c);
-	event_add(c->ev, NULL);
-	util_signals_block(&mask);
-	if (pthread_create(&c->thread, NULL, committer_main, c) != 0)
-		fatalx("pthread_create: %s", strerror(errno));
-	util_signals_restore(&mask);
+	c->worker = worker_start(base, "committer", committer_work, committer_delivered, c);
+	/* Batch 0 starts the producer: its answer says at once if that failed. */
+	init = xcalloc(1, sizeof *init);
+	worker_post(c->worker, &init->job);
 	return c;
 }
 
 void
 committer_submit(struct committer *c, struct commit_batch *b)
 {
-	pthread_mutex_lock(&c->lock);
-	TAILQ_INSERT_TAIL(&c->queue, b, entry);
 	c->inflight++;
-	c->unanswered++;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	worker_post(c->worker, &b->job);
 }
 
 void
 committer_set_consumer(struct committer *c, void *rk)
 {
-	pthread_mutex_lock(&c->lock);
+	worker_lock(c->worker);
 	c->consumer = rk;
-	pthread_mutex_unlock(&c->lock);
+	worker_unlock(c->worker);
 }
 
 int
 committer_sync(struct committer *c, int timeout_ms)
 {
-	struct timespec ts;
-	int rc;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&c->lock);
-	while (c->unanswered > 0)
-		if (pthread_cond_timedwait(&c->idle, &c->lock, &ts) == ETIMEDOUT)
-			break;
-	rc = c->unanswered == 0 ? 0 : -1;
-	pthread_mutex_unlock(&c->lock);
-	/* Deliver what was answered now, not at the loop's next turn. */
-	committer_event_cb(c->efd, EV_READ, c);
-	return rc;
+	return worker_sync(c->worker, timeout_ms);
 }
 
 size_t
@@ -475,39 +412,22 @@ committer_inflight(const struct committer *c)
 void
 committer_stats(const struct committer *c, uint64_t *committed, uint64_t *aborted)
 {
-	pthread_mutex_lock((pthread_mutex_t *)&c->lock);
+	worker_lock(c->worker);
 	*committed = c->committed;
 	*aborted = c->aborted;
-	pthread_mutex_unlock((pthread_mutex_t *)&c->lock);
+	worker_unlock(c->worker);
 }
 
 void
 committer_stop(struct committer *c)
 {
-	struct commit_batch *b;
-	size_t i;
-
 	if (c == NULL)
 		return;
-	pthread_mutex_lock(&c->lock);
-	c->stopping = 1;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
-	pthread_join(c->thread, NULL);
-	while ((b = TAILQ_FIRST(&c->queue)) != NULL) {
-		TAILQ_REMOVE(&c->queue, b, entry);
-		commit_batch_free(b);
-	}
-	for (i = 0; i < c->nanswers; i++)
-		free(c->answers[i].error);
-	free(c->answers);
-	event_free(c->ev);
-	close(c->efd);
+	/* The batches queued are committed first. */
+	worker_stop(c->worker, 1, committer_discard);
 	rd_kafka_flush(c->rk, 5000);
 	rd_kafka_destroy(c->rk);
-	pthread_mutex_destroy(&c->lock);
-	pthread_cond_destroy(&c->cond);
-	pthread_cond_destroy(&c->idle);
+	free(c->fatal_msg);
 	free(c->txid);
 	free(c);
 }

@@ -2,8 +2,21 @@
  * control.c: the control socket (docs/control.md): a unix stream socket,
  * mode 0660, peer credentials checked, JSON lines. Requests are answered
  * from the loop's state; "subscribe" turns a connection into a stream of
- * task events and a status line every second. A subscriber that does not
- * read (over 1 MiB queued) is dropped rather than allowed to grow us.
+ * task events and a status line every second. Requests are held to
+ * strict JSON and to the fields each command takes (control_request_parse);
+ * the socket's path is taken over only from a stale socket, never from a
+ * live one or another file.
+ *
+ * Bounds: a client's unread output (answers and events alike) is capped
+ * at CONTROL_OUT_MAX. Past it, its requests are no longer read (they
+ * wait in the kernel's socket buffer, then the client's write blocks)
+ * until it has read half of what is queued; an event that finds a
+ * subscriber over the cap drops the subscriber (events cannot wait),
+ * and a client that reads nothing for CONTROL_STALL_S while output
+ * waits is dropped. A request line is at most CONTROL_LINE_MAX bytes.
+ * At most control.max_clients connections: one more is told so in an
+ * error line and closed. Accept failures (out of descriptors) pause the
+ * listener (evaccept.c).
  */
 #include "config.h"
 #include "gateway.h"
@@ -25,10 +38,15 @@
 
 #define CONTROL_LINE_MAX (64 * 1024)
 #define CONTROL_OUT_MAX (1024 * 1024)
+#define CONTROL_STALL_S 60
+#define CONTROL_LOG_INTERVAL_MS 10000
 
 struct control_client {
+	struct control *ctl;
 	struct bufferevent *bev;
 	int subscribed;
+	int held;		/* over CONTROL_OUT_MAX: requests not read */
+	int dropped;		/* freed at the loop's next turn */
 	LIST_ENTRY(control_client) entry;
 };
 LIST_HEAD(client_list, control_client);
@@ -36,8 +54,14 @@ LIST_HEAD(client_list, control_client);
 struct control {
 	char *path;
 	struct evconnlistener *listener;
+	struct evaccept *guard;
 	struct client_list clients;
+	size_t nclients;
+	size_t max_clients;
+	unsigned long refused;		/* over max_clients, since the last log line */
+	int64_t refused_log_ms;
 	struct event *tick;
+	struct event *reap;		/* frees dropped clients */
 	gid_t group;
 	int has_group;
 };
@@ -46,8 +70,36 @@ static void
 control_client_free(struct control_client *c)
 {
 	LIST_REMOVE(c, entry);
+	c->ctl->nclients--;
 	bufferevent_free(c->bev);
 	free(c);
+}
+
+/*
+ * Drop a client from inside a request or a broadcast, where callers up
+ * the stack still hold it: silenced now, freed at the loop's next turn.
+ */
+static void
+control_client_drop(struct control_client *c)
+{
+	if (c->dropped)
+		return;
+	c->dropped = 1;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	event_active(c->ctl->reap, EV_TIMEOUT, 0);
+}
+
+static void
+control_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+	struct control_client *c, *next;
+
+	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		if (c->dropped)
+			control_client_free(c);
+	}
 }
 
 static void
@@ -81,52 +133,173 @@ control_send_error(struct control_client *c, const char *fmt, ...)
 	free(m);
 }
 
-static const char *
-control_id(struct control_client *c, const cJSON *req)
-{
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+/* ---- requests: strict JSON, every field known and of its type ---- */
 
-	if (!cJSON_IsString(id) || *id->valuestring == '\0') {
-		control_send_error(c, "request needs a string field 'id'");
-		return NULL;
+enum control_field { CTL_F_ID = 1, CTL_F_STATE = 2, CTL_F_CHECK = 4 };
+
+static const struct control_cmd_def {
+	const char *name;
+	enum control_cmd cmd;
+	int fields;	/* allowed besides cmd */
+	int required;
+	const char *takes;
+} control_cmds[] = {
+	{ "status", CONTROL_STATUS, 0, 0, "no other field" },
+	{ "tasks", CONTROL_TASKS, CTL_F_STATE, 0, "state" },
+	{ "task", CONTROL_TASK, CTL_F_ID, CTL_F_ID, "id" },
+	{ "requeue", CONTROL_REQUEUE, CTL_F_ID, CTL_F_ID, "id" },
+	{ "cancel", CONTROL_CANCEL, CTL_F_ID, CTL_F_ID, "id" },
+	{ "lag", CONTROL_LAG, CTL_F_CHECK, 0, "check" },
+	{ "subscribe", CONTROL_SUBSCRIBE, 0, 0, "no other field" },
+};
+
+/* A string field: of that type, no control characters. */
+static int
+control_string_field(const cJSON *j, char **out, char **cause)
+{
+	if (!cJSON_IsString(j)) {
+		xasprintf(cause, "field '%s' must be a string, not %s", j->string,
+		    msg_type_name(j));
+		return -1;
 	}
-	return id->valuestring;
+	if (util_find_control(j->valuestring) != NULL) {
+		xasprintf(cause, "field '%s' must not hold control characters", j->string);
+		return -1;
+	}
+	*out = xstrdup(j->valuestring);
+	return 0;
+}
+
+void
+control_request_clear(struct control_request *req)
+{
+	free(req->id);
+	free(req->state);
+	memset(req, 0, sizeof *req);
+}
+
+int
+control_request_parse(const char *line, size_t len, struct control_request *req, char **cause)
+{
+	const struct control_cmd_def *def = NULL;
+	struct json_doc doc;
+	cJSON *root = NULL;
+	const cJSON *cmd, *f;
+	enum task_state st;
+	char *why = NULL, *e;
+	size_t at, i;
+	int seen = 0, rc = -1;
+
+	memset(req, 0, sizeof *req);
+	if (json_check(line, len, &doc, &at, &why) != 0) {
+		xasprintf(cause, "request is not valid JSON: %s (byte %zu)", why, at);
+		free(why);
+		return -1;
+	}
+	if (doc.type != JSON_OBJECT) {
+		xasprintf(cause, "request is not a JSON object (it is %s)", json_type_name(doc.type));
+		goto out;
+	}
+	if ((root = cJSON_ParseWithLength(line, len)) == NULL) {
+		xasprintf(cause, "request is not JSON that cJSON reads");
+		goto out;
+	}
+	cmd = cJSON_GetObjectItemCaseSensitive(root, "cmd");
+	if (cmd == NULL) {
+		xasprintf(cause, "request needs a string field 'cmd'");
+		goto out;
+	}
+	if (control_string_field(cmd, &e, cause) != 0)
+		goto out;
+	for (i = 0; i < nitems(control_cmds) && def == NULL; i++)
+		if (strcmp(control_cmds[i].name, e) == 0)
+			def = &control_cmds[i];
+	if (def == NULL) {
+		why = util_cut(e, 64);
+		xasprintf(cause, "unknown command '%s' (status, tasks, task, requeue, cancel, lag, "
+		    "subscribe)", why);
+		free(why);
+		free(e);
+		goto out;
+	}
+	free(e);
+	req->cmd = def->cmd;
+	cJSON_ArrayForEach(f, root) {
+		int bit = strcmp(f->string, "id") == 0 ? CTL_F_ID :
+		    strcmp(f->string, "state") == 0 ? CTL_F_STATE :
+		    strcmp(f->string, "check") == 0 ? CTL_F_CHECK : 0;
+
+		if (strcmp(f->string, "cmd") == 0)
+			continue;
+		if ((def->fields & bit) == 0) {
+			why = util_cut(f->string, 64);
+			xasprintf(cause, "unknown field '%s' for '%s' (it takes %s)",
+			    util_find_control(why) != NULL ? "?" : why, def->name, def->takes);
+			free(why);
+			goto out;
+		}
+		seen |= bit;
+		if (bit == CTL_F_CHECK) {
+			if (!cJSON_IsBool(f)) {
+				xasprintf(cause, "field 'check' must be a boolean, not %s",
+				    msg_type_name(f));
+				goto out;
+			}
+			req->check = cJSON_IsTrue(f);
+		} else if (control_string_field(f, bit == CTL_F_ID ? &req->id : &req->state,
+		    cause) != 0)
+			goto out;
+	}
+	if ((def->required & ~seen) & CTL_F_ID) {
+		xasprintf(cause, "request needs a string field 'id'");
+		goto out;
+	}
+	if (req->id != NULL && (*req->id == '\0' || strlen(req->id) > TASK_ID_MAX)) {
+		xasprintf(cause, "field 'id' must be 1 to %d bytes long (a task id)", TASK_ID_MAX);
+		goto out;
+	}
+	if (req->state != NULL && strcmp(req->state, "active") != 0 &&
+	    task_state_parse(req->state, &st) != 0) {
+		why = util_cut(req->state, 64);
+		xasprintf(cause, "unknown state '%s'", why);
+		free(why);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		control_request_clear(req);
+	cJSON_Delete(root);
+	json_doc_free(&doc);
+	return rc;
 }
 
 static void
 control_handle(struct control *ctl, struct control_client *c, const char *line, size_t len)
 {
-	cJSON *req = cJSON_ParseWithLength(line, len), *r, *arr;
-	const cJSON *cmd, *st;
+	struct control_request req;
+	cJSON *r, *arr;
 	const struct task *t;
 	enum task_state want = TASK_RECEIVED;
-	const char *id;
 	char *cause = NULL;
 	int attempt, filter = 0, active_only = 0;
 
-	if (req == NULL || !cJSON_IsObject(req)) {
-		control_send_error(c, "request is not a JSON object");
-		goto out;
-	}
-	cmd = cJSON_GetObjectItemCaseSensitive(req, "cmd");
-	if (!cJSON_IsString(cmd)) {
-		control_send_error(c, "request needs a string field 'cmd'");
-		goto out;
+	if (control_request_parse(line, len, &req, &cause) != 0) {
+		control_send_error(c, "%s", cause);
+		free(cause);
+		return;
 	}
 	r = cJSON_CreateObject();
 	cJSON_AddTrueToObject(r, "ok");
-	if (strcmp(cmd->valuestring, "status") == 0) {
+	switch (req.cmd) {
+	case CONTROL_STATUS:
 		cJSON_AddItemToObject(r, "status", task_status_json());
-	} else if (strcmp(cmd->valuestring, "tasks") == 0) {
-		st = cJSON_GetObjectItemCaseSensitive(req, "state");
-		if (cJSON_IsString(st) && strcmp(st->valuestring, "active") == 0)
+		break;
+	case CONTROL_TASKS:
+		if (req.state != NULL && strcmp(req.state, "active") == 0)
 			active_only = 1;
-		else if (cJSON_IsString(st)) {
-			if (task_state_parse(st->valuestring, &want) != 0) {
-				cJSON_Delete(r);
-				control_send_error(c, "unknown state '%s'", st->valuestring);
-				goto out;
-			}
+		else if (req.state != NULL) {
+			task_state_parse(req.state, &want);
 			filter = 1;
 		}
 		arr = cJSON_AddArrayToObject(r, "tasks");
@@ -138,54 +311,54 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 				if (!filter || t->state == want)
 					cJSON_AddItemToArray(arr, task_to_json(t));
 		}
-	} else if (strcmp(cmd->valuestring, "task") == 0) {
-		if ((id = control_id(c, req)) == NULL) {
+		break;
+	case CONTROL_TASK:
+		if ((t = task_find(req.id)) == NULL) {
 			cJSON_Delete(r);
-			goto out;
-		}
-		if ((t = task_find(id)) == NULL) {
-			cJSON_Delete(r);
-			control_send_error(c, "no task %s known to this gateway", id);
+			control_send_error(c, "no task %s known to this gateway", req.id);
 			goto out;
 		}
 		cJSON_AddItemToObject(r, "task", task_to_json(t));
-	} else if (strcmp(cmd->valuestring, "cancel") == 0 ||
-	    strcmp(cmd->valuestring, "requeue") == 0) {
-		int cancel = cmd->valuestring[0] == 'c';
-		if ((id = control_id(c, req)) == NULL) {
-			cJSON_Delete(r);
-			goto out;
-		}
-		if ((cancel ? task_cancel(id, &cause) : task_requeue(id, &attempt, &cause)) != 0) {
+		break;
+	case CONTROL_CANCEL:
+	case CONTROL_REQUEUE:
+		if ((req.cmd == CONTROL_CANCEL ? task_cancel(req.id, &cause) :
+		    task_requeue(req.id, &attempt, &cause)) != 0) {
 			cJSON_Delete(r);
 			control_send_error(c, "%s", cause);
 			free(cause);
 			goto out;
 		}
-		cJSON_AddStringToObject(r, "task_id", id);
-		if (!cancel)
+		cJSON_AddStringToObject(r, "task_id", req.id);
+		if (req.cmd == CONTROL_REQUEUE)
 			cJSON_AddNumberToObject(r, "attempt", attempt);
-	} else if (strcmp(cmd->valuestring, "lag") == 0) {
+		break;
+	case CONTROL_LAG: {
 		char *why = NULL;
 		cJSON_AddItemToObject(r, "partitions", health_json(gw->health));
 		cJSON_AddBoolToObject(r, "healthy", gw->health == NULL || health_ok(gw->health, &why));
 		if (why != NULL)
 			cJSON_AddStringToObject(r, "why", why);
 		free(why);
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "check")))
+		if (req.check)
 			health_poke(gw->health);
-	} else if (strcmp(cmd->valuestring, "subscribe") == 0) {
+		break;
+	}
+	case CONTROL_SUBSCRIBE:
 		c->subscribed = 1;
-	} else {
-		cJSON_Delete(r);
-		control_send_error(c, "unknown command '%s' (status, tasks, task, requeue, cancel, "
-		    "lag, subscribe)", cmd->valuestring);
-		goto out;
+		break;
 	}
 	control_send(c, r);
 	cJSON_Delete(r);
 out:
-	cJSON_Delete(req);
+	control_request_clear(&req);
+}
+
+/* Queued for the client and not yet written. */
+static size_t
+control_queued(const struct control_client *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
 static void
@@ -197,9 +370,22 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	char *line;
 	size_t len;
 
-	while ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
+	while (!c->dropped && control_queued(c) < CONTROL_OUT_MAX &&
+	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		control_handle(ctl, c, line, len);
 		free(line);
+	}
+	if (c->dropped)
+		return;
+	if (control_queued(c) >= CONTROL_OUT_MAX) {
+		/* Backpressure: no more requests until it has read half of it. */
+		if (!c->held)
+			log_debug("control client not reading its answers, holding its requests",
+			    "queued=%zu", control_queued(c));
+		c->held = 1;
+		bufferevent_disable(bev, EV_READ);
+		bufferevent_setwatermark(bev, EV_WRITE, CONTROL_OUT_MAX / 2, 0);
+		return;
 	}
 	if (evbuffer_get_length(in) > CONTROL_LINE_MAX) {
 		log_warn("control request line too long, closing", "bytes=%zu",
@@ -208,11 +394,32 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Its output drained below the low mark: read its requests again. */
+static void
+control_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct control_client *c = arg;
+
+	if (!c->held)
+		return;
+	c->held = 0;
+	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_enable(bev, EV_READ);
+	/* Lines already read wait in the input buffer: no new data may come to call us. */
+	control_read_cb(bev, c);
+}
+
 static void
 control_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		control_client_free(arg);
+	struct control_client *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_warn("control client read nothing for a while, dropped", "queued=%zu stall_s=%d",
+		    control_queued(c), CONTROL_STALL_S);
+		control_client_free(c);
+	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		control_client_free(c);
 }
 
 static int
@@ -242,12 +449,37 @@ control_peer_allowed(struct control *ctl, int fd, struct ucred *cred)
 	return 0;
 }
 
+/* One connection too many: say so in one line and close (logged once per interval). */
+static void
+control_refuse(struct control *ctl, int fd)
+{
+	char line[160];
+	int64_t now = util_mono_ms();
+	int n;
+
+	n = snprintf(line, sizeof line, "{\"ok\":false,\"error\":\"too many control connections "
+	    "(control.max_clients is %zu)\"}\n", ctl->max_clients);
+	/* A new socket's buffer is empty: this fits, or the client is gone. */
+	if (send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* Nothing to do: it is closed either way. */
+	}
+	close(fd);
+	ctl->refused++;
+	if (ctl->refused_log_ms == 0 || now - ctl->refused_log_ms >= CONTROL_LOG_INTERVAL_MS) {
+		log_warn("control connections refused: too many clients", "refused=%lu max_clients=%zu",
+		    ctl->refused, ctl->max_clients);
+		ctl->refused = 0;
+		ctl->refused_log_ms = now;
+	}
+}
+
 static void
 control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
     void *arg)
 {
 	struct control *ctl = arg;
 	struct control_client *c;
+	struct timeval stall = { CONTROL_STALL_S, 0 };
 	struct ucred cred;
 
 	if (!control_peer_allowed(ctl, fd, &cred)) {
@@ -256,11 +488,20 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 		close(fd);
 		return;
 	}
+	if (ctl->nclients >= ctl->max_clients) {
+		control_refuse(ctl, fd);
+		return;
+	}
 	c = xcalloc(1, sizeof *c);
+	c->ctl = ctl;
 	c->bev = bufferevent_socket_new(gw->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	bufferevent_setcb(c->bev, control_read_cb, NULL, control_event_cb, c);
+	bufferevent_setcb(c->bev, control_read_cb, control_write_cb, control_event_cb, c);
+	/* Input stops growing at a line's cap; a client that reads nothing for long goes. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONTROL_LINE_MAX + 1);
+	bufferevent_set_timeouts(c->bev, NULL, &stall);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	LIST_INSERT_HEAD(&ctl->clients, c, entry);
+	ctl->nclients++;
 }
 
 static void
@@ -272,7 +513,7 @@ control_broadcast(struct control *ctl, cJSON *ev)
 
 	for (c = LIST_FIRST(&ctl->clients); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
-		if (!c->subscribed)
+		if (!c->subscribed || c->dropped)
 			continue;
 		if (s == NULL) {
 			s = cJSON_PrintUnformatted(ev);
@@ -281,7 +522,7 @@ control_broadcast(struct control *ctl, cJSON *ev)
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONTROL_OUT_MAX) {
 			log_warn("control subscriber too slow, dropped", "queued=%zu",
 			    evbuffer_get_length(bufferevent_get_output(c->bev)));
-			control_client_free(c);
+			control_client_drop(c);
 			continue;
 		}
 		evbuffer_add(bufferevent_get_output(c->bev), s, len);
@@ -297,7 +538,7 @@ control_has_subscribers(const struct control *ctl)
 	const struct control_client *c;
 
 	LIST_FOREACH(c, &ctl->clients, entry)
-		if (c->subscribed)
+		if (c->subscribed && !c->dropped)
 			return 1;
 	return 0;
 }
@@ -331,6 +572,53 @@ control_tick_cb(evutil_socket_t fd, short what, void *arg)
 	cJSON_Delete(ev);
 }
 
+/*
+ * Make room for a socket at path: nothing there, or a stale socket no
+ * one answers on (removed). A live socket is another gateway's; any
+ * other file is someone's data: never removed.
+ */
+static int
+control_path_claim(const struct sockaddr_un *sun, char **cause)
+{
+	const char *path = sun->sun_path;
+	struct stat sb;
+	int fd, live;
+
+	if (lstat(path, &sb) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		xasprintf(cause, "control socket %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(sb.st_mode)) {
+		xasprintf(cause, "control socket %s: a %s is there, not a socket; not replacing "
+		    "it (remove it or set control.socket elsewhere)", path,
+		    S_ISDIR(sb.st_mode) ? "directory" : S_ISLNK(sb.st_mode) ? "symbolic link" :
+		    S_ISREG(sb.st_mode) ? "regular file" : "file");
+		return -1;
+	}
+	/* Non-blocking: a listener with a full backlog answers EAGAIN, not never. */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0) {
+		xasprintf(cause, "control socket %s: socket: %s", path, strerror(errno));
+		return -1;
+	}
+	live = connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0 ||
+	    (errno != ECONNREFUSED && errno != ENOENT);
+	close(fd);
+	if (live) {
+		xasprintf(cause, "control socket %s: another process (a running gateway?) listens "
+		    "on it; not replacing it", path);
+		return -1;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		xasprintf(cause, "control socket %s: cannot remove the stale socket: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	log_info("stale control socket replaced", "path=%s", log_q(path));
+	return 0;
+}
+
 struct control *
 control_start(const char *path, char **cause)
 {
@@ -359,7 +647,10 @@ control_start(const char *path, char **cause)
 		ctl->group = gr->gr_gid;
 		ctl->has_group = 1;
 	}
-	unlink(path);
+	if (control_path_claim(&sun, cause) != 0) {
+		free(ctl);
+		return NULL;
+	}
 	old = umask(0117);
 	ctl->listener = evconnlistener_new_bind(gw->base, control_accept_cb, ctl,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof sun);
@@ -369,6 +660,9 @@ control_start(const char *path, char **cause)
 		free(ctl);
 		return NULL;
 	}
+	ctl->max_clients = (size_t)config_get_int(gw->conf, "control", "max_clients");
+	ctl->guard = evaccept_new(gw->base, ctl->listener, "control", NULL, NULL);
+	ctl->reap = event_new(gw->base, -1, 0, control_reap_cb, ctl);
 	chmod(path, 0660);
 	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
 		log_warn("cannot give the control socket to its group", "group=%s error=%s", group,
@@ -376,7 +670,7 @@ control_start(const char *path, char **cause)
 	ctl->path = xstrdup(path);
 	ctl->tick = event_new(gw->base, -1, EV_PERSIST, control_tick_cb, ctl);
 	event_add(ctl->tick, &tv);
-	log_info("control socket listening", "path=%s", path);
+	log_info("control socket listening", "path=%s", log_q(path));
 	return ctl;
 }
 
@@ -389,6 +683,8 @@ control_stop(struct control *ctl)
 		return;
 	while ((c = LIST_FIRST(&ctl->clients)) != NULL)
 		control_client_free(c);
+	evaccept_free(ctl->guard);
+	event_free(ctl->reap);
 	evconnlistener_free(ctl->listener);
 	event_free(ctl->tick);
 	unlink(ctl->path);

@@ -31,17 +31,26 @@ static int demo_reported;
 static int demo_failed;
 static char **demo_rows;
 
+/*
+ * Next to the running binary, then (a gateway run from the build tree)
+ * the build tree's demo/, then where it is installed, then the source
+ * tree's demo/.
+ */
 char *
 embedded_find(const char *name, const char *installed_dir)
 {
-	const char *dirs[3];
-	char *exe = util_exe_dir(), *path;
+	const char *dirs[4];
+	char *exe = util_exe_dir(), *path, *gwdir = realpath(PAIA_BUILDDIR "/gateway", NULL);
 	size_t i;
 
 	dirs[0] = exe;
-	dirs[1] = installed_dir;
-	dirs[2] = PAIA_SRCDIR "/examples";
+	dirs[1] = gwdir != NULL && strcmp(gwdir, exe) == 0 ? PAIA_BUILDDIR "/demo" : NULL;
+	dirs[2] = installed_dir;
+	dirs[3] = PAIA_SRCDIR "/demo";
+	free(gwdir);
 	for (i = 0; i < nitems(dirs); i++) {
+		if (dirs[i] == NULL)
+			continue;
 		xasprintf(&path, "%s/%s", dirs[i], name);
 		if (access(path, R_OK) == 0) {
 			free(exe);

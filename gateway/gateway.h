@@ -3,8 +3,9 @@
  * its state machine, the message contracts (task v1, result v1, DLQ),
  * the ledger of offsets, the committer thread, the runner and storage
  * interfaces, the control socket. One libevent loop in the main thread
- * owns all of it; only the committer runs on its own thread and talks
- * through a queue and an eventfd.
+ * owns all of it; two workers (common/worker.c) block where librdkafka
+ * does: the committer's transactions and health's ListOffsets; they talk
+ * to the loop through a queue and an eventfd only.
  */
 #ifndef PAIA_GATEWAY_H
 #define PAIA_GATEWAY_H
@@ -50,24 +51,34 @@ struct task_spec {
 	char *program;		/* storage URL */
 	char *model;		/* storage URL or NULL */
 	char *entry;		/* relative path inside input/, or NULL */
-	char *params;		/* JSON object text ("{}" when absent) */
+	char *params;		/* JSON object text as written ("{}" when absent) */
 	long timeout_s;		/* 0: the runner's default */
 	int gpu;
 	char *result_prefix;	/* storage URL prefix or NULL */
 	char *raw;		/* the original message, for requeue */
 	size_t rawlen;
+	size_t attempt_off;	/* raw's attempt value, [off, end) */
+	size_t attempt_end;
+	int attempt_insert;	/* no attempt: a requeue adds one at attempt_off */
 };
 
 /*
- * Decode and validate one task message. On failure returns -1, sets
- * *reason and an allocated *detail naming the field and what is wrong;
- * *task_id is set (allocated) when the message had a readable task_id.
+ * Decode and validate one task message: strict JSON (json_check), then
+ * the fields. On failure returns -1, sets *reason and an allocated
+ * *detail naming the field and what is wrong; *task_id is set
+ * (allocated) when the message had a readable task_id.
  */
 int msg_task_decode(const void *buf, size_t len, struct task_spec **out,
     enum dlq_reason *reason, char **detail, char **task_id);
 void msg_task_free(struct task_spec *);
-/* The task message to produce for a requeue: same task, attempt + 1. */
+/*
+ * The task message to produce for a requeue: the original text with
+ * the attempt's value one higher (added when it had none), every other
+ * byte as it was.
+ */
 char *msg_task_requeue(const struct task_spec *);
+/* "a string", "a number", "a boolean", "null", "an array", "an object". */
+const char *msg_type_name(const cJSON *);
 /* A safe file name from the last segment of a URL path ("program" if none). */
 char *msg_url_basename(const char *url);
 
@@ -84,12 +95,19 @@ const char *msg_error_class_name(enum error_class);
 
 struct artifact {
 	char *name;		/* log.txt, result.json, video.mp4 */
-	char *path;		/* local file */
+	char *path;		/* local file (for display: it is read from fd) */
 	char *url;		/* where it was uploaded */
 	const char *content_type;
 	char sha256[65];
 	off_t bytes;
+	int fd;			/* checked and opened by collect; -1 once handed over */
+	int capped;		/* log.txt: head and tail only */
 	int uploaded;
+};
+/* An artifact the gateway would not read, and why (result: artifacts_refused). */
+struct artifact_refusal {
+	char *name;
+	char *reason;
 };
 
 /* The DLQ record: {reason, detail, topic, partition, offset, original...}. */
@@ -151,14 +169,16 @@ struct commit_offset {
 	char *metadata;
 };
 struct commit_batch {
-	uint64_t id;
+	struct worker_job job;	/* first: batches travel as worker jobs */
+	uint64_t id;		/* 0: the committer's own start-up */
 	struct commit_record *records;
 	size_t nrecords;
 	char *offsets_topic;
 	struct commit_offset *offsets;
 	size_t noffsets;
 	void *group_metadata;	/* rd_kafka_consumer_group_metadata_t */
-	TAILQ_ENTRY(commit_batch) entry;
+	int ok;			/* the answer: committed, or the fatal error */
+	char *error;
 };
 struct committer;
 /* A batch came back: committed (ok) or not (fatal error string). */
@@ -206,12 +226,18 @@ struct runner_req {
 	int32_t partition;	/* where the task came from (pod annotations) */
 	int64_t offset;
 };
-enum runner_end { RUNNER_EXITED, RUNNER_TIMEOUT, RUNNER_CANCELLED, RUNNER_INFRA };
+/*
+ * RUNNER_INFRA: the game could not run for a reason of ours (retried as
+ * the next attempt); RUNNER_INVALID: it cannot run as the task asks,
+ * whatever the attempt (E2BIG: the task's values do not fit a process's
+ * environment), so the task ends at once with error class invalid.
+ */
+enum runner_end { RUNNER_EXITED, RUNNER_TIMEOUT, RUNNER_CANCELLED, RUNNER_INFRA, RUNNER_INVALID };
 struct runner_outcome {
 	enum runner_end end;
 	int exit_code;		/* RUNNER_EXITED */
 	int signal;		/* killed by a signal (EXITED with code 128+n) */
-	const char *message;	/* RUNNER_INFRA: why */
+	const char *message;	/* RUNNER_INFRA, RUNNER_INVALID: why */
 };
 struct runner_job;
 typedef void runner_started_cb(struct runner_job *, void *arg);
@@ -270,12 +296,19 @@ char *runner_k8s_pod_name(const char *prefix, const char *task_id, int attempt);
 void runner_free(struct runner *);
 
 /*
- * ---- storage.c, storage-s3.c: file://, http(s):// and s3:// (SigV4,
- * multipart) through libcurl multi. Callbacks run from the loop, never
- * before storage_get/storage_put has returned. ----
+ * ---- storage.c, storage-file.c, storage-s3.c: file://, http(s):// and
+ * s3:// (SigV4, multipart), the network ones through libcurl multi.
+ * Callbacks run from the loop, never before storage_get/storage_put has
+ * returned. ----
  */
 
-enum storage_result { STORAGE_OK, STORAGE_PERMANENT, STORAGE_TRANSIENT };
+enum storage_result {
+	STORAGE_OK,
+	STORAGE_PERMANENT,	/* retrying cannot help: the URL, the object, its size */
+	STORAGE_TRANSIENT,	/* retried; still failing after storage.retries */
+	STORAGE_LOCAL,		/* this host: a full disk, an I/O error; not retried */
+	STORAGE_TIMEOUT,	/* the transfer's deadline passed; not retried */
+};
 struct storage;
 struct storage_xfer;
 typedef void storage_done_cb(struct storage_xfer *, enum storage_result,
@@ -283,18 +316,74 @@ typedef void storage_done_cb(struct storage_xfer *, enum storage_result,
 struct storage *storage_new(struct event_base *, struct evcurl *, const struct config *,
     char **cause);
 void storage_free(struct storage *);
-/* Download url into path (streamed, size-capped, retried). */
-struct storage_xfer *storage_get(struct storage *, const char *url, const char *path,
+/*
+ * Download url into fd (a new, empty file opened for writing: the
+ * transfer owns it from now on and closes it). Streamed, capped at
+ * storage.max_download_bytes, retried; each retry starts the file
+ * afresh. deadline_ms (monotonic, util_mono_ms; 0: none) bounds the
+ * whole transfer, retries included. The caller removes the file when the
+ * outcome is not STORAGE_OK.
+ */
+struct storage_xfer *storage_get(struct storage *, const char *url, int fd, int64_t deadline_ms,
     storage_done_cb *, void *arg);
-/* Upload path to url (streamed, retried). */
-struct storage_xfer *storage_put(struct storage *, const char *path, const char *url,
+/*
+ * Upload the first size bytes of fd (a regular file opened for reading,
+ * checked by the caller: the transfer owns it from now on and closes it)
+ * to url. Streamed from fd, never from a path; retried.
+ */
+struct storage_xfer *storage_put(struct storage *, int fd, off_t size, const char *url,
     const char *content_type, storage_done_cb *, void *arg);
+/*
+ * In an upload's callback with STORAGE_OK: the hex sha256 of the bytes
+ * that were sent (computed while sending them).
+ */
+const char *storage_xfer_sha256(const struct storage_xfer *);
 /* Stop a transfer; its callback is not called. */
 void storage_cancel(struct storage_xfer *);
 /* Is url acceptable as a source/destination (scheme, file root)? */
 int storage_check_url(const struct storage *, const char *url, char **cause);
 void storage_stats(const struct storage *, uint64_t *bytes_in, uint64_t *bytes_out,
     uint64_t *retries);
+
+/* ---- taskdir.c: the gateway's hands in a task folder (see its opening comment) ---- */
+
+/* The task folder dir (a path of the gateway's own) as a directory descriptor; -1, *cause. */
+int taskdir_open(const char *dir, char **cause);
+/*
+ * A directory rel below the task folder, links not followed; -1 with
+ * *why (allocated) saying why it is refused, or *why NULL when absent.
+ */
+int taskdir_open_sub(int taskfd, const char *rel, char **why);
+/*
+ * Open the entry name of dirfd for reading as an artifact: a plain name,
+ * a regular file (a FIFO or device is never opened), one link, at most
+ * max bytes (max_key names the setting in the reason). The descriptor
+ * with *size; else -1 with *why (allocated) the reason it is refused,
+ * or *why NULL when there is no such entry.
+ */
+int taskdir_artifact_open(int dirfd, const char *name, off_t max, const char *max_key,
+    off_t *size, char **why);
+/* A refusal reason for an errno met opening something (allocated). */
+char *taskdir_reason(int err);
+/* "a FIFO", "a symbolic link", "a directory"...: what a mode is. */
+const char *taskdir_type_name(mode_t mode);
+/* A plain file name: [A-Za-z0-9._-], not starting with '.', 1 to 128 bytes. */
+int taskdir_name_ok(const char *name);
+/*
+ * A log of size bytes (fd) over max: a new descriptor, an unnamed file
+ * in tmpdir (else memory), holding its head, a line saying how many
+ * bytes were cut, and its tail, max bytes at most, with *newsize. -1
+ * when size <= max (upload it as it is), or -1 with *cause.
+ */
+int taskdir_log_cap(int fd, off_t size, off_t max, const char *tmpdir, off_t *newsize,
+    char **cause);
+/*
+ * Make directory name in dirfd (or keep the one there) with mode, owned
+ * by uid:gid (-1: unchanged), never through a link; 0 or -1 with *cause.
+ */
+int taskdir_mkdir(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, char **cause);
+/* Create the new file rel below the task folder (O_EXCL, no link followed); -1, *cause. */
+int taskdir_create(int taskfd, const char *rel, mode_t mode, char **cause);
 
 /* ---- task.c: the task state machine and the gateway's state ---- */
 
@@ -314,6 +403,9 @@ const char *task_state_name(enum task_state);
 int task_state_parse(const char *, enum task_state *);
 
 #define TASK_MAX_ARTIFACTS 4
+#define TASK_MAX_REFUSED 8
+/* result.json is read into memory: its cap (and its artifact's). */
+#define TASK_RESULT_JSON_MAX (1024 * 1024)
 #define STEP_BUCKETS 12
 /* Upper bounds (seconds) of the step-duration histogram buckets. */
 extern const double step_bucket_le[STEP_BUCKETS];
@@ -339,6 +431,12 @@ struct task {
 	int fetch_step;			/* 0 program, 1 model */
 	struct artifact arts[TASK_MAX_ARTIFACTS];
 	size_t narts;
+	struct artifact_refusal refused[TASK_MAX_REFUSED];
+	size_t nrefused;
+	int64_t fetch_deadline_ms;	/* monotonic: downloads end by then */
+	char *fetch_name;		/* the file being downloaded into input/ */
+	uint64_t disk_bytes;		/* finished: what its folder holds */
+	int dir_gone;			/* finished: its folder was removed (disk budget) */
 	size_t next_art;
 	cJSON *game_result;
 	int cancel_requested;
@@ -406,6 +504,21 @@ struct gw {
 };
 extern struct gw *gw;
 
+/*
+ * How task folders are made: <state_dir>/tasks/<task> (folder_mode, the
+ * gateway's), its input/ (input_mode, the gateway's: downloads) and
+ * output/ (output_mode, owned by output_uid:output_gid, -1: the
+ * gateway's). A runner that runs games as another user sets these
+ * before the first task. @locality loop
+ */
+struct task_dir_perms {
+	mode_t folder_mode;
+	mode_t input_mode;
+	mode_t output_mode;
+	uid_t output_uid;
+	gid_t output_gid;
+};
+void task_set_dir_perms(const struct task_dir_perms *);
 /* A message from the tasks topic (intake.c calls this). */
 void task_receive(int32_t partition, int64_t offset, const void *buf, size_t len);
 /* Partitions revoked: abandon their tasks (the new owner runs them). */
@@ -497,6 +610,28 @@ char *metrics_text(void);
 
 /* ---- control.c: the control socket ---- */
 
+enum control_cmd {
+	CONTROL_STATUS, CONTROL_TASKS, CONTROL_TASK, CONTROL_REQUEUE, CONTROL_CANCEL,
+	CONTROL_LAG, CONTROL_SUBSCRIBE,
+};
+struct control_request {
+	enum control_cmd cmd;
+	char *id;	/* task, requeue, cancel: 1..TASK_ID_MAX bytes */
+	char *state;	/* tasks: a state name, "active", or NULL for all */
+	int check;	/* lag: start a health check round */
+};
+/*
+ * Parse one request line (docs/control.md): strict JSON, one object, a
+ * known cmd, only its fields, each of its type, no control characters
+ * in strings. 0, or -1 with *cause the error to answer. Pure: no I/O.
+ */
+int control_request_parse(const char *line, size_t len, struct control_request *,
+    char **cause);
+void control_request_clear(struct control_request *);
+/*
+ * Listen on path. An existing socket there is replaced only when no
+ * one answers on it (a stale one); anything else there is an error.
+ */
 struct control *control_start(const char *path, char **cause);
 /* Tell subscribers about a task's change. */
 void control_notify_task(struct control *, const struct task *);

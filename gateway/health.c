@@ -10,9 +10,10 @@
  * aborted records), so they count as consumed and an idle partition
  * shows 0, not 1.
  *
- * The log end comes from ListOffsets requests on a thread of its own
- * (the broker answers slowly when it answers at all; the loop never
- * waits), on a consumer handle with no group that only asks.
+ * The log end comes from ListOffsets requests on a worker thread of its
+ * own (common/worker.c: the broker answers slowly when it answers at
+ * all; the loop never waits), on a consumer handle with no group that
+ * only asks. One round is out at a time.
  *
  * Two judgements, both rebuilt at every rebalance so no instance
  * judges partitions it no longer owns:
@@ -39,13 +40,9 @@
 #include "config.h"
 #include "gateway.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
@@ -76,10 +73,15 @@ struct health_part {
 	size_t nends;
 };
 
-struct health_result {
-	int32_t partition;
-	int64_t end;
-	char *error;
+/* One round of questions: the partitions, and the log end of each. */
+struct health_round {
+	struct worker_job job;		/* first */
+	size_t n;
+	struct health_result {
+		int32_t partition;
+		int64_t end;
+		char *error;
+	} *res;
 };
 
 struct health {
@@ -93,18 +95,9 @@ struct health {
 	struct event *timer;
 
 	/* The query thread. */
-	rd_kafka_t *rk;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int32_t *query;			/* loop -> thread, under lock */
-	size_t nquery;
-	int busy;			/* a query round is under way */
-	int stopping;
-	struct health_result *results;	/* thread -> loop, under lock */
-	size_t nresults;
-	int efd;
-	struct event *ev;
+	rd_kafka_t *rk;			/* used by the worker only */
+	struct worker *worker;
+	int busy;			/* a round is out */
 };
 
 static const char *status_names[] = { "OK", "WARN", "STALL", "STOP", "REWIND" };
@@ -287,111 +280,92 @@ health_check(struct health *h, struct health_part *p, int gw_moved, int64_t now)
 
 /* ---- the query thread ---- */
 
-static void *
-health_main(void *arg)
+static void
+health_round_free(struct worker_job *j, void *arg)
 {
-	struct health *h = arg;
-	int32_t *query;
-	size_t n, i;
-	struct health_result *res;
-	rd_kafka_resp_err_t err;
-	int64_t lo, hi;
-	uint64_t one = 1;
+	struct health_round *r = (struct health_round *)(void *)j;
+	size_t i;
 
-	pthread_mutex_lock(&h->lock);
-	for (;;) {
-		while (h->query == NULL && !h->stopping)
-			pthread_cond_wait(&h->cond, &h->lock);
-		if (h->stopping)
-			break;
-		query = h->query;
-		n = h->nquery;
-		h->query = NULL;
-		pthread_mutex_unlock(&h->lock);
-
-		res = xcalloc(n, sizeof *res);
-		for (i = 0; i < n; i++) {
-			res[i].partition = query[i];
-			err = rd_kafka_query_watermark_offsets(h->rk, h->topic, query[i], &lo, &hi,
-			    (int)h->timeout_ms);
-			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-				res[i].end = hi;
-			else {
-				res[i].end = -1;
-				res[i].error = xstrdup(rd_kafka_err2str(err));
-			}
-		}
-		free(query);
-
-		pthread_mutex_lock(&h->lock);
-		free(h->results);	/* not collected: the loop is stopping */
-		h->results = res;
-		h->nresults = n;
-		if (write(h->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-			log_error("health: eventfd write failed", "error=%s", log_q(strerror(errno)));
-	}
-	pthread_mutex_unlock(&h->lock);
-	log_q_release();
-	return NULL;
+	for (i = 0; i < r->n; i++)
+		free(r->res[i].error);
+	free(r->res);
+	free(r);
 }
 
+/* Ask the broker for each partition's last stable offset. @locality worker */
 static void
-health_results_cb(evutil_socket_t fd, short what, void *arg)
+health_query(struct worker *w, struct worker_jobs *jobs, void *arg)
 {
 	struct health *h = arg;
-	struct health_result *res;
+	struct worker_job *j;
+	struct health_round *r;
+	rd_kafka_resp_err_t err;
+	int64_t lo, hi;
+	size_t i;
+
+	while ((j = TAILQ_FIRST(jobs)) != NULL) {
+		r = (struct health_round *)(void *)j;
+		for (i = 0; i < r->n; i++) {
+			err = rd_kafka_query_watermark_offsets(h->rk, h->topic,
+			    r->res[i].partition, &lo, &hi, (int)h->timeout_ms);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				r->res[i].end = hi;
+			else {
+				r->res[i].end = -1;
+				r->res[i].error = xstrdup(rd_kafka_err2str(err));
+			}
+		}
+		worker_done(w, jobs, j);
+	}
+}
+
+/* A round came back: judge each partition still ours. @locality loop */
+static void
+health_answered(struct worker_job *j, void *arg)
+{
+	struct health *h = arg;
+	struct health_round *r = (struct health_round *)(void *)j;
 	struct health_part *p;
-	size_t n, i;
-	uint64_t v;
+	size_t i;
 	int64_t now = util_now_ms();
 	int gw_moved;
 
-	if (read(h->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		log_warn("health: eventfd read failed", "error=%s", log_q(strerror(errno)));
-	pthread_mutex_lock(&h->lock);
-	res = h->results;
-	n = h->nresults;
-	h->results = NULL;
-	h->nresults = 0;
 	h->busy = 0;
-	pthread_mutex_unlock(&h->lock);
-
 	gw_moved = h->progress != h->checked_progress;
 	h->checked_progress = h->progress;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < r->n; i++) {
 		/* Revoked while the question was out: not ours to judge. */
-		if ((p = health_find(h, res[i].partition)) != NULL) {
-			free(p->query_error);
-			p->query_error = res[i].error;
-			res[i].error = NULL;
-			if (res[i].end >= 0)
-				p->end = res[i].end;
-			else
-				log_debug("log end unknown", "partition=%d error=%s",
-				    (int)p->partition, log_q(p->query_error));
-			health_check(h, p, gw_moved, now);
-		}
-		free(res[i].error);
+		if ((p = health_find(h, r->res[i].partition)) == NULL)
+			continue;
+		free(p->query_error);
+		p->query_error = r->res[i].error;
+		r->res[i].error = NULL;
+		if (r->res[i].end >= 0)
+			p->end = r->res[i].end;
+		else
+			log_debug("log end unknown", "partition=%d error=%s", (int)p->partition,
+			    log_q(p->query_error));
+		health_check(h, p, gw_moved, now);
 	}
-	free(res);
+	health_round_free(j, arg);
 }
 
 static void
 health_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct health *h = arg;
+	struct health_round *r;
 	size_t i;
 
-	pthread_mutex_lock(&h->lock);
-	if (!h->busy && h->nparts > 0) {
-		h->query = xreallocarray(NULL, h->nparts, sizeof *h->query);
-		for (i = 0; i < h->nparts; i++)
-			h->query[i] = h->parts[i].partition;
-		h->nquery = h->nparts;
-		h->busy = 1;
-		pthread_cond_signal(&h->cond);
-	}
-	pthread_mutex_unlock(&h->lock);
+	if (h->busy || h->nparts == 0)
+		return;
+	r = xcalloc(1, sizeof *r);
+	r->n = h->nparts;
+	r->res = xcalloc(r->n, sizeof *r->res);
+	for (i = 0; i < h->nparts; i++)
+		r->res[i].partition = h->parts[i].partition;
+	h->busy = 1;
+	worker_post(h->worker, &r->job);
 }
 
 /* Run a check round now (tests, paiactl lag --now): the answer is async. */
@@ -407,7 +381,6 @@ health_start(struct event_base *base, const struct config *conf, char **cause)
 {
 	struct health *h;
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
-	struct util_sigmask mask;
 	char errstr[512];
 	struct timeval tv;
 	size_t i;
@@ -440,20 +413,11 @@ health_start(struct event_base *base, const struct config *conf, char **cause)
 	h->timeout_ms = config_get_int(conf, "health", "query_timeout_ms");
 	h->failures = (int)config_get_int(conf, "health", "failures");
 	h->window = (size_t)config_get_int(conf, "health", "window");
-	pthread_mutex_init(&h->lock, NULL);
-	pthread_cond_init(&h->cond, NULL);
-	if ((h->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
-		fatalx("eventfd: %s", strerror(errno));
-	h->ev = event_new(base, h->efd, EV_READ | EV_PERSIST, health_results_cb, h);
-	event_add(h->ev, NULL);
+	h->worker = worker_start(base, "health", health_query, health_answered, h);
 	h->timer = event_new(base, -1, EV_PERSIST, health_tick_cb, h);
 	tv.tv_sec = h->interval_ms / 1000;
 	tv.tv_usec = (h->interval_ms % 1000) * 1000;
 	event_add(h->timer, &tv);
-	util_signals_block(&mask);
-	if (pthread_create(&h->thread, NULL, health_main, h) != 0)
-		fatalx("pthread_create: %s", strerror(errno));
-	util_signals_restore(&mask);
 	return h;
 }
 
@@ -464,18 +428,8 @@ health_stop(struct health *h)
 
 	if (h == NULL)
 		return;
-	pthread_mutex_lock(&h->lock);
-	h->stopping = 1;
-	pthread_cond_signal(&h->cond);
-	pthread_mutex_unlock(&h->lock);
-	pthread_join(h->thread, NULL);
-	for (i = 0; i < h->nresults; i++)
-		free(h->results[i].error);
-	free(h->results);
-	free(h->query);
-	event_free(h->ev);
+	worker_stop(h->worker, 0, health_round_free);
 	event_free(h->timer);
-	close(h->efd);
 	rd_kafka_destroy(h->rk);
 	for (i = 0; i < h->nparts; i++) {
 		free(h->parts[i].why);
@@ -483,8 +437,6 @@ health_stop(struct health *h)
 	}
 	free(h->parts);
 	free(h->topic);
-	pthread_mutex_destroy(&h->lock);
-	pthread_cond_destroy(&h->cond);
 	free(h);
 }
 

@@ -72,6 +72,28 @@ main_set_option(struct config *conf, const char *arg, char **cause)
 	return rc;
 }
 
+/*
+ * What the schema cannot say: kafka.group.id becomes part of the
+ * transactional id and of pod labels, so it is a name too; results are
+ * named below storage.result_prefix, so it has no query or fragment
+ * (user information, the operator's own, is redacted where reported).
+ */
+static int
+main_check_names(const struct config *conf, char **cause)
+{
+	const char *group = config_get(conf, "kafka", "group.id");
+	const char *prefix = config_get(conf, "storage", "result_prefix");
+
+	if (group != NULL && config_name_check("kafka.group.id", group, 1, 249, cause) != 0)
+		return -1;
+	if (strpbrk(prefix, "?#") != NULL) {
+		xasprintf(cause, "storage.result_prefix must not have a query ('?') or a fragment "
+		    "('#'): artifact names are appended to it");
+		return -1;
+	}
+	return 0;
+}
+
 /* librdkafka is the judge of kafka.* keys: let it name a bad one. */
 static int
 main_check_kafka(const struct config *conf, char **cause)
@@ -185,7 +207,7 @@ main(int argc, char **argv)
 	opts = NULL;
 	if (state_dir != NULL && config_set(g.conf, "gateway", "state_dir", state_dir, &cause) != 0)
 		goto config_error;
-	if (main_check_kafka(g.conf, &cause) != 0)
+	if (main_check_kafka(g.conf, &cause) != 0 || main_check_names(g.conf, &cause) != 0)
 		goto config_error;
 	if (!g.embedded && (config_get(g.conf, "kafka", "bootstrap.servers") == NULL ||
 	    *config_get(g.conf, "kafka", "bootstrap.servers") == '\0')) {
@@ -219,6 +241,10 @@ main(int argc, char **argv)
 		if (gethostname(host, sizeof host) != 0)
 			snprintf(host, sizeof host, "gateway");
 		host[sizeof host - 1] = '\0';
+		/* It goes into log lines and the transactional id: a name, or set one. */
+		if (config_name_check("the host name (gateway.instance_id is not set)", host, 1, 64,
+		    &cause) != 0)
+			goto config_error;
 		g.instance = xstrdup(host);
 	}
 	xasprintf(&s, "%s/tasks", g.state_dir);
@@ -240,6 +266,8 @@ main(int argc, char **argv)
 		g.bootstrap = xstrdup(config_get(g.conf, "kafka", "bootstrap.servers"));
 
 	signal(SIGPIPE, SIG_IGN);
+	/* Room for games, transfers and clients: the soft limit is often 1024. */
+	util_nofile_raise();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	evthread_use_pthreads();
 	g.base = event_base_new();
@@ -276,7 +304,8 @@ main(int argc, char **argv)
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	log_info("paia-gateway started", "version=%s instance=%s state_dir=%s transactional_id=%s "
-	    "max_inflight=%zu", PACKAGE_VERSION, g.instance, g.state_dir, txid, g.max_inflight);
+	    "max_inflight=%zu", PACKAGE_VERSION, g.instance, log_q(g.state_dir), txid,
+	    g.max_inflight);
 
 	event_base_dispatch(g.base);
 

@@ -4,6 +4,12 @@
  * Pure functions: no I/O, no global state, so unit tests and fuzz
  * targets drive them directly. Result v1 is built in task.c, where the
  * facts it reports live.
+ *
+ * A task is read twice: json_check (common/json.c) holds it to strict
+ * JSON (no duplicate names, no \u0000, RFC 8259's grammar) and notes
+ * where its top-level members lie; cJSON then gives the values. The
+ * original text is kept: params and the requeued task are cut from it,
+ * so no number passes through a double on its way.
  */
 #include "config.h"
 #include "gateway.h"
@@ -82,25 +88,33 @@ msg_id_valid(const char *s)
 	return 1;
 }
 
-/* A relative path with no ".", ".." or empty segments. */
-static int
-msg_relpath_valid(const char *s)
+/*
+ * A relative path with no ".", ".." or empty segments: NULL, or what is
+ * wrong with it.
+ */
+static const char *
+msg_relpath_check(const char *s)
 {
 	const char *p = s, *slash;
 	size_t n;
 
-	if (*s == '\0' || *s == '/' || strlen(s) > 255)
-		return 0;
+	if (*s == '/')
+		return "must be relative (it starts with '/')";
+	if (strlen(s) > 255)
+		return "is longer than 255 bytes";
+	if (util_find_control(s) != NULL)
+		return "must not hold control characters";
+	if (strchr(s, '\\') != NULL)
+		return "must not hold a backslash";
 	for (;;) {
 		slash = strchr(p, '/');
 		n = slash != NULL ? (size_t)(slash - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)p[i] < 0x20 || p[i] == '\\')
-				return 0;
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return "must not have '..' segments";
+		if (n == 0 || (n == 1 && p[0] == '.'))
+			return "must not have empty or '.' segments";
 		if (slash == NULL)
-			return 1;
+			return NULL;
 		p = slash + 1;
 	}
 }
@@ -121,6 +135,33 @@ msg_url_valid(const char *s)
 		}
 	}
 	return 0;
+}
+
+/*
+ * NULL, or what is wrong with a task's result_prefix: a storage URL that
+ * artifact names can be appended to (no query, no fragment: they would
+ * swallow the names), reported in every result, so without user
+ * information.
+ */
+static const char *
+msg_prefix_check(const char *url)
+{
+	const char *host;
+	size_t hlen;
+
+	if (!msg_url_valid(url))
+		return "must be a file://, http(s):// or s3:// URL";
+	host = strstr(url, "://") + 3;
+	hlen = strcspn(host, "/?#");
+	if (memchr(host, '@', hlen) != NULL)
+		return "must not carry user information (user:password@)";
+	if (strchr(url, '?') != NULL)
+		return "must not have a query ('?')";
+	if (strchr(url, '#') != NULL)
+		return "must not have a fragment ('#')";
+	if (hlen == 0 && strncmp(url, "file://", 7) != 0)
+		return "must name a host or bucket";
+	return NULL;
 }
 
 char *
@@ -168,7 +209,7 @@ msg_fail(struct msg_ctx *ctx, enum dlq_reason r, const char *fmt, ...)
 	return -1;
 }
 
-static const char *
+const char *
 msg_type_name(const cJSON *j)
 {
 	if (cJSON_IsString(j))
@@ -227,9 +268,14 @@ msg_get_int(struct msg_ctx *ctx, const cJSON *obj, const char *name, int require
 	v = j->valuedouble;
 	if (v != floor(v) || isnan(v))
 		return msg_fail(ctx, DLQ_WRONG_TYPE, "field '%s' must be an integer, not %g", name, v);
-	if (v < min || v > max)
-		return msg_fail(ctx, DLQ_INVALID_VALUE, "field '%s' is %.0f, outside %.0f..%.0f",
+	if (v < min || v > max) {
+		/* Short, whatever the number: no 309 digits for 1e308. */
+		if (fabs(v) < 1e15)
+			return msg_fail(ctx, DLQ_INVALID_VALUE, "field '%s' is %.0f, outside "
+			    "%.0f..%.0f", name, v, min, max);
+		return msg_fail(ctx, DLQ_INVALID_VALUE, "field '%s' is %g, outside %.0f..%.0f",
 		    name, v, min, max);
+	}
 	*out = (long)v;
 	return 1;
 }
@@ -240,13 +286,18 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 {
 	struct msg_ctx ctx = { reason, detail };
 	struct task_spec *t = NULL;
+	struct json_doc doc;
+	const struct json_member *m;
 	cJSON *root = NULL, *j;
-	const char *end = NULL;
+	const char *why;
+	char *cause = NULL;
+	size_t at;
 	long n;
 	int rc = -1;
 
 	*out = NULL;
 	*task_id = NULL;
+	memset(&doc, 0, sizeof doc);
 	if (buf == NULL || len == 0)
 		return msg_fail(&ctx, DLQ_INVALID_JSON, "message is empty");
 	if (len > TASK_MAX_BYTES)
@@ -256,26 +307,20 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 		return msg_fail(&ctx, DLQ_INVALID_UTF8, "message is not valid UTF-8");
 	if (memchr(buf, '\0', len) != NULL)
 		return msg_fail(&ctx, DLQ_INVALID_JSON, "message contains a NUL byte");
-	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-	if (root == NULL) {
-		size_t at = end != NULL ? (size_t)(end - (const char *)buf) : 0;
-		return msg_fail(&ctx, DLQ_INVALID_JSON, "message is not JSON (error near byte %zu)",
+	if (json_check(buf, len, &doc, &at, &cause) != 0) {
+		msg_fail(&ctx, DLQ_INVALID_JSON, "message is not valid JSON: %s (byte %zu)", cause,
 		    at);
+		free(cause);
+		return -1;
 	}
-	/* Trailing garbage after the object is an error, whitespace is not. */
-	if (end != NULL) {
-		const char *e = (const char *)buf + len;
-		for (const char *p = end; p < e; p++) {
-			if (!isspace((unsigned char)*p)) {
-				msg_fail(&ctx, DLQ_INVALID_JSON, "trailing data after JSON at byte %zu",
-				    (size_t)(p - (const char *)buf));
-				goto out;
-			}
-		}
-	}
-	if (!cJSON_IsObject(root)) {
+	if (doc.type != JSON_OBJECT) {
 		msg_fail(&ctx, DLQ_NOT_OBJECT, "message is %s, not a JSON object",
-		    msg_type_name(root));
+		    json_type_name(doc.type));
+		goto out;
+	}
+	if ((root = cJSON_ParseWithLength(buf, len)) == NULL) {
+		/* json_check passed it: cJSON and it disagree (fuzz-json looks for this). */
+		msg_fail(&ctx, DLQ_INVALID_JSON, "message is not JSON cJSON can read");
 		goto out;
 	}
 	j = cJSON_GetObjectItemCaseSensitive(root, "task_id");
@@ -315,6 +360,11 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	}
 	if (msg_get_string(&ctx, root, "game_version", 0, &t->game_version) < 0)
 		goto out;
+	if (t->game_version != NULL && util_find_control(t->game_version) != NULL) {
+		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'game_version' must not hold control "
+		    "characters");
+		goto out;
+	}
 	if (msg_get_string(&ctx, root, "program", 1, &t->program) < 0)
 		goto out;
 	if (!msg_url_valid(t->program)) {
@@ -331,9 +381,8 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	}
 	if (msg_get_string(&ctx, root, "entry", 0, &t->entry) < 0)
 		goto out;
-	if (t->entry != NULL && !msg_relpath_valid(t->entry)) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE,
-		    "field 'entry' must be a relative path without '..' segments");
+	if (t->entry != NULL && (why = msg_relpath_check(t->entry)) != NULL) {
+		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'entry' %s", why);
 		goto out;
 	}
 	j = cJSON_GetObjectItemCaseSensitive(root, "params");
@@ -343,7 +392,9 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 			    msg_type_name(j));
 			goto out;
 		}
-		t->params = cJSON_PrintUnformatted(j);
+		/* As written: a seed of 2^53 + 1 reaches the game unrounded. */
+		m = json_doc_member(&doc, "params");
+		t->params = xstrndup((const char *)buf + m->value_off, m->value_end - m->value_off);
 	} else
 		t->params = xstrdup("{}");
 	n = 0;
@@ -372,34 +423,44 @@ msg_task_decode(const void *buf, size_t len, struct task_spec **out, enum dlq_re
 	}
 	if (msg_get_string(&ctx, root, "result_prefix", 0, &t->result_prefix) < 0)
 		goto out;
-	if (t->result_prefix != NULL && !msg_url_valid(t->result_prefix)) {
-		msg_fail(&ctx, DLQ_INVALID_VALUE,
-		    "field 'result_prefix' must be a file://, http(s):// or s3:// URL");
+	if (t->result_prefix != NULL &&
+	    (why = msg_prefix_check(t->result_prefix)) != NULL) {
+		msg_fail(&ctx, DLQ_INVALID_VALUE, "field 'result_prefix' %s", why);
 		goto out;
 	}
 	t->raw = xstrndup(buf, len);
 	t->rawlen = len;
+	/* Where a requeue writes the next attempt: over the value, or after the last member. */
+	if ((m = json_doc_member(&doc, "attempt")) != NULL) {
+		t->attempt_off = m->value_off;
+		t->attempt_end = m->value_end;
+	} else {
+		t->attempt_off = t->attempt_end = doc.members[doc.nmembers - 1].value_end;
+		t->attempt_insert = 1;
+	}
 	*out = t;
 	t = NULL;
 	rc = 0;
 out:
 	msg_task_free(t);
 	cJSON_Delete(root);
+	json_doc_free(&doc);
 	return rc;
 }
 
 char *
 msg_task_requeue(const struct task_spec *t)
 {
-	cJSON *root = cJSON_ParseWithLength(t->raw, t->rawlen);
+	const char *raw = t->raw;
 	char *s;
 
-	if (root == NULL)
-		fatalx("msg_task_requeue: stored task %s no longer parses", t->task_id);
-	cJSON_DeleteItemFromObjectCaseSensitive(root, "attempt");
-	cJSON_AddNumberToObject(root, "attempt", t->attempt + 1);
-	s = cJSON_PrintUnformatted(root);
-	cJSON_Delete(root);
+	/* Byte for byte the original but for the attempt's value. */
+	if (t->attempt_insert)
+		xasprintf(&s, "%.*s,\"attempt\":%d%s", (int)t->attempt_off, raw, t->attempt + 1,
+		    raw + t->attempt_off);
+	else
+		xasprintf(&s, "%.*s%d%s", (int)t->attempt_off, raw, t->attempt + 1,
+		    raw + t->attempt_end);
 	return s;
 }
 

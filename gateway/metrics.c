@@ -9,6 +9,15 @@
  *
  * Read-only and unauthenticated, like every Prometheus endpoint: bind
  * it to loopback or a cluster-internal address.
+ *
+ * Bounds: request headers METRICS_HEADERS_MAX, a body METRICS_BODY_MAX
+ * (more: 413), METRICS_TIMEOUT_S without progress ends a connection,
+ * and at most health.max_connections at once: libevent 2.1's evhttp has
+ * no such cap, so each accepted connection is counted where evhttp asks
+ * us for its bufferevent (evhttp_set_bevcb) and uncounted in its close
+ * callback, which a deferred event sets once evhttp has made the
+ * connection; at the cap the listener is disabled (further connections
+ * wait in the kernel's queue). Accept failures pause it (evaccept.c).
  */
 #include "config.h"
 #include "gateway.h"
@@ -19,12 +28,25 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#define METRICS_HEADERS_MAX (16 * 1024)
+#define METRICS_BODY_MAX 1024
+#define METRICS_TIMEOUT_S 10
 
 struct metrics {
 	struct evhttp *http;
+	struct evconnlistener *listener;
+	struct evaccept *guard;
+	size_t nconns;
+	size_t max_conns;
+	struct bufferevent **fresh;	/* accepted, close callback not yet set */
+	size_t nfresh;
+	struct event *pickup;
 };
 
 static void
@@ -204,10 +226,75 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 		metrics_reply(req, 404, "Not Found", "text/plain", "not found: try /healthz, /metrics, /lag\n");
 }
 
+/* The listener may run while under the cap (and no accept failure holds it). */
+static int
+metrics_can_accept(void *arg)
+{
+	struct metrics *m = arg;
+
+	return m->nconns < m->max_conns;
+}
+
+static void
+metrics_conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct metrics *m = arg;
+
+	m->nconns--;
+	if (m->listener != NULL && m->nconns < m->max_conns && !evaccept_paused(m->guard))
+		evconnlistener_enable(m->listener);
+}
+
+/* evhttp asks for a new connection's bufferevent: count the connection. */
+static struct bufferevent *
+metrics_bev_cb(struct event_base *base, void *arg)
+{
+	struct metrics *m = arg;
+	struct bufferevent *bev;
+
+	/* What evhttp makes itself when not asked (it closes the socket). */
+	if ((bev = bufferevent_socket_new(base, -1, 0)) == NULL)
+		return NULL;
+	/* Held until the pickup: then evhttp has set it up, or freed it on failure. */
+	bufferevent_incref(bev);
+	m->fresh = xreallocarray(m->fresh, m->nfresh + 1, sizeof *m->fresh);
+	m->fresh[m->nfresh++] = bev;
+	event_active(m->pickup, EV_TIMEOUT, 0);
+	if (++m->nconns >= m->max_conns)
+		evconnlistener_disable(m->listener);
+	return bev;
+}
+
+/* After the accept: the connection's bufferevent names its evhttp_connection. */
+static void
+metrics_pickup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics *m = arg;
+	bufferevent_event_cb eventcb;
+	void *cbarg;
+	size_t i;
+
+	for (i = 0; i < m->nfresh; i++) {
+		bufferevent_getcb(m->fresh[i], NULL, NULL, &eventcb, &cbarg);
+		if (eventcb != NULL && cbarg != NULL)
+			evhttp_connection_set_closecb(cbarg, metrics_conn_closed, m);
+		else {
+			/* evhttp gave up on it already: its callbacks are cleared. */
+			bufferevent_disable(m->fresh[i], EV_READ | EV_WRITE);
+			m->nconns--;
+		}
+		bufferevent_decref(m->fresh[i]);
+	}
+	m->nfresh = 0;
+	if (m->nconns < m->max_conns && !evaccept_paused(m->guard))
+		evconnlistener_enable(m->listener);
+}
+
 struct metrics *
 metrics_start(struct event_base *base, const char *listen, char **cause)
 {
 	struct metrics *m;
+	struct evhttp_bound_socket *bound;
 	const char *colon = strrchr(listen, ':');
 	char *host;
 	char *end;
@@ -228,17 +315,25 @@ metrics_start(struct event_base *base, const char *listen, char **cause)
 		host[strlen(host) - 1] = '\0';
 	}
 	m = xcalloc(1, sizeof *m);
+	m->max_conns = (size_t)config_get_int(gw->conf, "health", "max_connections");
 	m->http = evhttp_new(base);
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(m->http, metrics_request_cb, m);
-	evhttp_set_timeout(m->http, 10);
-	if (evhttp_bind_socket(m->http, host, (ev_uint16_t)port) != 0) {
+	evhttp_set_timeout(m->http, METRICS_TIMEOUT_S);
+	evhttp_set_max_headers_size(m->http, METRICS_HEADERS_MAX);
+	evhttp_set_max_body_size(m->http, METRICS_BODY_MAX);
+	evhttp_set_bevcb(m->http, metrics_bev_cb, m);
+	m->pickup = event_new(base, -1, 0, metrics_pickup_cb, m);
+	if ((bound = evhttp_bind_socket_with_handle(m->http, host, (ev_uint16_t)port)) == NULL) {
 		xasprintf(cause, "health.listen %s: cannot listen (address in use or not local?)", listen);
 		evhttp_free(m->http);
+		event_free(m->pickup);
 		free(m);
 		free(host);
 		return NULL;
 	}
+	m->listener = evhttp_bound_socket_get_listener(bound);
+	m->guard = evaccept_new(base, m->listener, "health", metrics_can_accept, m);
 	log_info("health endpoint listening", "listen=%s paths=/healthz,/metrics,/lag", listen);
 	free(host);
 	return m;
@@ -247,8 +342,18 @@ metrics_start(struct event_base *base, const char *listen, char **cause)
 void
 metrics_stop(struct metrics *m)
 {
+	size_t i;
+
 	if (m == NULL)
 		return;
+	evaccept_free(m->guard);
+	m->guard = NULL;
+	/* evhttp_free frees the listener, then the connections: their close callbacks run. */
+	m->listener = NULL;
 	evhttp_free(m->http);
+	for (i = 0; i < m->nfresh; i++)
+		bufferevent_decref(m->fresh[i]);
+	free(m->fresh);
+	event_free(m->pickup);
 	free(m);
 }

@@ -2,7 +2,8 @@
  * options.c: the configuration schema shared by paia-gateway and
  * paiactl: every known key of paia-gateway.conf(5) with its type,
  * default and bounds. [kafka] is passthrough: each kafka.X is handed to
- * librdkafka, which names a bad one.
+ * librdkafka, which names a bad one. Names that become ids, topic names
+ * or parts of log lines are CONFIG_NAME (Kafka's charset and length).
  */
 #include "config.h"
 #include "gateway.h"
@@ -14,11 +15,11 @@
 const struct config_key options_schema[] = {
 	{ "gateway", "state_dir", CONFIG_STRING, "/var/lib/paia", 0, 0, NULL,
 	  "task folders, control socket, embedded.json" },
-	{ "gateway", "instance_id", CONFIG_STRING, "", 0, 0, NULL,
+	{ "gateway", "instance_id", CONFIG_NAME, "", 0, 64, NULL,
 	  "stable instance name; transactional.id is <group>-<instance_id> (default: host name)" },
-	{ "gateway", "tasks_topic", CONFIG_STRING, "paia.tasks", 0, 0, NULL, "topic tasks are consumed from" },
-	{ "gateway", "results_topic", CONFIG_STRING, "paia.results", 0, 0, NULL, "topic results go to" },
-	{ "gateway", "dlq_topic", CONFIG_STRING, "paia.tasks.dlq", 0, 0, NULL, "dead-letter topic" },
+	{ "gateway", "tasks_topic", CONFIG_NAME, "paia.tasks", 1, 249, NULL, "topic tasks are consumed from" },
+	{ "gateway", "results_topic", CONFIG_NAME, "paia.results", 1, 249, NULL, "topic results go to" },
+	{ "gateway", "dlq_topic", CONFIG_NAME, "paia.tasks.dlq", 1, 249, NULL, "dead-letter topic" },
 	{ "gateway", "max_inflight", CONFIG_INT, "8", 1, 10000, NULL, "tasks running at once; intake pauses when full" },
 	{ "gateway", "prefetch", CONFIG_INT, "16", 0, 100000, NULL,
 	  "tasks received ahead and held ready to start beyond max_inflight" },
@@ -28,6 +29,9 @@ const struct config_key options_schema[] = {
 	  "records merged into one transaction at most (queued batches are merged)" },
 	{ "gateway", "grace_s", CONFIG_INT, "30", 0, 86400, NULL, "SIGTERM: time in-flight tasks get to finish" },
 	{ "gateway", "history", CONFIG_INT, "1000", 0, 1000000, NULL, "finished tasks kept in memory (and their folders)" },
+	{ "gateway", "disk_budget_mb", CONFIG_INT, "0", 0, INT64_MAX / (1024 * 1024), NULL,
+	  "folders of finished tasks hold at most this many MiB, oldest removed first "
+	  "(0: half the file system of state_dir)" },
 	{ "gateway", "revoke_commit_timeout_ms", CONFIG_INT, "10000", 0, 600000, NULL,
 	  "on revoke, how long to wait for done tasks to commit before handing partitions over" },
 	{ "gateway", "log_level", CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error", "log threshold" },
@@ -35,6 +39,15 @@ const struct config_key options_schema[] = {
 	{ "storage", "file_root", CONFIG_STRING, "", 0, 0, NULL,
 	  "file:// URLs must lie below this folder (empty: file:// refused)" },
 	{ "storage", "max_download_bytes", CONFIG_INT, "1073741824", 1, INT64_MAX, NULL, "largest program or model" },
+	{ "storage", "fetch_timeout_s", CONFIG_INT, "600", 1, 604800, NULL,
+	  "a task's downloads, retries included, end by this long or the task's timeout, "
+	  "whichever is shorter" },
+	{ "storage", "max_artifact_bytes", CONFIG_INT, "2147483648", 1, INT64_MAX, NULL,
+	  "largest artifact (video) uploaded; a larger one is refused and named in the result" },
+	{ "storage", "max_task_bytes", CONFIG_INT, "4294967296", 1, INT64_MAX, NULL,
+	  "all of a task's artifacts together; one that would pass it is refused" },
+	{ "storage", "max_log_bytes", CONFIG_INT, "16777216", 4096, INT64_MAX, NULL,
+	  "log.txt above this is uploaded as its head and tail with a line saying what was cut" },
 	{ "storage", "retries", CONFIG_INT, "5", 0, 100, NULL, "retries of a failed transfer" },
 	{ "storage", "backoff_ms", CONFIG_INT, "200", 1, 600000, NULL, "first retry delay" },
 	{ "storage", "backoff_max_ms", CONFIG_INT, "10000", 1, 3600000, NULL, "longest retry delay" },
@@ -72,6 +85,15 @@ const struct config_key options_schema[] = {
 	{ "runner", "kill_grace_s", CONFIG_INT, "5", 0, 3600, NULL, "SIGTERM to SIGKILL delay" },
 	{ "runner", "cpu_s", CONFIG_INT, "0", 0, INT64_MAX, NULL, "RLIMIT_CPU of a game (0: none)" },
 	{ "runner", "memory_mb", CONFIG_INT, "0", 0, INT64_MAX, NULL, "RLIMIT_AS of a game in MiB (0: none)" },
+	{ "runner", "sandbox", CONFIG_ENUM, "bwrap", 0, 0, "bwrap|none",
+	  "local games run in bubblewrap namespaces (none: unconfined, for hosts without user namespaces)" },
+	{ "runner", "user", CONFIG_STRING, "paia-game", 0, 0, NULL,
+	  "unprivileged user local games run as when the gateway is root (scripts/setup.sh creates it)" },
+	{ "runner", "bwrap", CONFIG_STRING, "bwrap", 0, 0, NULL, "the bubblewrap program (looked up on PATH)" },
+	{ "runner", "ro_paths", CONFIG_STRING, "", 0, 0, NULL,
+	  "more host paths a sandboxed game sees read-only, comma separated (absolute)" },
+	{ "runner", "tmp_mb", CONFIG_INT, "256", 1, 1048576, NULL,
+	  "size of a sandboxed game's private /tmp and /dev/shm in MiB (each; counted as memory)" },
 	{ "k8s", "kubeconfig", CONFIG_STRING, "", 0, 0, NULL,
 	  "kubeconfig file (empty: in-cluster service account, else $KUBECONFIG or ~/.kube/config)" },
 	{ "k8s", "context", CONFIG_STRING, "", 0, 0, NULL, "kubeconfig context (empty: current-context)" },
@@ -102,6 +124,8 @@ const struct config_key options_schema[] = {
 	  "accept insecure-skip-tls-verify or http:// API servers (logs a warning)" },
 	{ "health", "listen", CONFIG_STRING, "", 0, 0, NULL,
 	  "HOST:PORT serving /healthz and /metrics over HTTP (empty: off)" },
+	{ "health", "max_connections", CONFIG_INT, "32", 1, 10000, NULL,
+	  "HTTP connections served at once; more wait in the listen queue" },
 	{ "health", "interval_ms", CONFIG_INT, "10000", 100, 3600000, NULL,
 	  "how often lag is measured and partitions are judged" },
 	{ "health", "failures", CONFIG_INT, "3", 1, 1000, NULL,
@@ -111,6 +135,8 @@ const struct config_key options_schema[] = {
 	  "timeout of one log-end query to the broker" },
 	{ "control", "socket", CONFIG_STRING, "", 0, 0, NULL, "control socket path (default: <state_dir>/control.sock)" },
 	{ "control", "group", CONFIG_STRING, "", 0, 0, NULL, "group allowed on the socket besides the owner" },
+	{ "control", "max_clients", CONFIG_INT, "64", 1, 10000, NULL,
+	  "control connections at once; more are answered with an error and closed" },
 	{ NULL, NULL, CONFIG_STRING, NULL, 0, 0, NULL, NULL }
 };
 
@@ -119,11 +145,5 @@ const char *options_passthrough[] = { "kafka", NULL };
 char *
 options_default_state_dir(int embedded)
 {
-	char *s;
-
-	if (!embedded)
-		return xstrdup("/var/lib/paia");
-	xasprintf(&s, "%s/paia-%ld", getenv("TMPDIR") != NULL && *getenv("TMPDIR") != '\0' ?
-	    getenv("TMPDIR") : "/tmp", (long)getuid());
-	return s;
+	return util_state_dir_default(embedded);
 }

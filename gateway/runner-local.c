@@ -1,26 +1,59 @@
 /*
  * runner-local.c: the local runner: the game is a child process in the
- * task's folder, supervised like tmux's job.c. Each job leads its own
- * process group, so a deadline or cancel kills the whole group (the
- * game and whatever it started); stdout and stderr go to
- * output/log.txt; CPU and memory are capped with rlimits. The gateway
- * is a child subreaper, so orphans of a game are reaped here too.
+ * task's folder, supervised like tmux's job.c, and confined (DESIGN §7:
+ * a sandbox, not a fork).
+ *
+ * runner.sandbox = bwrap (the default): bubblewrap gives the game its own
+ * user, mount, pid, ipc, uts, net and cgroup namespaces. It sees the
+ * host's /usr and a few /etc files read-only, the task's input/ and
+ * params.json read-only and output/ writable under /workspace (the pod
+ * contract), its own binary, runner.ro_paths, and a private /tmp; nothing
+ * else of the host: not the state folder, the config, other tasks, the
+ * network. The game is the pid namespace's first process, so when it
+ * ends the kernel kills whatever it left behind (setsid, double forks),
+ * and a job ends only once that has happened. Started as root, the
+ * gateway drops to runner.user for real (setresuid) before bwrap runs:
+ * no namespace maps the game to root. That user cannot reach the
+ * gateway's folders, so the child first binds what the game needs into
+ * a tmpfs on /tmp of a mount namespace of its own (RUNNER_STAGE), and
+ * bwrap binds from there. Started as another user, games run as that
+ * user and the namespaces alone hide the gateway's files.
+ *
+ * runner.sandbox = none keeps the uid drop (when root), the rlimits and
+ * the clean environment, and nothing else: for hosts without user
+ * namespaces, with a warning at start.
+ *
+ * Either way each job leads its own process group; a deadline or cancel
+ * sends SIGTERM (in the sandbox, to the game's own group), then SIGKILL
+ * after runner.kill_grace_s; stdout and stderr go to output/log.txt; CPU
+ * and memory are capped with rlimits; params reach the game as a file
+ * (PAIA_PARAMS_FILE), and in PAIA_PARAMS too when small. The gateway is
+ * a child subreaper, so orphans of a game are reaped here.
  *
  * The runner knows nothing of Kafka or results: it reports how the
- * process ended.
+ * process ended. The pure parts (command line, environment, bwrap's
+ * status) are in runner-int.h for the unit test.
  */
 #include "config.h"
 #include "gateway.h"
+#include "runner-int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,9 +64,18 @@ enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_DEAD };
 struct local_job {
 	struct runner_job gen;		/* first: the generic handle */
 	struct local_runner *r;
-	pid_t pid;
+	pid_t pid;		/* our child: bwrap, or the game itself (none) */
 	int errfd;		/* exec status pipe, until exec or failure */
 	struct event *exec_ev;
+	int statusfd;		/* bwrap's --json-status-fd, until EOF */
+	struct event *status_ev;
+	char status[1024];
+	size_t status_len;
+	pid_t game;		/* the sandbox's first process, as the host sees it */
+	int gamefd;		/* its pidfd; -1 when unknown or not sandboxed */
+	struct event *game_ev;	/* bwrap ended: waiting for the game's namespace to */
+	struct runner_outcome last;	/* the outcome held meanwhile */
+	char *last_message;
 	char *task_id;
 	long timeout_s;
 	runner_started_cb *started_cb;
@@ -52,11 +94,67 @@ struct local_runner {
 	struct runner gen;		/* first: the generic handle */
 	struct event_base *base;
 	const struct config *conf;
-	char **argv;		/* runner.command split on spaces */
+	char **argv;		/* runner.command split on spaces, argv[0] absolute */
+	int bwrap;		/* runner.sandbox = bwrap */
+	char *bwrap_path;
+	char **system;		/* bwrap options for the host's /usr, /etc files */
+	char **ro_paths;	/* runner.ro_paths, resolved */
+	int drop;		/* started as root: games run as uid/gid */
+	uid_t uid;
+	gid_t gid;
 	struct event *sigchld;
 	struct job_list jobs;
 	size_t njobs;
 };
+
+/* One bind into the child's staging tmpfs (root and bwrap only). */
+struct runner_stage {
+	char *src;
+	char *dst;
+	int dir;
+};
+
+/* Everything the child needs, made before fork: it only makes system calls. */
+struct runner_launch {
+	char **argv;
+	char **envp;
+	char *dir;
+	char *log;
+	struct runner_stage stage[4 + RUNNER_RO_PATHS_MAX];
+	size_t nstage;
+	int drop;
+	uid_t uid;
+	gid_t gid;
+	int reach;		/* no sandbox: runner.user must reach dir by its path */
+	long long cpu, mem;
+	pid_t parent;
+};
+
+/* What a child reports when set-up or exec failed: errno, then text. */
+struct runner_exec_report {
+	int err;
+	char what[508];
+};
+
+static void
+runner_strv_add(char ***v, size_t *n, const char *s)
+{
+	*v = xreallocarray(*v, *n + 2, sizeof **v);
+	(*v)[(*n)++] = xstrdup(s);
+	(*v)[*n] = NULL;
+}
+
+void
+runner_strv_free(char **v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
 
 static char **
 runner_split(const char *cmd)
@@ -64,16 +162,658 @@ runner_split(const char *cmd)
 	char **argv = NULL, *copy = xstrdup(cmd), *tok, *save = NULL;
 	size_t n = 0;
 
-	for (tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save)) {
-		argv = xreallocarray(argv, n + 2, sizeof *argv);
-		argv[n++] = xstrdup(tok);
-	}
+	for (tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save))
+		runner_strv_add(&argv, &n, tok);
 	free(copy);
 	if (argv == NULL)
-		argv = xcalloc(2, sizeof *argv);
-	argv[n] = NULL;
+		argv = xcalloc(1, sizeof *argv);
 	return argv;
 }
+
+/* ---- the pure parts (runner-int.h) ---- */
+
+char *
+runner_stage_ro_name(size_t i)
+{
+	char *s;
+
+	xasprintf(&s, "%s/ro-%zu", RUNNER_STAGE, i);
+	return s;
+}
+
+/* Where the sandbox's source named name is: staged, or in the task folder. */
+static char *
+runner_source(const struct runner_sandbox *sb, const char *dir, const char *name)
+{
+	char *s;
+
+	xasprintf(&s, "%s/%s", sb->staged ? RUNNER_STAGE : dir, name);
+	return s;
+}
+
+char **
+runner_sandbox_argv(const struct runner_sandbox *sb, const char *dir)
+{
+	static const char *const ns[] = {
+		/* --unshare-user too: --disable-userns needs it said. */
+		"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+		"--new-session", "--as-pid-1", "--hostname", "paia-game", NULL
+	};
+	static const char *const binds[][3] = {
+		{ "--ro-bind", "input", RUNNER_WORKSPACE "/input" },
+		{ "--bind", "output", RUNNER_WORKSPACE "/output" },
+		{ "--ro-bind", "params.json", RUNNER_WORKSPACE "/params.json" },
+	};
+	char **v = NULL, *s, buf[32];
+	size_t n = 0, i;
+
+	runner_strv_add(&v, &n, sb->bwrap);
+	for (i = 0; ns[i] != NULL; i++)
+		runner_strv_add(&v, &n, ns[i]);
+	if (sb->status_fd >= 0) {
+		snprintf(buf, sizeof buf, "%d", sb->status_fd);
+		runner_strv_add(&v, &n, "--json-status-fd");
+		runner_strv_add(&v, &n, buf);
+	}
+	for (i = 0; sb->system != NULL && sb->system[i] != NULL; i++)
+		runner_strv_add(&v, &n, sb->system[i]);
+	runner_strv_add(&v, &n, "--proc");
+	runner_strv_add(&v, &n, "/proc");
+	runner_strv_add(&v, &n, "--dev");
+	runner_strv_add(&v, &n, "/dev");
+	/* Private and bounded: tmpfs pages are memory no rlimit counts. */
+	snprintf(buf, sizeof buf, "%lld", sb->tmp_mb * 1024 * 1024);
+	runner_strv_add(&v, &n, "--size");
+	runner_strv_add(&v, &n, buf);
+	runner_strv_add(&v, &n, "--tmpfs");
+	runner_strv_add(&v, &n, "/tmp");
+	runner_strv_add(&v, &n, "--size");
+	runner_strv_add(&v, &n, buf);
+	runner_strv_add(&v, &n, "--tmpfs");
+	runner_strv_add(&v, &n, "/dev/shm");
+	for (i = 0; i < sizeof binds / sizeof binds[0]; i++) {
+		runner_strv_add(&v, &n, binds[i][0]);
+		s = runner_source(sb, dir, binds[i][1]);
+		runner_strv_add(&v, &n, s);
+		free(s);
+		runner_strv_add(&v, &n, binds[i][2]);
+	}
+	runner_strv_add(&v, &n, "--ro-bind");
+	if (sb->staged) {
+		s = runner_source(sb, dir, "game");
+		runner_strv_add(&v, &n, s);
+		free(s);
+	} else
+		runner_strv_add(&v, &n, sb->game);
+	runner_strv_add(&v, &n, sb->game);
+	for (i = 0; sb->ro_paths != NULL && sb->ro_paths[i] != NULL; i++) {
+		runner_strv_add(&v, &n, "--ro-bind");
+		if (sb->staged) {
+			s = runner_stage_ro_name(i);
+			runner_strv_add(&v, &n, s);
+			free(s);
+		} else
+			runner_strv_add(&v, &n, sb->ro_paths[i]);
+		runner_strv_add(&v, &n, sb->ro_paths[i]);
+	}
+	/* Last: the root and /dev tmpfs were writable, and unbounded. */
+	runner_strv_add(&v, &n, "--remount-ro");
+	runner_strv_add(&v, &n, "/dev");
+	runner_strv_add(&v, &n, "--remount-ro");
+	runner_strv_add(&v, &n, "/");
+	runner_strv_add(&v, &n, "--chdir");
+	runner_strv_add(&v, &n, RUNNER_WORKSPACE);
+	runner_strv_add(&v, &n, "--");
+	for (i = 0; sb->argv[i] != NULL; i++)
+		runner_strv_add(&v, &n, sb->argv[i]);
+	return v;
+}
+
+char **
+runner_env_build(const struct runner_req *req, const char *workspace, const char *params_file,
+    const char *path, const char *home, char **cause)
+{
+	char attempt[16], **v = NULL;
+	const char *params = req->params != NULL ? req->params : "{}";
+	size_t n = 0, i, len;
+	struct {
+		const char *name, *value;
+	} vars[] = {
+		{ "PATH", path },
+		{ "HOME", home },
+		{ "LANG", "C.UTF-8" },
+		{ "PAIA_TASK_ID", req->task_id },
+		{ "PAIA_ATTEMPT", attempt },
+		{ "PAIA_GAME", req->game },
+		{ "PAIA_WORKSPACE", workspace },
+		{ "PAIA_ENTRY", req->entry },
+		{ "PAIA_PARAMS_FILE", params_file },
+		/* Large params only in the file: one string may not pass 128 KiB. */
+		{ "PAIA_PARAMS", strlen(params) < RUNNER_PARAMS_ENV_MAX ? params : NULL },
+	};
+
+	snprintf(attempt, sizeof attempt, "%d", req->attempt);
+	v = xcalloc(1, sizeof *v);
+	for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		if (vars[i].value == NULL)
+			continue;
+		len = strlen(vars[i].name) + 1 + strlen(vars[i].value) + 1;
+		if (len > RUNNER_ARG_STRLEN_MAX) {
+			xasprintf(cause, "the game's environment variable %s would be %zu bytes, more "
+			    "than a process allows (%d)", vars[i].name, len, RUNNER_ARG_STRLEN_MAX);
+			runner_strv_free(v);
+			return NULL;
+		}
+		v = xreallocarray(v, n + 2, sizeof *v);
+		xasprintf(&v[n++], "%s=%s", vars[i].name, vars[i].value);
+		v[n] = NULL;
+	}
+	return v;
+}
+
+void
+runner_status_parse(const char *text, size_t len, long *child_pid, int *exit_code)
+{
+	const char *line = text, *nl;
+	const cJSON *v;
+	cJSON *j;
+
+	*child_pid = -1;
+	*exit_code = -1;
+	while ((nl = memchr(line, '\n', len - (size_t)(line - text))) != NULL) {
+		if ((j = cJSON_ParseWithLength(line, (size_t)(nl - line))) != NULL) {
+			v = cJSON_GetObjectItemCaseSensitive(j, "child-pid");
+			if (cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= INT32_MAX)
+				*child_pid = (long)v->valuedouble;
+			v = cJSON_GetObjectItemCaseSensitive(j, "exit-code");
+			if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 255)
+				*exit_code = (int)v->valuedouble;
+			cJSON_Delete(j);
+		}
+		line = nl + 1;
+	}
+}
+
+/* ---- start-up: what every game of this runner shares ---- */
+
+/* name as execvp would find it, made absolute and real; NULL with *cause if none. */
+static char *
+runner_which(const char *name, char **cause)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL, *cand = NULL, *real = NULL;
+	struct stat sb;
+
+	if (*name == '\0') {
+		xasprintf(cause, "an empty command");
+		return NULL;
+	}
+	if (strchr(name, '/') != NULL)
+		cand = xstrdup(name);
+	else {
+		copy = xstrdup(path != NULL && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin");
+		for (dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+			xasprintf(&cand, "%s/%s", dir, name);
+			if (*dir == '/' && stat(cand, &sb) == 0 && S_ISREG(sb.st_mode) &&
+			    access(cand, X_OK) == 0)
+				break;
+			free(cand);
+			cand = NULL;
+		}
+		free(copy);
+		if (cand == NULL) {
+			xasprintf(cause, "%s: not found on PATH", name);
+			return NULL;
+		}
+	}
+	if (stat(cand, &sb) != 0 || (real = realpath(cand, NULL)) == NULL)
+		xasprintf(cause, "%s: %s", cand, strerror(errno));
+	else if (!S_ISREG(sb.st_mode) || access(real, X_OK) != 0) {
+		xasprintf(cause, "%s: not an executable file", cand);
+		free(real);
+		real = NULL;
+	}
+	free(cand);
+	return real;
+}
+
+/*
+ * The host's system files a game may see, as bwrap options: /usr, the
+ * merged-/usr links (or folders) at the top, the loader's and the
+ * alternatives' files in /etc (ffmpeg's libraries go through
+ * /etc/alternatives), Python's /etc/python3*. Not /etc as a whole:
+ * passwd, hosts, the gateway's own config may live there.
+ */
+static char **
+runner_system_args(void)
+{
+	static const char *const paths[] = {
+		"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+		"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives",
+		"/etc/localtime", "/etc/nsswitch.conf", NULL
+	};
+	char **v = NULL, **found = NULL, link[PATH_MAX], *p;
+	size_t n = 0, nfound = 0, i;
+	struct dirent *de;
+	struct stat sb;
+	ssize_t len;
+	DIR *d;
+
+	for (i = 0; paths[i] != NULL; i++)
+		runner_strv_add(&found, &nfound, paths[i]);
+	if ((d = opendir("/etc")) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strncmp(de->d_name, "python3", 7) != 0)
+				continue;
+			xasprintf(&p, "/etc/%s", de->d_name);
+			runner_strv_add(&found, &nfound, p);
+			free(p);
+		}
+		closedir(d);
+	}
+	for (i = 0; i < nfound; i++) {
+		if (lstat(found[i], &sb) != 0)
+			continue;
+		if (S_ISLNK(sb.st_mode)) {
+			if ((len = readlink(found[i], link, sizeof link - 1)) <= 0)
+				continue;
+			link[len] = '\0';
+			runner_strv_add(&v, &n, "--symlink");
+			runner_strv_add(&v, &n, link);
+		} else if (S_ISDIR(sb.st_mode) || S_ISREG(sb.st_mode))
+			runner_strv_add(&v, &n, "--ro-bind");
+		else
+			continue;
+		if (!S_ISLNK(sb.st_mode))
+			runner_strv_add(&v, &n, found[i]);
+		runner_strv_add(&v, &n, found[i]);
+	}
+	runner_strv_free(found);
+	if (v == NULL)
+		v = xcalloc(1, sizeof *v);
+	return v;
+}
+
+/* Is path a or below b? */
+static int
+runner_path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	if (n == 1 && *b == '/')
+		return 1;
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* runner.ro_paths: absolute, existing, resolved; never the state folder. */
+static int
+runner_ro_paths_parse(struct local_runner *r, char **cause)
+{
+	static const char *const reserved[] = { RUNNER_WORKSPACE, "/proc", "/dev", NULL };
+	char *copy = xstrdup(config_get(r->conf, "runner", "ro_paths")), *tok, *save = NULL;
+	char *real, *state = realpath(config_get(r->conf, "gateway", "state_dir"), NULL);
+	size_t n = 0, i;
+	int rc = -1;
+
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		tok += strspn(tok, " \t");
+		tok[strcspn(tok, " \t")] = '\0';
+		if (*tok == '\0')
+			continue;
+		if (*tok != '/') {
+			xasprintf(cause, "runner.ro_paths: %s is not an absolute path", tok);
+			goto out;
+		}
+		if (n == RUNNER_RO_PATHS_MAX) {
+			xasprintf(cause, "runner.ro_paths: more than %d paths", RUNNER_RO_PATHS_MAX);
+			goto out;
+		}
+		if ((real = realpath(tok, NULL)) == NULL) {
+			xasprintf(cause, "runner.ro_paths: %s: %s", tok, strerror(errno));
+			goto out;
+		}
+		for (i = 0; reserved[i] != NULL && !runner_path_within(real, reserved[i]); i++)
+			;
+		if (strcmp(real, "/") == 0 || reserved[i] != NULL) {
+			xasprintf(cause, "runner.ro_paths: %s is (or is below) %s, which the sandbox makes "
+			    "itself", tok, reserved[i] != NULL ? reserved[i] : "/");
+			free(real);
+			goto out;
+		}
+		if (state != NULL && (runner_path_within(real, state) || runner_path_within(state, real))) {
+			xasprintf(cause, "runner.ro_paths: %s would show games the state folder %s", tok,
+			    state);
+			free(real);
+			goto out;
+		}
+		runner_strv_add(&r->ro_paths, &n, real);
+		free(real);
+	}
+	rc = 0;
+out:
+	if (r->ro_paths == NULL)
+		r->ro_paths = xcalloc(1, sizeof *r->ro_paths);
+	free(state);
+	free(copy);
+	return rc;
+}
+
+/* ---- a launch: the task folder, the command line, the environment ---- */
+
+/*
+ * Make the task folder what the game may use: params.json written,
+ * input/ and its files readable and executable by anyone (the game sees
+ * input/ read-only and cannot chmod its program), output/ the game's
+ * (runner.user's, when root). Everything is opened without following
+ * links; input/ holds only what the gateway downloaded.
+ */
+static int
+runner_workspace_prepare(const struct local_runner *r, const struct runner_req *req, char **cause)
+{
+	char *path;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	int fd, ffd, rc = -1;
+
+	xasprintf(&path, "%s/params.json", req->dir);
+	if (util_write_file(path, req->params, strlen(req->params), 0644, cause) != 0 ||
+	    chmod(path, 0644) != 0) {
+		if (*cause == NULL)
+			xasprintf(cause, "chmod %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	if (chmod(req->dir, 0755) != 0) {
+		xasprintf(cause, "chmod %s: %s", req->dir, strerror(errno));
+		return -1;
+	}
+	xasprintf(&path, "%s/input", req->dir);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fchmod(fd, 0755) != 0 || (d = fdopendir(fd)) == NULL) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		ffd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
+		if (ffd < 0)
+			continue;
+		if (fstat(ffd, &sb) == 0 && S_ISREG(sb.st_mode))
+			fchmod(ffd, 0755);
+		close(ffd);
+	}
+	closedir(d);
+	free(path);
+	xasprintf(&path, "%s/output", req->dir);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    (r->drop && fchown(fd, r->uid, r->gid) != 0) || fchmod(fd, 0755) != 0) {
+		xasprintf(cause, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	close(fd);
+	rc = 0;
+out:
+	free(path);
+	return rc;
+}
+
+static void
+runner_launch_free(struct runner_launch *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	runner_strv_free(l->argv);
+	runner_strv_free(l->envp);
+	for (i = 0; i < l->nstage; i++) {
+		free(l->stage[i].src);
+		free(l->stage[i].dst);
+	}
+	free(l->dir);
+	free(l->log);
+	free(l);
+}
+
+static void
+runner_launch_stage(struct runner_launch *l, const char *src, char *dst, int dir)
+{
+	l->stage[l->nstage].src = xstrdup(src);
+	l->stage[l->nstage].dst = dst;
+	l->stage[l->nstage].dir = dir;
+	l->nstage++;
+}
+
+/*
+ * What the child of a job runs: argv is the command (the runner's, or
+ * the start-up probe's). NULL with *cause and *end (RUNNER_INVALID when
+ * the task's values cannot fit an environment) on failure.
+ */
+static struct runner_launch *
+runner_launch_new(const struct local_runner *r, char *const *argv, const struct runner_req *req,
+    int status_fd, enum runner_end *end, char **cause)
+{
+	struct runner_launch *l = xcalloc(1, sizeof *l);
+	struct runner_sandbox sb;
+	const char *path = getenv("PATH");
+	char *pfile, *s;
+	size_t i, n;
+
+	l->dir = xstrdup(req->dir);
+	xasprintf(&l->log, "%s/output/log.txt", req->dir);
+	l->drop = r->drop;
+	l->uid = r->uid;
+	l->gid = r->gid;
+	l->cpu = config_get_int(r->conf, "runner", "cpu_s");
+	l->mem = config_get_int(r->conf, "runner", "memory_mb");
+	l->parent = getpid();
+	if (r->bwrap) {
+		memset(&sb, 0, sizeof sb);
+		sb.bwrap = r->bwrap_path;
+		sb.game = r->argv[0];
+		sb.argv = (const char *const *)argv;
+		sb.system = (const char *const *)r->system;
+		sb.ro_paths = (const char *const *)r->ro_paths;
+		sb.tmp_mb = config_get_int(r->conf, "runner", "tmp_mb");
+		sb.staged = r->drop;
+		sb.status_fd = status_fd;
+		l->argv = runner_sandbox_argv(&sb, req->dir);
+		l->envp = runner_env_build(req, RUNNER_WORKSPACE, RUNNER_WORKSPACE "/params.json",
+		    "/usr/local/bin:/usr/bin:/bin", "/tmp", cause);
+		if (sb.staged) {
+			xasprintf(&s, "%s/input", req->dir);
+			runner_launch_stage(l, s, runner_source(&sb, NULL, "input"), 1);
+			free(s);
+			xasprintf(&s, "%s/output", req->dir);
+			runner_launch_stage(l, s, runner_source(&sb, NULL, "output"), 1);
+			free(s);
+			xasprintf(&s, "%s/params.json", req->dir);
+			runner_launch_stage(l, s, runner_source(&sb, NULL, "params.json"), 0);
+			free(s);
+			runner_launch_stage(l, r->argv[0], runner_source(&sb, NULL, "game"), 0);
+			for (i = 0; r->ro_paths[i] != NULL; i++) {
+				struct stat st;
+
+				runner_launch_stage(l, r->ro_paths[i], runner_stage_ro_name(i),
+				    stat(r->ro_paths[i], &st) == 0 && S_ISDIR(st.st_mode));
+			}
+		}
+	} else {
+		l->reach = r->drop;
+		for (i = 0, n = 0; argv[i] != NULL; i++)
+			runner_strv_add(&l->argv, &n, argv[i]);
+		xasprintf(&pfile, "%s/params.json", req->dir);
+		l->envp = runner_env_build(req, req->dir, pfile,
+		    path != NULL ? path : "/usr/local/bin:/usr/bin:/bin", req->dir, cause);
+		free(pfile);
+	}
+	if (l->envp == NULL) {
+		*end = RUNNER_INVALID;
+		runner_launch_free(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* ---- the child: system calls only, then exec ---- */
+
+/* In the child: report a failed set-up on fd (errno and what) and exit. */
+static void __attribute__((noreturn))
+runner_child_fail(int fd, const char *what)
+{
+	struct runner_exec_report rep;
+	int n;
+
+	rep.err = errno;
+	n = snprintf(rep.what, sizeof rep.what, "%s: %s", what, strerror(rep.err));
+	if (n < 0 || (size_t)n >= sizeof rep.what)
+		n = sizeof rep.what - 1;
+	if (write(fd, &rep, sizeof rep.err + (size_t)n) < 0) {
+		/* The parent sees a short report; nothing else to do. */
+	}
+	_exit(127);
+}
+
+/*
+ * In the child, as root: a mount namespace of its own, a tmpfs on /tmp
+ * in it, and what the game needs bound there, where runner.user (and so
+ * bwrap) can reach it. The sources are opened before /tmp is covered:
+ * they may be below it.
+ */
+static void
+runner_child_stage(const struct runner_launch *l, int errfd)
+{
+	int fds[4 + RUNNER_RO_PATHS_MAX], fd;
+	char src[64];
+	struct stat sb;
+	size_t i;
+
+	if (unshare(CLONE_NEWNS) != 0)
+		runner_child_fail(errfd, "unshare(CLONE_NEWNS)");
+	/* Nothing mounted here may show in the host's namespace. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+		runner_child_fail(errfd, "making / private");
+	for (i = 0; i < l->nstage; i++) {
+		if ((fds[i] = open(l->stage[i].src, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			runner_child_fail(errfd, l->stage[i].src);
+		if (fstat(fds[i], &sb) != 0)
+			runner_child_fail(errfd, l->stage[i].src);
+		if (!S_ISDIR(sb.st_mode) != !l->stage[i].dir) {
+			errno = l->stage[i].dir ? ENOTDIR : EISDIR;
+			runner_child_fail(errfd, l->stage[i].src);
+		}
+	}
+	if (mount("tmpfs", RUNNER_STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
+		runner_child_fail(errfd, "mounting the staging tmpfs on " RUNNER_STAGE);
+	for (i = 0; i < l->nstage; i++) {
+		if (l->stage[i].dir) {
+			if (mkdir(l->stage[i].dst, 0755) != 0)
+				runner_child_fail(errfd, l->stage[i].dst);
+		} else {
+			if ((fd = open(l->stage[i].dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
+				runner_child_fail(errfd, l->stage[i].dst);
+			close(fd);
+		}
+		snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
+		if (mount(src, l->stage[i].dst, NULL, MS_BIND | MS_REC, NULL) != 0)
+			runner_child_fail(errfd, l->stage[i].src);
+		close(fds[i]);
+	}
+}
+
+/*
+ * In the child: set up and exec; never returns. errfd reports a failure
+ * (close-on-exec, so exec closing it means success); statusfd (or -1)
+ * is handed to bwrap as descriptor 4.
+ */
+static void __attribute__((noreturn))
+runner_child(const struct runner_launch *l, int errfd, int statusfd)
+{
+	struct rlimit rl;
+	sigset_t none;
+	int fd;
+
+	/*
+	 * First, drop every descriptor inherited from the gateway: a program
+	 * being downloaded is open for writing in the gateway, and a child
+	 * holding that descriptor makes exec of the program fail with
+	 * ETXTBSY in another game. errfd moves to 3 (close-on-exec), bwrap's
+	 * status to 4 (inherited).
+	 */
+	if ((fd = fcntl(errfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (statusfd >= 0 && (statusfd = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) < 0) ||
+	    dup3(fd, 3, O_CLOEXEC) < 0)
+		runner_child_fail(errfd, "dup");
+	errfd = 3;
+	if (statusfd >= 0 && dup2(statusfd, 4) < 0)
+		runner_child_fail(errfd, "dup");
+	close_range(statusfd >= 0 ? 5 : 4, ~0U, 0);
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGCHLD, SIG_DFL);
+	/* As ourselves: the task folder may be out of runner.user's reach. */
+	if (chdir(l->dir) != 0)
+		runner_child_fail(errfd, l->dir);
+	/* output/ is fresh for each attempt; never follow what is there anyway. */
+	if ((fd = open(l->log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+	    0644)) < 0)
+		runner_child_fail(errfd, l->log);
+	if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+		runner_child_fail(errfd, "dup2");
+	close(fd);
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || dup2(fd, STDIN_FILENO) < 0)
+		runner_child_fail(errfd, "/dev/null");
+	close(fd);
+	if (l->cpu > 0) {
+		rl.rlim_cur = (rlim_t)l->cpu;
+		rl.rlim_max = (rlim_t)l->cpu + 5;
+		setrlimit(RLIMIT_CPU, &rl);
+	}
+	if (l->mem > 0) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)l->mem * 1024 * 1024;
+		setrlimit(RLIMIT_AS, &rl);
+	}
+	if (l->nstage > 0)
+		runner_child_stage(l, errfd);
+	if (l->drop) {
+		/* For real, before any namespace: nothing may map the game to root. */
+		if (setgroups(0, NULL) != 0 || setresgid(l->gid, l->gid, l->gid) != 0 ||
+		    setresuid(l->uid, l->uid, l->uid) != 0)
+			runner_child_fail(errfd, "dropping to runner.user");
+		if (setuid(0) != -1 || geteuid() != l->uid || getegid() != l->gid) {
+			errno = EPERM;
+			runner_child_fail(errfd, "runner.user kept root's privileges");
+		}
+	}
+	if (l->reach && chdir(l->dir) != 0)
+		runner_child_fail(errfd, l->dir);
+	/*
+	 * A gateway killed with -9 takes its games along. Set after the uid
+	 * change, which clears it; the parent may be gone already.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != l->parent)
+		_exit(127);
+	/* No setuid program gives the game back what it lost. */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	execve(l->argv[0], l->argv, l->envp);
+	runner_child_fail(errfd, l->argv[0]);
+}
+
+/* ---- jobs ---- */
 
 static void
 runner_exec_close(struct local_job *j)
@@ -87,21 +827,104 @@ runner_exec_close(struct local_job *j)
 }
 
 /*
- * Read the child's exec status: 1 and a reason in why if set-up or exec
- * failed, 0 once exec closed the pipe, -1 if nothing yet.
+ * Read the child's exec status: 1 and the report in rep if set-up or
+ * exec failed, 0 once exec closed the pipe, -1 if nothing yet.
  */
 static int
-runner_exec_status(struct local_job *j, char *why, size_t len)
+runner_exec_status(int fd, struct runner_exec_report *rep)
 {
 	ssize_t n;
 
+	memset(rep, 0, sizeof *rep);
 	do
-		n = read(j->errfd, why, len - 1);
+		n = read(fd, rep, sizeof *rep - 1);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	why[n > 0 ? n : 0] = '\0';
-	return n > 0;
+	if (n == 0)
+		return 0;
+	if ((size_t)n < sizeof rep->err + 1) {
+		rep->err = 0;
+		snprintf(rep->what, sizeof rep->what, "a short report from the game's process");
+	}
+	return 1;
+}
+
+/* The outcome of a failed set-up or exec: E2BIG is the task's, the rest ours. */
+static void
+runner_exec_outcome(struct local_job *j, struct runner_exec_report *rep, struct runner_outcome *o)
+{
+	memset(o, 0, sizeof *o);
+	o->end = RUNNER_INFRA;
+	if (rep->err == E2BIG) {
+		o->end = RUNNER_INVALID;
+		snprintf(rep->what, sizeof rep->what, "the task's values do not fit the game's "
+		    "command line and environment (execve: %s)", strerror(E2BIG));
+	}
+	o->message = rep->what;
+	log_error("cannot start the game", "task=%s error=%s", j->task_id, log_q(rep->what));
+}
+
+static void
+runner_game_track(struct local_job *j, pid_t pid)
+{
+	j->game = pid;
+	/* A pidfd: the pid of a game reaped elsewhere is never signalled. */
+	j->gamefd = pidfd_open(pid, 0);
+	log_debug("game sandboxed", "task=%s pid=%ld", j->task_id, (long)pid);
+}
+
+/* Has the sandbox's first process, hence its whole pid namespace, ended? */
+static int
+runner_game_ended(const struct local_job *j)
+{
+	struct pollfd pfd = { j->gamefd, POLLIN, 0 };
+
+	return j->gamefd < 0 || poll(&pfd, 1, 0) != 0;
+}
+
+/* Read what bwrap said on its status pipe; learn the game's pid. */
+static void
+runner_status_read(struct local_job *j)
+{
+	char buf[512];
+	ssize_t n;
+	size_t room;
+	long pid;
+	int code, eof = 0;
+
+	if (j->statusfd < 0)
+		return;
+	for (;;) {
+		n = read(j->statusfd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			eof = n == 0 || errno != EAGAIN;
+			break;
+		}
+		room = sizeof j->status - 1 - j->status_len;
+		memcpy(j->status + j->status_len, buf, (size_t)n < room ? (size_t)n : room);
+		j->status_len += (size_t)n < room ? (size_t)n : room;
+	}
+	if (j->game == 0) {
+		runner_status_parse(j->status, j->status_len, &pid, &code);
+		if (pid > 0)
+			runner_game_track(j, (pid_t)pid);
+	}
+	if (eof) {
+		if (j->status_ev != NULL)
+			event_free(j->status_ev);
+		j->status_ev = NULL;
+		close(j->statusfd);
+		j->statusfd = -1;
+	}
+}
+
+static void
+runner_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	runner_status_read(arg);
 }
 
 static void
@@ -113,8 +936,16 @@ runner_job_end(struct local_job *j, const struct runner_outcome *o)
 		event_free(j->deadline);
 	if (j->kill_timer != NULL)
 		event_free(j->kill_timer);
-	j->deadline = j->kill_timer = NULL;
+	if (j->game_ev != NULL)
+		event_free(j->game_ev);
+	if (j->status_ev != NULL)
+		event_free(j->status_ev);
+	j->deadline = j->kill_timer = j->game_ev = j->status_ev = NULL;
 	runner_exec_close(j);
+	if (j->statusfd >= 0)
+		close(j->statusfd);
+	if (j->gamefd >= 0)
+		close(j->gamefd);
 	/* Stragglers the game left behind in its group go too. */
 	if (j->pid > 0)
 		kill(-j->pid, SIGKILL);
@@ -122,8 +953,42 @@ runner_job_end(struct local_job *j, const struct runner_outcome *o)
 	r->njobs--;
 	if (!j->abandoned && o != NULL)
 		j->done_cb(&j->gen, o, j->arg);
+	free(j->last_message);
 	free(j->task_id);
 	free(j);
+}
+
+static void
+runner_game_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct local_job *j = arg;
+
+	runner_job_end(j, &j->last);
+}
+
+/*
+ * Our child ended with outcome o. A sandboxed game that outlives bwrap
+ * (bwrap killed) dies with it, and its namespace after it: the job ends
+ * once it has, so nothing of the task runs when its result is made.
+ */
+static void
+runner_job_finish(struct local_job *j, const struct runner_outcome *o)
+{
+	if (j->pid > 0)
+		kill(-j->pid, SIGKILL);
+	j->pid = 0;
+	if (runner_game_ended(j)) {
+		runner_job_end(j, o);
+		return;
+	}
+	log_debug("sandbox ended before its game; waiting for the game's namespace to end",
+	    "task=%s game_pid=%ld", j->task_id, (long)j->game);
+	pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
+	j->last = *o;
+	if (o->message != NULL)
+		j->last.message = j->last_message = xstrdup(o->message);
+	j->game_ev = event_new(j->r->base, j->gamefd, EV_READ, runner_game_cb, j);
+	event_add(j->game_ev, NULL);
 }
 
 static void
@@ -132,10 +997,15 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	struct local_runner *r = arg;
 	struct local_job *j;
 	struct runner_outcome o;
+	struct runner_exec_report rep;
 	char why[512];
 	pid_t pid;
-	int status;
+	long game;
+	int status, code;
 
+	/* First what bwrap said: a game reaped below is known then. */
+	LIST_FOREACH(j, &r->jobs, entry)
+		runner_status_read(j);
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		LIST_FOREACH(j, &r->jobs, entry)
 			if (j->pid == pid)
@@ -147,19 +1017,6 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 			o.end = j->end;
 		else
 			o.end = RUNNER_EXITED;
-		/* It ended before we heard from exec: did exec fail? */
-		if (j->errfd >= 0) {
-			if (runner_exec_status(j, why, sizeof why) == 1) {
-				o.end = RUNNER_INFRA;
-				o.message = why;
-				log_error("cannot start the game", "task=%s error=%s", j->task_id,
-				    log_q(why));
-			} else {
-				runner_exec_close(j);
-				if (!j->abandoned)
-					j->started_cb(&j->gen, j->arg);
-			}
-		}
 		if (WIFEXITED(status))
 			o.exit_code = WEXITSTATUS(status);
 		else if (WIFSIGNALED(status)) {
@@ -168,8 +1025,39 @@ runner_sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		}
 		log_info("game process ended", "pid=%ld exit_code=%d signal=%d", (long)pid,
 		    o.exit_code, o.signal);
+		/* It ended before we heard from exec: did exec fail? */
+		if (j->errfd >= 0) {
+			if (runner_exec_status(j->errfd, &rep) == 1)
+				runner_exec_outcome(j, &rep, &o);
+			else {
+				runner_exec_close(j);
+				if (!j->abandoned)
+					j->started_cb(&j->gen, j->arg);
+			}
+		}
+		if (r->bwrap && o.end == RUNNER_EXITED) {
+			/* bwrap's own exit code is the game's, or 1 for its own failure. */
+			runner_status_read(j);
+			runner_status_parse(j->status, j->status_len, &game, &code);
+			o.signal = 0;
+			if (code >= 0)
+				o.exit_code = code;
+			else {
+				o.end = RUNNER_INFRA;
+				if (WIFSIGNALED(status))
+					snprintf(why, sizeof why, "the sandbox (bwrap) was killed by "
+					    "signal %d %s", WTERMSIG(status), j->game > 0 ?
+					    "(how the game ended is unknown)" : "before the game ran");
+				else
+					snprintf(why, sizeof why, "the sandbox (bwrap) could not start the "
+					    "game (exit code %d; its reason is in log.txt)", o.exit_code);
+				o.message = why;
+				log_error("cannot start the game", "task=%s error=%s", j->task_id,
+				    log_q(why));
+			}
+		}
 		j->state = JOB_DEAD;
-		runner_job_end(j, &o);
+		runner_job_finish(j, &o);
 	}
 }
 
@@ -180,6 +1068,8 @@ runner_kill_cb(evutil_socket_t fd, short what, void *arg)
 
 	log_warn("game ignored SIGTERM, sending SIGKILL", "pid=%ld", (long)j->pid);
 	kill(-j->pid, SIGKILL);
+	if (j->gamefd >= 0)
+		pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
 }
 
 static void
@@ -191,7 +1081,16 @@ runner_stop(struct local_job *j, enum runner_end why)
 		return;
 	j->state = JOB_STOPPING;
 	j->end = why;
-	kill(-j->pid, SIGTERM);
+	runner_status_read(j);
+	/*
+	 * In the sandbox, SIGTERM goes to the game's own group (it is in a
+	 * session of its own): bwrap would die of it and take the game along
+	 * at once, leaving it no grace. Not started yet: bwrap goes.
+	 */
+	if (!runner_game_ended(j))
+		kill(-j->game, SIGTERM);
+	else
+		kill(-j->pid, SIGTERM);
 	tv.tv_sec = config_get_int(j->r->conf, "runner", "kill_grace_s");
 	j->kill_timer = evtimer_new(j->r->base, runner_kill_cb, j);
 	evtimer_add(j->kill_timer, &tv);
@@ -206,94 +1105,10 @@ runner_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	runner_stop(j, RUNNER_TIMEOUT);
 }
 
-/* In the child: report a failed set-up on fd and exit. */
-static void
-runner_child_fail(int fd, const char *what)
-{
-	char buf[512];
-	int n;
-
-	n = snprintf(buf, sizeof buf, "%s: %s", what, strerror(errno));
-	if (write(fd, buf, (size_t)n) < 0) {
-		/* The parent sees a short report; nothing else to do. */
-	}
-	_exit(127);
-}
-
-/*
- * In the child: set up and exec; never returns. The environment is
- * rebuilt from nothing: the gateway's own (Kafka credentials passed as
- * PAIA_KAFKA_* for example) must not reach user code.
- */
-static void
-runner_child(struct local_runner *r, const struct runner_req *req, int errfd)
-{
-	const char *path = getenv("PATH");
-	char *log, *attempt;
-	long long cpu = config_get_int(r->conf, "runner", "cpu_s");
-	long long mem = config_get_int(r->conf, "runner", "memory_mb");
-	struct rlimit rl;
-	sigset_t none;
-	int fd;
-
-	/*
-	 * First, drop every descriptor inherited from the gateway: a program
-	 * being downloaded is open for writing in the gateway, and a child
-	 * holding that descriptor makes exec of the program fail with
-	 * ETXTBSY in another game. errfd moves to 3 and stays (close-on-exec).
-	 */
-	if (errfd != 3) {
-		dup3(errfd, 3, O_CLOEXEC);
-		errfd = 3;
-	}
-	close_range(4, ~0U, 0);
-	setpgid(0, 0);
-	/* A gateway killed with -9 takes its games along. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	if (chdir(req->dir) != 0)
-		runner_child_fail(errfd, req->dir);
-	xasprintf(&log, "%s/output/log.txt", req->dir);
-	if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
-		runner_child_fail(errfd, log);
-	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
-	if ((fd = open("/dev/null", O_RDONLY)) >= 0)
-		dup2(fd, STDIN_FILENO);
-	if (cpu > 0) {
-		rl.rlim_cur = (rlim_t)cpu;
-		rl.rlim_max = (rlim_t)cpu + 5;
-		setrlimit(RLIMIT_CPU, &rl);
-	}
-	if (mem > 0) {
-		rl.rlim_cur = rl.rlim_max = (rlim_t)mem * 1024 * 1024;
-		setrlimit(RLIMIT_AS, &rl);
-	}
-	path = xstrdup(path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
-	clearenv();
-	xasprintf(&attempt, "%d", req->attempt);
-	setenv("PATH", path, 1);
-	setenv("HOME", req->dir, 1);
-	setenv("LANG", "C.UTF-8", 1);
-	setenv("PAIA_TASK_ID", req->task_id, 1);
-	setenv("PAIA_ATTEMPT", attempt, 1);
-	setenv("PAIA_GAME", req->game, 1);
-	setenv("PAIA_WORKSPACE", req->dir, 1);
-	setenv("PAIA_ENTRY", req->entry, 1);
-	setenv("PAIA_PARAMS", req->params, 1);
-	execvp(r->argv[0], r->argv);
-	runner_child_fail(errfd, r->argv[0]);
-}
-
 /*
  * <task>/game.pid names the game's process group, so that the next
  * gateway can stop what a killed one left running (its grandchildren
- * escape PR_SET_PDEATHSIG).
+ * escape PR_SET_PDEATHSIG when there is no sandbox).
  */
 static void
 runner_pidfile_write(const char *dir, pid_t pid)
@@ -382,8 +1197,8 @@ runner_exec_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct local_job *j = arg;
 	struct runner_outcome o;
-	char why[512];
-	int rc = runner_exec_status(j, why, sizeof why);
+	struct runner_exec_report rep;
+	int rc = runner_exec_status(j->errfd, &rep);
 
 	if (rc < 0)
 		return;		/* spurious wakeup: the event persists */
@@ -391,11 +1206,8 @@ runner_exec_cb(evutil_socket_t fd, short what, void *arg)
 	if (j->abandoned)
 		return;		/* its task is gone; SIGCHLD reaps the child */
 	if (rc == 1) {
-		/* Set-up or exec failed: ours, not the user's. */
-		log_error("cannot start the game", "task=%s error=%s", j->task_id, log_q(why));
-		memset(&o, 0, sizeof o);
-		o.end = RUNNER_INFRA;
-		o.message = why;
+		/* Set-up or exec failed: ours, or the task's (E2BIG); not the user's. */
+		runner_exec_outcome(j, &rep, &o);
 		j->done_cb(&j->gen, &o, j->arg);
 		/* SIGCHLD reaps the child; the callback has been given. */
 		j->abandoned = 1;
@@ -404,6 +1216,68 @@ runner_exec_cb(evutil_socket_t fd, short what, void *arg)
 	log_info("game started", "task=%s pid=%ld timeout_s=%ld", j->task_id, (long)j->pid,
 	    j->timeout_s);
 	j->started_cb(&j->gen, j->arg);
+}
+
+/* Close what is left of a launch's pipes. */
+static void
+runner_pipes_close(int errpipe[2], int statuspipe[2])
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (errpipe[i] >= 0)
+			close(errpipe[i]);
+		if (statuspipe[i] >= 0)
+			close(statuspipe[i]);
+		errpipe[i] = statuspipe[i] = -1;
+	}
+}
+
+/*
+ * Fork the child of launch l: its exec status pipe is errpipe, bwrap's
+ * status statuspipe (or -1s). Returns its pid, the pipes' write ends
+ * closed and set to -1; -1 with why filled on failure.
+ */
+static pid_t
+runner_spawn(const struct runner_launch *l, int errpipe[2], int statuspipe[2], char *why,
+    size_t len)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		snprintf(why, len, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(errpipe[0]);
+		if (statuspipe[0] >= 0)
+			close(statuspipe[0]);
+		runner_child(l, errpipe[1], statuspipe[1]);
+	}
+	close(errpipe[1]);
+	errpipe[1] = -1;
+	if (statuspipe[1] >= 0)
+		close(statuspipe[1]);
+	statuspipe[1] = -1;
+	/* Both sides set the group, so a kill right after fork still lands. */
+	setpgid(pid, pid);
+	return pid;
+}
+
+/* The pipes of a launch: the exec status, and bwrap's status when sandboxed. */
+static int
+runner_pipes(const struct local_runner *r, int errpipe[2], int statuspipe[2], char *why, size_t len)
+{
+	errpipe[0] = errpipe[1] = statuspipe[0] = statuspipe[1] = -1;
+	if (pipe2(errpipe, O_CLOEXEC) != 0 || (r->bwrap && pipe2(statuspipe, O_CLOEXEC) != 0)) {
+		snprintf(why, len, "pipe: %s", strerror(errno));
+		runner_pipes_close(errpipe, statuspipe);
+		return -1;
+	}
+	if (statuspipe[0] >= 0)
+		fcntl(statuspipe[0], F_SETFL, O_NONBLOCK);
+	return 0;
 }
 
 static const struct runner_ops local_ops;
@@ -415,43 +1289,39 @@ local_start(struct runner *rr, const struct runner_req *req, runner_started_cb *
 	struct local_runner *r = (struct local_runner *)rr;
 	struct local_job *j = xcalloc(1, sizeof *j);
 	struct timeval tv = { req->timeout_s, 0 };
+	struct runner_launch *l = NULL;
 	struct runner_outcome o;
-	char why[512];
-	int errpipe[2];
+	char why[512], *cause = NULL;
+	int errpipe[2], statuspipe[2];
 	pid_t pid;
 
 	j->gen.ops = &local_ops;
 	j->r = r;
-	j->errfd = -1;
+	j->errfd = j->statusfd = j->gamefd = -1;
 	j->done_cb = done;
 	j->arg = arg;
+	j->task_id = xstrdup(req->task_id);
 	LIST_INSERT_HEAD(&r->jobs, j, entry);
 	r->njobs++;
 	memset(&o, 0, sizeof o);
 	o.end = RUNNER_INFRA;
-	/* The child reports a failed set-up or exec here; exec closes it. */
-	if (pipe2(errpipe, O_CLOEXEC) != 0) {
-		snprintf(why, sizeof why, "pipe: %s", strerror(errno));
+	if (runner_workspace_prepare(r, req, &cause) != 0 ||
+	    (l = runner_launch_new(r, r->argv, req, r->bwrap ? 4 : -1, &o.end, &cause)) == NULL) {
+		snprintf(why, sizeof why, "%s", cause);
+		free(cause);
 		goto fail;
 	}
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		snprintf(why, sizeof why, "fork: %s", strerror(errno));
-		close(errpipe[0]);
-		close(errpipe[1]);
+	/* The child reports a failed set-up or exec on errpipe; exec closes it. */
+	if (runner_pipes(r, errpipe, statuspipe, why, sizeof why) != 0)
+		goto fail;
+	if ((pid = runner_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
+		runner_pipes_close(errpipe, statuspipe);
 		goto fail;
 	}
-	if (pid == 0) {
-		close(errpipe[0]);
-		runner_child(r, req, errpipe[1]);
-	}
-	close(errpipe[1]);
-	/* Both sides set the group, so a kill right after fork still lands. */
-	setpgid(pid, pid);
+	runner_launch_free(l);
 	j->pid = pid;
 	runner_pidfile_write(req->dir, pid);
 	j->state = JOB_RUNNING;
-	j->task_id = xstrdup(req->task_id);
 	j->timeout_s = req->timeout_s;
 	j->started_cb = started;
 	/* The deadline runs from fork: a game stuck before exec still ends. */
@@ -461,9 +1331,15 @@ local_start(struct runner *rr, const struct runner_req *req, runner_started_cb *
 	j->errfd = errpipe[0];
 	j->exec_ev = event_new(r->base, j->errfd, EV_READ | EV_PERSIST, runner_exec_cb, j);
 	event_add(j->exec_ev, NULL);
+	if ((j->statusfd = statuspipe[0]) >= 0) {
+		j->status_ev = event_new(r->base, j->statusfd, EV_READ | EV_PERSIST,
+		    runner_status_cb, j);
+		event_add(j->status_ev, NULL);
+	}
 	return &j->gen;
 
 fail:
+	runner_launch_free(l);
 	log_error("cannot start the game", "task=%s error=%s", req->task_id, log_q(why));
 	o.message = why;
 	j->state = JOB_DEAD;
@@ -483,8 +1359,11 @@ local_abandon(struct runner_job *jj)
 	struct local_job *j = (struct local_job *)jj;
 
 	j->abandoned = 1;
-	if (j->state == JOB_RUNNING || j->state == JOB_STOPPING)
+	if (j->state == JOB_RUNNING || j->state == JOB_STOPPING) {
 		kill(-j->pid, SIGKILL);
+		if (j->gamefd >= 0)
+			pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
+	}
 	/* Freed when SIGCHLD reaps it; the callback is not called. */
 }
 
@@ -500,6 +1379,96 @@ local_active(const struct runner *r)
 	return ((const struct local_runner *)r)->njobs;
 }
 
+/* ---- start-up ---- */
+
+/*
+ * Run true the way a game runs, in a task folder of its own, once: the
+ * sandbox works here (bwrap, user namespaces, runner.user, the game's
+ * binary, runner.ro_paths) or the gateway refuses to start. *ms is how
+ * long the launch took.
+ */
+static int
+runner_probe(struct local_runner *r, long long *ms, char **cause)
+{
+	struct runner_req req;
+	struct runner_launch *l = NULL;
+	struct runner_exec_report rep;
+	enum runner_end end;
+	char *dir, *p, *log = NULL, *game[2] = { NULL, NULL }, why[512], status[1024];
+	int errpipe[2] = { -1, -1 }, statuspipe[2] = { -1, -1 }, wst = 0, code = -1;
+	int64_t start = util_mono_ms();
+	long child;
+	ssize_t n;
+	size_t len = 0;
+	pid_t pid;
+
+	*cause = NULL;
+	xasprintf(&dir, "%s/tasks/.sandbox-probe", config_get(r->conf, "gateway", "state_dir"));
+	util_rmtree(dir);
+	memset(&req, 0, sizeof req);
+	req.task_id = "sandbox-probe";
+	req.attempt = 1;
+	req.game = "probe";
+	req.dir = dir;
+	req.entry = "probe";
+	req.params = "{}";
+	xasprintf(&p, "%s/output", dir);
+	if (util_mkdirs(p, 0755, cause) == 0) {
+		free(p);
+		xasprintf(&p, "%s/input", dir);
+		util_mkdirs(p, 0755, cause);
+	}
+	free(p);
+	if (*cause != NULL || (game[0] = runner_which("true", cause)) == NULL ||
+	    runner_workspace_prepare(r, &req, cause) != 0 ||
+	    (l = runner_launch_new(r, game, &req, r->bwrap ? 4 : -1, &end, cause)) == NULL)
+		goto out;
+	if (runner_pipes(r, errpipe, statuspipe, why, sizeof why) != 0 ||
+	    (pid = runner_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
+		*cause = xstrdup(why);
+		goto out;
+	}
+	while (waitpid(pid, &wst, WNOHANG) == 0) {
+		if (util_mono_ms() - start > 30000) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &wst, 0);
+			*cause = xstrdup("it did not end within 30 s");
+			goto out;
+		}
+		poll(NULL, 0, 2);
+	}
+	*ms = util_mono_ms() - start;
+	if (runner_exec_status(errpipe[0], &rep) == 1) {
+		*cause = xstrdup(rep.what);
+		goto out;
+	}
+	while (statuspipe[0] >= 0 && len < sizeof status - 1 &&
+	    (n = read(statuspipe[0], status + len, sizeof status - 1 - len)) > 0)
+		len += (size_t)n;
+	if (r->bwrap)
+		runner_status_parse(status, len, &child, &code);
+	else if (WIFEXITED(wst))
+		code = WEXITSTATUS(wst);
+	if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0 || code != 0) {
+		/* bwrap says why on its stderr: the probe's log.txt. */
+		xasprintf(&p, "%s/output/log.txt", dir);
+		log = util_read_file(p, 1024, NULL, cause);
+		free(p);
+		free(*cause);
+		if (log != NULL)
+			log[strcspn(log, "\n")] = '\0';
+		xasprintf(cause, "%s", log != NULL && *log != '\0' ? log : "it failed and said nothing");
+	}
+out:
+	runner_pipes_close(errpipe, statuspipe);
+	runner_launch_free(l);
+	free(game[0]);
+	free(log);
+	util_rmtree(dir);
+	free(dir);
+	return *cause == NULL ? 0 : -1;
+}
+
 static void local_free(struct runner *);
 
 static const struct runner_ops local_ops = {
@@ -511,30 +1480,92 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 {
 	struct local_runner *r = xcalloc(1, sizeof *r);
 	const char *cmd = config_get(conf, "runner", "command");
+	const char *user = config_get(conf, "runner", "user");
+	char *path, *why = NULL;
+	struct passwd *pw;
+	long long ms = 0;
 
-	if (cmd == NULL || *cmd == '\0') {
-		xasprintf(cause, "runner.command is not set");
-		free(r);
-		return NULL;
-	}
 	r->gen.ops = &local_ops;
 	r->base = base;
 	r->conf = conf;
-	r->argv = runner_split(cmd);
 	LIST_INIT(&r->jobs);
+	if (cmd == NULL || *cmd == '\0') {
+		xasprintf(cause, "runner.command is not set");
+		goto fail;
+	}
+	r->argv = runner_split(cmd);
+	if ((path = runner_which(r->argv[0], &why)) == NULL) {
+		xasprintf(cause, "runner.command: %s", why);
+		goto fail;
+	}
+	free(r->argv[0]);
+	r->argv[0] = path;
+	r->bwrap = strcmp(config_get(conf, "runner", "sandbox"), "bwrap") == 0;
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(user)) == NULL) {
+			xasprintf(cause, "runner.user %s does not exist: games never run as root "
+			    "(scripts/setup.sh creates %s; or name another unprivileged user)", user,
+			    user);
+			goto fail;
+		}
+		if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+			xasprintf(cause, "runner.user %s is root (uid or gid 0): games never run as "
+			    "root", user);
+			goto fail;
+		}
+		r->drop = 1;
+		r->uid = pw->pw_uid;
+		r->gid = pw->pw_gid;
+	}
+	if (runner_ro_paths_parse(r, cause) != 0)
+		goto fail;
+	if (r->bwrap) {
+		if ((r->bwrap_path = runner_which(config_get(conf, "runner", "bwrap"), &why)) == NULL) {
+			xasprintf(cause, "runner.sandbox = bwrap, but runner.bwrap %s (Debian package "
+			    "bubblewrap; scripts/setup.sh installs it); runner.sandbox = none runs "
+			    "games without a sandbox", why);
+			goto fail;
+		}
+		r->system = runner_system_args();
+	}
+	if (runner_probe(r, &ms, &why) != 0) {
+		if (r->bwrap)
+			xasprintf(cause, "runner.sandbox = bwrap: a sandboxed game cannot start here: "
+			    "%s (bubblewrap needs user namespaces; scripts/setup.sh installs it and "
+			    "creates runner.user); runner.sandbox = none runs games without a sandbox",
+			    why);
+		else
+			xasprintf(cause, "runner.sandbox = none: a game cannot start here as %s: %s "
+			    "(runner.user must be able to reach the state folder)",
+			    r->drop ? user : "the gateway's user", why);
+		goto fail;
+	}
+	if (!r->drop)
+		user = (pw = getpwuid(geteuid())) != NULL ? pw->pw_name : "?";
+	if (r->bwrap)
+		log_info("games run sandboxed", "sandbox=bwrap user=%s bwrap=%s launch_ms=%lld",
+		    log_q(user), r->bwrap_path, ms);
+	else
+		log_warn("runner.sandbox = none: games run without a sandbox and can read what "
+		    "their user can", "user=%s", log_q(user));
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	runner_reap_previous(config_get(conf, "gateway", "state_dir"));
 	r->sigchld = evsignal_new(base, SIGCHLD, runner_sigchld_cb, r);
 	evsignal_add(r->sigchld, NULL);
 	return &r->gen;
+
+fail:
+	free(why);
+	local_free(&r->gen);
+	return NULL;
 }
 
 static void
 local_free(struct runner *rr)
 {
 	struct local_runner *r = (struct local_runner *)rr;
+	struct pollfd pfd;
 	struct local_job *j;
-	size_t i;
 
 	while ((j = LIST_FIRST(&r->jobs)) != NULL) {
 		j->abandoned = 1;
@@ -542,11 +1573,19 @@ local_free(struct runner *rr)
 			kill(-j->pid, SIGKILL);
 			waitpid(j->pid, NULL, 0);
 		}
+		if (j->gamefd >= 0) {
+			pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
+			pfd.fd = j->gamefd;
+			pfd.events = POLLIN;
+			poll(&pfd, 1, 5000);
+		}
 		runner_job_end(j, NULL);
 	}
-	event_free(r->sigchld);
-	for (i = 0; r->argv[i] != NULL; i++)
-		free(r->argv[i]);
-	free(r->argv);
+	if (r->sigchld != NULL)
+		event_free(r->sigchld);
+	runner_strv_free(r->argv);
+	runner_strv_free(r->system);
+	runner_strv_free(r->ro_paths);
+	free(r->bwrap_path);
 	free(r);
 }

@@ -1,8 +1,9 @@
 /*
  * storage-int.h: what storage.c (the transfer machinery: attempts,
- * retries, streaming callbacks, file:// and http(s)://) and
- * storage-s3.c (s3:// objects: request building, SigV4 through
- * libcurl, multipart uploads) share inside the storage component, and
+ * retries, deadlines, streaming callbacks, http(s)://), storage-file.c
+ * (file://: copies in steps from the loop) and storage-s3.c (s3://
+ * objects: request building, SigV4 through libcurl, multipart uploads)
+ * share inside the storage component, and
  * the pure S3 helpers the unit tests call. Nothing outside gateway/
  * storage*.c and tests/unit/ includes this file.
  * @locality: the loop thread only.
@@ -13,6 +14,7 @@
 #include "gateway.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 struct event;
 
@@ -43,28 +45,34 @@ struct storage {
 	struct evcurl *ec;
 	const struct config *conf;
 	char *file_root;	/* realpath, or NULL: file:// refused */
+	int root_fd;		/* file_root opened (O_PATH), or -1 */
 	long long max_download;
 	long long retries;
 	uint64_t bytes_in, bytes_out, nretries;
+	unsigned long nfiles;	/* file:// uploads: unique temporary names */
 	struct storage_s3_conf s3;
 };
 
 struct storage_s3;
+struct storage_file;
 
 struct storage_xfer {
 	struct storage *s;
 	int put;
 	char *url;
-	char *path;
 	const char *content_type;
 	CURL *easy;
 	struct curl_slist *headers;
-	int fd;
+	int fd;			/* the transfer's file, owned: written (get) or read (put) */
+	off_t size;		/* put: the bytes of fd to send */
+	int64_t deadline_ms;	/* monotonic; 0: none */
+	int64_t start_ms;
 	off_t bytes;		/* moved by this attempt */
 	off_t body_off;		/* upload: the file range sent */
 	off_t body_len;
 	int too_large;
 	int shrank;		/* the file ended before the range did */
+	int write_errno;	/* download: writing fd failed so */
 	int running;		/* in the multi handle */
 	long long attempt;	/* retries of the current request */
 	struct backoff bo;
@@ -74,7 +82,11 @@ struct storage_xfer {
 	char *resp;		/* response body when it is not the download */
 	size_t resp_len;
 	char *etag;		/* ETag header of the last response */
+	EVP_MD_CTX *md;		/* put: sha256 of the bytes sent so far */
+	EVP_MD_CTX *md_mark;	/* put: md as the current request began */
+	char sha256[65];	/* put: the final hash, once sent */
 	struct storage_s3 *s3;	/* s3:// transfers */
+	struct storage_file *file;	/* file:// transfers */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -101,6 +113,30 @@ int storage_retry(struct storage_xfer *x, enum storage_result r, const char *msg
 void storage_finish(struct storage_xfer *x, enum storage_result r, const char *error);
 /* A curl error code that retrying cannot fix. */
 int storage_curl_permanent(int code);
+/*
+ * The hash of an upload: storage_hash_begin as a request starts (back
+ * to the mark: a retried request sends its bytes again), _update with
+ * each chunk sent, _mark when a part is done, _final at the end.
+ */
+void storage_hash_begin(struct storage_xfer *x);
+void storage_hash_update(struct storage_xfer *x, const void *data, size_t len);
+void storage_hash_mark(struct storage_xfer *x);
+void storage_hash_final(struct storage_xfer *x);
+/*
+ * Milliseconds left before the transfer's deadline (INT64_MAX: none; 0:
+ * passed). A request is given at most this long.
+ */
+int64_t storage_time_left(const struct storage_xfer *x);
+/* "<what>: not finished within N s (its deadline)": the STORAGE_TIMEOUT message. */
+char *storage_timeout_msg(const struct storage_xfer *x, const char *what);
+
+/* ---- storage-file.c ---- */
+
+/* The local path of a file:// URL (checked for form, not place), or NULL with *cause. */
+char *storage_file_path(const char *url, char **cause);
+/* Run (or retry) a file:// transfer: a copy in steps from the loop. */
+void storage_file_attempt(struct storage_xfer *x);
+void storage_file_free(struct storage_file *);
 
 /* ---- storage-s3.c ---- */
 

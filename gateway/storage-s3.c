@@ -6,8 +6,8 @@
  * libcurl signs every request (CURLOPT_AWS_SIGV4 "aws:amz:<region>:s3",
  * the key pair as user name and password). S3 also wants the payload
  * hash in x-amz-content-sha256, which curl 7.88 does not add, so we do:
- * the hex sha256 of the file for a single PUT (hashed before it is
- * sent), UNSIGNED-PAYLOAD for the parts of a multipart upload, the hash
+ * the hex sha256 of the file for a single PUT (hashed from the
+ * transfer's descriptor before it is sent), UNSIGNED-PAYLOAD for the parts of a multipart upload, the hash
  * of the small XML body or of "" for the other requests. curl 7.88 signs
  * the path and query exactly as written, so the URLs built here are
  * already canonical: the key AWS-encoded, the query sorted by name and
@@ -18,7 +18,8 @@
  * of the file with its own retries (CreateMultipartUpload, UploadPart,
  * CompleteMultipartUpload with the ETags); a transfer that finally fails
  * sends AbortMultipartUpload (retried like the others) before it reports
- * the failure. Memory use does not grow with the file. Downloads stream to disk under storage.max_download_bytes.
+ * the failure. Memory use does not grow with the file. Downloads stream to
+ * their descriptor under storage.max_download_bytes.
  *
  * It does not follow redirects (a 301's message names the endpoint to
  * use), list, copy or delete objects, or abort the upload of a transfer
@@ -643,8 +644,7 @@ storage_s3_init(struct storage_xfer *x, char **cause)
 {
 	struct storage *s = x->s;
 	struct storage_s3 *o;
-	char *bucket, *key;
-	struct stat sb;
+	char *bucket, *key, *why = NULL;
 
 	if (storage_s3_check_url(s, x->url, cause) != 0 ||
 	    storage_s3_parse_url(x->url, &bucket, &key, cause) != 0)
@@ -662,19 +662,19 @@ storage_s3_init(struct storage_xfer *x, char **cause)
 		o->step = S3_GET;
 		return 0;
 	}
-	if (stat(x->path, &sb) != 0) {
-		xasprintf(cause, "%s: %s", x->path, strerror(errno));
-		return -1;
-	}
-	o->size = sb.st_size;
+	o->size = x->size;
 	if (o->size > s->s3.threshold) {
 		storage_s3_plan(o->size, s->s3.part_size, &o->part_size, &o->nparts);
 		o->etags = xcalloc(o->nparts, sizeof *o->etags);
 		o->step = S3_CREATE;
 		return 0;
 	}
-	if (util_sha256_file(x->path, o->sha256, cause) != 0)
+	/* The header needs the hash before the body: one pass over the descriptor. */
+	if (util_sha256_fd(x->fd, o->sha256, &why) != 0) {
+		xasprintf(cause, "s3 PUT s3://%s/%s: hashing the file: %s", bucket, key, why);
+		free(why);
 		return -1;
+	}
 	o->step = S3_PUT;
 	return 0;
 }
@@ -716,12 +716,10 @@ storage_s3_attempt(struct storage_xfer *x)
 	id = o->upload_id != NULL ? storage_s3_encode(o->upload_id, 0) : NULL;
 	switch (o->step) {
 	case S3_GET:
-		x->fd = open(x->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->s->max_download);
 		break;
 	case S3_PUT:
 	case S3_PART:
-		x->fd = open(x->path, O_RDONLY | O_CLOEXEC);
 		if (o->step == S3_PUT) {
 			x->body_off = 0;
 			x->body_len = o->size;
@@ -758,13 +756,6 @@ storage_s3_attempt(struct storage_xfer *x)
 		break;
 	}
 	free(id);
-	if ((o->step == S3_GET || o->step == S3_PUT || o->step == S3_PART) && x->fd < 0) {
-		xasprintf(&cause, "%s: %s", x->path, strerror(errno));
-		free(query);
-		storage_finish(x, STORAGE_PERMANENT, cause);
-		free(cause);
-		return;
-	}
 	if (o->step == S3_PUT || o->step == S3_CREATE)
 		storage_s3_header(x, "Content-Type", x->content_type != NULL ? x->content_type :
 		    "application/octet-stream");
@@ -800,21 +791,24 @@ storage_s3_done(void *easy, int code, void *arg)
 
 	x->running = 0;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (x->fd >= 0) {
-		close(x->fd);
-		x->fd = -1;
-	}
 	what = storage_s3_what(o);
 	if (code != CURLE_OK) {
 		if (x->too_large || code == CURLE_FILESIZE_EXCEEDED) {
 			xasprintf(&msg, "%s: larger than storage.max_download_bytes (%lld)", what,
 			    x->s->max_download);
 			r = STORAGE_PERMANENT;
+		} else if (x->write_errno != 0) {
+			xasprintf(&msg, "%s: writing the download: %s", what,
+			    strerror(x->write_errno));
+			r = STORAGE_LOCAL;
 		} else if (x->shrank) {
 			/* The parts were planned on the old size: no retry can help. */
-			xasprintf(&msg, "%s: %s became shorter while it was being sent", what,
-			    x->path);
+			xasprintf(&msg, "%s: the file became shorter while it was being sent", what);
 			r = STORAGE_PERMANENT;
+		} else if (code == CURLE_OPERATION_TIMEDOUT && storage_time_left(x) == 0) {
+			free(msg);
+			msg = storage_timeout_msg(x, what);
+			r = STORAGE_TIMEOUT;
 		} else {
 			xasprintf(&msg, "%s: %s", what, x->errbuf[0] != '\0' ? x->errbuf :
 			    curl_easy_strerror((CURLcode)code));
@@ -835,6 +829,7 @@ storage_s3_done(void *easy, int code, void *arg)
 			storage_finish(x, STORAGE_OK, NULL);
 			break;
 		case S3_PUT:
+			storage_hash_final(x);
 			x->s->bytes_out += (uint64_t)o->size;
 			storage_finish(x, STORAGE_OK, NULL);
 			break;
@@ -859,6 +854,7 @@ storage_s3_done(void *easy, int code, void *arg)
 			}
 			o->etags[o->part - 1] = x->etag;
 			x->etag = NULL;
+			storage_hash_mark(x);
 			x->s->bytes_out += (uint64_t)x->bytes;
 			if (o->part == o->nparts)
 				o->step = S3_COMPLETE;
@@ -867,6 +863,7 @@ storage_s3_done(void *easy, int code, void *arg)
 			storage_s3_next(x);
 			break;
 		case S3_COMPLETE:
+			storage_hash_final(x);
 			storage_finish(x, STORAGE_OK, NULL);
 			break;
 		case S3_ABORT:

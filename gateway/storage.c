@@ -1,11 +1,16 @@
 /*
  * storage.c: downloads of programs and models, uploads of results,
- * streamed from and to disk through the shared libcurl multi handle.
- * Schemes: file:// (confined below storage.file_root), http:// and
- * https:// (TLS verified) here; s3:// in storage-s3.c, on the attempt
- * and retry machinery of this file. Transient failures (connection,
+ * streamed from and to file descriptors the caller opened and checked
+ * (never a path: a task folder is user-written, see taskdir.c), through
+ * the shared libcurl multi handle. Schemes: http:// and https:// (TLS
+ * verified) here; file:// (confined below storage.file_root) in
+ * storage-file.c and s3:// in storage-s3.c, on the attempt, retry and
+ * deadline machinery of this file. Transient failures (connection,
  * timeouts, 5xx, 408, 429) are retried with capped backoff and jitter;
- * permanent ones (4xx, missing file, too large) are not.
+ * permanent ones (other 3xx and 4xx, a redirect loop, a missing file,
+ * too large) are not, nor failures of this host (a full disk: the
+ * message says so) nor a transfer past its deadline. An upload's sha256
+ * is computed from the bytes as they are sent.
  *
  * It does not know what a task is: callers get a callback with the
  * outcome and a message that never contains credentials. The callback
@@ -36,6 +41,7 @@ storage_new(struct event_base *base, struct evcurl *ec, const struct config *con
 	s->base = base;
 	s->ec = ec;
 	s->conf = conf;
+	s->root_fd = -1;
 	s->max_download = config_get_int(conf, "storage", "max_download_bytes");
 	s->retries = config_get_int(conf, "storage", "retries");
 	if (root != NULL && *root != '\0') {
@@ -45,6 +51,12 @@ storage_new(struct event_base *base, struct evcurl *ec, const struct config *con
 			return NULL;
 		}
 		s->file_root = xstrdup(buf);
+		if ((s->root_fd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+			xasprintf(cause, "storage.file_root %s: %s", root, strerror(errno));
+			free(s->file_root);
+			free(s);
+			return NULL;
+		}
 	}
 	if (storage_s3_configure(s, cause) != 0) {
 		storage_free(s);
@@ -59,6 +71,8 @@ storage_free(struct storage *s)
 	if (s == NULL)
 		return;
 	free(s->file_root);
+	if (s->root_fd >= 0)
+		close(s->root_fd);
 	storage_s3_unconfigure(s);
 	free(s);
 }
@@ -69,30 +83,6 @@ storage_stats(const struct storage *s, uint64_t *in, uint64_t *out, uint64_t *re
 	*in = s->bytes_in;
 	*out = s->bytes_out;
 	*retries = s->nretries;
-}
-
-/* The local path of a file:// URL, or NULL with *cause. */
-static char *
-storage_file_path(const struct storage *s, const char *url, char **cause)
-{
-	const char *p = url + strlen("file://");
-
-	if (strncmp(p, "localhost/", 10) == 0)
-		p += 9;
-	if (*p != '/') {
-		xasprintf(cause, "file URL must be file:///absolute/path");
-		return NULL;
-	}
-	if (strchr(p, '%') != NULL || strchr(p, '?') != NULL || strchr(p, '#') != NULL) {
-		xasprintf(cause, "file URL must not contain %%, ? or #");
-		return NULL;
-	}
-	if (strstr(p, "/../") != NULL || strstr(p, "/./") != NULL ||
-	    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0)) {
-		xasprintf(cause, "file URL must not contain . or .. segments");
-		return NULL;
-	}
-	return xstrdup(p);
 }
 
 /* Is path (resolved as far as it exists) below the file root? */
@@ -135,7 +125,7 @@ storage_check_url(const struct storage *s, const char *url, char **cause)
 		xasprintf(cause, "file:// URLs are refused (storage.file_root is not set)");
 		return -1;
 	}
-	if ((path = storage_file_path(s, url, cause)) == NULL)
+	if ((path = storage_file_path(url, cause)) == NULL)
 		return -1;
 	ok = storage_below_root(s, path);
 	free(path);
@@ -149,8 +139,8 @@ storage_check_url(const struct storage *s, const char *url, char **cause)
 
 /*
  * Response bodies: a download's goes to x->fd (size-capped); any other
- * (an upload's answer, an error document) is kept in x->resp, cut at
- * STORAGE_RESP_MAX.
+ * (an upload's answer, an error document, a redirect) is kept in
+ * x->resp, cut at STORAGE_RESP_MAX.
  */
 static size_t
 storage_write_cb(char *data, size_t size, size_t n, void *arg)
@@ -161,7 +151,7 @@ storage_write_cb(char *data, size_t size, size_t n, void *arg)
 	ssize_t w;
 
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (x->put || x->fd < 0 || status >= 400 || (x->s3 != NULL && status >= 300)) {
+	if (x->put || status < 200 || status >= 300) {
 		keep = x->resp_len < STORAGE_RESP_MAX ? STORAGE_RESP_MAX - x->resp_len : 0;
 		if (keep > len)
 			keep = len;
@@ -178,9 +168,10 @@ storage_write_cb(char *data, size_t size, size_t n, void *arg)
 		return 0;
 	}
 	while (off < len) {
-		if ((w = write(x->fd, data + off, len - off)) < 0) {
+		if ((w = pwrite(x->fd, data + off, len - off, x->bytes + (off_t)off)) < 0) {
 			if (errno == EINTR)
 				continue;
+			x->write_errno = errno;
 			return 0;
 		}
 		off += (size_t)w;
@@ -211,6 +202,7 @@ storage_read_cb(char *buf, size_t size, size_t n, void *arg)
 		x->shrank = 1;
 		return CURL_READFUNC_ABORT;
 	}
+	storage_hash_update(x, buf, (size_t)r);
 	x->bytes += r;
 	return (size_t)r;
 }
@@ -261,7 +253,77 @@ storage_curl_permanent(int code)
 {
 	return code == CURLE_FILE_COULDNT_READ_FILE || code == CURLE_REMOTE_FILE_NOT_FOUND ||
 	    code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT ||
-	    code == CURLE_FILESIZE_EXCEEDED || code == CURLE_PEER_FAILED_VERIFICATION;
+	    code == CURLE_FILESIZE_EXCEEDED || code == CURLE_PEER_FAILED_VERIFICATION ||
+	    code == CURLE_TOO_MANY_REDIRECTS;
+}
+
+void
+storage_hash_begin(struct storage_xfer *x)
+{
+	if (x->md == NULL) {
+		x->md = EVP_MD_CTX_new();
+		x->md_mark = EVP_MD_CTX_new();
+		if (x->md == NULL || x->md_mark == NULL ||
+		    EVP_DigestInit_ex(x->md_mark, EVP_sha256(), NULL) != 1)
+			fatalx("sha256: cannot initialise digest");
+	}
+	if (EVP_MD_CTX_copy_ex(x->md, x->md_mark) != 1)
+		fatalx("sha256: cannot copy digest");
+}
+
+void
+storage_hash_update(struct storage_xfer *x, const void *data, size_t len)
+{
+	if (x->md != NULL)
+		EVP_DigestUpdate(x->md, data, len);
+}
+
+void
+storage_hash_mark(struct storage_xfer *x)
+{
+	if (x->md != NULL && EVP_MD_CTX_copy_ex(x->md_mark, x->md) != 1)
+		fatalx("sha256: cannot copy digest");
+}
+
+void
+storage_hash_final(struct storage_xfer *x)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	if (x->md == NULL)
+		return;
+	EVP_DigestFinal_ex(x->md, md, &n);
+	for (i = 0; i < n && i < 32; i++)
+		sprintf(x->sha256 + i * 2, "%02x", md[i]);
+	x->sha256[64] = '\0';
+}
+
+const char *
+storage_xfer_sha256(const struct storage_xfer *x)
+{
+	return x->sha256;
+}
+
+int64_t
+storage_time_left(const struct storage_xfer *x)
+{
+	int64_t left;
+
+	if (x->deadline_ms == 0)
+		return INT64_MAX;
+	left = x->deadline_ms - util_mono_ms();
+	return left > 0 ? left : 0;
+}
+
+char *
+storage_timeout_msg(const struct storage_xfer *x, const char *what)
+{
+	char *msg;
+
+	xasprintf(&msg, "%s: stopped at its deadline, after %lld s", what,
+	    (long long)((x->deadline_ms - x->start_ms + 999) / 1000));
+	return msg;
 }
 
 int
@@ -272,6 +334,11 @@ storage_retry(struct storage_xfer *x, enum storage_result r, const char *msg, ch
 
 	if (r == STORAGE_TRANSIENT && x->attempt < x->s->retries) {
 		ms = backoff_next(&x->bo);
+		/* No retry that could not finish before the deadline. */
+		if ((int64_t)ms >= storage_time_left(x)) {
+			xasprintf(final, "%s (no time left for a retry before its deadline)", msg);
+			return 0;
+		}
 		log_warn("transfer failed, retrying", "url_error=%s attempt=%lld retry_in_ms=%u",
 		    log_q(msg), x->attempt + 1, ms);
 		x->attempt++;
@@ -288,7 +355,7 @@ storage_retry(struct storage_xfer *x, enum storage_result r, const char *msg, ch
 	return 0;
 }
 
-/* The end of a file:// or http(s):// request. */
+/* The end of an http(s):// request. */
 static void
 storage_done(void *easy, int code, void *arg)
 {
@@ -299,14 +366,11 @@ storage_done(void *easy, int code, void *arg)
 
 	x->running = 0;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-	if (x->fd >= 0) {
-		close(x->fd);
-		x->fd = -1;
-	}
-	if (code == CURLE_OK && (status < 400 || strncmp(x->url, "file:", 5) == 0)) {
-		if (x->put)
+	if (code == CURLE_OK && status >= 200 && status < 300) {
+		if (x->put) {
+			storage_hash_final(x);
 			x->s->bytes_out += (uint64_t)x->bytes;
-		else
+		} else
 			x->s->bytes_in += (uint64_t)x->bytes;
 		storage_finish(x, STORAGE_OK, NULL);
 		return;
@@ -316,10 +380,17 @@ storage_done(void *easy, int code, void *arg)
 		xasprintf(&msg, "%s is larger than storage.max_download_bytes (%lld)", u,
 		    x->s->max_download);
 		r = STORAGE_PERMANENT;
+	} else if (x->write_errno != 0) {
+		xasprintf(&msg, "%s: writing the download: %s", u, strerror(x->write_errno));
+		r = STORAGE_LOCAL;
 	} else if (x->shrank) {
-		xasprintf(&msg, "%s: %s became shorter while it was being sent", u, x->path);
+		xasprintf(&msg, "%s: the file became shorter while it was being sent", u);
 		r = STORAGE_PERMANENT;
-	} else if (status >= 400) {
+	} else if (code == CURLE_OPERATION_TIMEDOUT && storage_time_left(x) == 0) {
+		msg = storage_timeout_msg(x, u);
+		r = STORAGE_TIMEOUT;
+	} else if (code == CURLE_OK) {
+		/* 3xx that curl did not follow (no Location), 4xx, 5xx. */
 		xasprintf(&msg, "%s: HTTP %ld", u, status);
 		r = ((status >= 500 && status != 501 && status != 505) || status == 408 ||
 		    status == 429) ? STORAGE_TRANSIENT : STORAGE_PERMANENT;
@@ -351,6 +422,7 @@ storage_easy_prepare(struct storage_xfer *x)
 	x->bytes = 0;
 	x->too_large = 0;
 	x->shrank = 0;
+	x->write_errno = 0;
 	x->errbuf[0] = '\0';
 	free(x->resp);
 	x->resp = NULL;
@@ -379,6 +451,9 @@ storage_easy_prepare(struct storage_xfer *x)
 	curl_easy_setopt(e, CURLOPT_READDATA, x);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, storage_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	if (x->deadline_ms != 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(storage_time_left(x) > 0 ?
+		    storage_time_left(x) : 1));
 	return e;
 }
 
@@ -393,44 +468,38 @@ static void
 storage_attempt(struct storage_xfer *x)
 {
 	CURL *e;
-	char *cause = NULL, *path = NULL;
-	off_t size;
+	char *msg;
 
+	if (storage_time_left(x) == 0) {
+		msg = storage_timeout_msg(x, x->url);
+		storage_finish(x, STORAGE_TIMEOUT, msg);
+		free(msg);
+		return;
+	}
+	if (x->put)
+		storage_hash_begin(x);
+	else if (ftruncate(x->fd, 0) != 0) {
+		/* Each attempt writes the file from its start. */
+		xasprintf(&msg, "the download's file: %s", strerror(errno));
+		storage_finish(x, STORAGE_LOCAL, msg);
+		free(msg);
+		return;
+	}
 	if (strncmp(x->url, "s3://", 5) == 0) {
 		storage_s3_attempt(x);
 		return;
 	}
-	e = storage_easy_prepare(x);
-	if (x->put) {
-		if (strncmp(x->url, "file://", 7) == 0 &&
-		    (path = storage_file_path(x->s, x->url, &cause)) != NULL) {
-			char *slash = strrchr(path, '/');
-			*slash = '\0';
-			if (util_mkdirs(path, 0755, &cause) != 0) {
-				storage_finish(x, STORAGE_TRANSIENT, cause);
-				free(cause);
-				free(path);
-				return;
-			}
-		}
-		free(path);
-		free(cause);
-		x->fd = open(x->path, O_RDONLY | O_CLOEXEC);
-	} else
-		x->fd = open(x->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (x->fd < 0) {
-		xasprintf(&cause, "%s: %s", x->path, strerror(errno));
-		storage_finish(x, STORAGE_PERMANENT, cause);
-		free(cause);
+	if (strncmp(x->url, "file://", 7) == 0) {
+		storage_file_attempt(x);
 		return;
 	}
+	e = storage_easy_prepare(x);
 	curl_easy_setopt(e, CURLOPT_URL, x->url);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "file,http,https");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	if (x->put) {
-		size = util_file_size(x->path);
 		x->body_off = 0;
-		x->body_len = size < 0 ? 0 : size;
+		x->body_len = x->size;
 		curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->body_len);
 		if (x->content_type != NULL) {
@@ -449,8 +518,8 @@ storage_attempt(struct storage_xfer *x)
 }
 
 static struct storage_xfer *
-storage_xfer_new(struct storage *s, int put, const char *url, const char *path,
-    const char *ctype, storage_done_cb *cb, void *arg)
+storage_xfer_new(struct storage *s, int put, const char *url, int fd, off_t size,
+    int64_t deadline_ms, const char *ctype, storage_done_cb *cb, void *arg)
 {
 	struct storage_xfer *x = xcalloc(1, sizeof *x);
 	struct timeval now = { 0, 0 };
@@ -458,9 +527,11 @@ storage_xfer_new(struct storage *s, int put, const char *url, const char *path,
 	x->s = s;
 	x->put = put;
 	x->url = xstrdup(url);
-	x->path = xstrdup(path);
+	x->fd = fd;
+	x->size = size;
+	x->deadline_ms = deadline_ms;
+	x->start_ms = util_mono_ms();
 	x->content_type = ctype;
-	x->fd = -1;
 	x->cb = cb;
 	x->arg = arg;
 	backoff_init(&x->bo, (uint32_t)config_get_int(s->conf, "storage", "backoff_ms"),
@@ -469,24 +540,25 @@ storage_xfer_new(struct storage *s, int put, const char *url, const char *path,
 	x->timer = evtimer_new(s->base, storage_retry_cb, x);
 	/*
 	 * The first attempt runs from the loop, not from here: a failure at
-	 * once (a file that cannot be opened, a bad s3:// URL) must not call
-	 * the owner back before it has the handle we return.
+	 * once (a bad file:// or s3:// URL) must not call the owner back
+	 * before it has the handle we return.
 	 */
 	evtimer_add(x->timer, &now);
 	return x;
 }
 
 struct storage_xfer *
-storage_get(struct storage *s, const char *url, const char *path, storage_done_cb *cb, void *arg)
+storage_get(struct storage *s, const char *url, int fd, int64_t deadline_ms, storage_done_cb *cb,
+    void *arg)
 {
-	return storage_xfer_new(s, 0, url, path, NULL, cb, arg);
+	return storage_xfer_new(s, 0, url, fd, 0, deadline_ms, NULL, cb, arg);
 }
 
 struct storage_xfer *
-storage_put(struct storage *s, const char *path, const char *url, const char *ctype,
+storage_put(struct storage *s, int fd, off_t size, const char *url, const char *ctype,
     storage_done_cb *cb, void *arg)
 {
-	return storage_xfer_new(s, 1, url, path, ctype, cb, arg);
+	return storage_xfer_new(s, 1, url, fd, size, 0, ctype, cb, arg);
 }
 
 void
@@ -507,10 +579,12 @@ storage_cancel(struct storage_xfer *x)
 	if (x->fd >= 0)
 		close(x->fd);
 	storage_s3_free(x->s3);
+	storage_file_free(x->file);
+	EVP_MD_CTX_free(x->md);
+	EVP_MD_CTX_free(x->md_mark);
 	curl_slist_free_all(x->headers);
 	free(x->resp);
 	free(x->etag);
 	free(x->url);
-	free(x->path);
 	free(x);
 }

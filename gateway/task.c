@@ -10,6 +10,12 @@
  * (results, dead letters, requeues) wait here at most batch_ms or until
  * batch_max of them are queued, then go to the committer as one batch.
  *
+ * A task folder is touched only through taskdir.c (descriptors, no
+ * link followed): what the game left is refused, not followed. Folders
+ * of finished tasks go when gateway.history tasks are newer, or sooner,
+ * oldest first, when they hold more than gateway.disk_budget_mb
+ * (folders found at start, from an earlier run, go first).
+ *
  * Everything here runs in the loop thread.
  */
 #include "config.h"
@@ -18,10 +24,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -68,6 +76,18 @@ static struct event *flush_timer;
 static struct event *kick_event;	/* start waiting tasks, from the loop */
 static struct event *drain_timer;
 static uint64_t next_batch_id = 1;
+
+/* <state_dir>/tasks, where every task folder lives: the trusted parent. */
+static int tasks_fd = -1;
+/* How task folders are made (task_set_dir_perms). */
+static struct task_dir_perms dir_perms = { 0755, 0755, 0755, (uid_t)-1, (gid_t)-1 };
+/* Folders found at start that no task of this run owns (yet), oldest first. */
+struct leftover {
+	char *name;
+	uint64_t bytes;
+};
+static struct leftover *leftovers;
+static size_t nleftovers;
 
 static void task_release_claims(struct task *);
 static int task_retry_attempt(struct task *, const char *);
@@ -137,7 +157,14 @@ task_free(struct task *t)
 		free(t->arts[i].name);
 		free(t->arts[i].path);
 		free(t->arts[i].url);
+		if (t->arts[i].fd >= 0)
+			close(t->arts[i].fd);
 	}
+	for (i = 0; i < t->nrefused; i++) {
+		free(t->refused[i].name);
+		free(t->refused[i].reason);
+	}
+	free(t->fetch_name);
 	cJSON_Delete(t->game_result);
 	msg_task_free(t->spec);
 	free(t->error);
@@ -322,20 +349,163 @@ task_dir_shared(const struct task *old)
 	return 0;
 }
 
+/* Remove the folder name below tasks/ (never through a link); log what went. */
+static void
+task_dir_remove(const char *name, const char *why, uint64_t bytes)
+{
+	char *cause = NULL;
+
+	if (util_rmtree_at(tasks_fd, name, &cause) != 0) {
+		log_warn("cannot remove a task folder", "task=%s error=%s", name, log_q(cause));
+		free(cause);
+		return;
+	}
+	log_debug("task folder removed", "task=%s why=%s bytes=%llu", name, why,
+	    (unsigned long long)bytes);
+}
+
+/* Bytes finished tasks' folders may hold: gateway.disk_budget_mb, or half the file system. */
+static uint64_t
+task_disk_budget(void)
+{
+	long long mb = config_get_int(gw->conf, "gateway", "disk_budget_mb");
+	struct statvfs sv;
+
+	if (mb > 0)
+		return (uint64_t)mb * 1024 * 1024;
+	if (fstatvfs(tasks_fd, &sv) != 0)
+		return UINT64_MAX;
+	return (uint64_t)sv.f_blocks * sv.f_frsize / 2;
+}
+
+/*
+ * Remove finished tasks' folders, oldest first, while they hold more
+ * than the budget: first those left by an earlier run, then those of
+ * the history (the task stays in the history, without its folder). A
+ * folder an active task uses is never removed.
+ */
+static void
+task_disk_enforce(void)
+{
+	uint64_t budget = task_disk_budget(), used = 0;
+	struct task *t;
+	size_t i, n;
+
+	for (i = 0; i < nleftovers; i++)
+		used += leftovers[i].bytes;
+	TAILQ_FOREACH(t, &gw->history, entry)
+		if (!t->dir_gone)
+			used += t->disk_bytes;
+	for (n = 0; n < nleftovers && used > budget; n++) {
+		log_info("task folder of an earlier run removed (gateway.disk_budget_mb)",
+		    "task=%s bytes=%llu", leftovers[n].name, (unsigned long long)leftovers[n].bytes);
+		task_dir_remove(leftovers[n].name, "disk budget", leftovers[n].bytes);
+		used -= leftovers[n].bytes;
+		free(leftovers[n].name);
+	}
+	if (n > 0) {
+		memmove(leftovers, leftovers + n, (nleftovers - n) * sizeof *leftovers);
+		nleftovers -= n;
+	}
+	TAILQ_FOREACH(t, &gw->history, entry) {
+		if (used <= budget)
+			break;
+		if (t->dir_gone || task_dir_shared(t))
+			continue;
+		log_info("task folder removed (gateway.disk_budget_mb)", "task=%s attempt=%d bytes=%llu",
+		    t->spec->task_id, t->spec->attempt, (unsigned long long)t->disk_bytes);
+		task_dir_remove(t->spec->task_id, "disk budget", t->disk_bytes);
+		t->dir_gone = 1;
+		used -= t->disk_bytes;
+	}
+}
+
+/* A task of this run now owns its folder: it is no leftover. */
+static void
+task_leftover_claim(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nleftovers; i++) {
+		if (strcmp(leftovers[i].name, name) == 0) {
+			free(leftovers[i].name);
+			memmove(leftovers + i, leftovers + i + 1,
+			    (nleftovers - i - 1) * sizeof *leftovers);
+			nleftovers--;
+			return;
+		}
+	}
+}
+
+static int
+task_leftover_cmp(const void *a, const void *b)
+{
+	const struct leftover *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+/* At start: every folder below tasks/ is a leftover, oldest (by mtime) first. */
+static void
+task_leftovers_scan(void)
+{
+	struct { int64_t mtime; struct leftover l; } *v = NULL;
+	struct dirent *de;
+	struct stat st;
+	size_t n = 0, i, j;
+	DIR *d;
+	int fd;
+
+	if ((fd = dup(tasks_fd)) < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    fstatat(tasks_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n].mtime = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+		v[n].l.name = xstrdup(de->d_name);
+		v[n].l.bytes = util_du_at(tasks_fd, de->d_name);
+		n++;
+	}
+	closedir(d);
+	/* Insertion sort by mtime (then name): start-up only, a few thousand at most. */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && (v[j - 1].mtime > v[j].mtime || (v[j - 1].mtime == v[j].mtime &&
+		    task_leftover_cmp(&v[j - 1].l, &v[j].l) > 0)); j--) {
+			__typeof__(*v) tmp = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = tmp;
+		}
+	leftovers = n > 0 ? xreallocarray(NULL, n, sizeof *leftovers) : NULL;
+	for (i = 0; i < n; i++)
+		leftovers[i] = v[i].l;
+	nleftovers = n;
+	free(v);
+	if (n > 0)
+		log_info("task folders of an earlier run found", "count=%zu", n);
+}
+
 static void
 task_history_add(struct task *t)
 {
 	struct task *old;
 
+	t->disk_bytes = util_du_at(tasks_fd, t->spec->task_id);
 	TAILQ_INSERT_TAIL(&gw->history, t, entry);
 	gw->nhistory++;
 	while (gw->nhistory > gw->max_history && (old = TAILQ_FIRST(&gw->history)) != NULL) {
 		TAILQ_REMOVE(&gw->history, old, entry);
 		gw->nhistory--;
-		if (!task_dir_shared(old))
-			util_rmtree(old->dir);
+		if (!old->dir_gone && !task_dir_shared(old))
+			task_dir_remove(old->spec->task_id, "gateway.history", old->disk_bytes);
 		task_free(old);
 	}
+	task_disk_enforce();
 }
 
 static void
@@ -437,21 +607,46 @@ task_finish(struct task *t, enum result_status st, enum error_class ec, const ch
 	}
 }
 
+void
+task_set_dir_perms(const struct task_dir_perms *p)
+{
+	dir_perms = *p;
+}
+
+/* The task's folder, fresh and empty: input/ for downloads, output/ for the game. */
 static int
 task_prepare_dirs(struct task *t, char **cause)
 {
-	char *p;
-	int rc;
+	const struct task_dir_perms *p = &dir_perms;
+	const char *id = t->spec->task_id;
+	int fd, rc;
 
-	util_rmtree(t->dir);
-	xasprintf(&p, "%s/input", t->dir);
-	rc = util_mkdirs(p, 0755, cause);
-	free(p);
-	if (rc != 0)
+	task_leftover_claim(id);
+	if (util_rmtree_at(tasks_fd, id, cause) != 0 ||
+	    taskdir_mkdir(tasks_fd, id, p->folder_mode, (uid_t)-1, (gid_t)-1, cause) != 0)
 		return -1;
-	xasprintf(&p, "%s/output", t->dir);
-	rc = util_mkdirs(p, 0755, cause);
-	free(p);
+	if ((fd = taskdir_open(t->dir, cause)) < 0)
+		return -1;
+	rc = taskdir_mkdir(fd, "input", p->input_mode, (uid_t)-1, (gid_t)-1, cause);
+	if (rc == 0)
+		rc = taskdir_mkdir(fd, "output", p->output_mode, p->output_uid, p->output_gid, cause);
+	close(fd);
+	return rc;
+}
+
+/* A new attempt: what the failed one left in output/ is not this one's. */
+static int
+task_reset_output(struct task *t, char **cause)
+{
+	const struct task_dir_perms *p = &dir_perms;
+	int fd, rc;
+
+	if ((fd = taskdir_open(t->dir, cause)) < 0)
+		return -1;
+	rc = util_rmtree_at(fd, "output", cause);
+	if (rc == 0)
+		rc = taskdir_mkdir(fd, "output", p->output_mode, p->output_uid, p->output_gid, cause);
+	close(fd);
 	return rc;
 }
 
@@ -553,6 +748,29 @@ task_set_prefix(struct task *t)
 	    prefix[strlen(prefix) - 1] == '/' ? "" : "/", t->spec->task_id, t->spec->attempt);
 }
 
+/* The task's timeout: its timeout_s, else runner.default_timeout_s, capped by runner.max_timeout_s. */
+static long
+task_timeout_s(const struct task *t)
+{
+	long timeout = t->spec->timeout_s;
+	long max = (long)config_get_int(gw->conf, "runner", "max_timeout_s");
+
+	if (timeout <= 0)
+		timeout = (long)config_get_int(gw->conf, "runner", "default_timeout_s");
+	return timeout > max ? max : timeout;
+}
+
+/* How long downloads may take in all: the task's timeout or storage.fetch_timeout_s. */
+static long
+task_fetch_limit_s(const struct task *t, const char **which)
+{
+	long cap = (long)config_get_int(gw->conf, "storage", "fetch_timeout_s");
+
+	if (which != NULL)
+		*which = t->timeout_s < cap ? "the task's timeout" : "storage.fetch_timeout_s";
+	return t->timeout_s < cap ? t->timeout_s : cap;
+}
+
 static void
 task_start(struct task *t)
 {
@@ -589,6 +807,8 @@ task_start(struct task *t)
 	}
 	task_set_state(t, TASK_FETCHING);
 	t->fetch_step = 0;
+	t->timeout_s = task_timeout_s(t);
+	t->fetch_deadline_ms = util_mono_ms() + task_fetch_limit_s(t, NULL) * 1000;
 	task_fetch_next(t);
 }
 
@@ -610,18 +830,58 @@ task_start_waiting(void)
 	}
 }
 
+/* A download that did not finish leaves nothing in input/. */
+static void
+task_fetch_remove(struct task *t)
+{
+	char *rel, *cause = NULL;
+	int fd;
+
+	if (t->fetch_name == NULL)
+		return;
+	if ((fd = taskdir_open(t->dir, &cause)) >= 0) {
+		xasprintf(&rel, "input/%s", t->fetch_name);
+		if (unlinkat(fd, rel, 0) != 0 && errno != ENOENT)
+			log_warn("cannot remove a partial download", "task=%s file=%s error=%s",
+			    t->spec->task_id, log_q(rel), log_q(strerror(errno)));
+		free(rel);
+		close(fd);
+	} else
+		free(cause);
+	free(t->fetch_name);
+	t->fetch_name = NULL;
+}
+
 static void
 task_fetch_done(struct storage_xfer *x, enum storage_result r, const char *error, void *arg)
 {
 	struct task *t = arg;
+	const char *what = t->fetch_step == 0 ? "program" : "model", *which;
+	long limit;
 
 	t->xfer = NULL;
 	if (r != STORAGE_OK) {
-		task_finish(t, RESULT_ERROR, r == STORAGE_PERMANENT ? ERROR_INVALID : ERROR_INFRA,
-		    "downloading the %s: %s", t->fetch_step == 0 ? "program" : "model", error);
+		task_fetch_remove(t);
+		switch (r) {
+		case STORAGE_PERMANENT:
+			task_finish(t, RESULT_ERROR, ERROR_INVALID, "downloading the %s: %s", what,
+			    error);
+			break;
+		case STORAGE_TIMEOUT:
+			limit = task_fetch_limit_s(t, &which);
+			task_finish(t, RESULT_ERROR, ERROR_INFRA, "downloading the %s: %s; downloads "
+			    "get %ld s in all (%s)", what, error, limit, which);
+			break;
+		default:
+			task_finish(t, RESULT_ERROR, ERROR_INFRA, "downloading the %s: %s", what,
+			    error);
+			break;
+		}
 		task_report(t);
 		return;
 	}
+	free(t->fetch_name);
+	t->fetch_name = NULL;
 	if (t->cancel_requested) {
 		task_finish(t, RESULT_CANCELLED, ERROR_NONE, "cancelled by an operator");
 		task_report(t);
@@ -635,7 +895,9 @@ static void
 task_fetch_next(struct task *t)
 {
 	const char *url = t->fetch_step == 0 ? t->spec->program : t->spec->model;
-	char *name, *path, *cause = NULL;
+	const char *what = t->fetch_step == 0 ? "program" : "model";
+	char *name, *rel, *cause = NULL, *prog;
+	int taskfd, fd;
 
 	if (t->fetch_step == 1 && url == NULL)
 		t->fetch_step++;
@@ -644,17 +906,42 @@ task_fetch_next(struct task *t)
 		return;
 	}
 	if (storage_check_url(gw->storage, url, &cause) != 0) {
-		task_finish(t, RESULT_ERROR, ERROR_INVALID, "%s: %s",
-		    t->fetch_step == 0 ? "program" : "model", cause);
+		task_finish(t, RESULT_ERROR, ERROR_INVALID, "%s: %s", what, cause);
 		free(cause);
 		task_report(t);
 		return;
 	}
 	name = msg_url_basename(url);
-	xasprintf(&path, "%s/input/%s", t->dir, name);
-	t->xfer = storage_get(gw->storage, url, path, task_fetch_done, t);
-	free(path);
-	free(name);
+	if (t->fetch_step == 1) {
+		prog = msg_url_basename(t->spec->program);
+		if (strcmp(prog, name) == 0) {
+			task_finish(t, RESULT_ERROR, ERROR_INVALID, "the model's file name %s is the "
+			    "program's: input/ cannot hold both", name);
+			free(prog);
+			free(name);
+			task_report(t);
+			return;
+		}
+		free(prog);
+	}
+	/* A new file of the gateway's, below the folder's own input/, no link followed. */
+	if ((taskfd = taskdir_open(t->dir, &cause)) < 0) {
+		fd = -1;
+	} else {
+		xasprintf(&rel, "input/%s", name);
+		fd = taskdir_create(taskfd, rel, 0644, &cause);
+		free(rel);
+		close(taskfd);
+	}
+	if (fd < 0) {
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "downloading the %s: %s", what, cause);
+		free(cause);
+		free(name);
+		task_report(t);
+		return;
+	}
+	t->fetch_name = name;
+	t->xfer = storage_get(gw->storage, url, fd, t->fetch_deadline_ms, task_fetch_done, t);
 }
 
 static void
@@ -667,58 +954,156 @@ task_run_started(struct runner_job *job, void *arg)
 	task_set_state(t, TASK_RUNNING);
 }
 
+/* Name an artifact the gateway would not read, and why (reason is taken over). */
 static void
-task_add_artifact(struct task *t, const char *name, const char *ctype)
+task_refuse(struct task *t, const char *name, char *reason)
 {
-	struct artifact *a;
-	char *path;
-	off_t size;
-
-	xasprintf(&path, "%s/output/%s", t->dir, name);
-	if ((size = util_file_size(path)) < 0 || t->narts == TASK_MAX_ARTIFACTS) {
-		free(path);
+	log_warn("artifact refused", "task=%s attempt=%d name=%s reason=%s", t->spec->task_id,
+	    t->spec->attempt, log_q(name), log_q(reason));
+	if (t->nrefused == TASK_MAX_REFUSED) {
+		free(reason);
 		return;
+	}
+	t->refused[t->nrefused].name = xstrdup(name);
+	t->refused[t->nrefused].reason = reason;
+	t->nrefused++;
+}
+
+/* Bytes the artifacts taken so far will upload. */
+static off_t
+task_artifact_bytes(const struct task *t)
+{
+	off_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < t->narts; i++)
+		sum += t->arts[i].bytes;
+	return sum;
+}
+
+/*
+ * Take the artifact name of output/ (outfd) if it is one: 1 taken, 0
+ * absent, -1 refused (named in the result). max caps it (max_key names
+ * the setting); all of a task's artifacts share storage.max_task_bytes.
+ * log.txt over storage.max_log_bytes is cut to its head and tail.
+ */
+static int
+task_add_artifact(struct task *t, int outfd, const char *name, const char *ctype, off_t max,
+    const char *max_key)
+{
+	off_t task_max = (off_t)config_get_int(gw->conf, "storage", "max_task_bytes");
+	off_t log_max = (off_t)config_get_int(gw->conf, "storage", "max_log_bytes");
+	off_t size, capped;
+	struct artifact *a;
+	char *why = NULL, *cause = NULL;
+	int fd, cfd, cut = 0, is_log = strcmp(name, "log.txt") == 0;
+
+	if (t->narts == TASK_MAX_ARTIFACTS)
+		return 0;
+	fd = taskdir_artifact_open(outfd, name, is_log ? INT64_MAX : max, max_key, &size, &why);
+	if (fd < 0) {
+		if (why == NULL)
+			return 0;
+		task_refuse(t, name, why);
+		return -1;
+	}
+	if (is_log && size > log_max) {
+		if ((cfd = taskdir_log_cap(fd, size, log_max, gw->state_dir, &capped, &cause)) < 0) {
+			close(fd);
+			task_refuse(t, name, cause);
+			return -1;
+		}
+		log_info("log.txt cut to its head and tail (storage.max_log_bytes)",
+		    "task=%s bytes=%jd kept=%jd", t->spec->task_id, (intmax_t)size, (intmax_t)capped);
+		close(fd);
+		fd = cfd;
+		size = capped;
+		cut = 1;
+	}
+	if (size > task_max - task_artifact_bytes(t)) {
+		close(fd);
+		xasprintf(&why, "%jd bytes, over what is left of storage.max_task_bytes (%jd) after "
+		    "the artifacts before it", (intmax_t)size, (intmax_t)task_max);
+		task_refuse(t, name, why);
+		return -1;
 	}
 	a = &t->arts[t->narts++];
 	memset(a, 0, sizeof *a);
 	a->name = xstrdup(name);
-	a->path = path;
+	xasprintf(&a->path, "%s/output/%s", t->dir, name);
 	a->bytes = size;
+	a->fd = fd;
+	a->capped = cut;
 	a->content_type = ctype;
 	xasprintf(&a->url, "%s%s", t->result_prefix, name);
+	return 1;
 }
 
+/*
+ * What the game left in output/: log.txt, result.json (parsed: its
+ * "video" names the video, else video.mp4, else video.webm), each
+ * opened and checked by taskdir.c; refusals go into the result.
+ */
 static void
 task_collect(struct task *t)
 {
-	char *path, *buf, *cause = NULL;
+	off_t art_max = (off_t)config_get_int(gw->conf, "storage", "max_artifact_bytes");
+	off_t json_max = art_max < TASK_RESULT_JSON_MAX ? art_max : TASK_RESULT_JSON_MAX;
+	struct artifact *a;
+	char *buf, *cause = NULL, *why = NULL;
 	const cJSON *v;
+	int taskfd, outfd = -1;
 	size_t len;
 
 	task_set_state(t, TASK_COLLECTING);
-	xasprintf(&path, "%s/output/result.json", t->dir);
-	buf = util_read_file(path, 1024 * 1024, &len, &cause);
-	free(path);
-	if (buf != NULL) {
-		t->game_result = cJSON_ParseWithLength(buf, len);
-		if (t->game_result == NULL || !cJSON_IsObject(t->game_result)) {
-			cJSON_Delete(t->game_result);
-			t->game_result = NULL;
-			log_warn("result.json is not a JSON object", "task=%s", t->spec->task_id);
-		}
-		free(buf);
-	} else
+	if ((taskfd = taskdir_open(t->dir, &cause)) < 0) {
+		log_warn("task folder gone, nothing to upload", "task=%s error=%s",
+		    t->spec->task_id, log_q(cause));
 		free(cause);
-	task_add_artifact(t, "log.txt", "text/plain; charset=utf-8");
-	task_add_artifact(t, "result.json", "application/json");
-	/* The video the game names, else the usual names. */
-	v = t->game_result != NULL ? cJSON_GetObjectItemCaseSensitive(t->game_result, "video") : NULL;
-	if (cJSON_IsString(v) && strchr(v->valuestring, '/') == NULL && v->valuestring[0] != '.')
-		task_add_artifact(t, v->valuestring, "video/mp4");
-	else {
-		task_add_artifact(t, "video.mp4", "video/mp4");
-		if (t->narts < 3)
-			task_add_artifact(t, "video.webm", "video/webm");
+	} else {
+		outfd = taskdir_open_sub(taskfd, "output", &why);
+		close(taskfd);
+		if (outfd < 0 && why != NULL)
+			task_refuse(t, "output", why);
+	}
+	if (outfd >= 0) {
+		task_add_artifact(t, outfd, "log.txt", "text/plain; charset=utf-8", art_max,
+		    "storage.max_artifact_bytes");
+		if (task_add_artifact(t, outfd, "result.json", "application/json", json_max,
+		    art_max < TASK_RESULT_JSON_MAX ? "storage.max_artifact_bytes" :
+		    "the result.json limit") == 1) {
+			a = &t->arts[t->narts - 1];
+			if ((buf = util_read_fd(a->fd, (size_t)json_max, &len, &cause)) != NULL) {
+				t->game_result = cJSON_ParseWithLength(buf, len);
+				if (t->game_result == NULL || !cJSON_IsObject(t->game_result)) {
+					cJSON_Delete(t->game_result);
+					t->game_result = NULL;
+					log_warn("result.json is not a JSON object", "task=%s",
+					    t->spec->task_id);
+				}
+				free(buf);
+			} else {
+				log_warn("cannot read result.json", "task=%s error=%s",
+				    t->spec->task_id, log_q(cause));
+				free(cause);
+			}
+		}
+		/* The video the game names, else the usual names. */
+		v = t->game_result != NULL ?
+		    cJSON_GetObjectItemCaseSensitive(t->game_result, "video") : NULL;
+		if (cJSON_IsString(v)) {
+			if (!taskdir_name_ok(v->valuestring) || strcmp(v->valuestring, "log.txt") == 0 ||
+			    strcmp(v->valuestring, "result.json") == 0)
+				task_refuse(t, v->valuestring, xstrdup("result.json's video is not a "
+				    "plain file name of its own (letters, digits, '.', '_', '-')"));
+			else
+				task_add_artifact(t, outfd, v->valuestring, "video/mp4", art_max,
+				    "storage.max_artifact_bytes");
+		} else if (task_add_artifact(t, outfd, "video.mp4", "video/mp4", art_max,
+		    "storage.max_artifact_bytes") == 0)
+			task_add_artifact(t, outfd, "video.webm", "video/webm", art_max,
+			    "storage.max_artifact_bytes");
+		close(outfd);
 	}
 	task_set_state(t, TASK_UPLOADING);
 	t->next_art = 0;
@@ -756,6 +1141,10 @@ task_run_done(struct runner_job *job, const struct runner_outcome *o, void *arg)
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s (attempt %d, runner.max_attempts %lld)",
 		    o->message, t->spec->attempt, config_get_int(gw->conf, "runner", "max_attempts"));
 		break;
+	case RUNNER_INVALID:
+		/* Deterministic: another attempt would fail the same way. */
+		task_finish(t, RESULT_ERROR, ERROR_INVALID, "%s", o->message);
+		break;
 	}
 	task_collect(t);
 }
@@ -770,7 +1159,7 @@ static int
 task_retry_attempt(struct task *t, const char *why)
 {
 	long long max = config_get_int(gw->conf, "runner", "max_attempts");
-	char *cause = NULL, *out;
+	char *cause = NULL;
 
 	if (t->cancel_requested || t->spec->attempt - t->first_attempt + 1 >= max)
 		return 0;
@@ -784,11 +1173,7 @@ task_retry_attempt(struct task *t, const char *why)
 		return 1;
 	}
 	task_set_prefix(t);
-	/* What the failed attempt left in output/ is not this attempt's. */
-	xasprintf(&out, "%s/output", t->dir);
-	util_rmtree(out);
-	free(out);
-	if (task_prepare_dirs(t, &cause) != 0) {
+	if (task_reset_output(t, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
 		free(cause);
 		task_collect(t);
@@ -805,13 +1190,8 @@ task_launch(struct task *t)
 	struct runner_job *job;
 	char *entry = t->spec->entry != NULL ? xstrdup(t->spec->entry) :
 	    msg_url_basename(t->spec->program);
-	long timeout = t->spec->timeout_s;
-	long max = (long)config_get_int(gw->conf, "runner", "max_timeout_s");
+	long timeout = task_timeout_s(t);
 
-	if (timeout <= 0)
-		timeout = (long)config_get_int(gw->conf, "runner", "default_timeout_s");
-	if (timeout > max)
-		timeout = max;
 	task_set_state(t, TASK_LAUNCHING);
 	memset(&req, 0, sizeof req);
 	req.task_id = t->spec->task_id;
@@ -845,6 +1225,7 @@ task_upload_done(struct storage_xfer *x, enum storage_result r, const char *erro
 		task_report(t);
 		return;
 	}
+	memcpy(a->sha256, storage_xfer_sha256(x), sizeof a->sha256);
 	a->uploaded = 1;
 	t->next_art++;
 	task_upload_next(t);
@@ -854,20 +1235,18 @@ static void
 task_upload_next(struct task *t)
 {
 	struct artifact *a;
-	char *cause = NULL;
+	int fd;
 
 	if (t->next_art >= t->narts) {
 		task_report(t);
 		return;
 	}
 	a = &t->arts[t->next_art];
-	if (util_sha256_file(a->path, a->sha256, &cause) != 0) {
-		log_warn("cannot checksum artifact", "task=%s error=%s", t->spec->task_id, log_q(cause));
-		free(cause);
-		a->sha256[0] = '\0';
-	}
-	a->bytes = util_file_size(a->path);
-	t->xfer = storage_put(gw->storage, a->path, a->url, a->content_type, task_upload_done, t);
+	/* Sent (and hashed) from the descriptor collect checked; the transfer owns it now. */
+	fd = a->fd;
+	a->fd = -1;
+	t->xfer = storage_put(gw->storage, fd, a->bytes, a->url, a->content_type, task_upload_done,
+	    t);
 }
 
 /* "error": {class, message} once the task has an outcome with an error, else null. */
@@ -888,11 +1267,26 @@ task_error_json(const struct task *t, cJSON *obj)
 	cJSON_AddStringToObject(e, "message", t->error != NULL ? t->error : "");
 }
 
+/* "artifacts_refused": [{name, reason}] (docs/messages.md). */
+static void
+task_refused_json(const struct task *t, cJSON *obj)
+{
+	cJSON *arr = cJSON_AddArrayToObject(obj, "artifacts_refused"), *e;
+	size_t i;
+
+	for (i = 0; i < t->nrefused; i++) {
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", t->refused[i].name);
+		cJSON_AddStringToObject(e, "reason", t->refused[i].reason);
+		cJSON_AddItemToArray(arr, e);
+	}
+}
+
 static cJSON *
 task_result_json(const struct task *t)
 {
 	cJSON *r = cJSON_CreateObject(), *tm, *arts, *e, *src;
-	char ts[40];
+	char ts[40], *url;
 	size_t i;
 
 	cJSON_AddNumberToObject(r, "version", RESULT_VERSION);
@@ -914,13 +1308,17 @@ task_result_json(const struct task *t)
 
 		if (!a->uploaded)
 			continue;
+		/* Reported as the world may see it: credentials and queries redacted. */
+		url = log_redact_url(a->url);
 		e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "name", a->name);
-		cJSON_AddStringToObject(e, "url", a->url);
+		cJSON_AddStringToObject(e, "url", url);
 		cJSON_AddNumberToObject(e, "bytes", (double)a->bytes);
 		if (a->sha256[0] != '\0')
 			cJSON_AddStringToObject(e, "sha256", a->sha256);
 		cJSON_AddStringToObject(e, "content_type", a->content_type);
+		if (a->capped)
+			cJSON_AddTrueToObject(e, "truncated");
 		cJSON_AddItemToArray(arts, e);
 		if (strcmp(a->name, "log.txt") == 0)
 			field = "log_url";
@@ -929,8 +1327,10 @@ task_result_json(const struct task *t)
 		else if (strncmp(a->content_type, "video/", 6) == 0)
 			field = "video_url";
 		if (field != NULL)
-			cJSON_ReplaceItemInObjectCaseSensitive(r, field, cJSON_CreateString(a->url));
+			cJSON_ReplaceItemInObjectCaseSensitive(r, field, cJSON_CreateString(url));
+		free(url);
 	}
+	task_refused_json(t, r);
 	tm = cJSON_AddObjectToObject(r, "timings");
 	cJSON_AddStringToObject(tm, "received", util_time_fmt(t->ts[TASK_RECEIVED], ts, sizeof ts));
 	if (t->started_ms != 0)
@@ -1108,7 +1508,15 @@ task_cancel(const char *id, char **cause)
 		task_report(t);
 	} else if (t->job != NULL)
 		runner_cancel(t->job);
-	/* Fetching: task_fetch_done sees cancel_requested. */
+	else if (t->xfer != NULL && t->state == TASK_FETCHING) {
+		/* A download stops now, and what it wrote goes. */
+		storage_cancel(t->xfer);
+		t->xfer = NULL;
+		task_fetch_remove(t);
+		task_finish(t, RESULT_CANCELLED, ERROR_NONE, "cancelled by an operator (while "
+		    "downloading the %s)", t->fetch_step == 0 ? "program" : "model");
+		task_report(t);
+	}
 	return 0;
 }
 
@@ -1177,15 +1585,16 @@ task_to_json(const struct task *t)
 	for (i = 0; i < t->narts; i++) {
 		if (!t->arts[i].uploaded)
 			continue;
+		p = log_redact_url(t->arts[i].url);
 		if (strcmp(t->arts[i].name, "log.txt") == 0)
-			cJSON_ReplaceItemInObjectCaseSensitive(j, "log_url",
-			    cJSON_CreateString(t->arts[i].url));
+			cJSON_ReplaceItemInObjectCaseSensitive(j, "log_url", cJSON_CreateString(p));
 		else if (strncmp(t->arts[i].content_type, "video/", 6) == 0) {
-			cJSON_ReplaceItemInObjectCaseSensitive(j, "video_url",
-			    cJSON_CreateString(t->arts[i].url));
+			cJSON_ReplaceItemInObjectCaseSensitive(j, "video_url", cJSON_CreateString(p));
 			cJSON_AddStringToObject(j, "video_path", t->arts[i].path);
 		}
+		free(p);
 	}
+	task_refused_json(t, j);
 	score = t->game_result != NULL ?
 	    cJSON_GetObjectItemCaseSensitive(t->game_result, "score") : NULL;
 	if (cJSON_IsNumber(score))
@@ -1331,8 +1740,16 @@ task_kick_cb(evutil_socket_t fd, short what, void *arg)
 void
 task_init(void)
 {
+	char *tasks;
+
 	TAILQ_INIT(&gw->active);
 	TAILQ_INIT(&gw->history);
+	xasprintf(&tasks, "%s/tasks", gw->state_dir);
+	if ((tasks_fd = open(tasks, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		fatalx("task folders %s: %s", tasks, strerror(errno));
+	free(tasks);
+	task_leftovers_scan();
+	task_disk_enforce();
 	flush_timer = evtimer_new(gw->base, task_flush_cb, NULL);
 	kick_event = event_new(gw->base, -1, 0, task_kick_cb, NULL);
 }
@@ -1366,6 +1783,14 @@ task_shutdown(void)
 	free(pending);
 	pending = NULL;
 	npending = pending_cap = 0;
+	for (i = 0; i < nleftovers; i++)
+		free(leftovers[i].name);
+	free(leftovers);
+	leftovers = NULL;
+	nleftovers = 0;
+	if (tasks_fd >= 0)
+		close(tasks_fd);
+	tasks_fd = -1;
 	if (flush_timer != NULL)
 		event_free(flush_timer);
 	if (drain_timer != NULL)

@@ -1,10 +1,16 @@
 #!/bin/sh
 # Install what building (and, with --test, testing) PAIA needs on Debian.
-# Idempotent: packages already present are not reinstalled.
+# Idempotent: packages already present are not reinstalled, a user that
+# exists is left alone.
 #
-#   scripts/setup.sh          build dependencies and the demo's ffmpeg
+#   scripts/setup.sh          build dependencies, the demo's ffmpeg, the
+#                             local runner's sandbox (bubblewrap) and its
+#                             unprivileged user (paia-game, or $PAIA_RUNNER_USER),
+#                             and openvpn (the gateway's VPN supervisor runs it)
 #   scripts/setup.sh --test   also what `make check` needs, and the real
-#                             services' tests (tests/env/: Kafka, Kubernetes)
+#                             services' tests (tests/env/: Kafka, Kubernetes,
+#                             OpenVPN in network namespaces: iproute2;
+#                             sshd GPU nodes with Xvfb for the display check)
 #
 # The Kubernetes test environment (tests/env/k8s.sh) builds its parts
 # with Go 1.26 or later, which Debian bookworm does not have (its
@@ -14,14 +20,15 @@ set -eu
 
 build_pkgs="build-essential autoconf automake autoconf-archive libtool pkg-config
 librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
-libevent-dev libinih-dev libssl-dev libyaml-dev ffmpeg python3"
-test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl"
+libevent-dev libssl-dev libyaml-dev ffmpeg python3 bubblewrap openvpn"
+test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
+xvfb xauth x11-utils iproute2 openssh-server openssh-client"
 
 want=$build_pkgs
 case "${1:-}" in
 --test) want="$build_pkgs $test_pkgs" ;;
 "") ;;
--h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
 *) echo "setup.sh: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
 esac
 
@@ -39,6 +46,18 @@ if [ "${1:-}" = --test ]; then
 	fi
 fi
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+
+# The local runner, started as root, runs every game as this user inside
+# bubblewrap (paia-gateway.conf(5): runner.user, runner.sandbox).
+runner_user=${PAIA_RUNNER_USER:-paia-game}
+if ! getent passwd "$runner_user" >/dev/null; then
+	echo "setup.sh: creating the runner user $runner_user"
+	$sudo useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		--shell /usr/sbin/nologin --comment "PAIA games (local runner)" "$runner_user"
+fi
+
 missing=""
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
@@ -49,7 +68,5 @@ if [ -z "$missing" ]; then
 	exit 0
 fi
 echo "setup.sh: installing:$missing"
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo=sudo
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing

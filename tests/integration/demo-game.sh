@@ -3,14 +3,14 @@
 # demo-game.sh -- integration checks for paia-demo-game (the paiagym stand-in).
 #
 # Usage: demo-game.sh [path/to/paia-demo-game] [source-dir]
-#   $1 defaults to gateway/paia-demo-game, $2 (where examples/ lives) to ".".
+#   $1 defaults to demo/paia-demo-game, $2 (where demo/sample-ai.py lives) to ".".
 # Builds nothing. Each check runs the game in a fresh temporary workspace
 # (input/ + output/) the way the runner does, with the PAIA_* environment.
 # Prints "ok N - ..." / "not ok N - ..." and exits 1 if any check failed.
 
 set -eu
 
-game=${1:-${DEMO_GAME:-gateway/paia-demo-game}}
+game=${1:-${DEMO_GAME:-demo/paia-demo-game}}
 srcdir=${2:-${SRCDIR:-.}}
 case $game in /*) ;; *) game=$PWD/$game ;; esac
 case $srcdir in /*) ;; *) srcdir=$PWD/$srcdir ;; esac
@@ -93,7 +93,7 @@ why() {
 
 # (a) The sample AI plays 30 frames and catches something; a video exists.
 ws=$(mkws sample)
-cp "$srcdir/examples/sample-ai.py" "$ws/input/sample-ai.py"
+cp "$srcdir/demo/sample-ai.py" "$ws/input/sample-ai.py"
 run "$ws" sample-ai.py '{"frames":30,"seed":42}'
 r=1
 if [ "$rc" -eq 0 ] && jcheck "$ws/output/result.json" \

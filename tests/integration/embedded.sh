@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 
 gw_start -o gateway.max_inflight=8 -o gateway.grace_s=60 -o runner.kill_grace_s=2
-cp "$SRCDIR/examples/sample-ai.py" "$STATE/programs/sample-ai.py"
+cp "$SRCDIR/demo/sample-ai.py" "$STATE/programs/sample-ai.py"
 SAMPLE=file://$STATE/programs/sample-ai.py
 FAST='{"frames":3,"video":false}'
 

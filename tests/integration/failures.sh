@@ -14,7 +14,7 @@ out=$("$GATEWAY" --embedded -o kafka.bootstrp.servers=x --check-config 2>&1); rc
 check "a misspelt kafka key is named by librdkafka" fails_with $rc "$out" "kafka.bootstrp.servers"
 cfg=$(mktemp); printf '[gateway]\nmax_inflight = 4\n[kafka]\nsasl.password = hunter2\n[runnr]\ncommand = x\n' > "$cfg"
 out=$("$GATEWAY" -c "$cfg" -o kafka.bootstrap.servers=127.0.0.1:1 --check-config 2>&1); rc=$?
-check "an unknown section in a file is named with the file" fails_with $rc "$out" "$cfg: unknown section [runnr]"
+check "an unknown section in a file is named with the file and line" fails_with $rc "$out" "$cfg:5: unknown section [runnr]"
 printf '[gateway]\nmax_inflight = 4\n[kafka]\nsasl.password = hunter2\n' > "$cfg"
 out=$(PAIA_GATEWAY_BATCH_MS=50 "$GATEWAY" -c "$cfg" -o kafka.bootstrap.servers=127.0.0.1:1 --check-config 2>&1); rc=$?
 check "--check-config prints the effective config (file and env)" sh -c "[ $rc -eq 0 ] && echo \"\$0\" | grep -q '^max_inflight = 4' && echo \"\$0\" | grep -q '^batch_ms = 50'" "$out"
@@ -31,14 +31,20 @@ out=$("$GATEWAY" --bogus 2>&1); rc=$?
 check "an unknown flag exits 2 with usage" fails_with $rc "$out" "usage:"
 
 # --- a game command that cannot start: infra error, reported ----------------
-gw_start -o runner.command=/nonexistent/paia-game -o storage.retries=2 \
+# (One missing at start is refused then: tests/integration/sandbox.sh.)
+GAMEDIR=$(mktemp -d "${TMPDIR:-/tmp}/paia-game.XXXXXX")
+STATES="${STATES:-} $GAMEDIR"
+chmod 755 "$GAMEDIR"
+cp "$(type -P true)" "$GAMEDIR/paia-game"
+gw_start -o runner.command="$GAMEDIR/paia-game" -o storage.retries=2 \
 	-o storage.backoff_ms=50 -o storage.backoff_max_ms=100
+rm -f "$GAMEDIR/paia-game"
 P=$(program ok.sh 'exit 0')
 ctl submit --id nogame --program "$P" >/dev/null
 r=$(result_of nogame) || bail "no result for nogame"
-check "unstartable game gives status error, class infra" \
+check "a game command gone since start gives status error, class infra" \
 	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = "error/infra"
-check "the error names the command" contains "$r" "/nonexistent/paia-game"
+check "the error names the command" contains "$r" "$GAMEDIR/paia-game"
 check "an infra failure is retried as new attempts up to runner.max_attempts (3)" \
 	test "$(jget "$r" 'r["attempt"]')" = 3
 check "the error says which attempt gave up" contains "$r" "attempt 3, runner.max_attempts 3"
@@ -80,8 +86,14 @@ check "the gateway's secrets are not in it" sh -c "! grep -q hunter2 '${log#file
 gw_stop
 check "gateway exits 0 (rc=$GW_RC)" test "$GW_RC" -eq 0
 
-# --- kill -9 mid-game: the next gateway stops what was left running ----------
-gw_start -o runner.kill_grace_s=1
+# --- kill -9 mid-game, no sandbox: the next gateway stops what was left running --
+# (Sandboxed games die with the gateway: tests/integration/sandbox.sh.) As
+# root, runner.user must reach the task folders by their path.
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-it.XXXXXX")
+STATES="${STATES:-} $STATE"
+chmod 711 "$STATE"
+mkdir -m 711 "$STATE/tasks"
+REUSE_STATE=1 gw_start -o runner.kill_grace_s=1 -o runner.sandbox=none
 HANG=$(program hang.sh 'sleep 300')
 ctl submit --id orphan --program "$HANG" --timeout 600 \
 	--params '{"frames":100,"frame_timeout_ms":100000,"video":false}' >/dev/null
@@ -89,7 +101,7 @@ wait_for 30 sh -c "[ \"\$($PAIACTL -d $STATE task orphan --json 2>/dev/null | py
 kill -KILL "$GW_PID"; wait "$GW_PID" 2>/dev/null
 check "after kill -9 the user's program is still running (orphaned)" \
 	some_procs_under "$STATE/tasks"
-REUSE_STATE=1 gw_start
+REUSE_STATE=1 gw_start -o runner.sandbox=none
 check "a restarted gateway stops games its predecessor left running" \
 	wait_for 10 no_procs_under "$STATE/tasks"
 check "and says so in its log" grep -q "stopped a game left running by a previous gateway" "$GW_LOG"

@@ -7,7 +7,7 @@ set -u
 BUILDDIR=${BUILDDIR:-.}
 SRCDIR=${SRCDIR:-.}
 GATEWAY=${GATEWAY:-$BUILDDIR/gateway/paia-gateway}
-PAIACTL=${PAIACTL:-$BUILDDIR/gateway/paiactl}
+PAIACTL=${PAIACTL:-$BUILDDIR/paiactl/paiactl}
 tap_n=0
 tap_failed=0
 
@@ -32,14 +32,15 @@ wait_for() {
 }
 
 # gw_start [ARGS...]: an embedded gateway in its own state folder
-# (REUSE_STATE=1: in the current $STATE, as after a crash).
+# (REUSE_STATE=1: in the current $STATE, as after a crash; GW_WRAP: a
+# command the gateway runs under, e.g. setpriv to another user).
 gw_start() {
 	if [ "${REUSE_STATE:-0}" != 1 ]; then
 		STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-it.XXXXXX")
 		STATES="${STATES:-} $STATE"
 	fi
 	GW_LOG=$STATE/gateway.log
-	"$GATEWAY" --embedded --state-dir "$STATE" "$@" 2>"$GW_LOG" &
+	${GW_WRAP:-} "$GATEWAY" --embedded --state-dir "$STATE" "$@" 2>"$GW_LOG" &
 	GW_PID=$!
 	wait_for 30 test -s "$STATE/embedded.json" || bail "gateway did not write embedded.json"
 	wait_for 30 "$PAIACTL" -d "$STATE" status || bail "gateway control socket not answering"

@@ -236,6 +236,10 @@ run -c "$STATE/k.conf" submit --program file:///x --id nobroker
 check "unreachable broker: exit 1 naming task, topic and broker; kafka.* of -c apply" \
 	eval '[ "$rc" -eq 1 ] && [ -z "$out" ] && [ $(($(date +%s) - t0)) -le 10 ] &&
 	grep -q "task nobroker not delivered to topic paia.tasks at 127.0.0.1:1" <<<"$err"'
+run -c "$STATE/k.conf" topics
+check "topics with an unreachable broker: one clean line naming it, exit 1" \
+	eval '[ "$rc" -eq 1 ] && [ -z "$out" ] &&
+	LC_ALL=C grep -qx "paiactl: cannot read topics from 127\.0\.0\.1:1: [ -~]*" <<<"$err"'
 printf '[kafka]\nbootstrap.servers = 127.0.0.1:1\nno.such.property = 1\n' > "$STATE/k2.conf"
 run -c "$STATE/k2.conf" results
 check "a bad kafka.* key: exit 1 naming it" \

@@ -31,7 +31,7 @@ pod_json() {
 	sed -e "s/\${POD_NAME}/paia-$1-1/g; s/\${TASK_ID}/$1/g; s/\${ATTEMPT}/1/g" \
 		-e "s/\${GATEWAY_ID}/gw-test-$run/g; s/\${GAME}/demo/g; s/\${KAFKA_TOPIC}/paia.tasks/g" \
 		-e "s/\${KAFKA_PARTITION}/2/g; s/\${KAFKA_OFFSET}/$run/g; s/\${DEADLINE_S}/$3/g" \
-		-e "s|\${IMAGE}|registry.example.net/paiagym/demo:1|g; s/\${GPUS}/$2/g" \
+		-e "s|\${IMAGE}|registry.example.net/paia/demo:1|g; s/\${GPUS}/$2/g" \
 		-e "s/\${ENTRY}/main.py/g; s/\${PARAMS}/{\\\\\"level\\\\\": 1}/g" "$TEMPLATE" |
 		python3 -c 'import json, sys
 p = json.load(sys.stdin)

@@ -25,7 +25,7 @@ max_attempts = 2
 [k8s]
 kubeconfig = $K8S_GATEWAY_KUBECONFIG
 pod_template = ${POD_TEMPLATE:-$SRCDIR/deploy/game-pod.json}
-default_image = registry.local/paia/catch:test
+default_image = registry.example.net/paia/catch:test
 param_annotations = paia.io/fake-
 unschedulable_s = 10
 deadline_slack_s = 2

@@ -27,7 +27,7 @@ session.timeout.ms = 6000
 file_root = $STATE
 result_prefix = file://$STATE/results
 [runner]
-command = $BUILDDIR/gateway/paia-demo-game
+command = $BUILDDIR/demo/paia-demo-game
 kill_grace_s = 1
 CONF
 }

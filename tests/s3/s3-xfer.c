@@ -7,7 +7,7 @@
  *
  * The configuration is read as paia-gateway reads it (file, PAIA_*
  * environment, -o). Prints one line on stdout:
- *   result=ok|permanent|transient bytes=N seconds=S mib_per_s=R
+ *   result=ok|permanent|transient|local|timeout bytes=N seconds=S mib_per_s=R
  *   retries=N maxrss_kb=K [error="..."]
  * and exits 0 (ok), 1 (permanent), 2 (transient), 3 (usage, config).
  */
@@ -15,11 +15,14 @@
 #include "gateway.h"
 #include "options.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -61,7 +64,7 @@ main(int argc, char **argv)
 	uint64_t in, out, retries;
 	int64_t t0;
 	double secs, bytes;
-	int ch, verbose = 0, put;
+	int ch, verbose = 0, put, fd;
 
 	while ((ch = getopt(argc, argv, "c:o:v")) != -1) {
 		switch (ch) {
@@ -112,10 +115,20 @@ main(int argc, char **argv)
 	if (storage_check_url(s, put ? argv[2] : argv[1], &cause) != 0)
 		goto bad;
 	t0 = util_mono_ms();
-	if (put)
-		storage_put(s, argv[1], argv[2], argc == 4 ? argv[3] : NULL, done_cb, NULL);
-	else
-		storage_get(s, argv[1], argv[2], done_cb, NULL);
+	if (put) {
+		struct stat st;
+		if ((fd = open(argv[1], O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+			xasprintf(&cause, "%s: %s", argv[1], strerror(errno));
+			goto bad;
+		}
+		storage_put(s, fd, st.st_size, argv[2], argc == 4 ? argv[3] : NULL, done_cb, NULL);
+	} else {
+		if ((fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+			xasprintf(&cause, "%s: %s", argv[2], strerror(errno));
+			goto bad;
+		}
+		storage_get(s, argv[1], fd, 0, done_cb, NULL);
+	}
 	while (!finished)
 		event_base_dispatch(base);
 	secs = (double)(util_mono_ms() - t0) / 1000.0;
@@ -123,7 +136,8 @@ main(int argc, char **argv)
 	bytes = (double)(put ? out : in);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("result=%s bytes=%.0f seconds=%.3f mib_per_s=%.1f retries=%llu maxrss_kb=%ld",
-	    outcome == STORAGE_OK ? "ok" : outcome == STORAGE_PERMANENT ? "permanent" : "transient",
+	    outcome == STORAGE_OK ? "ok" : outcome == STORAGE_PERMANENT ? "permanent" :
+	    outcome == STORAGE_TRANSIENT ? "transient" : outcome == STORAGE_LOCAL ? "local" : "timeout",
 	    bytes, secs, secs > 0 ? bytes / 1048576.0 / secs : 0.0, (unsigned long long)retries,
 	    ru.ru_maxrss);
 	if (outcome_error != NULL) {

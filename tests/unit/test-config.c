@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -190,8 +191,10 @@ test_file_unknown_section(void **state)
 	struct config *c = config_new(small_schema, small_passthrough);
 
 	LOAD_FAILS(c, "[s]\nn = 3\n[sectoin]\na = 1\n", "sectoin");
-	/* A key before any section header belongs to the unnamed section. */
-	LOAD_FAILS(c, "orphan = 1\n", "[]");
+	/* A key before any section header belongs to none: an error naming its line. */
+	LOAD_FAILS(c, "orphan = 1\n", ":1: key orphan before any [section]");
+	/* An unknown section is named on its header's line, even when empty. */
+	LOAD_FAILS(c, "[s]\n[sectoin]\n", ":2: unknown section [sectoin]");
 	config_free(c);
 }
 
@@ -340,6 +343,264 @@ static struct config *
 gw_config(void)
 {
 	return config_new(options_schema, options_passthrough);
+}
+
+/* ---- the reader: limits, and what inih got wrong ---- */
+
+/* A file of len bytes: head, then fill up to len. Caller unlinks and frees. */
+static char *
+big_file(const char *head, size_t len, char fill)
+{
+	char *text = malloc(len + 1), *path;
+
+	assert_non_null(text);
+	memset(text, fill, len);
+	memcpy(text, head, strlen(head));
+	text[len] = '\0';
+	path = ini_file(text);
+	free(text);
+	return path;
+}
+
+/*
+ * BUG (libinih, INI_MAX_LINE 200): a longer line was split and the rest
+ * parsed as a line of its own, so a long instance_id could carry
+ * "max_inflight = 7" into the configuration. Now a value is whole up to
+ * 4096 bytes and a longer line is an error naming it.
+ */
+static void
+test_long_lines(void **state)
+{
+	struct config *c = gw_config();
+	char *text, *cause = NULL, *path;
+	size_t i;
+
+	/* A 4000-byte value arrives whole. */
+	text = malloc(5000);
+	assert_non_null(text);
+	strcpy(text, "[runner]\ncommand = ");
+	for (i = 0; i < 4000; i++)
+		strcat(text, i % 50 == 25 ? " " : "x");
+	strcat(text, "\n");
+	assert_int_equal(load_text(c, text, NULL, &cause), 0);
+	assert_int_equal(strlen(config_get(c, "runner", "command")), 4000);
+	free(text);
+
+	/* The injection: the tail of a long line is not a line of its own. */
+	text = malloc(1000);
+	assert_non_null(text);
+	strcpy(text, "[gateway]\ninstance_id = ");
+	for (i = 0; i < 200; i++)
+		strcat(text, "A");
+	strcat(text, "max_inflight = 7\n");
+	LOAD_FAILS(c, text, ":2:", "gateway.instance_id", "is not a name");
+	assert_int_equal(config_get_int(c, "gateway", "max_inflight"), 8);
+	free(text);
+
+	/* 4097 bytes is one too many, named with its line. */
+	path = big_file("[gateway]\n\n; ", 4097 + 11, 'x');
+	assert_int_equal(config_load_file(c, path, &cause), -1);
+	assert_mentions(cause, path, ":3: line longer than 4096 bytes", (const char *)NULL);
+	free(cause);
+	ini_done(path);
+	/* 4096 is fine. */
+	path = big_file("[gateway]\n\n; ", 4096 + 11, 'x');
+	assert_int_equal(config_load_file(c, path, &cause), 0);
+	ini_done(path);
+	config_free(c);
+}
+
+/* Not a text file: a NUL, a directory, a FIFO, a device, a huge file. */
+static void
+test_not_a_config(void **state)
+{
+	static const char nul_text[] = "[s]\nname = a\0b\n";
+	struct config *c = config_new(small_schema, small_passthrough);
+	const char *tmp = getenv("TMPDIR");
+	char *path, *cause = NULL, dir[256], fifo[300];
+	int fd;
+
+	/* BUG (libinih): the value ended at the NUL and the rest was dropped. */
+	assert_true(asprintf(&path, "%s/paia-test-config-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp") > 0);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, nul_text, sizeof nul_text - 1), (ssize_t)(sizeof nul_text - 1));
+	close(fd);
+	assert_int_equal(config_load_file(c, path, &cause), -1);
+	assert_mentions(cause, path, ":2: a NUL byte", (const char *)NULL);
+	free(cause);
+	assert_string_equal(config_get(c, "s", "name"), "dflt");
+	ini_done(path);
+
+	/* BUG (libinih): a directory read as an empty configuration. */
+	snprintf(dir, sizeof dir, "%s/paia-test-config-dir-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(config_load_file(c, dir, &cause), -1);
+	assert_mentions(cause, dir, "not a regular file (a directory)", (const char *)NULL);
+	free(cause);
+
+	/* A FIFO is refused at once, without waiting for a writer. */
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(20);	/* a hang fails the test instead of stalling make check */
+	assert_int_equal(config_load_file(c, fifo, &cause), -1);
+	assert_mentions(cause, fifo, "not a regular file (a FIFO)", (const char *)NULL);
+	free(cause);
+	unlink(fifo);
+	rmdir(dir);
+
+	/* BUG (libinih): -c /dev/zero read forever. */
+	assert_int_equal(config_load_file(c, "/dev/zero", &cause), -1);
+	alarm(0);
+	assert_mentions(cause, "/dev/zero", "not a regular file (a device)", (const char *)NULL);
+	free(cause);
+
+	/* Over 1 MiB: refused, naming the file. */
+	path = big_file("[s]\n; ", 1024 * 1024 + 1, 'x');
+	assert_int_equal(config_load_file(c, path, &cause), -1);
+	assert_mentions(cause, path, "larger than 1048576 bytes", (const char *)NULL);
+	free(cause);
+	ini_done(path);
+	config_free(c);
+}
+
+static void
+test_syntax(void **state)
+{
+	struct config *c = config_new(small_schema, small_passthrough);
+	char *cause = NULL;
+
+	/* BUG (libinih): "[s" was "unknown section []" with no line. */
+	LOAD_FAILS(c, "[s\nname = x\n", ":1: section header without ']'");
+	LOAD_FAILS(c, "[s] name = x\n", ":1: text after the section header's ']'");
+	LOAD_FAILS(c, "[]\n", ":1: unknown section []");
+	LOAD_FAILS(c, "[s]\n= x\n", ":2: no key before '='");
+	LOAD_FAILS(c, "[s]\nname\n", ":2: expected key = value");
+	LOAD_FAILS(c, "[s]\nname x = 1\n", ":2:", "key name \"name x\"");
+	LOAD_FAILS(c, "[s]\nname = a\tb\n", ":2: s.name: the value holds a control character (byte 0x09)");
+	LOAD_FAILS(c, "[s]\nname = a\rb\n", ":2: s.name: the value holds a control character (byte 0x0d)");
+	LOAD_FAILS(c, "[s]\nname = a\x1b[2Jb\n", ":2: s.name:", "0x1b");
+	/* More than 1024 keys (passthrough would take any) is not a configuration. */
+	{
+		char *text = malloc(1100 * 16), *p = text;
+		size_t i;
+
+		assert_non_null(text);
+		p += sprintf(p, "[p]\n");
+		for (i = 0; i < 1100; i++)
+			p += sprintf(p, "k%zu = 1\n", i);
+		LOAD_FAILS(c, text, ":1026: more than 1024 keys");
+		free(text);
+	}
+	config_free(c);
+
+	/* Accepted: CRLF, a byte order mark, blanks, indentation, comments. */
+	c = config_new(small_schema, small_passthrough);
+	assert_int_equal(load_text(c,
+	    "\xef\xbb\xbf; comment\r\n"
+	    "  [ s ]  ; a comment after the header\r\n"
+	    "\tname\t=\t two words ; a comment\r\n"
+	    "  n=3\n"
+	    "# another\n"
+	    "[p]\n"
+	    "url = http://h/#frag;x ; but # and ; inside stay\n"
+	    "empty =\n"
+	    "[t]\n"
+	    "x = last line without a newline", NULL, &cause), 0);
+	assert_null(cause);
+	assert_string_equal(config_get(c, "s", "name"), "two words");
+	assert_int_equal(config_get_int(c, "s", "n"), 3);
+	assert_string_equal(config_get(c, "p", "url"), "http://h/#frag;x");
+	assert_string_equal(config_get(c, "p", "empty"), "");
+	assert_string_equal(config_get(c, "t", "x"), "last line without a newline");
+	config_free(c);
+
+	/* A key set twice keeps its last value (an appended override), even in a reopened section. */
+	c = config_new(small_schema, small_passthrough);
+	assert_int_equal(load_text(c, "[s]\nn = 1\n[t]\nx = 2\n[s]\nn = 3\n[p]\na = 1\na = 2\n", NULL,
+	    &cause), 0);
+	assert_int_equal(config_get_int(c, "s", "n"), 3);
+	assert_string_equal(config_get(c, "p", "a"), "2");
+	config_free(c);
+}
+
+/* Control characters are refused from every source, naming section.key. */
+static void
+test_control_characters(void **state)
+{
+	struct config *c = gw_config();
+	const char *env1[] = { "PAIA_GATEWAY_STATE_DIR=/srv/a\nlevel=error msg=forged", NULL };
+	const char *env2[] = { "PAIA_KAFKA_CLIENT_ID=a\x1b]0;x\x07", NULL };
+	char *cause = NULL;
+
+	assert_int_equal(config_set(c, "runner", "command", "game\n--evil", &cause), -1);
+	assert_mentions(cause, "runner.command", "control character (byte 0x0a)", (const char *)NULL);
+	free(cause);
+	assert_int_equal(config_set(c, "kafka", "client.id", "a\x7f", &cause), -1);
+	assert_mentions(cause, "kafka.client.id", "byte 0x7f", (const char *)NULL);
+	free(cause);
+	assert_int_equal(config_set(c, "kafka", "a\nb", "1", &cause), -1);
+	assert_mentions(cause, "[kafka]: key name \"a\\nb\"", (const char *)NULL);
+	free(cause);
+	assert_int_equal(config_set(c, "gate\nway", "x", "1", &cause), -1);
+	assert_mentions(cause, "section name \"gate\\nway\"", (const char *)NULL);
+	free(cause);
+	assert_int_equal(config_load_env(c, (char **)env1, &cause), -1);
+	assert_mentions(cause, "environment PAIA_GATEWAY_STATE_DIR", "gateway.state_dir",
+	    "control character", (const char *)NULL);
+	free(cause);
+	assert_int_equal(config_load_env(c, (char **)env2, &cause), -1);
+	assert_mentions(cause, "environment PAIA_KAFKA_CLIENT_ID", "kafka.client.id",
+	    "control character", (const char *)NULL);
+	free(cause);
+	assert_null(config_get(c, "kafka", "client.id"));
+	assert_string_equal(config_get(c, "gateway", "state_dir"), "/var/lib/paia");
+	config_free(c);
+}
+
+/* Names and ids: instance_id, the topics. */
+static void
+test_names(void **state)
+{
+	static const char *bad_ids[] = { "gw 1", "gw/1", "gw:1", "..", ".", "g\xc3\xa9",
+	    "a123456789b123456789c123456789d123456789e123456789f123456789abcde" };
+	struct config *c = gw_config();
+	char *cause = NULL, topic[300];
+	size_t i;
+
+	assert_int_equal(config_set(c, "gateway", "instance_id", "gw-1.a_B", &cause), 0);
+	assert_int_equal(config_set(c, "gateway", "instance_id", "", &cause), 0);
+	for (i = 0; i < nitems(bad_ids); i++) {
+		if (config_set(c, "gateway", "instance_id", bad_ids[i], &cause) != -1)
+			fail_msg("instance_id \"%s\" accepted", bad_ids[i]);
+		assert_mentions(cause, "gateway.instance_id", "is not a name", "0 to 64",
+		    (const char *)NULL);
+		free(cause);
+	}
+	/* Kafka topic names: its charset, 1 to 249 characters. */
+	memset(topic, 't', 249);
+	topic[249] = '\0';
+	assert_int_equal(config_set(c, "gateway", "tasks_topic", topic, &cause), 0);
+	topic[249] = 't';
+	topic[250] = '\0';
+	assert_int_equal(config_set(c, "gateway", "dlq_topic", topic, &cause), -1);
+	assert_mentions(cause, "gateway.dlq_topic", "1 to 249", (const char *)NULL);
+	/* The echo of a long value is cut. */
+	assert_true(strlen(cause) < 200);
+	free(cause);
+	assert_int_equal(config_set(c, "gateway", "results_topic", "", &cause), -1);
+	free(cause);
+	assert_int_equal(config_set(c, "gateway", "results_topic", "paia results", &cause), -1);
+	assert_mentions(cause, "gateway.results_topic", "\"paia results\"", (const char *)NULL);
+	free(cause);
+	/* The check main.c applies to kafka.group.id and the host name. */
+	assert_int_equal(config_name_check("kafka.group.id", "paia-gateway", 1, 249, &cause), 0);
+	assert_int_equal(config_name_check("kafka.group.id", "a\nb", 1, 249, &cause), -1);
+	assert_mentions(cause, "kafka.group.id", (const char *)NULL);
+	free(cause);
+	config_free(c);
 }
 
 static void
@@ -597,6 +858,11 @@ main(void)
 		cmocka_unit_test(test_env_bad),
 		cmocka_unit_test(test_priority),
 		cmocka_unit_test(test_dump_masks_secrets),
+		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test(test_not_a_config),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_control_characters),
+		cmocka_unit_test(test_names),
 		/* Known bugs last: under ASan they abort the program. */
 		cmocka_unit_test(test_set_own_value_regression),
 	};

@@ -69,6 +69,55 @@ static const struct bad_case bad_cases[] = {
 	    sizeof("{\"version\":1,\0\"task_id\":\"t1\"}") - 1, DLQ_INVALID_JSON, "NUL",
 	    NULL, NULL },
 
+	/* strict JSON: \u0000 in any string, names twice, the RFC's grammar */
+	{ "NUL escape in task_id", "{\"task_id\":\"a\\u0000b\"," BASE_NO_ID "}", 0, DLQ_INVALID_JSON,
+	    "\\u0000", "byte 13", NULL },
+	{ "NUL escape in game", "{\"version\":1,\"task_id\":\"t1\",\"game\":\"pong\\u0000x\","
+	    "\"program\":\"file:///p\"}", 0, DLQ_INVALID_JSON, "\\u0000", NULL, NULL },
+	{ "NUL escape in program", "{\"version\":1,\"task_id\":\"t1\",\"game\":\"pong\","
+	    "\"program\":\"file:///p\\u0000.sh\"}", 0, DLQ_INVALID_JSON, "\\u0000", NULL, NULL },
+	{ "NUL escape in game_version", TASK(",\"game_version\":\"1\\u0000\""), 0,
+	    DLQ_INVALID_JSON, "\\u0000", NULL, NULL },
+	{ "NUL escape in model", TASK(",\"model\":\"s3://b/m\\u0000\""), 0, DLQ_INVALID_JSON,
+	    "\\u0000", NULL, NULL },
+	{ "NUL escape in entry", TASK(",\"entry\":\"main.py\\u0000.txt\""), 0, DLQ_INVALID_JSON,
+	    "\\u0000", NULL, NULL },
+	{ "NUL escape in result_prefix", TASK(",\"result_prefix\":\"s3://b/\\u0000x/\""), 0,
+	    DLQ_INVALID_JSON, "\\u0000", NULL, NULL },
+	{ "NUL escape in a params key", TASK(",\"params\":{\"seed\\u0000x\":1}"), 0,
+	    DLQ_INVALID_JSON, "\\u0000", NULL, NULL },
+	{ "NUL escape in a params value", TASK(",\"params\":{\"n\":[\"a\\u0000\"]}"), 0,
+	    DLQ_INVALID_JSON, "\\u0000", NULL, NULL },
+	{ "NUL escape in an unknown field", TASK(",\"note\\u0000\":1"), 0, DLQ_INVALID_JSON,
+	    "\\u0000", NULL, NULL },
+	{ "task_id twice", TASK(",\"task_id\":\"t2\""), 0, DLQ_INVALID_JSON,
+	    "duplicate name \"task_id\"", "byte 71", NULL },
+	{ "program twice", TASK(",\"program\":\"file:///srv/evil.py\""), 0, DLQ_INVALID_JSON,
+	    "duplicate name \"program\"", NULL, NULL },
+	{ "program twice, escaped", TASK(",\"pro\\u0067ram\":\"file:///srv/evil.py\""), 0,
+	    DLQ_INVALID_JSON, "duplicate name \"program\"", NULL, NULL },
+	{ "attempt twice", TASK(",\"attempt\":1,\"attempt\":5"), 0, DLQ_INVALID_JSON,
+	    "duplicate name \"attempt\"", NULL, NULL },
+	{ "params key twice", TASK(",\"params\":{\"seed\":1,\"seed\":2}"), 0, DLQ_INVALID_JSON,
+	    "duplicate name \"seed\"", NULL, NULL },
+	{ "nested key twice", TASK(",\"resources\":{\"gpu\":0,\"gpu\":16}"), 0,
+	    DLQ_INVALID_JSON, "duplicate name \"gpu\"", NULL, NULL },
+	{ "leading zero", "{\"version\":01,\"task_id\":\"t1\"}", 0, DLQ_INVALID_JSON,
+	    "leading zero", "byte 11", NULL },
+	{ "number ends in a dot", TASK(",\"timeout_s\":1."), 0, DLQ_INVALID_JSON, "'.'", NULL,
+	    NULL },
+	{ "number starts with a dot", TASK(",\"params\":{\"x\":.5}"), 0, DLQ_INVALID_JSON,
+	    "digit", NULL, NULL },
+	{ "byte order mark", "\xef\xbb\xbf" TASK(""), 0, DLQ_INVALID_JSON, "byte order mark",
+	    NULL, NULL },
+	{ "raw tab in a string", TASK(",\"game_version\":\"1\t2\""), 0, DLQ_INVALID_JSON,
+	    "control character", NULL, NULL },
+	{ "lone surrogate", TASK(",\"params\":{\"s\":\"\\udc00\"}"), 0, DLQ_INVALID_JSON,
+	    "surrogate", NULL, NULL },
+	{ "nested too deep", TASK(",\"params\":{\"a\":"
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"),
+	    0, DLQ_INVALID_JSON, "nested deeper", NULL, NULL },
+
 	/* not_object */
 	{ "array", "[{" BASE "}]", 0, DLQ_NOT_OBJECT, "object", "array", NULL },
 	{ "number", "42", 0, DLQ_NOT_OBJECT, "object", "number", NULL },
@@ -174,23 +223,34 @@ static const struct bad_case bad_cases[] = {
 	    0, DLQ_INVALID_VALUE, "program", NULL, "t1" },
 	{ "model not a URL", TASK(",\"model\":\"m.bin\""), 0, DLQ_INVALID_VALUE, "model", NULL,
 	    "t1" },
-	{ "entry ..", TASK(",\"entry\":\"..\""), 0, DLQ_INVALID_VALUE, "entry", NULL, "t1" },
-	{ "entry ../x", TASK(",\"entry\":\"../x\""), 0, DLQ_INVALID_VALUE, "entry", NULL, "t1" },
-	{ "entry a/../b", TASK(",\"entry\":\"a/../b\""), 0, DLQ_INVALID_VALUE, "entry", NULL,
+	{ "entry ..", TASK(",\"entry\":\"..\""), 0, DLQ_INVALID_VALUE, "entry", "'..'", "t1" },
+	{ "entry ../x", TASK(",\"entry\":\"../x\""), 0, DLQ_INVALID_VALUE, "entry", "'..'", "t1" },
+	{ "entry a/../b", TASK(",\"entry\":\"a/../b\""), 0, DLQ_INVALID_VALUE, "entry", "'..'",
 	    "t1" },
-	{ "entry a/..", TASK(",\"entry\":\"a/..\""), 0, DLQ_INVALID_VALUE, "entry", NULL, "t1" },
+	{ "entry a/..", TASK(",\"entry\":\"a/..\""), 0, DLQ_INVALID_VALUE, "entry", "'..'", "t1" },
 	{ "entry absolute", TASK(",\"entry\":\"/etc/passwd\""), 0, DLQ_INVALID_VALUE, "entry",
-	    NULL, "t1" },
-	{ "entry empty segment", TASK(",\"entry\":\"a//b\""), 0, DLQ_INVALID_VALUE, "entry", NULL,
-	    "t1" },
-	{ "entry dot segment", TASK(",\"entry\":\"./a\""), 0, DLQ_INVALID_VALUE, "entry", NULL,
-	    "t1" },
-	{ "entry trailing slash", TASK(",\"entry\":\"a/\""), 0, DLQ_INVALID_VALUE, "entry", NULL,
-	    "t1" },
-	{ "entry backslash", TASK(",\"entry\":\"..\\\\x\""), 0, DLQ_INVALID_VALUE, "entry", NULL,
-	    "t1" },
+	    "relative", "t1" },
+	{ "entry absolute with ..", TASK(",\"entry\":\"/../x\""), 0, DLQ_INVALID_VALUE, "entry",
+	    "relative", "t1" },
+	{ "entry empty", TASK(",\"entry\":\"\""), 0, DLQ_INVALID_VALUE, "entry", "empty", "t1" },
+	{ "entry empty segment", TASK(",\"entry\":\"a//b\""), 0, DLQ_INVALID_VALUE, "entry",
+	    "empty or '.' segments", "t1" },
+	{ "entry dot segment", TASK(",\"entry\":\"./a\""), 0, DLQ_INVALID_VALUE, "entry",
+	    "'.' segments", "t1" },
+	{ "entry trailing slash", TASK(",\"entry\":\"a/\""), 0, DLQ_INVALID_VALUE, "entry",
+	    "empty or '.' segments", "t1" },
+	{ "entry backslash", TASK(",\"entry\":\"..\\\\x\""), 0, DLQ_INVALID_VALUE, "entry",
+	    "backslash", "t1" },
 	{ "entry control char", TASK(",\"entry\":\"a\\u0001b\""), 0, DLQ_INVALID_VALUE, "entry",
-	    NULL, "t1" },
+	    "control characters", "t1" },
+	{ "entry DEL", TASK(",\"entry\":\"a\x7f\""), 0, DLQ_INVALID_VALUE, "entry",
+	    "control characters", "t1" },
+	{ "entry newline", TASK(",\"entry\":\"a\\nb\""), 0, DLQ_INVALID_VALUE, "entry",
+	    "control characters", "t1" },
+	{ "entry 256 bytes", TASK(",\"entry\":\"" ID64 ID64 ID64 ID64 "\""), 0, DLQ_INVALID_VALUE,
+	    "entry", "255", "t1" },
+	{ "game_version control char", TASK(",\"game_version\":\"1\\u001b[2J\""), 0,
+	    DLQ_INVALID_VALUE, "game_version", "control", "t1" },
 	{ "timeout_s 0", TASK(",\"timeout_s\":0"), 0, DLQ_INVALID_VALUE, "timeout_s", NULL, "t1" },
 	{ "timeout_s negative", TASK(",\"timeout_s\":-5"), 0, DLQ_INVALID_VALUE, "timeout_s",
 	    NULL, "t1" },
@@ -209,6 +269,22 @@ static const struct bad_case bad_cases[] = {
 	    "resources", "gpu", "t1" },
 	{ "result_prefix not a URL", TASK(",\"result_prefix\":\"results/\""), 0,
 	    DLQ_INVALID_VALUE, "result_prefix", NULL, "t1" },
+	{ "result_prefix with user info", TASK(",\"result_prefix\":\"https://u:pw@h/r/\""), 0,
+	    DLQ_INVALID_VALUE, "result_prefix", "user information", "t1" },
+	{ "result_prefix with a user", TASK(",\"result_prefix\":\"http://u@h:8080/r/\""), 0,
+	    DLQ_INVALID_VALUE, "result_prefix", "user information", "t1" },
+	{ "result_prefix with a query", TASK(",\"result_prefix\":\"https://h/r/?X-Amz-Signature=s\""),
+	    0, DLQ_INVALID_VALUE, "result_prefix", "query", "t1" },
+	{ "result_prefix with an empty query", TASK(",\"result_prefix\":\"https://h/r?\""), 0,
+	    DLQ_INVALID_VALUE, "result_prefix", "query", "t1" },
+	{ "result_prefix with a fragment", TASK(",\"result_prefix\":\"http://h/r/#x\""), 0,
+	    DLQ_INVALID_VALUE, "result_prefix", "fragment", "t1" },
+	{ "result_prefix with a query, s3", TASK(",\"result_prefix\":\"s3://b/r/?versionId=1\""), 0,
+	    DLQ_INVALID_VALUE, "result_prefix", "query", "t1" },
+	{ "result_prefix file with a query", TASK(",\"result_prefix\":\"file:///srv/r?x\""), 0,
+	    DLQ_INVALID_VALUE, "result_prefix", "query", "t1" },
+	{ "result_prefix without a host", TASK(",\"result_prefix\":\"https:///r/\""), 0,
+	    DLQ_INVALID_VALUE, "result_prefix", "host", "t1" },
 };
 
 /* A valid task padded with spaces to len bytes (len > its length). */
@@ -256,6 +332,10 @@ test_decode_bad(void **state)
 			print_error("case \"%s\": detail \"%s\" does not name \"%s\"%s%s\n", c->name,
 			    detail, c->detail, c->detail2 != NULL ? " and " : "",
 			    c->detail2 != NULL ? c->detail2 : "");
+			failures++;
+		} else if (strlen(detail) > 160) {
+			print_error("case \"%s\": detail too long (%zu bytes): %s\n", c->name,
+			    strlen(detail), detail);
 			failures++;
 		} else if ((c->task_id == NULL) != (task_id == NULL) ||
 		    (task_id != NULL && strcmp(task_id, c->task_id) != 0)) {
@@ -520,6 +600,78 @@ test_requeue(void **state)
 	free(s);
 }
 
+/* Is got the text want with the attempt's value from..to replaced by value? */
+static void
+assert_spliced(const char *got, const char *want, const char *from, const char *value)
+{
+	const char *at = strstr(want, from);
+	size_t head, flen = strlen(from);
+	char *expected;
+
+	assert_non_null(at);
+	head = (size_t)(at - want);
+	assert_true(asprintf(&expected, "%.*s%s%s", (int)head, want, value, at + flen) > 0);
+	if (strcmp(got, expected) != 0)
+		fail_msg("requeued\n  %s\nexpected\n  %s", got, expected);
+	free(expected);
+}
+
+/*
+ * BUG (gateway/message.c msg_task_requeue, before json_check): the task
+ * went back through cJSON, so every number became a double and was
+ * printed again (2^53 + 1 came back as 9007199254740992, 1e400 as
+ * null), and the message's spacing and field order were lost.
+ */
+static void
+test_requeue_exact(void **state)
+{
+	static const char with[] = " {\"task_id\":\"big\", \"version\":1,\"game\":\"pong\","
+	    "\"program\":\"file:///srv/p.py\",\"attempt\" :  2 ,\"params\":{\"seed\":9007199254740993,"
+	    "\"huge\":1e400,\"neg\":-0,\"e\":1E+2,\"s\":\"\\u00e9\\ud83d\\ude00\"},"
+	    "\"extra\":[1.0, 2.50]}\n";
+	static const char without[] = "{\"task_id\":\"big\",\"version\":1,\"game\":\"pong\","
+	    "\"program\":\"file:///srv/p.py\",\"params\":{\"seed\":9007199254740993},"
+	    "\"huge\":1e400 }";
+	static const char nulled[] = TASK(",\"attempt\":null");
+	struct task_spec *t, *t2;
+	char *s;
+
+	t = decode_ok(with, strlen(with));
+	assert_int_equal(t->attempt, 2);
+	/* params reach the game as written, big numbers unrounded. */
+	assert_string_equal(t->params, "{\"seed\":9007199254740993,\"huge\":1e400,\"neg\":-0,"
+	    "\"e\":1E+2,\"s\":\"\\u00e9\\ud83d\\ude00\"}");
+	s = msg_task_requeue(t);
+	assert_spliced(s, with, "2 ,", "3 ,");
+	t2 = decode_ok(s, strlen(s));
+	assert_int_equal(t2->attempt, 3);
+	assert_string_equal(t2->params, t->params);
+	free(s);
+	/* And again from the requeued text. */
+	s = msg_task_requeue(t2);
+	assert_spliced(s, with, "2 ,", "4 ,");
+	free(s);
+	msg_task_free(t2);
+	msg_task_free(t);
+
+	/* No attempt: one is added after the last member, nothing else moves. */
+	t = decode_ok(without, strlen(without));
+	s = msg_task_requeue(t);
+	assert_spliced(s, without, "1e400", "1e400,\"attempt\":2");
+	t2 = decode_ok(s, strlen(s));
+	assert_int_equal(t2->attempt, 2);
+	msg_task_free(t2);
+	free(s);
+	msg_task_free(t);
+
+	/* attempt null was attempt 1: its value is replaced. */
+	t = decode_ok(nulled, strlen(nulled));
+	s = msg_task_requeue(t);
+	assert_spliced(s, nulled, "null", "2");
+	free(s);
+	msg_task_free(t);
+}
+
 /* ---- dead-letter records ---- */
 
 static int
@@ -782,6 +934,7 @@ main(void)
 		cmocka_unit_test(test_decode_nulls_and_bounds),
 		cmocka_unit_test(test_decode_size_limit),
 		cmocka_unit_test(test_requeue),
+		cmocka_unit_test(test_requeue_exact),
 		cmocka_unit_test(test_dlq_text),
 		cmocka_unit_test(test_dlq_binary),
 		cmocka_unit_test(test_dlq_truncated),

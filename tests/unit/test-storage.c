@@ -4,9 +4,11 @@
  * and object URL mapping in path and virtual-hosted style, XML field
  * extraction, error messages and their retry class, multipart planning,
  * the CompleteMultipartUpload body), the [storage] s3_* configuration
- * checks of storage_new, storage_check_url on s3:// URLs, and the rule
+ * checks of storage_new, storage_check_url on s3:// URLs, the rule
  * that a transfer's callback never runs before storage_get/storage_put
- * has returned.
+ * has returned, file:// transfers (a directory, a FIFO, too large, a
+ * link out of the root, an upload's hash and its atomic rename) and a
+ * download's deadline against a server that never answers.
  *
  * Transfers against a real S3 server are tests/s3/storage.sh's.
  */
@@ -14,6 +16,8 @@
 #include "storage-int.h"
 #include "options.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,7 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -554,6 +563,7 @@ struct outcome {
 	int returned;		/* storage_get/put had returned when it was called */
 	enum storage_result r;
 	char *error;
+	char sha256[65];
 	struct event_base *base;
 };
 
@@ -568,6 +578,37 @@ outcome_cb(struct storage_xfer *x, enum storage_result r, const char *error, voi
 	event_base_loopbreak(o->base);
 }
 
+/* An upload's outcome and the hash of what it sent. */
+static void
+upload_cb(struct storage_xfer *x, enum storage_result r, const char *error, void *arg)
+{
+	struct outcome *o = arg;
+
+	if (r == STORAGE_OK)
+		memcpy(o->sha256, storage_xfer_sha256(x), sizeof o->sha256);
+	outcome_cb(x, r, error, arg);
+}
+
+/* A descriptor for a transfer (the transfer owns it). */
+static int
+open_fd(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		fail_msg("open %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Run one transfer to its callback. */
+static void
+run(struct event_base *base, struct outcome *o)
+{
+	assert_int_equal(o->called, 0);
+	event_base_dispatch(base);
+	assert_int_equal(o->called, 1);
+}
+
 static void
 test_callback_after_return(void **state)
 {
@@ -578,7 +619,7 @@ test_callback_after_return(void **state)
 	struct outcome o;
 	char *cause = NULL;
 	const char *tmp = getenv("TMPDIR");
-	char *url;
+	char *url, *path;
 
 	s = new_storage(&conf, &cause, "s3_endpoint=http://127.0.0.1:9", "s3_access_key=a",
 	    "s3_secret_key=b", "retries=0", NULL);
@@ -589,37 +630,15 @@ test_callback_after_return(void **state)
 	free(url);
 	s = storage_new(base, ec, conf, &cause);
 	assert_non_null(s);
+	xasprintf(&path, "%s/paia-test-storage-dl.%ld", tmp != NULL && *tmp != '\0' ? tmp : "/tmp",
+	    (long)getpid());
 
-	/* A download whose file cannot be created: fails at once. */
+	/* A download of a key that is a prefix: refused from the loop, not at once. */
 	memset(&o, 0, sizeof o);
 	o.base = base;
-	xasprintf(&url, "file://%s/x", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	storage_get(s, url, "/nonexistent/dir/x", outcome_cb, &o);
+	storage_get(s, "s3://paia-test/r/", open_fd(path, O_WRONLY | O_CREAT), 0, outcome_cb, &o);
 	o.returned = 1;
-	assert_int_equal(o.called, 0);
-	event_base_dispatch(base);
-	assert_int_equal(o.called, 1);
-	assert_int_equal(o.r, STORAGE_PERMANENT);
-	assert_string_equal(o.error, "/nonexistent/dir/x: No such file or directory");
-	free(o.error);
-	free(url);
-
-	/* An s3:// upload of a missing file, and of a key that is a prefix. */
-	memset(&o, 0, sizeof o);
-	o.base = base;
-	storage_put(s, "/nonexistent/log.txt", "s3://paia-test/r/log.txt", "text/plain",
-	    outcome_cb, &o);
-	assert_int_equal(o.called, 0);
-	event_base_dispatch(base);
-	assert_int_equal(o.called, 1);
-	assert_int_equal(o.r, STORAGE_PERMANENT);
-	assert_string_equal(o.error, "/nonexistent/log.txt: No such file or directory");
-	free(o.error);
-	memset(&o, 0, sizeof o);
-	o.base = base;
-	storage_get(s, "s3://paia-test/r/", "/nonexistent/x", outcome_cb, &o);
-	assert_int_equal(o.called, 0);
-	event_base_dispatch(base);
+	run(base, &o);
 	assert_int_equal(o.r, STORAGE_PERMANENT);
 	assert_string_equal(o.error, "s3://paia-test/r/: no object key");
 	free(o.error);
@@ -627,24 +646,220 @@ test_callback_after_return(void **state)
 	/* Nothing listens on port 9: a transient failure naming the request. */
 	memset(&o, 0, sizeof o);
 	o.base = base;
-	xasprintf(&url, "%s/paia-test-storage-dl", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	storage_get(s, "s3://paia-test/r/program.py", url, outcome_cb, &o);
-	event_base_dispatch(base);
+	storage_get(s, "s3://paia-test/r/program.py", open_fd(path, O_WRONLY), 0, outcome_cb, &o);
+	run(base, &o);
 	assert_int_equal(o.r, STORAGE_TRANSIENT);
 	assert_true(strncmp(o.error, "s3 GET s3://paia-test/r/program.py: ", 36) == 0);
 	assert_null(strstr(o.error, "gave up"));	/* retries = 0 */
 	free(o.error);
-	unlink(url);
-	free(url);
 
 	/* Cancelled before its first attempt: no callback, nothing leaks. */
 	memset(&o, 0, sizeof o);
 	o.base = base;
-	storage_cancel(storage_put(s, "/nonexistent/log.txt", "s3://paia-test/r/log.txt", NULL,
-	    outcome_cb, &o));
+	storage_cancel(storage_put(s, open_fd("/dev/null", O_RDONLY), 0, "s3://paia-test/r/log.txt",
+	    NULL, outcome_cb, &o));
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	assert_int_equal(o.called, 0);
 
+	unlink(path);
+	free(path);
+	storage_free(s);
+	config_free(conf);
+	evcurl_free(ec);
+	event_base_free(base);
+}
+
+/* A storage with file_root = a fresh folder, and the folder. */
+static struct storage *
+file_storage(struct event_base *base, struct evcurl *ec, struct config **conf, char **root,
+    const char *max_download)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *cause = NULL;
+	struct storage *s;
+
+	xasprintf(root, "%s/paia-test-storage.XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	assert_non_null(mkdtemp(*root));
+	*conf = config_new(options_schema, options_passthrough);
+	if (config_set(*conf, "storage", "file_root", *root, &cause) != 0 ||
+	    config_set(*conf, "storage", "retries", "0", &cause) != 0 ||
+	    config_set(*conf, "storage", "max_download_bytes", max_download, &cause) != 0)
+		fail_msg("config: %s", cause);
+	if ((s = storage_new(base, ec, *conf, &cause)) == NULL)
+		fail_msg("storage_new: %s", cause);
+	return s;
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	char *cause = NULL;
+
+	if (util_write_file(path, text, strlen(text), 0644, &cause) != 0)
+		fail_msg("%s", cause);
+}
+
+/* Download url into the file dst through the loop: the outcome, and its message in *error. */
+static enum storage_result
+fetch(struct storage *s, struct event_base *base, const char *url, const char *dst,
+    int64_t deadline, char **error)
+{
+	struct outcome o;
+
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	storage_get(s, url, open_fd(dst, O_WRONLY | O_CREAT | O_TRUNC), deadline, outcome_cb, &o);
+	run(base, &o);
+	*error = o.error;
+	return o.r;
+}
+
+/* A download refused for good, saying why. */
+static void
+assert_fetch_refused(struct storage *s, struct event_base *base, const char *url, const char *dst,
+    const char *why)
+{
+	char *error = NULL;
+
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_PERMANENT);
+	if (why != NULL && strstr(error, why) == NULL)
+		fail_msg("%s: \"%s\" does not say \"%s\"", url, error, why);
+	free(error);
+}
+
+/* file://: copies we do ourselves, saying what is wrong. */
+static void
+test_file_transfers(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct evcurl *ec = evcurl_new(base);
+	struct config *conf;
+	struct storage *s;
+	struct outcome o;
+	char *root, *src, *dst, *url, *text, *error = NULL, *cause = NULL, sha[65];
+	size_t len;
+	int fd;
+
+	s = file_storage(base, ec, &conf, &root, "1000");
+	xasprintf(&src, "%s/program.py", root);
+	xasprintf(&dst, "%s/downloaded", root);
+	write_text(src, "print('hello')\n");
+
+	/* A regular file: copied. */
+	xasprintf(&url, "file://%s", src);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	text = util_read_file(dst, 100, &len, &cause);
+	assert_string_equal(text, "print('hello')\n");
+	free(text);
+	/* A deadline already passed: STORAGE_TIMEOUT, not retried. */
+	assert_int_equal(fetch(s, base, url, dst, util_mono_ms() - 1, &error), STORAGE_TIMEOUT);
+	assert_non_null(strstr(error, "stopped at its deadline"));
+	free(error);
+	free(url);
+
+	/* A directory is not a program (curl "downloaded" 0 bytes); a FIFO is never read. */
+	xasprintf(&url, "file://%s", root);
+	assert_fetch_refused(s, base, url, dst, "not a regular file (a directory)");
+	free(url);
+	xasprintf(&url, "%s/fifo", root);
+	assert_int_equal(mkfifo(url, 0644), 0);
+	free(url);
+	xasprintf(&url, "file://%s/fifo", root);
+	assert_fetch_refused(s, base, url, dst, "not a regular file (a FIFO)");
+	free(url);
+	/* Over storage.max_download_bytes (1000). */
+	xasprintf(&text, "%s/big", root);
+	fd = open_fd(text, O_WRONLY | O_CREAT | O_TRUNC);
+	assert_int_equal(ftruncate(fd, 1001), 0);
+	close(fd);
+	free(text);
+	xasprintf(&url, "file://%s/big", root);
+	assert_fetch_refused(s, base, url, dst, "larger than storage.max_download_bytes (1000)");
+	free(url);
+	/* A link out of the root: the resolved file is outside, refused. */
+	xasprintf(&text, "%s/out", root);
+	assert_int_equal(symlink("/etc/hostname", text), 0);
+	free(text);
+	xasprintf(&url, "file://%s/out", root);
+	assert_fetch_refused(s, base, url, dst, NULL);
+	free(url);
+
+	/* An upload: the first size bytes of the descriptor, hashed as sent, renamed into place. */
+	write_text(src, "0123456789");
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	xasprintf(&url, "file://%s/results/t1/1/log.txt", root);
+	storage_put(s, open_fd(src, O_RDONLY), 4, url, "text/plain", upload_cb, &o);
+	run(base, &o);
+	assert_int_equal(o.r, STORAGE_OK);
+	write_text(dst, "0123");
+	assert_int_equal(util_sha256_file(dst, sha, &cause), 0);
+	assert_string_equal(o.sha256, sha);
+	free(url);
+	xasprintf(&url, "%s/results/t1/1/log.txt", root);
+	text = util_read_file(url, 100, &len, &cause);
+	assert_string_equal(text, "0123");
+	free(text);
+	free(url);
+
+	/* A descriptor shorter than announced: permanent, no result left. */
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	xasprintf(&url, "file://%s/results/t1/1/video.mp4", root);
+	storage_put(s, open_fd(src, O_RDONLY), 100, url, "video/mp4", upload_cb, &o);
+	run(base, &o);
+	assert_int_equal(o.r, STORAGE_PERMANENT);
+	assert_non_null(strstr(o.error, "became shorter"));
+	free(o.error);
+	free(url);
+	xasprintf(&url, "%s/results/t1/1/video.mp4", root);
+	assert_int_equal(access(url, F_OK), -1);
+	free(url);
+
+	assert_int_equal(util_rmtree(root), 0);
+	free(root);
+	free(src);
+	free(dst);
+	storage_free(s);
+	config_free(conf);
+	evcurl_free(ec);
+	event_base_free(base);
+}
+
+/* An HTTP server that accepts and never answers: the deadline ends the download. */
+static void
+test_http_deadline(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct evcurl *ec = evcurl_new(base);
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof sin;
+	struct config *conf;
+	struct storage *s;
+	char *root, *url, *dst, *error = NULL;
+	int64_t t0;
+	int l;
+
+	s = file_storage(base, ec, &conf, &root, "1000");
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sin, &slen), 0);
+	xasprintf(&url, "http://127.0.0.1:%d/slow.py", ntohs(sin.sin_port));
+	xasprintf(&dst, "%s/dl", root);
+	t0 = util_mono_ms();
+	assert_int_equal(fetch(s, base, url, dst, t0 + 300, &error), STORAGE_TIMEOUT);
+	assert_non_null(strstr(error, "stopped at its deadline, after 1 s"));
+	assert_true(util_mono_ms() - t0 < 30000);
+	free(error);
+	close(l);
+	free(url);
+	free(dst);
+	assert_int_equal(util_rmtree(root), 0);
+	free(root);
 	storage_free(s);
 	config_free(conf);
 	evcurl_free(ec);
@@ -667,6 +882,8 @@ main(void)
 		cmocka_unit_test(test_complete_xml),
 		cmocka_unit_test(test_configure),
 		cmocka_unit_test(test_callback_after_return),
+		cmocka_unit_test(test_file_transfers),
+		cmocka_unit_test(test_http_deadline),
 	};
 	int rc;
 

@@ -536,6 +536,36 @@ test_time_fmt(void **state)
 	    "2000-02-29T00:00:00.999Z");
 }
 
+/* util_find_control and util_cut: what error messages quote from outside. */
+static void
+test_control_and_cut(void **state)
+{
+	char *s;
+
+	assert_null(util_find_control(""));
+	assert_null(util_find_control("plain t\xc3\xa9xt ~"));
+	assert_string_equal(util_find_control("a\tb"), "\tb");
+	assert_string_equal(util_find_control("ab\x7f"), "\x7f");
+	assert_string_equal(util_find_control("\x1b[2J"), "\x1b[2J");
+
+	s = util_cut("short", 64);
+	assert_string_equal(s, "short");
+	free(s);
+	s = util_cut("abcdef", 6);
+	assert_string_equal(s, "abcdef");
+	free(s);
+	s = util_cut("abcdefg", 6);
+	assert_string_equal(s, "abcdef...");
+	free(s);
+	/* Never inside a character: "ab" + 2-byte e-acute cut at 3 keeps "ab". */
+	s = util_cut("ab\xc3\xa9" "cd", 3);
+	assert_string_equal(s, "ab...");
+	free(s);
+	s = util_cut("ab\xc3\xa9" "cd", 4);
+	assert_string_equal(s, "ab\xc3\xa9...");
+	free(s);
+}
+
 int
 main(void)
 {
@@ -555,6 +585,7 @@ main(void)
 		cmocka_unit_test(test_sha256_file),
 		cmocka_unit_test(test_read_write_file),
 		cmocka_unit_test(test_time_fmt),
+		cmocka_unit_test(test_control_and_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

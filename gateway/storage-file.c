@@ -1,0 +1,340 @@
+/*
+ * storage-file.c: file:// URLs, below storage.file_root, on the attempt
+ * and retry machinery of storage.c. A local copy needs no libcurl, and
+ * doing it here lets us say what went wrong: curl's file:// "downloads"
+ * a directory as 0 bytes, reads a FIFO until someone writes, and says
+ * "Failed sending data to the peer" for a full disk.
+ *
+ * A download opens the source below the root's descriptor (openat2
+ * RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS: a link may point elsewhere
+ * below the root, never out of it; without openat2, the resolved path
+ * is checked against the root and opened O_NOFOLLOW), checks it is a
+ * regular file within storage.max_download_bytes, and copies it into
+ * the transfer's descriptor. An upload copies the first size bytes of
+ * its descriptor into a new temporary file next to the destination
+ * (O_EXCL, the directories made as needed) and renames it into place,
+ * so a reader never sees half a result. Either copies at most
+ * STORAGE_FILE_STEP bytes per turn of the loop, so a 2 GiB video does
+ * not stall the gateway, and stops at the transfer's deadline.
+ *
+ * Errors name the file and errno's words ("No space left on device");
+ * a source that is missing, not a regular file or too large is
+ * permanent, an error of this host's disks is STORAGE_LOCAL.
+ */
+#include "config.h"
+#include "storage-int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <linux/openat2.h>
+
+#define STORAGE_FILE_STEP (4 * 1024 * 1024)
+
+struct storage_file {
+	int put;
+	int src;		/* get: the source; put: x->fd */
+	int dst;		/* get: x->fd; put: the temporary file */
+	int dirfd;		/* put: the destination's directory */
+	char *name;		/* put: the destination's name in dirfd */
+	char *tmp;		/* put: the temporary file's name in dirfd */
+	off_t done;
+	off_t total;		/* get: the source's size; put: x->size */
+	struct event *step;
+};
+
+char *
+storage_file_path(const char *url, char **cause)
+{
+	const char *p = url + strlen("file://");
+
+	if (strncmp(p, "localhost/", 10) == 0)
+		p += 9;
+	if (*p != '/') {
+		xasprintf(cause, "file URL must be file:///absolute/path");
+		return NULL;
+	}
+	if (strchr(p, '%') != NULL || strchr(p, '?') != NULL || strchr(p, '#') != NULL) {
+		xasprintf(cause, "file URL must not contain %%, ? or #");
+		return NULL;
+	}
+	if (strstr(p, "/../") != NULL || strstr(p, "/./") != NULL ||
+	    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0) ||
+	    (strlen(p) >= 2 && strcmp(p + strlen(p) - 2, "/.") == 0)) {
+		xasprintf(cause, "file URL must not contain . or .. segments");
+		return NULL;
+	}
+	return xstrdup(p);
+}
+
+void
+storage_file_free(struct storage_file *f)
+{
+	if (f == NULL)
+		return;
+	if (f->step != NULL)
+		event_free(f->step);
+	/* The transfer's own descriptor (x->fd) is the transfer's to close. */
+	if (!f->put && f->src >= 0)
+		close(f->src);
+	if (f->put && f->dst >= 0)
+		close(f->dst);
+	if (f->tmp != NULL && f->dirfd >= 0)
+		unlinkat(f->dirfd, f->tmp, 0);
+	if (f->dirfd >= 0)
+		close(f->dirfd);
+	free(f->name);
+	free(f->tmp);
+	free(f);
+}
+
+/* The end of this attempt: tidy what it opened, then report or retry. */
+static void
+storage_file_end(struct storage_xfer *x, enum storage_result r, const char *msg)
+{
+	struct storage_file *f = x->file;
+	char *final;
+
+	x->file = NULL;
+	storage_file_free(f);
+	if (r == STORAGE_OK) {
+		storage_finish(x, r, NULL);
+		return;
+	}
+	if (!storage_retry(x, r, msg, &final)) {
+		storage_finish(x, r, final);
+		free(final);
+	}
+}
+
+/* Fail this attempt with "<url>: <what>: <errno's words>" (r by errno). */
+static void
+storage_file_fail(struct storage_xfer *x, const char *what, int err)
+{
+	enum storage_result r;
+	char *msg;
+
+	/* A source that is not there or not readable will not be on a retry. */
+	if (!x->put && (err == ENOENT || err == EACCES || err == ENOTDIR || err == ELOOP ||
+	    err == EXDEV))
+		r = STORAGE_PERMANENT;
+	else
+		r = STORAGE_LOCAL;
+	xasprintf(&msg, "%s: %s: %s", x->url, what, strerror(err));
+	storage_file_end(x, r, msg);
+	free(msg);
+}
+
+/* Open a download's source below the root; -1 with errno. */
+static int
+storage_file_open_source(struct storage *s, const char *path)
+{
+	char real[PATH_MAX];
+	size_t n = strlen(s->file_root);
+	struct open_how how;
+	const char *rel;
+	int fd;
+
+	if (realpath(path, real) == NULL)
+		return -1;
+	if (strncmp(real, s->file_root, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
+		errno = EXDEV;
+		return -1;
+	}
+	rel = real[n] == '/' ? real + n + 1 : ".";
+	memset(&how, 0, sizeof how);
+	how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	if ((fd = (int)syscall(SYS_openat2, s->root_fd, rel, &how, sizeof how)) >= 0 ||
+	    errno != ENOSYS)
+		return fd;
+	/* No openat2: realpath resolved every link; none may appear now. */
+	return open(real, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static void
+storage_file_step_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct storage_xfer *x = arg;
+	struct storage_file *f = x->file;
+	char *buf, *msg;
+	off_t left = STORAGE_FILE_STEP;
+	ssize_t n, w;
+	size_t want, off;
+	struct timeval now = { 0, 0 };
+
+	if (storage_time_left(x) == 0) {
+		msg = storage_timeout_msg(x, x->url);
+		storage_file_end(x, STORAGE_TIMEOUT, msg);
+		free(msg);
+		return;
+	}
+	buf = xmalloc(65536);
+	while (left > 0 && f->done < f->total) {
+		want = f->total - f->done < 65536 ? (size_t)(f->total - f->done) : 65536;
+		if ((n = pread(f->src, buf, want, f->done)) < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			storage_file_fail(x, x->put ? "reading the file to send" : "reading", errno);
+			return;
+		}
+		if (n == 0)
+			break;
+		for (off = 0; off < (size_t)n; off += (size_t)w) {
+			if ((w = pwrite(f->dst, buf + off, (size_t)n - off, f->done + (off_t)off)) < 0) {
+				if (errno == EINTR) {
+					w = 0;
+					continue;
+				}
+				free(buf);
+				storage_file_fail(x, x->put ? "writing" : "writing the download", errno);
+				return;
+			}
+		}
+		if (x->put)
+			storage_hash_update(x, buf, (size_t)n);
+		f->done += n;
+		left -= n;
+		if (!x->put && f->done > x->s->max_download)
+			break;
+	}
+	free(buf);
+	if (!x->put && f->done > x->s->max_download) {
+		xasprintf(&msg, "%s is larger than storage.max_download_bytes (%lld)", x->url,
+		    x->s->max_download);
+		storage_file_end(x, STORAGE_PERMANENT, msg);
+		free(msg);
+		return;
+	}
+	if (left == 0 && f->done < f->total) {
+		evtimer_add(f->step, &now);	/* the rest on the next turn */
+		return;
+	}
+	if (x->put && f->done < f->total) {
+		xasprintf(&msg, "%s: the file became shorter while it was being sent", x->url);
+		storage_file_end(x, STORAGE_PERMANENT, msg);
+		free(msg);
+		return;
+	}
+	if (x->put) {
+		if (fsync(f->dst) != 0 || renameat(f->dirfd, f->tmp, f->dirfd, f->name) != 0) {
+			storage_file_fail(x, "writing", errno);
+			return;
+		}
+		free(f->tmp);
+		f->tmp = NULL;
+		storage_hash_final(x);
+		x->s->bytes_out += (uint64_t)f->done;
+	} else
+		x->s->bytes_in += (uint64_t)f->done;
+	x->bytes = f->done;
+	storage_file_end(x, STORAGE_OK, NULL);
+}
+
+/* Open the destination's directory (made as needed) and a temporary file in it. */
+static int
+storage_file_open_dest(struct storage_xfer *x, const char *path, char **what)
+{
+	struct storage_file *f = x->file;
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/'), *cause = NULL;
+
+	*slash = '\0';
+	f->name = xstrdup(slash + 1);
+	if (*f->name == '\0') {
+		free(dir);
+		*what = xstrdup("no file name");
+		errno = EINVAL;
+		return -1;
+	}
+	if (util_mkdirs(*dir != '\0' ? dir : "/", 0755, &cause) != 0) {
+		free(cause);
+		*what = xstrdup("making its folder");
+		free(dir);
+		return -1;
+	}
+	f->dirfd = open(*dir != '\0' ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (f->dirfd < 0) {
+		*what = xstrdup("opening its folder");
+		return -1;
+	}
+	xasprintf(&f->tmp, ".%.200s.part-%ld-%lu", f->name, (long)getpid(), ++x->s->nfiles);
+	f->dst = openat(f->dirfd, f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0644);
+	if (f->dst < 0) {
+		free(f->tmp);
+		f->tmp = NULL;
+		*what = xstrdup("creating");
+		return -1;
+	}
+	return 0;
+}
+
+void
+storage_file_attempt(struct storage_xfer *x)
+{
+	struct storage_file *f;
+	struct timeval now = { 0, 0 };
+	struct stat st;
+	char *path, *cause = NULL, *what = NULL, *msg;
+	int err;
+
+	x->file = f = xcalloc(1, sizeof *f);
+	f->put = x->put;
+	f->src = f->dst = f->dirfd = -1;
+	f->step = evtimer_new(x->s->base, storage_file_step_cb, x);
+	if (storage_check_url(x->s, x->url, &cause) != 0 ||
+	    (path = storage_file_path(x->url, &cause)) == NULL) {
+		storage_file_end(x, STORAGE_PERMANENT, cause);
+		free(cause);
+		return;
+	}
+	if (x->put) {
+		f->src = x->fd;
+		f->total = x->size;
+		err = storage_file_open_dest(x, path, &what) != 0 ? errno : 0;
+		free(path);
+		if (err != 0) {
+			storage_file_fail(x, what, err);
+			free(what);
+			return;
+		}
+	} else {
+		f->dst = x->fd;
+		f->src = storage_file_open_source(x->s, path);
+		free(path);
+		if (f->src < 0) {
+			storage_file_fail(x, "opening", errno);
+			return;
+		}
+		if (fstat(f->src, &st) != 0) {
+			storage_file_fail(x, "opening", errno);
+			return;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			xasprintf(&msg, "%s: not a regular file (%s)", x->url,
+			    taskdir_type_name(st.st_mode));
+			storage_file_end(x, STORAGE_PERMANENT, msg);
+			free(msg);
+			return;
+		}
+		if (st.st_size > x->s->max_download) {
+			xasprintf(&msg, "%s is larger than storage.max_download_bytes (%lld)", x->url,
+			    x->s->max_download);
+			storage_file_end(x, STORAGE_PERMANENT, msg);
+			free(msg);
+			return;
+		}
+		/* Read to the end, however long it has grown meanwhile (capped). */
+		f->total = x->s->max_download + 1;
+	}
+	evtimer_add(f->step, &now);
+}

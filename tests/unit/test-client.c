@@ -1,0 +1,567 @@
+/*
+ * test-client.c: the pure parts of client/: terminal-safe text, JSON
+ * values for display, durations, RFC 3339; where a gateway is found
+ * (every source of the state folder, the socket, Kafka and the topics,
+ * and which wins); and the decoding of result v1 and dead-letter
+ * records for display.
+ *
+ * The connection is test-client-conn.c's; the Kafka reader runs against
+ * a broker in the integration tests (embedded.sh, tests/kafka/).
+ */
+#include "config.h"
+#include "client.h"
+
+#include <sys/wait.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common.h"
+#include "options.h"
+
+/* ---- text ---- */
+
+static void
+test_text_clean(void **state)
+{
+	char *s;
+
+	s = client_text_clean("a\tb\nc\rd\x1b[31me\x7f\x01 \xc3\xa9");
+	assert_string_equal(s, "a b c d?[31me?? \xc3\xa9");
+	free(s);
+	s = client_text_clean("");
+	assert_string_equal(s, "");
+	free(s);
+}
+
+static void
+test_text_json(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *want;
+	} cases[] = {
+		{ "null", "-" },
+		{ "\"x\\u001by\\nz\"", "x?y z" },
+		{ "true", "true" },
+		{ "false", "false" },
+		{ "42", "42" },
+		{ "-7", "-7" },
+		{ "1.5", "1.5" },
+		{ "1e300", "1e+300" },
+		{ "123456789012345", "123456789012345" },
+		{ "[1,\"a\\tb\"]", "[1,\"a\\tb\"]" },
+		{ "{\"k\":\"\\u0007\"}", "{\"k\":\"\\u0007\"}" },
+	};
+	cJSON *j;
+	char *s;
+	size_t i;
+
+	s = client_text_json(NULL);
+	assert_string_equal(s, "-");
+	free(s);
+	for (i = 0; i < nitems(cases); i++) {
+		j = cJSON_Parse(cases[i].json);
+		assert_non_null(j);
+		s = client_text_json(j);
+		if (strcmp(s, cases[i].want) != 0)
+			fail_msg("%s: got %s, want %s", cases[i].json, s, cases[i].want);
+		free(s);
+		cJSON_Delete(j);
+	}
+}
+
+static void
+test_json_members(void **state)
+{
+	cJSON *j = cJSON_Parse("{\"s\":\"v\",\"n\":2.5,\"b\":true}");
+	double d = 0;
+
+	assert_string_equal(client_json_str(j, "s"), "v");
+	assert_null(client_json_str(j, "n"));
+	assert_null(client_json_str(j, "missing"));
+	assert_null(client_json_str(NULL, "s"));
+	assert_int_equal(client_json_num(j, "n", &d), 0);
+	assert_true(d == 2.5);
+	assert_int_equal(client_json_num(j, "b", &d), -1);
+	assert_int_equal(client_json_num(j, "s", &d), -1);
+	cJSON_Delete(j);
+}
+
+static void
+test_text_duration(void **state)
+{
+	static const struct {
+		int64_t ms;
+		const char *want;
+	} cases[] = {
+		{ -1, "-" }, { 0, "0.0s" }, { 400, "0.4s" }, { 9999, "10.0s" }, { 10000, "10s" },
+		{ 59999, "59s" }, { 60000, "1m00s" }, { 245000, "4m05s" }, { 3599999, "59m59s" },
+		{ 3600000, "1h00m" }, { 7380000, "2h03m" }, { 86399999, "23h59m" },
+		{ 86400000, "1d00h" }, { 273600000, "3d04h" },
+	};
+	char buf[32];
+	size_t i;
+
+	for (i = 0; i < nitems(cases); i++) {
+		client_text_duration(cases[i].ms, buf, sizeof buf);
+		if (strcmp(buf, cases[i].want) != 0)
+			fail_msg("%lld ms: got %s, want %s", (long long)cases[i].ms, buf,
+			    cases[i].want);
+	}
+}
+
+static void
+test_text_time(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		int64_t ms;
+	} cases[] = {
+		{ "2023-11-14T22:13:20.123Z", 0, 1700000000123LL },
+		{ "2023-11-14T22:13:20Z", 0, 1700000000000LL },
+		{ "2023-11-14t22:13:20.5z", 0, 1700000000500LL },
+		{ "2023-11-14 22:13:20.123456Z", 0, 1700000000123LL },
+		{ "2023-11-15T00:13:20.123+02:00", 0, 1700000000123LL },
+		{ "2023-11-14T20:43:20-01:30", 0, 1700000000000LL },
+		{ "1970-01-01T00:00:00Z", 0, 0 },
+		{ "2023-11-14T22:13:20", -1, 0 },	/* no zone */
+		{ "2023-11-14T22:13:20Zjunk", -1, 0 },
+		{ "2023-11-14T22:13:20+0200", -1, 0 },
+		{ "2023-11-14", -1, 0 },
+		{ "yesterday", -1, 0 },
+		{ "", -1, 0 },
+	};
+	char buf[32];
+	int64_t ms;
+	size_t i;
+
+	assert_int_equal(client_text_time_parse(NULL, &ms), -1);
+	for (i = 0; i < nitems(cases); i++) {
+		ms = -42;
+		if (client_text_time_parse(cases[i].s, &ms) != cases[i].rc)
+			fail_msg("%s: rc %d expected", cases[i].s, cases[i].rc);
+		if (cases[i].rc == 0 && ms != cases[i].ms)
+			fail_msg("%s: got %lld, want %lld", cases[i].s, (long long)ms,
+			    (long long)cases[i].ms);
+	}
+	/* What the gateway writes reads back exactly. */
+	assert_string_equal(client_text_time_fmt(1700000000123LL, buf, sizeof buf),
+	    "2023-11-14T22:13:20.123Z");
+	assert_int_equal(client_text_time_parse(buf, &ms), 0);
+	assert_int_equal(ms, 1700000000123LL);
+}
+
+/* ---- locate ---- */
+
+static char tmpdir[256];
+
+static const char *envs[] = {
+	"PAIA_STATE_DIR", "PAIA_GATEWAY_STATE_DIR", "PAIA_SOCKET", "PAIA_CONTROL_SOCKET",
+};
+
+static int
+locate_setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	size_t i;
+
+	snprintf(tmpdir, sizeof tmpdir, "%s/test-client.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	for (i = 0; i < nitems(envs); i++)
+		unsetenv(envs[i]);
+	return 0;
+}
+
+static int
+locate_teardown(void **state)
+{
+	size_t i;
+
+	for (i = 0; i < nitems(envs); i++)
+		unsetenv(envs[i]);
+	util_rmtree(tmpdir);
+	return 0;
+}
+
+static char *
+path(const char *name)
+{
+	char *p;
+
+	xasprintf(&p, "%s/%s", tmpdir, name);
+	return p;
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+	char *p = path(name), *cause = NULL;
+
+	if (util_write_file(p, text, strlen(text), 0644, &cause) != 0)
+		fail_msg("%s", cause);
+	free(p);
+}
+
+static struct config *
+conf_load(const char *name, const char *text)
+{
+	struct config *conf = config_new(options_schema, options_passthrough);
+	char *p = path(name), *cause = NULL;
+
+	write_file(name, text);
+	if (config_load_file(conf, p, &cause) != 0)
+		fail_msg("%s", cause);
+	free(p);
+	return conf;
+}
+
+static void
+test_locate_state_dir(void **state)
+{
+	struct client_locate_args a = { 0 };
+	struct client_location loc = { 0 };
+	struct config *conf = conf_load("s.conf", "[gateway]\nstate_dir = /from/conf\n");
+	struct config *bare = conf_load("bare.conf", "");
+	char *def = util_state_dir_default(1);
+
+	/* Default, then the config (its schema default when silent), env, argument. */
+	assert_int_equal(client_locate(&a, 0, &loc, NULL), 0);
+	assert_string_equal(loc.state_dir, def);
+	assert_int_equal(loc.state_dir_from, CLIENT_FROM_DEFAULT);
+	assert_null(loc.socket_path);
+	assert_null(loc.bootstrap);
+	assert_int_equal(loc.embedded_read, 0);
+	client_location_clear(&loc);
+	a.conf = bare;
+	client_locate(&a, 0, &loc, NULL);
+	assert_string_equal(loc.state_dir, "/var/lib/paia");
+	assert_int_equal(loc.state_dir_from, CLIENT_FROM_CONFIG);
+	client_location_clear(&loc);
+	a.conf = conf;
+	client_locate(&a, 0, &loc, NULL);
+	assert_string_equal(loc.state_dir, "/from/conf");
+	client_location_clear(&loc);
+	setenv("PAIA_GATEWAY_STATE_DIR", "/from/env2", 1);
+	client_locate(&a, 0, &loc, NULL);
+	assert_string_equal(loc.state_dir, "/from/env2");
+	assert_int_equal(loc.state_dir_from, CLIENT_FROM_ENV);
+	client_location_clear(&loc);
+	setenv("PAIA_STATE_DIR", "", 1);	/* empty: as if unset */
+	client_locate(&a, 0, &loc, NULL);
+	assert_string_equal(loc.state_dir, "/from/env2");
+	client_location_clear(&loc);
+	setenv("PAIA_STATE_DIR", "/from/env1", 1);
+	client_locate(&a, 0, &loc, NULL);
+	assert_string_equal(loc.state_dir, "/from/env1");
+	client_location_clear(&loc);
+	a.state_dir = "/from/arg";
+	client_locate(&a, 0, &loc, NULL);
+	assert_string_equal(loc.state_dir, "/from/arg");
+	assert_int_equal(loc.state_dir_from, CLIENT_FROM_ARG);
+	assert_string_equal(client_from_name(loc.state_dir_from), "argument");
+	client_location_clear(&loc);
+	free(def);
+	config_free(conf);
+	config_free(bare);
+}
+
+static void
+test_locate_socket(void **state)
+{
+	struct client_locate_args a = { 0 };
+	struct client_location loc = { 0 };
+	struct config *conf = conf_load("c.conf", "[control]\nsocket = /conf.sock\n");
+	char *want, *cause = NULL;
+
+	a.state_dir = tmpdir;
+	/* Nothing anywhere: <state_dir>/control.sock. */
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_SOCKET, &loc, &cause), 0);
+	want = path("control.sock");
+	assert_string_equal(loc.socket_path, want);
+	assert_int_equal(loc.socket_from, CLIENT_FROM_DEFAULT);
+	free(want);
+	client_location_clear(&loc);
+
+	write_file("embedded.json", "{\"control_socket\":\"/emb.sock\",\"pid\":1}");
+	client_locate(&a, CLIENT_LOCATE_SOCKET, &loc, &cause);
+	assert_string_equal(loc.socket_path, "/emb.sock");
+	assert_int_equal(loc.socket_from, CLIENT_FROM_EMBEDDED);
+	client_location_clear(&loc);
+
+	a.conf = conf;
+	client_locate(&a, CLIENT_LOCATE_SOCKET, &loc, &cause);
+	assert_string_equal(loc.socket_path, "/conf.sock");
+	assert_int_equal(loc.socket_from, CLIENT_FROM_CONFIG);
+	/* embedded.json is not read when the config already said. */
+	assert_int_equal(loc.embedded_read, 0);
+	client_location_clear(&loc);
+
+	setenv("PAIA_CONTROL_SOCKET", "/env2.sock", 1);
+	client_locate(&a, CLIENT_LOCATE_SOCKET, &loc, &cause);
+	assert_string_equal(loc.socket_path, "/env2.sock");
+	assert_int_equal(loc.socket_from, CLIENT_FROM_ENV);
+	client_location_clear(&loc);
+	setenv("PAIA_SOCKET", "/env1.sock", 1);
+	client_locate(&a, CLIENT_LOCATE_SOCKET, &loc, &cause);
+	assert_string_equal(loc.socket_path, "/env1.sock");
+	client_location_clear(&loc);
+	a.socket = "/arg.sock";
+	client_locate(&a, CLIENT_LOCATE_SOCKET, &loc, &cause);
+	assert_string_equal(loc.socket_path, "/arg.sock");
+	assert_int_equal(loc.socket_from, CLIENT_FROM_ARG);
+	client_location_clear(&loc);
+	config_free(conf);
+}
+
+static void
+test_locate_broken_embedded(void **state)
+{
+	struct client_locate_args a = { 0 };
+	struct client_location loc = { 0 };
+	char *cause = NULL, *want;
+
+	a.state_dir = tmpdir;
+	write_file("embedded.json", "[\"not an object\"]");
+	/* Harmless while nothing needs it ... */
+	a.socket = "/arg.sock";
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_SOCKET, &loc, &cause), 0);
+	assert_string_equal(loc.socket_path, "/arg.sock");
+	/* ... named when something does. */
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_KAFKA, &loc, &cause), -1);
+	want = path("embedded.json: not a JSON object");
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	client_location_clear(&loc);
+}
+
+static void
+test_locate_kafka(void **state)
+{
+	struct client_locate_args a = { 0 };
+	struct client_location loc = { 0 };
+	struct config *conf = conf_load("k.conf", "[kafka]\nbootstrap.servers = conf:9092\n"
+	    "[gateway]\nresults_topic = conf.results\n");
+	struct config *bare = conf_load("bare.conf", "[gateway]\ndlq_topic = bare.dlq\n");
+	char *cause = NULL, *want;
+
+	a.state_dir = tmpdir;
+	/* Nothing anywhere: an error naming embedded.json, with and without -c. */
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_KAFKA, &loc, &cause), -1);
+	xasprintf(&want, "no Kafka bootstrap servers: give -b or -c, or start paia-gateway "
+	    "--embedded (%s/embedded.json not found)", tmpdir);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	client_location_clear(&loc);
+	a.conf = bare;
+	a.config_path = "bare.conf";
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_KAFKA, &loc, &cause), -1);
+	xasprintf(&want, "no Kafka bootstrap servers: bare.conf has no kafka.bootstrap.servers "
+	    "and %s/embedded.json is not there; give -b", tmpdir);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	client_location_clear(&loc);
+
+	/* embedded.json of a running gateway (us): its servers and topics. */
+	a.conf = NULL;
+	xasprintf(&want, "{\"bootstrap_servers\":\"emb:1\",\"tasks_topic\":\"emb.tasks\","
+	    "\"results_topic\":\"emb.results\",\"dlq_topic\":\"\",\"pid\":%d}", (int)getpid());
+	write_file("embedded.json", want);
+	free(want);
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_KAFKA, &loc, &cause), 0);
+	assert_string_equal(loc.bootstrap, "emb:1");
+	assert_int_equal(loc.bootstrap_from, CLIENT_FROM_EMBEDDED);
+	assert_string_equal(loc.topics[CLIENT_TOPIC_TASKS], "emb.tasks");
+	assert_string_equal(loc.topics[CLIENT_TOPIC_RESULTS], "emb.results");
+	/* An empty topic in embedded.json is no topic: the default. */
+	assert_string_equal(loc.topics[CLIENT_TOPIC_DLQ], "paia.tasks.dlq");
+	assert_int_equal(loc.topics_from[CLIENT_TOPIC_DLQ], CLIENT_FROM_DEFAULT);
+	assert_int_equal(client_location_embedded_stale(&loc), 0);
+	/* Filled parts stay; the socket comes from the same file read. */
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_SOCKET | CLIENT_LOCATE_KAFKA, &loc,
+	    &cause), 0);
+	assert_string_equal(loc.bootstrap, "emb:1");
+	client_location_clear(&loc);
+
+	/* The config's servers and topics win over embedded.json. */
+	a.conf = conf;
+	a.config_path = "k.conf";
+	client_locate(&a, CLIENT_LOCATE_KAFKA, &loc, &cause);
+	assert_string_equal(loc.bootstrap, "conf:9092");
+	assert_int_equal(loc.bootstrap_from, CLIENT_FROM_CONFIG);
+	assert_string_equal(loc.topics[CLIENT_TOPIC_RESULTS], "conf.results");
+	assert_int_equal(loc.topics_from[CLIENT_TOPIC_RESULTS], CLIENT_FROM_CONFIG);
+	/* The schema gives every topic a default: a config always names them. */
+	assert_string_equal(loc.topics[CLIENT_TOPIC_TASKS], "paia.tasks");
+	client_location_clear(&loc);
+	/* And the argument over both. */
+	a.bootstrap = "arg:1";
+	client_locate(&a, CLIENT_LOCATE_KAFKA, &loc, &cause);
+	assert_string_equal(loc.bootstrap, "arg:1");
+	assert_int_equal(loc.bootstrap_from, CLIENT_FROM_ARG);
+	client_location_clear(&loc);
+	config_free(conf);
+	config_free(bare);
+}
+
+static void
+test_locate_stale(void **state)
+{
+	struct client_locate_args a = { 0 };
+	struct client_location loc = { 0 };
+	char *cause = NULL, *json, *want;
+	pid_t pid;
+	int st;
+
+	/* A pid that existed and is gone. */
+	if ((pid = fork()) == 0)
+		_exit(0);
+	assert_true(pid > 0);
+	waitpid(pid, &st, 0);
+	xasprintf(&json, "{\"bootstrap_servers\":\"emb:1\",\"pid\":%d}", (int)pid);
+	write_file("embedded.json", json);
+	free(json);
+	a.state_dir = tmpdir;
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_KAFKA, &loc, &cause), -1);
+	xasprintf(&want, "%s/embedded.json is stale: paia-gateway (pid %d) is not running; "
+	    "start it or give -b", tmpdir, (int)pid);
+	assert_string_equal(cause, want);
+	free(want);
+	free(cause);
+	assert_int_equal(client_location_embedded_stale(&loc), 1);
+	client_location_clear(&loc);
+	/* -b does without it. */
+	a.bootstrap = "arg:1";
+	assert_int_equal(client_locate(&a, CLIENT_LOCATE_KAFKA, &loc, &cause), 0);
+	client_location_clear(&loc);
+}
+
+/* ---- records ---- */
+
+static void
+test_result_decode(void **state)
+{
+	struct client_result r;
+	const char *v;
+	char *s;
+
+	v = "{\"version\":1,\"task_id\":\"t1\",\"attempt\":2,\"status\":\"succeeded\","
+	    "\"game_result\":{\"score\":7},\"video_url\":\"file:///v.mp4\",\"duration_ms\":1500,"
+	    "\"timings\":{\"started\":\"2023-11-14T22:13:20Z\","
+	    "\"finished\":\"2023-11-14T22:13:30Z\"}}";
+	assert_int_equal(client_result_decode(v, strlen(v), &r), 0);
+	assert_string_equal(r.task_id, "t1");
+	s = client_text_json(r.attempt);
+	assert_string_equal(s, "2");
+	free(s);
+	assert_string_equal(r.status->valuestring, "succeeded");
+	assert_true(r.score->valuedouble == 7);
+	assert_string_equal(r.video_url->valuestring, "file:///v.mp4");
+	assert_int_equal(r.duration_ms, 1500);
+	cJSON_Delete(r.root);
+
+	/* No duration_ms (or a negative one): finished - started. */
+	v = "{\"duration_ms\":-1,\"timings\":{\"started\":\"2023-11-14T22:13:20Z\","
+	    "\"finished\":\"2023-11-14T22:13:30.250Z\"}}";
+	assert_int_equal(client_result_decode(v, strlen(v), &r), 0);
+	assert_null(r.task_id);
+	assert_null(r.score);
+	assert_int_equal(r.duration_ms, 10250);
+	cJSON_Delete(r.root);
+	v = "{\"timings\":{\"started\":\"2023-11-14T22:13:30Z\","
+	    "\"finished\":\"2023-11-14T22:13:20Z\"}}";
+	assert_int_equal(client_result_decode(v, strlen(v), &r), 0);
+	assert_int_equal(r.duration_ms, -1);
+	cJSON_Delete(r.root);
+
+	v = "not json";
+	assert_int_equal(client_result_decode(v, strlen(v), &r), -1);
+	assert_null(r.root);
+	v = "[1]";
+	assert_int_equal(client_result_decode(v, strlen(v), &r), -1);
+	assert_null(r.root);
+}
+
+static void
+test_dlq_decode(void **state)
+{
+	struct client_dlq d;
+	const char *v;
+
+	v = "{\"partition\":2,\"offset\":40,\"reason\":\"invalid_json\",\"task_id\":null,"
+	    "\"detail\":\"x\"}";
+	assert_int_equal(client_dlq_decode(v, strlen(v), &d), 0);
+	assert_true(d.partition->valuedouble == 2);
+	assert_true(d.offset->valuedouble == 40);
+	assert_string_equal(d.reason->valuestring, "invalid_json");
+	assert_true(cJSON_IsNull(d.task_id));
+	cJSON_Delete(d.root);
+	/* Not numbers: not where the task was. */
+	v = "{\"partition\":\"2\",\"reason\":\"r\"}";
+	assert_int_equal(client_dlq_decode(v, strlen(v), &d), 0);
+	assert_null(d.partition);
+	assert_null(d.offset);
+	assert_null(d.detail);
+	cJSON_Delete(d.root);
+	assert_int_equal(client_dlq_decode("", 0, &d), -1);
+}
+
+/*
+ * The hint is written into the caller's buffer even when there is none:
+ * paiactl topics printed the buffer, uninitialised stack bytes and all.
+ */
+static void
+test_kafka_hint(void **state)
+{
+	struct client_kafka k;
+	char buf[64];
+
+	memset(&k, 0, sizeof k);
+	memset(buf, 'x', sizeof buf);
+	assert_ptr_equal(client_kafka_hint(&k, buf, sizeof buf), buf);
+	assert_string_equal(buf, "");
+	snprintf(k.last_error, sizeof k.last_error, "1/1 brokers are down");
+	client_kafka_hint(&k, buf, sizeof buf);
+	assert_string_equal(buf, " (last error: 1/1 brokers are down)");
+	client_kafka_hint(&k, buf, 10);
+	assert_string_equal(buf, " (last er");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_text_clean),
+		cmocka_unit_test(test_text_json),
+		cmocka_unit_test(test_json_members),
+		cmocka_unit_test(test_text_duration),
+		cmocka_unit_test(test_text_time),
+		cmocka_unit_test_setup_teardown(test_locate_state_dir, locate_setup,
+		    locate_teardown),
+		cmocka_unit_test_setup_teardown(test_locate_socket, locate_setup,
+		    locate_teardown),
+		cmocka_unit_test_setup_teardown(test_locate_broken_embedded, locate_setup,
+		    locate_teardown),
+		cmocka_unit_test_setup_teardown(test_locate_kafka, locate_setup, locate_teardown),
+		cmocka_unit_test_setup_teardown(test_locate_stale, locate_setup, locate_teardown),
+		cmocka_unit_test(test_result_decode),
+		cmocka_unit_test(test_dlq_decode),
+		cmocka_unit_test(test_kafka_hint),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
