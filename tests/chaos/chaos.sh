@@ -99,6 +99,7 @@ for n in $NAMES; do
 	cat >> "$STATE/$n.conf" <<CONF
 journal_dir = $STATE/launched
 max_attempts = 20
+sandbox = none
 [storage]
 retries = 8
 backoff_max_ms = 2000
@@ -150,6 +151,13 @@ alive() { kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
 
 ctl topics --create --partitions 6,3,1 >/dev/null || bail "cannot create topics at $KAFKA"
 mkdir -p "$STATE/programs" "$STATE/launched" "$STATE/results"
+# The games count their launches in one file outside their task folders:
+# no sandbox (it would keep them to their folder), and as root they run
+# as runner.user, who must reach that file and the task folders.
+chmod 711 "$STATE"
+for n in $NAMES; do mkdir -m 711 "$STATE/$n/tasks"; done
+: > "$STATE/launches"
+chmod 666 "$STATE/launches"
 for n in $NAMES; do start "$n"; done
 for n in $NAMES; do wait_for 60 "$PAIACTL" -c "$STATE/$n.conf" status || bail "gateway $n did not start"; done
 # Every launch of the user program is counted; games of varying length.
