@@ -88,6 +88,7 @@ size_t ledger_partitions(const struct ledger *, int32_t **out);
 enum commit_kind { COMMIT_RESULT, COMMIT_DLQ, COMMIT_REQUEUE };
 struct commit_record {
 	enum commit_kind kind;
+	int32_t partition;	/* the tasks-topic partition it completes; -1: none (requeue) */
 	char *topic;
 	char *key;
 	char *value;
@@ -101,6 +102,7 @@ struct commit_offset {
 struct commit_batch {
 	struct worker_job job;	/* first: batches travel as worker jobs */
 	uint64_t id;		/* 0: the committer's own start-up */
+	uint64_t epoch;		/* the gateway's ownership epoch when it was built */
 	struct commit_record *records;
 	size_t nrecords;
 	char *offsets_topic;
@@ -108,11 +110,19 @@ struct commit_batch {
 	size_t noffsets;
 	void *group_metadata;	/* rd_kafka_consumer_group_metadata_t */
 	int ok;			/* the answer: committed, or the fatal error */
+	int dropped;		/* its partitions' records and offsets were dropped, not committed */
 	char *error;
 };
 struct committer;
 /* A batch came back: committed (ok) or not (fatal error string). */
-typedef void committer_done_cb(uint64_t batch_id, int ok, const char *error, void *arg);
+/*
+ * A batch came back: committed (ok), or not (the fatal error string).
+ * dropped: ok, but what it carried for the tasks topic's partitions was
+ * dropped, not committed, because the gateway gave those partitions up
+ * (a revoke) after the batch was built: their new owner runs them.
+ */
+typedef void committer_done_cb(uint64_t batch_id, int ok, int dropped, const char *error,
+    void *arg);
 /*
  * Start the committer thread with a transactional producer built from
  * conf (section kafka passthrough + transactional.id). done_cb runs in
@@ -127,6 +137,13 @@ void committer_submit(struct committer *, struct commit_batch *);
  * (NULL before the consumer is closed). @locality loop
  */
 void committer_set_consumer(struct committer *, void *rk);
+/*
+ * The gateway gave its partitions up (a revoke): batches built before
+ * this epoch must not commit what they carry for those partitions, even
+ * under the group's next generation (the broker would take offsets of a
+ * partition another member now runs). @locality loop
+ */
+void committer_set_epoch(struct committer *, uint64_t epoch);
 /*
  * Wait (blocking the loop, at most timeout_ms) until every batch handed
  * over is answered, then deliver the answers. On revoke: what is done
@@ -364,6 +381,14 @@ struct task {
 	int64_t started_ms, finished_ms, reported_ms;
 	int first_attempt;		/* as the message had it */
 	int claimed;			/* holds a launch claim for spec->attempt */
+	uint64_t epoch;			/* the gateway's epoch when its result went to the committer */
+	/* Delivered again (a rebalance gave the partition back) while reporting. */
+	struct task_redelivery {
+		int32_t partition;
+		int64_t offset;
+		void *buf;
+		size_t len;
+	} *redelivery;
 };
 TAILQ_HEAD(task_list, task);
 
@@ -420,6 +445,7 @@ struct gw {
 
 	int draining;
 	int revoking;		/* inside a revoke: start no new game */
+	uint64_t epoch;		/* ownership epoch: one more at every revoke */
 	int stopped;		/* loop exit requested */
 	int exit_code;
 	int64_t drain_deadline_ms;
@@ -471,6 +497,8 @@ void task_error_view(const struct task *, int *has, enum error_class *, const ch
 void task_drain(struct gw *, int exit_code);
 /* outbox.c: a task's result committed / every batch answered so far handled. */
 void task_reported(struct task *);
+/* outbox.c: a task's result was dropped with its given-up partition. */
+void task_dropped(struct task *);
 void task_committed(struct gw *);
 
 /* ---- outbox.c: records waiting for a transaction ---- */
@@ -485,7 +513,7 @@ void outbox_flush(struct outbox *);
 /* Nothing queued and no batch unanswered. */
 int outbox_idle(const struct outbox *);
 /* The committer's answer (committer_done_cb; arg: the outbox). */
-void outbox_answered(uint64_t batch_id, int ok, const char *error, void *arg);
+void outbox_answered(uint64_t batch_id, int ok, int dropped, const char *error, void *arg);
 
 /* ---- folders.c: the task folders on disk ---- */
 
