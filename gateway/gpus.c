@@ -660,6 +660,8 @@ gpus_k8s_start(struct gpus *g, const struct config *conf, char **cause)
 	memset(&io, 0, sizeof io);
 	io.kind = &k8s_node_kind;
 	io.kind_arg = resource;
+	if (*config_get(conf, "gpu", "k8s_selector") != '\0')
+		io.label_selector = config_get(conf, "gpu", "k8s_selector");
 	io.h.add = gpus_k8s_add;
 	io.h.update = gpus_k8s_update;
 	io.h.del = gpus_k8s_del;

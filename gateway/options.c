@@ -141,6 +141,8 @@ const struct config_key options_schema[] = {
 	  "GPU nodes probed over SSH: [NAME=][USER@]HOST[:PORT], space separated (empty: none)" },
 	{ "gpu", "k8s_nodes", CONFIG_BOOL, "false", 0, 0, NULL,
 	  "also probe the Kubernetes nodes advertising nvidia.com/gpu, at their InternalIP" },
+	{ "gpu", "k8s_selector", CONFIG_STRING, "", 0, 0, NULL,
+	  "label selector of the Kubernetes nodes to probe (empty: every node with a GPU)" },
 	{ "gpu", "k8s_port", CONFIG_INT, "22", 1, 65535, NULL, "SSH port of the Kubernetes GPU nodes" },
 	{ "gpu", "user", CONFIG_STRING, "paia-probe", 0, 0, NULL,
 	  "the probe user on the nodes (a node's USER@ wins)" },
