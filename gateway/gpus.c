@@ -207,13 +207,6 @@ gpus_check_config(const struct config *conf, char **cause)
 		    "against it (docs/operations.md)");
 		return -1;
 	}
-	if (config_get_bool(conf, "gpu", "k8s_nodes") &&
-	    strcmp(config_get(conf, "runner", "type"), "k8s") != 0 &&
-	    *config_get(conf, "k8s", "kubeconfig") == '\0') {
-		xasprintf(cause, "gpu.k8s_nodes needs the Kubernetes API: set k8s.kubeconfig "
-		    "(or runner.type = k8s in a cluster)");
-		return -1;
-	}
 	return 0;
 }
 

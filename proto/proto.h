@@ -472,7 +472,8 @@ struct proto_gpu_card {
 	const char *name;
 	double value[PROTO_GPU_NMETRICS];
 	unsigned known;			/* bit 1 << metric: value[metric] is known */
-	const char *why[PROTO_GPU_NMETRICS];	/* unknown: "na", "not_supported", ... */
+	/* Unknown: "n/a", "not supported", "insufficient permissions", "error". */
+	const char *why[PROTO_GPU_NMETRICS];
 	const char *pstate;		/* "P0".."P15"; NULL: not given */
 	const struct proto_gpu_process *procs;
 	size_t nprocs;

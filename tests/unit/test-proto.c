@@ -662,7 +662,7 @@ test_gpu_nodes_round_trip(void **state)
 	/* Power not supported: null with its reason, never 0. */
 	card.known &= ~(1u << PROTO_GPU_POWER);
 	card.value[PROTO_GPU_POWER] = 0;
-	card.why[PROTO_GPU_POWER] = "not_supported";
+	card.why[PROTO_GPU_POWER] = "not supported";
 	card.known &= ~(1u << PROTO_GPU_SM_CLOCK);
 	card.value[PROTO_GPU_SM_CLOCK] = 0;
 	card.pstate = "P0";
@@ -697,7 +697,7 @@ test_gpu_nodes_round_trip(void **state)
 	cJSON_AddItemToArray(arr, proto_gpu_node_encode(&in[1]));
 	text = cJSON_PrintUnformatted(arr);
 	assert_non_null(strstr(text, "\"power_w\":null"));
-	assert_non_null(strstr(text, "\"unavailable\":{\"power_w\":\"not_supported\"}"));
+	assert_non_null(strstr(text, "\"unavailable\":{\"power_w\":\"not supported\"}"));
 	assert_non_null(strstr(text, "\"age_ms\":null"));
 	if (proto_gpus_decode(arr, &out, &cause) != 0)
 		fail_msg("%s", cause);
@@ -715,7 +715,7 @@ test_gpu_nodes_round_trip(void **state)
 	assert_string_equal(c->name, "NVIDIA H100 80GB HBM3");
 	assert_int_equal(c->known, card.known);
 	assert_true(c->value[PROTO_GPU_TEMP] == card.value[PROTO_GPU_TEMP]);
-	assert_string_equal(c->why[PROTO_GPU_POWER], "not_supported");
+	assert_string_equal(c->why[PROTO_GPU_POWER], "not supported");
 	assert_null(c->why[PROTO_GPU_SM_CLOCK]);
 	assert_string_equal(c->pstate, "P0");
 	assert_int_equal(c->nprocs, 2);
