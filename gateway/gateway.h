@@ -186,6 +186,14 @@ struct runner_outcome {
 	int signal;		/* killed by a signal (EXITED with code 128+n) */
 	const char *message;	/* RUNNER_INFRA, RUNNER_INVALID: why */
 };
+/* A pod of the runner's, as runner_pod_by_uid finds it (strings borrowed). */
+struct runner_pod_ref {
+	const char *namespace;
+	const char *pod;
+	const char *container;	/* its only container's name, or NULL */
+	const char *task_id;	/* the task the pod runs */
+	int attempt;
+};
 struct runner_job;
 typedef void runner_started_cb(struct runner_job *, void *arg);
 typedef void runner_done_cb(struct runner_job *, const struct runner_outcome *, void *arg);
@@ -207,6 +215,8 @@ struct runner_ops {
 	int claims;
 	/* The task's result is committed: attempts first..last may be cleaned up (or NULL). */
 	void (*release)(struct runner *, const char *task_id, int first, int last);
+	/* The runner's pod of that UID (GPU processes name theirs), or NULL: runs no pods. */
+	int (*pod_by_uid)(struct runner *, const char *uid, struct runner_pod_ref *);
 };
 struct runner {
 	const struct runner_ops *ops;
@@ -237,6 +247,11 @@ pid_t runner_job_pid(const struct runner_job *);
 size_t runner_active(const struct runner *);
 int runner_uses_claims(const struct runner *);
 void runner_release(struct runner *, const char *task_id, int first, int last);
+/*
+ * The runner's pod whose metadata.uid is uid: 0 with *ref filled (its
+ * strings valid until the loop runs again), or -1 when it has none.
+ */
+int runner_pod_by_uid(struct runner *, const char *uid, struct runner_pod_ref *ref);
 /* runner-k8s.c */
 struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct config *,
     runner_fatal_cb *, void *arg, char **cause);
@@ -389,6 +404,9 @@ struct task {
 		void *buf;
 		size_t len;
 	} *redelivery;
+	struct task_gpu *gpus;		/* the GPUs its attempt was seen on (gpus.c) */
+	size_t ngpus;
+	int gpus_attempt;		/* the attempt they are of */
 };
 TAILQ_HEAD(task_list, task);
 
@@ -420,6 +438,7 @@ struct gw {
 	struct metrics *metrics;
 	struct outbox *outbox;		/* records waiting for a transaction */
 	struct folders *folders;	/* the task folders on disk */
+	struct gpus *gpus;		/* GPU telemetry ([gpu]); NULL: off */
 	struct event *kick_event;	/* start waiting tasks, from the loop */
 	struct event *drain_timer;
 
@@ -667,6 +686,8 @@ struct control_ops {
 	int (*requeue)(const char *id, int *attempt, char **cause, void *arg);
 	/* Add the LAG answer's fields to answer; check: start a check round. */
 	void (*lag)(cJSON *answer, int check, void *arg);
+	/* Add the gpus answer's fields to answer. */
+	void (*gpus)(cJSON *answer, void *arg);
 };
 /*
  * Listen on path (control.group, control.max_clients from conf). An
@@ -680,6 +701,58 @@ void control_publish(struct control *, enum proto_event_type, cJSON *payload);
 /* Anyone subscribed (so a caller can skip building an event). */
 int control_has_subscribers(const struct control *);
 void control_stop(struct control *);
+
+/*
+ * ---- gpus.c: GPU telemetry in the daemon: the [gpu] nodes (and the
+ * Kubernetes nodes that advertise nvidia.com/gpu) probed by gpu/'s
+ * prober on the loop, their processes tied to this gateway's pods and
+ * tasks, "gpu" events, the gpus answer, dcgm-exporter's gauges, and
+ * each task attempt's use of its GPUs for its result. @locality loop ----
+ */
+
+#define TASK_MAX_GPUS 16
+/* A task attempt's use of one GPU, sampled each probe round that saw it. */
+struct task_gpu {
+	char *node;
+	char *uuid;
+	char *name;
+	int index;
+	double peak_mem_mib;	/* the most its processes held at once; -1: unknown */
+	double round_mem_mib;	/* what they hold in the round being added up */
+	double util_sum;	/* the card's utilisation, summed over util_n rounds */
+	int64_t util_n;
+	int64_t samples;
+	int64_t first_ms, last_ms;
+	uint64_t round;		/* the probe round last counted */
+};
+struct gpus;
+struct evbuffer;
+/* A [gpu] nodes entry: [name=][user@]host[:port]. */
+struct gpus_node_spec {
+	char *name;
+	char *user;		/* NULL: gpu.user */
+	char *host;
+	int port;
+};
+/* Parse one nodes entry; 0, or -1 with *cause naming it. Pure. */
+int gpus_node_parse(const char *spec, struct gpus_node_spec *, char **cause);
+void gpus_node_spec_clear(struct gpus_node_spec *);
+/* Check the [gpu] section without starting anything (--check-config). */
+int gpus_check_config(const struct config *, char **cause);
+/*
+ * Start probing the [gpu] nodes on gw's loop. NULL with *cause NULL
+ * when none is configured (telemetry off), with *cause on a bad setting.
+ */
+struct gpus *gpus_start(struct gw *, char **cause);
+void gpus_stop(struct gpus *);
+/* The gpus answer's fields into answer: enabled, interval_ms, nodes (g may be NULL). */
+void gpus_answer(struct gpus *, cJSON *answer);
+/* dcgm-exporter's gauges and the probe's own series (nothing when g is NULL). */
+void gpus_metrics(struct gpus *, struct evbuffer *);
+/* A task's GPUs for its result and TASK view, into out[0..max); the count. */
+size_t gpus_task_view(const struct task *, struct proto_task_gpu *out, size_t max);
+/* Free a task's GPU records (the task is going). */
+void gpus_task_clear(struct task *);
 
 /* ---- embedded.c: mock cluster and demo ---- */
 

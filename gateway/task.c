@@ -97,6 +97,7 @@ task_free(struct task *t)
 		free(t->refused[i].reason);
 	}
 	free(t->fetch_name);
+	gpus_task_clear(t);
 	cJSON_Delete(t->game_result);
 	proto_task_free(t->spec);
 	free(t->error);
@@ -828,6 +829,7 @@ task_result_encode(const struct task *t)
 	struct proto_result r;
 	struct proto_artifact arts[TASK_MAX_ARTIFACTS];
 	struct proto_refused refused[TASK_MAX_REFUSED];
+	struct proto_task_gpu gpus[TASK_MAX_GPUS];
 	char *urls[TASK_MAX_ARTIFACTS], *game_result = NULL, *text;
 	size_t i;
 	int has;
@@ -884,6 +886,8 @@ task_result_encode(const struct task *t)
 	r.source_partition = t->partition;
 	r.source_offset = t->offset;
 	r.gateway = gw->instance;
+	r.gpus = gpus;
+	r.ngpus = gpus_task_view(t, gpus, nitems(gpus));
 	text = proto_result_encode(&r);
 	for (i = 0; i < r.nartifacts; i++)
 		free(urls[i]);

@@ -46,7 +46,7 @@ paiactl_conn_new(struct paiactl *ctx, const struct client_conn_opts *opts, char 
 }
 
 /* One request on a fresh connection: the answer, or NULL with *cause. */
-static cJSON *
+cJSON *
 paiactl_call(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
     char **cause)
 {
@@ -70,7 +70,7 @@ paiactl_field(const cJSON *obj, const char *name)
 }
 
 /* Print one JSON value compactly on a line. */
-static void
+void
 paiactl_json_print(const cJSON *j)
 {
 	char *s = cJSON_PrintUnformatted(j);

@@ -81,6 +81,15 @@ void paiactl_table_flush(struct paiactl_table *, FILE *);
 size_t paiactl_table_rows(const struct paiactl_table *);
 void paiactl_table_free(struct paiactl_table *);
 
+/*
+ * One control request on a fresh connection (key and value: its one
+ * field, or NULL): the answer, or NULL with *cause (paiactl-control.c).
+ */
+cJSON *paiactl_call(struct paiactl *, const char *cmd, const char *key, const char *value,
+    char **cause);
+/* Print one JSON value compactly on a line. */
+void paiactl_json_print(const cJSON *);
+
 /* The control commands (paiactl-control.c). */
 int paiactl_cmd_status(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_lag(struct paiactl *, const struct paiactl_cmd *, int, char **);
@@ -90,6 +99,9 @@ int paiactl_cmd_requeue(struct paiactl *, const struct paiactl_cmd *, int, char 
 int paiactl_cmd_cancel(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_logs(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_watch(struct paiactl *, const struct paiactl_cmd *, int, char **);
+
+/* The GPU view (paiactl-gpu.c). */
+int paiactl_cmd_gpus(struct paiactl *, const struct paiactl_cmd *, int, char **);
 
 /* The Kafka commands (paiactl-kafka.c). */
 int paiactl_cmd_submit(struct paiactl *, const struct paiactl_cmd *, int, char **);

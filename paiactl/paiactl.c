@@ -53,6 +53,8 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	{ "logs", "ID [-f]", paiactl_cmd_logs,
 	  "print a task's log; -f follows it until the task ends" },
 	{ "watch", "[--count N]", paiactl_cmd_watch, "print the gateway's events as JSON lines" },
+	{ "gpus", "[--json]", paiactl_cmd_gpus,
+	  "GPU nodes and cards: utilisation, memory, temperature, power, the task holding each" },
 };
 
 /* ---- messages and usage ---- */
