@@ -63,6 +63,7 @@ struct committer {
 	int auto_answer;	/* every batch is answered ok at the loop's next turn */
 	struct event *answer_ev;
 	uint64_t committed;
+	uint64_t epoch;		/* what the gateway last told it */
 };
 
 static void committer_answer(struct committer *, size_t, int, const char *);
@@ -106,6 +107,12 @@ committer_submit(struct committer *c, struct commit_batch *b)
 void
 committer_set_consumer(struct committer *c, void *rk)
 {
+}
+
+void
+committer_set_epoch(struct committer *c, uint64_t epoch)
+{
+	c->epoch = epoch;
 }
 
 int
@@ -171,14 +178,20 @@ committer_stop(struct committer *c)
 
 /* Answer batch i (kept for the test to read until the committer stops). */
 static void
-committer_answer(struct committer *c, size_t i, int ok, const char *error)
+committer_answer_as(struct committer *c, size_t i, int ok, int dropped, const char *error)
 {
 	assert_true(i < c->nbatches);
 	assert_false(c->answered[i]);
 	c->answered[i] = 1;
 	if (ok)
 		c->committed++;
-	c->cb(c->batches[i]->id, ok, error, c->arg);
+	c->cb(c->batches[i]->id, ok, dropped, error, c->arg);
+}
+
+static void
+committer_answer(struct committer *c, size_t i, int ok, const char *error)
+{
+	committer_answer_as(c, i, ok, 0, error);
 }
 
 /* ---- the intake (in place of gateway/intake.o) ---- */
@@ -1500,7 +1513,7 @@ test_fatal_commit(void **state)
 
 	/* The committer failing at its start (batch 0) does the same. */
 	f = fx_new(NULL, 0);
-	outbox_answered(0, 0, "init_transactions: timed out", f->gw.outbox);
+	outbox_answered(0, 0, 0, "init_transactions: timed out", f->gw.outbox);
 	assert_int_equal(f->gw.exit_code, 1);
 	assert_true(fx_dispatch(f));
 	fx_free(f);
@@ -1852,14 +1865,61 @@ test_revoked_sync(void **state)
 	assert_int_equal(ledger_commit_point(f->gw.ledger, 0), -1);
 	/* A reporting task is not abandoned: its result is on its way. */
 	assert_int_equal(fx_task(f, "t1")->state, TASK_REPORTING);
-	/* The partition comes back before the answer: the same message is not run again. */
+	/*
+	 * The partition comes back before the answer: the same message is not
+	 * run again while its result may still commit; it is counted done
+	 * once it did.
+	 */
 	fx_assign(f, 0, 0, NULL);
 	fx_deliver_task(f, 0, 0, "t1", NULL);
 	assert_int_equal(f->runner->njobs, 1);
 	assert_int_equal(f->gw.dlq_total, 0);
-	assert_int_equal(ledger_pending(f->gw.ledger, 0), 0);
+	assert_int_equal(ledger_pending(f->gw.ledger, 0), 1);
+	assert_int_equal(f->committer->epoch, f->gw.epoch);
+	assert_true(f->committer->batches[0]->epoch < f->gw.epoch);
 	committer_answer(f->committer, 0, 1, NULL);
 	assert_int_equal(fx_task(f, "t1")->state, TASK_DONE);
+	assert_int_equal(ledger_pending(f->gw.ledger, 0), 0);
+	assert_int_equal(ledger_commit_point(f->gw.ledger, 0), 1);
+	fx_free(f);
+}
+
+/*
+ * The committer dropped a batch built before a revoke (the partitions
+ * were given up): its tasks are not reported; one delivered again here
+ * meanwhile runs again from that message, one that was not is left to
+ * its new owner.
+ */
+static void
+test_revoked_dropped(void **state)
+{
+	const char *const opts[] = { "gateway.batch_max=100", NULL };
+	struct fx *f = fx_new(opts, 0);
+	struct gw *gw = &f->gw;
+	struct fake_job *j1, *j2;
+
+	fx_assign(f, 0, 0, NULL);
+	j1 = fx_run_task(f, 0, 0, "t1", NULL);
+	j2 = fx_run_task(f, 0, 1, "t2", NULL);
+	job_end(j1, RUNNER_EXITED, 0, NULL);
+	job_end(j2, RUNNER_EXITED, 0, NULL);
+	fx_wait_state(f, "t1", TASK_REPORTING);
+	fx_wait_state(f, "t2", TASK_REPORTING);
+	fx_revoke(f, 0);
+	assert_int_equal(f->committer->nbatches, 1);
+	/* Back here; only t1 is delivered again before the answer. */
+	fx_assign(f, 0, 0, NULL);
+	fx_deliver_task(f, 0, 0, "t1", NULL);
+	assert_int_equal(f->runner->njobs, 2);
+	committer_answer_as(f->committer, 0, 1, 1, NULL);
+	/* Neither is reported; t1 runs again from its message, t2 is gone. */
+	assert_int_equal(gw->totals[RESULT_SUCCEEDED], 0);
+	assert_null(task_find(gw, "t2"));
+	fx_wait_jobs(f, 3);
+	assert_string_equal(f->runner->jobs[2]->task_id, "t1");
+	assert_int_equal(fx_task(f, "t1")->state, TASK_LAUNCHING);
+	assert_int_equal(gw->nreporting, 0);
+	assert_int_equal(gw->nactive, 1);
 	fx_free(f);
 }
 
@@ -1924,6 +1984,7 @@ main(void)
 		cmocka_unit_test(test_assigned),
 		cmocka_unit_test(test_revoked),
 		cmocka_unit_test(test_revoked_sync),
+		cmocka_unit_test(test_revoked_dropped),
 		cmocka_unit_test(test_position),
 	};
 
