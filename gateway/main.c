@@ -347,8 +347,9 @@ main(int argc, char **argv)
 	g.health = NULL;
 	committer_stop(g.committer);
 	g.committer = NULL;
-	runner_free(g.runner);
+	/* Tasks first: one still holding a job abandons it while its runner is there. */
 	task_shutdown(&g);
+	runner_free(g.runner);
 	storage_free(g.storage);
 	evcurl_free(g.evcurl);
 	ledger_free(g.ledger);

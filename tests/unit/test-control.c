@@ -5,8 +5,10 @@
  * broken or lax JSON, trailing data, duplicate fields, wrong types,
  * unknown commands and fields, ids with NUL or control characters.
  *
- * The socket itself (framing, peer credentials, answers) is tested on
- * a running gateway by tests/integration/hostile-input.sh.
+ * The socket itself (each command reaching its operation, refusals,
+ * pipelining, events) is test-control-socket.c's; peer credentials and
+ * hostile clients are tested on a running gateway by
+ * tests/integration/hostile-input.sh.
  */
 #include "config.h"
 #include "gateway.h"
