@@ -135,6 +135,12 @@ const char *util_find_control(const char *s);
  * character boundary, "..." appended when cut. Caller frees.
  */
 char *util_cut(const char *s, size_t max);
+/*
+ * s percent-encoded as RFC 3986 wants a path or query part (caller
+ * frees): all but A-Z a-z 0-9 - _ . ~, and / when keep_slash. A local
+ * path becomes a file:// URL as "file://" + util_url_encode(path, 1).
+ */
+char *util_url_encode(const char *s, int keep_slash);
 
 /*
  * json.c: a strict RFC 8259 checker for JSON from outside (see the file):
