@@ -117,8 +117,8 @@ diag "driver: $kills kills, $restarts broker restarts, $outage storage outage, $
 for n in $NAMES; do kill -TERM "$(cat "$STATE/$n.pid")" 2>/dev/null; done
 for n in $NAMES; do wait "$(cat "$STATE/$n.pid")" 2>/dev/null; done
 
-ctl results --json > "$STATE/results.jsonl"
-ctl results --dlq --json > "$STATE/dlq.jsonl"
+ctl results --raw > "$STATE/results.jsonl"
+ctl results --dlq --raw > "$STATE/dlq.jsonl"
 python3 - "$N" "$BAD" "$STATE" > "$STATE/verdict" <<'PY'
 import collections, json, sys
 n, bad, state = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
