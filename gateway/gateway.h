@@ -504,6 +504,8 @@ cJSON *health_json(struct health *);
 
 struct metrics;
 struct metrics *metrics_start(struct event_base *, const char *listen, char **cause);
+/* health.listen HOST:PORT ([v6]:PORT) split: 0 with *host (caller frees), or -1 with *cause. */
+int metrics_listen_parse(const char *listen, char **host, int *port, char **cause);
 void metrics_stop(struct metrics *);
 /* The Prometheus exposition, as served on /metrics (caller frees). */
 char *metrics_text(void);

@@ -209,6 +209,16 @@ main(int argc, char **argv)
 		goto config_error;
 	if (main_check_kafka(g.conf, &cause) != 0 || main_check_names(g.conf, &cause) != 0)
 		goto config_error;
+	/* A listen address that cannot be one is a configuration error (2), also for --check-config. */
+	if (*config_get(g.conf, "health", "listen") != '\0') {
+		char *lhost;
+		int lport;
+
+		if (metrics_listen_parse(config_get(g.conf, "health", "listen"), &lhost, &lport,
+		    &cause) != 0)
+			goto config_error;
+		free(lhost);
+	}
 	if (!g.embedded && (config_get(g.conf, "kafka", "bootstrap.servers") == NULL ||
 	    *config_get(g.conf, "kafka", "bootstrap.servers") == '\0')) {
 		cause = xstrdup("kafka.bootstrap.servers is not set (or run with --embedded)");

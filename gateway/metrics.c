@@ -204,29 +204,41 @@ metrics_request_cb(struct evhttp_request *req, void *arg)
 		metrics_reply(req, 404, "Not Found", "text/plain", "not found: try /healthz, /metrics, /lag\n");
 }
 
-struct metrics *
-metrics_start(struct event_base *base, const char *listen, char **cause)
+int
+metrics_listen_parse(const char *listen, char **hostp, int *portp, char **cause)
 {
-	struct metrics *m;
 	const char *colon = strrchr(listen, ':');
-	char *host;
-	char *end;
+	char *host, *end;
 	long port;
 
 	if (colon == NULL || colon == listen) {
 		xasprintf(cause, "health.listen '%s': expected HOST:PORT", listen);
-		return NULL;
+		return -1;
 	}
 	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 0 || port > 65535) {
+	if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
 		xasprintf(cause, "health.listen '%s': bad port", listen);
-		return NULL;
+		return -1;
 	}
 	host = xstrndup(listen, (size_t)(colon - listen));
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';
 	}
+	*hostp = host;
+	*portp = (int)port;
+	return 0;
+}
+
+struct metrics *
+metrics_start(struct event_base *base, const char *listen, char **cause)
+{
+	struct metrics *m;
+	char *host;
+	int port;
+
+	if (metrics_listen_parse(listen, &host, &port, cause) != 0)
+		return NULL;
 	m = xcalloc(1, sizeof *m);
 	m->http = evhttp_new(base);
 	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
