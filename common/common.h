@@ -143,6 +143,14 @@ char *util_cut(const char *s, size_t max);
 char *util_url_encode(const char *s, int keep_slash);
 
 /*
+ * notify.c: tell the service manager (systemd, Type=notify) about the
+ * daemon's state: state is "READY=1", "STOPPING=1", "STATUS=text", ...
+ * (sd_notify(3)). 0 (also when $NOTIFY_SOCKET is not set: not under a
+ * notify unit), or -1 with *cause. Never blocks; any thread.
+ */
+int notify_send(const char *state, char **cause);
+
+/*
  * json.c: a strict RFC 8259 checker for JSON from outside (see the file):
  * no duplicate names, no \u0000, no lone surrogates, no byte order mark,
  * nothing after the value, at most JSON_DEPTH_MAX levels. Pure: no

@@ -39,6 +39,19 @@ usage(FILE *f)
 	    "  -V, --version         print the version\n");
 }
 
+/* Tell systemd (Type=notify, deploy/systemd/) what the gateway is doing. */
+static void
+main_notify(const char *state)
+{
+	char *cause = NULL;
+
+	if (notify_send(state, &cause) != 0) {
+		log_warn("cannot notify the service manager", "state=%s error=%s", state,
+		    log_q(cause));
+		free(cause);
+	}
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -46,6 +59,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (++count == 1) {
 		log_info("signal received, draining", "signal=%d", (int)sig);
+		main_notify("STOPPING=1");
 		task_drain(0);
 	} else {
 		log_warn("second signal: stopping now", "signal=%d", (int)sig);
@@ -314,6 +328,7 @@ main(int argc, char **argv)
 	log_info("paia-gateway started", "version=%s instance=%s state_dir=%s transactional_id=%s "
 	    "max_inflight=%zu", PACKAGE_VERSION, g.instance, log_q(g.state_dir), txid,
 	    g.max_inflight);
+	main_notify("READY=1");
 
 	event_base_dispatch(g.base);
 
