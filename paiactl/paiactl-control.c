@@ -1,8 +1,9 @@
 /*
  * paiactl-control.c: the commands that talk to the control socket
  * (docs/control.md) through client/'s connection: status, tasks, task,
- * requeue, cancel, logs (read from the task folder the gateway names)
- * and watch (the subscribe stream, printed as it comes).
+ * requeue, cancel, logs (read from the task folder the gateway names),
+ * watch (the subscribe stream, printed as it comes) and wait (until a
+ * starting gateway answers).
  *
  * One short connection per request, each answer awaited for at most
  * 5 s; watch keeps its connection until the gateway closes it or SIGINT.
@@ -783,4 +784,72 @@ paiactl_cmd_watch(struct paiactl *ctx, const struct paiactl_args *a)
 	client_conn_free(c);
 	free(w.error);
 	return rc;
+}
+
+/* ---- wait ---- */
+
+#define PAIACTL_WAIT_POLL_MS 200
+
+/*
+ * Is the gateway ready for paiactl: it answers status and, when it is
+ * embedded, its embedded.json names its Kafka (it is written after the
+ * socket listens)? The STATUS answer (caller frees), or NULL with *cause.
+ */
+static cJSON *
+paiactl_wait_once(struct paiactl *ctx, char **cause)
+{
+	struct client_location loc;
+	cJSON *resp, *st;
+
+	if ((resp = paiactl_request(ctx, "status", NULL, NULL, cause)) == NULL)
+		return NULL;
+	st = cJSON_DetachItemFromObjectCaseSensitive(resp, "status");
+	cJSON_Delete(resp);
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "embedded")))
+		return st;
+	/* A fresh look each time: client_locate reads embedded.json once. */
+	memset(&loc, 0, sizeof loc);
+	if (client_locate(&ctx->where, CLIENT_LOCATE_KAFKA, &loc, cause) != 0) {
+		cJSON_Delete(st);
+		st = NULL;
+	}
+	client_location_clear(&loc);
+	return st;
+}
+
+int
+paiactl_cmd_wait(struct paiactl *ctx, const struct paiactl_args *a)
+{
+	long long timeout_s = 30;
+	int64_t deadline;
+	char *cause = NULL, *inst, *pid;
+	cJSON *st;
+	int rc;
+
+	if ((rc = paiactl_arg_int(a, "timeout", 1, INT32_MAX / 1000, &timeout_s)) != 0)
+		return rc;
+	paiactl_signals_catch();
+	deadline = util_mono_ms() + timeout_s * 1000;
+	while ((st = paiactl_wait_once(ctx, &cause)) == NULL) {
+		if (*ctx->stop || util_mono_ms() >= deadline) {
+			rc = paiactl_err("no gateway ready within %lld s: %s", timeout_s,
+			    *ctx->stop ? "interrupted" : cause);
+			free(cause);
+			return rc;
+		}
+		free(cause);
+		cause = NULL;
+		poll(NULL, 0, PAIACTL_WAIT_POLL_MS);
+	}
+	if (paiactl_arg(a, "json") != NULL)
+		paiactl_json_print(st);
+	else {
+		inst = paiactl_field(st, "instance");
+		pid = paiactl_field(st, "pid");
+		printf("paia-gateway %s is ready (pid %s)\n", inst, pid);
+		free(inst);
+		free(pid);
+	}
+	cJSON_Delete(st);
+	return 0;
 }

@@ -122,6 +122,7 @@ int paiactl_cmd_requeue(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_cancel(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_logs(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_watch(struct paiactl *, const struct paiactl_args *);
+int paiactl_cmd_wait(struct paiactl *, const struct paiactl_args *);
 /* Task ids the gateway knows, one per line, for completion; silent on errors. */
 void paiactl_task_ids(struct paiactl *, FILE *);
 

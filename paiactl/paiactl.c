@@ -133,6 +133,12 @@ static const struct paiactl_flag paiactl_f_watch[] = {
 	PAIACTL_F_END
 };
 
+static const struct paiactl_flag paiactl_f_wait[] = {
+	{ "timeout", 0, "S", "give up after S seconds (default 30)" },
+	PAIACTL_F_JSON("the STATUS object once the gateway is ready"),
+	PAIACTL_F_END
+};
+
 static const struct paiactl_cmd paiactl_cmds[] = {
 	{ "submit", "", paiactl_f_submit, paiactl_cmd_submit,
 	  "produce tasks to the tasks topic; prints one task id per line" },
@@ -155,6 +161,8 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	{ "logs", "ID", paiactl_f_logs, paiactl_cmd_logs, "print a task's log" },
 	{ "watch", "", paiactl_f_watch, paiactl_cmd_watch,
 	  "print the gateway's events as JSON lines" },
+	{ "wait", "", paiactl_f_wait, paiactl_cmd_wait,
+	  "wait until the gateway answers (and, embedded, names its Kafka)" },
 };
 
 /* paiactl's own flags, before the command. */
