@@ -359,6 +359,7 @@ struct task {
 	int64_t started_ms, finished_ms, reported_ms;
 	int first_attempt;		/* as the message had it */
 	int claimed;			/* holds a launch claim for spec->attempt */
+	int requeued_as;		/* the attempt a requeue of this one sent, or 0 */
 };
 TAILQ_HEAD(task_list, task);
 
