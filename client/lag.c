@@ -213,10 +213,16 @@ client_lag_members(struct client_kafka *k, struct client_lag *lag, int timeout_m
 	for (i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && i < gl->group_cnt; i++)
 		if (strcmp(gl->groups[i].group, lag->group) == 0)
 			g = &gl->groups[i];
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR || g == NULL || g->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && g == NULL) {
+		/* Every broker answered and none knows it: a group without members. */
+		lag->group_state = xstrdup("Dead");
+		lag->owners = xcalloc(1, sizeof *lag->owners);
+		lag->members_known = 1;
+		goto out;
+	}
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR || g->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		xasprintf(&lag->group_error, "cannot describe group %s: %s", lag->group,
-		    rd_kafka_err2str(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : g != NULL ? g->err :
-		    RD_KAFKA_RESP_ERR__UNKNOWN_GROUP));
+		    rd_kafka_err2str(err != RD_KAFKA_RESP_ERR_NO_ERROR ? err : g->err));
 		goto out;
 	}
 	lag->group_state = xstrdup(g->state != NULL ? g->state : "Unknown");
