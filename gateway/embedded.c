@@ -1,5 +1,5 @@
 /*
- * embedded.c: the embedded default (DESIGN section 6): librdkafka's mock
+ * embedded.c: the embedded default (docs/design.md section 6): librdkafka's mock
  * cluster as Kafka (a real Kafka-protocol listener on loopback, so
  * paiactl can reach it), file:// storage under the state folder, the
  * local runner with the bundled demo game, and the sample AI program
