@@ -437,7 +437,9 @@ struct client_lag {
  * Read group's committed offsets on topic, the log ends, the owners and
  * the first record waiting on each partition, with k (a consumer from
  * client_kafka_new: read_committed, no group). It joins nothing and
- * commits nothing. Each question waits up to timeout_ms. Returns 0 with
+ * commits nothing. Each of its five questions (metadata, committed
+ * offsets, members, log ends, first records) waits up to timeout_ms.
+ * Returns 0 with
  * *lag filled (client_lag_clear after), or -1 with *cause when the topic
  * or the committed offsets cannot be read; a partition whose log end or
  * first record cannot be read says so in its error.

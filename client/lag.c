@@ -17,8 +17,9 @@
  *
  * It only reads: no group joined (the handle has none), no offset
  * committed, nothing produced. It does not judge health (paiactl does,
- * from these numbers) nor print. One call blocks for at most about
- * twice its timeout (the watermark questions, then the first records).
+ * from these numbers) nor print. A call asks five questions in turn
+ * (metadata, committed offsets, members, log ends, first records), each
+ * bounded by its timeout, so it blocks for at most about five times it.
  */
 #include "config.h"
 #include "client.h"
@@ -335,7 +336,7 @@ client_lag_read(struct client_kafka *k, const char *group, const char *topic, in
 	rd_kafka_topic_t *rkt;
 	rd_kafka_resp_err_t err;
 	struct client_lag_part *p;
-	int64_t lo, hi;
+	int64_t lo, hi, deadline, left;
 	char hint[600];
 	size_t i;
 
@@ -381,10 +382,16 @@ client_lag_read(struct client_kafka *k, const char *group, const char *topic, in
 	if (client_lag_committed(k, lag, timeout_ms, cause) != 0)
 		return -1;
 	client_lag_members(k, lag, timeout_ms);
+	/* One budget for all the partitions' log ends, however many. */
+	deadline = util_mono_ms() + timeout_ms;
 	for (i = 0; i < lag->nparts; i++) {
 		p = &lag->parts[i];
+		if ((left = deadline - util_mono_ms()) <= 0) {
+			client_lag_part_error(p, "log end", "no answer in time");
+			continue;
+		}
 		err = rd_kafka_query_watermark_offsets(k->rk, topic, p->partition, &lo, &hi,
-		    timeout_ms);
+		    (int)left);
 		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			client_lag_part_error(p, "log end", rd_kafka_err2str(err));
 			continue;

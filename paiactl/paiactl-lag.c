@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAIACTL_LAG_MS 10000		/* each question to the broker */
+#define PAIACTL_LAG_MS 5000		/* each of the five questions to the broker */
 #define PAIACTL_LAG_GROUP "paia-gateway"	/* the gateway's default kafka.group.id */
 
 /* Seconds between two epoch-ms times, as a JSON number, or null when then < 0. */
