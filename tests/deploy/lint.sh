@@ -36,12 +36,19 @@ for f in Dockerfile Dockerfile.demo-game; do
 done
 diag "the images are not built here (no Docker engine): deploy/ci/gitlab-ci.yml's image jobs build them"
 
-# libs FILE...: the Debian packages of the libraries the programs link.
+# libs FILE...: the Debian packages of the libraries the programs link
+# themselves (NEEDED, found where the loader finds them; a sanitizer's
+# runtime of an --enable-asan build is no runtime dependency).
 libs() {
-	local so
-	for so in $(readelf -d "$@" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u); do
-		dpkg -S "*/$so" 2>/dev/null | head -n 1 | cut -d: -f1
-	done | sort -u | tr '\n' ' '
+	local so path f
+	for f in "$@"; do
+		for so in $(readelf -d "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+			case $so in libasan* | libubsan* | liblsan* | libtsan*) continue ;; esac
+			path=$(ldd "$f" 2>/dev/null | awk -v so="$so" '$1 == so {print $3}')
+			[ -n "$path" ] || continue
+			dpkg -S "$path" 2>/dev/null || dpkg -S "$(readlink -f "$path")" 2>/dev/null
+		done
+	done | head -n 100 | cut -d: -f1 | sort -u | tr '\n' ' '
 }
 if command -v readelf >/dev/null && command -v dpkg >/dev/null &&
     [ -x "$BUILDDIR/gateway/paia-gateway" ]; then
