@@ -23,7 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PAIACTL_ANSWER_MS 5000		/* longest wait for one response */
 #define PAIACTL_LOG_POLL_MS 200
 #define PAIACTL_LOG_STATE_MS 1000
 

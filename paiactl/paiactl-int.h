@@ -24,6 +24,8 @@
 struct paiactl;
 struct paiactl_args;
 
+#define PAIACTL_ANSWER_MS 5000		/* longest wait for one control answer */
+
 /* One flag of a command: --name, -letter too when letter is set. */
 struct paiactl_flag {
 	const char *name;

@@ -30,7 +30,6 @@
 
 extern char **environ;
 
-#define PAIACTL_ANSWER_MS 5000		/* longest wait for one control answer */
 #define PAIACTL_COMPLETE_MS 1000	/* completion asks the gateway this long at most */
 
 /* The one global: what the signal handler sets (ctx->stop points here). */
