@@ -407,6 +407,7 @@ struct task {
 	struct task_gpu *gpus;		/* the GPUs its attempt was seen on (gpus.c) */
 	size_t ngpus;
 	int gpus_attempt;		/* the attempt they are of */
+	int requeued_as;		/* the attempt a requeue of this one sent, or 0 */
 };
 TAILQ_HEAD(task_list, task);
 
@@ -666,6 +667,8 @@ cJSON *health_json(struct health *);
 
 struct metrics;
 struct metrics *metrics_start(struct gw *, const char *listen, char **cause);
+/* health.listen HOST:PORT ([v6]:PORT) split: 0 with *host (caller frees), or -1 with *cause. */
+int metrics_listen_parse(const char *listen, char **host, int *port, char **cause);
 void metrics_stop(struct metrics *);
 /* The Prometheus exposition, as served on /metrics (caller frees). */
 char *metrics_text(struct gw *);

@@ -39,6 +39,19 @@ usage(FILE *f)
 	    "  -V, --version         print the version\n");
 }
 
+/* Tell systemd (Type=notify, deploy/systemd/) what the gateway is doing. */
+static void
+main_notify(const char *state)
+{
+	char *cause = NULL;
+
+	if (notify_send(state, &cause) != 0) {
+		log_warn("cannot notify the service manager", "state=%s error=%s", state,
+		    log_q(cause));
+		free(cause);
+	}
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -47,6 +60,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (++count == 1) {
 		log_info("signal received, draining", "signal=%d", (int)sig);
+		main_notify("STOPPING=1");
 		task_drain(gw, 0);
 	} else {
 		log_warn("second signal: stopping now", "signal=%d", (int)sig);
@@ -224,6 +238,16 @@ main(int argc, char **argv)
 	if (main_check_kafka(g.conf, &cause) != 0 || main_check_names(g.conf, &cause) != 0 ||
 	    gpus_check_config(g.conf, &cause) != 0)
 		goto config_error;
+	/* A listen address that cannot be one is a configuration error (2), also for --check-config. */
+	if (*config_get(g.conf, "health", "listen") != '\0') {
+		char *lhost;
+		int lport;
+
+		if (metrics_listen_parse(config_get(g.conf, "health", "listen"), &lhost, &lport,
+		    &cause) != 0)
+			goto config_error;
+		free(lhost);
+	}
 	if (!g.embedded && (config_get(g.conf, "kafka", "bootstrap.servers") == NULL ||
 	    *config_get(g.conf, "kafka", "bootstrap.servers") == '\0')) {
 		cause = xstrdup("kafka.bootstrap.servers is not set (or run with --embedded)");
@@ -328,6 +352,7 @@ main(int argc, char **argv)
 	log_info("paia-gateway started", "version=%s instance=%s state_dir=%s transactional_id=%s "
 	    "max_inflight=%zu", PACKAGE_VERSION, g.instance, log_q(g.state_dir), txid,
 	    g.max_inflight);
+	main_notify("READY=1");
 
 	event_base_dispatch(g.base);
 

@@ -1096,12 +1096,22 @@ task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
 		    proto_state_name(t->state));
 		return -1;
 	}
+	/*
+	 * Once per attempt: a second requeue before the new attempt arrives
+	 * (two operators, a retried paiactl) answers the attempt already
+	 * sent instead of sending a duplicate that would be dead-lettered.
+	 */
+	if (t->requeued_as > 0) {
+		*attempt = t->requeued_as;
+		log_info("task requeued already", "task=%s attempt=%d", id, *attempt);
+		return 0;
+	}
 	if (gw->draining) {
 		xasprintf(cause, "the gateway is shutting down");
 		return -1;
 	}
 	msg = proto_task_requeue(t->spec);
-	*attempt = t->spec->attempt + 1;
+	*attempt = t->requeued_as = t->spec->attempt + 1;
 	log_info("task requeued", "task=%s attempt=%d", id, *attempt);
 	outbox_queue(gw->outbox, COMMIT_REQUEUE, gw->tasks_topic, id, msg, -1, -1, NULL);
 	return 0;

@@ -141,35 +141,15 @@ paiactl_gpus_print(const struct proto_gpus *g)
 }
 
 int
-paiactl_cmd_gpus(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_gpus(struct paiactl *ctx, const struct paiactl_args *a)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
 	const cJSON *nodes;
 	struct proto_gpus g;
 	cJSON *resp;
 	char *cause = NULL;
-	int ch, json = 0;
+	int rc, json = paiactl_arg(a, "json") != NULL;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			return PAIACTL_EXIT(paiactl_usage_help(cmd));
-		case 'j':
-			json = 1;
-			break;
-		default:
-			return paiactl_flag_bad(cmd, ch, argv, optopt);
-		}
-	}
-	if (optind != argc)
-		return paiactl_usage_err(cmd, "unexpected argument: %s", argv[optind]);
-	if ((resp = paiactl_call(ctx, "gpus", NULL, NULL, &cause)) == NULL)
+	if ((resp = paiactl_request(ctx, "gpus", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	nodes = cJSON_GetObjectItemCaseSensitive(resp, "nodes");
 	if (json) {
@@ -177,9 +157,9 @@ paiactl_cmd_gpus(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 		paiactl_json_print(resp);
 	} else if (proto_gpus_decode(nodes, &g, &cause) != 0) {
 		cJSON_Delete(resp);
-		ch = paiactl_err("%s: the gpus answer: %s", ctx->loc.socket_path, cause);
+		rc = paiactl_err("%s: the gpus answer: %s", ctx->loc.socket_path, cause);
 		free(cause);
-		return ch;
+		return rc;
 	} else {
 		if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(resp, "enabled")))
 			fprintf(stderr, "GPU telemetry is off on this gateway (no [gpu] nodes)\n");

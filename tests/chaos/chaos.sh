@@ -188,7 +188,7 @@ half_way() { [ "$done_n" -ge $((submitted - ${PART_SIZE[$((parts - 1))]} / 2)) ]
 done_n=0 upload_errors=0
 progress() {
 	local out d u
-	out=$(ctl results --json --timeout 10 2>/dev/null | python3 -c '
+	out=$(ctl results --raw --timeout 10 2>/dev/null | python3 -c '
 import json, sys
 ids, up = set(), 0
 for l in sys.stdin:
@@ -350,8 +350,8 @@ for n in $NAMES; do wait "$(cat "$STATE/$n.pid")" 2>/dev/null; done
 for p in $(state_procs); do diag "still running: $p $( { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null)"; done
 left=$(state_procs | wc -w)
 
-ctl results --json > "$STATE/results.jsonl"
-ctl results --dlq --json > "$STATE/dlq.jsonl"
+ctl results --raw > "$STATE/results.jsonl"
+ctl results --dlq --raw > "$STATE/dlq.jsonl"
 python3 - "$STATE" "$BAD" "$outage_t0" "$outage_t1" "$UPLOAD_URL" "${PART[*]}" "${PART_SIZE[@]}" \
 	> "$STATE/verdict" <<'PY'
 import collections, datetime, glob, json, re, sys

@@ -13,7 +13,7 @@
 #             (kube-apiserver, kube-scheduler, kubectl, kwok, etcd)
 #   start     install if needed, then start from an empty $K8S_DIR:
 #             etcd, kube-apiserver, kube-scheduler, kwok; create the fake
-#             GPU nodes, apply deploy/k8s/, bind the PVC paia-tasks to a
+#             GPU nodes, apply deploy/k8s/ (kubectl apply -k), bind the PVC paia-tasks to a
 #             PV (no volume controller runs), write admin.kubeconfig and
 #             gateway.kubeconfig (a TokenRequest token of the
 #             ServiceAccount paia-gateway), and wait until all is ready;
@@ -476,8 +476,9 @@ do_start() {
 		--enable-crds Logs
 	nodes_yaml | kubectl_admin apply -f - >/dev/null || fail_start "cannot create the nodes" kube-apiserver
 	wait_until "$NODES_COUNT Ready nodes" kwok nodes_ready
-	kubectl_admin apply -f "$DEPLOY" >"$K8S_DIR/deploy.log" 2>&1 ||
-		{ cat "$K8S_DIR/deploy.log" >&2; fail_start "kubectl apply -f $DEPLOY failed"; }
+	# A kustomize base (deploy/k8s/kustomization.yaml), as operators apply it.
+	kubectl_admin apply -k "$DEPLOY" >"$K8S_DIR/deploy.log" 2>&1 ||
+		{ cat "$K8S_DIR/deploy.log" >&2; fail_start "kubectl apply -k $DEPLOY failed"; }
 	bind_pvc || fail_start "cannot bind the PVC paia-tasks" kube-apiserver
 	token=$(kubectl_admin -n "$NAMESPACE" create token "$SERVICE_ACCOUNT" --duration 48h) ||
 		fail_start "no token for the ServiceAccount $SERVICE_ACCOUNT" kube-apiserver
