@@ -1096,6 +1096,10 @@ task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
 		    proto_state_name(t->state));
 		return -1;
 	}
+	if (gw->draining) {
+		xasprintf(cause, "the gateway is shutting down");
+		return -1;
+	}
 	/*
 	 * Once per attempt: a second requeue before the new attempt arrives
 	 * (two operators, a retried paiactl) answers the attempt already
@@ -1105,10 +1109,6 @@ task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
 		*attempt = t->requeued_as;
 		log_info("task requeued already", "task=%s attempt=%d", id, *attempt);
 		return 0;
-	}
-	if (gw->draining) {
-		xasprintf(cause, "the gateway is shutting down");
-		return -1;
 	}
 	msg = proto_task_requeue(t->spec);
 	*attempt = t->requeued_as = t->spec->attempt + 1;
