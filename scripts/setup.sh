@@ -5,6 +5,7 @@
 #   scripts/setup.sh          build dependencies and the demo's ffmpeg
 #   scripts/setup.sh --test   also what `make check` needs, and the real
 #                             services' tests (tests/env/: Kafka, Kubernetes)
+#                             and the benchmarks' Python peer (bench/peer/)
 #
 # The Kubernetes test environment (tests/env/k8s.sh) builds its parts
 # with Go 1.26 or later, which Debian bookworm does not have (its
@@ -16,7 +17,7 @@ build_pkgs="build-essential autoconf automake autoconf-archive libtool pkg-confi
 librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
 libevent-dev libssl-dev libyaml-dev ffmpeg python3"
 test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
-xvfb xauth x11-utils"
+xvfb xauth x11-utils python3-confluent-kafka python3-kubernetes"
 
 want=$build_pkgs
 case "${1:-}" in
