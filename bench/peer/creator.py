@@ -14,9 +14,10 @@ cloud storage -> Kafka. Done the way a competent Python engineer builds it:
   transactions are serialised by a lock);
 * the task folder, game command, environment and artifacts of the
   gateway's local runner (docs/messages.md sections 3 and 8), so both
-  sides do the same work; or, with --runner k8s, a pod per task followed
-  through the python kubernetes client's watch (one watch thread for all
-  pods, list then watch from the list's resourceVersion, relist on 410);
+  sides do the same work; or, with --runner k8s, a pod per task (the
+  gateway's template, deploy/game-pod.json) followed through the python
+  kubernetes client's watch (one watch thread for all pods, list then
+  watch from the list's resourceVersion, relist on 410);
 * back-pressure without pausing: the main thread takes no more messages
   while every slot is busy (librdkafka keeps what it prefetched, bounded
   by queued.max.messages.kbytes); only a wait longer than a third of
@@ -40,6 +41,7 @@ reports them.
 """
 
 import argparse
+import collections
 import hashlib
 import json
 import logging
@@ -156,7 +158,7 @@ class LocalRunner:
         self.kill_grace_s = kill_grace_s
         self.path = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
 
-    def run(self, task, workdir, timeout_s):
+    def run(self, task, workdir, timeout_s, msg):
         """Returns (status, class, message, started_ms, finished_ms)."""
         env = {
             "PATH": self.path, "HOME": workdir, "LANG": "C.UTF-8",
@@ -207,52 +209,48 @@ class PodWatch(threading.Thread):
         super().__init__(name="pod-watch", daemon=True)
         self.core, self.ns, self.selector = core, namespace, selector
         self.lock = threading.Lock()
-        self.waiters = {}	# pod name -> [threading.Event, last pod seen]
-        self.stopping = False
+        self.waiters = {}	# pod name -> [threading.Event, last pod seen, deleted]
+        self.synced = threading.Event()
 
     def wait_for(self, name):
         with self.lock:
-            return self.waiters.setdefault(name, [threading.Event(), None])
+            return self.waiters.setdefault(name, [threading.Event(), None, False])
 
     def forget(self, name):
         with self.lock:
             self.waiters.pop(name, None)
 
-    def _see(self, pod):
+    def _see(self, pod, deleted=False):
         phase = pod.status.phase if pod.status is not None else None
         with self.lock:
             w = self.waiters.get(pod.metadata.name)
             if w is not None:
-                w[1] = pod
-                if phase in ("Succeeded", "Failed"):
+                w[1], w[2] = pod, deleted
+                if deleted or phase in ("Succeeded", "Failed"):
                     w[0].set()
 
     def run(self):
         from kubernetes import watch
         from kubernetes.client.exceptions import ApiException
         rv = None
-        while not self.stopping:
+        while True:
             try:
                 if rv is None:
                     lst = self.core.list_namespaced_pod(self.ns, label_selector=self.selector)
                     for pod in lst.items:
                         self._see(pod)
                     rv = lst.metadata.resource_version
+                    self.synced.set()
                 w = watch.Watch()
                 for ev in w.stream(self.core.list_namespaced_pod, self.ns,
                                    label_selector=self.selector, resource_version=rv,
                                    allow_watch_bookmarks=True, timeout_seconds=300):
                     obj = ev["object"]
-                    if ev["type"] == "ERROR":
-                        rv = None
-                        break
                     rv = obj.metadata.resource_version
-                    if ev["type"] in ("ADDED", "MODIFIED"):
-                        self._see(obj)
-                    if self.stopping:
-                        break
+                    if ev["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                        self._see(obj, ev["type"] == "DELETED")
             except ApiException as e:
-                if e.status == 410:
+                if e.status == 410:	# too old: list again
                     rv = None
                 else:
                     log.warning("pod watch: %s", e)
@@ -263,7 +261,9 @@ class PodWatch(threading.Thread):
 
 
 class K8sRunner:
-    """A pod per task attempt from the gateway's template, followed by PodWatch."""
+    """A pod per task attempt from the gateway's template (deploy/game-pod.json,
+    its ${NAME} placeholders filled as runner-k8s.c fills them), followed by
+    PodWatch; the pod is deleted once it ended."""
 
     def __init__(self, args):
         from kubernetes import client, config
@@ -276,40 +276,36 @@ class K8sRunner:
         self.image = args.image
         self.managed_by = args.managed_by
         self.prefix = args.pod_prefix
-        self.volume_root = args.volume_root
+        self.tasks_topic = args.tasks_topic
+        self.allowed = tuple(a for a in args.param_annotations.split(",") if a)
         with open(args.pod_template) as f:
-            self.template = json.load(f)
+            self.template = f.read()
         self.watch = PodWatch(self.core, self.ns, "paia.io/managed-by=" + self.managed_by)
         self.watch.start()
+        self.watch.synced.wait(60)
 
-    def _pod(self, task, workdir, timeout_s):
-        pod = json.loads(json.dumps(self.template))
-        name = "%s-%s-%d" % (self.prefix, task["task_id"].lower().replace("_", "-").replace(".", "-"),
-                             task["attempt"])
-        md = pod.setdefault("metadata", {})
-        md["name"] = name
-        md.setdefault("labels", {}).update({"paia.io/managed-by": self.managed_by,
-                                            "paia.io/task-id": task["task_id"],
-                                            "paia.io/attempt": str(task["attempt"])})
-        spec = pod["spec"]
-        spec["activeDeadlineSeconds"] = timeout_s
-        c = spec["containers"][0]
-        c["image"] = self.image
-        env = [e for e in c.get("env", []) if not e.get("name", "").startswith("PAIA_")]
-        env += [{"name": k, "value": v} for k, v in (
-            ("PAIA_TASK_ID", task["task_id"]), ("PAIA_ATTEMPT", str(task["attempt"])),
-            ("PAIA_GAME", task["game"]), ("PAIA_ENTRY", task["entry"]),
-            ("PAIA_PARAMS", task["params"]), ("PAIA_WORKSPACE", "/workspace"))]
-        c["env"] = env
-        rel = os.path.relpath(workdir, self.volume_root)
-        for m in c.get("volumeMounts", []):
-            if m.get("mountPath") == "/workspace":
-                m["subPath"] = rel
+    def _pod(self, task, msg, timeout_s):
+        tid = task["task_id"]
+        low = tid.lower().replace("_", "-").replace(".", "-")
+        if low != tid:
+            low += "-" + hashlib.sha256(tid.encode()).hexdigest()[:8]
+        name = "%s-%s-%d" % (self.prefix, low, task["attempt"])
+        vals = {"POD_NAME": name, "TASK_ID": tid, "TASK_LABEL": tid, "ATTEMPT": task["attempt"],
+                "GATEWAY_ID": self.managed_by, "GAME": task["game"],
+                "KAFKA_TOPIC": self.tasks_topic, "KAFKA_PARTITION": msg.partition(),
+                "KAFKA_OFFSET": msg.offset(), "DEADLINE_S": timeout_s, "IMAGE": self.image,
+                "ENTRY": task["entry"], "PARAMS": task["params"], "GPUS": 1, "NAMESPACE": self.ns}
+        pod = json.loads(re.sub(r"\$\{([A-Z_]+)\}", lambda m: json.dumps(str(vals[m.group(1)]))[1:-1],
+                                self.template))
+        want = json.loads(task["params"]).get("pod_annotations")
+        if isinstance(want, dict) and self.allowed:
+            ann = pod["metadata"].setdefault("annotations", {})
+            ann.update({k: str(v) for k, v in want.items() if k.startswith(self.allowed)})
         return name, pod
 
-    def run(self, task, workdir, timeout_s):
+    def run(self, task, workdir, timeout_s, msg):
         from kubernetes.client.exceptions import ApiException
-        name, pod = self._pod(task, workdir, timeout_s)
+        name, pod = self._pod(task, msg, timeout_s)
         w = self.watch.wait_for(name)
         try:
             try:
@@ -319,10 +315,10 @@ class K8sRunner:
                     return ("error", "infra", "creating pod %s: %s" % (name, e.reason), None, now_ms())
             started = now_ms()
             if not w[0].wait(timeout_s + 30):
-                self.core.delete_namespaced_pod(name, self.ns)
                 return ("timeout", "user", "exceeded its timeout of %d s" % timeout_s, started, now_ms())
-            p = w[1]
-            finished = now_ms()
+            p, deleted, finished = w[1], w[2], now_ms()
+            if deleted and p.status.phase not in ("Succeeded", "Failed"):
+                return ("error", "infra", "pod %s was deleted" % name, started, finished)
             if p.status.phase == "Succeeded":
                 return ("succeeded", None, None, started, finished)
             if p.status.reason == "DeadlineExceeded":
@@ -365,6 +361,7 @@ class Creator:
         self.slots = threading.Condition()
         self.inflight = 0
         self.active = set()		# task ids in flight
+        self.history = collections.deque()	# folders of finished tasks, oldest first
         # Per partition: offsets received and not yet reported, and one past the highest.
         self.pending = {}
         self.next = {}
@@ -452,7 +449,7 @@ class Creator:
                     self.storage.get(url, os.path.join(workdir, "input", url_basename(url)))
                 except TaskError as e:
                     raise TaskError(e.status, e.eclass, "downloading the %s: %s" % (what, e.message))
-            status, eclass, message, started, finished = self.runner.run(task, workdir, task["timeout_s"])
+            status, eclass, message, started, finished = self.runner.run(task, workdir, task["timeout_s"], msg)
             out = os.path.join(workdir, "output")
             try:
                 with open(os.path.join(out, "result.json"), "rb") as f:
@@ -506,6 +503,14 @@ class Creator:
         result["gateway"] = self.instance
         self.transact(self.a.results_topic, task["task_id"], json.dumps(result, separators=(",", ":")),
                       msg.partition(), msg.offset())
+        # The folders of the last --history tasks stay (the gateway's gateway.history).
+        with self.slots:
+            self.history.append(workdir)
+            old = self.history.popleft() if len(self.history) > self.a.history else None
+            if old in self.history:	# a later run of the same task id uses it
+                old = None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
     def task_done(self, task_id, fut):
         exc = fut.exception()
@@ -633,18 +638,20 @@ def main():
     ap.add_argument("--file-root", default="")
     ap.add_argument("--result-prefix", default="")
     ap.add_argument("--max-inflight", type=int, default=8)
+    ap.add_argument("--history", type=int, default=1000, help="task folders kept after their result")
     ap.add_argument("--default-timeout-s", type=int, default=600)
     ap.add_argument("--max-timeout-s", type=int, default=3600)
     ap.add_argument("--kill-grace-s", type=int, default=5)
     ap.add_argument("--runner", choices=("local", "k8s"), default="local")
     ap.add_argument("--command", default="", help="game command (local runner)")
     ap.add_argument("--kubeconfig", default="")
-    ap.add_argument("--namespace", default="default")
+    ap.add_argument("--namespace", default="paia")
     ap.add_argument("--image", default="")
     ap.add_argument("--pod-template", default="")
     ap.add_argument("--pod-prefix", default="peer")
     ap.add_argument("--managed-by", default="paia-peer")
-    ap.add_argument("--volume-root", default="", help="the state dir's path on the pods' volume")
+    ap.add_argument("--param-annotations", default="",
+                    help="annotation prefixes tasks may set through params.pod_annotations")
     ap.add_argument("-X", dest="kafka", action="append", default=[], metavar="KEY=VALUE",
                     help="a librdkafka setting for both clients")
     ap.add_argument("--log-level", default="warning")
@@ -655,7 +662,6 @@ def main():
         ap.error("--command is required with --runner local")
     if args.runner == "k8s" and not (args.image and args.pod_template):
         ap.error("--image and --pod-template are required with --runner k8s")
-    args.volume_root = args.volume_root or args.state_dir
     c = Creator(args)
 
     def stop(sig, frame):
