@@ -133,10 +133,20 @@ const struct config_key options_schema[] = {
 	{ "health", "window", CONFIG_INT, "10", 2, 64, NULL, "checks in Burrow's evaluation window" },
 	{ "health", "query_timeout_ms", CONFIG_INT, "5000", 100, 600000, NULL,
 	  "timeout of one log-end query to the broker" },
+	{ "health", "history", CONFIG_INT, "60", 0, 600, NULL,
+	  "lag measurements kept per partition for the LAG answer's history (sparklines)" },
 	{ "control", "socket", CONFIG_STRING, "", 0, 0, NULL, "control socket path (default: <state_dir>/control.sock)" },
 	{ "control", "group", CONFIG_STRING, "", 0, 0, NULL, "group allowed on the socket besides the owner" },
 	{ "control", "max_clients", CONFIG_INT, "64", 1, 10000, NULL,
 	  "control connections at once; more are answered with an error and closed" },
+	{ "control", "ffmpeg", CONFIG_STRING, "ffmpeg", 0, 0, NULL,
+	  "the ffmpeg that makes the frame command's stills (looked up on PATH)" },
+	{ "control", "frame_jobs", CONFIG_INT, "2", 1, 64, NULL,
+	  "ffmpeg runs at once for frame; more requests are answered busy" },
+	{ "control", "frame_timeout_s", CONFIG_INT, "10", 1, 600, NULL,
+	  "an ffmpeg making a frame is killed after this long" },
+	{ "control", "frame_width", CONFIG_INT, "640", 16, 4096, NULL,
+	  "frames wider than this many pixels are scaled down" },
 	{ NULL, NULL, CONFIG_STRING, NULL, 0, 0, NULL, NULL }
 };
 

@@ -1177,6 +1177,7 @@ void
 task_reported(struct task *t)
 {
 	struct gw *gw = t->gw;
+	cJSON *v;
 
 	TAILQ_REMOVE(&gw->active, t, entry);
 	gw->nactive--;
@@ -1189,6 +1190,9 @@ task_reported(struct task *t)
 	    t->ts[t->state] - t->ts[TASK_RECEIVED]);
 	if (gw->on_reported != NULL)
 		gw->on_reported(t);
+	if (gw->control != NULL && control_has_subscribers(gw->control) &&
+	    (v = views_video(t)) != NULL)
+		control_publish(gw->control, PROTO_EVENT_VIDEO, v);
 	task_history_add(t);
 }
 
