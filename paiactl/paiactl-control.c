@@ -24,8 +24,6 @@
 #include <unistd.h>
 
 #define PAIACTL_ANSWER_MS 5000		/* longest wait for one response */
-#define PAIACTL_LOG_POLL_MS 200
-#define PAIACTL_LOG_STATE_MS 1000
 
 static const char *paiactl_states[] = {
 	"received", "fetching", "launching", "running", "collecting", "uploading",
@@ -34,8 +32,7 @@ static const char *paiactl_states[] = {
 
 /* ---- the control socket ---- */
 
-/* A connection to the gateway's socket (not yet connected); NULL with *cause. */
-static struct client_conn *
+struct client_conn *
 paiactl_conn_new(struct paiactl *ctx, const struct client_conn_opts *opts, char **cause)
 {
 	const char *path;
@@ -45,20 +42,28 @@ paiactl_conn_new(struct paiactl *ctx, const struct client_conn_opts *opts, char 
 	return client_conn_new(client_transport_unix_new(path), opts);
 }
 
-/* One request on a fresh connection: the answer, or NULL with *cause. */
-static cJSON *
-paiactl_call(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
-    char **cause)
+cJSON *
+paiactl_call(struct paiactl *ctx, const cJSON *req, char **cause)
 {
 	struct client_conn *c;
-	cJSON *req, *resp;
+	cJSON *resp;
 
 	if ((c = paiactl_conn_new(ctx, NULL, cause)) == NULL)
 		return NULL;
-	req = client_request_new(cmd, key, value);
 	resp = client_call(c, req, PAIACTL_ANSWER_MS, ctx->stop, cause);
-	cJSON_Delete(req);
 	client_conn_free(c);
+	return resp;
+}
+
+/* One request {"cmd": cmd, key: value} on a fresh connection. */
+static cJSON *
+paiactl_call_simple(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
+    char **cause)
+{
+	cJSON *req = client_request_new(cmd, key, value), *resp;
+
+	resp = paiactl_call(ctx, req, cause);
+	cJSON_Delete(req);
 	return resp;
 }
 
@@ -69,8 +74,7 @@ paiactl_field(const cJSON *obj, const char *name)
 	return client_text_json(cJSON_GetObjectItemCaseSensitive(obj, name));
 }
 
-/* Print one JSON value compactly on a line. */
-static void
+void
 paiactl_json_print(const cJSON *j)
 {
 	char *s = cJSON_PrintUnformatted(j);
@@ -83,10 +87,11 @@ paiactl_json_print(const cJSON *j)
 
 /* ---- flags shared by the control commands ---- */
 
-enum { PAIACTL_OPT_JSON = 256, PAIACTL_OPT_STATE, PAIACTL_OPT_COUNT };
+enum { PAIACTL_OPT_JSON = 256, PAIACTL_OPT_STATE, PAIACTL_OPT_COUNT, PAIACTL_OPT_HISTORY };
 
 struct paiactl_flags {
 	int json;
+	int history;
 	const char *state;
 	long long count;
 	int follow;
@@ -106,6 +111,7 @@ paiactl_flags_parse(const struct paiactl_cmd *cmd, int argc, char **argv, const 
 		{ "json", no_argument, NULL, PAIACTL_OPT_JSON },
 		{ "state", required_argument, NULL, PAIACTL_OPT_STATE },
 		{ "count", required_argument, NULL, PAIACTL_OPT_COUNT },
+		{ "history", no_argument, NULL, PAIACTL_OPT_HISTORY },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -136,6 +142,10 @@ paiactl_flags_parse(const struct paiactl_cmd *cmd, int argc, char **argv, const 
 		case 'f':
 			name = "follow";
 			fl->follow = 1;
+			break;
+		case PAIACTL_OPT_HISTORY:
+			name = "history";
+			fl->history = 1;
 			break;
 		default:
 			return paiactl_flag_bad(cmd, ch, argv, optopt);
@@ -270,7 +280,7 @@ paiactl_cmd_status(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 0, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "status", NULL, NULL, &cause)) == NULL)
+	if ((resp = paiactl_call_simple(ctx, "status", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	st = cJSON_GetObjectItemCaseSensitive(resp, "status");
 	if (!cJSON_IsObject(st)) {
@@ -305,9 +315,9 @@ paiactl_cmd_lag(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, ch
 	size_t i;
 	int rc, healthy;
 
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 0, &fl)) != 0)
+	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json history", 0, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "lag", NULL, NULL, &cause)) == NULL)
+	if ((resp = paiactl_call_simple(ctx, "lag", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	parts = cJSON_GetObjectItemCaseSensitive(resp, "partitions");
 	healthy = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(resp, "healthy"));
@@ -341,6 +351,8 @@ paiactl_cmd_lag(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, ch
 				    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p,
 				    "partition")), j->valuestring);
 		}
+		if (fl.history)
+			paiactl_lag_history_print(parts);
 	}
 	cJSON_Delete(resp);
 	/* Scripts and probes: 3 says "unhealthy", as opposed to 1 for an error. */
@@ -415,7 +427,7 @@ paiactl_cmd_tasks(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, 
 		return paiactl_usage_err(cmd, "--state: \"%s\" is not a state (received fetching "
 		    "launching running collecting uploading reporting done failed, or active)",
 		    fl.state);
-	if ((resp = paiactl_call(ctx, "tasks", "state", fl.state, &cause)) == NULL)
+	if ((resp = paiactl_call_simple(ctx, "tasks", "state", fl.state, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	tasks = cJSON_GetObjectItemCaseSensitive(resp, "tasks");
 	if (!cJSON_IsArray(tasks)) {
@@ -574,7 +586,7 @@ paiactl_cmd_task(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 1, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "task", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_call_simple(ctx, "task", "id", fl.id, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	task = cJSON_GetObjectItemCaseSensitive(resp, "task");
 	if (!cJSON_IsObject(task)) {
@@ -602,7 +614,7 @@ paiactl_cmd_requeue(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "", 1, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "requeue", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_call_simple(ctx, "requeue", "id", fl.id, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	id = client_json_str(resp, "task_id");
 	attempt = paiactl_field(resp, "attempt");
@@ -623,174 +635,12 @@ paiactl_cmd_cancel(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "", 1, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "cancel", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_call_simple(ctx, "cancel", "id", fl.id, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	id = client_json_str(resp, "task_id");
 	printf("cancelling %s\n", id != NULL ? id : fl.id);
 	cJSON_Delete(resp);
 	return 0;
-}
-
-/* ---- logs ---- */
-
-struct paiactl_tail {
-	const char *path;
-	int fd;
-	off_t off;
-	dev_t dev;
-	ino_t ino;
-};
-
-/* Copy what is new in the file to stdout; 0, or -1 with *cause. */
-static int
-paiactl_tail_copy(struct paiactl_tail *tl, char **cause)
-{
-	char buf[65536];
-	struct stat st;
-	ssize_t n;
-
-	if (tl->fd < 0) {
-		if ((tl->fd = open(tl->path, O_RDONLY | O_CLOEXEC)) < 0) {
-			if (errno == ENOENT)
-				return 0;	/* not written yet */
-			xasprintf(cause, "%s: %s", tl->path, strerror(errno));
-			return -1;
-		}
-		if (fstat(tl->fd, &st) == 0) {
-			tl->dev = st.st_dev;
-			tl->ino = st.st_ino;
-		}
-		tl->off = 0;
-	}
-	/* Replaced (a new attempt) or truncated: start again from the top. */
-	if (stat(tl->path, &st) == 0 && (st.st_ino != tl->ino || st.st_dev != tl->dev)) {
-		close(tl->fd);
-		tl->fd = -1;
-		return paiactl_tail_copy(tl, cause);
-	}
-	if (fstat(tl->fd, &st) == 0 && st.st_size < tl->off) {
-		lseek(tl->fd, 0, SEEK_SET);
-		tl->off = 0;
-	}
-	while ((n = read(tl->fd, buf, sizeof buf)) > 0) {
-		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
-			xasprintf(cause, "stdout: %s", strerror(errno));
-			return -1;
-		}
-		tl->off += n;
-	}
-	if (n < 0 && errno != EINTR) {
-		xasprintf(cause, "%s: %s", tl->path, strerror(errno));
-		return -1;
-	}
-	fflush(stdout);
-	return 0;
-}
-
-static int
-paiactl_task_final(const cJSON *task)
-{
-	const char *s = client_json_str(task, "state");
-
-	return s != NULL && (strcmp(s, "done") == 0 || strcmp(s, "failed") == 0);
-}
-
-/* Where a task's log is: its folder, else a file:// log_url once uploaded. */
-static char *
-paiactl_task_log_path(const cJSON *task)
-{
-	const char *p = client_json_str(task, "log_path"), *u = client_json_str(task, "log_url");
-
-	if (p != NULL && *p != '\0' && (access(p, F_OK) == 0 || u == NULL ||
-	    strncmp(u, "file://", 7) != 0))
-		return xstrdup(p);
-	if (u != NULL && strncmp(u, "file://", 7) == 0 && u[7] == '/')
-		return xstrdup(u + 7);
-	return p != NULL && *p != '\0' ? xstrdup(p) : NULL;
-}
-
-int
-paiactl_cmd_logs(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
-{
-	struct paiactl_flags fl;
-	struct paiactl_tail tl;
-	cJSON *resp;
-	const cJSON *task;
-	char *cause = NULL, *path = NULL, *why = NULL;
-	int64_t next_query;
-	int rc = 1, final;
-
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "follow", 1, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
-	rc = 1;
-	if ((resp = paiactl_call(ctx, "task", "id", fl.id, &cause)) == NULL)
-		return paiactl_err_cause(cause);
-	task = cJSON_GetObjectItemCaseSensitive(resp, "task");
-	if (!cJSON_IsObject(task) || (path = paiactl_task_log_path(task)) == NULL) {
-		cJSON_Delete(resp);
-		return paiactl_err("task %s has no log_path", fl.id);
-	}
-	final = paiactl_task_final(task);
-	cJSON_Delete(resp);
-
-	memset(&tl, 0, sizeof tl);
-	tl.path = path;
-	tl.fd = -1;
-	if (!fl.follow || final) {
-		if (paiactl_tail_copy(&tl, &cause) != 0) {
-			paiactl_err_cause(cause);
-			goto out;
-		}
-		if (tl.fd < 0) {
-			paiactl_err("%s: %s", path, strerror(ENOENT));
-			goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-
-	paiactl_signals_catch();
-	next_query = util_mono_ms() + PAIACTL_LOG_STATE_MS;
-	while (!*ctx->stop) {
-		if (paiactl_tail_copy(&tl, &cause) != 0) {
-			paiactl_err_cause(cause);
-			goto out;
-		}
-		if (util_mono_ms() >= next_query) {
-			if ((resp = paiactl_call(ctx, "task", "id", fl.id, &cause)) == NULL) {
-				if (*ctx->stop) {
-					free(cause);
-					break;
-				}
-				/* Show what the log has before saying why we stop. */
-				if (paiactl_tail_copy(&tl, &why) != 0)
-					free(why);
-				paiactl_err_cause(cause);
-				goto out;
-			}
-			final = paiactl_task_final(cJSON_GetObjectItemCaseSensitive(resp, "task"));
-			cJSON_Delete(resp);
-			if (final)
-				break;
-			next_query = util_mono_ms() + PAIACTL_LOG_STATE_MS;
-		}
-		poll(NULL, 0, PAIACTL_LOG_POLL_MS);
-	}
-	/* What the game wrote between the last read and its end. */
-	if (paiactl_tail_copy(&tl, &cause) != 0) {
-		paiactl_err_cause(cause);
-		goto out;
-	}
-	if (tl.fd < 0 && !*ctx->stop) {
-		paiactl_err("%s: %s", path, strerror(ENOENT));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (tl.fd >= 0)
-		close(tl.fd);
-	free(path);
-	return rc;
 }
 
 /* ---- watch ---- */

@@ -58,6 +58,14 @@ int paiactl_flag_int(const struct paiactl_cmd *, const char *flag, const char *v
 /* Name the flag getopt_long refused and print usage; returns 2. */
 int paiactl_flag_bad(const struct paiactl_cmd *, int ch, char **argv, int optopt_);
 
+/* A connection to the gateway's socket (not yet connected); NULL with *cause. */
+struct client_conn *paiactl_conn_new(struct paiactl *, const struct client_conn_opts *,
+    char **cause);
+/* One request on a fresh connection to the gateway: the answer, or NULL with *cause. */
+cJSON *paiactl_call(struct paiactl *, const cJSON *req, char **cause);
+/* Print one JSON value compactly on a line (takes no ownership). */
+void paiactl_json_print(const cJSON *);
+
 /* The control socket's path, found on first use: NULL with *cause. */
 const char *paiactl_socket(struct paiactl *, char **cause);
 /* Kafka bootstrap servers and topics, found on first use: 0 or -1 with *cause. */
@@ -88,8 +96,15 @@ int paiactl_cmd_tasks(struct paiactl *, const struct paiactl_cmd *, int, char **
 int paiactl_cmd_task(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_requeue(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_cancel(struct paiactl *, const struct paiactl_cmd *, int, char **);
-int paiactl_cmd_logs(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_watch(struct paiactl *, const struct paiactl_cmd *, int, char **);
+
+/* What the console shows, for scripts (paiactl-console.c). */
+int paiactl_cmd_pods(struct paiactl *, const struct paiactl_cmd *, int, char **);
+int paiactl_cmd_logs(struct paiactl *, const struct paiactl_cmd *, int, char **);
+int paiactl_cmd_videos(struct paiactl *, const struct paiactl_cmd *, int, char **);
+int paiactl_cmd_frame(struct paiactl *, const struct paiactl_cmd *, int, char **);
+/* Each partition's lag history as a line with a sparkline. */
+void paiactl_lag_history_print(const cJSON *partitions);
 
 /* The Kafka commands (paiactl-kafka.c). */
 int paiactl_cmd_submit(struct paiactl *, const struct paiactl_cmd *, int, char **);

@@ -43,7 +43,7 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	{ "topics", "[--create] [--partitions T,R,D] [--replication N]", paiactl_cmd_topics,
 	  "the gateway's topics; --create makes the missing ones" },
 	{ "status", "[--json]", paiactl_cmd_status, "the gateway's state, queues and partitions" },
-	{ "lag", "[--json]", paiactl_cmd_lag,
+	{ "lag", "[--json] [--history]", paiactl_cmd_lag,
 	  "lag, Burrow status and health per partition; exits 3 when unhealthy" },
 	{ "tasks", "[--state STATE] [--json]", paiactl_cmd_tasks,
 	  "tasks the gateway knows (STATE: a state name or active)" },
@@ -51,7 +51,11 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	{ "requeue", "ID", paiactl_cmd_requeue, "run a task again as a new attempt" },
 	{ "cancel", "ID", paiactl_cmd_cancel, "stop a task (it ends as cancelled)" },
 	{ "logs", "ID [-f]", paiactl_cmd_logs,
-	  "print a task's log; -f follows it until the task ends" },
+	  "print a task's log (through the gateway); -f follows it until the game ends" },
+	{ "pods", "[--json]", paiactl_cmd_pods, "the game pods (runner.type = k8s), kubectl-style" },
+	{ "videos", "[--json]", paiactl_cmd_videos, "recent tasks with a video, newest first" },
+	{ "frame", "ID [--at S] -o FILE", paiactl_cmd_frame,
+	  "a still of a task's video as PNG (FILE - : stdout)" },
 	{ "watch", "[--count N]", paiactl_cmd_watch, "print the gateway's events as JSON lines" },
 };
 
