@@ -13,7 +13,9 @@
  * new attempt (an infra failure run again) empties output/: the stream
  * goes on with the new attempt's log.txt from its start. While a game
  * runs as a pod (runner.type = k8s) a follower gets the pod's log from
- * the API server instead (pods/log?follow), then the end.
+ * the API server instead (pods/log?follow), until that stream ends or,
+ * once the task has left "running", LOGS_POD_GRACE_MS later; then the
+ * end.
  *
  * Bounds: the stream reads only when the sink has room (the client's
  * unread output under the control socket's mark), at most LOGS_TURN
@@ -38,6 +40,8 @@
 
 #define LOGS_POLL_MS 250
 #define LOGS_TURN (1024 * 1024)
+/* A pod's log stream may lag its end: it gets this long to end by itself. */
+#define LOGS_POD_GRACE_MS 2000
 
 enum logs_source { LOGS_FILE, LOGS_POD };
 
@@ -56,6 +60,7 @@ struct logs_stream {
 	struct runner_log *pod;
 	int pod_tried;		/* this attempt's pod log was asked for */
 	int pod_ended;
+	int64_t pod_grace;	/* the game ended: monotonic ms the stream is closed at */
 	int paused;
 	struct event *ev;
 };
@@ -239,6 +244,7 @@ logs_step(struct logs_stream *s)
 		s->fd = -1;
 		s->attempt = t->spec->attempt;
 		s->pod_tried = s->pod_ended = 0;
+		s->pod_grace = 0;
 		s->source = LOGS_FILE;
 		s->off = 0;
 		s->nkeep = 0;
@@ -248,15 +254,26 @@ logs_step(struct logs_stream *s)
 		if ((s->pod = runner_log_open(gw->runner, s->task_id, s->attempt, &logs_pod_cbs,
 		    s)) != NULL) {
 			s->source = LOGS_POD;
+			logs_schedule(s, LOGS_POLL_MS);
 			return;
 		}
 	}
 	if (s->source == LOGS_POD) {
+		if (s->pod != NULL && finished) {
+			if (s->pod_grace == 0)
+				s->pod_grace = util_mono_ms() + LOGS_POD_GRACE_MS;
+			else if (util_mono_ms() >= s->pod_grace) {
+				/* The API server may follow a deleted pod's log for ever. */
+				runner_log_close(gw->runner, s->pod);
+				s->pod = NULL;
+			}
+		}
 		if (s->pod != NULL) {
 			if (s->paused && s->sink->room(s->sink_arg)) {
 				s->paused = 0;
 				runner_log_resume(gw->runner, s->pod);
 			}
+			logs_schedule(s, LOGS_POLL_MS);
 			return;
 		}
 		if (finished)
