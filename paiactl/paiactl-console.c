@@ -105,6 +105,27 @@ paiactl_str(const char *s)
 	return client_text_clean(s != NULL && *s != '\0' ? s : "-");
 }
 
+/* {"cmd": cmd} on a fresh connection: the answer, or NULL with *cause. */
+static cJSON *
+paiactl_ask(struct paiactl *ctx, const char *cmd, char **cause)
+{
+	cJSON *req = client_request_new(cmd, NULL, NULL), *resp;
+
+	resp = paiactl_call(ctx, req, cause);
+	cJSON_Delete(req);
+	return resp;
+}
+
+/* An answer proto/ could not decode: say so (frees cause and resp); returns 1. */
+static int
+paiactl_bad_answer(struct paiactl *ctx, const char *what, char *cause, cJSON *resp)
+{
+	paiactl_err("%s: the %s answer: %s", ctx->loc.socket_path, what, cause);
+	free(cause);
+	cJSON_Delete(resp);
+	return 1;
+}
+
 /* ---- pods ---- */
 
 int
@@ -116,22 +137,17 @@ paiactl_cmd_pods(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 	struct paiactl_cflags fl;
 	struct paiactl_table t;
 	struct proto_pods p;
-	cJSON *req, *resp;
+	cJSON *resp;
 	char *cause = NULL;
 	size_t i;
 	int rc;
 
 	if ((rc = paiactl_cflags_parse(cmd, argc, argv, "j", 0, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	req = client_request_new("pods", NULL, NULL);
-	resp = paiactl_call(ctx, req, &cause);
-	cJSON_Delete(req);
-	if (resp == NULL)
+	if ((resp = paiactl_ask(ctx, "pods", &cause)) == NULL)
 		return paiactl_err_cause(cause);
-	if (proto_pods_decode(resp, &p, &cause) != 0) {
-		cJSON_Delete(resp);
-		return paiactl_err("%s: the pods answer: %s", ctx->loc.socket_path, cause);
-	}
+	if (proto_pods_decode(resp, &p, &cause) != 0)
+		return paiactl_bad_answer(ctx, "pods", cause, resp);
 	if (fl.json) {
 		cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
 		paiactl_json_print(resp);
@@ -307,22 +323,17 @@ paiactl_cmd_videos(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 	struct paiactl_cflags fl;
 	struct paiactl_table t;
 	struct proto_videos vs;
-	cJSON *req, *resp;
+	cJSON *resp;
 	char *cause = NULL;
 	size_t i;
 	int rc;
 
 	if ((rc = paiactl_cflags_parse(cmd, argc, argv, "j", 0, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	req = client_request_new("videos", NULL, NULL);
-	resp = paiactl_call(ctx, req, &cause);
-	cJSON_Delete(req);
-	if (resp == NULL)
+	if ((resp = paiactl_ask(ctx, "videos", &cause)) == NULL)
 		return paiactl_err_cause(cause);
-	if (proto_videos_decode(resp, &vs, &cause) != 0) {
-		cJSON_Delete(resp);
-		return paiactl_err("%s: the videos answer: %s", ctx->loc.socket_path, cause);
-	}
+	if (proto_videos_decode(resp, &vs, &cause) != 0)
+		return paiactl_bad_answer(ctx, "videos", cause, resp);
 	if (fl.json) {
 		cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
 		paiactl_json_print(resp);
@@ -403,10 +414,8 @@ paiactl_cmd_frame(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, 
 	client_conn_free(c);
 	if (resp == NULL)
 		return paiactl_err_cause(cause);
-	if (proto_frame_decode(cJSON_GetObjectItemCaseSensitive(resp, "frame"), &f, &cause) != 0) {
-		cJSON_Delete(resp);
-		return paiactl_err("%s: the frame answer: %s", ctx->loc.socket_path, cause);
-	}
+	if (proto_frame_decode(cJSON_GetObjectItemCaseSensitive(resp, "frame"), &f, &cause) != 0)
+		return paiactl_bad_answer(ctx, "frame", cause, resp);
 	rc = 0;
 	if (strcmp(fl.out, "-") == 0)
 		fd = STDOUT_FILENO;

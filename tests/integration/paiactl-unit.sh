@@ -80,10 +80,40 @@ def answer(req):
             return {"ok": False, "error": "no task %s in flight" % req.get("id")}
         return {"ok": True, "task_id": req["id"]}
     return {"ok": False, "error": "unknown command '%s'" % cmd}
+def send_log(c, req):
+    # logs: the answer, the file as log events (following "live" until it is done), log_end.
+    global live_end
+    tid, follow = req.get("id"), req.get("follow", False)
+    path = logdir + "/" + str(tid) + "/output/log.txt"
+    if not os.path.exists(path):
+        c.sendall((json.dumps({"ok": False, "error": "no task %s known to this gateway" % tid}) +
+                   "\n").encode())
+        return
+    c.sendall((json.dumps({"ok": True, "task_id": tid, "attempt": 1, "follow": follow}) +
+               "\n").encode())
+    if tid == "live":
+        live_end = live_end or time.time() + 2
+    off = 0
+    while True:
+        done = not follow or tid != "live" or time.time() > live_end
+        data = open(path, "rb").read()[off:]
+        if data:
+            c.sendall((json.dumps({"event": "log", "log": {"task_id": tid, "attempt": 1,
+                "source": "file", "offset": off, "bytes": len(data),
+                "data": data.decode()}}) + "\n").encode())
+            off += len(data)
+        if done:
+            break
+        time.sleep(0.1)
+    c.sendall((json.dumps({"event": "log_end", "log_end": {"task_id": tid, "attempt": 1,
+        "reason": "done" if follow else "eof", "bytes": off}}) + "\n").encode())
 def serve(c):
     try:
         for line in c.makefile("rb"):
             req = json.loads(line)
+            if req.get("cmd") == "logs":
+                send_log(c, req)
+                continue
             if req.get("cmd") == "subscribe":
                 c.sendall(b'{"ok":true}\n')
                 for i in range(3):
