@@ -306,6 +306,12 @@ struct storage_xfer *storage_put(struct storage *, int fd, off_t size, const cha
 const char *storage_xfer_sha256(const struct storage_xfer *);
 /* Stop a transfer; its callback is not called. */
 void storage_cancel(struct storage_xfer *);
+/*
+ * A file:// URL's file below storage.file_root, opened for reading (a
+ * regular file, no link out of the root followed); -1 with *cause, also
+ * for any other scheme (nothing is downloaded).
+ */
+int storage_open_local(struct storage *, const char *url, char **cause);
 /* Is url acceptable as a source/destination (scheme, file root)? */
 int storage_check_url(const struct storage *, const char *url, char **cause);
 void storage_stats(const struct storage *, uint64_t *bytes_in, uint64_t *bytes_out,

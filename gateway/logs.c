@@ -3,7 +3,8 @@
  * of at most PROTO_LOG_CHUNK bytes as log events, then one log_end.
  *
  * Where the log is: output/log.txt of the task's folder, which user code
- * writes. It is reached as taskdir.c reaches artifacts: the task folder
+ * writes (once the folder was removed, the uploaded copy when file://
+ * storage holds it). It is reached as taskdir.c reaches artifacts: the task folder
  * by descriptor, output/ without following links, log.txt looked at
  * before it is opened (a FIFO, a device or a link is refused by name,
  * never opened) and checked again on the descriptor; then read from
@@ -43,7 +44,7 @@
 /* A pod's log stream may lag its end: it gets this long to end by itself. */
 #define LOGS_POD_GRACE_MS 2000
 
-enum logs_source { LOGS_FILE, LOGS_POD };
+enum logs_source { LOGS_FILE, LOGS_POD, LOGS_STORED };
 
 struct logs_stream {
 	struct gw *gw;
@@ -85,7 +86,7 @@ logs_emit(struct logs_stream *s, const char *raw, size_t len, int final)
 	memset(&c, 0, sizeof c);
 	c.task_id = s->task_id;
 	c.attempt = s->attempt;
-	c.source = s->source == LOGS_POD ? "pod" : "file";
+	c.source = s->source == LOGS_POD ? "pod" : s->source == LOGS_STORED ? "stored" : "file";
 	c.offset = s->off - (int64_t)s->nkeep;
 	c.bytes = (int64_t)(n - keep);
 	c.data = text;
@@ -143,12 +144,25 @@ logs_file_open(struct logs_stream *s, const struct task *t, char **cause)
 {
 	char *why = NULL;
 	off_t size;
+	size_t i;
 	int taskfd, outfd;
 
 	if (t->dir_gone) {
+		/* Its uploaded copy, when the gateway's own storage holds it. */
+		for (i = 0; i < t->narts; i++)
+			if (strcmp(t->arts[i].name, "log.txt") == 0 && t->arts[i].uploaded)
+				break;
+		if (i < t->narts && (s->fd = storage_open_local(s->gw->storage, t->arts[i].url,
+		    &why)) >= 0) {
+			s->source = LOGS_STORED;
+			s->off = 0;
+			s->nkeep = 0;
+			return 1;
+		}
 		xasprintf(cause, "the folder of task %s was removed (gateway.history, "
-		    "gateway.disk_budget_mb)%s", t->spec->task_id, t->narts > 0 &&
-		    t->arts[0].uploaded ? "; its log was uploaded" : "");
+		    "gateway.disk_budget_mb)%s%s", t->spec->task_id, i < t->narts ?
+		    "; its uploaded log: " : "", i < t->narts ? why : "");
+		free(why);
 		return -1;
 	}
 	if ((taskfd = taskdir_open(t->dir, cause)) < 0)

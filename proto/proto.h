@@ -479,7 +479,7 @@ void proto_pods_clear(struct proto_pods *);
 struct proto_log_chunk {
 	const char *task_id;
 	int attempt;
-	const char *source;		/* "file" (output/log.txt), "pod" (the pod's log) */
+	const char *source;		/* "file" (output/log.txt), "stored" (its uploaded copy), "pod" */
 	int64_t offset;			/* of the first byte in the log */
 	int64_t bytes;			/* of the log this chunk covers */
 	const char *data;
