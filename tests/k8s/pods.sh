@@ -13,7 +13,9 @@
 #   ImagePullBackOff, Terminating (a finalizer holds a deleted pod) as
 #   pod events of a subscribed connection while they last;
 #   a running pod's log followed through the socket (kwok serves it as
-#   the kubelet would), to its end.
+#   the kubelet would), to its end; a 33 MiB pod log to a client that
+#   stops reading: the stream pauses (the gateway stays small), then
+#   every line arrives in order.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../kafka/lib.sh"
 eval "$("${K8S_ENV:-$SRCDIR/tests/env/k8s.sh}" env)" || bail "no k8s env (tests/env/k8s.sh start)"
@@ -45,7 +47,8 @@ cleanup_pods() {
 		admin patch "$p" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null 2>&1
 	done
 	admin delete pods -l "paia.io/managed-by=k8spods-$run" --wait=false >/dev/null 2>&1
-	admin delete logs.kwok.x-k8s.io "$(pod logged)" --ignore-not-found --wait=false >/dev/null 2>&1
+	admin delete logs.kwok.x-k8s.io "$(pod logged)" "$(pod bigpod)" --ignore-not-found \
+		--wait=false >/dev/null 2>&1
 }
 trap 'cleanup_pods; cleanup' EXIT
 
@@ -156,6 +159,66 @@ admin delete pod "$(pod logged)" --wait=false >/dev/null
 check "... and it ends when the game does" wait_for 60 sh -c "! kill -0 $follower"
 wait "$follower"; rc=$?
 check "... exit status 0 ($rc; $(head -c 200 "$STATE/follow.err"))" test "$rc" -eq 0
+
+# --- a pod's log to a client that stops reading: the stream pauses -----------------------------
+cat >"$STATE/slow.py" <<'PY'
+import json, os, socket, sys, time
+path, task, want, gate, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+s = socket.socket(socket.AF_UNIX); s.connect(path); f = s.makefile("rwb")
+f.write((json.dumps({"cmd": "logs", "id": task, "follow": True}) + "\n").encode()); f.flush()
+got, expect = bytearray(), 0
+while len(got) < want:
+    m = json.loads(f.readline())
+    if m.get("ok") is False:
+        sys.exit(m["error"])
+    if m.get("event") == "log":
+        c = m["log"]
+        if c["offset"] != expect or c["source"] != "pod":
+            sys.exit("chunk at %d from %s, expected %d from the pod" % (c["offset"], c["source"], expect))
+        expect += c["bytes"]
+        got.extend(c["data"].encode())
+    if len(got) >= 1 << 20 and not os.path.exists(out + ".stalled"):
+        open(out + ".stalled", "w").close()
+        while not os.path.exists(gate):
+            time.sleep(0.1)
+open(out, "wb").write(bytes(got))
+PY
+rchar() { awk '/^rchar/ {print $2}' "/proc/$1/io"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+paused() { local a b; a=$(rchar "$1"); sleep 1; b=$(rchar "$1"); [ $((b - a)) -lt 1048576 ]; }
+ctl submit --id bigpod --program "$P" --timeout 300 --params "$(ann '"paia.io/fake-duration":"forever"')" >/dev/null
+python3 -c 'import sys
+t = "2026-11-28T10:00:00.000000000Z"
+with open(sys.argv[1], "w") as f:
+    for i in range(320000):
+        f.write("%s stdout F %06d %s\n" % (t, i, "x" * 100))' "$STATE/big.log"
+expect=$((320000 * 108))
+admin apply -f - >/dev/null <<EOF
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Logs
+metadata: {name: $(pod bigpod), namespace: $K8S_NAMESPACE}
+spec: {logs: [{containers: [game], logsFile: "$STATE/big.log", follow: true}]}
+EOF
+wait_for 60 pod_status_is bigpod Running || diag "bigpod never ran"
+rss0=$(rss_kb "$GW_PID")
+python3 "$STATE/slow.py" "$STATE/gw/control.sock" bigpod "$expect" "$STATE/go" "$STATE/big.out" \
+	2>"$STATE/slow.err" &
+slow=$!
+wait_for 60 test -e "$STATE/big.out.stalled" || diag "the slow client got nothing: $(cat "$STATE/slow.err")"
+check "a pod's log to a client that stops reading: the gateway stops reading it" \
+	wait_for 30 paused "$GW_PID"
+grew_mb=$(( ($(rss_kb "$GW_PID") - rss0) / 1024 ))
+check "... its memory stays bounded ($grew_mb MiB for a $((expect / 1048576)) MiB log)" \
+	test "$grew_mb" -lt 8
+touch "$STATE/go"
+check "... and the client gets the whole log once it reads" wait_for 120 sh -c "! kill -0 $slow"
+wait "$slow"; rc=$?
+check "... every line, in order ($rc; $(head -c 200 "$STATE/slow.err"))" python3 -c '
+import sys
+d = open(sys.argv[1], "rb").read().split(b"\n")
+sys.exit(0 if len(d) == 320001 and all(d[i][:6] == b"%06d" % i for i in range(320000)) else 1)' \
+	"$STATE/big.out"
+admin delete logs.kwok.x-k8s.io "$(pod bigpod)" --wait=false >/dev/null 2>&1
 
 # --- Terminating: a deleted pod a finalizer holds ---------------------------------------------
 admin patch pod "$(pod running)" --type merge -p '{"metadata":{"finalizers":["paia.io/test-hold"]}}' >/dev/null
