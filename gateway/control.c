@@ -239,6 +239,14 @@ control_cmd_lag(struct control *ctl, struct control_client *c,
 }
 
 static int
+control_cmd_gpus(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	ctl->ops->gpus(r, ctl->arg);
+	return 0;
+}
+
+static int
 control_cmd_subscribe(struct control *ctl, struct control_client *c,
     const struct proto_request *req, cJSON *r, char **cause)
 {
@@ -377,6 +385,7 @@ static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
 	[PROTO_CMD_LOGS] = control_cmd_logs,
 	[PROTO_CMD_VIDEOS] = control_cmd_videos,
 	[PROTO_CMD_FRAME] = control_cmd_frame,
+	[PROTO_CMD_GPUS] = control_cmd_gpus,
 };
 
 static void

@@ -221,7 +221,8 @@ main(int argc, char **argv)
 	opts = NULL;
 	if (state_dir != NULL && config_set(g.conf, "gateway", "state_dir", state_dir, &cause) != 0)
 		goto config_error;
-	if (main_check_kafka(g.conf, &cause) != 0 || main_check_names(g.conf, &cause) != 0)
+	if (main_check_kafka(g.conf, &cause) != 0 || main_check_names(g.conf, &cause) != 0 ||
+	    gpus_check_config(g.conf, &cause) != 0)
 		goto config_error;
 	if (!g.embedded && (config_get(g.conf, "kafka", "bootstrap.servers") == NULL ||
 	    *config_get(g.conf, "kafka", "bootstrap.servers") == '\0')) {
@@ -309,6 +310,8 @@ main(int argc, char **argv)
 		goto start_error;
 	if ((g.health = health_start(g.base, g.conf, task_position, &g, &cause)) == NULL)
 		goto start_error;
+	if ((g.gpus = gpus_start(&g, &cause)) == NULL && cause != NULL)
+		goto start_error;
 	if (*config_get(g.conf, "health", "listen") != '\0' &&
 	    (g.metrics = metrics_start(&g, config_get(g.conf, "health", "listen"), &cause)) == NULL)
 		goto start_error;
@@ -339,6 +342,8 @@ main(int argc, char **argv)
 	g.frames = NULL;
 	metrics_stop(g.metrics);
 	g.metrics = NULL;
+	gpus_stop(g.gpus);
+	g.gpus = NULL;
 	committer_set_consumer(g.committer, NULL);
 	intake_stop(g.intake);
 	g.intake = NULL;
@@ -346,8 +351,9 @@ main(int argc, char **argv)
 	g.health = NULL;
 	committer_stop(g.committer);
 	g.committer = NULL;
-	runner_free(g.runner);
+	/* Tasks first: one still holding a job abandons it while its runner is there. */
 	task_shutdown(&g);
+	runner_free(g.runner);
 	storage_free(g.storage);
 	evcurl_free(g.evcurl);
 	ledger_free(g.ledger);

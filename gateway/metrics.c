@@ -146,6 +146,7 @@ metrics_text(struct gw *gw)
 	evbuffer_add_printf(b, "paia_draining %d\n", gw->draining);
 	metrics_add(b, "paia_uptime_seconds", "gauge", "Seconds since start.");
 	evbuffer_add_printf(b, "paia_uptime_seconds %" PRId64 "\n", (util_now_ms() - gw->start_ms) / 1000);
+	gpus_metrics(gw->gpus, b);
 
 	len = evbuffer_get_length(b);
 	s = xmalloc(len + 1);

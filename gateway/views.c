@@ -67,6 +67,7 @@ views_task(const struct task *t)
 {
 	struct proto_task_view v;
 	struct proto_refused refused[TASK_MAX_REFUSED];
+	struct proto_task_gpu gpus[TASK_MAX_GPUS];
 	const cJSON *score;
 	char *log_path, *urls[TASK_MAX_ARTIFACTS];
 	size_t i, nurls = 0;
@@ -107,6 +108,8 @@ views_task(const struct task *t)
 	}
 	v.refused = refused;
 	v.nrefused = t->nrefused;
+	v.gpus = gpus;
+	v.ngpus = gpus_task_view(t, gpus, nitems(gpus));
 	score = t->game_result != NULL ?
 	    cJSON_GetObjectItemCaseSensitive(t->game_result, "score") : NULL;
 	v.has_score = cJSON_IsNumber(score);
@@ -384,6 +387,12 @@ views_ops_frame(const char *id, double at, void (*done)(cJSON *, const char *, v
 	return job;
 }
 
+static void
+views_ops_gpus(cJSON *r, void *arg)
+{
+	gpus_answer(((struct gw *)arg)->gpus, r);
+}
+
 const struct control_ops views_control_ops = {
 	views_ops_status,
 	views_ops_tasks,
@@ -395,4 +404,5 @@ const struct control_ops views_control_ops = {
 	views_ops_videos,
 	views_ops_logs,
 	views_ops_frame,
+	views_ops_gpus,
 };

@@ -105,17 +105,6 @@ paiactl_str(const char *s)
 	return client_text_clean(s != NULL && *s != '\0' ? s : "-");
 }
 
-/* {"cmd": cmd} on a fresh connection: the answer, or NULL with *cause. */
-static cJSON *
-paiactl_ask(struct paiactl *ctx, const char *cmd, char **cause)
-{
-	cJSON *req = client_request_new(cmd, NULL, NULL), *resp;
-
-	resp = paiactl_call(ctx, req, cause);
-	cJSON_Delete(req);
-	return resp;
-}
-
 /* An answer proto/ could not decode: say so (frees cause and resp); returns 1. */
 static int
 paiactl_bad_answer(struct paiactl *ctx, const char *what, char *cause, cJSON *resp)
@@ -144,7 +133,7 @@ paiactl_cmd_pods(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 
 	if ((rc = paiactl_cflags_parse(cmd, argc, argv, "j", 0, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_ask(ctx, "pods", &cause)) == NULL)
+	if ((resp = paiactl_call(ctx, "pods", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	if (proto_pods_decode(resp, &p, &cause) != 0)
 		return paiactl_bad_answer(ctx, "pods", cause, resp);
@@ -330,7 +319,7 @@ paiactl_cmd_videos(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 
 	if ((rc = paiactl_cflags_parse(cmd, argc, argv, "j", 0, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_ask(ctx, "videos", &cause)) == NULL)
+	if ((resp = paiactl_call(ctx, "videos", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	if (proto_videos_decode(resp, &vs, &cause) != 0)
 		return paiactl_bad_answer(ctx, "videos", cause, resp);

@@ -43,7 +43,7 @@ paiactl_conn_new(struct paiactl *ctx, const struct client_conn_opts *opts, char 
 }
 
 cJSON *
-paiactl_call(struct paiactl *ctx, const cJSON *req, char **cause)
+paiactl_call_req(struct paiactl *ctx, const cJSON *req, char **cause)
 {
 	struct client_conn *c;
 	cJSON *resp;
@@ -55,14 +55,13 @@ paiactl_call(struct paiactl *ctx, const cJSON *req, char **cause)
 	return resp;
 }
 
-/* One request {"cmd": cmd, key: value} on a fresh connection. */
-static cJSON *
-paiactl_call_simple(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
+cJSON *
+paiactl_call(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
     char **cause)
 {
 	cJSON *req = client_request_new(cmd, key, value), *resp;
 
-	resp = paiactl_call(ctx, req, cause);
+	resp = paiactl_call_req(ctx, req, cause);
 	cJSON_Delete(req);
 	return resp;
 }
@@ -280,7 +279,7 @@ paiactl_cmd_status(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 0, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call_simple(ctx, "status", NULL, NULL, &cause)) == NULL)
+	if ((resp = paiactl_call(ctx, "status", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	st = cJSON_GetObjectItemCaseSensitive(resp, "status");
 	if (!cJSON_IsObject(st)) {
@@ -317,7 +316,7 @@ paiactl_cmd_lag(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, ch
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json history", 0, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call_simple(ctx, "lag", NULL, NULL, &cause)) == NULL)
+	if ((resp = paiactl_call(ctx, "lag", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	parts = cJSON_GetObjectItemCaseSensitive(resp, "partitions");
 	healthy = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(resp, "healthy"));
@@ -427,7 +426,7 @@ paiactl_cmd_tasks(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, 
 		return paiactl_usage_err(cmd, "--state: \"%s\" is not a state (received fetching "
 		    "launching running collecting uploading reporting done failed, or active)",
 		    fl.state);
-	if ((resp = paiactl_call_simple(ctx, "tasks", "state", fl.state, &cause)) == NULL)
+	if ((resp = paiactl_call(ctx, "tasks", "state", fl.state, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	tasks = cJSON_GetObjectItemCaseSensitive(resp, "tasks");
 	if (!cJSON_IsArray(tasks)) {
@@ -586,7 +585,7 @@ paiactl_cmd_task(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 1, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call_simple(ctx, "task", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_call(ctx, "task", "id", fl.id, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	task = cJSON_GetObjectItemCaseSensitive(resp, "task");
 	if (!cJSON_IsObject(task)) {
@@ -614,7 +613,7 @@ paiactl_cmd_requeue(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "", 1, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call_simple(ctx, "requeue", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_call(ctx, "requeue", "id", fl.id, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	id = client_json_str(resp, "task_id");
 	attempt = paiactl_field(resp, "attempt");
@@ -635,7 +634,7 @@ paiactl_cmd_cancel(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 
 	if ((rc = paiactl_flags_parse(cmd, argc, argv, "", 1, &fl)) != 0)
 		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call_simple(ctx, "cancel", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_call(ctx, "cancel", "id", fl.id, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	id = client_json_str(resp, "task_id");
 	printf("cancelling %s\n", id != NULL ? id : fl.id);

@@ -62,9 +62,7 @@ int paiactl_flag_bad(const struct paiactl_cmd *, int ch, char **argv, int optopt
 struct client_conn *paiactl_conn_new(struct paiactl *, const struct client_conn_opts *,
     char **cause);
 /* One request on a fresh connection to the gateway: the answer, or NULL with *cause. */
-cJSON *paiactl_call(struct paiactl *, const cJSON *req, char **cause);
-/* Print one JSON value compactly on a line (takes no ownership). */
-void paiactl_json_print(const cJSON *);
+cJSON *paiactl_call_req(struct paiactl *, const cJSON *req, char **cause);
 
 /* The control socket's path, found on first use: NULL with *cause. */
 const char *paiactl_socket(struct paiactl *, char **cause);
@@ -89,6 +87,15 @@ void paiactl_table_flush(struct paiactl_table *, FILE *);
 size_t paiactl_table_rows(const struct paiactl_table *);
 void paiactl_table_free(struct paiactl_table *);
 
+/*
+ * One control request on a fresh connection (key and value: its one
+ * field, or NULL): the answer, or NULL with *cause (paiactl-control.c).
+ */
+cJSON *paiactl_call(struct paiactl *, const char *cmd, const char *key, const char *value,
+    char **cause);
+/* Print one JSON value compactly on a line. */
+void paiactl_json_print(const cJSON *);
+
 /* The control commands (paiactl-control.c). */
 int paiactl_cmd_status(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_lag(struct paiactl *, const struct paiactl_cmd *, int, char **);
@@ -105,6 +112,8 @@ int paiactl_cmd_videos(struct paiactl *, const struct paiactl_cmd *, int, char *
 int paiactl_cmd_frame(struct paiactl *, const struct paiactl_cmd *, int, char **);
 /* Each partition's lag history as a line with a sparkline. */
 void paiactl_lag_history_print(const cJSON *partitions);
+/* The GPU view (paiactl-gpu.c). */
+int paiactl_cmd_gpus(struct paiactl *, const struct paiactl_cmd *, int, char **);
 
 /* The Kafka commands (paiactl-kafka.c). */
 int paiactl_cmd_submit(struct paiactl *, const struct paiactl_cmd *, int, char **);

@@ -57,6 +57,8 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	{ "frame", "ID [--at S] -o FILE", paiactl_cmd_frame,
 	  "a still of a task's video as PNG (FILE - : stdout)" },
 	{ "watch", "[--count N]", paiactl_cmd_watch, "print the gateway's events as JSON lines" },
+	{ "gpus", "[--json]", paiactl_cmd_gpus,
+	  "GPU nodes and cards: utilisation, memory, temperature, power, the task holding each" },
 };
 
 /* ---- messages and usage ---- */

@@ -30,6 +30,7 @@ fuzz_event_payload(enum proto_event_type type, const cJSON *payload)
 	struct proto_video_view vv;
 	struct proto_log_chunk lc;
 	struct proto_log_end le;
+	struct proto_gpus g;
 	char *cause = NULL;
 	int rc = 0;
 
@@ -64,6 +65,10 @@ fuzz_event_payload(enum proto_event_type type, const cJSON *payload)
 			assert(le.task_id != NULL && le.reason_name != NULL &&
 			    (size_t)le.reason < PROTO_LOG_NREASONS);
 		break;
+	case PROTO_EVENT_GPU:
+		if ((rc = proto_gpus_decode(payload, &g, &cause)) == 0)
+			proto_gpus_clear(&g);
+		break;
 	case PROTO_EVENT_OTHER:
 		break;
 	}
@@ -80,9 +85,15 @@ fuzz_event_answer(const cJSON *root)
 	struct proto_frame f;
 	struct proto_task_view tv;
 	struct proto_status_view sv;
+	struct proto_gpus g;
 	char *cause = NULL;
 	size_t i;
 
+	if (proto_gpus_decode(cJSON_GetObjectItemCaseSensitive(root, "nodes"), &g, &cause) == 0)
+		proto_gpus_clear(&g);
+	else
+		free(cause);
+	cause = NULL;
 	if (proto_pods_decode(root, &pods, &cause) == 0) {
 		assert(pods.runner != NULL);
 		for (i = 0; i < pods.npods; i++)

@@ -1,5 +1,5 @@
 /*
- * eos.c: the two halves of bench/eos, against a real broker.
+ * eos-client.c: the two halves of bench/eos, against a real broker.
  *
  *   eos commit BOOTSTRAP TOPIC N BATCH
  *	results per second through the gateway's own committer (its
