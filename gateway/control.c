@@ -1,8 +1,12 @@
 /*
  * control.c: the control socket (docs/control.md): a unix stream socket,
  * mode 0660, peer credentials checked, JSON lines. Requests are answered
- * from the loop's state; "subscribe" turns a connection into a stream of
- * task events and a status line every second. Requests are held to
+ * from the loop's state, in order; "subscribe" turns a connection into a
+ * stream of task (pod, video) events and a status line every second;
+ * "logs" adds a task's log to it as log events (logs.c reads only while
+ * the client's unread output is under CONTROL_LOG_HIGH, at most
+ * CONTROL_FOLLOWS_MAX streams a connection); "frame" is answered when
+ * ffmpeg is done (frames.c), the connection's later requests waiting. Requests are held to
  * strict JSON and to the fields each command takes (proto/control.c);
  * the socket's path is taken over only from a stale socket, never from a
  * live one or another file.
