@@ -183,9 +183,14 @@ while len(got) < want:
             time.sleep(0.1)
 open(out, "wb").write(bytes(got))
 PY
-rchar() { awk '/^rchar/ {print $2}' "/proc/$1/io"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-paused() { local a b; a=$(rchar "$1"); sleep 1; b=$(rchar "$1"); [ $((b - a)) -lt 1048576 ]; }
+# held PID PORT: a TCP connection of PID to PORT has data waiting that PID
+# does not read (the same Recv-Q, over 64 KiB, a second apart).
+recvq() {
+	ss -tnpH state established "( dport = :$2 )" 2>/dev/null |
+		awk -v p="pid=$1," 'index($0, p) && $1 > 65536 {print $1, $4}' | sort
+}
+held() { local a b; a=$(recvq "$1" "$2"); [ -n "$a" ] || return 1; sleep 1; b=$(recvq "$1" "$2"); [ "$a" = "$b" ]; }
 ctl submit --id bigpod --program "$P" --timeout 300 --params "$(ann '"paia.io/fake-duration":"forever"')" >/dev/null
 python3 -c 'import sys
 t = "2026-11-28T10:00:00.000000000Z"
@@ -205,11 +210,12 @@ python3 "$STATE/slow.py" "$STATE/gw/control.sock" bigpod "$expect" "$STATE/go" "
 	2>"$STATE/slow.err" &
 slow=$!
 wait_for 60 test -e "$STATE/big.out.stalled" || diag "the slow client got nothing: $(cat "$STATE/slow.err")"
-check "a pod's log to a client that stops reading: the gateway stops reading it" \
-	wait_for 30 paused "$GW_PID"
+check "a pod's log to a client that stops reading: the gateway stops reading the API server's stream" \
+	wait_for 30 held "$GW_PID" "${K8S_SERVER##*:}"
 grew_mb=$(( ($(rss_kb "$GW_PID") - rss0) / 1024 ))
-check "... its memory stays bounded ($grew_mb MiB for a $((expect / 1048576)) MiB log)" \
-	test "$grew_mb" -lt 8
+diag "the gateway grew $grew_mb MiB while the client read 1 MiB of $((expect / 1048576)); held: $(recvq "$GW_PID" "${K8S_SERVER##*:}")"
+# Under AddressSanitizer freed memory waits in a quarantine: a looser bound.
+check "... its memory stays bounded ($grew_mb MiB)" test "$grew_mb" -lt 24
 touch "$STATE/go"
 check "... and the client gets the whole log once it reads" wait_for 120 sh -c "! kill -0 $slow"
 wait "$slow"; rc=$?
