@@ -214,8 +214,13 @@ check "a pod's log to a client that stops reading: the gateway stops reading the
 	wait_for 30 held "$GW_PID" "${K8S_SERVER##*:}"
 grew_mb=$(( ($(rss_kb "$GW_PID") - rss0) / 1024 ))
 diag "the gateway grew $grew_mb MiB while the client read 1 MiB of $((expect / 1048576)); held: $(recvq "$GW_PID" "${K8S_SERVER##*:}")"
-# Under AddressSanitizer freed memory waits in a quarantine: a looser bound.
-check "... its memory stays bounded ($grew_mb MiB)" test "$grew_mb" -lt 24
+# Under AddressSanitizer freed memory waits in a quarantine (every
+# event of the watcher adds to it): the kernel's view above says it all.
+if ldd "$GATEWAY" 2>/dev/null | grep -q libasan; then
+	diag "AddressSanitizer build: its RSS is not a measure of what it holds"
+else
+	check "... its memory stays bounded ($grew_mb MiB)" test "$grew_mb" -lt 16
+fi
 touch "$STATE/go"
 check "... and the client gets the whole log once it reads" wait_for 120 sh -c "! kill -0 $slow"
 wait "$slow"; rc=$?
