@@ -184,13 +184,14 @@ while len(got) < want:
 open(out, "wb").write(bytes(got))
 PY
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-# held PID PORT: a TCP connection of PID to PORT has data waiting that PID
-# does not read (the same Recv-Q, not empty, a second apart).
+# held PID PORT: a TCP connection of PID to PORT has over 64 KiB waiting
+# that PID does not read: the largest Recv-Q is that big and does not
+# shrink in a second (it may still grow while the sender fills the window).
 recvq() {
 	ss -tnpH state established "( dport = :$2 )" 2>/dev/null |
-		awk -v p="pid=$1," 'index($0, p) && $1 > 0 {print $1, $4}' | sort
+		awk -v p="pid=$1," 'index($0, p) && $1 > max {max = $1} END {print max + 0}'
 }
-held() { local a b; a=$(recvq "$1" "$2"); [ -n "$a" ] || return 1; sleep 1; b=$(recvq "$1" "$2"); [ "$a" = "$b" ]; }
+held() { local a b; a=$(recvq "$1" "$2"); sleep 1; b=$(recvq "$1" "$2"); [ "$a" -gt 65536 ] && [ "$b" -ge "$a" ]; }
 ctl submit --id bigpod --program "$P" --timeout 300 --params "$(ann '"paia.io/fake-duration":"forever"')" >/dev/null
 python3 -c 'import sys
 t = "2026-11-28T10:00:00.000000000Z"
