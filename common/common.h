@@ -129,6 +129,10 @@ int util_nofile_raise(void);
 int util_utf8_valid(const char *s, size_t len);
 /* Base64 (standard alphabet, padded) of len bytes. Caller frees. */
 char *util_base64(const unsigned char *, size_t len);
+/* Strict base64 (RFC 4648, padded) into an allocated buffer and *len; NULL if malformed. */
+unsigned char *util_base64_decode(const char *, size_t *len);
+/* name as execvp would find it on $PATH, made absolute and real; NULL with *cause if none. */
+char *util_which(const char *name, char **cause);
 /* Hex sha256 of a file into out[65]; 0 or -1 with *cause. */
 int util_sha256_file(const char *path, char out[65], char **cause);
 /* Hex sha256 of what fd holds, read with pread from offset 0; 0 or -1 with *cause. */

@@ -485,6 +485,50 @@ util_base64(const unsigned char *in, size_t len)
 	return out;
 }
 
+unsigned char *
+util_base64_decode(const char *in, size_t *lenp)
+{
+	size_t n = strlen(in), i, k = 0;
+	unsigned char *out;
+	unsigned int acc = 0;
+	int bits = 0, v, pad = 0;
+
+	if (n % 4 != 0)
+		return NULL;
+	out = xmalloc(n / 4 * 3 + 1);
+	for (i = 0; i < n; i++) {
+		char c = in[i];
+
+		if (c == '=') {
+			/* Only at the end, at most two, and what they stand for is zero. */
+			if (i < n - 2 || (pad == 0 && i == n - 2 && in[n - 1] != '='))
+				goto bad;
+			pad++;
+			continue;
+		}
+		if (pad > 0)
+			goto bad;
+		v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 :
+		    c >= '0' && c <= '9' ? c - '0' + 52 : c == '+' ? 62 : c == '/' ? 63 : -1;
+		if (v < 0)
+			goto bad;
+		acc = (acc << 6) | (unsigned int)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[k++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0)
+		goto bad;
+	*lenp = k;
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
 int
 util_sha256_fd(int fd, char out[65], char **cause)
 {
@@ -825,4 +869,44 @@ util_url_encode(const char *s, int keep_slash)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+char *
+util_which(const char *name, char **cause)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL, *cand = NULL, *real = NULL;
+	struct stat sb;
+
+	if (*name == '\0') {
+		xasprintf(cause, "an empty command");
+		return NULL;
+	}
+	if (strchr(name, '/') != NULL)
+		cand = xstrdup(name);
+	else {
+		copy = xstrdup(path != NULL && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin");
+		for (dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
+			xasprintf(&cand, "%s/%s", dir, name);
+			if (*dir == '/' && stat(cand, &sb) == 0 && S_ISREG(sb.st_mode) &&
+			    access(cand, X_OK) == 0)
+				break;
+			free(cand);
+			cand = NULL;
+		}
+		free(copy);
+		if (cand == NULL) {
+			xasprintf(cause, "%s: not found on PATH", name);
+			return NULL;
+		}
+	}
+	if (stat(cand, &sb) != 0 || (real = realpath(cand, NULL)) == NULL)
+		xasprintf(cause, "%s: %s", cand, strerror(errno));
+	else if (!S_ISREG(sb.st_mode) || access(real, X_OK) != 0) {
+		xasprintf(cause, "%s: not an executable file", cand);
+		free(real);
+		real = NULL;
+	}
+	free(cand);
+	return real;
 }

@@ -1,8 +1,12 @@
 /*
  * control.c: the control socket (docs/control.md): a unix stream socket,
  * mode 0660, peer credentials checked, JSON lines. Requests are answered
- * from the loop's state; "subscribe" turns a connection into a stream of
- * task events and a status line every second. Requests are held to
+ * from the loop's state, in order; "subscribe" turns a connection into a
+ * stream of task (pod, video) events and a status line every second;
+ * "logs" adds a task's log to it as log events (logs.c reads only while
+ * the client's unread output is under CONTROL_LOG_HIGH, at most
+ * CONTROL_FOLLOWS_MAX streams a connection); "frame" is answered when
+ * ffmpeg is done (frames.c), the connection's later requests waiting. Requests are held to
  * strict JSON and to the fields each command takes (proto/control.c);
  * the socket's path is taken over only from a stale socket, never from a
  * live one or another file.
@@ -40,6 +44,19 @@
 #define CONTROL_OUT_MAX (1024 * 1024)
 #define CONTROL_STALL_S 60
 #define CONTROL_LOG_INTERVAL_MS 10000
+/* Log streams read on while the client's unread output is under this. */
+#define CONTROL_LOG_HIGH (256 * 1024)
+#define CONTROL_FOLLOWS_MAX 8
+
+struct control_client;
+/* A log stream of a connection (logs.c makes it; the sink's arg). */
+struct control_follow {
+	struct control_client *c;
+	struct logs_stream *s;
+	char *task_id;
+	LIST_ENTRY(control_follow) entry;
+};
+LIST_HEAD(follow_list, control_follow);
 
 struct control_client {
 	struct control *ctl;
@@ -47,6 +64,10 @@ struct control_client {
 	int subscribed;
 	int held;		/* over CONTROL_OUT_MAX: requests not read */
 	int dropped;		/* freed at the loop's next turn */
+	struct follow_list follows;
+	size_t nfollows;
+	struct frame_job *frame;	/* its answer is awaited: requests wait */
+	int awaiting;
 	LIST_ENTRY(control_client) entry;
 };
 LIST_HEAD(client_list, control_client);
@@ -70,8 +91,28 @@ struct control {
 };
 
 static void
+control_follow_free(struct control_follow *f)
+{
+	LIST_REMOVE(f, entry);
+	f->c->nfollows--;
+	free(f->task_id);
+	free(f);
+}
+
+static void
 control_client_free(struct control_client *c)
 {
+	struct control_follow *f;
+	struct frame_job *job = c->frame;
+
+	while ((f = LIST_FIRST(&c->follows)) != NULL) {
+		logs_close(f->s);
+		control_follow_free(f);
+	}
+	/* Its done callback runs now: c->frame NULL tells it the client is going. */
+	c->frame = NULL;
+	if (job != NULL)
+		frames_cancel(job);
 	LIST_REMOVE(c, entry);
 	c->ctl->nclients--;
 	bufferevent_free(c->bev);
@@ -138,7 +179,7 @@ control_send_error(struct control_client *c, const char *fmt, ...)
 
 /* ---- the commands: one handler each, over the gateway's ops ---- */
 
-/* Fill the answer r, or return -1 with *cause (sent as the error). */
+/* Fill the answer r, or return -1 with *cause (sent as the error), or 1: answered later. */
 typedef int control_cmd_fn(struct control *, struct control_client *,
     const struct proto_request *, cJSON *r, char **cause);
 
@@ -217,6 +258,124 @@ control_cmd_subscribe(struct control *ctl, struct control_client *c,
 	return 0;
 }
 
+static int
+control_cmd_pods(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	ctl->ops->pods(r, ctl->arg);
+	return 0;
+}
+
+static int
+control_cmd_videos(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	cJSON_AddItemToObject(r, "videos", ctl->ops->videos(ctl->arg));
+	return 0;
+}
+
+/* ---- log streams: the sink logs.c writes to ---- */
+
+static size_t control_queued(const struct control_client *);
+
+static int
+control_follow_room(void *arg)
+{
+	struct control_follow *f = arg;
+
+	return !f->c->dropped && control_queued(f->c) < CONTROL_LOG_HIGH;
+}
+
+static void
+control_follow_event(enum proto_event_type type, cJSON *payload, void *arg)
+{
+	struct control_follow *f = arg;
+	struct control_client *c = f->c;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	char *line;
+
+	if (type == PROTO_EVENT_LOG_END)
+		control_follow_free(f);	/* the stream is gone */
+	if (c->dropped) {
+		cJSON_Delete(payload);
+		return;
+	}
+	line = proto_event_encode(type, payload);
+	evbuffer_add(out, line, strlen(line));
+	evbuffer_add(out, "\n", 1);
+	free(line);
+}
+
+static const struct logs_sink control_follow_sink = {
+	control_follow_room, control_follow_event
+};
+
+static int
+control_cmd_logs(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	struct control_follow *f;
+
+	LIST_FOREACH(f, &c->follows, entry)
+		if (strcmp(f->task_id, req->id) == 0) {
+			xasprintf(cause, "this connection already streams the log of %s", req->id);
+			return -1;
+		}
+	if (c->nfollows >= CONTROL_FOLLOWS_MAX) {
+		xasprintf(cause, "this connection already streams %d logs (the most one may)",
+		    CONTROL_FOLLOWS_MAX);
+		return -1;
+	}
+	f = xcalloc(1, sizeof *f);
+	f->c = c;
+	f->task_id = xstrdup(req->id);
+	if ((f->s = ctl->ops->logs(req->id, req->follow, &control_follow_sink, f, r, cause,
+	    ctl->arg)) == NULL) {
+		free(f->task_id);
+		free(f);
+		return -1;
+	}
+	LIST_INSERT_HEAD(&c->follows, f, entry);
+	c->nfollows++;
+	/* Its write callback resumes paused streams once output drains below this. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, c->held ? CONTROL_OUT_MAX / 2 :
+	    CONTROL_LOG_HIGH / 2, 0);
+	return 0;
+}
+
+static void control_read_cb(struct bufferevent *, void *);
+
+/* The frame is made (or not): its answer, then the requests that waited. */
+static void
+control_frame_done(cJSON *answer, const char *error, void *arg)
+{
+	struct control_client *c = arg;
+
+	if (c->frame == NULL)
+		return;		/* the client is being freed */
+	c->frame = NULL;
+	c->awaiting = 0;
+	if (c->dropped)
+		return;
+	if (error != NULL)
+		control_send_error(c, "%s", error);
+	else
+		control_send(c, answer);
+	control_read_cb(c->bev, c);
+}
+
+/* Answered later: 1. */
+static int
+control_cmd_frame(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	if ((c->frame = ctl->ops->frame(req->id, req->at, control_frame_done, c, cause,
+	    ctl->arg)) == NULL)
+		return -1;
+	c->awaiting = 1;
+	return 1;
+}
+
 /* Indexed by enum proto_cmd: proto/ names the commands and their fields. */
 static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
 	[PROTO_CMD_STATUS] = control_cmd_status,
@@ -226,6 +385,10 @@ static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
 	[PROTO_CMD_CANCEL] = control_cmd_cancel,
 	[PROTO_CMD_LAG] = control_cmd_lag,
 	[PROTO_CMD_SUBSCRIBE] = control_cmd_subscribe,
+	[PROTO_CMD_PODS] = control_cmd_pods,
+	[PROTO_CMD_LOGS] = control_cmd_logs,
+	[PROTO_CMD_VIDEOS] = control_cmd_videos,
+	[PROTO_CMD_FRAME] = control_cmd_frame,
 	[PROTO_CMD_GPUS] = control_cmd_gpus,
 };
 
@@ -235,6 +398,7 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 	struct proto_request req;
 	cJSON *r;
 	char *cause = NULL;
+	int rc;
 
 	if (proto_request_parse(line, len, &req, &cause) != 0) {
 		control_send_error(c, "%s", cause);
@@ -242,10 +406,10 @@ control_handle(struct control *ctl, struct control_client *c, const char *line, 
 		return;
 	}
 	r = proto_answer_ok();
-	if (control_cmds[req.cmd](ctl, c, &req, r, &cause) != 0) {
+	if ((rc = control_cmds[req.cmd](ctl, c, &req, r, &cause)) < 0) {
 		control_send_error(c, "%s", cause);
 		free(cause);
-	} else
+	} else if (rc == 0)
 		control_send(c, r);
 	cJSON_Delete(r);
 	proto_request_clear(&req);
@@ -267,12 +431,13 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	char *line;
 	size_t len;
 
-	while (!c->dropped && control_queued(c) < CONTROL_OUT_MAX &&
+	while (!c->dropped && !c->awaiting && control_queued(c) < CONTROL_OUT_MAX &&
 	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		control_handle(ctl, c, line, len);
 		free(line);
 	}
-	if (c->dropped)
+	/* Awaiting an answer (frame): the next requests wait their turn. */
+	if (c->dropped || c->awaiting)
 		return;
 	if (control_queued(c) >= CONTROL_OUT_MAX) {
 		/* Backpressure: no more requests until it has read half of it. */
@@ -291,16 +456,19 @@ control_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* Its output drained below the low mark: read its requests again. */
+/* Its output drained below the low mark: read its requests again, resume its log streams. */
 static void
 control_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct control_client *c = arg;
+	struct control_follow *f;
 
+	LIST_FOREACH(f, &c->follows, entry)
+		logs_resume(f->s);
 	if (!c->held)
 		return;
 	c->held = 0;
-	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+	bufferevent_setwatermark(bev, EV_WRITE, c->nfollows > 0 ? CONTROL_LOG_HIGH / 2 : 0, 0);
 	bufferevent_enable(bev, EV_READ);
 	/* Lines already read wait in the input buffer: no new data may come to call us. */
 	control_read_cb(bev, c);
@@ -391,6 +559,7 @@ control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 	}
 	c = xcalloc(1, sizeof *c);
 	c->ctl = ctl;
+	LIST_INIT(&c->follows);
 	c->bev = bufferevent_socket_new(ctl->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(c->bev, control_read_cb, control_write_cb, control_event_cb, c);
 	/* Input stops growing at a line's cap; a client that reads nothing for long goes. */

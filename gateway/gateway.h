@@ -198,6 +198,19 @@ struct runner_job;
 typedef void runner_started_cb(struct runner_job *, void *arg);
 typedef void runner_done_cb(struct runner_job *, const struct runner_outcome *, void *arg);
 struct runner;
+/*
+ * The live log of a game a runner streams itself (k8s: the pod's log).
+ * chunk returns 0 when it took the data, 1 to pause (the same data comes
+ * again after runner_log_resume); end runs once, when the stream ends
+ * (error NULL: the game's output ended), and the handle is gone after.
+ */
+struct runner_log;
+struct runner_log_cbs {
+	int (*chunk)(const char *data, size_t len, void *arg);
+	void (*end)(const char *error, void *arg);
+};
+/* A pod changed (deleted: gone); the view's strings live during the call. */
+typedef void runner_pod_cb(const struct proto_pod_view *, void *arg);
 /* What each kind of runner provides; its runner and jobs embed the handles first. */
 struct runner_ops {
 	const char *name;
@@ -215,11 +228,24 @@ struct runner_ops {
 	int claims;
 	/* The task's result is committed: attempts first..last may be cleaned up (or NULL). */
 	void (*release)(struct runner *, const char *task_id, int first, int last);
+	/*
+	 * The game pods (NULL: a runner without pods): an allocated array
+	 * (caller frees), strings borrowed until the loop runs again.
+	 */
+	size_t (*pods)(struct runner *, struct proto_pod_view **, const char **ns, int *synced);
+	/* The live log of the attempt's game, or NULL: none (read output/log.txt). */
+	struct runner_log *(*log_open)(struct runner *, const char *task_id, int attempt,
+	    const struct runner_log_cbs *, void *arg);
+	void (*log_resume)(struct runner_log *);
+	/* Stop a stream without its end callback. */
+	void (*log_close)(struct runner_log *);
 	/* The runner's pod of that UID (GPU processes name theirs), or NULL: runs no pods. */
 	int (*pod_by_uid)(struct runner *, const char *uid, struct runner_pod_ref *);
 };
 struct runner {
 	const struct runner_ops *ops;
+	runner_pod_cb *pod_cb;		/* runner_watch_pods */
+	void *pod_arg;
 };
 struct runner_job {
 	const struct runner_ops *ops;
@@ -247,6 +273,14 @@ pid_t runner_job_pid(const struct runner_job *);
 size_t runner_active(const struct runner *);
 int runner_uses_claims(const struct runner *);
 void runner_release(struct runner *, const char *task_id, int first, int last);
+/* Tell cb about every change of a game pod (k8s; the local runner has none). */
+void runner_watch_pods(struct runner *, runner_pod_cb *cb, void *arg);
+/* The pods answer's fields: the runner's name, its pods (none for the local runner). */
+void runner_pods(struct runner *, struct proto_pods *, struct proto_pod_view **tofree);
+struct runner_log *runner_log_open(struct runner *, const char *task_id, int attempt,
+    const struct runner_log_cbs *, void *arg);
+void runner_log_resume(struct runner *, struct runner_log *);
+void runner_log_close(struct runner *, struct runner_log *);
 /*
  * The runner's pod whose metadata.uid is uid: 0 with *ref filled (its
  * strings valid until the loop runs again), or -1 when it has none.
@@ -304,6 +338,12 @@ struct storage_xfer *storage_put(struct storage *, int fd, off_t size, const cha
 const char *storage_xfer_sha256(const struct storage_xfer *);
 /* Stop a transfer; its callback is not called. */
 void storage_cancel(struct storage_xfer *);
+/*
+ * A file:// URL's file below storage.file_root, opened for reading (a
+ * regular file, no link out of the root followed); -1 with *cause, also
+ * for any other scheme (nothing is downloaded).
+ */
+int storage_open_local(struct storage *, const char *url, char **cause);
 /* Is url acceptable as a source/destination (scheme, file root)? */
 int storage_check_url(const struct storage *, const char *url, char **cause);
 void storage_stats(const struct storage *, uint64_t *bytes_in, uint64_t *bytes_out,
@@ -438,6 +478,7 @@ struct gw {
 	struct health *health;
 	struct metrics *metrics;
 	struct outbox *outbox;		/* records waiting for a transaction */
+	struct frames *frames;		/* ffmpeg jobs of the frame command */
 	struct folders *folders;	/* the task folders on disk */
 	struct gpus *gpus;		/* GPU telemetry ([gpu]); NULL: off */
 	struct event *kick_event;	/* start waiting tasks, from the loop */
@@ -565,6 +606,59 @@ void claims_release(const char *journal, const char *task_id, int first, int las
 
 cJSON *views_task(const struct task *);
 cJSON *views_status(struct gw *);
+/* The task's uploaded video as a VIDEO, or NULL when it has none. */
+cJSON *views_video(const struct task *);
+/* A pod changed (runner_pod_cb; arg: the struct gw): a pod event. */
+void views_pod_changed(const struct proto_pod_view *, void *arg);
+
+/* ---- logs.c: a task's log, streamed to a control client ---- */
+
+/*
+ * Where the chunks go (the control connection). room says whether the
+ * client can take more now; when it cannot, the stream waits for
+ * logs_resume. chunk and end get proto/'s encoded events (taken over).
+ * end runs once; the stream is freed after it returns.
+ */
+struct logs_sink {
+	int (*room)(void *arg);
+	void (*event)(enum proto_event_type, cJSON *payload, void *arg);
+};
+struct logs_stream;
+/*
+ * Start streaming task id's log: output/log.txt of its folder, read
+ * through taskdir (no link followed, never a FIFO), or the pod's log
+ * while it runs on Kubernetes. follow: until the game ends, else what
+ * there is now. Adds the answer's fields to answer; NULL with *cause
+ * when there is no such task or log. The first chunks go out from the
+ * loop's next turn, never from in here.
+ */
+struct logs_stream *logs_open(struct gw *, const char *id, int follow, const struct logs_sink *,
+    void *sink_arg, cJSON *answer, char **cause);
+/* The client drained its output: go on. */
+void logs_resume(struct logs_stream *);
+/* The client went: stop without an end. */
+void logs_close(struct logs_stream *);
+
+/* ---- frames.c: stills of videos, made by ffmpeg ---- */
+
+struct frames;
+struct frames *frames_new(struct event_base *, const struct config *);
+void frames_free(struct frames *);
+struct frame_job;
+/* The PNG (borrowed during the call) or an error. */
+typedef void frames_done_cb(const unsigned char *png, size_t len, int width, int height,
+    const char *error, void *arg);
+/*
+ * Run ffmpeg on the video fd (taken over) for the frame at `at`
+ * seconds, scaled to at most control.frame_width pixels wide: a child
+ * with a deadline and capped output, watched from the loop. NULL with
+ * *cause when control.frame_jobs are busy or ffmpeg cannot start. done
+ * runs once, later.
+ */
+struct frame_job *frames_start(struct frames *, int fd, double at, frames_done_cb *, void *arg,
+    char **cause);
+/* Stop a job: done runs now with error "cancelled", not later. */
+void frames_cancel(struct frame_job *);
 /* The control socket's operations over the gateway (arg: the struct gw). */
 extern const struct control_ops views_control_ops;
 
@@ -659,6 +753,12 @@ void health_committed(struct health *, int32_t partition, int64_t offset, uint64
 void health_poke(struct health *);
 /* Partitions sorted by number (caller frees the array; strings borrowed). */
 size_t health_partitions(struct health *, struct health_view **);
+/*
+ * The last health.history lag measurements of a partition, oldest
+ * first, into out (at most max); returns how many.
+ */
+size_t health_history(struct health *, int32_t partition, struct proto_lag_sample *out,
+    size_t max);
 /* 1 when every partition is healthy; else 0 and *why (allocated) says which. */
 int health_ok(struct health *, char **why);
 cJSON *health_json(struct health *);
@@ -689,6 +789,15 @@ struct control_ops {
 	int (*requeue)(const char *id, int *attempt, char **cause, void *arg);
 	/* Add the LAG answer's fields to answer; check: start a check round. */
 	void (*lag)(cJSON *answer, int check, void *arg);
+	/* Add the pods answer's fields. */
+	void (*pods)(cJSON *answer, void *arg);
+	cJSON *(*videos)(void *arg);
+	/* A log stream (logs.c); answer gets its fields. */
+	struct logs_stream *(*logs)(const char *id, int follow, const struct logs_sink *,
+	    void *sink_arg, cJSON *answer, char **cause, void *arg);
+	/* Start making a frame: done answers later (frames.c). */
+	struct frame_job *(*frame)(const char *id, double at, void (*done)(cJSON *answer,
+	    const char *error, void *done_arg), void *done_arg, char **cause, void *arg);
 	/* Add the gpus answer's fields to answer. */
 	void (*gpus)(cJSON *answer, void *arg);
 };

@@ -49,6 +49,7 @@
 
 #define HEALTH_WINDOW_MAX 64
 #define HEALTH_ENDS 64
+#define HEALTH_HISTORY_MAX 600
 
 
 struct health_part {
@@ -71,6 +72,9 @@ struct health_part {
 	size_t nwin;
 	struct { int64_t t_ms, end; } ends[HEALTH_ENDS];
 	size_t nends;
+	/* The last health.history lag measurements: a ring, hist_first the oldest. */
+	struct proto_lag_sample *hist;
+	size_t nhist, hist_first;
 };
 
 /* One round of questions: the partitions, and the log end of each. */
@@ -91,6 +95,7 @@ struct health {
 	int64_t interval_ms, timeout_ms;
 	int failures;
 	size_t window;
+	size_t history;			/* health.history */
 	char *topic;
 	struct event *timer;
 
@@ -126,6 +131,7 @@ health_assigned(struct health *h, int32_t partition, int64_t committed)
 	} else {
 		free(p->why);
 		free(p->query_error);
+		free(p->hist);
 	}
 	memset(p, 0, sizeof *p);
 	p->partition = partition;
@@ -143,6 +149,7 @@ health_revoked(struct health *h, int32_t partition)
 		return;
 	free(p->why);
 	free(p->query_error);
+	free(p->hist);
 	*p = h->parts[--h->nparts];
 }
 
@@ -259,6 +266,19 @@ health_check(struct health *h, struct health_part *p, int gw_moved, int64_t now)
 	p->checked_committed = p->committed;
 	p->checked_progress = p->progress;
 
+	if (h->history > 0) {
+		if (p->hist == NULL)
+			p->hist = xcalloc(h->history, sizeof *p->hist);
+		if (p->nhist == h->history) {
+			p->hist[p->hist_first].t_ms = util_now_ms();
+			p->hist[p->hist_first].lag = p->lag;
+			p->hist_first = (p->hist_first + 1) % h->history;
+		} else {
+			p->hist[(p->hist_first + p->nhist) % h->history].t_ms = util_now_ms();
+			p->hist[(p->hist_first + p->nhist) % h->history].lag = p->lag;
+			p->nhist++;
+		}
+	}
 	if (p->end >= 0) {
 		if (p->nwin == h->window)
 			memmove(&p->win[0], &p->win[1], --p->nwin * sizeof p->win[0]);
@@ -407,6 +427,7 @@ health_start(struct event_base *base, const struct config *conf, health_position
 	h->timeout_ms = config_get_int(conf, "health", "query_timeout_ms");
 	h->failures = (int)config_get_int(conf, "health", "failures");
 	h->window = (size_t)config_get_int(conf, "health", "window");
+	h->history = (size_t)config_get_int(conf, "health", "history");
 	h->worker = worker_start(base, "health", health_query, health_answered, h);
 	h->timer = event_new(base, -1, EV_PERSIST, health_tick_cb, h);
 	tv.tv_sec = h->interval_ms / 1000;
@@ -428,6 +449,7 @@ health_stop(struct health *h)
 	for (i = 0; i < h->nparts; i++) {
 		free(h->parts[i].why);
 		free(h->parts[i].query_error);
+		free(h->parts[i].hist);
 	}
 	free(h->parts);
 	free(h->topic);
@@ -470,6 +492,21 @@ health_partitions(struct health *h, struct health_view **out)
 	return h->nparts;
 }
 
+size_t
+health_history(struct health *h, int32_t partition, struct proto_lag_sample *out, size_t max)
+{
+	struct health_part *p = h != NULL ? health_find(h, partition) : NULL;
+	size_t i, n;
+
+	if (p == NULL)
+		return 0;
+	n = p->nhist < max ? p->nhist : max;
+	/* The newest n, oldest first. */
+	for (i = 0; i < n; i++)
+		out[i] = p->hist[(p->hist_first + p->nhist - n + i) % h->history];
+	return n;
+}
+
 int
 health_ok(struct health *h, char **why)
 {
@@ -497,13 +534,18 @@ cJSON *
 health_json(struct health *h)
 {
 	struct proto_lag_view *lv;
+	struct proto_lag_sample *samples;
 	struct health_view *v;
-	size_t n, i;
+	size_t n, i, hist;
 	cJSON *a;
 
 	n = health_partitions(h, &v);
 	lv = xcalloc(n + 1, sizeof *lv);
+	hist = h != NULL ? h->history : 0;
+	samples = xcalloc(n * hist + 1, sizeof *samples);
 	for (i = 0; i < n; i++) {
+		lv[i].history = samples + i * hist;
+		lv[i].nhistory = health_history(h, v[i].partition, samples + i * hist, hist);
 		lv[i].partition = v[i].partition;
 		lv[i].committed = v[i].committed;
 		lv[i].log_end = v[i].end;
@@ -516,6 +558,7 @@ health_json(struct health *h)
 		lv[i].log_end_error = v[i].query_error;
 	}
 	a = proto_lag_encode_partitions(lv, n);
+	free(samples);
 	free(lv);
 	free(v);
 	return a;

@@ -319,6 +319,8 @@ main(int argc, char **argv)
 	if ((g.runner = runner_new(g.base, g.evcurl, g.conf, main_runner_fatal, &g,
 	    &cause)) == NULL)
 		goto start_error;
+	runner_watch_pods(g.runner, views_pod_changed, &g);
+	g.frames = frames_new(g.base, g.conf);
 	xasprintf(&txid, "%s-%s", g.group_id, g.instance);
 	if ((g.committer = committer_start(g.base, g.conf, txid, outbox_answered, g.outbox,
 	    &cause)) == NULL)
@@ -361,6 +363,8 @@ main(int argc, char **argv)
 	event_free(sigint);
 	control_stop(g.control);
 	g.control = NULL;
+	frames_free(g.frames);
+	g.frames = NULL;
 	metrics_stop(g.metrics);
 	g.metrics = NULL;
 	gpus_stop(g.gpus);

@@ -408,6 +408,177 @@ runner_k8s_job_eval(struct runner_k8s_job *j, const struct k8s_pod *pod)
 	}
 }
 
+/* ---- pods as the console sees them ---- */
+
+/* A pod as POD (strings borrowed from pod and sum, which the caller keeps). */
+static void
+runner_k8s_pod_view(struct runner_k8s *r, const struct k8s_pod *pod, struct k8s_pod_summary *sum,
+    struct proto_pod_view *v)
+{
+	const struct runner_k8s_job *j = runner_k8s_job_find(r, pod->meta.name);
+	const char *a = k8s_pod_label(pod, "paia.io/attempt");
+	long long attempt;
+	size_t i;
+
+	k8s_pod_summarize(pod, sum);
+	memset(v, 0, sizeof *v);
+	v->name = pod->meta.name;
+	v->namespace = pod->meta.namespace;
+	/* The label holds a hash for ids that are no label value; the job knows. */
+	v->task_id = j != NULL ? j->task_id : k8s_pod_label(pod, "paia.io/task-id");
+	if (a != NULL && util_parse_int(a, 1, INT32_MAX, &attempt) == 0)
+		v->attempt = (int)attempt;
+	v->phase = pod->phase;
+	v->status = sum->status;
+	v->ready = sum->ready;
+	v->total = sum->total;
+	v->restarts = sum->restarts;
+	v->node = pod->node_name;
+	if (util_time_parse(pod->created, &v->created_ms) != 0)
+		v->created_ms = 0;
+	if (util_time_parse(pod->start_time, &v->started_ms) != 0)
+		v->started_ms = 0;
+	v->deleting = pod->meta.deletion_timestamp != NULL;
+	v->message = pod->message;
+	for (i = 0; v->message == NULL && i < pod->ncontainers; i++)
+		v->message = pod->containers[i].waiting_message;
+	if (v->message == NULL && pod->scheduled_status != NULL &&
+	    strcmp(pod->scheduled_status, "False") == 0)
+		v->message = pod->scheduled_message;
+}
+
+static void
+runner_k8s_pod_publish(struct runner_k8s *r, const struct k8s_object *o, int deleted)
+{
+	struct k8s_pod_summary sum;
+	struct proto_pod_view v;
+
+	if (r->gen.pod_cb == NULL)
+		return;
+	runner_k8s_pod_view(r, (const struct k8s_pod *)o, &sum, &v);
+	v.deleted = deleted;
+	r->gen.pod_cb(&v, r->gen.pod_arg);
+}
+
+struct runner_k8s_podlist {
+	struct runner_k8s *r;
+	struct proto_pod_view *v;
+	struct k8s_pod_summary *sum;
+	size_t n;
+};
+
+static void
+runner_k8s_pods_one(const struct k8s_object *o, void *arg)
+{
+	struct runner_k8s_podlist *p = arg;
+
+	runner_k8s_pod_view(p->r, (const struct k8s_pod *)o, &p->sum[p->n], &p->v[p->n]);
+	p->n++;
+}
+
+static int
+runner_k8s_pod_cmp(const void *a, const void *b)
+{
+	const struct proto_pod_view *x = a, *y = b;
+
+	if (x->created_ms != y->created_ms)
+		return x->created_ms < y->created_ms ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Oldest first; one block: the views, then the summaries their statuses live in. */
+static size_t
+runner_k8s_pods(struct runner *rr, struct proto_pod_view **out, const char **ns, int *synced)
+{
+	struct runner_k8s *r = (struct runner_k8s *)rr;
+	size_t n = k8s_informer_count(r->inf);
+	struct runner_k8s_podlist p;
+
+	p.r = r;
+	p.n = 0;
+	p.v = xcalloc(n + 1, sizeof *p.v + sizeof *p.sum);
+	p.sum = (struct k8s_pod_summary *)(p.v + n + 1);
+	k8s_informer_foreach(r->inf, runner_k8s_pods_one, &p);
+	qsort(p.v, p.n, sizeof *p.v, runner_k8s_pod_cmp);
+	*out = p.v;
+	*ns = r->ns;
+	*synced = k8s_informer_synced(r->inf);
+	return p.n;
+}
+
+/* ---- a running game's log: the pod's, streamed ---- */
+
+struct runner_log {
+	struct runner_k8s *r;
+	struct k8s_req *req;
+	const struct runner_log_cbs *cbs;
+	void *arg;
+};
+
+static int
+runner_k8s_log_chunk(const char *data, size_t len, void *arg)
+{
+	struct runner_log *l = arg;
+
+	return l->cbs->chunk(data, len, l->arg) != 0 ? K8S_CHUNK_PAUSE : 0;
+}
+
+static void
+runner_k8s_log_done(const struct k8s_response *resp, void *arg)
+{
+	struct runner_log *l = arg;
+	char *error = NULL;
+
+	l->req = NULL;
+	if (resp->error != K8S_OK)
+		xasprintf(&error, "the pod's log: %s %s", k8s_error_name(resp->error),
+		    resp->status.message);
+	l->cbs->end(error, l->arg);
+	free(error);
+	free(l);
+}
+
+static struct runner_log *
+runner_k8s_log_open(struct runner *rr, const char *task_id, int attempt,
+    const struct runner_log_cbs *cbs, void *arg)
+{
+	struct runner_k8s *r = (struct runner_k8s *)rr;
+	char *name = runner_k8s_pod_name(r->prefix, task_id, attempt);
+	const struct k8s_pod *pod = (const struct k8s_pod *)k8s_informer_get(r->inf, r->ns, name);
+	struct k8s_pod_log_opts lo;
+	struct runner_log *l;
+
+	/* Only a running pod has a log to follow; else the task folder's log.txt. */
+	if (pod == NULL || pod->phase == NULL || strcmp(pod->phase, "Running") != 0) {
+		free(name);
+		return NULL;
+	}
+	l = xcalloc(1, sizeof *l);
+	l->r = r;
+	l->cbs = cbs;
+	l->arg = arg;
+	memset(&lo, 0, sizeof lo);
+	lo.follow = 1;
+	lo.tail_lines = -1;
+	l->req = k8s_pod_logs(r->client, r->ns, name, &lo, runner_k8s_log_chunk,
+	    runner_k8s_log_done, l);
+	free(name);
+	return l;
+}
+
+static void
+runner_k8s_log_resume(struct runner_log *l)
+{
+	k8s_req_resume(l->req);
+}
+
+static void
+runner_k8s_log_close(struct runner_log *l)
+{
+	k8s_req_cancel(l->req);
+	free(l);
+}
+
 /* ---- informer ---- */
 
 static void
@@ -415,6 +586,7 @@ runner_k8s_on_add(const struct k8s_object *o, void *arg)
 {
 	struct runner_k8s_job *j = runner_k8s_job_find(arg, o->name);
 
+	runner_k8s_pod_publish(arg, o, 0);
 	if (j != NULL)
 		runner_k8s_job_eval(j, (const struct k8s_pod *)o);
 }
@@ -431,6 +603,7 @@ runner_k8s_on_del(const struct k8s_object *o, int final_unknown, void *arg)
 	struct runner_k8s_job *j = runner_k8s_job_find(arg, o->name);
 	char *msg;
 
+	runner_k8s_pod_publish(arg, o, 1);
 	if (j == NULL || j->state != KJOB_ACTIVE)
 		return;	/* ours to delete (STOPPING) or not ours */
 	xasprintf(&msg, "pod %s was deleted before it finished%s", j->pod,
@@ -852,7 +1025,9 @@ static void runner_k8s_free(struct runner *);
 
 static const struct runner_ops runner_k8s_ops = {
 	"k8s", runner_k8s_start, runner_k8s_cancel, runner_k8s_abandon, NULL, runner_k8s_active,
-	runner_k8s_free, 0, runner_k8s_release, runner_k8s_pod_by_uid,
+	runner_k8s_free, 0, runner_k8s_release, runner_k8s_pods, runner_k8s_log_open,
+	runner_k8s_log_resume, runner_k8s_log_close,
+	runner_k8s_pod_by_uid,
 };
 
 static char *

@@ -336,47 +336,6 @@ runner_local_status_parse(const char *text, size_t len, long *child_pid, int *ex
 
 /* ---- start-up: what every game of this runner shares ---- */
 
-/* name as execvp would find it, made absolute and real; NULL with *cause if none. */
-static char *
-runner_local_which(const char *name, char **cause)
-{
-	const char *path = getenv("PATH");
-	char *copy, *dir, *save = NULL, *cand = NULL, *real = NULL;
-	struct stat sb;
-
-	if (*name == '\0') {
-		xasprintf(cause, "an empty command");
-		return NULL;
-	}
-	if (strchr(name, '/') != NULL)
-		cand = xstrdup(name);
-	else {
-		copy = xstrdup(path != NULL && *path != '\0' ? path : "/usr/local/bin:/usr/bin:/bin");
-		for (dir = strtok_r(copy, ":", &save); dir != NULL; dir = strtok_r(NULL, ":", &save)) {
-			xasprintf(&cand, "%s/%s", dir, name);
-			if (*dir == '/' && stat(cand, &sb) == 0 && S_ISREG(sb.st_mode) &&
-			    access(cand, X_OK) == 0)
-				break;
-			free(cand);
-			cand = NULL;
-		}
-		free(copy);
-		if (cand == NULL) {
-			xasprintf(cause, "%s: not found on PATH", name);
-			return NULL;
-		}
-	}
-	if (stat(cand, &sb) != 0 || (real = realpath(cand, NULL)) == NULL)
-		xasprintf(cause, "%s: %s", cand, strerror(errno));
-	else if (!S_ISREG(sb.st_mode) || access(real, X_OK) != 0) {
-		xasprintf(cause, "%s: not an executable file", cand);
-		free(real);
-		real = NULL;
-	}
-	free(cand);
-	return real;
-}
-
 /*
  * The host's system files a game may see, as bwrap options: /usr, the
  * merged-/usr links (or folders) at the top, the loader's and the
@@ -1419,7 +1378,7 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 		util_mkdirs(p, 0755, cause);
 	}
 	free(p);
-	if (*cause != NULL || (game[0] = runner_local_which("true", cause)) == NULL ||
+	if (*cause != NULL || (game[0] = util_which("true", cause)) == NULL ||
 	    runner_local_workspace_prepare(r, &req, cause) != 0 ||
 	    (l = runner_local_launch_new(r, game, &req, r->bwrap ? 4 : -1, &end, cause)) == NULL)
 		goto out;
@@ -1494,7 +1453,7 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 		goto fail;
 	}
 	r->argv = runner_local_split(cmd);
-	if ((path = runner_local_which(r->argv[0], &why)) == NULL) {
+	if ((path = util_which(r->argv[0], &why)) == NULL) {
 		xasprintf(cause, "runner.command: %s", why);
 		goto fail;
 	}
@@ -1520,7 +1479,7 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	if (runner_local_ro_paths_parse(r, cause) != 0)
 		goto fail;
 	if (r->bwrap) {
-		if ((r->bwrap_path = runner_local_which(config_get(conf, "runner", "bwrap"), &why)) == NULL) {
+		if ((r->bwrap_path = util_which(config_get(conf, "runner", "bwrap"), &why)) == NULL) {
 			xasprintf(cause, "runner.sandbox = bwrap, but runner.bwrap %s (Debian package "
 			    "bubblewrap; scripts/setup.sh installs it); runner.sandbox = none runs "
 			    "games without a sandbox", why);

@@ -75,3 +75,44 @@ runner_free(struct runner *r)
 	if (r != NULL)
 		r->ops->free(r);
 }
+
+void
+runner_watch_pods(struct runner *r, runner_pod_cb *cb, void *arg)
+{
+	r->pod_cb = cb;
+	r->pod_arg = arg;
+}
+
+void
+runner_pods(struct runner *r, struct proto_pods *p, struct proto_pod_view **tofree)
+{
+	memset(p, 0, sizeof *p);
+	*tofree = NULL;
+	p->runner = r->ops->name;
+	if (r->ops->pods == NULL)
+		return;
+	p->npods = r->ops->pods(r, tofree, &p->namespace, &p->synced);
+	p->pods = *tofree;
+}
+
+struct runner_log *
+runner_log_open(struct runner *r, const char *task_id, int attempt,
+    const struct runner_log_cbs *cbs, void *arg)
+{
+	if (r->ops->log_open == NULL)
+		return NULL;
+	return r->ops->log_open(r, task_id, attempt, cbs, arg);
+}
+
+void
+runner_log_resume(struct runner *r, struct runner_log *l)
+{
+	r->ops->log_resume(l);
+}
+
+void
+runner_log_close(struct runner *r, struct runner_log *l)
+{
+	if (l != NULL)
+		r->ops->log_close(l);
+}

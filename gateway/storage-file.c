@@ -196,6 +196,34 @@ storage_file_open_source(struct storage *s, const char *path)
 	return open(real, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+int
+storage_open_local(struct storage *s, const char *url, char **cause)
+{
+	struct stat st;
+	char *path;
+	int fd;
+
+	if (strncmp(url, "file://", 7) != 0) {
+		xasprintf(cause, "not a local copy (%s storage)", strncmp(url, "s3://", 5) == 0 ?
+		    "s3" : "http");
+		return -1;
+	}
+	if (storage_check_url(s, url, cause) != 0 || (path = storage_file_path(url, cause)) == NULL)
+		return -1;
+	fd = storage_file_open_source(s, path);
+	free(path);
+	if (fd < 0) {
+		xasprintf(cause, "the stored copy: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		xasprintf(cause, "the stored copy is not a regular file");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void
 storage_file_step_cb(evutil_socket_t fd, short what, void *arg)
 {

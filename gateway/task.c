@@ -1218,6 +1218,7 @@ void
 task_reported(struct task *t)
 {
 	struct gw *gw = t->gw;
+	cJSON *v;
 
 	TAILQ_REMOVE(&gw->active, t, entry);
 	gw->nactive--;
@@ -1236,6 +1237,9 @@ task_reported(struct task *t)
 	}
 	if (gw->on_reported != NULL)
 		gw->on_reported(t);
+	if (gw->control != NULL && control_has_subscribers(gw->control) &&
+	    (v = views_video(t)) != NULL)
+		control_publish(gw->control, PROTO_EVENT_VIDEO, v);
 	task_history_add(t);
 }
 

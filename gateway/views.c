@@ -1,7 +1,9 @@
 /*
- * views.c: the gateway as the control socket shows it: TASK and STATUS
- * filled from the loop's state into proto/'s views (proto/ writes the
- * field names), and the control socket's operations over the gateway.
+ * views.c: the gateway as the control socket shows it: TASK, STATUS,
+ * VIDEO and POD filled from the loop's state into proto/'s views
+ * (proto/ writes the field names), and the control socket's operations
+ * over the gateway: logs (logs.c streams them), frame (frames.c runs
+ * ffmpeg on the video the task folder holds).
  *
  * Runs in the loop.
  */
@@ -11,6 +13,54 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The task's uploaded video artifact, or NULL. */
+static const struct artifact *
+views_video_artifact(const struct task *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->narts; i++)
+		if (t->arts[i].uploaded && strncmp(t->arts[i].content_type, "video/", 6) == 0)
+			return &t->arts[i];
+	return NULL;
+}
+
+cJSON *
+views_video(const struct task *t)
+{
+	const struct artifact *a = views_video_artifact(t);
+	struct proto_video_view v;
+	char *url;
+	cJSON *j;
+
+	if (a == NULL)
+		return NULL;
+	memset(&v, 0, sizeof v);
+	v.task_id = t->spec->task_id;
+	v.attempt = t->spec->attempt;
+	v.game = t->spec->game;
+	v.status = t->has_outcome ? proto_status_name(t->status) : NULL;
+	v.name = a->name;
+	v.url = url = log_redact_url(a->url);
+	v.content_type = a->content_type;
+	v.bytes = (int64_t)a->bytes;
+	v.reported_ms = t->ts[TASK_DONE] > t->ts[TASK_FAILED] ? t->ts[TASK_DONE] :
+	    t->ts[TASK_FAILED];
+	v.local = !t->dir_gone;
+	j = proto_video_view_encode(&v);
+	free(url);
+	return j;
+}
+
+void
+views_pod_changed(const struct proto_pod_view *v, void *arg)
+{
+	struct gw *gw = arg;
+
+	if (gw->control != NULL && control_has_subscribers(gw->control))
+		control_publish(gw->control, PROTO_EVENT_POD, proto_pod_view_encode(v));
+}
 
 cJSON *
 views_task(const struct task *t)
@@ -208,6 +258,136 @@ views_ops_lag(cJSON *r, int check, void *arg)
 }
 
 static void
+views_ops_pods(cJSON *answer, void *arg)
+{
+	struct gw *gw = arg;
+	struct proto_pod_view *tofree;
+	struct proto_pods p;
+
+	runner_pods(gw->runner, &p, &tofree);
+	proto_pods_encode(answer, &p);
+	free(tofree);
+}
+
+/* Finished tasks with a video, newest first. */
+static cJSON *
+views_ops_videos(void *arg)
+{
+	struct gw *gw = arg;
+	const struct task *t;
+	cJSON *arr = cJSON_CreateArray(), *v;
+
+	TAILQ_FOREACH_REVERSE(t, &gw->history, task_list, entry)
+		if ((v = views_video(t)) != NULL)
+			cJSON_AddItemToArray(arr, v);
+	return arr;
+}
+
+static struct logs_stream *
+views_ops_logs(const char *id, int follow, const struct logs_sink *sink, void *sink_arg,
+    cJSON *answer, char **cause, void *arg)
+{
+	return logs_open(arg, id, follow, sink, sink_arg, answer, cause);
+}
+
+/* A frame being made: what its answer needs. */
+struct views_frame {
+	char *task_id;
+	int attempt;
+	double at;
+	void (*done)(cJSON *, const char *, void *);
+	void *done_arg;
+};
+
+static void
+views_frame_done(const unsigned char *png, size_t len, int width, int height,
+    const char *error, void *arg)
+{
+	struct views_frame *vf = arg;
+	struct proto_frame f;
+	cJSON *answer = NULL;
+
+	if (error == NULL) {
+		memset(&f, 0, sizeof f);
+		f.task_id = vf->task_id;
+		f.attempt = vf->attempt;
+		f.at = vf->at;
+		f.width = width;
+		f.height = height;
+		f.content_type = "image/png";
+		f.data = png;
+		f.len = len;
+		answer = proto_answer_ok();
+		cJSON_AddItemToObject(answer, "frame", proto_frame_encode(&f));
+	}
+	vf->done(answer, error, vf->done_arg);
+	cJSON_Delete(answer);
+	free(vf->task_id);
+	free(vf);
+}
+
+static struct frame_job *
+views_ops_frame(const char *id, double at, void (*done)(cJSON *, const char *, void *),
+    void *done_arg, char **cause, void *arg)
+{
+	struct gw *gw = arg;
+	const struct task *t = task_find(gw, id);
+	const struct artifact *a;
+	struct views_frame *vf;
+	struct frame_job *job;
+	char *why = NULL, *url;
+	off_t size;
+	int taskfd, outfd, fd;
+
+	if (t == NULL) {
+		xasprintf(cause, "no task %s known to this gateway", id);
+		return NULL;
+	}
+	if ((a = views_video_artifact(t)) == NULL) {
+		if (t->state < TASK_DONE)
+			xasprintf(cause, "task %s has no video yet (it is %s)", id,
+			    proto_state_name(t->state));
+		else
+			xasprintf(cause, "task %s has no video", id);
+		return NULL;
+	}
+	if (t->dir_gone) {
+		url = log_redact_url(a->url);
+		/* An http(s) or s3 copy is not downloaded for a still. */
+		xasprintf(cause, "no local copy of the video of task %s (its folder was removed); "
+		    "it is at %s", id, url);
+		free(url);
+		return NULL;
+	}
+	if ((taskfd = taskdir_open(t->dir, cause)) < 0)
+		return NULL;
+	outfd = taskdir_open_sub(taskfd, "output", &why);
+	close(taskfd);
+	fd = outfd < 0 ? -1 : taskdir_artifact_open(outfd, a->name,
+	    (off_t)config_get_int(gw->conf, "storage", "max_artifact_bytes"),
+	    "storage.max_artifact_bytes", &size, &why);
+	if (outfd >= 0)
+		close(outfd);
+	if (fd < 0) {
+		xasprintf(cause, "task %s: output/%s is not read: %s", id, a->name,
+		    why != NULL ? why : "it is gone");
+		free(why);
+		return NULL;
+	}
+	vf = xcalloc(1, sizeof *vf);
+	vf->task_id = xstrdup(id);
+	vf->attempt = t->spec->attempt;
+	vf->at = at;
+	vf->done = done;
+	vf->done_arg = done_arg;
+	if ((job = frames_start(gw->frames, fd, at, views_frame_done, vf, cause)) == NULL) {
+		free(vf->task_id);
+		free(vf);
+	}
+	return job;
+}
+
+static void
 views_ops_gpus(cJSON *r, void *arg)
 {
 	gpus_answer(((struct gw *)arg)->gpus, r);
@@ -220,5 +400,9 @@ const struct control_ops views_control_ops = {
 	views_ops_cancel,
 	views_ops_requeue,
 	views_ops_lag,
+	views_ops_pods,
+	views_ops_videos,
+	views_ops_logs,
+	views_ops_frame,
 	views_ops_gpus,
 };

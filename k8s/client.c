@@ -56,6 +56,8 @@ struct k8s_req {
 	unsigned attempt;
 	struct backoff bo;
 	struct event *timer;
+	struct event *resume_ev;	/* pausable streams: curl_easy_pause from the loop */
+	int paused;
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -251,6 +253,8 @@ client_req_free(struct k8s_req *r)
 	curl_slist_free_all(r->headers);
 	if (r->timer != NULL)
 		event_free(r->timer);
+	if (r->resume_ev != NULL)
+		event_free(r->resume_ev);
 	kbuf_free(&r->resp);
 	free(r->path);
 	free(r->url);
@@ -318,6 +322,10 @@ client_write_cb(char *data, size_t size, size_t n, void *arg)
 			r->in_cb--;
 			if (r->cancelled)
 				return 0;
+			if (rc == K8S_CHUNK_PAUSE && r->o.pausable) {
+				r->paused = 1;
+				return CURL_WRITEFUNC_PAUSE;
+			}
 			if (rc != 0) {
 				r->stopped = 1;
 				return 0;
@@ -600,6 +608,9 @@ client_start(struct k8s_req *r)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout);
 	if (r->o.chunk == NULL)
 		curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	if (r->o.pausable)
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	r->paused = 0;
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, client_write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, client_header_cb);
@@ -671,6 +682,28 @@ k8s_request(struct k8s_client *c, enum k8s_method m, const char *path, const cha
 	TAILQ_INSERT_TAIL(&c->all, r, all_entry);
 	client_submit(r);
 	return r;
+}
+
+static void
+client_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct k8s_req *r = arg;
+
+	if (r->cancelled || r->state != REQ_RUNNING || !r->paused)
+		return;
+	r->paused = 0;
+	/* curl may hand the held chunk to client_write_cb from in here. */
+	curl_easy_pause(r->easy, CURLPAUSE_CONT);
+}
+
+void
+k8s_req_resume(struct k8s_req *r)
+{
+	if (r == NULL || r->cancelled || !r->paused)
+		return;
+	if (r->resume_ev == NULL)
+		r->resume_ev = event_new(r->c->base, -1, 0, client_resume_cb, r);
+	event_active(r->resume_ev, EV_TIMEOUT, 1);
 }
 
 struct k8s_req *

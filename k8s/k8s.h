@@ -159,8 +159,13 @@ struct k8s_response {
 	long retry_after_s;	/* last Retry-After seen, -1 none */
 };
 typedef void k8s_response_cb(const struct k8s_response *, void *arg);
-/* A chunk of a 2xx streamed body; return non-zero to stop the stream. */
+/*
+ * A chunk of a 2xx streamed body; return 0 to go on, K8S_CHUNK_PAUSE to
+ * pause the stream without taking this chunk (on a pausable request:
+ * the same data comes again after k8s_req_resume), anything else to stop.
+ */
 typedef int k8s_chunk_cb(const char *data, size_t len, void *arg);
+#define K8S_CHUNK_PAUSE 2
 
 enum k8s_method { K8S_GET, K8S_POST, K8S_PUT, K8S_PATCH_MERGE, K8S_DELETE };
 
@@ -168,6 +173,12 @@ struct k8s_req_opts {
 	k8s_chunk_cb *chunk;	/* stream the 2xx body to it instead of buffering */
 	long timeout_s;		/* 0: request_timeout_s, or none for streams */
 	int no_retry;		/* return 429/5xx/transport errors at once */
+	/*
+	 * The stream may pause (K8S_CHUNK_PAUSE): it gets an HTTP/1.1
+	 * connection of its own, so a paused stream holds back nothing else
+	 * (the API server's TCP window fills, it stops sending).
+	 */
+	int pausable;
 };
 
 struct k8s_req;
@@ -194,6 +205,11 @@ struct k8s_req *k8s_delete(struct k8s_client *, const char *path, long grace_s,
     const char *propagation, k8s_response_cb *, void *);
 /* Cancel: done is not called. Safe from inside the request's own callbacks. */
 void k8s_req_cancel(struct k8s_req *);
+/*
+ * Go on with a stream its chunk callback paused; the paused chunk comes
+ * again from the loop (an event of its own), never from inside this call.
+ */
+void k8s_req_resume(struct k8s_req *);
 /* Percent-encode a query value (label selectors). Caller frees. */
 char *k8s_query_escape(const char *);
 
@@ -283,7 +299,10 @@ struct k8s_container_state {
 	int running;			/* state.running present */
 	int terminated;			/* state.terminated present */
 	int exit_code;
+	int signal;			/* state.terminated.signal; 0: none */
 	const char *terminated_reason;	/* "Completed", "Error", "OOMKilled", ... */
+	int started;			/* started: true */
+	int restartable;		/* init containers: a sidecar (restartPolicy Always) */
 };
 
 /*
@@ -304,8 +323,17 @@ struct k8s_pod {
 	const char *scheduled_status;	/* PodScheduled condition: "True"/"False" */
 	const char *scheduled_reason;	/* "Unschedulable" */
 	const char *scheduled_message;	/* "0/3 nodes are available: ..." */
-	struct k8s_container_state *containers;
+	const char *initialized_status;	/* Initialized condition: "True"/"False" */
+	const char *ready_status;	/* Ready condition */
+	const char *created;		/* metadata.creationTimestamp (RFC 3339) */
+	const char *start_time;		/* status.startTime */
+	struct k8s_container_state *containers;		/* status.containerStatuses */
 	size_t ncontainers;
+	struct k8s_container_state *init_containers;	/* status.initContainerStatuses */
+	size_t ninit_containers;
+	int spec_containers;		/* len(spec.containers) */
+	int spec_init_containers;	/* len(spec.initContainers) */
+	int spec_sidecars;		/* of those, restartPolicy Always */
 };
 
 /*
@@ -324,6 +352,28 @@ const char *k8s_pod_label(const struct k8s_pod *, const char *key);
 const char *k8s_pod_annotation(const struct k8s_pod *, const char *key);
 /* The kind for informers of pods; its extract's arg is a struct k8s_pod_filter (or NULL). */
 extern const struct k8s_kind k8s_pod_kind;
+
+/* ---- podstatus.c: how kubectl shows a pod ---- */
+
+/*
+ * The STATUS, READY and RESTARTS columns of "kubectl get pods", by
+ * kubectl's printPod rules (k8s.io/kubernetes printers.go): the phase,
+ * or status.reason (Evicted, DeadlineExceeded, NodeLost), or
+ * SchedulingGated; an init container's Init:N/M, Init:<reason>,
+ * Init:ExitCode:N, Init:Signal:N; a container's waiting reason
+ * (ContainerCreating, ErrImagePull, ImagePullBackOff, CrashLoopBackOff)
+ * or terminated reason (Completed, Error, OOMKilled), ExitCode:N,
+ * Signal:N; Running or NotReady when a container still runs after
+ * another completed; Terminating while being deleted and not yet
+ * finished (Unknown for a node lost). Pure.
+ */
+struct k8s_pod_summary {
+	char status[64];
+	int ready;		/* containers ready (sidecars counted) ... */
+	int total;		/* ... of these */
+	int restarts;
+};
+void k8s_pod_summarize(const struct k8s_pod *, struct k8s_pod_summary *);
 
 /* ---- node.c: nodes ---- */
 
@@ -374,7 +424,10 @@ struct k8s_pod_log_opts {
 	long tail_lines;	/* < 0: unset */
 	long limit_bytes;	/* <= 0: unset */
 };
-/* Stream a pod's log to chunk; done ends it (follow: when the container stops). */
+/*
+ * Stream a pod's log to chunk; done ends it (follow: when the container
+ * stops). The request is pausable (see k8s_req_opts).
+ */
 struct k8s_req *k8s_pod_logs(struct k8s_client *, const char *ns, const char *name,
     const struct k8s_pod_log_opts *, k8s_chunk_cb *chunk, k8s_response_cb *done, void *);
 

@@ -1,8 +1,10 @@
 /*
  * pod.c: the pod model: struct k8s_pod extracted from a pod's JSON by
  * walking it with the scanner and decoding only the fields a controller
- * reads (metadata names and labels, the annotations asked for, phase,
- * reasons, PodScheduled, container states). spec and managedFields,
+ * reads (metadata names, labels and times, the annotations asked for,
+ * phase, reasons, the PodScheduled, Initialized and Ready conditions,
+ * container and init container states, how many containers the spec
+ * has). spec and managedFields,
  * the bulk of a pod, are skipped unparsed. The result is one
  * allocation: the struct, its arrays, then its strings.
  *
@@ -21,22 +23,31 @@
 
 struct pod_cont {
 	size_t name, wreason, wmsg, treason;
-	int ready, restarts, running, terminated, exit_code;
+	int ready, restarts, running, terminated, exit_code, signal, started;
+};
+
+/* spec.initContainers[i]: its name, and whether it is a sidecar. */
+struct pod_initspec {
+	size_t name;
+	int sidecar;
 };
 
 struct pod_build {
 	struct kjson j;
 	const struct k8s_pod_filter *f;
 	struct kbuf s;		/* decoded strings, NUL-terminated */
-	size_t ns, name, uid, rv, dts, node, phase, reason, message;
-	size_t sch_status, sch_reason, sch_message;
+	size_t ns, name, uid, rv, dts, node, phase, reason, message, created, start;
+	size_t sch_status, sch_reason, sch_message, init_status, ready_status;
+	int nspec, ninitspec;
 	struct kbuf labels;	/* size_t key, value offset pairs */
 	struct kbuf annots;
 	struct kbuf conts;	/* struct pod_cont */
+	struct kbuf inits;	/* struct pod_cont */
+	struct kbuf initspec;	/* struct pod_initspec */
 };
 
 static __thread struct {
-	struct kbuf s, labels, annots, conts;
+	struct kbuf s, labels, annots, conts, inits, initspec;
 } pod_scratch;
 
 /* A string or null (NOFF). */
@@ -128,6 +139,8 @@ pod_meta(struct pod_build *b, const char *p)
 			p = pod_str(b, p, &b->rv);
 		else if (KJSON_KEY(k, kl, "deletionTimestamp"))
 			p = pod_str(b, p, &b->dts);
+		else if (KJSON_KEY(k, kl, "creationTimestamp"))
+			p = pod_str(b, p, &b->created);
 		else if (KJSON_KEY(k, kl, "labels"))
 			p = pod_map(b, p, &b->labels, 0);
 		else if (KJSON_KEY(k, kl, "annotations"))
@@ -136,6 +149,54 @@ pod_meta(struct pod_build *b, const char *p)
 			p = kjson_skip(&b->j, p);
 		if (p == NULL)
 			return NULL;
+	}
+	return r == 0 ? p : NULL;
+}
+
+/* spec.containers (counted) or spec.initContainers (names, sidecars kept). */
+static const char *
+pod_spec_containers(struct pod_build *b, const char *p, int init)
+{
+	struct pod_initspec is;
+	size_t policy, mark;
+	const char *k;
+	size_t kl;
+	int r, r2, n = 0, m;
+
+	if (kjson_null(&b->j, &p))
+		return p;
+	if (kjson_arr_begin(&b->j, &p) != 0)
+		return NULL;
+	while ((r = kjson_arr_next(&b->j, &p, &n)) == 1) {
+		if (!init) {
+			b->nspec++;
+			if ((p = kjson_skip(&b->j, p)) == NULL)
+				return NULL;
+			continue;
+		}
+		b->ninitspec++;
+		is.name = policy = NOFF;
+		is.sidecar = 0;
+		m = 0;
+		if (kjson_obj_begin(&b->j, &p) != 0)
+			return NULL;
+		while ((r2 = kjson_obj_next(&b->j, &p, &m, &k, &kl)) == 1) {
+			if (KJSON_KEY(k, kl, "name"))
+				p = pod_str(b, p, &is.name);
+			else if (KJSON_KEY(k, kl, "restartPolicy")) {
+				mark = b->s.len;
+				p = pod_str(b, p, &policy);
+				is.sidecar = policy != NOFF && strcmp(b->s.p + policy, "Always") == 0;
+				b->s.len = mark;
+			} else
+				p = kjson_skip(&b->j, p);
+			if (p == NULL)
+				return NULL;
+		}
+		if (r2 != 0)
+			return NULL;
+		if (is.name != NOFF)
+			kbuf_add(&b->initspec, &is, sizeof is);
 	}
 	return r == 0 ? p : NULL;
 }
@@ -152,7 +213,14 @@ pod_spec(struct pod_build *b, const char *p)
 	while ((r = kjson_obj_next(&b->j, &p, &n, &k, &kl)) == 1) {
 		if (KJSON_KEY(k, kl, "nodeName"))
 			p = pod_str(b, p, &b->node);
-		else
+		else if (KJSON_KEY(k, kl, "containers")) {
+			b->nspec = 0;
+			p = pod_spec_containers(b, p, 0);
+		} else if (KJSON_KEY(k, kl, "initContainers")) {
+			b->ninitspec = 0;
+			b->initspec.len = 0;
+			p = pod_spec_containers(b, p, 1);
+		} else
 			p = kjson_skip(&b->j, p);
 		if (p == NULL)
 			return NULL;
@@ -198,7 +266,11 @@ pod_conditions(struct pod_build *b, const char *p)
 			b->sch_status = status;
 			b->sch_reason = reason;
 			b->sch_message = message;
-		} else
+		} else if (type != NOFF && strcmp(b->s.p + type, "Initialized") == 0)
+			b->init_status = status;
+		else if (type != NOFF && strcmp(b->s.p + type, "Ready") == 0)
+			b->ready_status = status;
+		else
 			b->s.len = mark;
 	}
 	return r == 0 ? p : NULL;
@@ -257,6 +329,8 @@ pod_cstate(struct pod_build *b, const char *p, struct pod_cont *c)
 				p = pod_str(b, p, &c->wmsg);
 			else if (which == 2 && KJSON_KEY(k2, kl2, "exitCode"))
 				p = pod_int(b, p, &c->exit_code);
+			else if (which == 2 && KJSON_KEY(k2, kl2, "signal"))
+				p = pod_int(b, p, &c->signal);
 			else
 				p = kjson_skip(&b->j, p);
 			if (p == NULL)
@@ -269,7 +343,7 @@ pod_cstate(struct pod_build *b, const char *p, struct pod_cont *c)
 }
 
 static const char *
-pod_containers(struct pod_build *b, const char *p)
+pod_containers(struct pod_build *b, const char *p, struct kbuf *out)
 {
 	struct pod_cont c;
 	const char *k;
@@ -294,6 +368,11 @@ pod_containers(struct pod_build *b, const char *p)
 					c.ready = 0;
 				else
 					p = kjson_bool(&b->j, p, &c.ready);
+			} else if (KJSON_KEY(k, kl, "started")) {
+				if (kjson_null(&b->j, &p))
+					c.started = 0;
+				else
+					p = kjson_bool(&b->j, p, &c.started);
 			} else if (KJSON_KEY(k, kl, "restartCount"))
 				p = pod_int(b, p, &c.restarts);
 			else if (KJSON_KEY(k, kl, "state"))
@@ -305,7 +384,7 @@ pod_containers(struct pod_build *b, const char *p)
 		}
 		if (r2 != 0)
 			return NULL;
-		kbuf_add(&b->conts, &c, sizeof c);
+		kbuf_add(out, &c, sizeof c);
 	}
 	return r == 0 ? p : NULL;
 }
@@ -328,9 +407,14 @@ pod_status(struct pod_build *b, const char *p)
 			p = pod_str(b, p, &b->message);
 		else if (KJSON_KEY(k, kl, "conditions"))
 			p = pod_conditions(b, p);
+		else if (KJSON_KEY(k, kl, "startTime"))
+			p = pod_str(b, p, &b->start);
 		else if (KJSON_KEY(k, kl, "containerStatuses")) {
 			b->conts.len = 0;
-			p = pod_containers(b, p);
+			p = pod_containers(b, p, &b->conts);
+		} else if (KJSON_KEY(k, kl, "initContainerStatuses")) {
+			b->inits.len = 0;
+			p = pod_containers(b, p, &b->inits);
 		} else
 			p = kjson_skip(&b->j, p);
 		if (p == NULL)
@@ -345,19 +429,38 @@ pod_str_at(const struct pod_build *b, char *strings, size_t off)
 	return off == NOFF ? NULL : strings + off;
 }
 
-/* One block: struct, labels, annotations, containers, strings. */
+static void
+pod_finish_cont(const struct pod_cont *pc, char *strings, struct k8s_container_state *c)
+{
+	c->name = pc->name == NOFF ? NULL : strings + pc->name;
+	c->ready = pc->ready;
+	c->restart_count = pc->restarts;
+	c->waiting_reason = pc->wreason == NOFF ? NULL : strings + pc->wreason;
+	c->waiting_message = pc->wmsg == NOFF ? NULL : strings + pc->wmsg;
+	c->running = pc->running;
+	c->terminated = pc->terminated;
+	c->exit_code = pc->exit_code;
+	c->signal = pc->signal;
+	c->terminated_reason = pc->treason == NOFF ? NULL : strings + pc->treason;
+	c->started = pc->started;
+}
+
+/* One block: struct, labels, annotations, containers, init containers, strings. */
 static struct k8s_pod *
 pod_finish(struct pod_build *b)
 {
 	size_t nl = b->labels.len / (2 * sizeof(size_t)), na = b->annots.len / (2 * sizeof(size_t));
-	size_t nc = b->conts.len / sizeof(struct pod_cont), i, size;
+	size_t nc = b->conts.len / sizeof(struct pod_cont), i, k, size;
+	size_t ni = b->inits.len / sizeof(struct pod_cont);
+	size_t nis = b->initspec.len / sizeof(struct pod_initspec);
+	const struct pod_initspec *is = (const struct pod_initspec *)b->initspec.p;
 	const size_t *pair;
 	const struct pod_cont *pc;
 	struct k8s_pod *pod;
 	char *strings;
 
 	size = sizeof *pod + (nl + na) * sizeof(struct k8s_label) +
-	    nc * sizeof(struct k8s_container_state);
+	    (nc + ni) * sizeof(struct k8s_container_state);
 	pod = xmalloc(size + b->s.len);
 	memset(pod, 0, size);
 	strings = (char *)pod + size;
@@ -379,19 +482,26 @@ pod_finish(struct pod_build *b)
 		pod->annotations[i].key = strings + pair[2 * i];
 		pod->annotations[i].value = strings + pair[2 * i + 1];
 	}
+	pod->init_containers = pod->containers + nc;
+	pod->ninit_containers = ni;
 	pc = (const struct pod_cont *)b->conts.p;
-	for (i = 0; i < nc; i++) {
-		struct k8s_container_state *c = &pod->containers[i];
-		c->name = pod_str_at(b, strings, pc[i].name);
-		c->ready = pc[i].ready;
-		c->restart_count = pc[i].restarts;
-		c->waiting_reason = pod_str_at(b, strings, pc[i].wreason);
-		c->waiting_message = pod_str_at(b, strings, pc[i].wmsg);
-		c->running = pc[i].running;
-		c->terminated = pc[i].terminated;
-		c->exit_code = pc[i].exit_code;
-		c->terminated_reason = pod_str_at(b, strings, pc[i].treason);
+	for (i = 0; i < nc; i++)
+		pod_finish_cont(&pc[i], strings, &pod->containers[i]);
+	pc = (const struct pod_cont *)b->inits.p;
+	for (i = 0; i < ni; i++) {
+		pod_finish_cont(&pc[i], strings, &pod->init_containers[i]);
+		for (k = 0; k < nis && pc[i].name != NOFF; k++)
+			if (strcmp(strings + is[k].name, strings + pc[i].name) == 0)
+				pod->init_containers[i].restartable = is[k].sidecar;
 	}
+	pod->spec_containers = b->nspec;
+	pod->spec_init_containers = b->ninitspec;
+	for (k = 0; k < nis; k++)
+		pod->spec_sidecars += is[k].sidecar;
+	pod->initialized_status = pod_str_at(b, strings, b->init_status);
+	pod->ready_status = pod_str_at(b, strings, b->ready_status);
+	pod->created = pod_str_at(b, strings, b->created);
+	pod->start_time = pod_str_at(b, strings, b->start);
 	pod->meta.namespace = pod_str_at(b, strings, b->ns);
 	if (pod->meta.namespace == NULL)
 		pod->meta.namespace = "";
@@ -424,11 +534,14 @@ k8s_pod_extract(const char *json, size_t len, const struct k8s_pod_filter *f, ch
 	b.labels = pod_scratch.labels;
 	b.annots = pod_scratch.annots;
 	b.conts = pod_scratch.conts;
-	b.s.len = b.labels.len = b.annots.len = b.conts.len = 0;
+	b.inits = pod_scratch.inits;
+	b.initspec = pod_scratch.initspec;
+	b.s.len = b.labels.len = b.annots.len = b.conts.len = b.inits.len = b.initspec.len = 0;
 	kjson_init(&b.j, json, len);
 	b.f = f;
 	b.ns = b.name = b.uid = b.rv = b.dts = b.node = b.phase = b.reason = b.message = NOFF;
-	b.sch_status = b.sch_reason = b.sch_message = NOFF;
+	b.sch_status = b.sch_reason = b.sch_message = b.init_status = b.ready_status = NOFF;
+	b.created = b.start = NOFF;
 	kbuf_reserve(&b.s, 512);
 	if (kjson_obj_begin(&b.j, &p) != 0)
 		goto out;
@@ -464,6 +577,8 @@ out:
 	pod_scratch.labels = b.labels;
 	pod_scratch.annots = b.annots;
 	pod_scratch.conts = b.conts;
+	pod_scratch.inits = b.inits;
+	pod_scratch.initspec = b.initspec;
 	/* A huge pod's scratch is not kept. */
 	if (pod_scratch.s.cap > (1u << 20))
 		kbuf_free(&pod_scratch.s);
@@ -473,6 +588,10 @@ out:
 		kbuf_free(&pod_scratch.labels);
 	if (pod_scratch.conts.cap > (1u << 16))
 		kbuf_free(&pod_scratch.conts);
+	if (pod_scratch.inits.cap > (1u << 16))
+		kbuf_free(&pod_scratch.inits);
+	if (pod_scratch.initspec.cap > (1u << 16))
+		kbuf_free(&pod_scratch.initspec);
 	return pod;
 }
 

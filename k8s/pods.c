@@ -96,6 +96,7 @@ k8s_pod_logs(struct k8s_client *c, const char *ns, const char *name,
 	xasprintf(&path, "%s%s%s", base, *q != '\0' ? "?" : "", *q != '\0' ? q + 1 : "");
 	memset(&o, 0, sizeof o);
 	o.chunk = chunk;
+	o.pausable = 1;
 	r = k8s_request(c, K8S_GET, path, NULL, 0, &o, done, arg);
 	free(base);
 	free(path);

@@ -1,9 +1,9 @@
 /*
  * paiactl-control.c: the commands that talk to the control socket
  * (docs/control.md) through client/'s connection: status, tasks, task,
- * requeue, cancel, logs (read from the task folder the gateway names),
- * watch (the subscribe stream, printed as it comes) and wait (until a
- * starting gateway answers).
+ * requeue, cancel, watch (the subscribe stream, printed as it comes)
+ * and wait (until a starting gateway answers). What the console shows
+ * (logs, pods, videos, frame) is paiactl-console.c's.
  *
  * One short connection per request, each answer awaited for at most
  * 5 s; watch keeps its connection until the gateway closes it or SIGINT.
@@ -14,56 +14,15 @@
 #include "config.h"
 #include "paiactl-int.h"
 
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#define PAIACTL_LOG_POLL_MS 200
-#define PAIACTL_LOG_STATE_MS 1000
-
-/* ---- the control socket ---- */
-
-/* A connection to the gateway's socket (not yet connected); NULL with *cause. */
-static struct client_conn *
-paiactl_conn_new(struct paiactl *ctx, const struct client_conn_opts *opts, char **cause)
-{
-	const char *path;
-
-	if ((path = paiactl_socket(ctx, cause)) == NULL)
-		return NULL;
-	return client_conn_new(client_transport_unix_new(path), opts);
-}
-
-/* {"cmd": cmd, key: value} on a fresh connection: the answer, or NULL with *cause. */
-cJSON *
-paiactl_request(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
-    char **cause)
-{
-	cJSON *req = client_request_new(cmd, key, value), *resp;
-
-	resp = paiactl_call(ctx, req, cause);
-	cJSON_Delete(req);
-	return resp;
-}
 
 /* A member of obj for display ("-" when missing); caller frees. */
 static char *
 paiactl_field(const cJSON *obj, const char *name)
 {
 	return client_text_json(cJSON_GetObjectItemCaseSensitive(obj, name));
-}
-
-/* An answer without its "ok", for --json. */
-static void
-paiactl_answer_print(cJSON *resp)
-{
-	cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
-	paiactl_json_print(resp);
 }
 
 /* ---- status ---- */
@@ -474,227 +433,6 @@ paiactl_cmd_cancel(struct paiactl *ctx, const struct paiactl_args *a)
 	}
 	cJSON_Delete(resp);
 	return 0;
-}
-
-/* ---- logs ---- */
-
-#define PAIACTL_LINE_MAX (64 * 1024)	/* --json: longer lines come in pieces */
-
-struct paiactl_tail {
-	const char *path;
-	int fd;
-	off_t off;
-	dev_t dev;
-	ino_t ino;
-	const char *json_id;	/* --json: the task id, else NULL (bytes as they are) */
-	char *line;		/* --json: the line being read */
-	size_t nline;
-};
-
-/* One log line as {"task_id","line"}: text the game wrote, made valid UTF-8. */
-static void
-paiactl_tail_line(struct paiactl_tail *tl)
-{
-	cJSON *j = cJSON_CreateObject();
-	size_t n = tl->nline;
-	char *text;
-
-	if (n > 0 && tl->line[n - 1] == '\r')
-		n--;
-	text = client_text_utf8(tl->line, n);
-	cJSON_AddStringToObject(j, "task_id", tl->json_id);
-	cJSON_AddStringToObject(j, "line", text);
-	paiactl_json_print(j);
-	cJSON_Delete(j);
-	free(text);
-	tl->nline = 0;
-}
-
-/* Bytes of the log to stdout: as they are, or (--json) as lines. */
-static int
-paiactl_tail_out(struct paiactl_tail *tl, const char *buf, size_t n, char **cause)
-{
-	const char *nl;
-
-	if (tl->json_id == NULL) {
-		if (fwrite(buf, 1, n, stdout) != n) {
-			xasprintf(cause, "stdout: %s", strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	while (n > 0) {
-		size_t take = (nl = memchr(buf, '\n', n)) != NULL ? (size_t)(nl - buf) : n;
-
-		if (take > PAIACTL_LINE_MAX - tl->nline)
-			take = PAIACTL_LINE_MAX - tl->nline;
-		if (tl->line == NULL)
-			tl->line = xmalloc(PAIACTL_LINE_MAX);
-		memcpy(tl->line + tl->nline, buf, take);
-		tl->nline += take;
-		buf += take;
-		n -= take;
-		if (n > 0 && *buf == '\n') {
-			buf++;
-			n--;
-			paiactl_tail_line(tl);
-		} else if (tl->nline == PAIACTL_LINE_MAX)
-			paiactl_tail_line(tl);
-	}
-	return 0;
-}
-
-/* Copy what is new in the file to stdout; 0, or -1 with *cause. */
-static int
-paiactl_tail_copy(struct paiactl_tail *tl, char **cause)
-{
-	char buf[65536];
-	struct stat st;
-	ssize_t n;
-
-	if (tl->fd < 0) {
-		if ((tl->fd = open(tl->path, O_RDONLY | O_CLOEXEC)) < 0) {
-			if (errno == ENOENT)
-				return 0;	/* not written yet */
-			xasprintf(cause, "%s: %s", tl->path, strerror(errno));
-			return -1;
-		}
-		if (fstat(tl->fd, &st) == 0) {
-			tl->dev = st.st_dev;
-			tl->ino = st.st_ino;
-		}
-		tl->off = 0;
-	}
-	/* Replaced (a new attempt) or truncated: start again from the top. */
-	if (stat(tl->path, &st) == 0 && (st.st_ino != tl->ino || st.st_dev != tl->dev)) {
-		close(tl->fd);
-		tl->fd = -1;
-		return paiactl_tail_copy(tl, cause);
-	}
-	if (fstat(tl->fd, &st) == 0 && st.st_size < tl->off) {
-		lseek(tl->fd, 0, SEEK_SET);
-		tl->off = 0;
-	}
-	while ((n = read(tl->fd, buf, sizeof buf)) > 0) {
-		if (paiactl_tail_out(tl, buf, (size_t)n, cause) != 0)
-			return -1;
-		tl->off += n;
-	}
-	if (n < 0 && errno != EINTR) {
-		xasprintf(cause, "%s: %s", tl->path, strerror(errno));
-		return -1;
-	}
-	fflush(stdout);
-	return 0;
-}
-
-static int
-paiactl_task_final(const cJSON *task)
-{
-	const char *s = client_json_str(task, "state");
-
-	return s != NULL && (strcmp(s, "done") == 0 || strcmp(s, "failed") == 0);
-}
-
-/* Where a task's log is: its folder, else a file:// log_url once uploaded. */
-static char *
-paiactl_task_log_path(const cJSON *task)
-{
-	const char *p = client_json_str(task, "log_path"), *u = client_json_str(task, "log_url");
-
-	if (p != NULL && *p != '\0' && (access(p, F_OK) == 0 || u == NULL ||
-	    strncmp(u, "file://", 7) != 0))
-		return xstrdup(p);
-	if (u != NULL && strncmp(u, "file://", 7) == 0 && u[7] == '/')
-		return xstrdup(u + 7);
-	return p != NULL && *p != '\0' ? xstrdup(p) : NULL;
-}
-
-int
-paiactl_cmd_logs(struct paiactl *ctx, const struct paiactl_args *a)
-{
-	const char *id = a->operands[0];
-	struct paiactl_tail tl;
-	cJSON *resp;
-	const cJSON *task;
-	char *cause = NULL, *path = NULL, *why = NULL;
-	int64_t next_query;
-	int rc = 1, final;
-
-	if ((resp = paiactl_request(ctx, "task", "id", id, &cause)) == NULL)
-		return paiactl_err_cause(cause);
-	task = cJSON_GetObjectItemCaseSensitive(resp, "task");
-	if (!cJSON_IsObject(task) || (path = paiactl_task_log_path(task)) == NULL) {
-		cJSON_Delete(resp);
-		return paiactl_err("task %s has no log_path", id);
-	}
-	final = paiactl_task_final(task);
-	cJSON_Delete(resp);
-
-	memset(&tl, 0, sizeof tl);
-	tl.path = path;
-	tl.fd = -1;
-	if (paiactl_arg(a, "json") != NULL)
-		tl.json_id = id;
-	if (paiactl_arg(a, "follow") == NULL || final) {
-		if (paiactl_tail_copy(&tl, &cause) != 0) {
-			paiactl_err_cause(cause);
-			goto out;
-		}
-		if (tl.fd < 0) {
-			paiactl_err("%s: %s", path, strerror(ENOENT));
-			goto out;
-		}
-		rc = 0;
-		goto out;
-	}
-
-	paiactl_signals_catch();
-	next_query = util_mono_ms() + PAIACTL_LOG_STATE_MS;
-	while (!*ctx->stop) {
-		if (paiactl_tail_copy(&tl, &cause) != 0) {
-			paiactl_err_cause(cause);
-			goto out;
-		}
-		if (util_mono_ms() >= next_query) {
-			if ((resp = paiactl_request(ctx, "task", "id", id, &cause)) == NULL) {
-				if (*ctx->stop) {
-					free(cause);
-					break;
-				}
-				/* Show what the log has before saying why we stop. */
-				if (paiactl_tail_copy(&tl, &why) != 0)
-					free(why);
-				paiactl_err_cause(cause);
-				goto out;
-			}
-			final = paiactl_task_final(cJSON_GetObjectItemCaseSensitive(resp, "task"));
-			cJSON_Delete(resp);
-			if (final)
-				break;
-			next_query = util_mono_ms() + PAIACTL_LOG_STATE_MS;
-		}
-		poll(NULL, 0, PAIACTL_LOG_POLL_MS);
-	}
-	/* What the game wrote between the last read and its end. */
-	if (paiactl_tail_copy(&tl, &cause) != 0) {
-		paiactl_err_cause(cause);
-		goto out;
-	}
-	if (tl.fd < 0 && !*ctx->stop) {
-		paiactl_err("%s: %s", path, strerror(ENOENT));
-		goto out;
-	}
-	rc = 0;
-out:
-	/* The last line, when the log does not end with a newline. */
-	if (tl.nline > 0)
-		paiactl_tail_line(&tl);
-	free(tl.line);
-	if (tl.fd >= 0)
-		close(tl.fd);
-	free(path);
-	return rc;
 }
 
 /* ---- watch ---- */

@@ -152,10 +152,9 @@ paiactl_cmd_gpus(struct paiactl *ctx, const struct paiactl_args *a)
 	if ((resp = paiactl_request(ctx, "gpus", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	nodes = cJSON_GetObjectItemCaseSensitive(resp, "nodes");
-	if (json) {
-		cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
-		paiactl_json_print(resp);
-	} else if (proto_gpus_decode(nodes, &g, &cause) != 0) {
+	if (json)
+		paiactl_answer_print(resp);
+	else if (proto_gpus_decode(nodes, &g, &cause) != 0) {
 		cJSON_Delete(resp);
 		rc = paiactl_err("%s: the gpus answer: %s", ctx->loc.socket_path, cause);
 		free(cause);

@@ -84,11 +84,24 @@ int paiactl_kafka_resolve(struct paiactl *, char **cause);
 /* A Kafka client for the gateway found (paiactl_kafka_resolve first), with -c's kafka.*. */
 struct client_kafka *paiactl_kafka_new(struct paiactl *, rd_kafka_type_t, size_t biggest,
     void (*dr_msg_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *), char **cause);
-/* One request on a fresh connection to the gateway: the answer, or NULL with *cause. */
+/* A connection to the gateway's socket (not yet connected); NULL with *cause. */
+struct client_conn *paiactl_conn_new(struct paiactl *, const struct client_conn_opts *,
+    char **cause);
+/*
+ * One request on a fresh connection to the gateway, its answer awaited
+ * for at most timeout_ms (paiactl_call: PAIACTL_ANSWER_MS): the answer,
+ * or NULL with *cause.
+ */
+cJSON *paiactl_call_ms(struct paiactl *, const cJSON *req, int timeout_ms, char **cause);
 cJSON *paiactl_call(struct paiactl *, const cJSON *req, char **cause);
+/* paiactl_call of {"cmd": cmd, key: value} (key NULL: no field). */
+cJSON *paiactl_request(struct paiactl *, const char *cmd, const char *key, const char *value,
+    char **cause);
 
 /* Print one JSON value compactly on a line (takes no ownership). */
 void paiactl_json_print(const cJSON *);
+/* An answer without its "ok", for --json. */
+void paiactl_answer_print(cJSON *resp);
 /* "yes", "no", or "-" for what is not a boolean. */
 const char *paiactl_yesno(const cJSON *);
 
@@ -122,16 +135,14 @@ int paiactl_cmd_tasks(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_task(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_requeue(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_cancel(struct paiactl *, const struct paiactl_args *);
-int paiactl_cmd_logs(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_watch(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_wait(struct paiactl *, const struct paiactl_args *);
-/*
- * {"cmd": cmd, key: value} (key NULL: no field) on a fresh connection:
- * the answer, or NULL with *cause (paiactl-control.c).
- */
-cJSON *paiactl_request(struct paiactl *, const char *cmd, const char *key, const char *value,
-    char **cause);
 
+/* What the console shows, for scripts (paiactl-console.c). */
+int paiactl_cmd_pods(struct paiactl *, const struct paiactl_args *);
+int paiactl_cmd_logs(struct paiactl *, const struct paiactl_args *);
+int paiactl_cmd_videos(struct paiactl *, const struct paiactl_args *);
+int paiactl_cmd_frame(struct paiactl *, const struct paiactl_args *);
 /* The GPU view (paiactl-gpu.c). */
 int paiactl_cmd_gpus(struct paiactl *, const struct paiactl_args *);
 /* Task ids the gateway knows, one per line, for completion; silent on errors. */

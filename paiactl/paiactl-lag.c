@@ -4,7 +4,8 @@
  * (--group G, --broker: every partition of the group's topic, whoever
  * owns it, also while every gateway is down). Both come out in one
  * shape, the LAG object of docs/control.md, which --json prints and the
- * table is drawn from.
+ * table is drawn from; a gateway's also has each partition's last checks
+ * (history), drawn as sparklines by --history.
  *
  * Judging a group from one look at the broker: a partition is STOP when
  * tasks wait on it and no member of the group owns it (no gateway will
@@ -18,6 +19,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "proto.h"
 
 #define PAIACTL_LAG_MS 5000		/* each of the five questions to the broker */
 #define PAIACTL_LAG_GROUP "paia-gateway"	/* the gateway's default kafka.group.id */
@@ -259,6 +262,48 @@ paiactl_lag_print(const cJSON *root)
 	}
 }
 
+/*
+ * --history: each partition's last checks (a gateway's "history",
+ * decoded by proto/) as a sparkline, oldest first, with the time they
+ * span, the highest and the latest lag.
+ */
+static void
+paiactl_lag_history_print(const cJSON *root)
+{
+	static const char *const bars[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+	const struct proto_lag_view *v;
+	struct proto_lag l;
+	char *cause = NULL, dur[32];
+	int64_t max, span;
+	size_t i, k;
+
+	if (proto_lag_decode(root, &l, &cause) != 0) {
+		paiactl_err("the lag answer's history: %s", cause);
+		free(cause);
+		return;
+	}
+	printf("\n");
+	for (i = 0; i < l.npartitions; i++) {
+		v = &l.partitions[i];
+		if (v->nhistory == 0) {
+			printf("partition %d: no history yet\n", (int)v->partition);
+			continue;
+		}
+		for (max = 0, k = 0; k < v->nhistory; k++)
+			if (v->history[k].lag > max)
+				max = v->history[k].lag;
+		printf("partition %d: ", (int)v->partition);
+		for (k = 0; k < v->nhistory; k++)
+			fputs(v->history[k].lag < 0 ? " " : max == 0 ? bars[0] :
+			    bars[(size_t)(v->history[k].lag * 7 / max)], stdout);
+		span = v->history[v->nhistory - 1].t_ms - v->history[0].t_ms;
+		printf("  %zu checks over %s, max lag %jd, now %jd\n", v->nhistory,
+		    client_text_duration(span, dur, sizeof dur), (intmax_t)max,
+		    (intmax_t)v->history[v->nhistory - 1].lag);
+	}
+	proto_lag_clear(&l);
+}
+
 /* The group to ask the broker about: --group, kafka.group.id of -c, the default. */
 static const char *
 paiactl_lag_group(const struct paiactl *ctx, const struct paiactl_args *a)
@@ -301,9 +346,10 @@ int
 paiactl_cmd_lag(struct paiactl *ctx, const struct paiactl_args *a)
 {
 	int broker = paiactl_arg(a, "group") != NULL || paiactl_arg(a, "broker") != NULL, rc;
+	int history = paiactl_arg(a, "history") != NULL;
 	long long max_lag_s = 0;
 	char *cause = NULL;
-	cJSON *root, *req;
+	cJSON *root;
 
 	if ((rc = paiactl_arg_int(a, "max-lag-s", 1, INT32_MAX, &max_lag_s)) != 0)
 		return rc;
@@ -312,20 +358,24 @@ paiactl_cmd_lag(struct paiactl *ctx, const struct paiactl_args *a)
 	if (max_lag_s > 0 && !broker)
 		return paiactl_usage_err(a->cmd, "--max-lag-s judges the broker's view: give "
 		    "--group G or --broker (a gateway judges its own with [health])");
+	if (history && broker)
+		return paiactl_usage_err(a->cmd, "--history: the broker keeps no history of a "
+		    "group's lag; a gateway does (leave out --group and --broker)");
 	if (broker)
 		root = paiactl_lag_from_broker(ctx, a, max_lag_s, &cause);
 	else {
-		req = client_request_new("lag", NULL, NULL);
-		root = paiactl_call(ctx, req, &cause);
-		cJSON_Delete(req);
+		root = paiactl_request(ctx, "lag", NULL, NULL, &cause);
 		cJSON_DeleteItemFromObjectCaseSensitive(root, "ok");
 	}
 	if (root == NULL)
 		return paiactl_err_cause(cause);
 	if (paiactl_arg(a, "json") != NULL)
 		paiactl_json_print(root);
-	else
+	else {
 		paiactl_lag_print(root);
+		if (history)
+			paiactl_lag_history_print(root);
+	}
 	/* Scripts and probes: 3 says "unhealthy", as opposed to 1 for an error. */
 	rc = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "healthy")) ? 3 : 0;
 	cJSON_Delete(root);

@@ -3,9 +3,10 @@
  * It finds one gateway (flags, environment, paia-gateway.conf, the
  * embedded.json an embedded gateway leaves in its state folder), talks
  * JSON lines to its control socket (status, tasks, task, requeue,
- * cancel, logs, watch: paiactl-control.c, docs/control.md), and reaches
- * Kafka directly to submit tasks, read results and measure a group's
- * lag from the broker (paiactl-kafka.c, paiactl-lag.c). Finding the
+ * cancel, watch, wait: paiactl-control.c; logs, pods, videos, frame:
+ * paiactl-console.c; docs/control.md), and reaches Kafka directly to
+ * submit tasks, read results and measure a group's lag from the broker
+ * (paiactl-kafka.c, paiactl-lag.c). Finding the
  * gateway, the connection and text are client/'s; this file holds main,
  * the command table and what it drives: flag parsing, -h, usage lines,
  * shell completion (paiactl __complete), and the tables all print.
@@ -102,6 +103,8 @@ static const struct paiactl_flag paiactl_f_lag[] = {
 	  "paia-gateway)" },
 	{ "max-lag-s", 0, "S", "with the broker: also unhealthy when the oldest task waiting "
 	  "is older than S seconds" },
+	{ "history", 0, NULL, "a gateway's last lag checks per partition as a sparkline "
+	  "(--json always has them)" },
 	PAIACTL_F_JSON("the LAG object (docs/control.md), the same from a gateway or the "
 	    "broker"),
 	PAIACTL_F_END
@@ -126,8 +129,25 @@ static const struct paiactl_flag paiactl_f_cancel[] = {
 	PAIACTL_F_END
 };
 static const struct paiactl_flag paiactl_f_logs[] = {
-	{ "follow", 'f', NULL, "keep printing what is appended until the task ends" },
-	PAIACTL_F_JSON("one line per log line: {\"task_id\",\"line\"}"),
+	{ "follow", 'f', NULL, "keep printing what the game writes until it has ended" },
+	PAIACTL_F_JSON("one line per log line: {\"task_id\",\"line\"} (a line over 64 KiB "
+	    "in pieces)"),
+	PAIACTL_F_END
+};
+static const struct paiactl_flag paiactl_f_pods[] = {
+	PAIACTL_F_JSON("the pods answer: {\"runner\",\"namespace\",\"synced\",\"pods\":"
+	    "[POD,...]}"),
+	PAIACTL_F_END
+};
+static const struct paiactl_flag paiactl_f_videos[] = {
+	PAIACTL_F_JSON("the videos answer: {\"videos\":[VIDEO,...]}"),
+	PAIACTL_F_END
+};
+static const struct paiactl_flag paiactl_f_frame[] = {
+	{ "output", 'o', "FILE", "where the PNG goes, - for stdout (required)" },
+	{ "at", 0, "S", "the second of the video, 0 (the default) to 604800, fractions too" },
+	PAIACTL_F_JSON("what was written: {\"task_id\",\"attempt\",\"at\",\"width\","
+	    "\"height\",\"bytes\",\"file\"}"),
 	PAIACTL_F_END
 };
 static const struct paiactl_flag paiactl_f_watch[] = {
@@ -161,7 +181,14 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	  "run a finished task again as a new attempt" },
 	{ "cancel", "ID", paiactl_f_cancel, paiactl_cmd_cancel,
 	  "stop a task (it ends as cancelled)" },
-	{ "logs", "ID", paiactl_f_logs, paiactl_cmd_logs, "print a task's log" },
+	{ "logs", "ID", paiactl_f_logs, paiactl_cmd_logs,
+	  "print a task's log, streamed by the gateway (a remote one too)" },
+	{ "pods", "", paiactl_f_pods, paiactl_cmd_pods,
+	  "the game pods (runner.type = k8s), kubectl-style" },
+	{ "videos", "", paiactl_f_videos, paiactl_cmd_videos,
+	  "recent tasks with a video, newest first" },
+	{ "frame", "ID", paiactl_f_frame, paiactl_cmd_frame,
+	  "a still of a task's video as PNG, made on the gateway" },
 	{ "watch", "", paiactl_f_watch, paiactl_cmd_watch,
 	  "print the gateway's events as JSON lines" },
 	{ "wait", "", paiactl_f_wait, paiactl_cmd_wait,
@@ -545,16 +572,24 @@ paiactl_kafka_new(struct paiactl *ctx, rd_kafka_type_t type, size_t biggest,
 	return client_kafka_new(type, &a, cause);
 }
 
-static cJSON *
-paiactl_call_ms(struct paiactl *ctx, const cJSON *req, int timeout_ms, char **cause)
+struct client_conn *
+paiactl_conn_new(struct paiactl *ctx, const struct client_conn_opts *opts, char **cause)
 {
-	struct client_conn *c;
 	const char *path;
-	cJSON *resp;
 
 	if ((path = paiactl_socket(ctx, cause)) == NULL)
 		return NULL;
-	c = client_conn_new(client_transport_unix_new(path), NULL);
+	return client_conn_new(client_transport_unix_new(path), opts);
+}
+
+cJSON *
+paiactl_call_ms(struct paiactl *ctx, const cJSON *req, int timeout_ms, char **cause)
+{
+	struct client_conn *c;
+	cJSON *resp;
+
+	if ((c = paiactl_conn_new(ctx, NULL, cause)) == NULL)
+		return NULL;
 	resp = client_call(c, req, timeout_ms, ctx->stop, cause);
 	client_conn_free(c);
 	return resp;
@@ -564,6 +599,17 @@ cJSON *
 paiactl_call(struct paiactl *ctx, const cJSON *req, char **cause)
 {
 	return paiactl_call_ms(ctx, req, PAIACTL_ANSWER_MS, cause);
+}
+
+cJSON *
+paiactl_request(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
+    char **cause)
+{
+	cJSON *req = client_request_new(cmd, key, value), *resp;
+
+	resp = paiactl_call(ctx, req, cause);
+	cJSON_Delete(req);
+	return resp;
 }
 
 void
@@ -597,6 +643,13 @@ paiactl_json_print(const cJSON *j)
 		fatalx("paiactl: cannot print JSON");
 	printf("%s\n", s);
 	cJSON_free(s);
+}
+
+void
+paiactl_answer_print(cJSON *resp)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
+	paiactl_json_print(resp);
 }
 
 const char *

@@ -20,7 +20,7 @@
 
 #include "common.h"
 
-enum { F_ID = 1, F_STATE = 2, F_CHECK = 4 };
+enum { F_ID = 1, F_STATE = 2, F_CHECK = 4, F_FOLLOW = 8, F_AT = 16 };
 
 static const struct proto_cmd_def {
 	const char *name;
@@ -43,6 +43,14 @@ static const struct proto_cmd_def {
 	  "turn the connection into a stream of events" },
 	{ "gpus", PROTO_CMD_GPUS, 0, 0, "no other field",
 	  "the GPU nodes, their cards and the tasks holding them (gpu.c)" },
+	{ "pods", PROTO_CMD_PODS, 0, 0, "no other field",
+	  "the game pods as the k8s runner's informer sees them (POD)" },
+	{ "logs", PROTO_CMD_LOGS, F_ID | F_FOLLOW, F_ID, "id, follow",
+	  "a task's log as log events, then log_end" },
+	{ "videos", PROTO_CMD_VIDEOS, 0, 0, "no other field",
+	  "recent tasks whose result has a video, newest first (VIDEO)" },
+	{ "frame", PROTO_CMD_FRAME, F_ID | F_AT, F_ID, "id, at",
+	  "a still of a task's video as PNG" },
 };
 
 const char *
@@ -131,7 +139,9 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 	cJSON_ArrayForEach(f, root) {
 		int bit = strcmp(f->string, "id") == 0 ? F_ID :
 		    strcmp(f->string, "state") == 0 ? F_STATE :
-		    strcmp(f->string, "check") == 0 ? F_CHECK : 0;
+		    strcmp(f->string, "check") == 0 ? F_CHECK :
+		    strcmp(f->string, "follow") == 0 ? F_FOLLOW :
+		    strcmp(f->string, "at") == 0 ? F_AT : 0;
 
 		if (strcmp(f->string, "cmd") == 0)
 			continue;
@@ -143,13 +153,25 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 			goto out;
 		}
 		seen |= bit;
-		if (bit == F_CHECK) {
+		if (bit == F_CHECK || bit == F_FOLLOW) {
 			if (!cJSON_IsBool(f)) {
-				xasprintf(cause, "field 'check' must be a boolean, not %s",
+				xasprintf(cause, "field '%s' must be a boolean, not %s", f->string,
 				    proto_type_name(f));
 				goto out;
 			}
-			req->check = cJSON_IsTrue(f);
+			*(bit == F_CHECK ? &req->check : &req->follow) = cJSON_IsTrue(f);
+		} else if (bit == F_AT) {
+			if (!cJSON_IsNumber(f)) {
+				xasprintf(cause, "field 'at' must be a number, not %s",
+				    proto_type_name(f));
+				goto out;
+			}
+			if (!(f->valuedouble >= 0 && f->valuedouble <= PROTO_FRAME_AT_MAX)) {
+				xasprintf(cause, "field 'at' must be 0 to %.0f (seconds into the video)",
+				    PROTO_FRAME_AT_MAX);
+				goto out;
+			}
+			req->at = f->valuedouble;
 		} else if (control_string_field(f, bit == F_ID ? &req->id : &req->state,
 		    cause) != 0)
 			goto out;
@@ -202,6 +224,10 @@ proto_request_build(const struct proto_request *req)
 		cJSON_AddStringToObject(r, "state", req->state);
 	if (req->check)
 		cJSON_AddTrueToObject(r, "check");
+	if (req->follow)
+		cJSON_AddTrueToObject(r, "follow");
+	if (req->cmd == PROTO_CMD_FRAME && req->at > 0)
+		cJSON_AddNumberToObject(r, "at", req->at);
 	return control_print(r);
 }
 
@@ -254,7 +280,7 @@ fail:
 	return -1;
 }
 
-static const char *event_names[] = { "task", "status", "gpu" };
+static const char *event_names[] = { "task", "status", "gpu", "pod", "video", "log", "log_end" };
 
 char *
 proto_event_encode(enum proto_event_type type, cJSON *payload)
@@ -686,8 +712,8 @@ proto_status_compatible(const struct proto_status_view *v, char **cause)
 cJSON *
 proto_lag_encode_partitions(const struct proto_lag_view *v, size_t n)
 {
-	cJSON *a = cJSON_CreateArray(), *o;
-	size_t i;
+	cJSON *a = cJSON_CreateArray(), *o, *h, *e;
+	size_t i, k;
 
 	for (i = 0; i < n; i++) {
 		o = cJSON_CreateObject();
@@ -703,9 +729,47 @@ proto_lag_encode_partitions(const struct proto_lag_view *v, size_t n)
 			cJSON_AddStringToObject(o, "why", v[i].why);
 		if (v[i].log_end_error != NULL)
 			cJSON_AddStringToObject(o, "log_end_error", v[i].log_end_error);
+		h = cJSON_AddArrayToObject(o, "history");
+		for (k = 0; k < v[i].nhistory; k++) {
+			e = cJSON_CreateArray();
+			cJSON_AddItemToArray(e, cJSON_CreateNumber((double)v[i].history[k].t_ms));
+			cJSON_AddItemToArray(e, cJSON_CreateNumber((double)v[i].history[k].lag));
+			cJSON_AddItemToArray(h, e);
+		}
 		cJSON_AddItemToArray(a, o);
 	}
 	return a;
+}
+
+/* history: [[t_ms, lag], ...] of whole numbers; the samples go to out (counted first). */
+static int
+control_get_history(const cJSON *e, struct proto_lag_sample *out, size_t *n, char **cause)
+{
+	const cJSON *h = cJSON_GetObjectItemCaseSensitive(e, "history"), *s, *t, *l;
+
+	*n = 0;
+	if (h == NULL || cJSON_IsNull(h))
+		return 0;
+	if (!cJSON_IsArray(h)) {
+		xasprintf(cause, "field 'history' must be an array, not %s", proto_type_name(h));
+		return -1;
+	}
+	cJSON_ArrayForEach(s, h) {
+		t = cJSON_GetArrayItem(s, 0);
+		l = cJSON_GetArrayItem(s, 1);
+		if (!cJSON_IsArray(s) || cJSON_GetArraySize(s) != 2 || !cJSON_IsNumber(t) ||
+		    !cJSON_IsNumber(l) || !(t->valuedouble >= 0 && t->valuedouble < 9e15) ||
+		    !(l->valuedouble >= -1 && l->valuedouble < 9e15)) {
+			xasprintf(cause, "field 'history' must hold [time_ms, lag] pairs of numbers");
+			return -1;
+		}
+		if (out != NULL) {
+			out[*n].t_ms = (int64_t)t->valuedouble;
+			out[*n].lag = (int64_t)l->valuedouble;
+		}
+		(*n)++;
+	}
+	return 0;
 }
 
 int
@@ -713,7 +777,8 @@ proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
 {
 	const cJSON *parts, *e;
 	struct proto_lag_view *pv;
-	size_t i, n;
+	struct proto_lag_sample *samples;
+	size_t i, n, k, total = 0;
 
 	memset(l, 0, sizeof *l);
 	l->healthy = 1;
@@ -727,11 +792,20 @@ proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
 		return -1;
 	}
 	n = (size_t)cJSON_GetArraySize(parts);
+	cJSON_ArrayForEach(e, parts) {
+		if (control_get_history(e, NULL, &k, cause) != 0)
+			return -1;
+		total += k;
+	}
 	l->own = proto_own_new(NULL);
 	((struct proto_own *)l->own)->arrays[0] = pv = xcalloc(n + 1, sizeof *pv);
+	((struct proto_own *)l->own)->arrays[1] = samples = xcalloc(total + 1, sizeof *samples);
 	i = 0;
 	cJSON_ArrayForEach(e, parts) {
 		pv[i].committed = pv[i].log_end = pv[i].lag = -1;
+		control_get_history(e, samples, &pv[i].nhistory, cause);
+		pv[i].history = samples;
+		samples += pv[i].nhistory;
 		if (!cJSON_IsObject(e)) {
 			xasprintf(cause, "field 'partitions' must hold objects, not %s",
 			    proto_type_name(e));

@@ -282,13 +282,21 @@ enum proto_cmd {
 	PROTO_CMD_LAG,
 	PROTO_CMD_SUBSCRIBE,
 	PROTO_CMD_GPUS,
+	PROTO_CMD_PODS,
+	PROTO_CMD_LOGS,
+	PROTO_CMD_VIDEOS,
+	PROTO_CMD_FRAME,
 	PROTO_NCMDS
 };
+/* frame: the longest "at" taken (seconds into a video). */
+#define PROTO_FRAME_AT_MAX (7 * 24 * 3600.0)
 struct proto_request {
 	enum proto_cmd cmd;
-	char *id;	/* task, requeue, cancel: 1..TASK_ID_MAX bytes */
+	char *id;	/* task, requeue, cancel, logs, frame: 1..TASK_ID_MAX bytes */
 	char *state;	/* tasks: a state name, "active", or NULL for all */
 	int check;	/* lag: start a health check round */
+	int follow;	/* logs: go on until the task's game ends */
+	double at;	/* frame: seconds into the video, 0..PROTO_FRAME_AT_MAX */
 };
 /* The command's name ("status", ...). */
 const char *proto_cmd_name(enum proto_cmd);
@@ -398,6 +406,13 @@ struct proto_lag_view {
 	int bad_checks;
 	const char *why;		/* NULL: absent */
 	const char *log_end_error;
+	/* The last lag measurements, oldest first ("history": [[t_ms, lag], ...]). */
+	const struct proto_lag_sample *history;
+	size_t nhistory;
+};
+struct proto_lag_sample {
+	int64_t t_ms;			/* wall ms */
+	int64_t lag;
 };
 struct proto_lag {
 	const struct proto_lag_view *partitions;
@@ -422,9 +437,13 @@ char *proto_answer_error(const char *message);
 int proto_answer_parse(const char *line, size_t len, cJSON **root, int *ok,
     const char **error, char **cause);
 
-/* Events on a subscribed connection. */
-enum proto_event_type { PROTO_EVENT_TASK, PROTO_EVENT_STATUS, PROTO_EVENT_GPU,
-	PROTO_EVENT_OTHER };
+/*
+ * Events: task, status, gpu (and pod, video) on a subscribed connection;
+ * log and log_end on a connection that asked for a task's log. OTHER
+ * is an event this client does not know (a newer gateway's).
+ */
+enum proto_event_type { PROTO_EVENT_TASK, PROTO_EVENT_STATUS, PROTO_EVENT_GPU, PROTO_EVENT_POD,
+	PROTO_EVENT_VIDEO, PROTO_EVENT_LOG, PROTO_EVENT_LOG_END, PROTO_EVENT_OTHER };
 char *proto_event_encode(enum proto_event_type, cJSON *payload);
 /*
  * Which event a line is, and its payload (borrowed from *root, which the
@@ -432,6 +451,135 @@ char *proto_event_encode(enum proto_event_type, cJSON *payload);
  */
 int proto_event_parse(const char *line, size_t len, cJSON **root,
     enum proto_event_type *type, const cJSON **payload, char **cause);
+
+/* ---- console.c: the views the console reads besides TASK, STATUS, LAG ---- */
+
+/* One of the gateway's game pods as its informer sees it (POD). */
+struct proto_pod_view {
+	const char *name;
+	const char *namespace;
+	const char *task_id;		/* NULL: not known (a pod of no task) */
+	int attempt;			/* 0: not known */
+	const char *phase;		/* Pending Running Succeeded Failed Unknown; NULL: none yet */
+	const char *status;		/* kubectl's STATUS column */
+	int ready;			/* containers ready ... */
+	int total;			/* ... of these */
+	int restarts;
+	const char *node;		/* NULL: not scheduled */
+	int64_t created_ms;		/* wall ms; 0: unknown */
+	int64_t started_ms;		/* status.startTime; 0: not started */
+	int deleting;			/* deletionTimestamp set */
+	const char *message;		/* why it is in that status, when the pod says; or NULL */
+	int deleted;			/* events only: the pod is gone */
+};
+cJSON *proto_pod_view_encode(const struct proto_pod_view *);
+/* Strings borrowed from j. */
+int proto_pod_view_decode(const cJSON *j, struct proto_pod_view *, char **cause);
+
+/* The pods answer: the runner, and its pods (runner "local": none). */
+struct proto_pods {
+	const char *runner;		/* "k8s", "local" */
+	const char *namespace;		/* k8s: where the pods are */
+	int synced;			/* the informer has listed once */
+	const struct proto_pod_view *pods;
+	size_t npods;
+	void *own;
+};
+/* Add the answer's fields to answer (pods copied in). */
+void proto_pods_encode(cJSON *answer, const struct proto_pods *);
+int proto_pods_decode(const cJSON *answer, struct proto_pods *, char **cause);
+void proto_pods_clear(struct proto_pods *);
+
+/*
+ * A piece of a task's log (event "log"). data is text: the log's bytes
+ * as UTF-8, each byte that is not part of valid UTF-8, and each NUL,
+ * replaced by U+FFFD; offset and bytes count the log's own bytes, so a
+ * client can resume or tell a gap. At most PROTO_LOG_CHUNK bytes of log
+ * a chunk.
+ */
+#define PROTO_LOG_CHUNK (16 * 1024)
+struct proto_log_chunk {
+	const char *task_id;
+	int attempt;
+	const char *source;		/* "file" (output/log.txt), "stored" (its uploaded copy), "pod" */
+	int64_t offset;			/* of the first byte in the log */
+	int64_t bytes;			/* of the log this chunk covers */
+	const char *data;
+	size_t len;			/* of data (encode: the raw bytes; decode: the text) */
+};
+/*
+ * The log's bytes raw[0..len) as a chunk's text (caller frees): invalid
+ * UTF-8 and NUL become U+FFFD. *keep says how many bytes at the end are
+ * the start of a character cut by the chunk's end (send them with the
+ * next chunk); with final set, none are kept.
+ */
+char *proto_log_text(const char *raw, size_t len, int final, size_t *keep);
+/* data: the text already (proto_log_text). */
+cJSON *proto_log_chunk_encode(const struct proto_log_chunk *);
+int proto_log_chunk_decode(const cJSON *j, struct proto_log_chunk *, char **cause);
+
+/* Why a log stream ended (event "log_end"). */
+enum proto_log_reason {
+	PROTO_LOG_DONE,		/* the game ended; the task succeeded */
+	PROTO_LOG_FAILED,	/* ... failed, timed out or ended in error */
+	PROTO_LOG_CANCELLED,	/* ... was cancelled */
+	PROTO_LOG_EOF,		/* not following: all there is now was sent */
+	PROTO_LOG_GONE,		/* the task left this gateway (revoked, forgotten) */
+	PROTO_LOG_ERROR,	/* the log cannot be read on (error says why) */
+	PROTO_LOG_NREASONS
+};
+const char *proto_log_reason_name(enum proto_log_reason);
+struct proto_log_end {
+	const char *task_id;
+	int attempt;
+	enum proto_log_reason reason;
+	const char *reason_name;	/* as written (a newer gateway's stays readable) */
+	int64_t bytes;			/* the log's length when it ended */
+	const char *error;		/* PROTO_LOG_ERROR: why; else NULL */
+};
+cJSON *proto_log_end_encode(const struct proto_log_end *);
+int proto_log_end_decode(const cJSON *j, struct proto_log_end *, char **cause);
+
+/* A finished task with a video (VIDEO: videos, event "video"). */
+struct proto_video_view {
+	const char *task_id;
+	int attempt;
+	const char *game;
+	const char *status;		/* the task's result status */
+	const char *name;		/* video.mp4, ... */
+	const char *url;		/* where it was uploaded, redacted */
+	const char *content_type;
+	int64_t bytes;
+	int64_t reported_ms;		/* wall ms */
+	int local;			/* its file is still in the task folder: frame works */
+};
+cJSON *proto_video_view_encode(const struct proto_video_view *);
+int proto_video_view_decode(const cJSON *j, struct proto_video_view *, char **cause);
+/* The videos answer's array, newest first (own: arrays freed with proto_videos_clear). */
+struct proto_videos {
+	const struct proto_video_view *videos;
+	size_t nvideos;
+	void *own;
+};
+int proto_videos_decode(const cJSON *answer, struct proto_videos *, char **cause);
+void proto_videos_clear(struct proto_videos *);
+
+/* A still of a task's video (the frame answer's "frame"). */
+#define PROTO_FRAME_MAX (2 * 1024 * 1024)
+struct proto_frame {
+	const char *task_id;
+	int attempt;
+	double at;
+	int width, height;
+	const char *content_type;	/* image/png */
+	const unsigned char *data;	/* decode: allocated (own) */
+	size_t len;
+	void *own;
+};
+cJSON *proto_frame_encode(const struct proto_frame *);
+/* The PNG decoded from base64, at most PROTO_FRAME_MAX bytes. */
+int proto_frame_decode(const cJSON *j, struct proto_frame *, char **cause);
+void proto_frame_clear(struct proto_frame *);
 
 /* ---- gpu.c: GPU nodes ("gpus" answer, "gpu" events) and a task's GPUs ---- */
 

@@ -1,7 +1,8 @@
 /*
  * fuzz-control.c: control request parsing (proto_request_parse). An
  * accepted request names a known command with only its fields, each of
- * its type (ids 1 to TASK_ID_MAX bytes, no control characters); a
+ * its type (ids 1 to TASK_ID_MAX bytes, no control characters, follow
+ * only for logs, a frame's "at" within its range); a
  * refused one gets a short error. Neither may crash, leak or read out
  * of bounds.
  */
@@ -36,14 +37,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(cause);
 		return 0;
 	}
-	assert(cause == NULL && req.cmd <= PROTO_CMD_SUBSCRIBE);
-	if (req.cmd == PROTO_CMD_TASK || req.cmd == PROTO_CMD_CANCEL || req.cmd == PROTO_CMD_REQUEUE)
+	assert(cause == NULL && req.cmd < PROTO_NCMDS);
+	if (req.cmd == PROTO_CMD_TASK || req.cmd == PROTO_CMD_CANCEL || req.cmd == PROTO_CMD_REQUEUE ||
+	    req.cmd == PROTO_CMD_LOGS || req.cmd == PROTO_CMD_FRAME)
 		assert(req.id != NULL && *req.id != '\0' && strlen(req.id) <= TASK_ID_MAX &&
 		    fuzz_control_clean(req.id));
 	else
 		assert(req.id == NULL);
 	assert(req.state == NULL || (req.cmd == PROTO_CMD_TASKS && fuzz_control_clean(req.state)));
 	assert(!req.check || req.cmd == PROTO_CMD_LAG);
+	assert(!req.follow || req.cmd == PROTO_CMD_LOGS);
+	assert(req.at == 0 || (req.cmd == PROTO_CMD_FRAME && req.at > 0 &&
+	    req.at <= PROTO_FRAME_AT_MAX));
 	proto_request_clear(&req);
 	return 0;
 }

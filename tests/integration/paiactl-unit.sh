@@ -84,7 +84,9 @@ def answer(req):
                 "partitions": [
                     {"partition": 0, "committed": 10, "committed_age_s": 0, "log_end": 10,
                      "log_end_age_s": 0.5, "lag": 0, "lag_s": 0, "owner": {"instance": "h1"},
-                     "status": "OK", "healthy": True, "bad_checks": 0},
+                     "status": "OK", "healthy": True, "bad_checks": 0,
+                     "history": [[1764324000000, 0], [1764324010000, 3],
+                                 [1764324020000, 7]]},
                     {"partition": 2, "committed": 25, "committed_age_s": 0, "log_end": 29,
                      "log_end_age_s": 95, "lag": 4, "lag_s": 7.5, "owner": {"instance": "h1"},
                      "status": "STALL", "healthy": False, "bad_checks": 3,
@@ -94,10 +96,43 @@ def answer(req):
             return {"ok": False, "error": "no task %s in flight" % req.get("id")}
         return {"ok": True, "task_id": req["id"]}
     return {"ok": False, "error": "unknown command '%s'" % cmd}
+def send_log(c, req):
+    # logs: the answer, the file as log events (following "live" until it is done), log_end.
+    global live_end
+    tid, follow = req.get("id"), req.get("follow", False)
+    path = logdir + "/" + str(tid) + "/output/log.txt"
+    if not os.path.exists(path):
+        c.sendall((json.dumps({"ok": False, "error": "no task %s known to this gateway" % tid}) +
+                   "\n").encode())
+        return
+    c.sendall((json.dumps({"ok": True, "task_id": tid, "attempt": 1, "follow": follow}) +
+               "\n").encode())
+    if tid == "live":
+        live_end = live_end or time.time() + 2
+    off = 0
+    while True:
+        done = not follow or tid != "live" or time.time() > live_end
+        data = open(path, "rb").read()[off:].decode()
+        # Chunks of whole characters, as the gateway sends them.
+        while data:
+            piece, data = data[:5000], data[5000:]
+            n = len(piece.encode())
+            c.sendall((json.dumps({"event": "log", "log": {"task_id": tid, "attempt": 1,
+                "source": "file", "offset": off, "bytes": n, "data": piece}}) +
+                "\n").encode())
+            off += n
+        if done:
+            break
+        time.sleep(0.1)
+    c.sendall((json.dumps({"event": "log_end", "log_end": {"task_id": tid, "attempt": 1,
+        "reason": "done" if follow else "eof", "bytes": off}}) + "\n").encode())
 def serve(c):
     try:
         for line in c.makefile("rb"):
             req = json.loads(line)
+            if req.get("cmd") == "logs":
+                send_log(c, req)
+                continue
             if req.get("cmd") == "subscribe":
                 c.sendall(b'{"ok":true}\n')
                 for i in range(3):
@@ -123,8 +158,11 @@ while True:
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 PY
 
-mkdir -p "$STATE/logs/t1/output" "$STATE/logs/live/output"
+mkdir -p "$STATE/logs/t1/output" "$STATE/logs/live/output" "$STATE/logs/long/output"
 printf 'line 1\nline 2\n' > "$STATE/logs/t1/output/log.txt"
+# A line of 80001 bytes whose 64 KiB mark falls inside a character, a CR LF, no last newline.
+python3 -c 'import sys; sys.stdout.buffer.write(("a" + "\u00e9" * 40000 + "\nlast\r\ntail").encode())' \
+	> "$STATE/logs/long/output/log.txt"
 : > "$STATE/logs/live/output/log.txt"
 python3 "$STATE/fakegw.py" "$SOCK" "$STATE/logs" &
 FAKE_PID=$!
@@ -136,6 +174,8 @@ run() {
 	err=$(cat "$STATE/err")
 }
 json_ok() { printf '%s' "$1" | python3 -c "import json,sys; v=json.load(sys.stdin); sys.exit(0 if ($2) else 1)"; }
+# The same over JSON lines: v is the list of their values.
+json_lines_ok() { printf '%s' "$1" | python3 -c "import json,sys; v=[json.loads(l) for l in sys.stdin]; sys.exit(0 if ($2) else 1)"; }
 
 # --- global flags and usage ---------------------------------------------
 # Checks are eval'd strings over $out, $err and $rc of the last run.
@@ -192,6 +232,12 @@ run -S "$SOCK" logs live -f
 wait $!
 check "logs -f follows until the task is done, then exits 0" \
 	eval '[ "$rc" -eq 0 ] && [ "$out" = "$(printf "tick 1\ntick 2\ntick 3")" ]'
+run -S "$SOCK" logs t1 --json
+check "logs --json: {\"task_id\",\"line\"} per line" \
+	eval '[ "$rc" -eq 0 ] && [ "$out" = "$(printf "%s\n" "{\"task_id\":\"t1\",\"line\":\"line 1\"}" "{\"task_id\":\"t1\",\"line\":\"line 2\"}")" ]'
+run -S "$SOCK" logs long --json
+check "logs --json: a line over 64 KiB in pieces that cut no character; CR LF and a last line without newline" \
+	json_lines_ok "$out" 'len(v) == 4 and all(r["task_id"] == "long" and len(r["line"].encode()) <= 65536 and "\ufffd" not in r["line"] for r in v) and v[0]["line"] + v[1]["line"] == "a" + "\u00e9" * 40000 and [r["line"] for r in v[2:]] == ["last", "tail"]'
 run -S "$SOCK" watch --count 4
 check "watch --count 4: four event lines" \
 	eval '[ "$rc" -eq 0 ] && [ "$(grep -c "^{\"event\": \"" <<<"$out")" -eq 4 ]'
@@ -222,9 +268,23 @@ check "lag --json: the LAG object as the gateway sent it" \
 	eval '[ "$rc" -eq 3 ] && json_ok "$out" "v[\"source\"] == \"gateway\" and \"ok\" not in v and len(v[\"partitions\"]) == 2"'
 run -S "$SOCK" lag --max-lag-s 5
 check "lag --max-lag-s without the broker: exit 2" eval '[ "$rc" -eq 2 ]'
+run -S "$SOCK" lag --history
+check "lag --history: each partition's history as a sparkline, or none yet" \
+	eval '[ "$rc" -eq 3 ] && grep -q "^partition 0: ▁▄█  3 checks over 20s, max lag 7, now 7$" <<<"$out" &&
+	grep -q "^partition 2: no history yet$" <<<"$out"'
+run -S "$SOCK" lag --history --group g
+check "lag --history from the broker: exit 2 (it keeps none)" \
+	eval '[ "$rc" -eq 2 ] && grep -q "history" <<<"$err"'
+run -S "$SOCK" frame t1
+check "frame without -o: exit 2" eval '[ "$rc" -eq 2 ] && grep -q -- "-o FILE" <<<"$err"'
+run -S "$SOCK" frame t1 -o - --json
+check "frame -o - --json: exit 2 (stdout is the PNG)" eval '[ "$rc" -eq 2 ]'
+run -S "$SOCK" frame t1 -o "$STATE/f.png" --at -1
+check "frame --at out of range: exit 2 naming it" \
+	eval '[ "$rc" -eq 2 ] && grep -q -- "--at: \"-1\"" <<<"$err"'
 
 # --- conventions: help, version, flags, completion ---------------------------
-cmds="submit results topics status lag tasks task requeue cancel logs watch wait"
+cmds="submit results topics status lag tasks task requeue cancel logs pods videos frame watch wait gpus"
 bad_help=
 for c in $cmds; do
 	for h in -h --help; do
@@ -273,7 +333,7 @@ complete_words() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _paiactl;
 		printf "%s\n" "${COMPREPLY[@]}"' _ "$SRCDIR/paiactl/paiactl.bash-completion" "$PAIACTL" "$@"
 }
-check "completion: the commands" eval '[ "$(complete_words "" | tr "\n" " ")" = "submit results topics status lag tasks task requeue cancel logs watch wait gpus help " ]'
+check "completion: the commands" eval '[ "$(complete_words "" | tr "\n" " ")" = "submit results topics status lag tasks task requeue cancel logs pods videos frame watch wait gpus help " ]'
 check "completion: a command's flags from its table" \
 	eval '[ "$(complete_words results --f | tr "\n" " ")" = "--follow --from-beginning --from-end " ]'
 check "completion: the states after --state" \

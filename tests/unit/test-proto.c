@@ -1,8 +1,10 @@
 /*
  * test-proto.c: the contracts of proto/ from both ends: every field of
  * result v1, the DLQ record, the control requests and the TASK, STATUS
- * and LAG views survives encode then decode; decoders name the field a
- * record got wrong; the names tables round-trip; a client refuses a
+ * and LAG views survives encode then decode, and so do the console's
+ * (POD, log chunks and ends, VIDEO, FRAME, the lag history); decoders
+ * name the field a record got wrong; log text is valid UTF-8 whatever
+ * the log's bytes; the names tables round-trip; a client refuses a
  * gateway of another protocol by name; the GPU view and a task's GPUs
  * (a result's optional field) round-trip.
  */
@@ -336,12 +338,17 @@ test_request_build_parse(void **state)
 	for (c = 0; c < PROTO_NCMDS; c++) {
 		memset(&in, 0, sizeof in);
 		in.cmd = (enum proto_cmd)c;
-		if (c == PROTO_CMD_TASK || c == PROTO_CMD_REQUEUE || c == PROTO_CMD_CANCEL)
+		if (c == PROTO_CMD_TASK || c == PROTO_CMD_REQUEUE || c == PROTO_CMD_CANCEL ||
+		    c == PROTO_CMD_LOGS || c == PROTO_CMD_FRAME)
 			in.id = (char *)"t-1";
 		if (c == PROTO_CMD_TASKS)
 			in.state = (char *)"running";
 		if (c == PROTO_CMD_LAG)
 			in.check = 1;
+		if (c == PROTO_CMD_LOGS)
+			in.follow = 1;
+		if (c == PROTO_CMD_FRAME)
+			in.at = 2.5;
 		line = proto_request_build(&in);
 		if (proto_request_parse(line, strlen(line), &out, &cause) != 0)
 			fail_msg("%s: %s", line, cause);
@@ -353,6 +360,8 @@ test_request_build_parse(void **state)
 		if (in.state != NULL)
 			assert_string_equal(out.state, "running");
 		assert_int_equal(out.check, in.check);
+		assert_int_equal(out.follow, in.follow);
+		assert_true(out.at == in.at);
 		proto_request_clear(&out);
 		free(line);
 	}
@@ -361,6 +370,390 @@ test_request_build_parse(void **state)
 	assert_non_null(strstr(cause, proto_cmd_list()));
 	assert_non_null(strstr(proto_cmd_list(), "subscribe"));
 	free(cause);
+}
+
+/* The console's commands: their fields, and what is refused. */
+static void
+test_request_console_fields(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *error;	/* NULL: accepted */
+	} cases[] = {
+		{ "{\"cmd\":\"pods\"}", NULL },
+		{ "{\"cmd\":\"videos\"}", NULL },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\"}", NULL },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"follow\":false}", NULL },
+		{ "{\"cmd\":\"frame\",\"id\":\"t1\",\"at\":0}", NULL },
+		{ "{\"cmd\":\"frame\",\"id\":\"t1\",\"at\":12.75}", NULL },
+		{ "{\"cmd\":\"logs\"}", "request needs a string field 'id'" },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"follow\":1}",
+		  "field 'follow' must be a boolean, not a number" },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"at\":1}",
+		  "unknown field 'at' for 'logs' (it takes id, follow)" },
+		{ "{\"cmd\":\"frame\",\"id\":\"t1\",\"at\":-1}",
+		  "field 'at' must be 0 to 604800 (seconds into the video)" },
+		{ "{\"cmd\":\"frame\",\"id\":\"t1\",\"at\":\"1\"}",
+		  "field 'at' must be a number, not a string" },
+		{ "{\"cmd\":\"frame\",\"id\":\"t1\",\"at\":1e999}",
+		  "field 'at' must be 0 to 604800 (seconds into the video)" },
+		{ "{\"cmd\":\"frame\",\"at\":1}", "request needs a string field 'id'" },
+		{ "{\"cmd\":\"pods\",\"id\":\"x\"}",
+		  "unknown field 'id' for 'pods' (it takes no other field)" },
+		{ "{\"cmd\":\"videos\",\"follow\":true}",
+		  "unknown field 'follow' for 'videos' (it takes no other field)" },
+	};
+	struct proto_request req;
+	char *cause = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int rc = proto_request_parse(cases[i].line, strlen(cases[i].line), &req, &cause);
+
+		if (cases[i].error == NULL) {
+			if (rc != 0)
+				fail_msg("%s: %s", cases[i].line, cause);
+			proto_request_clear(&req);
+			continue;
+		}
+		if (rc == 0)
+			fail_msg("%s: accepted", cases[i].line);
+		if (strncmp(cause, cases[i].error, strlen(cases[i].error)) != 0)
+			fail_msg("%s: \"%s\", not \"%s\"", cases[i].line, cause, cases[i].error);
+		free(cause);
+		cause = NULL;
+	}
+}
+
+static void
+test_pod_view_round_trip(void **state)
+{
+	struct proto_pod_view in[2], out;
+	struct proto_pods pods, back;
+	cJSON *j, *answer;
+	char *cause = NULL;
+
+	memset(in, 0, sizeof in);
+	in[0].name = "paia-t1-1";
+	in[0].namespace = "paia";
+	in[0].task_id = "t1";
+	in[0].attempt = 1;
+	in[0].phase = "Pending";
+	in[0].status = "ImagePullBackOff";
+	in[0].ready = 0;
+	in[0].total = 1;
+	in[0].restarts = 2;
+	in[0].node = "gpu-1";
+	in[0].created_ms = 1764324000123;
+	in[0].started_ms = 1764324001000;
+	in[0].deleting = 1;
+	in[0].message = "Back-off pulling image \"x\"";
+	in[0].deleted = 1;
+	in[1].name = "paia-orphan-3";
+	in[1].status = "Pending";
+	j = proto_pod_view_encode(&in[0]);
+	if (proto_pod_view_decode(j, &out, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_string_equal(out.name, in[0].name);
+	assert_string_equal(out.namespace, "paia");
+	assert_string_equal(out.task_id, "t1");
+	assert_int_equal(out.attempt, 1);
+	assert_string_equal(out.phase, "Pending");
+	assert_string_equal(out.status, "ImagePullBackOff");
+	assert_int_equal(out.ready, 0);
+	assert_int_equal(out.total, 1);
+	assert_int_equal(out.restarts, 2);
+	assert_string_equal(out.node, "gpu-1");
+	assert_int_equal(out.created_ms, in[0].created_ms);
+	assert_int_equal(out.started_ms, in[0].started_ms);
+	assert_int_equal(out.deleting, 1);
+	assert_string_equal(out.message, in[0].message);
+	assert_int_equal(out.deleted, 1);
+	cJSON_Delete(j);
+
+	/* Unknown values stay unknown: null, not "" or 0 made up. */
+	j = proto_pod_view_encode(&in[1]);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "task_id")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "attempt")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(j, "node")));
+	assert_null(cJSON_GetObjectItem(j, "created"));
+	assert_null(cJSON_GetObjectItem(j, "deleted"));
+	assert_int_equal(proto_pod_view_decode(j, &out, &cause), 0);
+	assert_null(out.task_id);
+	assert_int_equal(out.attempt, 0);
+	assert_int_equal(out.created_ms, 0);
+	cJSON_Delete(j);
+
+	memset(&pods, 0, sizeof pods);
+	pods.runner = "k8s";
+	pods.namespace = "paia";
+	pods.synced = 1;
+	pods.pods = in;
+	pods.npods = 2;
+	answer = proto_answer_ok();
+	proto_pods_encode(answer, &pods);
+	if (proto_pods_decode(answer, &back, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_string_equal(back.runner, "k8s");
+	assert_string_equal(back.namespace, "paia");
+	assert_int_equal(back.synced, 1);
+	assert_int_equal(back.npods, 2);
+	assert_string_equal(back.pods[1].name, "paia-orphan-3");
+	proto_pods_clear(&back);
+	cJSON_Delete(answer);
+
+	/* The local runner's answer: no pods, said plainly. */
+	answer = cJSON_Parse("{\"ok\":true,\"runner\":\"local\",\"synced\":false,\"pods\":[]}");
+	assert_int_equal(proto_pods_decode(answer, &back, &cause), 0);
+	assert_string_equal(back.runner, "local");
+	assert_int_equal(back.npods, 0);
+	proto_pods_clear(&back);
+	cJSON_Delete(answer);
+	answer = cJSON_Parse("{\"runner\":\"k8s\",\"pods\":[{\"name\":\"a\",\"ready\":\"1\"}]}");
+	assert_int_equal(proto_pods_decode(answer, &back, &cause), -1);
+	assert_string_equal(cause, "field 'ready' must be an integer, not a string");
+	free(cause);
+	cJSON_Delete(answer);
+}
+
+/* Log bytes become valid UTF-8 text: kept, replaced, or held for the next chunk. */
+static void
+test_log_text(void **state)
+{
+	static const struct {
+		const char *raw;
+		size_t len;
+		int final;
+		const char *text;
+		size_t keep;
+	} cases[] = {
+		{ "plain\n", 6, 0, "plain\n", 0 },
+		{ "caf\xc3\xa9", 5, 0, "caf\xc3\xa9", 0 },
+		{ "caf\xc3", 4, 0, "caf", 1 },			/* cut: the rest comes later */
+		{ "caf\xc3", 4, 1, "caf\xef\xbf\xbd", 0 },	/* the end: replaced */
+		{ "\xe2\x82", 2, 0, "", 2 },
+		{ "\xf0\x9f\x8e", 3, 0, "", 3 },
+		{ "a\0b", 3, 0, "a\xef\xbf\xbd" "b", 0 },	/* NUL */
+		{ "\xff\xfe", 2, 0, "\xef\xbf\xbd\xef\xbf\xbd", 0 },
+		{ "\xc0\xaf", 2, 0, "\xef\xbf\xbd\xef\xbf\xbd", 0 },	/* overlong */
+		{ "\xed\xa0\x80", 3, 0, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 0 },	/* surrogate */
+		{ "\xf4\x90\x80\x80", 4, 0,
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 0 },	/* > U+10FFFF */
+		{ "\xc3x", 2, 0, "\xef\xbf\xbdx", 0 },	/* not cut: broken */
+		{ "\x1b[31mred", 8, 0, "\x1b[31mred", 0 },	/* kept: the client cleans */
+	};
+	char *text;
+	size_t i, keep;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		text = proto_log_text(cases[i].raw, cases[i].len, cases[i].final, &keep);
+		if (strcmp(text, cases[i].text) != 0 || keep != cases[i].keep)
+			fail_msg("case %zu: \"%s\" keep %zu", i, text, keep);
+		assert_true(util_utf8_valid(text, strlen(text)));
+		free(text);
+	}
+}
+
+static void
+test_log_events_round_trip(void **state)
+{
+	struct proto_log_chunk c, cout;
+	struct proto_log_end e, eout;
+	enum proto_event_type type;
+	const cJSON *payload;
+	cJSON *root;
+	char *line, *cause = NULL;
+	int r;
+
+	memset(&c, 0, sizeof c);
+	c.task_id = "t1";
+	c.attempt = 2;
+	c.source = "pod";
+	c.offset = 16384;
+	c.bytes = 5;
+	c.data = "hi\n\xc3\xa9";
+	line = proto_event_encode(PROTO_EVENT_LOG, proto_log_chunk_encode(&c));
+	assert_int_equal(proto_event_parse(line, strlen(line), &root, &type, &payload, &cause), 0);
+	assert_int_equal(type, PROTO_EVENT_LOG);
+	if (proto_log_chunk_decode(payload, &cout, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_string_equal(cout.task_id, "t1");
+	assert_int_equal(cout.attempt, 2);
+	assert_string_equal(cout.source, "pod");
+	assert_int_equal(cout.offset, 16384);
+	assert_int_equal(cout.bytes, 5);
+	assert_string_equal(cout.data, c.data);
+	assert_int_equal(cout.len, 5);
+	cJSON_Delete(root);
+	free(line);
+
+	for (r = 0; r < PROTO_LOG_NREASONS; r++) {
+		memset(&e, 0, sizeof e);
+		e.task_id = "t1";
+		e.attempt = 1;
+		e.reason = (enum proto_log_reason)r;
+		e.bytes = 123;
+		e.error = r == PROTO_LOG_ERROR ? "output/log.txt is not read: a FIFO" : NULL;
+		line = proto_event_encode(PROTO_EVENT_LOG_END, proto_log_end_encode(&e));
+		assert_int_equal(proto_event_parse(line, strlen(line), &root, &type, &payload,
+		    &cause), 0);
+		assert_int_equal(type, PROTO_EVENT_LOG_END);
+		if (proto_log_end_decode(payload, &eout, &cause) != 0)
+			fail_msg("%s", cause);
+		assert_int_equal(eout.reason, r);
+		assert_string_equal(eout.reason_name, proto_log_reason_name(e.reason));
+		assert_int_equal(eout.bytes, 123);
+		if (e.error != NULL)
+			assert_string_equal(eout.error, e.error);
+		else
+			assert_null(eout.error);
+		cJSON_Delete(root);
+		free(line);
+	}
+	/* A newer gateway's reason stays readable; bad fields are named. */
+	root = cJSON_Parse("{\"task_id\":\"t\",\"reason\":\"moved\"}");
+	assert_int_equal(proto_log_end_decode(root, &eout, &cause), 0);
+	assert_int_equal(eout.reason, PROTO_LOG_ERROR);
+	assert_string_equal(eout.reason_name, "moved");
+	cJSON_Delete(root);
+	root = cJSON_Parse("{\"task_id\":\"t\",\"data\":\"x\",\"offset\":-4}");
+	assert_int_equal(proto_log_chunk_decode(root, &cout, &cause), -1);
+	assert_string_equal(cause, "fields 'offset' and 'bytes' must not be negative");
+	free(cause);
+	cJSON_Delete(root);
+}
+
+static void
+test_video_and_frame_round_trip(void **state)
+{
+	static const unsigned char png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 1, 2 };
+	struct proto_video_view v, out;
+	struct proto_videos vs;
+	struct proto_frame f, fout;
+	cJSON *j, *answer, *arr;
+	char *cause = NULL;
+
+	memset(&v, 0, sizeof v);
+	v.task_id = "t1";
+	v.attempt = 3;
+	v.game = "catch";
+	v.status = "succeeded";
+	v.name = "video.mp4";
+	v.url = "s3://bucket/t1/3/video.mp4";
+	v.content_type = "video/mp4";
+	v.bytes = 123456;
+	v.reported_ms = 1764324000123;
+	v.local = 1;
+	j = proto_video_view_encode(&v);
+	if (proto_video_view_decode(j, &out, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_string_equal(out.task_id, "t1");
+	assert_int_equal(out.attempt, 3);
+	assert_string_equal(out.game, "catch");
+	assert_string_equal(out.status, "succeeded");
+	assert_string_equal(out.name, "video.mp4");
+	assert_string_equal(out.url, v.url);
+	assert_string_equal(out.content_type, "video/mp4");
+	assert_int_equal(out.bytes, 123456);
+	assert_int_equal(out.reported_ms, v.reported_ms);
+	assert_int_equal(out.local, 1);
+	answer = proto_answer_ok();
+	arr = cJSON_AddArrayToObject(answer, "videos");
+	cJSON_AddItemToArray(arr, j);
+	assert_int_equal(proto_videos_decode(answer, &vs, &cause), 0);
+	assert_int_equal(vs.nvideos, 1);
+	assert_string_equal(vs.videos[0].task_id, "t1");
+	proto_videos_clear(&vs);
+	cJSON_Delete(answer);
+
+	memset(&f, 0, sizeof f);
+	f.task_id = "t1";
+	f.attempt = 3;
+	f.at = 1.25;
+	f.width = 640;
+	f.height = 360;
+	f.content_type = "image/png";
+	f.data = png;
+	f.len = sizeof png;
+	j = proto_frame_encode(&f);
+	if (proto_frame_decode(j, &fout, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(fout.len, sizeof png);
+	assert_memory_equal(fout.data, png, sizeof png);
+	assert_true(fout.at == 1.25);
+	assert_int_equal(fout.width, 640);
+	assert_int_equal(fout.height, 360);
+	assert_string_equal(fout.content_type, "image/png");
+	proto_frame_clear(&fout);
+	/* Its bytes count must match; data must be base64. */
+	cJSON_ReplaceItemInObject(j, "bytes", cJSON_CreateNumber(3));
+	assert_int_equal(proto_frame_decode(j, &fout, &cause), -1);
+	assert_string_equal(cause, "field 'bytes' says 3, the data holds 11");
+	free(cause);
+	cJSON_ReplaceItemInObject(j, "data", cJSON_CreateString("iVBO!w=="));
+	assert_int_equal(proto_frame_decode(j, &fout, &cause), -1);
+	assert_string_equal(cause, "field 'data' is not base64");
+	free(cause);
+	cJSON_Delete(j);
+}
+
+static void
+test_lag_history_round_trip(void **state)
+{
+	struct proto_lag_sample h0[3] = { { 1000, 0 }, { 2000, 7 }, { 3000, -1 } };
+	struct proto_lag_view in[2];
+	struct proto_lag out;
+	cJSON *a = cJSON_CreateObject();
+	char *cause = NULL;
+
+	memset(in, 0, sizeof in);
+	in[0].partition = 0;
+	in[0].history = h0;
+	in[0].nhistory = 3;
+	in[1].partition = 1;
+	cJSON_AddItemToObject(a, "partitions", proto_lag_encode_partitions(in, 2));
+	if (proto_lag_decode(a, &out, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(out.partitions[0].nhistory, 3);
+	assert_int_equal(out.partitions[0].history[1].t_ms, 2000);
+	assert_int_equal(out.partitions[0].history[1].lag, 7);
+	assert_int_equal(out.partitions[0].history[2].lag, -1);
+	assert_int_equal(out.partitions[1].nhistory, 0);
+	proto_lag_clear(&out);
+	cJSON_Delete(a);
+	a = cJSON_Parse("{\"partitions\":[{\"partition\":0,\"history\":[[1,2,3]]}]}");
+	assert_int_equal(proto_lag_decode(a, &out, &cause), -1);
+	assert_string_equal(cause, "field 'history' must hold [time_ms, lag] pairs of numbers");
+	free(cause);
+	cJSON_Delete(a);
+}
+
+static void
+test_base64_decode(void **state)
+{
+	static const char *const bad[] = { "A", "AB=C", "A===", "AB==C===", "QR==", "QUJ=\n",
+	    "Q!==" };
+	unsigned char *out;
+	size_t i, len;
+	char *enc;
+
+	for (i = 0; i < 40; i++) {
+		unsigned char in[40];
+		size_t k;
+
+		for (k = 0; k < i; k++)
+			in[k] = (unsigned char)(k * 37 + i);
+		enc = util_base64(in, i);
+		out = util_base64_decode(enc, &len);
+		assert_non_null(out);
+		assert_int_equal(len, i);
+		assert_memory_equal(out, in, i);
+		free(out);
+		free(enc);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if ((out = util_base64_decode(bad[i], &len)) != NULL)
+			fail_msg("\"%s\" decoded", bad[i]);
 }
 
 static void
@@ -860,6 +1253,13 @@ main(void)
 		cmocka_unit_test(test_answers_and_events),
 		cmocka_unit_test(test_gpu_nodes_round_trip),
 		cmocka_unit_test(test_task_gpus),
+		cmocka_unit_test(test_request_console_fields),
+		cmocka_unit_test(test_pod_view_round_trip),
+		cmocka_unit_test(test_log_text),
+		cmocka_unit_test(test_log_events_round_trip),
+		cmocka_unit_test(test_video_and_frame_round_trip),
+		cmocka_unit_test(test_lag_history_round_trip),
+		cmocka_unit_test(test_base64_decode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
