@@ -36,7 +36,8 @@ def line():
     return json.loads(l)
 if mode == "twice":
     # The same log twice on one connection: refused; another task's is fine.
-    send({"cmd": "logs", "id": sys.argv[3]}); send({"cmd": "logs", "id": sys.argv[3]})
+    send({"cmd": "logs", "id": sys.argv[3], "follow": True})
+    send({"cmd": "logs", "id": sys.argv[3], "follow": True})
     answers = []
     while len(answers) < 2:
         m = line()
@@ -100,6 +101,10 @@ check "logs -f shows the running game's log as it is written" \
 check "... and a second follower of the same task too" wait_for 30 grep -q "before the gate" "$TMP/follow2"
 check "... while the game still runs (state running)" test "$(task_field gated state)" = running
 check "... and the follower is still there" kill -0 "$f1"
+# While the game runs, so the first stream cannot have ended before the second request.
+out=$(python3 "$TMP/client.py" twice "$STATE/control.sock" gated)
+check "one connection may not stream one log twice" \
+	contains "$out" "this connection already streams the log of gated"
 touch "$STATE/tasks/gated/input/gate"
 check "the followers end on their own once the game ended" wait_for 60 sh -c "! kill -0 $f1 && ! kill -0 $f2"
 wait "$f1"; rc1=$?
@@ -115,9 +120,6 @@ import sys
 t = open(sys.argv[1], "rb").read()
 sys.exit(0 if "café ??[2J".encode() in t and b"\033" not in t and b"\001" not in t else 1)
 ' "$TMP/tty"
-out=$(python3 "$TMP/client.py" twice "$STATE/control.sock" gated)
-check "one connection may not stream one log twice" \
-	contains "$out" "this connection already streams the log of gated"
 out=$(ctl logs nosuch 2>&1); rc=$?
 check "logs of an unknown task: error, exit 1" fails_with "$rc" "$out" "no task nosuch known to this gateway"
 
