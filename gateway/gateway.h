@@ -420,6 +420,7 @@ struct gw {
 	size_t nwaiting;
 	size_t nreporting;		/* waiting for their transaction */
 	size_t nupwait;			/* upload_wait: outputs waiting for storage */
+	int upwait_full;		/* max_upwait reached (logged once) */
 	size_t nhistory;
 	size_t max_inflight;
 	size_t prefetch;		/* received tasks held ready beyond max_inflight */

@@ -298,6 +298,12 @@ main(int argc, char **argv)
 	g.evcurl = evcurl_new(g.base);
 	if ((g.storage = storage_new(g.base, g.evcurl, g.conf, &cause)) == NULL)
 		goto start_error;
+	/*
+	 * The tunnel first: it comes up while the rest starts, and holds
+	 * intake back until it is up when vpn.pause_intake_when_down says so.
+	 */
+	if ((g.tunnel = tunnel_start(&g, &cause)) == NULL && cause != NULL)
+		goto start_error;
 	if ((g.runner = runner_new(g.base, g.evcurl, g.conf, main_runner_fatal, &g,
 	    &cause)) == NULL)
 		goto start_error;
@@ -311,9 +317,6 @@ main(int argc, char **argv)
 		xasprintf(&sock, "%s/control.sock", g.state_dir);
 	if ((g.control = control_start(g.base, g.conf, sock, &views_control_ops, &g,
 	    &cause)) == NULL)
-		goto start_error;
-	/* Before intake: vpn.pause_intake_when_down holds it until the tunnel is up. */
-	if ((g.tunnel = tunnel_start(&g, &cause)) == NULL && cause != NULL)
 		goto start_error;
 	if ((g.health = health_start(g.base, g.conf, task_position, &g, &cause)) == NULL)
 		goto start_error;

@@ -70,8 +70,11 @@ task_set_state(struct task *t, enum task_state s)
 	double d = (double)(now - t->ts[t->state]) / 1000.0;
 	size_t i;
 
-	if (t->state == TASK_UPLOAD_WAIT && s != TASK_UPLOAD_WAIT)
-		gw->nupwait--;
+	if (t->state == TASK_UPLOAD_WAIT && s != TASK_UPLOAD_WAIT) {
+		/* Logged again only once half of them have gone. */
+		if (--gw->nupwait <= gw->max_upwait / 2)
+			gw->upwait_full = 0;
+	}
 	else if (s == TASK_UPLOAD_WAIT && t->state != TASK_UPLOAD_WAIT)
 		gw->nupwait++;
 	/* How long the task spent in the state it leaves. */
@@ -1042,9 +1045,11 @@ task_upload_park(struct task *t, const char *why)
 	}
 	uploads_forget(t);
 	task_set_state(t, TASK_UPLOAD_WAIT);
-	if (gw->nupwait == gw->max_upwait)
+	if (gw->nupwait >= gw->max_upwait && !gw->upwait_full) {
+		gw->upwait_full = 1;
 		log_warn("intake paused: storage.max_waiting_uploads tasks wait for storage",
 		    "waiting=%zu", gw->nupwait);
+	}
 	/* Its game slot is free for the next task. */
 	task_kick(gw);
 	task_check_drained(gw);

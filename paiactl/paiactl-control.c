@@ -2,7 +2,8 @@
  * paiactl-control.c: the commands that talk to the control socket
  * (docs/control.md) through client/'s connection: status, lag, tasks,
  * task, requeue, cancel, logs (read from the task folder the gateway
- * names) and watch (the subscribe stream, printed as it comes).
+ * names), watch (the subscribe stream, printed as it comes) and vpn
+ * (the tunnel and its checks).
  *
  * One short connection per request, each answer awaited for at most
  * 5 s; watch keeps its connection until the gateway closes it or SIGINT.
@@ -23,13 +24,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto.h"
+
 #define PAIACTL_ANSWER_MS 5000		/* longest wait for one response */
 #define PAIACTL_LOG_POLL_MS 200
 #define PAIACTL_LOG_STATE_MS 1000
 
 static const char *paiactl_states[] = {
 	"received", "fetching", "launching", "running", "collecting", "uploading",
-	"reporting", "done", "failed",
+	"upload_wait", "reporting", "done", "failed",
 };
 
 /* ---- the control socket ---- */
@@ -413,7 +416,8 @@ paiactl_cmd_tasks(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, 
 		return PAIACTL_EXIT(rc);
 	if (fl.state != NULL && strcmp(fl.state, "active") != 0 && !paiactl_state_known(fl.state))
 		return paiactl_usage_err(cmd, "--state: \"%s\" is not a state (received fetching "
-		    "launching running collecting uploading reporting done failed, or active)",
+		    "launching running collecting uploading upload_wait reporting done failed, or "
+		    "active)",
 		    fl.state);
 	if ((resp = paiactl_call(ctx, "tasks", "state", fl.state, &cause)) == NULL)
 		return paiactl_err_cause(cause);
@@ -881,4 +885,143 @@ paiactl_cmd_watch(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, 
 	client_conn_free(c);
 	free(w.error);
 	return rc;
+}
+
+/* ---- vpn ---- */
+
+/* Bytes for people: "812 B", "3.4 MiB". */
+static void
+paiactl_bytes(int64_t n, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < nitems(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%lld B", (long long)n);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+/* "2026-11-28T10:00:00.123Z (3m 2s ago)", or "-". */
+static void
+paiactl_when(int64_t ms, char *buf, size_t len)
+{
+	char at[40], ago[32];
+
+	if (ms <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	snprintf(buf, len, "%s (%s ago)", client_text_time_fmt(ms, at, sizeof at),
+	    client_text_duration(util_now_ms() - ms, ago, sizeof ago));
+}
+
+static void
+paiactl_vpn_print(const struct proto_vpn_view *v)
+{
+	static const char *const headers[] = { "KIND", "TARGET", "RESULT", "AGE", "LATENCY", "REASON" };
+	struct paiactl_table t;
+	char a[96], b[32], c[32];
+	char *s1, *s2;
+	size_t i;
+
+	paiactl_when(v->since_ms, a, sizeof a);
+	printf("%-13s %s since %s, %s\n", "state", proto_vpn_state_name(v->state), a,
+	    v->healthy ? "healthy" : "NOT healthy");
+	if (!v->healthy && v->down_since_ms > 0) {
+		paiactl_when(v->down_since_ms, a, sizeof a);
+		printf("%-13s not healthy since %s\n", "", a);
+	}
+	paiactl_when(v->connected_ms, a, sizeof a);
+	printf("%-13s %s\n", "connected", a);
+	if (v->next_try_ms > 0) {
+		paiactl_when(v->next_try_ms, a, sizeof a);
+		printf("%-13s next try at %s\n", "", a);
+	}
+	s1 = client_text_clean(v->openvpn_state != NULL ? v->openvpn_state : "");
+	s2 = client_text_clean(v->openvpn_detail != NULL ? v->openvpn_detail : "");
+	printf("%-13s %s%s%s, pid %lld, %s mode, %lld restarts, %lld auth failures\n", "openvpn",
+	    *s1 != '\0' ? s1 : "-", *s2 != '\0' ? " " : "", s2, (long long)v->pid,
+	    v->mode != NULL ? v->mode : "?", (long long)v->restarts,
+	    (long long)v->auth_failures);
+	free(s1);
+	free(s2);
+	s1 = client_text_clean(v->tun_ip != NULL && *v->tun_ip != '\0' ? v->tun_ip : "-");
+	s2 = client_text_clean(v->tun_dev != NULL && *v->tun_dev != '\0' ? v->tun_dev : "-");
+	printf("%-13s %s on %s\n", "tunnel", s1, s2);
+	free(s1);
+	free(s2);
+	paiactl_bytes(v->bytes_in, b, sizeof b);
+	paiactl_bytes(v->bytes_out, c, sizeof c);
+	printf("%-13s in %s, out %s\n", "bytes", b, c);
+	printf("%-13s %s\n", "intake", !v->pause_intake ? "goes on while the tunnel is down" :
+	    v->intake_paused ? "PAUSED: the tunnel is down (vpn.pause_intake_when_down)" :
+	    "pauses while the tunnel is down");
+	if (v->error != NULL) {
+		s1 = client_text_clean(v->error);
+		paiactl_when(v->error_ms, a, sizeof a);
+		printf("%-13s %s (%s)\n", "last error", s1, a);
+		free(s1);
+	}
+	if (v->nchecks == 0) {
+		printf("\nno route or endpoint checks (vpn.cidrs, vpn.endpoints)\n");
+		return;
+	}
+	printf("\n");
+	paiactl_table_init(&t, nitems(headers), headers);
+	for (i = 0; i < v->nchecks; i++) {
+		const struct proto_vpn_check *k = &v->checks[i];
+
+		paiactl_table_add(&t, xstrdup(proto_vpn_kind_name(k->kind)));
+		paiactl_table_add(&t, client_text_clean(k->target));
+		paiactl_table_add(&t, xstrdup(proto_vpn_result_name(k->result)));
+		paiactl_table_add(&t, xstrdup(k->age_ms < 0 ? "-" :
+		    client_text_duration(k->age_ms, b, sizeof b)));
+		if (k->latency_ms < 0)
+			paiactl_table_add(&t, xstrdup("-"));
+		else
+			paiactl_table_addf(&t, "%lld ms", (long long)k->latency_ms);
+		paiactl_table_add(&t, client_text_clean(k->reason != NULL ? k->reason : ""));
+	}
+	paiactl_table_print(&t, stdout);
+	paiactl_table_free(&t);
+}
+
+int
+paiactl_cmd_vpn(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+{
+	struct proto_vpn_view v;
+	struct paiactl_flags fl;
+	const cJSON *j;
+	cJSON *resp;
+	char *cause = NULL;
+	int rc, healthy;
+
+	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 0, &fl)) != 0)
+		return PAIACTL_EXIT(rc);
+	if ((resp = paiactl_call(ctx, "vpn", NULL, NULL, &cause)) == NULL)
+		return paiactl_err_cause(cause);
+	j = cJSON_GetObjectItemCaseSensitive(resp, "vpn");
+	if (proto_vpn_view_decode(j, &v, &cause) != 0) {
+		cJSON_Delete(resp);
+		paiactl_err("%s: the vpn answer: %s", ctx->loc.socket_path, cause);
+		free(cause);
+		return 1;
+	}
+	healthy = !v.enabled || v.healthy;
+	if (fl.json)
+		paiactl_json_print(j);
+	else if (!v.enabled)
+		printf("no VPN tunnel supervised by this gateway (vpn.mode = off)\n");
+	else
+		paiactl_vpn_print(&v);
+	proto_vpn_view_clear(&v);
+	cJSON_Delete(resp);
+	/* Scripts and probes: 3 says "not healthy", as lag does. */
+	return healthy ? 0 : 3;
 }

@@ -90,6 +90,7 @@ int paiactl_cmd_requeue(struct paiactl *, const struct paiactl_cmd *, int, char 
 int paiactl_cmd_cancel(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_logs(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_watch(struct paiactl *, const struct paiactl_cmd *, int, char **);
+int paiactl_cmd_vpn(struct paiactl *, const struct paiactl_cmd *, int, char **);
 
 /* The Kafka commands (paiactl-kafka.c). */
 int paiactl_cmd_submit(struct paiactl *, const struct paiactl_cmd *, int, char **);

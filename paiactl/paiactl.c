@@ -53,6 +53,8 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	{ "logs", "ID [-f]", paiactl_cmd_logs,
 	  "print a task's log; -f follows it until the task ends" },
 	{ "watch", "[--count N]", paiactl_cmd_watch, "print the gateway's events as JSON lines" },
+	{ "vpn", "[--json]", paiactl_cmd_vpn,
+	  "the VPN tunnel: state, bytes, route and endpoint checks; exits 3 when not healthy" },
 };
 
 /* ---- messages and usage ---- */
