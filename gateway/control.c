@@ -2,8 +2,9 @@
  * control.c: the control socket (docs/control.md): a unix stream socket,
  * mode 0660, peer credentials checked, JSON lines. Requests are answered
  * from the loop's state; "subscribe" turns a connection into a stream of
- * task events and a status line every second. Requests are held to
- * strict JSON and to the fields each command takes (proto/control.c);
+ * task events, a status line every second, and the VPN tunnel's events
+ * (published by tunnel.c). Requests are held to strict JSON and to the
+ * fields each command takes (proto/control.c);
  * the socket's path is taken over only from a stale socket, never from a
  * live one or another file.
  *
