@@ -363,10 +363,11 @@ task_fetch_limit_s(const struct task *t, const char **which)
 
 /*
  * The game of this attempt ran to its end in an earlier life of this
- * gateway, and its result was not reported (its launch claim is still
- * held by this instance, no later attempt began): upload what it left
- * instead of running it again. Returns 1 when the task goes on from
- * collecting.
+ * gateway (or in this one, and its result went with a revoked
+ * partition), and its result was not reported (its launch claim is
+ * still held by this instance, no later attempt began): upload what it
+ * left instead of running it again. Returns 1 when the task goes on
+ * from collecting.
  */
 static int
 task_recover(struct task *t)
@@ -421,7 +422,11 @@ task_recover(struct task *t)
 		task_finish(t, o.status, o.eclass, NULL);
 	t->started_ms = o.started_ms;
 	t->finished_ms = o.finished_ms;
-	t->recovered = "outputs of the finished game uploaded after a gateway restart";
+	/* Finished in an earlier life, or in this one before a rebalance took its result. */
+	t->recovered = o.finished_ms < gw->start_ms ?
+	    "outputs of the finished game uploaded after a gateway restart" :
+	    "outputs of the finished game uploaded after it was delivered again (its result "
+	    "had not been committed)";
 	gw->recovered_total++;
 	log_info("finished game found on disk: uploading its outputs, not running it again",
 	    "task=%s attempt=%d status=%s finished_ms=%" PRId64, t->spec->task_id, o.attempt,
