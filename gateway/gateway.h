@@ -585,8 +585,8 @@ int uploads_hold(const struct task *, const char **why);
  * caller parks it in upload_wait), 0 when its deadline has passed.
  */
 int uploads_failed(struct task *, const char *msg);
-/* An upload of the task went through: its destination is up. */
-void uploads_succeeded(struct task *);
+/* The task's destination answered an upload (it went through, or was refused): it is up. */
+void uploads_answered(struct task *);
 /* The task leaves uploading or waiting (reported, freed). */
 void uploads_forget(struct task *);
 /* The tunnel is back: probe every destination that is down now. */

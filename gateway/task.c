@@ -1087,13 +1087,16 @@ task_upload_done(struct storage_xfer *x, enum storage_result r, const char *erro
 			task_upload_park(t, error);
 			return;
 		}
+		/* A refusal is an answer: storage is there, the others may try. */
+		if (r == STORAGE_PERMANENT)
+			uploads_answered(t);
 		task_upload_fail(t, a->name, error, r == STORAGE_TRANSIENT);
 		return;
 	}
 	memcpy(a->sha256, storage_xfer_sha256(x), sizeof a->sha256);
 	a->uploaded = 1;
 	t->next_art++;
-	uploads_succeeded(t);
+	uploads_answered(t);
 	task_upload_next(t);
 }
 

@@ -13,7 +13,8 @@
  * oldest) probes it: its uploads are tried again after a capped backoff
  * (storage.backoff_ms doubling to storage.backoff_max_ms, with jitter),
  * or at once when the VPN tunnel comes back (tunnel.c). The first upload
- * that goes through brings the destination back up, and the tasks
+ * that the destination answers (it went through, or was refused for
+ * good: storage is there either way) brings it back up, and the tasks
  * waiting for it resume, at most gateway.max_inflight at a time, oldest
  * first. A task still waiting storage.upload_deadline_s after its game
  * ended gives up (task.c reports it as error and keeps its outputs).
@@ -262,7 +263,7 @@ uploads_failed(struct task *t, const char *msg)
 }
 
 void
-uploads_succeeded(struct task *t)
+uploads_answered(struct task *t)
 {
 	struct uploads_dest *d = uploads_task_dest(t);
 	struct task *w;
