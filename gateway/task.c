@@ -17,10 +17,12 @@
  * The game's end is recorded in the task folder (.outcome, outcome.c)
  * before any upload: a task delivered again after a restart, whose
  * attempt this instance claimed and finished, uploads what is on disk
- * instead of running the game again (task_recover). It also decides what intake's rebalances mean (the ledger
- * restored on assign; on revoke, what is done committed first and the
- * rest abandoned to the new owner) and answers the control socket's
- * cancel and requeue.
+ * instead of running the game again (task_recover).
+ *
+ * It also decides what intake's rebalances mean (the ledger restored on
+ * assign; on revoke, what is done committed first and the rest
+ * abandoned to the new owner) and answers the control socket's cancel
+ * and requeue.
  *
  * A task folder is touched only through taskdir.c and folders.c
  * (descriptors, no link followed): what the game left is refused, not
@@ -375,7 +377,7 @@ task_recover(struct task *t)
 	struct gw *gw = t->gw;
 	struct outcome_record o;
 	char *cause = NULL, *why = NULL;
-	int taskfd, outfd, ok;
+	int taskfd = -1, outfd = -1, ok;
 
 	if (outcome_read(t->dir, &o, &cause) != 0) {
 		if (cause != NULL)
@@ -927,7 +929,7 @@ task_artifact_reopen(struct task *t, struct artifact *a)
 {
 	struct gw *gw = t->gw;
 	off_t log_max = (off_t)config_get_int(gw->conf, "storage", "max_log_bytes");
-	off_t size = 0, capped;
+	off_t size = 0, capped = 0;
 	char *why = NULL, *cause = NULL;
 	int taskfd, outfd, fd = -1, cfd;
 

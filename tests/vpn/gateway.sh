@@ -56,6 +56,9 @@ mkdir -p "$ST/programs"
 : > "$W/launches"
 chmod 666 "$W/launches"
 GW_LOG=$W/gateway.log
+# Built or fetched here, where the network is: the namespaces have none.
+"$SRCDIR/tests/env/kafka.sh" install >/dev/null || bail "cannot install Kafka"
+"$SRCDIR/tests/env/s3.sh" install >/dev/null || bail "cannot install versitygw"
 kafka_env start >/dev/null || bail "Kafka did not start in $NS_L"
 s3_env start >/dev/null || bail "S3 did not start in $NS_C"
 eval "$(s3_env env | grep '^export S3_')"
