@@ -84,3 +84,33 @@ claims_release(const char *journal, const char *task_id, int first, int last)
 		free(path);
 	}
 }
+
+int
+claims_held(const char *journal, const char *instance, const char *task_id, int attempt)
+{
+	char *path = claims_path(journal, task_id, attempt), *buf, *cause = NULL;
+	size_t n = strlen(instance);
+	int held;
+
+	buf = util_read_file(path, 256, NULL, &cause);
+	free(path);
+	if (buf == NULL) {
+		free(cause);
+		return 0;
+	}
+	/* "<instance> <ms>\n": the first word names who claimed it. */
+	held = strncmp(buf, instance, n) == 0 && buf[n] == ' ';
+	free(buf);
+	return held;
+}
+
+int
+claims_exist(const char *journal, const char *task_id, int attempt)
+{
+	char *path = claims_path(journal, task_id, attempt);
+	int found;
+
+	found = access(path, F_OK) == 0 || errno != ENOENT;
+	free(path);
+	return found;
+}

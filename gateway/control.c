@@ -2,12 +2,13 @@
  * control.c: the control socket (docs/control.md): a unix stream socket,
  * mode 0660, peer credentials checked, JSON lines. Requests are answered
  * from the loop's state, in order; "subscribe" turns a connection into a
- * stream of task (pod, video) events and a status line every second;
- * "logs" adds a task's log to it as log events (logs.c reads only while
- * the client's unread output is under CONTROL_LOG_HIGH, at most
- * CONTROL_FOLLOWS_MAX streams a connection); "frame" is answered when
- * ffmpeg is done (frames.c), the connection's later requests waiting. Requests are held to
- * strict JSON and to the fields each command takes (proto/control.c);
+ * stream of task (pod, video) events, a status line every second, and the
+ * VPN tunnel's events (published by tunnel.c); "logs" adds a task's log to
+ * it as log events (logs.c reads only while the client's unread output is
+ * under CONTROL_LOG_HIGH, at most CONTROL_FOLLOWS_MAX streams a
+ * connection); "frame" is answered when ffmpeg is done (frames.c), the
+ * connection's later requests waiting. Requests are held to strict JSON
+ * and to the fields each command takes (proto/control.c);
  * the socket's path is taken over only from a stale socket, never from a
  * live one or another file.
  *
@@ -251,6 +252,14 @@ control_cmd_gpus(struct control *ctl, struct control_client *c,
 }
 
 static int
+control_cmd_vpn(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	cJSON_AddItemToObject(r, "vpn", ctl->ops->vpn(ctl->arg));
+	return 0;
+}
+
+static int
 control_cmd_subscribe(struct control *ctl, struct control_client *c,
     const struct proto_request *req, cJSON *r, char **cause)
 {
@@ -390,6 +399,7 @@ static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
 	[PROTO_CMD_VIDEOS] = control_cmd_videos,
 	[PROTO_CMD_FRAME] = control_cmd_frame,
 	[PROTO_CMD_GPUS] = control_cmd_gpus,
+	[PROTO_CMD_VPN] = control_cmd_vpn,
 };
 
 static void

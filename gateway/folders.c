@@ -197,8 +197,8 @@ folders_enforce(struct folders *f)
 }
 
 /* A task of this run now owns its folder: it is no leftover. */
-static void
-folders_claim(struct folders *f, const char *name)
+void
+folders_keep(struct folders *f, const char *name)
 {
 	size_t i;
 
@@ -218,7 +218,7 @@ folders_prepare(struct folders *f, const char *id, const char *dir, char **cause
 {
 	int fd, rc;
 
-	folders_claim(f, id);
+	folders_keep(f, id);
 	if (util_rmtree_at(f->fd, id, cause) != 0 ||
 	    taskdir_mkdir(f->fd, id, FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause) != 0)
 		return -1;
@@ -238,6 +238,7 @@ folders_reset_output(const char *dir, char **cause)
 
 	if ((fd = taskdir_open(dir, cause)) < 0)
 		return -1;
+	outcome_remove(fd);
 	rc = util_rmtree_at(fd, "output", cause);
 	if (rc == 0)
 		rc = taskdir_mkdir(fd, "output", FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause);

@@ -5,7 +5,8 @@
  * interfaces, the control socket. One libevent loop in the main thread
  * owns all of it; two workers (common/worker.c) block where librdkafka
  * does: the committer's transactions and health's ListOffsets; they talk
- * to the loop through a queue and an eventfd only.
+ * to the loop through a queue and an eventfd only. The VPN supervisor
+ * (vpn/vpn.h) runs in the loop too, through tunnel.c.
  */
 #ifndef PAIA_GATEWAY_H
 #define PAIA_GATEWAY_H
@@ -21,6 +22,8 @@
 
 struct event_base;
 struct rd_kafka_s;
+struct vpn_options;
+struct vpn_view;
 
 /* The contracts (task v1, result v1, DLQ, control, names) are proto/proto.h. */
 
@@ -37,6 +40,8 @@ struct artifact {
 	int fd;			/* checked and opened by collect; -1 once handed over */
 	int capped;		/* log.txt: head and tail only */
 	int uploaded;
+	off_t max;		/* its cap, when opened again after a wait */
+	const char *max_key;
 };
 /* An artifact the gateway would not read, and why (result: artifacts_refused). */
 struct artifact_refusal {
@@ -448,11 +453,20 @@ struct task {
 	size_t ngpus;
 	int gpus_attempt;		/* the attempt they are of */
 	int requeued_as;		/* the attempt a requeue of this one sent, or 0 */
+	/* Uploads that wait for storage (uploads.c). */
+	int64_t upload_deadline_ms;	/* wall: they give up then */
+	int64_t upload_wait_ms;		/* wall: first entered upload_wait (0: never) */
+	char *upload_error;		/* why they wait */
+	int upload_resumed;		/* uploading again after a wait */
+	const char *recovered;		/* static: outputs recovered after a restart */
+	int kept;			/* outputs not uploaded: dir is under kept/ */
 };
 TAILQ_HEAD(task_list, task);
 
 struct intake;
 struct control;
+struct uploads;
+struct tunnel;
 
 struct gw {
 	struct event_base *base;
@@ -481,6 +495,8 @@ struct gw {
 	struct frames *frames;		/* ffmpeg jobs of the frame command */
 	struct folders *folders;	/* the task folders on disk */
 	struct gpus *gpus;		/* GPU telemetry ([gpu]); NULL: off */
+	struct uploads *uploads;	/* uploads waiting for storage */
+	struct tunnel *tunnel;		/* the VPN supervisor, or NULL */
 	struct event *kick_event;	/* start waiting tasks, from the loop */
 	struct event *drain_timer;
 
@@ -489,14 +505,19 @@ struct gw {
 	size_t nactive;
 	size_t nwaiting;
 	size_t nreporting;		/* waiting for their transaction */
+	size_t nupwait;			/* upload_wait: outputs waiting for storage */
+	int upwait_full;		/* max_upwait reached (logged once) */
 	size_t nhistory;
 	size_t max_inflight;
 	size_t prefetch;		/* received tasks held ready beyond max_inflight */
 	size_t max_history;
+	size_t max_upwait;		/* storage.max_waiting_uploads */
 
 	uint64_t totals[RESULT_NSTATUSES];
 	uint64_t dlq_total;
 	uint64_t skipped_done;		/* done in an earlier life */
+	uint64_t recovered_total;	/* finished games' outputs uploaded after a restart */
+	uint64_t kept_total;		/* outputs kept on disk, not uploaded */
 	/* Time spent in each state by the tasks that left it (histogram). */
 	struct step_hist {
 		uint64_t le[STEP_BUCKETS];	/* cumulative by bucket */
@@ -561,6 +582,9 @@ void task_reported(struct task *);
 /* outbox.c: a task's result was dropped with its given-up partition. */
 void task_dropped(struct task *);
 void task_committed(struct gw *);
+/* uploads.c: a waiting task tries its uploads again / gives up (deadline passed). */
+void task_upload_resume(struct task *);
+void task_upload_give_up(struct task *);
 
 /* ---- outbox.c: records waiting for a transaction ---- */
 
@@ -583,8 +607,10 @@ struct folders *folders_open(struct gw *, char **cause);
 void folders_close(struct folders *);
 /* A fresh, empty folder for the task: input/ and output/. */
 int folders_prepare(struct folders *, const char *id, const char *dir, char **cause);
-/* A new attempt: output/ emptied. */
+/* A new attempt: output/ emptied (and the last attempt's .outcome removed). */
 int folders_reset_output(const char *dir, char **cause);
+/* A task of this run owns the folder name (found at start: no longer a leftover). */
+void folders_keep(struct folders *, const char *name);
 /* Bytes below tasks/<name>. */
 uint64_t folders_measure(struct folders *, const char *name);
 void folders_remove(struct folders *, const char *name, const char *why, uint64_t bytes);
@@ -601,6 +627,96 @@ void folders_enforce(struct folders *);
 int claims_take(const char *journal, const char *instance, const char *task_id, int *attempt,
     int first, long long max, char **cause);
 void claims_release(const char *journal, const char *task_id, int first, int last);
+/* Is task_id's attempt claimed by instance? */
+int claims_held(const char *journal, const char *instance, const char *task_id, int attempt);
+/* Is task_id's attempt claimed by anyone (or unknown: 1)? */
+int claims_exist(const char *journal, const char *task_id, int attempt);
+
+/* ---- outcome.c: <task>/.outcome, how an attempt's game ended (recovery) ---- */
+
+struct outcome_record {
+	char *task_id;
+	int attempt;
+	char *instance;
+	enum result_status status;
+	enum error_class eclass;
+	char *error;		/* NULL: none */
+	int64_t started_ms, finished_ms;
+};
+/* The file's JSON text (caller frees). */
+char *outcome_encode(const struct outcome_record *);
+/* Decode strictly into o (outcome_clear it after); -1 with *cause. */
+int outcome_decode(const char *buf, size_t len, struct outcome_record *, char **cause);
+void outcome_clear(struct outcome_record *);
+/* Write dir/.outcome durably (temporary name, fsync, rename, fsync); -1 with *cause. */
+int outcome_write(const char *dir, const struct outcome_record *, char **cause);
+/*
+ * Read dir/.outcome: 0; -1 with *cause NULL when there is none, or with
+ * *cause saying why it cannot be used.
+ */
+int outcome_read(const char *dir, struct outcome_record *, char **cause);
+/* Remove it from the task folder taskfd (a new attempt begins). */
+void outcome_remove(int taskfd);
+
+/* ---- uploads.c: uploads that wait for storage to come back ---- */
+
+struct uploads *uploads_new(struct gw *);
+void uploads_free(struct uploads *);
+/* "s3://bucket", "https://host:port", "file://": whose outage a URL shares (allocated). */
+char *uploads_origin(const char *url);
+/*
+ * The task's destination is down and it is not its probe: it waits
+ * without trying (*why: the destination's last failure, borrowed).
+ */
+int uploads_hold(const struct task *, const char **why);
+/*
+ * An upload of the task failed, and may pass: 1 when it waits now (the
+ * caller parks it in upload_wait), 0 when its deadline has passed.
+ */
+int uploads_failed(struct task *, const char *msg);
+/* The task's destination answered an upload (it went through, or was refused): it is up. */
+void uploads_answered(struct task *);
+/* The task leaves uploading or waiting (reported, freed). */
+void uploads_forget(struct task *);
+/* The tunnel is back: probe every destination that is down now. */
+void uploads_kick(struct gw *);
+/* When the task's destination is tried next (wall ms), 0 when not waiting. */
+int64_t uploads_next_try(const struct task *);
+/* Destinations down now. */
+size_t uploads_down(const struct gw *);
+
+/* ---- tunnel.c: the VPN supervisor in the daemon ([vpn], docs/vpn.md) ---- */
+
+/*
+ * [vpn] into o (its strings point into conf and *sock, which the caller
+ * frees): 1 configured, 0 vpn.mode = off, -1 with *cause.
+ */
+int tunnel_options(const struct config *, const char *state_dir, struct vpn_options *o,
+    char **sock, char **cause);
+/* /healthz's verdict on the tunnel (pure): 1 healthy enough, else 0 with *why. */
+struct tunnel_health {
+	int healthy;
+	int64_t down_since_ms;	/* wall */
+	long long after_s;	/* vpn.unhealthy_after_s; 0: never unhealthy */
+	const char *reason;	/* why it is down */
+};
+int tunnel_verdict(const struct tunnel_health *, int64_t now_ms, char **why);
+/* Start the supervisor: NULL with *cause on bad options, NULL and *cause NULL when off. */
+struct tunnel *tunnel_start(struct gw *, char **cause);
+/* Stop it, running the loop until openvpn has ended (call after everything else). */
+void tunnel_stop(struct tunnel *);
+/* The VPN view (proto's, enabled false when off). */
+cJSON *tunnel_json(struct gw *);
+/* Fill STATUS's vpn fields. */
+void tunnel_status(struct gw *, struct proto_status_view *);
+/* vpn.pause_intake_when_down and the tunnel is not healthy. */
+int tunnel_intake_paused(const struct gw *);
+/* 1 unless the tunnel has been down longer than vpn.unhealthy_after_s (*why says so). */
+int tunnel_healthz(struct gw *, char **why);
+/* vpn/'s view for metrics (vpn_view_free it), NULL when off. */
+struct vpn_view *tunnel_view(struct gw *);
+/* Wall ms since which it has not been healthy; 0 when healthy or off. */
+int64_t tunnel_down_since(const struct gw *);
 
 /* ---- views.c: what the control socket shows, through proto/ ---- */
 
@@ -800,6 +916,8 @@ struct control_ops {
 	    const char *error, void *done_arg), void *done_arg, char **cause, void *arg);
 	/* Add the gpus answer's fields to answer. */
 	void (*gpus)(cJSON *answer, void *arg);
+	/* The VPN view (enabled false when no tunnel is configured). */
+	cJSON *(*vpn)(void *arg);
 };
 /*
  * Listen on path (control.group, control.max_clients from conf). An

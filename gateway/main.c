@@ -1,11 +1,13 @@
 /*
  * main.c: paia-gateway(8): configuration, start-up in dependency order,
  * the loop, and an orderly stop (SIGTERM: stop intake, let in-flight
- * tasks finish within gateway.grace_s, commit, exit 0).
+ * tasks finish within gateway.grace_s, commit, exit 0; the VPN tunnel
+ * goes last, once nothing needs it).
  */
 #include "config.h"
 #include "gateway.h"
 #include "options.h"
+#include "vpn.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -256,11 +258,16 @@ main(int argc, char **argv)
 	if (log_level_parse(config_get(g.conf, "gateway", "log_level"), &level) == 0)
 		log_set_level(verbose ? LOG_LEVEL_DEBUG : level);
 	if (check) {
-		/* The storage settings too: file_root, the S3 keys and secret file. */
+		/* The storage settings too: file_root, the S3 keys and secret file; and [vpn]. */
 		struct storage *st = storage_new(NULL, NULL, g.conf, &cause);
+		struct vpn_options vo;
 		if (st == NULL)
 			goto config_error;
 		storage_free(st);
+		if (tunnel_options(g.conf, config_get(g.conf, "gateway", "state_dir"), &vo, &s,
+		    &cause) < 0)
+			goto config_error;
+		free(s);
 		config_dump(g.conf, stdout);
 		config_free(g.conf);
 		return 0;
@@ -315,6 +322,12 @@ main(int argc, char **argv)
 	g.ledger = ledger_new();
 	g.evcurl = evcurl_new(g.base);
 	if ((g.storage = storage_new(g.base, g.evcurl, g.conf, &cause)) == NULL)
+		goto start_error;
+	/*
+	 * The tunnel first: it comes up while the rest starts, and holds
+	 * intake back until it is up when vpn.pause_intake_when_down says so.
+	 */
+	if ((g.tunnel = tunnel_start(&g, &cause)) == NULL && cause != NULL)
 		goto start_error;
 	if ((g.runner = runner_new(g.base, g.evcurl, g.conf, main_runner_fatal, &g,
 	    &cause)) == NULL)
@@ -382,6 +395,9 @@ main(int argc, char **argv)
 	storage_free(g.storage);
 	evcurl_free(g.evcurl);
 	ledger_free(g.ledger);
+	/* Last: uploads and reports of a draining gateway needed the tunnel. */
+	tunnel_stop(g.tunnel);
+	g.tunnel = NULL;
 	embedded_stop();
 	event_base_free(g.base);
 	curl_global_cleanup();

@@ -3,7 +3,8 @@
  *
  *   GET /healthz   200 "ok" and a line per partition, or 503 naming the
  *                  partitions that failed health.failures checks in a
- *                  row and why (and 503 while draining)
+ *                  row and why (and 503 while draining, or once the VPN
+ *                  tunnel has been down longer than vpn.unhealthy_after_s)
  *   GET /metrics   Prometheus text exposition (version 0.0.4)
  *   GET /lag       the lag table as JSON (what "paiactl lag" shows)
  *
@@ -21,6 +22,7 @@
  */
 #include "config.h"
 #include "gateway.h"
+#include "vpn.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -54,6 +56,86 @@ static void
 metrics_add(struct evbuffer *b, const char *name, const char *type, const char *help)
 {
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value: \, " and line breaks escaped (check targets are the operator's text). */
+static void
+metrics_label(struct evbuffer *b, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			evbuffer_add_printf(b, "\\%c", *s);
+		else if (*s == '\n')
+			evbuffer_add(b, "\\n", 2);
+		else
+			evbuffer_add(b, s, 1);
+	}
+}
+
+/* The VPN tunnel (nothing when vpn.mode = off). */
+static void
+metrics_vpn(struct gw *gw, struct evbuffer *b)
+{
+	struct vpn_view *v = tunnel_view(gw);
+	const struct vpn_check *c;
+	int64_t now = util_now_ms();
+	size_t i;
+	int s;
+
+	if (v == NULL)
+		return;
+	metrics_add(b, "paia_vpn_state", "gauge", "The VPN supervisor's state: 1 for the one it is in.");
+	for (s = VPN_STOPPED; s <= VPN_STOPPING; s++)
+		evbuffer_add_printf(b, "paia_vpn_state{state=\"%s\"} %d\n",
+		    vpn_state_name((enum vpn_state)s), v->state == (enum vpn_state)s);
+	metrics_add(b, "paia_vpn_state_since_seconds", "gauge",
+	    "When the current state began (Unix time).");
+	evbuffer_add_printf(b, "paia_vpn_state_since_seconds %.3f\n", (double)v->since_ms / 1000.0);
+	metrics_add(b, "paia_vpn_healthy", "gauge",
+	    "1 while the tunnel is CONNECTED and every route and endpoint check passed.");
+	evbuffer_add_printf(b, "paia_vpn_healthy %d\n", v->healthy);
+	metrics_add(b, "paia_vpn_down_seconds", "gauge", "How long the tunnel has not been healthy (0: healthy).");
+	evbuffer_add_printf(b, "paia_vpn_down_seconds %.3f\n", tunnel_down_since(gw) > 0 ?
+	    (double)(now - tunnel_down_since(gw)) / 1000.0 : 0.0);
+	metrics_add(b, "paia_vpn_bytes_total", "counter", "Bytes through the tunnel, as openvpn counts them.");
+	evbuffer_add_printf(b, "paia_vpn_bytes_total{direction=\"in\"} %" PRIu64 "\n", v->bytes_in);
+	evbuffer_add_printf(b, "paia_vpn_bytes_total{direction=\"out\"} %" PRIu64 "\n", v->bytes_out);
+	metrics_add(b, "paia_vpn_restarts_total", "counter",
+	    "openvpn started again (spawn) or tries again (attach) after the first.");
+	evbuffer_add_printf(b, "paia_vpn_restarts_total %u\n", v->restarts);
+	metrics_add(b, "paia_vpn_auth_failures_total", "counter", "Credentials the server refused.");
+	evbuffer_add_printf(b, "paia_vpn_auth_failures_total %u\n", v->auth_failures);
+	metrics_add(b, "paia_vpn_check_ok", "gauge",
+	    "Each route and endpoint check: 1 passed, 0 failed, -1 pending.");
+	for (i = 0; i < v->nchecks; i++) {
+		c = &v->checks[i];
+		evbuffer_add_printf(b, "paia_vpn_check_ok{kind=\"%s\",target=\"",
+		    vpn_check_kind_name(c->kind));
+		metrics_label(b, c->target);
+		evbuffer_add_printf(b, "\"} %d\n", c->result == VPN_CHECK_OK ? 1 :
+		    c->result == VPN_CHECK_FAILED ? 0 : -1);
+	}
+	metrics_add(b, "paia_vpn_check_age_seconds", "gauge", "Since each check's last result.");
+	for (i = 0; i < v->nchecks; i++) {
+		c = &v->checks[i];
+		if (c->checked_ms <= 0)
+			continue;
+		evbuffer_add_printf(b, "paia_vpn_check_age_seconds{kind=\"%s\",target=\"",
+		    vpn_check_kind_name(c->kind));
+		metrics_label(b, c->target);
+		evbuffer_add_printf(b, "\"} %.3f\n", (double)(now - c->checked_ms) / 1000.0);
+	}
+	metrics_add(b, "paia_vpn_check_latency_seconds", "gauge", "Each endpoint's last connect time.");
+	for (i = 0; i < v->nchecks; i++) {
+		c = &v->checks[i];
+		if (c->latency_ms < 0)
+			continue;
+		evbuffer_add_printf(b, "paia_vpn_check_latency_seconds{kind=\"%s\",target=\"",
+		    vpn_check_kind_name(c->kind));
+		metrics_label(b, c->target);
+		evbuffer_add_printf(b, "\"} %.3f\n", (double)c->latency_ms / 1000.0);
+	}
+	vpn_view_free(v);
 }
 
 char *
@@ -114,6 +196,16 @@ metrics_text(struct gw *gw)
 	evbuffer_add_printf(b, "paia_storage_bytes_total{direction=\"upload\"} %" PRIu64 "\n", out);
 	metrics_add(b, "paia_storage_retries_total", "counter", "Storage transfers retried.");
 	evbuffer_add_printf(b, "paia_storage_retries_total %" PRIu64 "\n", retries);
+	metrics_add(b, "paia_storage_destinations_down", "gauge",
+	    "Storage destinations that did not answer: uploads to them wait.");
+	evbuffer_add_printf(b, "paia_storage_destinations_down %zu\n", uploads_down(gw));
+	metrics_add(b, "paia_uploads_recovered_total", "counter",
+	    "Finished games whose outputs were uploaded from disk after a restart (not run again).");
+	evbuffer_add_printf(b, "paia_uploads_recovered_total %" PRIu64 "\n", gw->recovered_total);
+	metrics_add(b, "paia_outputs_kept_total", "counter",
+	    "Tasks whose outputs could not be uploaded and were kept on disk.");
+	evbuffer_add_printf(b, "paia_outputs_kept_total %" PRIu64 "\n", gw->kept_total);
+	metrics_vpn(gw, b);
 
 	n = health_partitions(gw->health, &v);
 	metrics_add(b, "paia_consumer_lag", "gauge",
@@ -182,6 +274,8 @@ metrics_healthz(struct gw *gw, struct evhttp_request *req)
 		return;
 	}
 	ok = health_ok(gw->health, &why);
+	if (ok)
+		ok = tunnel_healthz(gw, &why);
 	if (!ok) {
 		metrics_reply(req, 503, "Service Unavailable", "text/plain; charset=utf-8", why);
 		free(why);

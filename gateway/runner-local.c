@@ -28,7 +28,10 @@
  * after runner.kill_grace_s; stdout and stderr go to output/log.txt; CPU
  * and memory are capped with rlimits; params reach the game as a file
  * (PAIA_PARAMS_FILE), and in PAIA_PARAMS too when small. The gateway is
- * a child subreaper, so orphans of a game are reaped here.
+ * a child subreaper, so orphans of a game are reaped here. Children are
+ * collected through common/reaper.c, the process's one SIGCHLD handler
+ * (the VPN supervisor's openvpn is a child too): each job's pid is
+ * watched, and orphan reaping collects what games left behind.
  *
  * The runner knows nothing of Kafka or results: it reports how the
  * process ended. The pure parts (command line, environment, bwrap's
@@ -65,6 +68,7 @@ struct runner_local_job {
 	struct runner_job gen;		/* first: the generic handle */
 	struct runner_local *r;
 	pid_t pid;		/* our child: bwrap, or the game itself (none) */
+	struct reaper_watch *watch;	/* until the reaper collects pid */
 	int errfd;		/* exec status pipe, until exec or failure */
 	struct event *exec_ev;
 	int statusfd;		/* bwrap's --json-status-fd, until EOF */
@@ -102,7 +106,7 @@ struct runner_local {
 	int drop;		/* started as root: games run as uid/gid */
 	uid_t uid;
 	gid_t gid;
-	struct event *sigchld;
+	int orphans;		/* orphan reaping turned on */
 	struct runner_local_job_list jobs;
 	size_t njobs;
 };
@@ -900,6 +904,8 @@ runner_local_job_end(struct runner_local_job *j, const struct runner_outcome *o)
 	if (j->status_ev != NULL)
 		event_free(j->status_ev);
 	j->deadline = j->kill_timer = j->game_ev = j->status_ev = NULL;
+	reaper_cancel(j->watch);
+	j->watch = NULL;
 	runner_local_exec_close(j);
 	if (j->statusfd >= 0)
 		close(j->statusfd);
@@ -950,74 +956,71 @@ runner_local_job_finish(struct runner_local_job *j, const struct runner_outcome 
 	event_add(j->game_ev, NULL);
 }
 
+/* The reaper collected our child (bwrap, or the game without a sandbox). */
 static void
-runner_local_sigchld_cb(evutil_socket_t sig, short what, void *arg)
+runner_local_reaped_cb(pid_t pid, int status, void *arg)
 {
-	struct runner_local *r = arg;
-	struct runner_local_job *j;
+	struct runner_local_job *j = arg, *k;
 	struct runner_outcome o;
 	struct runner_local_exec_report rep;
 	char why[512];
-	pid_t pid;
 	long game;
-	int status, code;
+	int code;
 
-	/* First what bwrap said: a game reaped below is known then. */
-	LIST_FOREACH(j, &r->jobs, entry)
-		runner_local_status_read(j);
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		LIST_FOREACH(j, &r->jobs, entry)
-			if (j->pid == pid)
-				break;
-		if (j == NULL)
-			continue;	/* an orphan we adopted as subreaper */
-		memset(&o, 0, sizeof o);
-		if (j->state == JOB_STOPPING)
-			o.end = j->end;
-		else
-			o.end = RUNNER_EXITED;
-		if (WIFEXITED(status))
-			o.exit_code = WEXITSTATUS(status);
-		else if (WIFSIGNALED(status)) {
-			o.signal = WTERMSIG(status);
-			o.exit_code = 128 + o.signal;
-		}
-		log_info("game process ended", "pid=%ld exit_code=%d signal=%d", (long)pid,
-		    o.exit_code, o.signal);
-		/* It ended before we heard from exec: did exec fail? */
-		if (j->errfd >= 0) {
-			if (runner_local_exec_status(j->errfd, &rep) == 1)
-				runner_local_exec_outcome(j, &rep, &o);
-			else {
-				runner_local_exec_close(j);
-				if (!j->abandoned)
-					j->started_cb(&j->gen, j->arg);
-			}
-		}
-		if (r->bwrap && o.end == RUNNER_EXITED) {
-			/* bwrap's own exit code is the game's, or 1 for its own failure. */
-			runner_local_status_read(j);
-			runner_local_status_parse(j->status, j->status_len, &game, &code);
-			o.signal = 0;
-			if (code >= 0)
-				o.exit_code = code;
-			else {
-				o.end = RUNNER_INFRA;
-				if (WIFSIGNALED(status))
-					snprintf(why, sizeof why, "the sandbox (bwrap) was killed by "
-					    "signal %d %s", WTERMSIG(status), j->game > 0 ?
-					    "(how the game ended is unknown)" : "before the game ran");
-				else
-					snprintf(why, sizeof why, "the sandbox (bwrap) could not start the "
-					    "game (exit code %d; its reason is in log.txt)", o.exit_code);
-				o.message = why;
-				log_error("cannot start the game", "task=%s error=%s", j->task_id,
-				    log_q(why));
-			}
-		}
-		j->state = JOB_DEAD;
-		runner_local_job_finish(j, &o);
+	j->watch = NULL;	/* the reaper freed it */
+	/* First what bwrap said: a game collected as an orphan is known then. */
+	LIST_FOREACH(k, &j->r->jobs, entry)
+		runner_local_status_read(k);
+	memset(&o, 0, sizeof o);
+	if (j->state == JOB_STOPPING)
+		o.end = j->end;
+	else
+		o.end = RUNNER_EXITED;
+	if (status == -1) {
+		/* Collected elsewhere: how it ended is unknown. */
+		o.end = RUNNER_INFRA;
+		o.message = "the game's process was collected elsewhere: how it ended is unknown";
+	} else if (WIFEXITED(status))
+		o.exit_code = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status)) {
+		o.signal = WTERMSIG(status);
+		o.exit_code = 128 + o.signal;
 	}
+	log_info("game process ended", "pid=%ld exit_code=%d signal=%d", (long)pid,
+	    o.exit_code, o.signal);
+	/* It ended before we heard from exec: did exec fail? */
+	if (j->errfd >= 0) {
+		if (runner_local_exec_status(j->errfd, &rep) == 1)
+			runner_local_exec_outcome(j, &rep, &o);
+		else {
+			runner_local_exec_close(j);
+			if (!j->abandoned)
+				j->started_cb(&j->gen, j->arg);
+		}
+	}
+	if (j->r->bwrap && o.end == RUNNER_EXITED) {
+		/* bwrap's own exit code is the game's, or 1 for its own failure. */
+		runner_local_status_read(j);
+		runner_local_status_parse(j->status, j->status_len, &game, &code);
+		o.signal = 0;
+		if (code >= 0)
+			o.exit_code = code;
+		else {
+			o.end = RUNNER_INFRA;
+			if (WIFSIGNALED(status))
+				snprintf(why, sizeof why, "the sandbox (bwrap) was killed by "
+				    "signal %d %s", WTERMSIG(status), j->game > 0 ?
+				    "(how the game ended is unknown)" : "before the game ran");
+			else
+				snprintf(why, sizeof why, "the sandbox (bwrap) could not start the "
+				    "game (exit code %d; its reason is in log.txt)", o.exit_code);
+			o.message = why;
+			log_error("cannot start the game", "task=%s error=%s", j->task_id,
+			    log_q(why));
+		}
+	}
+	j->state = JOB_DEAD;
+	runner_local_job_finish(j, &o);
 }
 
 static void
@@ -1163,12 +1166,12 @@ runner_local_exec_cb(evutil_socket_t fd, short what, void *arg)
 		return;		/* spurious wakeup: the event persists */
 	runner_local_exec_close(j);
 	if (j->abandoned)
-		return;		/* its task is gone; SIGCHLD reaps the child */
+		return;		/* its task is gone; the reaper collects the child */
 	if (rc == 1) {
 		/* Set-up or exec failed: ours, or the task's (E2BIG); not the user's. */
 		runner_local_exec_outcome(j, &rep, &o);
 		j->done_cb(&j->gen, &o, j->arg);
-		/* SIGCHLD reaps the child; the callback has been given. */
+		/* The reaper collects the child; the callback has been given. */
 		j->abandoned = 1;
 		return;
 	}
@@ -1279,6 +1282,8 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 	}
 	runner_local_launch_free(l);
 	j->pid = pid;
+	/* Watched before the loop runs again: its SIGCHLD is ours. */
+	j->watch = reaper_watch(r->base, pid, runner_local_reaped_cb, j);
 	runner_local_pidfile_write(req->dir, pid);
 	j->state = JOB_RUNNING;
 	j->timeout_s = req->timeout_s;
@@ -1323,7 +1328,7 @@ runner_local_abandon(struct runner_job *jj)
 		if (j->gamefd >= 0)
 			pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
 	}
-	/* Freed when SIGCHLD reaps it; the callback is not called. */
+	/* Freed when the reaper collects it; the callback is not called. */
 }
 
 static pid_t
@@ -1507,10 +1512,11 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	else
 		log_warn("runner.sandbox = none: games run without a sandbox and can read what "
 		    "their user can", "user=%s", log_q(user));
+	/* Orphans of games (setsid, double forks) come to us; the reaper collects them. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	reaper_set_orphans(base, 1);
+	r->orphans = 1;
 	runner_local_reap_previous(config_get(conf, "gateway", "state_dir"));
-	r->sigchld = evsignal_new(base, SIGCHLD, runner_local_sigchld_cb, r);
-	evsignal_add(r->sigchld, NULL);
 	return &r->gen;
 
 fail:
@@ -1528,9 +1534,13 @@ runner_local_free(struct runner *rr)
 
 	while ((j = LIST_FIRST(&r->jobs)) != NULL) {
 		j->abandoned = 1;
-		if (j->pid > 0) {
+		if (j->watch != NULL) {
+			/* Collected here, now: the reaper must not call back a freed job. */
+			reaper_cancel(j->watch);
+			j->watch = NULL;
 			kill(-j->pid, SIGKILL);
-			waitpid(j->pid, NULL, 0);
+			while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+				;
 		}
 		if (j->gamefd >= 0) {
 			pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
@@ -1540,8 +1550,8 @@ runner_local_free(struct runner *rr)
 		}
 		runner_local_job_end(j, NULL);
 	}
-	if (r->sigchld != NULL)
-		event_free(r->sigchld);
+	if (r->orphans)
+		reaper_set_orphans(r->base, 0);
 	runner_local_strv_free(r->argv);
 	runner_local_strv_free(r->system);
 	runner_local_strv_free(r->ro_paths);

@@ -19,7 +19,12 @@
  *
  * Errors name the file and errno's words ("No space left on device");
  * a source that is missing, not a regular file or too large is
- * permanent, an error of this host's disks is STORAGE_LOCAL.
+ * permanent, an error reading what is sent is STORAGE_LOCAL. The
+ * destination of an upload is the storage's: a folder that cannot be
+ * made or written (read-only, full, gone, not a folder: a file system
+ * mounted there is away) may come back, so that is STORAGE_TRANSIENT,
+ * and the upload waits for it (uploads.c); only a name the file system
+ * will never take is permanent.
  */
 #include "config.h"
 #include "storage-int.h"
@@ -151,6 +156,8 @@ storage_file_end(struct storage_xfer *x, enum storage_result r, const char *msg)
 	}
 }
 
+#define STORAGE_FILE_SENDING "reading the file to send"
+
 /* Fail this attempt with "<url>: <what>: <errno's words>" (r by errno). */
 static void
 storage_file_fail(struct storage_xfer *x, const char *what, int err)
@@ -162,8 +169,12 @@ storage_file_fail(struct storage_xfer *x, const char *what, int err)
 	if (!x->put && (err == ENOENT || err == EACCES || err == ENOTDIR || err == ELOOP ||
 	    err == EXDEV))
 		r = STORAGE_PERMANENT;
-	else
+	else if (!x->put || strcmp(what, STORAGE_FILE_SENDING) == 0)
 		r = STORAGE_LOCAL;
+	else if (err == EINVAL || err == ENAMETOOLONG || err == EFBIG)
+		r = STORAGE_PERMANENT;
+	else
+		r = STORAGE_TRANSIENT;
 	xasprintf(&msg, "%s: %s: %s", x->url, what, strerror(err));
 	storage_file_end(x, r, msg);
 	free(msg);
@@ -248,7 +259,7 @@ storage_file_step_cb(evutil_socket_t fd, short what, void *arg)
 			if (errno == EINTR)
 				continue;
 			free(buf);
-			storage_file_fail(x, x->put ? "reading the file to send" : "reading", errno);
+			storage_file_fail(x, x->put ? STORAGE_FILE_SENDING : "reading", errno);
 			return;
 		}
 		if (n == 0)

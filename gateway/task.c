@@ -2,15 +2,27 @@
  * task.c: the task state machine.
  *
  *   received -> fetching -> launching -> running -> collecting
- *            -> uploading -> reporting -> done | failed
+ *            -> uploading <-> upload_wait
+ *            -> reporting -> done | failed
  *
  * A task enters "reporting" when its result record is queued for the
  * next transaction (outbox.c); it is done (or failed) only when that
  * transaction, which also carries the partition's offsets, has
- * committed. It also decides what intake's rebalances mean (the ledger
- * restored on assign; on revoke, what is done committed first and the
- * rest abandoned to the new owner) and answers the control socket's
- * cancel and requeue.
+ * committed. A task whose uploads cannot reach storage waits in
+ * upload_wait, holding no game slot, until storage answers or
+ * storage.upload_deadline_s has passed (uploads.c decides when it
+ * tries again); outputs that could not be uploaded are kept on disk and
+ * named in the result.
+ *
+ * The game's end is recorded in the task folder (.outcome, outcome.c)
+ * before any upload: a task delivered again after a restart, whose
+ * attempt this instance claimed and finished, uploads what is on disk
+ * instead of running the game again (task_recover).
+ *
+ * It also decides what intake's rebalances mean (the ledger restored on
+ * assign; on revoke, what is done committed first and the rest
+ * abandoned to the new owner) and answers the control socket's cancel
+ * and requeue.
  *
  * A task folder is touched only through taskdir.c and folders.c
  * (descriptors, no link followed): what the game left is refused, not
@@ -36,6 +48,7 @@ const double step_bucket_le[STEP_BUCKETS] = {
 };
 
 static void task_release_claims(struct task *);
+static void task_unlink_active(struct task *);
 static int task_retry_attempt(struct task *, const char *);
 static void task_launch(struct task *);
 static void task_collect(struct task *);
@@ -60,6 +73,13 @@ task_set_state(struct task *t, enum task_state s)
 	double d = (double)(now - t->ts[t->state]) / 1000.0;
 	size_t i;
 
+	if (t->state == TASK_UPLOAD_WAIT && s != TASK_UPLOAD_WAIT) {
+		/* Logged again only once half of them have gone. */
+		if (--gw->nupwait <= gw->max_upwait / 2)
+			gw->upwait_full = 0;
+	}
+	else if (s == TASK_UPLOAD_WAIT && t->state != TASK_UPLOAD_WAIT)
+		gw->nupwait++;
 	/* How long the task spent in the state it leaves. */
 	if (s != t->state && t->ts[t->state] > 0) {
 		for (i = 0; i < STEP_BUCKETS; i++)
@@ -85,6 +105,7 @@ task_free(struct task *t)
 		runner_abandon(t->job);
 	if (t->xfer != NULL)
 		storage_cancel(t->xfer);
+	uploads_forget(t);
 	for (i = 0; i < t->narts; i++) {
 		free(t->arts[i].name);
 		free(t->arts[i].path);
@@ -98,6 +119,7 @@ task_free(struct task *t)
 	}
 	free(t->fetch_name);
 	gpus_task_clear(t);
+	free(t->upload_error);
 	cJSON_Delete(t->game_result);
 	proto_task_free(t->spec);
 	free(t->error);
@@ -137,7 +159,21 @@ task_find_active(struct gw *gw, const char *id)
 size_t
 task_running_count(const struct gw *gw)
 {
-	return gw->nactive - gw->nwaiting - gw->nreporting;
+	return gw->nactive - gw->nwaiting - gw->nreporting - gw->nupwait;
+}
+
+/* Out of the active list (revoked, abandoned, dropped while draining). */
+static void
+task_unlink_active(struct task *t)
+{
+	struct gw *gw = t->gw;
+
+	TAILQ_REMOVE(&gw->active, t, entry);
+	gw->nactive--;
+	if (t->waiting)
+		gw->nwaiting--;
+	if (t->state == TASK_UPLOAD_WAIT)
+		gw->nupwait--;
 }
 
 /*
@@ -147,12 +183,15 @@ task_running_count(const struct gw *gw)
  * partition drops what librdkafka had fetched). Tasks waiting only for
  * their transaction hold no game slot and do not count: a slow commit
  * must not stall the games (the ledger's metadata cap bounds them per
- * partition).
+ * partition). Tasks whose uploads wait for storage hold no slot either,
+ * up to storage.max_waiting_uploads of them: their outputs fill the
+ * disk.
  */
 int
 task_intake_full(const struct gw *gw)
 {
-	return gw->nactive - gw->nreporting >= gw->max_inflight + gw->prefetch;
+	return gw->nactive - gw->nreporting - gw->nupwait >= gw->max_inflight + gw->prefetch ||
+	    gw->nupwait >= gw->max_upwait;
 }
 
 void
@@ -164,7 +203,8 @@ task_update_intake(struct gw *gw)
 
 	if (gw->intake == NULL)
 		return;
-	intake_set_paused(gw->intake, gw->draining || task_intake_full(gw));
+	intake_set_paused(gw->intake, gw->draining || task_intake_full(gw) ||
+	    tunnel_intake_paused(gw));
 	/* A partition whose commit metadata would outgrow the broker's cap waits. */
 	n = intake_assigned(gw->intake, &parts);
 	for (i = 0; i < n; i++) {
@@ -223,7 +263,9 @@ task_check_drained(struct gw *gw)
 {
 	if (!gw->draining)
 		return;
-	if (gw->stopped || task_running_count(gw) > 0 || !outbox_idle(gw->outbox))
+	/* Uploads waiting for storage wait for it until the grace period ends. */
+	if (gw->stopped || task_running_count(gw) > 0 || gw->nupwait > 0 ||
+	    !outbox_idle(gw->outbox))
 		return;
 	gw->stopped = 1;
 	log_info("drained", "reported=%" PRIu64, gw->totals[0] + gw->totals[1] +
@@ -326,6 +368,105 @@ task_fetch_limit_s(const struct task *t, const char **which)
 	return t->timeout_s < cap ? t->timeout_s : cap;
 }
 
+/*
+ * The game of this attempt ran to its end in an earlier life of this
+ * gateway (or in this one, and its result went with a revoked
+ * partition), and its result was not reported (its launch claim is
+ * still held by this instance, no later attempt began): upload what it
+ * left instead of running it again. Returns 1 when the task goes on
+ * from collecting.
+ */
+static int
+task_recover(struct task *t)
+{
+	struct gw *gw = t->gw;
+	struct outcome_record o;
+	char *cause = NULL, *why = NULL;
+	int taskfd = -1, outfd = -1, ok;
+
+	if (outcome_read(t->dir, &o, &cause) != 0) {
+		if (cause != NULL)
+			log_warn("an earlier outcome cannot be used: the game runs again", "task=%s "
+			    "error=%s", t->spec->task_id, log_q(cause));
+		free(cause);
+		return 0;
+	}
+	ok = strcmp(o.task_id, t->spec->task_id) == 0 && strcmp(o.instance, gw->instance) == 0 &&
+	    o.attempt >= t->first_attempt &&
+	    o.attempt - t->first_attempt < config_get_int(gw->conf, "runner", "max_attempts");
+	/* With claims, the attempt must still be ours and the last one begun. */
+	if (ok && runner_uses_claims(gw->runner))
+		ok = claims_held(gw->journal_dir, gw->instance, t->spec->task_id, o.attempt) &&
+		    !claims_exist(gw->journal_dir, t->spec->task_id, o.attempt + 1);
+	else if (ok)
+		ok = o.attempt == t->spec->attempt;
+	if (ok && ((taskfd = taskdir_open(t->dir, &cause)) < 0 ||
+	    (outfd = taskdir_open_sub(taskfd, "output", &why)) < 0)) {
+		if (taskfd >= 0)
+			close(taskfd);
+		ok = 0;
+	} else if (ok) {
+		close(outfd);
+		close(taskfd);
+	}
+	free(cause);
+	free(why);
+	if (!ok) {
+		log_info("an earlier outcome does not apply to this delivery: the game runs",
+		    "task=%s attempt=%d outcome_attempt=%d outcome_instance=%s", t->spec->task_id,
+		    t->spec->attempt, o.attempt, log_q(o.instance));
+		outcome_clear(&o);
+		return 0;
+	}
+	folders_keep(gw->folders, t->spec->task_id);
+	t->spec->attempt = o.attempt;
+	t->claimed = runner_uses_claims(gw->runner);
+	t->timeout_s = task_timeout_s(t);
+	task_set_prefix(t);
+	if (o.error != NULL)
+		task_finish(t, o.status, o.eclass, "%s", o.error);
+	else
+		task_finish(t, o.status, o.eclass, NULL);
+	t->started_ms = o.started_ms;
+	t->finished_ms = o.finished_ms;
+	/* Finished in an earlier life, or in this one before a rebalance took its result. */
+	t->recovered = o.finished_ms < gw->start_ms ?
+	    "outputs of the finished game uploaded after a gateway restart" :
+	    "outputs of the finished game uploaded after it was delivered again (its result "
+	    "had not been committed)";
+	gw->recovered_total++;
+	log_info("finished game found on disk: uploading its outputs, not running it again",
+	    "task=%s attempt=%d status=%s finished_ms=%" PRId64, t->spec->task_id, o.attempt,
+	    proto_status_name(o.status), o.finished_ms);
+	outcome_clear(&o);
+	task_collect(t);
+	return 1;
+}
+
+/* Record how the game ended before anything is uploaded (outcome.c). */
+static void
+task_outcome_save(struct task *t)
+{
+	struct gw *gw = t->gw;
+	struct outcome_record o;
+	char *cause = NULL;
+
+	memset(&o, 0, sizeof o);
+	o.task_id = t->spec->task_id;
+	o.attempt = t->spec->attempt;
+	o.instance = gw->instance;
+	o.status = t->status;
+	o.eclass = t->eclass;
+	o.error = t->error;
+	o.started_ms = t->started_ms;
+	o.finished_ms = t->finished_ms;
+	if (outcome_write(t->dir, &o, &cause) != 0) {
+		log_warn("cannot record the game's outcome: after a restart it would run again",
+		    "task=%s error=%s", t->spec->task_id, log_q(cause));
+		free(cause);
+	}
+}
+
 static void
 task_start(struct task *t)
 {
@@ -335,12 +476,6 @@ task_start(struct task *t)
 
 	t->waiting = 0;
 	t->first_attempt = t->spec->attempt;
-	if (runner_uses_claims(gw->runner) && task_claim_attempt(t, &cause) != 0) {
-		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
-		free(cause);
-		task_report(t);
-		return;
-	}
 	prefix = task_prefix_base(t);
 	if (prefix == NULL || *prefix == '\0') {
 		task_finish(t, RESULT_ERROR, ERROR_INVALID,
@@ -355,6 +490,15 @@ task_start(struct task *t)
 		task_report(t);
 		return;
 	}
+	if (task_recover(t))
+		return;
+	if (runner_uses_claims(gw->runner) && task_claim_attempt(t, &cause) != 0) {
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
+		free(cause);
+		task_report(t);
+		return;
+	}
+	task_set_prefix(t);
 	if (folders_prepare(gw->folders, t->spec->task_id, t->dir, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
 		free(cause);
@@ -593,6 +737,8 @@ task_add_artifact(struct task *t, int outfd, const char *name, const char *ctype
 	a->fd = fd;
 	a->capped = cut;
 	a->content_type = ctype;
+	a->max = is_log ? INT64_MAX : max;
+	a->max_key = max_key;
 	xasprintf(&a->url, "%s%s", t->result_prefix, name);
 	return 1;
 }
@@ -666,6 +812,9 @@ task_collect(struct task *t)
 	}
 	task_set_state(t, TASK_UPLOADING);
 	t->next_art = 0;
+	/* From the game's end: a recovered task keeps the deadline of its first life. */
+	t->upload_deadline_ms = (t->finished_ms > 0 ? t->finished_ms : util_now_ms()) +
+	    config_get_int(gw->conf, "storage", "upload_deadline_s") * 1000;
 	task_upload_next(t);
 }
 
@@ -706,6 +855,7 @@ task_run_done(struct runner_job *job, const struct runner_outcome *o, void *arg)
 		task_finish(t, RESULT_ERROR, ERROR_INVALID, "%s", o->message);
 		break;
 	}
+	task_outcome_save(t);
 	task_collect(t);
 }
 
@@ -773,6 +923,164 @@ task_launch(struct task *t)
 	free(entry);
 }
 
+/*
+ * Open an artifact again after a wait (its descriptor was closed then):
+ * by name in output/, with the checks and caps of collect; a log is cut
+ * again. The descriptor, or -1 with the artifact refused (named in the
+ * result).
+ */
+static int
+task_artifact_reopen(struct task *t, struct artifact *a)
+{
+	struct gw *gw = t->gw;
+	off_t log_max = (off_t)config_get_int(gw->conf, "storage", "max_log_bytes");
+	off_t size = 0, capped = 0;
+	char *why = NULL, *cause = NULL;
+	int taskfd, outfd, fd = -1, cfd;
+
+	if ((taskfd = taskdir_open(t->dir, &cause)) >= 0) {
+		if ((outfd = taskdir_open_sub(taskfd, "output", &why)) >= 0) {
+			fd = taskdir_artifact_open(outfd, a->name, a->max, a->max_key, &size, &why);
+			close(outfd);
+		}
+		close(taskfd);
+	} else
+		why = cause;
+	if (fd >= 0 && a->capped) {
+		if ((cfd = taskdir_log_cap(fd, size, log_max, gw->state_dir, &capped, &why)) < 0 &&
+		    why == NULL)
+			xasprintf(&why, "it became shorter while its upload waited");
+		close(fd);
+		fd = cfd;
+		size = capped;
+	}
+	if (fd >= 0 && size < a->bytes) {
+		xasprintf(&why, "it became shorter while its upload waited (%jd bytes, %jd before)",
+		    (intmax_t)size, (intmax_t)a->bytes);
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		task_refuse(t, a->name, why != NULL ? why : xstrdup("it is gone"));
+	return fd;
+}
+
+/*
+ * Keep the outputs of a task whose uploads failed: its folder moves to
+ * <state_dir>/kept/<task>.<attempt>, out of reach of gateway.history and
+ * the disk budget, for an operator to upload by hand.
+ */
+static void
+task_keep_outputs(struct task *t)
+{
+	struct gw *gw = t->gw;
+	char *kept, *path, *cause = NULL;
+	size_t i;
+	int rc;
+
+	xasprintf(&kept, "%s/kept", gw->state_dir);
+	xasprintf(&path, "%s/%s.%d", kept, t->spec->task_id, t->spec->attempt);
+	if (util_mkdirs(kept, 0750, &cause) == 0) {
+		rc = renameat2(AT_FDCWD, t->dir, AT_FDCWD, path, RENAME_NOREPLACE);
+		if (rc != 0 && errno == EEXIST) {
+			free(path);
+			xasprintf(&path, "%s/%s.%d.%" PRId64, kept, t->spec->task_id,
+			    t->spec->attempt, util_now_ms());
+			rc = renameat2(AT_FDCWD, t->dir, AT_FDCWD, path, RENAME_NOREPLACE);
+		}
+		if (rc != 0)
+			xasprintf(&cause, "moving %s to %s: %s", t->dir, path, strerror(errno));
+	}
+	if (cause != NULL) {
+		/* Left where it is: no longer the history's to remove either. */
+		log_warn("cannot move the outputs to kept/; they stay in the task folder",
+		    "task=%s error=%s", t->spec->task_id, log_q(cause));
+		free(cause);
+		free(path);
+	} else {
+		for (i = 0; i < t->narts; i++) {
+			free(t->arts[i].path);
+			xasprintf(&t->arts[i].path, "%s/output/%s", path, t->arts[i].name);
+		}
+		free(t->dir);
+		t->dir = path;
+	}
+	free(kept);
+	t->kept = 1;
+	t->dir_gone = 1;
+	gw->kept_total++;
+	log_warn("outputs not uploaded: kept on disk", "task=%s attempt=%d dir=%s",
+	    t->spec->task_id, t->spec->attempt, log_q(t->dir));
+}
+
+/* An upload failed for good: the result says why and where the outputs are kept. */
+static void
+task_upload_fail(struct task *t, const char *name, const char *error, int deadline)
+{
+	struct gw *gw = t->gw;
+
+	task_keep_outputs(t);
+	/* The game's own outcome is replaced: its results did not arrive. */
+	t->has_outcome = 0;
+	if (deadline)
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "uploading %s: %s; storage did not answer "
+		    "within storage.upload_deadline_s (%lld s) after the game ended; the outputs are "
+		    "kept in %s on %s", name, error,
+		    config_get_int(gw->conf, "storage", "upload_deadline_s"), t->dir, gw->instance);
+	else
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "uploading %s: %s; the outputs are kept "
+		    "in %s on %s", name, error, t->dir, gw->instance);
+	task_report(t);
+}
+
+/* Wait for storage: no descriptor held, no game slot (uploads.c says when to try again). */
+static void
+task_upload_park(struct task *t, const char *why)
+{
+	struct gw *gw = t->gw;
+	size_t i;
+
+	for (i = t->next_art; i < t->narts; i++) {
+		if (t->arts[i].fd >= 0)
+			close(t->arts[i].fd);
+		t->arts[i].fd = -1;
+	}
+	if (why != NULL && (t->upload_error == NULL || strcmp(t->upload_error, why) != 0)) {
+		free(t->upload_error);
+		t->upload_error = xstrdup(why);
+	}
+	if (t->upload_wait_ms == 0) {
+		t->upload_wait_ms = util_now_ms();
+		log_info("uploads wait for storage", "task=%s attempt=%d error=%s deadline_in_s=%"
+		    PRId64, t->spec->task_id, t->spec->attempt, log_q(t->upload_error),
+		    (t->upload_deadline_ms - t->upload_wait_ms) / 1000);
+	}
+	uploads_forget(t);
+	task_set_state(t, TASK_UPLOAD_WAIT);
+	if (gw->nupwait >= gw->max_upwait && !gw->upwait_full) {
+		gw->upwait_full = 1;
+		log_warn("intake paused: storage.max_waiting_uploads tasks wait for storage",
+		    "waiting=%zu", gw->nupwait);
+	}
+	/* Its game slot is free for the next task. */
+	task_kick(gw);
+	task_check_drained(gw);
+}
+
+void
+task_upload_resume(struct task *t)
+{
+	task_set_state(t, TASK_UPLOADING);
+	task_upload_next(t);
+}
+
+void
+task_upload_give_up(struct task *t)
+{
+	task_upload_fail(t, t->arts[t->next_art].name, t->upload_error != NULL ?
+	    t->upload_error : "storage did not answer", 1);
+}
+
 static void
 task_upload_done(struct storage_xfer *x, enum storage_result r, const char *error, void *arg)
 {
@@ -781,15 +1089,21 @@ task_upload_done(struct storage_xfer *x, enum storage_result r, const char *erro
 
 	t->xfer = NULL;
 	if (r != STORAGE_OK) {
-		/* The game's own outcome is replaced: its results did not arrive. */
-		t->has_outcome = 0;
-		task_finish(t, RESULT_ERROR, ERROR_INFRA, "uploading %s: %s", a->name, error);
-		task_report(t);
+		/* Storage away (the network, the VPN, a 5xx): wait for it, up to the deadline. */
+		if (r == STORAGE_TRANSIENT && uploads_failed(t, error)) {
+			task_upload_park(t, error);
+			return;
+		}
+		/* A refusal is an answer: storage is there, the others may try. */
+		if (r == STORAGE_PERMANENT)
+			uploads_answered(t);
+		task_upload_fail(t, a->name, error, r == STORAGE_TRANSIENT);
 		return;
 	}
 	memcpy(a->sha256, storage_xfer_sha256(x), sizeof a->sha256);
 	a->uploaded = 1;
 	t->next_art++;
+	uploads_answered(t);
 	task_upload_next(t);
 }
 
@@ -798,13 +1112,23 @@ task_upload_next(struct task *t)
 {
 	struct gw *gw = t->gw;
 	struct artifact *a;
+	const char *why = NULL;
 	int fd;
 
-	if (t->next_art >= t->narts) {
-		task_report(t);
-		return;
+	for (;;) {
+		if (t->next_art >= t->narts) {
+			task_report(t);
+			return;
+		}
+		if (uploads_hold(t, &why)) {
+			task_upload_park(t, why);
+			return;
+		}
+		a = &t->arts[t->next_art];
+		if (a->fd >= 0 || (a->fd = task_artifact_reopen(t, a)) >= 0)
+			break;
+		t->next_art++;
 	}
-	a = &t->arts[t->next_art];
 	/* Sent (and hashed) from the descriptor collect checked; the transfer owns it now. */
 	fd = a->fd;
 	a->fd = -1;
@@ -882,6 +1206,8 @@ task_result_encode(const struct task *t)
 	r.duration_ms = t->started_ms != 0 && t->finished_ms != 0 ?
 	    t->finished_ms - t->started_ms : -1;
 	task_error_view(t, &has, &r.eclass, &r.error);
+	r.recovered = t->recovered;
+	r.kept = t->kept ? t->dir : NULL;
 	r.source_topic = gw->tasks_topic;
 	r.source_partition = t->partition;
 	r.source_offset = t->offset;
@@ -902,6 +1228,7 @@ task_report(struct task *t)
 
 	if (!t->has_outcome)
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "no outcome recorded");
+	uploads_forget(t);
 	t->reported_ms = util_now_ms();
 	gw->nreporting++;
 	task_set_state(t, TASK_REPORTING);
@@ -1037,10 +1364,7 @@ task_revoke_partition(struct gw *gw, int32_t partition)
 		log_warn("partition revoked, task abandoned to its new owner",
 		    "task=%s partition=%d offset=%" PRId64, t->spec->task_id, (int)partition,
 		    t->offset);
-		TAILQ_REMOVE(&gw->active, t, entry);
-		gw->nactive--;
-		if (t->waiting)
-			gw->nwaiting--;
+		task_unlink_active(t);
 		task_free(t);
 	}
 	ledger_forget(gw->ledger, partition);
@@ -1294,12 +1618,10 @@ task_drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 		next = TAILQ_NEXT(t, entry);
 		if (t->state == TASK_REPORTING)
 			continue;
-		log_warn("grace period over, task abandoned (it will run again after restart)",
-		    "task=%s state=%s", t->spec->task_id, proto_state_name(t->state));
-		TAILQ_REMOVE(&gw->active, t, entry);
-		gw->nactive--;
-		if (t->waiting)
-			gw->nwaiting--;
+		log_warn("grace period over, task abandoned (it will run again after restart, or "
+		    "upload what it left)", "task=%s state=%s", t->spec->task_id,
+		    proto_state_name(t->state));
+		task_unlink_active(t);
 		task_free(t);
 	}
 	outbox_flush(gw->outbox);
@@ -1325,9 +1647,7 @@ task_drain(struct gw *gw, int exit_code)
 		next = TAILQ_NEXT(t, entry);
 		if (!t->waiting)
 			continue;
-		TAILQ_REMOVE(&gw->active, t, entry);
-		gw->nactive--;
-		gw->nwaiting--;
+		task_unlink_active(t);
 		task_free(t);
 	}
 	task_update_intake(gw);
@@ -1347,6 +1667,8 @@ task_init(struct gw *gw, char **cause)
 	if ((gw->folders = folders_open(gw, cause)) == NULL)
 		return -1;
 	gw->outbox = outbox_new(gw);
+	gw->uploads = uploads_new(gw);
+	gw->max_upwait = (size_t)config_get_int(gw->conf, "storage", "max_waiting_uploads");
 	gw->kick_event = event_new(gw->base, -1, 0, task_kick_cb, gw);
 	return 0;
 }
@@ -1366,6 +1688,8 @@ task_shutdown(struct gw *gw)
 	}
 	outbox_free(gw->outbox);
 	gw->outbox = NULL;
+	uploads_free(gw->uploads);
+	gw->uploads = NULL;
 	folders_close(gw->folders);
 	gw->folders = NULL;
 	if (gw->drain_timer != NULL)

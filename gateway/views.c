@@ -116,6 +116,13 @@ views_task(const struct task *t)
 	v.score = v.has_score ? score->valuedouble : 0;
 	v.duration_ms = t->started_ms != 0 && t->finished_ms != 0 ?
 	    t->finished_ms - t->started_ms : -1;
+	if (t->state == TASK_UPLOAD_WAIT) {
+		v.upload_waiting_since = t->upload_wait_ms;
+		v.upload_next_try = uploads_next_try(t);
+		v.upload_deadline = t->upload_deadline_ms;
+		v.upload_error = t->upload_error;
+	}
+	v.recovered = t->recovered;
 	j = proto_task_view_encode(&v);
 	free(log_path);
 	for (i = 0; i < nurls; i++)
@@ -149,7 +156,7 @@ views_status(struct gw *gw)
 	v.max_inflight = (int64_t)gw->max_inflight;
 	v.inflight = (int64_t)task_running_count(gw);
 	v.backlog = (int64_t)gw->nwaiting;
-	v.paused = gw->draining || task_intake_full(gw);
+	v.paused = gw->draining || task_intake_full(gw) || tunnel_intake_paused(gw);
 	v.reporting = (int64_t)gw->nreporting;
 	v.draining = gw->draining;
 	TAILQ_FOREACH(t, &gw->active, entry)
@@ -164,6 +171,8 @@ views_status(struct gw *gw)
 		committer_stats(gw->committer, &committed, &aborted);
 	v.tx_committed = (int64_t)committed;
 	v.tx_aborted = (int64_t)aborted;
+	v.upload_waiting = (int64_t)gw->nupwait;
+	tunnel_status(gw, &v);
 	n = ledger_partitions(gw->ledger, &ids);
 	pv = xcalloc(n + 1, sizeof *pv);
 	for (i = 0; i < n; i++) {
@@ -393,6 +402,12 @@ views_ops_gpus(cJSON *r, void *arg)
 	gpus_answer(((struct gw *)arg)->gpus, r);
 }
 
+static cJSON *
+views_ops_vpn(void *arg)
+{
+	return tunnel_json(arg);
+}
+
 const struct control_ops views_control_ops = {
 	views_ops_status,
 	views_ops_tasks,
@@ -405,4 +420,5 @@ const struct control_ops views_control_ops = {
 	views_ops_logs,
 	views_ops_frame,
 	views_ops_gpus,
+	views_ops_vpn,
 };

@@ -207,8 +207,8 @@ paiactl_cmd_tasks(struct paiactl *ctx, const struct paiactl_args *a)
 
 	if (state != NULL && strcmp(state, "active") != 0 && !paiactl_state_known(state))
 		return paiactl_usage_err(a->cmd, "--state: \"%s\" is not a state (received "
-		    "fetching launching running collecting uploading reporting done failed, or "
-		    "active)", state);
+		    "fetching launching running collecting uploading upload_wait reporting done "
+		    "failed, or active)", state);
 	if ((resp = paiactl_request(ctx, "tasks", "state", state, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	tasks = cJSON_GetObjectItemCaseSensitive(resp, "tasks");

@@ -145,6 +145,8 @@ int paiactl_cmd_videos(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_frame(struct paiactl *, const struct paiactl_args *);
 /* The GPU view (paiactl-gpu.c). */
 int paiactl_cmd_gpus(struct paiactl *, const struct paiactl_args *);
+/* The VPN tunnel (paiactl-vpn.c); exits 3 while it is not healthy. */
+int paiactl_cmd_vpn(struct paiactl *, const struct paiactl_args *);
 /* Task ids the gateway knows, one per line, for completion; silent on errors. */
 void paiactl_task_ids(struct paiactl *, FILE *);
 

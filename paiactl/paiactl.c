@@ -38,7 +38,7 @@ static volatile sig_atomic_t paiactl_interrupted;
 
 const char *const paiactl_states[] = {
 	"received", "fetching", "launching", "running", "collecting", "uploading",
-	"reporting", "done", "failed",
+	"upload_wait", "reporting", "done", "failed",
 };
 const size_t paiactl_nstates = nitems(paiactl_states);
 
@@ -90,6 +90,10 @@ static const struct paiactl_flag paiactl_f_topics[] = {
 };
 static const struct paiactl_flag paiactl_f_gpus[] = {
 	PAIACTL_F_JSON("the gpus answer: {\"enabled\",\"nodes\":[GPU node,...]}"),
+	PAIACTL_F_END
+};
+static const struct paiactl_flag paiactl_f_vpn[] = {
+	PAIACTL_F_JSON("the VPN object of the control protocol"),
 	PAIACTL_F_END
 };
 static const struct paiactl_flag paiactl_f_status[] = {
@@ -195,6 +199,8 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	  "wait until the gateway answers (and, embedded, names its Kafka)" },
 	{ "gpus", "", paiactl_f_gpus, paiactl_cmd_gpus,
 	  "GPU nodes and cards: utilisation, memory, temperature, power, the task holding each" },
+	{ "vpn", "", paiactl_f_vpn, paiactl_cmd_vpn,
+	  "the VPN tunnel, its routes and endpoints; exits 3 when not healthy" },
 };
 
 /* paiactl's own flags, before the command. */

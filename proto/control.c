@@ -3,8 +3,8 @@
  * line each way: requests (a command table: each command's name, the
  * fields it takes, its help), answers ({"ok":true,...} or
  * {"ok":false,"error":...}), and the events a subscribed connection
- * receives. The views (TASK, STATUS, LAG) are plain structs: the daemon
- * fills and encodes them, clients decode them; neither side writes a
+ * receives. The views (TASK, STATUS, LAG; VPN is vpn.c's) are plain
+ * structs: the daemon fills and encodes them, clients decode them; neither side writes a
  * field name of its own.
  *
  * Requests are parsed strictly (json.c first): one object, a known
@@ -43,6 +43,7 @@ static const struct proto_cmd_def {
 	  "turn the connection into a stream of events" },
 	{ "gpus", PROTO_CMD_GPUS, 0, 0, "no other field",
 	  "the GPU nodes, their cards and the tasks holding them (gpu.c)" },
+	{ "vpn", PROTO_CMD_VPN, 0, 0, "no other field", "the VPN tunnel and its checks (VPN)" },
 	{ "pods", PROTO_CMD_PODS, 0, 0, "no other field",
 	  "the game pods as the k8s runner's informer sees them (POD)" },
 	{ "logs", PROTO_CMD_LOGS, F_ID | F_FOLLOW, F_ID, "id, follow",
@@ -280,7 +281,9 @@ fail:
 	return -1;
 }
 
-static const char *event_names[] = { "task", "status", "gpu", "pod", "video", "log", "log_end" };
+static const char *event_names[] = {
+	"task", "status", "gpu", "vpn", "pod", "video", "log", "log_end"
+};
 
 char *
 proto_event_encode(enum proto_event_type type, cJSON *payload)
@@ -375,34 +378,14 @@ proto_task_view_encode(const struct proto_task_view *v)
 		cJSON_AddNumberToObject(j, "duration_ms", (double)v->duration_ms);
 	else
 		cJSON_AddNullToObject(j, "duration_ms");
+	proto_add_time(j, "upload_waiting_since", v->upload_waiting_since);
+	proto_add_time(j, "upload_next_try", v->upload_next_try);
+	proto_add_time(j, "upload_deadline", v->upload_deadline);
+	if (v->upload_error != NULL)
+		cJSON_AddStringToObject(j, "upload_error", v->upload_error);
+	if (v->recovered != NULL)
+		cJSON_AddStringToObject(j, "recovered", v->recovered);
 	return j;
-}
-
-/* A name field that must be one of a table's names. */
-static int
-control_get_name(const cJSON *obj, const char *field, int required,
-    int (*parse)(const char *, void *), void *out, int *present, char **cause)
-{
-	const char *s = NULL;
-
-	if (present != NULL)
-		*present = 0;
-	if ((required && proto_need(obj, field, cause) != 0) ||
-	    proto_get_str(obj, field, &s, cause) != 0)
-		return -1;
-	if (s == NULL) {
-		if (!required)
-			return 0;
-		xasprintf(cause, "field '%s' must not be null", field);
-		return -1;
-	}
-	if (parse(s, out) != 0) {
-		xasprintf(cause, "field '%s' is not a name this reads", field);
-		return -1;
-	}
-	if (present != NULL)
-		*present = 1;
-	return 0;
 }
 
 static int
@@ -444,7 +427,7 @@ control_get_error(const cJSON *obj, int *has, enum error_class *ec, const char *
 		xasprintf(cause, "field 'error' must be an object, not %s", proto_type_name(e));
 		return -1;
 	}
-	if (control_get_name(e, "class", 0, control_parse_class, ec, NULL, cause) != 0 ||
+	if (proto_get_name(e, "class", 0, control_parse_class, ec, NULL, cause) != 0 ||
 	    proto_get_str(e, "message", msg, cause) != 0)
 		return -1;
 	*has = 1;
@@ -472,8 +455,8 @@ proto_task_view_decode(const cJSON *j, struct proto_task_view *v, char **cause)
 	    proto_get_str(j, "task_id", &v->task_id, cause) != 0 ||
 	    proto_get_int(j, "attempt", &v->attempt, cause) != 0 ||
 	    proto_get_str(j, "game", &v->game, cause) != 0 ||
-	    control_get_name(j, "state", 1, control_parse_state, &v->state, NULL, cause) != 0 ||
-	    control_get_name(j, "status", 0, control_parse_status, &v->status, &v->has_status,
+	    proto_get_name(j, "state", 1, control_parse_state, &v->state, NULL, cause) != 0 ||
+	    proto_get_name(j, "status", 0, control_parse_status, &v->status, &v->has_status,
 	    cause) != 0 ||
 	    proto_get_bool(j, "waiting", &v->waiting, cause) != 0 ||
 	    proto_get_i64(j, "pid", &v->pid, cause) != 0 ||
@@ -485,7 +468,12 @@ proto_task_view_decode(const cJSON *j, struct proto_task_view *v, char **cause)
 	    proto_get_str(j, "log_url", &v->log_url, cause) != 0 ||
 	    proto_get_str(j, "video_url", &v->video_url, cause) != 0 ||
 	    proto_get_str(j, "video_path", &v->video_path, cause) != 0 ||
-	    proto_get_i64(j, "duration_ms", &v->duration_ms, cause) != 0)
+	    proto_get_i64(j, "duration_ms", &v->duration_ms, cause) != 0 ||
+	    proto_get_time(j, "upload_waiting_since", &v->upload_waiting_since, cause) != 0 ||
+	    proto_get_time(j, "upload_next_try", &v->upload_next_try, cause) != 0 ||
+	    proto_get_time(j, "upload_deadline", &v->upload_deadline, cause) != 0 ||
+	    proto_get_str(j, "upload_error", &v->upload_error, cause) != 0 ||
+	    proto_get_str(j, "recovered", &v->recovered, cause) != 0)
 		goto fail;
 	if (v->task_id == NULL) {
 		xasprintf(cause, "field 'task_id' must not be null");
@@ -572,6 +560,15 @@ proto_status_view_encode(const struct proto_status_view *v)
 	o = cJSON_AddObjectToObject(s, "transactions");
 	cJSON_AddNumberToObject(o, "committed", (double)v->tx_committed);
 	cJSON_AddNumberToObject(o, "aborted", (double)v->tx_aborted);
+	cJSON_AddNumberToObject(s, "upload_waiting", (double)v->upload_waiting);
+	if (!v->vpn_enabled)
+		cJSON_AddNullToObject(s, "vpn");
+	else {
+		o = cJSON_AddObjectToObject(s, "vpn");
+		cJSON_AddStringToObject(o, "state", proto_vpn_state_name(v->vpn_state));
+		cJSON_AddBoolToObject(o, "healthy", v->vpn_healthy);
+		proto_add_time(o, "since", v->vpn_since_ms);
+	}
 	parts = cJSON_AddArrayToObject(s, "partitions");
 	for (i = 0; i < v->npartitions; i++) {
 		p = &v->partitions[i];
@@ -588,27 +585,16 @@ proto_status_view_encode(const struct proto_status_view *v)
 	return s;
 }
 
-/* An object field (absent: NULL), or -1 when of another type. */
 static int
-control_get_object(const cJSON *obj, const char *name, const cJSON **out, char **cause)
+control_parse_vpn_state(const char *s, void *out)
 {
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, name);
-
-	*out = NULL;
-	if (j == NULL || cJSON_IsNull(j))
-		return 0;
-	if (!cJSON_IsObject(j)) {
-		xasprintf(cause, "field '%s' must be an object, not %s", name, proto_type_name(j));
-		return -1;
-	}
-	*out = j;
-	return 0;
+	return proto_vpn_state_parse(s, out);
 }
 
 int
 proto_status_view_decode(const cJSON *j, struct proto_status_view *v, char **cause)
 {
-	const cJSON *topics, *states, *totals, *tx, *parts, *e;
+	const cJSON *topics, *states, *totals, *tx, *parts, *e, *vpn;
 	struct proto_partition_view *pv = NULL;
 	size_t i, n;
 
@@ -631,18 +617,28 @@ proto_status_view_decode(const cJSON *j, struct proto_status_view *v, char **cau
 	    proto_get_bool(j, "paused", &v->paused, cause) != 0 ||
 	    proto_get_i64(j, "reporting", &v->reporting, cause) != 0 ||
 	    proto_get_bool(j, "draining", &v->draining, cause) != 0 ||
-	    control_get_object(j, "topics", &topics, cause) != 0 ||
-	    control_get_object(j, "states", &states, cause) != 0 ||
-	    control_get_object(j, "totals", &totals, cause) != 0 ||
-	    control_get_object(j, "transactions", &tx, cause) != 0 ||
+	    proto_get_object(j, "topics", &topics, cause) != 0 ||
+	    proto_get_object(j, "states", &states, cause) != 0 ||
+	    proto_get_object(j, "totals", &totals, cause) != 0 ||
+	    proto_get_object(j, "transactions", &tx, cause) != 0 ||
 	    proto_get_str(topics, "tasks", &v->tasks_topic, cause) != 0 ||
 	    proto_get_str(topics, "results", &v->results_topic, cause) != 0 ||
 	    proto_get_str(topics, "dlq", &v->dlq_topic, cause) != 0 ||
 	    proto_get_i64(totals, "dlq", &v->dlq, cause) != 0 ||
 	    proto_get_i64(totals, "skipped_done", &v->skipped_done, cause) != 0 ||
 	    proto_get_i64(tx, "committed", &v->tx_committed, cause) != 0 ||
-	    proto_get_i64(tx, "aborted", &v->tx_aborted, cause) != 0)
+	    proto_get_i64(tx, "aborted", &v->tx_aborted, cause) != 0 ||
+	    proto_get_i64(j, "upload_waiting", &v->upload_waiting, cause) != 0 ||
+	    proto_get_object(j, "vpn", &vpn, cause) != 0)
 		goto fail;
+	if (vpn != NULL) {
+		v->vpn_enabled = 1;
+		if (proto_get_name(vpn, "state", 1, control_parse_vpn_state, &v->vpn_state, NULL,
+		    cause) != 0 ||
+		    proto_get_bool(vpn, "healthy", &v->vpn_healthy, cause) != 0 ||
+		    proto_get_time(vpn, "since", &v->vpn_since_ms, cause) != 0)
+			goto fail;
+	}
 	for (i = 0; i < TASK_NSTATES; i++)
 		if (proto_get_i64(states, proto_state_name((enum task_state)i), &v->states[i],
 		    cause) != 0)
@@ -816,7 +812,7 @@ proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
 		    proto_get_i64(e, "log_end", &pv[i].log_end, cause) != 0 ||
 		    proto_get_i64(e, "lag", &pv[i].lag, cause) != 0 ||
 		    proto_get_double(e, "lag_s", &pv[i].lag_s, cause) != 0 ||
-		    control_get_name(e, "status", 0, control_parse_health, &pv[i].status, NULL,
+		    proto_get_name(e, "status", 0, control_parse_health, &pv[i].status, NULL,
 		    cause) != 0 ||
 		    proto_get_bool(e, "healthy", &pv[i].healthy, cause) != 0 ||
 		    proto_get_int(e, "bad_checks", &pv[i].bad_checks, cause) != 0 ||

@@ -1,8 +1,8 @@
 /*
  * names.c: the one copy of every name the contracts use: task states,
  * result statuses, error classes, dead-letter reasons, Burrow's lag
- * statuses. The daemon writes them and its clients read them through
- * these tables only.
+ * statuses, the VPN tunnel's states and checks. The daemon writes them
+ * and its clients read them through these tables only.
  */
 #include "config.h"
 #include "proto.h"
@@ -13,7 +13,7 @@
 
 static const char *state_names[TASK_NSTATES] = {
 	"received", "fetching", "launching", "running", "collecting",
-	"uploading", "reporting", "done", "failed",
+	"uploading", "upload_wait", "reporting", "done", "failed",
 };
 static const char *status_names[RESULT_NSTATUSES] = {
 	"succeeded", "failed", "timeout", "cancelled", "error",
@@ -27,6 +27,12 @@ static const char *dlq_names[DLQ_NREASONS] = {
 static const char *health_names[HEALTH_NSTATUSES] = {
 	"OK", "WARN", "STALL", "STOP", "REWIND",
 };
+/* As vpn/vpn.h names them (tests/unit/test-tunnel.c checks they agree). */
+static const char *vpn_state_names[PROTO_VPN_NSTATES] = {
+	"STOPPED", "STARTING", "CONNECTING", "CONNECTED", "RECONNECTING", "BACKOFF", "STOPPING",
+};
+static const char *vpn_kind_names[PROTO_VPN_NKINDS] = { "route", "endpoint" };
+static const char *vpn_result_names[PROTO_VPN_NRESULTS] = { "pending", "ok", "failed" };
 
 /* Index of s in names[0..n) (NULL entries skipped), or -1. */
 static int
@@ -124,6 +130,57 @@ proto_health_parse(const char *s, enum health_status *out)
 	if (i < 0)
 		return -1;
 	*out = (enum health_status)i;
+	return 0;
+}
+
+const char *
+proto_vpn_state_name(enum proto_vpn_state v)
+{
+	return (size_t)v < nitems(vpn_state_names) ? vpn_state_names[v] : "unknown";
+}
+
+int
+proto_vpn_state_parse(const char *s, enum proto_vpn_state *out)
+{
+	int i = names_find(vpn_state_names, nitems(vpn_state_names), s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum proto_vpn_state)i;
+	return 0;
+}
+
+const char *
+proto_vpn_kind_name(enum proto_vpn_kind v)
+{
+	return (size_t)v < nitems(vpn_kind_names) ? vpn_kind_names[v] : "unknown";
+}
+
+int
+proto_vpn_kind_parse(const char *s, enum proto_vpn_kind *out)
+{
+	int i = names_find(vpn_kind_names, nitems(vpn_kind_names), s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum proto_vpn_kind)i;
+	return 0;
+}
+
+const char *
+proto_vpn_result_name(enum proto_vpn_result v)
+{
+	return (size_t)v < nitems(vpn_result_names) ? vpn_result_names[v] : "unknown";
+}
+
+int
+proto_vpn_result_parse(const char *s, enum proto_vpn_result *out)
+{
+	int i = names_find(vpn_result_names, nitems(vpn_result_names), s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum proto_vpn_result)i;
 	return 0;
 }
 

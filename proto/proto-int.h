@@ -37,6 +37,14 @@ cJSON *proto_refused_encode(const struct proto_refused *, size_t n);
 int proto_refused_decode(const cJSON *arr, struct proto_refused *out, char **cause);
 /* A task's "gpus" array into out[0..n) (n from proto_get_array); strings borrowed. */
 int proto_task_gpus_decode(const cJSON *arr, struct proto_task_gpu *out, char **cause);
+/*
+ * A name field that must be one of a table's names (parse: the table's
+ * proto_*_parse); *present (may be NULL) says whether it was there.
+ */
+int proto_get_name(const cJSON *obj, const char *field, int required,
+    int (*parse)(const char *, void *), void *out, int *present, char **cause);
+/* An object field (absent or null: *out NULL), or -1 when of another type. */
+int proto_get_object(const cJSON *obj, const char *name, const cJSON **out, char **cause);
 /* A required field: absent is an error too. */
 int proto_need(const cJSON *obj, const char *name, char **cause);
 /* An RFC 3339 timestamp field into wall ms. */

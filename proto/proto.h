@@ -3,9 +3,10 @@
  * clients (paiactl, paia-console) alike, as tmux-protocol.h is by its
  * client and server: task v1, result v1 and the dead-letter record
  * (docs/messages.md); the control protocol's requests, answers and
- * events (docs/control.md); the names of states, statuses, error
- * classes and lag statuses; the strict JSON reader that every message
- * from outside passes first.
+ * events (docs/control.md), the VPN view among them; the names of
+ * states, statuses, error classes, lag statuses and the tunnel's
+ * states; the strict JSON reader that every message from outside
+ * passes first.
  *
  * Pure: cJSON and common/'s string helpers only, no I/O, no globals;
  * any thread. Encoders take views whose strings the caller keeps.
@@ -46,6 +47,7 @@ enum task_state {
 	TASK_RUNNING,
 	TASK_COLLECTING,
 	TASK_UPLOADING,
+	TASK_UPLOAD_WAIT,	/* the game ended; storage away: outputs wait on disk */
 	TASK_REPORTING,
 	TASK_DONE,	/* reported, succeeded */
 	TASK_FAILED,	/* reported, any other status */
@@ -87,6 +89,18 @@ const char *proto_dlq_reason_name(enum dlq_reason);
 int proto_dlq_reason_parse(const char *, enum dlq_reason *);
 const char *proto_health_name(enum health_status);
 int proto_health_parse(const char *, enum health_status *);
+/* The VPN tunnel's states (vpn/vpn.h's, by the same names), its checks and their results. */
+enum proto_vpn_state { PROTO_VPN_STOPPED, PROTO_VPN_STARTING, PROTO_VPN_CONNECTING,
+	PROTO_VPN_CONNECTED, PROTO_VPN_RECONNECTING, PROTO_VPN_BACKOFF, PROTO_VPN_STOPPING,
+	PROTO_VPN_NSTATES };
+enum proto_vpn_kind { PROTO_VPN_ROUTE, PROTO_VPN_ENDPOINT, PROTO_VPN_NKINDS };
+enum proto_vpn_result { PROTO_VPN_PENDING, PROTO_VPN_OK, PROTO_VPN_FAILED, PROTO_VPN_NRESULTS };
+const char *proto_vpn_state_name(enum proto_vpn_state);
+int proto_vpn_state_parse(const char *, enum proto_vpn_state *);
+const char *proto_vpn_kind_name(enum proto_vpn_kind);
+int proto_vpn_kind_parse(const char *, enum proto_vpn_kind *);
+const char *proto_vpn_result_name(enum proto_vpn_result);
+int proto_vpn_result_parse(const char *, enum proto_vpn_result *);
 /* "a string", "a number", ... for messages about a JSON value. */
 const char *proto_type_name(const cJSON *);
 
@@ -225,6 +239,7 @@ struct proto_result {
 	enum error_class eclass;	/* with error NULL and ERROR_NONE: "error": null */
 	const char *error;
 	const char *recovered;		/* how outputs were recovered, or NULL */
+	const char *kept;		/* outputs not uploaded, kept in this folder, or NULL */
 	const char *source_topic;
 	int32_t source_partition;
 	int64_t source_offset;
@@ -282,6 +297,7 @@ enum proto_cmd {
 	PROTO_CMD_LAG,
 	PROTO_CMD_SUBSCRIBE,
 	PROTO_CMD_GPUS,
+	PROTO_CMD_VPN,
 	PROTO_CMD_PODS,
 	PROTO_CMD_LOGS,
 	PROTO_CMD_VIDEOS,
@@ -340,6 +356,12 @@ struct proto_task_view {
 	int has_score;
 	double score;
 	int64_t duration_ms;		/* -1: null */
+	/* Uploads that wait for storage (state upload_wait; 0 and NULL: absent). */
+	int64_t upload_waiting_since;	/* wall ms it first waited */
+	int64_t upload_next_try;	/* wall ms of its next try (0: when storage answers) */
+	int64_t upload_deadline;	/* wall ms it gives up and keeps the outputs */
+	const char *upload_error;	/* why it waits */
+	const char *recovered;		/* as in the result */
 	void *own;
 };
 cJSON *proto_task_view_encode(const struct proto_task_view *);
@@ -381,6 +403,12 @@ struct proto_status_view {
 	int64_t skipped_done;
 	int64_t tx_committed;
 	int64_t tx_aborted;
+	int64_t upload_waiting;		/* tasks in upload_wait (they hold no slot) */
+	/* The tunnel at a glance ("vpn": null when none is configured). */
+	int vpn_enabled;
+	enum proto_vpn_state vpn_state;
+	int vpn_healthy;
+	int64_t vpn_since_ms;
 	const struct proto_partition_view *partitions;
 	size_t npartitions;
 	void *own;
@@ -426,6 +454,47 @@ cJSON *proto_lag_encode_partitions(const struct proto_lag_view *, size_t n);
 int proto_lag_decode(const cJSON *answer, struct proto_lag *, char **cause);
 void proto_lag_clear(struct proto_lag *);
 
+/* A check of the tunnel: a route through it, or an endpoint behind it. */
+struct proto_vpn_check {
+	enum proto_vpn_kind kind;
+	const char *target;		/* "10.77.0.0/24", "s3.cloud:443" */
+	enum proto_vpn_result result;
+	const char *reason;
+	int64_t checked_ms;		/* wall ms; 0: never */
+	int64_t age_ms;			/* since then, when the view was made; -1: never */
+	int64_t latency_ms;		/* endpoints: connect time; -1: unknown */
+};
+/* The VPN tunnel (VPN, and the vpn event): vpn/'s view as the gateway uses it. */
+struct proto_vpn_view {
+	int enabled;			/* 0: no [vpn] configured; nothing else is set */
+	const char *mode;		/* "spawn" | "attach" */
+	enum proto_vpn_state state;
+	int64_t since_ms;		/* wall ms the state began */
+	int64_t connected_ms;		/* last CONNECTED (0: never) */
+	int64_t next_try_ms;		/* BACKOFF: the next try (0: none) */
+	const char *openvpn_state;	/* openvpn's own: "WAIT", "RECONNECTING", ... */
+	const char *openvpn_detail;	/* its reason: "ping-restart", ... */
+	int64_t pid;			/* openvpn's; -1: unknown */
+	const char *error;		/* the last error, or NULL */
+	int64_t error_ms;
+	int64_t restarts;
+	int64_t auth_failures;
+	int64_t bytes_in;
+	int64_t bytes_out;
+	const char *tun_ip;		/* "" when unknown */
+	const char *tun_dev;
+	int healthy;			/* CONNECTED and every check passed */
+	int64_t down_since_ms;		/* not healthy since (0: healthy) */
+	int pause_intake;		/* vpn.pause_intake_when_down */
+	int intake_paused;		/* intake paused because of the tunnel now */
+	const struct proto_vpn_check *checks;
+	size_t nchecks;
+	void *own;
+};
+cJSON *proto_vpn_view_encode(const struct proto_vpn_view *);
+int proto_vpn_view_decode(const cJSON *, struct proto_vpn_view *, char **cause);
+void proto_vpn_view_clear(struct proto_vpn_view *);
+
 /* Answers: {"ok":true, ...} or {"ok":false,"error":"..."}. */
 cJSON *proto_answer_ok(void);
 char *proto_answer_error(const char *message);
@@ -438,12 +507,12 @@ int proto_answer_parse(const char *line, size_t len, cJSON **root, int *ok,
     const char **error, char **cause);
 
 /*
- * Events: task, status, gpu (and pod, video) on a subscribed connection;
- * log and log_end on a connection that asked for a task's log. OTHER
- * is an event this client does not know (a newer gateway's).
+ * Events: task, status, gpu, vpn (and pod, video) on a subscribed
+ * connection; log and log_end on a connection that asked for a task's log.
+ * OTHER is an event this client does not know (a newer gateway's).
  */
-enum proto_event_type { PROTO_EVENT_TASK, PROTO_EVENT_STATUS, PROTO_EVENT_GPU, PROTO_EVENT_POD,
-	PROTO_EVENT_VIDEO, PROTO_EVENT_LOG, PROTO_EVENT_LOG_END, PROTO_EVENT_OTHER };
+enum proto_event_type { PROTO_EVENT_TASK, PROTO_EVENT_STATUS, PROTO_EVENT_GPU, PROTO_EVENT_VPN,
+	PROTO_EVENT_POD, PROTO_EVENT_VIDEO, PROTO_EVENT_LOG, PROTO_EVENT_LOG_END, PROTO_EVENT_OTHER };
 char *proto_event_encode(enum proto_event_type, cJSON *payload);
 /*
  * Which event a line is, and its payload (borrowed from *root, which the

@@ -66,6 +66,8 @@ proto_result_encode(const struct proto_result *r)
 	}
 	if (r->recovered != NULL)
 		cJSON_AddStringToObject(root, "recovered", r->recovered);
+	if (r->kept != NULL)
+		cJSON_AddStringToObject(root, "kept", r->kept);
 	src = cJSON_AddObjectToObject(root, "source");
 	cJSON_AddStringToObject(src, "topic", r->source_topic);
 	cJSON_AddNumberToObject(src, "partition", r->source_partition);
@@ -123,6 +125,7 @@ proto_result_decode(const char *buf, size_t len, struct proto_result *r, char **
 	    proto_get_str(root, "result_url", &r->result_url, cause) != 0 ||
 	    proto_get_i64(root, "duration_ms", &r->duration_ms, cause) != 0 ||
 	    proto_get_str(root, "recovered", &r->recovered, cause) != 0 ||
+	    proto_get_str(root, "kept", &r->kept, cause) != 0 ||
 	    proto_get_str(root, "gateway", &r->gateway, cause) != 0)
 		goto fail;
 	if (r->task_id == NULL || s == NULL) {

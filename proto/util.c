@@ -223,3 +223,47 @@ proto_refused_decode(const cJSON *arr, struct proto_refused *out, char **cause)
 	}
 	return 0;
 }
+
+/* A name field that must be one of a table's names. */
+int
+proto_get_name(const cJSON *obj, const char *field, int required,
+    int (*parse)(const char *, void *), void *out, int *present, char **cause)
+{
+	const char *s = NULL;
+
+	if (present != NULL)
+		*present = 0;
+	if ((required && proto_need(obj, field, cause) != 0) ||
+	    proto_get_str(obj, field, &s, cause) != 0)
+		return -1;
+	if (s == NULL) {
+		if (!required)
+			return 0;
+		xasprintf(cause, "field '%s' must not be null", field);
+		return -1;
+	}
+	if (parse(s, out) != 0) {
+		xasprintf(cause, "field '%s' is not a name this reads", field);
+		return -1;
+	}
+	if (present != NULL)
+		*present = 1;
+	return 0;
+}
+
+/* An object field (absent: NULL), or -1 when of another type. */
+int
+proto_get_object(const cJSON *obj, const char *name, const cJSON **out, char **cause)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+	*out = NULL;
+	if (j == NULL || cJSON_IsNull(j))
+		return 0;
+	if (!cJSON_IsObject(j)) {
+		xasprintf(cause, "field '%s' must be an object, not %s", name, proto_type_name(j));
+		return -1;
+	}
+	*out = j;
+	return 0;
+}

@@ -24,13 +24,16 @@
 #   KAFKA_DIR           data, config, server.log, kafka.pid
 #                       (default ${TMPDIR:-/tmp}/paia-kafka)
 #   KAFKA_PORT          PLAINTEXT listener (default 19092); the controller
-#                       listens on KAFKA_PORT+1; both on 127.0.0.1 only
+#                       listens on KAFKA_PORT+1; both on KAFKA_HOST only
+#   KAFKA_HOST          the address both listen on and the broker advertises
+#                       (default 127.0.0.1; tests/vpn/gateway.sh: an address
+#                       of a network namespace the cloud reaches by VPN)
 #   KAFKA_VERSION       org.apache.kafka:kafka_2.13 version (default 4.1.1)
 #   KAFKA_START_TIMEOUT seconds to wait for readiness, counted from when the
 #                       broker process starts, after any install (default 90)
 #   JAVA_HOME           a Java >= 17 to use instead of the one on PATH
 #
-# Clients: bootstrap.servers=127.0.0.1:$KAFKA_PORT. Topics are not created
+# Clients: bootstrap.servers=$KAFKA_HOST:$KAFKA_PORT. Topics are not created
 # on demand (auto.create.topics.enable=false); new topics get 3 partitions.
 set -eu
 
@@ -38,6 +41,7 @@ KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
 CACHE=${PAIA_TESTENV_CACHE:-${HOME:-/tmp}/.cache/paia-testenv}
 KAFKA_DIR=${KAFKA_DIR:-${TMPDIR:-/tmp}/paia-kafka}
 KAFKA_PORT=${KAFKA_PORT:-19092}
+KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
 CTRL_PORT=$((KAFKA_PORT + 1))
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 
@@ -164,9 +168,9 @@ write_config() {
 # written by tests/env/kafka.sh: a single-node KRaft cluster for tests
 process.roles=broker,controller
 node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:$CTRL_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CTRL_PORT
+controller.quorum.bootstrap.servers=$KAFKA_HOST:$CTRL_PORT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CTRL_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$CTRL_PORT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -229,14 +233,14 @@ fail_start() {
 do_start() {
 	local pid t_start t0 cid l4j cp deadline ver
 	if pid=$(our_pid); then
-		say "already running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
+		say "already running (pid $pid) on $KAFKA_HOST:$KAFKA_PORT"
 		return 0
 	fi
 	t_start=$(date +%s)
 	do_install
 	pick_java
 	for p in "$KAFKA_PORT" "$CTRL_PORT"; do
-		port_open "$p" && die "127.0.0.1:$p is already in use by another process"
+		port_open "$p" "$KAFKA_HOST" && die "$KAFKA_HOST:$p is already in use by another process"
 	done
 
 	rm -f "$PIDFILE"
@@ -272,13 +276,13 @@ do_start() {
 		alive "$pid" || fail_start "the broker exited during startup"
 		! grep -q 'no-operation (NOP) logger' "$LOG" ||
 			fail_start "no SLF4J backend: the broker logs nothing (check the jars)"
-		if grep -q "$READY_RE" "$LOG" && port_open "$KAFKA_PORT"; then break; fi
+		if grep -q "$READY_RE" "$LOG" && port_open "$KAFKA_PORT" "$KAFKA_HOST"; then break; fi
 		[ "$(date +%s)" -lt "$deadline" ] ||
 			fail_start "not ready after $START_TIMEOUT s"
 		sleep 0.5
 	done
 	ver=$(sed -n 's/.*Kafka version: \([^ ]*\).*/\1/p' "$LOG" | head -n 1)
-	say "ready on 127.0.0.1:$KAFKA_PORT (Kafka ${ver:-$KAFKA_VERSION};" \
+	say "ready on $KAFKA_HOST:$KAFKA_PORT (Kafka ${ver:-$KAFKA_VERSION};" \
 		"ready $(($(date +%s) - t0)) s after the broker started, $(($(date +%s) - t_start)) s in all)"
 }
 
@@ -298,11 +302,11 @@ do_stop() {
 
 do_status() {
 	local pid
-	if pid=$(our_pid) && port_open "$KAFKA_PORT"; then
-		say "running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
+	if pid=$(our_pid) && port_open "$KAFKA_PORT" "$KAFKA_HOST"; then
+		say "running (pid $pid) on $KAFKA_HOST:$KAFKA_PORT"
 		return 0
 	fi
-	say "not running on 127.0.0.1:$KAFKA_PORT"
+	say "not running on $KAFKA_HOST:$KAFKA_PORT"
 	return 1
 }
 

@@ -25,8 +25,8 @@ pid_of() {
 	echo "$pid"
 }
 
-# port_open PORT: something accepts connections on 127.0.0.1:PORT.
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# port_open PORT [HOST]: something accepts connections on HOST:PORT (127.0.0.1).
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 # apt_install PACKAGE...: install Debian packages (root only), else say which.
 apt_install() {

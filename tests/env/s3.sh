@@ -10,7 +10,7 @@
 #            needs Go >= 1.25 on PATH; the module and build caches live in
 #            the cache too, so a fresh machine rebuilds from nothing)
 #   start    install if needed, start a fresh server (empty data folder) on
-#            127.0.0.1:$S3_PORT, create the bucket $S3_BUCKET and wait until
+#            $S3_HOST:$S3_PORT, create the bucket $S3_BUCKET and wait until
 #            a signed request succeeds; a no-op when it already runs
 #   stop     SIGTERM (SIGKILL after 10 s): requests in flight may finish
 #            first; then remove the data ("stop --keep" keeps it)
@@ -36,7 +36,9 @@
 #                       build caches in go/mod and go/build
 #   S3_DIR              data (data/), metadata sidecar (meta/), server.log,
 #                       versitygw.pid (default ${TMPDIR:-/tmp}/paia-s3)
-#   S3_PORT             listen port on 127.0.0.1 (default 17070)
+#   S3_PORT             listen port (default 17070)
+#   S3_HOST             listen address (default 127.0.0.1; tests/vpn/gateway.sh:
+#                       the cloud's address in a network namespace)
 #   S3_ACCESS_KEY       root access key (default paia-test)
 #   S3_SECRET_KEY       root secret key (default a fixed test secret)
 #   S3_BUCKET           bucket created at start (default paia-test)
@@ -69,7 +71,8 @@ PIDFILE=$S3_DIR/versitygw.pid
 LOG=$S3_DIR/server.log
 DATA=$S3_DIR/data
 META=$S3_DIR/meta
-ENDPOINT=http://127.0.0.1:$S3_PORT
+S3_HOST=${S3_HOST:-127.0.0.1}
+ENDPOINT=http://$S3_HOST:$S3_PORT
 EMPTY_SHA256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
 ENV_NAME=s3
@@ -183,13 +186,13 @@ fail_start() {
 do_start() {
 	local pid t_start t0 deadline code sidecar=
 	if pid=$(our_pid); then
-		say "already running (pid $pid) on 127.0.0.1:$S3_PORT"
+		say "already running (pid $pid) on $S3_HOST:$S3_PORT"
 		return 0
 	fi
 	t_start=$(date +%s)
 	do_install
 	command -v curl >/dev/null || apt_install curl
-	port_open "$S3_PORT" && die "127.0.0.1:$S3_PORT is already in use by another process"
+	port_open "$S3_PORT" "$S3_HOST" && die "$S3_HOST:$S3_PORT is already in use by another process"
 	rm -f "$PIDFILE"
 	if [ "${1:-}" != keep ]; then
 		rm -rf "$DATA" "$META"
@@ -204,7 +207,7 @@ do_start() {
 	# setsid: the server outlives this script and the caller's signals.
 	# shellcheck disable=SC2086
 	ROOT_ACCESS_KEY_ID=$S3_ACCESS_KEY ROOT_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
-		setsid "$BIN" --port "127.0.0.1:$S3_PORT" --region "$S3_REGION" --keep-alive \
+		setsid "$BIN" --port "$S3_HOST:$S3_PORT" --region "$S3_REGION" --keep-alive \
 		--virtual-domain localhost \
 		posix $sidecar "$DATA" >>"$LOG" 2>&1 </dev/null 9>&- &
 	pid=$!

@@ -1,8 +1,9 @@
 /*
  * fuzz-event.c: what a client does with a line from the gateway
  * (docs/control.md): proto_event_parse, then the decoder of the event's
- * view (TASK, STATUS, POD, VIDEO, log chunk, log end), or, for a line
- * that is an answer, proto_answer_parse and every answer decoder
+ * view (TASK, STATUS, GPU node, VPN, POD, VIDEO, log chunk, log end),
+ * or, for a line that is an answer, proto_answer_parse and every answer
+ * decoder
  * (pods, videos, LAG with its history, FRAME, TASK, STATUS). A hostile
  * or broken gateway (or a man in the middle of an SSH transport) must
  * not make a client crash, leak, or read out of bounds; what decodes
@@ -31,6 +32,7 @@ fuzz_event_payload(enum proto_event_type type, const cJSON *payload)
 	struct proto_log_chunk lc;
 	struct proto_log_end le;
 	struct proto_gpus g;
+	struct proto_vpn_view vpn;
 	char *cause = NULL;
 	int rc = 0;
 
@@ -68,6 +70,12 @@ fuzz_event_payload(enum proto_event_type type, const cJSON *payload)
 	case PROTO_EVENT_GPU:
 		if ((rc = proto_gpus_decode(payload, &g, &cause)) == 0)
 			proto_gpus_clear(&g);
+		break;
+	case PROTO_EVENT_VPN:
+		if ((rc = proto_vpn_view_decode(payload, &vpn, &cause)) == 0) {
+			assert(vpn.nchecks == 0 || vpn.checks != NULL);
+			proto_vpn_view_clear(&vpn);
+		}
 		break;
 	case PROTO_EVENT_OTHER:
 		break;

@@ -8,7 +8,8 @@
 #  - a download over storage.max_download_bytes leaves no file;
 #  - (as root) a full disk: "No space left on device", class infra, not
 #    retried, the partial file removed so the next task runs; an upload
-#    to a full disk says the same.
+#    to a full disk (file:// storage, which may free space) waits for
+#    storage.upload_deadline_s, then says the same.
 . "$(dirname "$0")/lib.sh"
 
 HSTATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-httpd.XXXXXX")
@@ -89,7 +90,8 @@ else
 	head -c 3000000 /dev/zero > "$STATE/programs/huge.py"
 	unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs -o size=2m tmpfs "$1/tasks" &&
 		mount -t tmpfs -o size=64k tmpfs "$1/small" && exec "$2" --embedded --state-dir "$1" \
-		-o storage.retries=3 -o storage.backoff_ms=50' sh "$STATE" "$GATEWAY" 2>"$GW_LOG" &
+		-o storage.retries=3 -o storage.backoff_ms=50 -o storage.upload_deadline_s=2' \
+		sh "$STATE" "$GATEWAY" 2>"$GW_LOG" &
 	GW_PID=$!
 	wait_for 30 ctl status || bail "gateway in its mount namespace did not start"
 	ctl submit --id full --program "file://$STATE/programs/huge.py" --params "$FAST" >/dev/null

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Configuration errors name what is wrong; infrastructure failures are
 # retried and then reported, never dropped: a game command that cannot
-# start, uploads to a storage that refuses connections, a program URL
-# outside the storage root.
+# start, uploads to a storage that refuses connections (they wait for it
+# up to storage.upload_deadline_s, then the outputs are kept on disk and
+# named), a program URL outside the storage root.
 . "$(dirname "$0")/lib.sh"
 
 # --- configuration ------------------------------------------------------
@@ -37,7 +38,7 @@ STATES="${STATES:-} $GAMEDIR"
 chmod 755 "$GAMEDIR"
 cp "$(type -P true)" "$GAMEDIR/paia-game"
 gw_start -o runner.command="$GAMEDIR/paia-game" -o storage.retries=2 \
-	-o storage.backoff_ms=50 -o storage.backoff_max_ms=100
+	-o storage.backoff_ms=50 -o storage.backoff_max_ms=100 -o storage.upload_deadline_s=3
 rm -f "$GAMEDIR/paia-game"
 P=$(program ok.sh 'exit 0')
 ctl submit --id nogame --program "$P" >/dev/null
@@ -49,13 +50,27 @@ check "an infra failure is retried as new attempts up to runner.max_attempts (3)
 	test "$(jget "$r" 'r["attempt"]')" = 3
 check "the error says which attempt gave up" contains "$r" "attempt 3, runner.max_attempts 3"
 
-# --- uploads to a storage that refuses: retried, then reported ---------------
+# --- uploads to a storage that refuses: retried, waiting, then kept -----------
 ctl submit --id noup --program "$P" --result-prefix http://127.0.0.1:9/results >/dev/null
 r=$(result_of noup) || bail "no result for noup"
 check "failed upload gives status error, class infra" \
 	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = "error/infra"
-check "the error says it gave up after the retries" contains "$r" "gave up after 2 retries"
+check "the error says why the last try failed, after its retries" contains "$r" "gave up after 2 retries"
 check "the retries are logged" test "$(grep -c 'transfer failed, retrying' "$GW_LOG")" -ge 2
+check "the upload waited for storage (state upload_wait, then tried again)" \
+	sh -c "grep -q 'uploads wait for storage.*task=noup' '$GW_LOG' &&
+	       grep -q 'storage still away: trying one waiting upload.*task=noup' '$GW_LOG'"
+check "...for storage.upload_deadline_s, the error says" \
+	contains "$r" "storage did not answer within storage.upload_deadline_s (3 s) after the game ended"
+kept=$(jget "$r" 'r.get("kept") or ""')
+check "the outputs are kept on disk, named in the result ($kept)" \
+	sh -c '[ -n "$1" ] && [ -d "$1/output" ] && printf "%s" "$2" | grep -qF "kept in $1 on "' \
+	sh "$kept" "$r"
+check "...out of the task folders (kept/<task>.<attempt>)" \
+	test "$kept" = "$STATE/kept/noup.$(jget "$r" 'r["attempt"]')"
+t=$(ctl task noup --json)
+check "the task's timeline shows upload_wait" \
+	test "$(jget "$t" '"upload_wait" in r["timeline"]')" = True
 
 # --- s3:// without S3 settings is refused, naming them ----------------------
 ctl submit --id nos3 --program s3://paia-test/ai.py >/dev/null

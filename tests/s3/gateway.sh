@@ -10,7 +10,9 @@
 #  2. with a wrong secret a task with an s3:// program ends error/invalid
 #     (the 403 of its download is not retried) and one with an s3://
 #     result prefix ends error/infra (the 403 of its upload); S3 down for
-#     longer than the retries: error/infra "gave up after 2 retries";
+#     longer than the retries: the upload waits (upload_wait) and
+#     succeeds once S3 is back; down for longer than
+#     storage.upload_deadline_s: error/infra, the outputs kept on disk;
 #     every task still has exactly one result (nothing lost);
 #  3. the secret is in no log (debug level) and no result.
 . "$(dirname "$0")/../integration/lib.sh"
@@ -26,14 +28,14 @@ B=s3://$S3_BUCKET
 PROG=$B/programs-$run/ai.sh
 PREFIX=$B/results-$run
 
-# gw_conf FILE SECRET [RETRIES]: the real-broker config of kafka/lib.sh,
-# s3:// results, the given secret (through a file).
+# gw_conf FILE SECRET [RETRIES [UPLOAD_DEADLINE_S]]: the real-broker config
+# of kafka/lib.sh, s3:// results, the given secret (through a file).
 gw_conf() {
 	kafka_conf "$1" "$STATE" s3gw 4 10
 	s3_conf "$1.s3.conf" "${3:-20}"
 	printf '%s\n' "$2" > "$1.s3.secret"
 	sed "s|^s3_secret_key_file = .*|s3_secret_key_file = $1.s3.secret|" "$1.s3.conf" >> "$1"
-	printf 'result_prefix = %s\n' "$PREFIX" >> "$1"
+	printf 'result_prefix = %s\nupload_deadline_s = %s\n' "$PREFIX" "${4:-21600}" >> "$1"
 }
 conf=$STATE/ok.conf
 gw_conf "$conf" "$S3_SECRET_KEY"
@@ -106,19 +108,35 @@ check "  a 403 is not retried" sh -c "! grep -q 'retrying.*bad-up/1/log.txt' '$G
 check "  nothing was stored" test "$(s3_status "results-$run/bad-up/1/log.txt")" = 404
 gw_stop
 
-conf=$STATE/down.conf
+# S3 down for longer than the retries: the upload waits for it.
+conf=$STATE/wait.conf
 gw_conf "$conf" "$S3_SECRET_KEY" 2
+gw_run "$conf"
+"$S3ENV" pause >/dev/null
+ctl submit --id down-2 --program "file://$STATE/programs/ai.sh" --params '{"frames":3,"video":false}' >/dev/null
+state_is() { [ "$(ctl task "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')" = "$2" ]; }
+check "S3 down for longer than the retries: the upload waits (upload_wait)" wait_for 120 state_is down-2 upload_wait
+"$S3ENV" resume >/dev/null || bail "S3 did not come back"
+r=$(result_of down-2 "" 120) || bail "no result for down-2"
+check "  S3 back: the task succeeds" test "$(jget "$r" 'r["status"]')" = succeeded
+check "  its log is in the bucket" test "$(s3_status "results-$run/down-2/1/log.txt")" = 200
+gw_stop
+
+# Down for longer than storage.upload_deadline_s: error, the outputs kept.
+conf=$STATE/down.conf
+gw_conf "$conf" "$S3_SECRET_KEY" 2 3
 gw_run "$conf"
 "$S3ENV" pause >/dev/null
 ctl submit --id down-1 --program "file://$STATE/programs/ai.sh" --params '{"frames":3,"video":false}' >/dev/null
 r=$(result_of down-1 "" 120)
 "$S3ENV" resume >/dev/null || bail "S3 did not come back"
 [ -n "$r" ] || bail "no result for down-1"
-check "S3 down for longer than the retries: status error, class infra" \
+check "S3 down for longer than storage.upload_deadline_s: status error, class infra" \
 	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = error/infra
-check "  the message says it gave up after 2 retries" \
-	sh -c 'printf "%s" "$0" | grep -q "^uploading log.txt: s3 PUT .*/down-1/1/log.txt: .*(gave up after 2 retries)$"' \
+check "  the message says why the last try failed and that the deadline passed" \
+	sh -c 'printf "%s" "$0" | grep -q "^uploading log.txt: s3 PUT .*/down-1/1/log.txt: .*(gave up after 2 retries); storage did not answer within storage.upload_deadline_s (3 s) after the game ended; the outputs are kept in .*/kept/down-1.1 on "' \
 	"$(jget "$r" 'r["error"]["message"]')"
+check "  the outputs are on disk where the result says" test -f "$(jget "$r" 'r["kept"]')/output/log.txt"
 gw_stop
 check "the gateway stops cleanly (rc=$GW_RC)" test "$GW_RC" -eq 0
 
@@ -127,7 +145,7 @@ ctl results --raw > "$STATE/results.jsonl"
 check "every task has exactly one result" python3 - "$STATE/results.jsonl" <<'PY'
 import collections, json, sys
 c = collections.Counter(json.loads(l)["task_id"] for l in open(sys.argv[1]))
-want = {"ok-1", "ok-2", "bad-dl", "bad-up", "down-1"}
+want = {"ok-1", "ok-2", "bad-dl", "bad-up", "down-1", "down-2"}
 print("# results:", dict(c))
 sys.exit(0 if set(c) == want and all(v == 1 for v in c.values()) else 1)
 PY

@@ -93,6 +93,10 @@ test_accepted(void **state)
 	r = parse_ok("{\"cmd\":\"subscribe\"}");
 	assert_int_equal(r.cmd, PROTO_CMD_SUBSCRIBE);
 	proto_request_clear(&r);
+
+	r = parse_ok("{\"cmd\":\"vpn\"}");
+	assert_int_equal(r.cmd, PROTO_CMD_VPN);
+	proto_request_clear(&r);
 }
 
 struct bad {
@@ -128,7 +132,8 @@ static const struct bad bad[] = {
 	{ "{\"cmd\":5}", 0, "field 'cmd' must be a string, not a number" },
 	{ "{\"cmd\":null}", 0, "field 'cmd' must be a string, not null" },
 	{ "{\"cmd\":[\"status\"]}", 0, "field 'cmd' must be a string, not an array" },
-	{ "{\"cmd\":\"stat\"}", 0, "unknown command 'stat' (status, tasks, task, requeue, cancel, lag, subscribe, gpus, pods, logs, videos, frame)" },
+	{ "{\"cmd\":\"stat\"}", 0, "unknown command 'stat' (status, tasks, task, requeue, cancel, lag, subscribe, gpus, vpn, pods, logs, videos, frame)" },
+	{ "{\"cmd\":\"vpn\",\"check\":true}", 0, "unknown field 'check' for 'vpn' (it takes no other field)" },
 	{ "{\"cmd\":\"Status\"}", 0, "unknown command 'Status'" },
 	{ "{\"cmd\":\"status\\n\"}", 0, "field 'cmd' must not hold control characters" },
 	{ "{\"cmd\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",

@@ -1,7 +1,7 @@
 /*
  * test-proto.c: the contracts of proto/ from both ends: every field of
- * result v1, the DLQ record, the control requests and the TASK, STATUS
- * and LAG views survives encode then decode, and so do the console's
+ * result v1, the DLQ record, the control requests and the TASK, STATUS,
+ * LAG and VPN views survives encode then decode, and so do the console's
  * (POD, log chunks and ends, VIDEO, FRAME, the lag history); decoders
  * name the field a record got wrong; log text is valid UTF-8 whatever
  * the log's bytes; the names tables round-trip; a client refuses a
@@ -30,6 +30,9 @@ test_names_round_trip(void **state)
 	enum error_class ec;
 	enum dlq_reason dr;
 	enum health_status hs;
+	enum proto_vpn_state vs;
+	enum proto_vpn_kind vk;
+	enum proto_vpn_result vr;
 	int i;
 
 	for (i = 0; i < TASK_NSTATES; i++) {
@@ -55,6 +58,24 @@ test_names_round_trip(void **state)
 		    0);
 		assert_int_equal(hs, i);
 	}
+	for (i = 0; i < PROTO_VPN_NSTATES; i++) {
+		assert_int_equal(proto_vpn_state_parse(proto_vpn_state_name((enum proto_vpn_state)i),
+		    &vs), 0);
+		assert_int_equal(vs, i);
+	}
+	for (i = 0; i < PROTO_VPN_NKINDS; i++) {
+		assert_int_equal(proto_vpn_kind_parse(proto_vpn_kind_name((enum proto_vpn_kind)i),
+		    &vk), 0);
+		assert_int_equal(vk, i);
+	}
+	for (i = 0; i < PROTO_VPN_NRESULTS; i++) {
+		assert_int_equal(proto_vpn_result_parse(
+		    proto_vpn_result_name((enum proto_vpn_result)i), &vr), 0);
+		assert_int_equal(vr, i);
+	}
+	assert_string_equal(proto_state_name(TASK_UPLOAD_WAIT), "upload_wait");
+	assert_string_equal(proto_vpn_state_name(PROTO_VPN_RECONNECTING), "RECONNECTING");
+	assert_int_equal(proto_vpn_state_parse("connected", &vs), -1);
 	assert_int_equal(proto_state_parse("runnin", &st), -1);
 	assert_int_equal(proto_status_parse(NULL, &rs), -1);
 	assert_string_equal(proto_state_name(TASK_UPLOADING), "uploading");
@@ -147,6 +168,7 @@ test_result_round_trip(void **state)
 	in.eclass = ERROR_USER;
 	in.error = "game exited with code 3";
 	in.recovered = "uploaded from disk after a restart";
+	in.kept = "/var/lib/paia/kept/t-1.3";
 	in.source_topic = "paia.tasks";
 	in.source_partition = 4;
 	in.source_offset = 123456789012LL;
@@ -184,6 +206,7 @@ test_result_round_trip(void **state)
 	assert_int_equal(out.eclass, ERROR_USER);
 	assert_string_equal(out.error, "game exited with code 3");
 	assert_string_equal(out.recovered, "uploaded from disk after a restart");
+	assert_string_equal(out.kept, "/var/lib/paia/kept/t-1.3");
 	assert_string_equal(out.source_topic, "paia.tasks");
 	assert_int_equal(out.source_partition, 4);
 	assert_int_equal(out.source_offset, 123456789012LL);
@@ -201,7 +224,10 @@ test_result_round_trip(void **state)
 	in.game_result = NULL;
 	in.nrefused = 0;
 	in.recovered = NULL;
+	in.kept = NULL;
 	text = proto_result_encode(&in);
+	assert_null(strstr(text, "\"kept\""));
+	assert_null(strstr(text, "\"recovered\""));
 	assert_non_null(strstr(text, "\"game_result\":null"));
 	assert_non_null(strstr(text, "\"error\":null"));
 	assert_non_null(strstr(text, "\"artifacts_refused\":[]"));
@@ -791,6 +817,11 @@ test_task_view_round_trip(void **state)
 	in.has_score = 1;
 	in.score = -3.25;
 	in.duration_ms = 60000;
+	in.upload_waiting_since = 1700000005000LL;
+	in.upload_next_try = 1700000006500LL;
+	in.upload_deadline = 1700021600000LL;
+	in.upload_error = "s3://b/t-7/2/log.txt: Couldn't connect to server";
+	in.recovered = "outputs of the finished game uploaded after a gateway restart";
 	j = proto_task_view_encode(&in);
 	if (proto_task_view_decode(j, &out, &cause) != 0)
 		fail_msg("%s", cause);
@@ -820,6 +851,11 @@ test_task_view_round_trip(void **state)
 	assert_int_equal(out.has_score, 1);
 	assert_true(out.score == -3.25);
 	assert_int_equal(out.duration_ms, 60000);
+	assert_int_equal(out.upload_waiting_since, in.upload_waiting_since);
+	assert_int_equal(out.upload_next_try, in.upload_next_try);
+	assert_int_equal(out.upload_deadline, in.upload_deadline);
+	assert_string_equal(out.upload_error, in.upload_error);
+	assert_string_equal(out.recovered, in.recovered);
 	proto_task_view_clear(&out);
 	cJSON_Delete(j);
 
@@ -841,6 +877,9 @@ test_task_view_round_trip(void **state)
 	assert_int_equal(out.has_score, 0);
 	assert_int_equal(out.duration_ms, -1);
 	assert_int_equal(out.timeline[TASK_RECEIVED], 0);
+	assert_int_equal(out.upload_waiting_since, 0);
+	assert_null(out.upload_error);
+	assert_null(out.recovered);
 	proto_task_view_clear(&out);
 	cJSON_Delete(j);
 }
@@ -883,6 +922,11 @@ test_status_view_round_trip(void **state)
 	in.skipped_done = 4;
 	in.tx_committed = 50;
 	in.tx_aborted = 1;
+	in.upload_waiting = 12;
+	in.vpn_enabled = 1;
+	in.vpn_state = PROTO_VPN_RECONNECTING;
+	in.vpn_healthy = 0;
+	in.vpn_since_ms = 1700000009000LL;
 	in.partitions = parts;
 	in.npartitions = 2;
 	j = proto_status_view_encode(&in);
@@ -913,6 +957,11 @@ test_status_view_round_trip(void **state)
 	assert_int_equal(out.skipped_done, 4);
 	assert_int_equal(out.tx_committed, 50);
 	assert_int_equal(out.tx_aborted, 1);
+	assert_int_equal(out.upload_waiting, 12);
+	assert_int_equal(out.vpn_enabled, 1);
+	assert_int_equal(out.vpn_state, PROTO_VPN_RECONNECTING);
+	assert_int_equal(out.vpn_healthy, 0);
+	assert_int_equal(out.vpn_since_ms, 1700000009000LL);
 	assert_int_equal(out.npartitions, 2);
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(out.partitions[i].partition, parts[i].partition);
@@ -924,6 +973,15 @@ test_status_view_round_trip(void **state)
 		assert_int_equal(out.partitions[i].paused, parts[i].paused);
 	}
 	assert_int_equal(proto_status_compatible(&out, &cause), 0);
+	proto_status_view_clear(&out);
+	cJSON_Delete(j);
+
+	/* No tunnel configured: "vpn": null, read as not enabled. */
+	in.vpn_enabled = 0;
+	j = proto_status_view_encode(&in);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "vpn")));
+	assert_int_equal(proto_status_view_decode(j, &out, &cause), 0);
+	assert_int_equal(out.vpn_enabled, 0);
 	proto_status_view_clear(&out);
 	cJSON_Delete(j);
 
@@ -971,6 +1029,125 @@ test_lag_round_trip(void **state)
 	assert_string_equal(out.partitions[1].log_end_error, "Broker: Not leader");
 	proto_lag_clear(&out);
 	cJSON_Delete(a);
+}
+
+static void
+test_vpn_view_round_trip(void **state)
+{
+	struct proto_vpn_check checks[2] = {
+		{ PROTO_VPN_ROUTE, "10.77.0.0/24", PROTO_VPN_OK, "via tun0", 1700000001000LL, 2500,
+		  -1 },
+		{ PROTO_VPN_ENDPOINT, "10.77.0.10:9000", PROTO_VPN_FAILED,
+		  "connect to 10.77.0.10:9000: no answer within 5000 ms", 0, -1, -1 },
+	};
+	struct proto_vpn_view in, out;
+	cJSON *j, *bad;
+	char *cause = NULL;
+
+	memset(&in, 0, sizeof in);
+	in.enabled = 1;
+	in.mode = "spawn";
+	in.state = PROTO_VPN_CONNECTED;
+	in.since_ms = 1700000000000LL;
+	in.connected_ms = 1700000000000LL;
+	in.openvpn_state = "CONNECTED";
+	in.openvpn_detail = "SUCCESS";
+	in.pid = 4711;
+	in.error = "openvpn exited with status 1: Options error";
+	in.error_ms = 1699999990000LL;
+	in.restarts = 2;
+	in.auth_failures = 1;
+	in.bytes_in = 123456789;
+	in.bytes_out = 42;
+	in.tun_ip = "10.8.0.2";
+	in.tun_dev = "tun0";
+	in.healthy = 0;
+	in.down_since_ms = 1699999980000LL;
+	in.pause_intake = 1;
+	in.intake_paused = 1;
+	in.checks = checks;
+	in.nchecks = 2;
+	j = proto_vpn_view_encode(&in);
+	if (proto_vpn_view_decode(j, &out, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(out.enabled, 1);
+	assert_string_equal(out.mode, "spawn");
+	assert_int_equal(out.state, PROTO_VPN_CONNECTED);
+	assert_int_equal(out.since_ms, in.since_ms);
+	assert_int_equal(out.connected_ms, in.connected_ms);
+	assert_int_equal(out.next_try_ms, 0);
+	assert_string_equal(out.openvpn_state, "CONNECTED");
+	assert_string_equal(out.openvpn_detail, "SUCCESS");
+	assert_int_equal(out.pid, 4711);
+	assert_string_equal(out.error, in.error);
+	assert_int_equal(out.error_ms, in.error_ms);
+	assert_int_equal(out.restarts, 2);
+	assert_int_equal(out.auth_failures, 1);
+	assert_int_equal(out.bytes_in, 123456789);
+	assert_int_equal(out.bytes_out, 42);
+	assert_string_equal(out.tun_ip, "10.8.0.2");
+	assert_string_equal(out.tun_dev, "tun0");
+	assert_int_equal(out.healthy, 0);
+	assert_int_equal(out.down_since_ms, in.down_since_ms);
+	assert_int_equal(out.pause_intake, 1);
+	assert_int_equal(out.intake_paused, 1);
+	assert_int_equal(out.nchecks, 2);
+	assert_int_equal(out.checks[0].kind, PROTO_VPN_ROUTE);
+	assert_string_equal(out.checks[0].target, "10.77.0.0/24");
+	assert_int_equal(out.checks[0].result, PROTO_VPN_OK);
+	assert_string_equal(out.checks[0].reason, "via tun0");
+	assert_int_equal(out.checks[0].checked_ms, 1700000001000LL);
+	assert_int_equal(out.checks[0].age_ms, 2500);
+	assert_int_equal(out.checks[0].latency_ms, -1);
+	assert_int_equal(out.checks[1].kind, PROTO_VPN_ENDPOINT);
+	assert_int_equal(out.checks[1].result, PROTO_VPN_FAILED);
+	assert_int_equal(out.checks[1].checked_ms, 0);
+	assert_int_equal(out.checks[1].age_ms, -1);
+	proto_vpn_view_clear(&out);
+
+	/* As an event. */
+	{
+		char *line = proto_event_encode(PROTO_EVENT_VPN, j);
+		enum proto_event_type type;
+		const cJSON *payload;
+		cJSON *root;
+
+		assert_int_equal(proto_event_parse(line, strlen(line), &root, &type, &payload,
+		    &cause), 0);
+		assert_int_equal(type, PROTO_EVENT_VPN);
+		assert_int_equal(proto_vpn_view_decode(payload, &out, &cause), 0);
+		assert_int_equal(out.nchecks, 2);
+		proto_vpn_view_clear(&out);
+		cJSON_Delete(root);
+		free(line);
+	}
+
+	/* No tunnel: {"enabled":false} and nothing else. */
+	memset(&in, 0, sizeof in);
+	j = proto_vpn_view_encode(&in);
+	assert_int_equal(cJSON_GetArraySize(j), 1);
+	assert_int_equal(proto_vpn_view_decode(j, &out, &cause), 0);
+	assert_int_equal(out.enabled, 0);
+	proto_vpn_view_clear(&out);
+	cJSON_Delete(j);
+
+	/* Wrong types and names are named. */
+	bad = cJSON_Parse("{\"enabled\":true,\"state\":\"UP\"}");
+	assert_int_equal(proto_vpn_view_decode(bad, &out, &cause), -1);
+	assert_non_null(strstr(cause, "'state'"));
+	free(cause);
+	cJSON_Delete(bad);
+	bad = cJSON_Parse("{\"enabled\":true,\"state\":\"CONNECTED\",\"checks\":"
+	    "[{\"kind\":\"route\",\"result\":\"ok\"}]}");
+	assert_int_equal(proto_vpn_view_decode(bad, &out, &cause), -1);
+	assert_non_null(strstr(cause, "'target'"));
+	free(cause);
+	cJSON_Delete(bad);
+	bad = cJSON_Parse("{\"enabled\":1}");
+	assert_int_equal(proto_vpn_view_decode(bad, &out, &cause), -1);
+	assert_non_null(strstr(cause, "'enabled' must be a boolean"));
+	free(cause);
+	cJSON_Delete(bad);
 }
 
 static void
@@ -1260,6 +1437,7 @@ main(void)
 		cmocka_unit_test(test_video_and_frame_round_trip),
 		cmocka_unit_test(test_lag_history_round_trip),
 		cmocka_unit_test(test_base64_decode),
+		cmocka_unit_test(test_vpn_view_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -982,9 +982,9 @@ test_happy_path(void **state)
 	assert_int_equal(f->runner->released_first, 1);
 	assert_int_equal(f->runner->released_last, 1);
 	assert_ptr_equal(task_find(gw, "t1"), t);
-	/* The timeline: every state but failed, in order. */
+	/* The timeline: every state but upload_wait and failed, in order. */
 	for (s = 0; s < TASK_NSTATES; s++) {
-		if (s == TASK_FAILED) {
+		if (s == TASK_FAILED || s == TASK_UPLOAD_WAIT) {
 			assert_int_equal(t->ts[s], 0);
 			continue;
 		}
@@ -994,7 +994,7 @@ test_happy_path(void **state)
 	}
 	/* Each state left was counted in the step histogram. */
 	for (s = TASK_RECEIVED; s <= TASK_REPORTING; s++)
-		assert_int_equal(gw->steps[s].count, 1);
+		assert_int_equal(gw->steps[s].count, s == TASK_UPLOAD_WAIT ? 0 : 1);
 	fx_free(f);
 }
 
@@ -1887,8 +1887,8 @@ test_revoked_sync(void **state)
 /*
  * The committer dropped a batch built before a revoke (the partitions
  * were given up): its tasks are not reported; one delivered again here
- * meanwhile runs again from that message, one that was not is left to
- * its new owner.
+ * meanwhile goes on from that message (its finished game recovered from
+ * disk, not run again), one that was not is left to its new owner.
  */
 static void
 test_revoked_dropped(void **state)
@@ -1912,13 +1912,19 @@ test_revoked_dropped(void **state)
 	fx_deliver_task(f, 0, 0, "t1", NULL);
 	assert_int_equal(f->runner->njobs, 2);
 	committer_answer_as(f->committer, 0, 1, 1, NULL);
-	/* Neither is reported; t1 runs again from its message, t2 is gone. */
+	/*
+	 * Neither is reported; t2 is gone; t1, delivered again, is not run
+	 * again: its game's outcome is on disk (.outcome) and its claim still
+	 * ours, so its outputs are uploaded and reported as recovered.
+	 */
 	assert_int_equal(gw->totals[RESULT_SUCCEEDED], 0);
 	assert_null(task_find(gw, "t2"));
-	fx_wait_jobs(f, 3);
-	assert_string_equal(f->runner->jobs[2]->task_id, "t1");
-	assert_int_equal(fx_task(f, "t1")->state, TASK_LAUNCHING);
-	assert_int_equal(gw->nreporting, 0);
+	fx_wait_state(f, "t1", TASK_REPORTING);
+	assert_int_equal(f->runner->njobs, 2);
+	assert_non_null(fx_task(f, "t1")->recovered);
+	assert_non_null(strstr(fx_task(f, "t1")->recovered, "delivered again"));
+	assert_int_equal(gw->recovered_total, 1);
+	assert_int_equal(gw->nreporting, 1);
 	assert_int_equal(gw->nactive, 1);
 	fx_free(f);
 }
