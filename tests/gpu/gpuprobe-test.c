@@ -18,7 +18,9 @@
  * the ssh-agent), -u user, -t timeout ms, -I interval ms, -n rounds per
  * node (probe, default 1), -c answer cap, -p proc root, -d display, -a
  * accept new host keys, -L lines (stream, default 1000), -T overall
- * limit in ms (default 120000: then exit 3).
+ * limit in ms (default 120000: then exit 3), -S FILE stop after the
+ * first round that ends once FILE exists (probe; -n is then a minimum),
+ * so a test decides when it has seen enough instead of guessing a count.
  */
 #include "config.h"
 #include "common.h"
@@ -35,6 +37,7 @@
 static struct event_base *base;
 static int64_t t0;
 static int rounds_wanted = 1;
+static const char *stop_file;
 static const char *key_file, *user, *known_hosts;
 static int accept_new;
 
@@ -156,7 +159,7 @@ round_cb(struct gpu_prober *p, const struct gpu_node *n, void *arg)
 		if (n->rounds_ok + n->rounds_failed >= (uint64_t)rounds_wanted)
 			done++;
 	}
-	if (done == gpu_prober_count(p))
+	if (done == gpu_prober_count(p) && (stop_file == NULL || access(stop_file, F_OK) == 0))
 		event_base_loopexit(base, NULL);
 }
 
@@ -374,7 +377,7 @@ main(int argc, char **argv)
 	argv++, argc--;
 	memset(&go, 0, sizeof go);
 	user = getenv("USER");
-	while ((c = getopt(argc, argv, "ak:i:u:t:I:n:c:p:d:L:T:")) != -1) {
+	while ((c = getopt(argc, argv, "ak:i:u:t:I:n:c:p:d:L:T:S:")) != -1) {
 		switch (c) {
 		case 'a':
 			go.accept_new_hostkeys = accept_new = 1;
@@ -416,6 +419,9 @@ main(int argc, char **argv)
 			break;
 		case 'd':
 			go.display = optarg;
+			break;
+		case 'S':
+			stop_file = optarg;
 			break;
 		default:
 			return 2;

@@ -10,8 +10,14 @@
 . "$(dirname "$0")/lib.sh"
 
 # 1. Killed mid-round. Round 1 good; round 2 hangs on the node, sshd is
-# killed while it does; round 3 finds nothing; sshd back for round 4.
-probe -t 8000 -I 2500 -n 4 "$N1" >"$WORK/out" &
+# killed while it does; round 3 finds nothing; then sshd is back. The
+# probe runs until told (-S): the rounds that began after sshd was back
+# answer for it, however long sshd took to come back.
+rounds() { grep -c '"round":' "$WORK/out"; }
+# round_after N: wait for the round two after the N rounds seen so far
+# (the next one may have begun before; the one after began later).
+round_after() { wait_for 60 grep -q "\"round\":$(($1 + 2))[,}]" "$WORK/out"; }
+probe -t 8000 -I 2500 -n 3 -S "$WORK/stop" "$N1" >"$WORK/out" &
 BG_PID=$!
 wait_for 30 grep -q '"round":1' "$WORK/out"
 env_sh mode 1 hang
@@ -20,12 +26,16 @@ env_sh kill 1
 env_sh mode 1 normal
 wait_for 30 grep -q '"round":3' "$WORK/out"
 env_sh resume 1
+k=$(rounds)
+round_after "$k"
+touch "$WORK/stop"
 wait "$BG_PID"
 BG_PID=
+rm -f "$WORK/stop"
 out=$(cat "$WORK/out")
 l2=$(line_of "$out" n1 2)
 l3=$(line_of "$out" n1 3)
-l4=$(line_of "$out" n1 4)
+lb=$(line_of "$out" n1 $((k + 2)))
 diag "round 2: $(jget "$l2" 'r["stale"]') ($(jget "$l2" 'r["round_ms"]') ms)"
 diag "round 3: $(jget "$l3" 'r["stale"]')"
 check "round 1 good" jok "$(line_of "$out" n1 1)" 'r["ok"]'
@@ -33,20 +43,25 @@ check "sshd killed mid-round: stale at once, not at the 8 s deadline" \
 	jok "$l2" 'not r["ok"] and r["round_ms"] < 8000 and "connection closed" in r["stale"]'
 check "... the last good values stay" jok "$l2" 'r["gpus"][0]["mem_used"] == 1474 and r["age_ms"] > 0'
 check "sshd down: stale, the connection refused" jok "$l3" 'not r["ok"] and "Connection refused" in r["stale"]'
-check "sshd back: the node is back" jok "$l4" 'r["ok"] and r["stale"] is None and r["age_ms"] == 0'
+check "sshd back: the node is back (round $((k + 2)))" \
+	jok "$lb" 'r["ok"] and r["stale"] is None and r["age_ms"] == 0'
 
-# 2. sshd restarted between rounds: the kept session is dead; the round
-# opens a new one and succeeds.
-probe -t 8000 -I 2500 -n 2 "$N1" >"$WORK/out" &
+# 2. sshd restarted between rounds: the kept session is dead; the first
+# round that began after sshd was back opens a new one and succeeds.
+probe -t 8000 -I 2500 -n 1 -S "$WORK/stop" "$N1" >"$WORK/out" &
 BG_PID=$!
 wait_for 30 grep -q '"round":1' "$WORK/out"
 env_sh kill 1
 env_sh resume 1
+k=$(rounds)
+round_after "$k"
+touch "$WORK/stop"
 wait "$BG_PID"
 BG_PID=
+rm -f "$WORK/stop"
 out=$(cat "$WORK/out")
-check "sshd restarted between rounds: no round lost" \
-	jok "$(line_of "$out" n1 2)" 'r["ok"]'
+check "sshd restarted between rounds: no round lost once it is back" \
+	jok "$(line_of "$out" n1 $((k + 2)))" 'r["ok"]'
 
 # 3. Nothing listens; something listens that never speaks SSH.
 env_sh kill 2
