@@ -87,7 +87,7 @@ worker_done(struct worker *w, struct worker_jobs *jobs, struct worker_job *job)
 	if (--w->unanswered == 0)
 		pthread_cond_broadcast(&w->idle);
 	if (write(w->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-		log_error("worker: eventfd write failed", "worker=%s error=%s", w->name,
+		log_error("worker: eventfd write failed", "worker=%s error=%s", log_q(w->name),
 		    log_q(strerror(errno)));
 	pthread_mutex_unlock(&w->lock);
 }
@@ -117,7 +117,7 @@ worker_event_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t v;
 
 	if (read(w->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		log_warn("worker: eventfd read failed", "worker=%s error=%s", w->name,
+		log_warn("worker: eventfd read failed", "worker=%s error=%s", log_q(w->name),
 		    log_q(strerror(errno)));
 	worker_deliver(w);
 }

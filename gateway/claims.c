@@ -65,7 +65,7 @@ claims_take(const char *journal, const char *instance, const char *task_id, int 
 		}
 		free(path);
 		log_warn("an earlier run of this attempt was interrupted; running the next attempt",
-		    "task=%s attempt=%d next=%d", task_id, *attempt, *attempt + 1);
+		    "task=%s attempt=%d next=%d", log_q(task_id), *attempt, *attempt + 1);
 		(*attempt)++;
 	}
 }

@@ -67,8 +67,7 @@ commit_batch_free(struct commit_batch *b)
 static void
 committer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	log_msg(level <= 3 ? LOG_LEVEL_ERROR : level <= 4 ? LOG_LEVEL_WARN :
-	    level <= 6 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG, buf, "component=producer facility=%s", fac);
+	kafka_log("producer", level, fac, buf);
 }
 
 enum committer_step { STEP_OK, STEP_RETRY, STEP_ABORT, STEP_FATAL };
@@ -94,8 +93,8 @@ committer_classify(struct committer *c, rd_kafka_error_t *e, const char *what, c
 		step = STEP_ABORT;
 	}
 	log_msg(step == STEP_FATAL ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "transaction step failed",
-	    "step=%s error=%s action=%s", what, log_q(rd_kafka_error_string(e)),
-	    step == STEP_FATAL ? "stop" : step == STEP_ABORT ? "abort" : "retry");
+	    "step=%s error=%s action=%s", log_q(what), log_q(rd_kafka_error_string(e)),
+	    log_q(step == STEP_FATAL ? "stop" : step == STEP_ABORT ? "abort" : "retry"));
 	rd_kafka_error_destroy(e);
 	return step;
 }
@@ -239,7 +238,7 @@ committer_run(struct committer *c, struct worker_jobs *batches, char **fatal_msg
 				}
 				if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 					log_warn("produce failed inside transaction", "topic=%s error=%s",
-					    r->topic, log_q(rd_kafka_err2str(err)));
+					    log_q(r->topic), log_q(rd_kafka_err2str(err)));
 					step = STEP_ABORT;
 					goto abort;
 				}
@@ -327,7 +326,7 @@ committer_init(struct worker *w, struct committer *c)
 		break;
 	}
 	if (c->fatal_msg == NULL)
-		log_info("transactional producer ready", "transactional_id=%s", c->txid);
+		log_info("transactional producer ready", "transactional_id=%s", log_q(c->txid));
 	c->ready = 1;
 }
 

@@ -556,8 +556,8 @@ control_start(struct event_base *base, const struct config *conf, const char *pa
 	ctl->reap = event_new(base, -1, 0, control_reap_cb, ctl);
 	chmod(path, 0660);
 	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
-		log_warn("cannot give the control socket to its group", "group=%s error=%s", group,
-		    log_q(strerror(errno)));
+		log_warn("cannot give the control socket to its group", "group=%s error=%s",
+		    log_q(group), log_q(strerror(errno)));
 	ctl->path = xstrdup(path);
 	ctl->tick = event_new(base, -1, EV_PERSIST, control_tick_cb, ctl);
 	event_add(ctl->tick, &tv);

@@ -455,6 +455,8 @@ struct gw {
 
 	uint64_t totals[RESULT_NSTATUSES];
 	uint64_t dlq_total;
+	uint64_t dlq_reasons[DLQ_NREASONS];
+	uint64_t error_classes[ERROR_INVALID + 1];	/* results with an error, by class */
 	uint64_t skipped_done;		/* done in an earlier life */
 	/* Time spent in each state by the tasks that left it (histogram). */
 	struct step_hist {
@@ -568,6 +570,15 @@ cJSON *views_status(struct gw *);
 /* The control socket's operations over the gateway (arg: the struct gw). */
 extern const struct control_ops views_control_ops;
 
+/* ---- kafka.c: librdkafka's log lines through ours (any thread) ---- */
+
+/* One of librdkafka's lines: its syslog level mapped, component= the handle, repeats limited. */
+void kafka_log(const char *component, int syslog_level, const char *facility, const char *text);
+/* Our level for a syslog level (0-3 error, 4 warn, 5-6 info, 7 debug). */
+enum log_level kafka_log_level(int syslog_level);
+/* The text a repeat is recognised by: librdkafka's counts and timings left out (caller frees). */
+char *kafka_log_key(const char *text);
+
 /* ---- intake.c: the consumer on the tasks topic ---- */
 
 /* An assigned partition: where its group committed, and the metadata. */
@@ -602,6 +613,8 @@ int intake_set_capped(struct intake *, int32_t partition, int capped);
 int intake_paused(const struct intake *, int32_t partition);
 /* The assigned partitions into an allocated array; returns the count. */
 size_t intake_assigned(const struct intake *, int32_t **out);
+/* 1 once the group's current generation gave this member its partitions (maybe none). */
+int intake_has_assignment(const struct intake *);
 /* The consumer handle (rd_kafka_t *), for fresh group metadata. */
 void *intake_handle(struct intake *);
 /* The consumer group metadata for send_offsets (caller frees). */

@@ -102,6 +102,12 @@ struct health {
 	void *position_arg;
 };
 
+static void
+health_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	kafka_log("lag", level, fac, buf);
+}
+
 static struct health_part *
 health_find(struct health *h, int32_t partition)
 {
@@ -393,6 +399,7 @@ health_start(struct event_base *base, const struct config *conf, health_position
 	/* ListOffsets then answers with the last stable offset. */
 	rd_kafka_conf_set(kc, "isolation.level", "read_committed", errstr, sizeof errstr);
 	rd_kafka_conf_set(kc, "log_level", "3", errstr, sizeof errstr);
+	rd_kafka_conf_set_log_cb(kc, health_log_cb);
 	h = xcalloc(1, sizeof *h);
 	if ((h->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof errstr)) == NULL) {
 		xasprintf(cause, "creating the lag client: %s", errstr);

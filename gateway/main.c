@@ -46,7 +46,7 @@ main_notify(const char *state)
 	char *cause = NULL;
 
 	if (notify_send(state, &cause) != 0) {
-		log_warn("cannot notify the service manager", "state=%s error=%s", state,
+		log_warn("cannot notify the service manager", "state=%s error=%s", log_q(state),
 		    log_q(cause));
 		free(cause);
 	}
@@ -350,8 +350,8 @@ main(int argc, char **argv)
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	log_info("paia-gateway started", "version=%s instance=%s state_dir=%s transactional_id=%s "
-	    "max_inflight=%zu", PACKAGE_VERSION, g.instance, log_q(g.state_dir), txid,
-	    g.max_inflight);
+	    "max_inflight=%zu", log_q(PACKAGE_VERSION), log_q(g.instance), log_q(g.state_dir),
+	    log_q(txid), g.max_inflight);
 	main_notify("READY=1");
 
 	event_base_dispatch(g.base);

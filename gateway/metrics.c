@@ -352,7 +352,7 @@ metrics_start(struct gw *gw, const char *listen, char **cause)
 	}
 	m->listener = evhttp_bound_socket_get_listener(bound);
 	m->guard = evaccept_new(base, m->listener, "health", metrics_can_accept, m);
-	log_info("health endpoint listening", "listen=%s paths=/healthz,/metrics,/lag", listen);
+	log_info("health endpoint listening", "listen=%s paths=/healthz,/metrics,/lag", log_q(listen));
 	free(host);
 	return m;
 }

@@ -54,6 +54,7 @@ struct runner_k8s_job {
 	struct runner_k8s *r;
 	char *pod;
 	char *task_id;
+	int attempt;
 	char *json;			/* the pod to create */
 	long timeout_s;
 	enum kjob_state state;
@@ -255,8 +256,9 @@ runner_k8s_job_end(struct runner_k8s_job *j, enum runner_end end, int code, cons
 	o.end = end;
 	o.exit_code = code;
 	o.message = msg;
-	log_info("game pod ended", "task=%s pod=%s end=%d exit_code=%d message=%s", j->task_id,
-	    j->pod, (int)end, code, log_q(msg != NULL ? msg : ""));
+	log_info("game pod ended", "task=%s attempt=%d pod=%s end=%d exit_code=%d message=%s",
+	    log_q(j->task_id), j->attempt, log_q(j->pod), (int)end, code,
+	    log_q(msg != NULL ? msg : ""));
 	j->state = KJOB_DONE;
 	j->done_cb(&j->gen, &o, j->arg);
 	runner_k8s_job_free(j);
@@ -269,7 +271,7 @@ runner_k8s_delete_done(const struct k8s_response *resp, void *arg)
 
 	j->req = NULL;
 	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
-		log_warn("cannot delete a game pod", "pod=%s error=%s", j->pod,
+		log_warn("cannot delete a game pod", "pod=%s error=%s", log_q(j->pod),
 		    log_q(resp->status.message));
 	/* Gone or going: report what stopped it. */
 	runner_k8s_job_end(j, j->end.end, j->end.exit_code, j->end_msg);
@@ -342,8 +344,8 @@ runner_k8s_job_eval(struct runner_k8s_job *j, const struct k8s_pod *pod)
 		evtimer_del(j->unsched);
 	if (strcmp(phase, "Running") == 0 && !j->started) {
 		j->started = 1;
-		log_info("game pod running", "task=%s pod=%s node=%s", j->task_id, j->pod,
-		    pod->node_name != NULL ? pod->node_name : "-");
+		log_info("game pod running", "task=%s attempt=%d pod=%s node=%s", log_q(j->task_id),
+		    j->attempt, log_q(j->pod), log_q(pod->node_name != NULL ? pod->node_name : "-"));
 		j->started_cb(&j->gen, j->arg);
 		return;
 	}
@@ -397,8 +399,9 @@ runner_k8s_job_eval(struct runner_k8s_job *j, const struct k8s_pod *pod)
 		}
 	if (pod->scheduled_status != NULL && strcmp(pod->scheduled_status, "False") == 0 &&
 	    (j->unsched == NULL || !evtimer_pending(j->unsched, NULL))) {
-		log_warn("game pod unschedulable", "task=%s pod=%s message=%s gives_up_after_s=%ld",
-		    j->task_id, j->pod, log_q(pod->scheduled_message != NULL ?
+		log_warn("game pod unschedulable",
+		    "task=%s attempt=%d pod=%s message=%s gives_up_after_s=%ld", log_q(j->task_id),
+		    j->attempt, log_q(j->pod), log_q(pod->scheduled_message != NULL ?
 		    pod->scheduled_message : ""), j->r->unsched_s);
 		if (j->unsched == NULL)
 			j->unsched = evtimer_new(j->r->base, runner_k8s_unsched_cb, j);
@@ -460,7 +463,7 @@ runner_k8s_on_fatal(const char *verb, const struct k8s_status *st, void *arg)
 	char *why;
 
 	log_error("the Kubernetes API refuses the gateway; it needs its Role (deploy/rbac) to "
-	    "allow this", "verb=%s code=%d reason=%s message=%s", verb, st->code,
+	    "allow this", "verb=%s code=%d reason=%s message=%s", log_q(verb), st->code,
 	    log_q(st->reason), log_q(st->message));
 	xasprintf(&why, "Kubernetes refuses to %s pods: %s", verb, st->message != NULL ?
 	    st->message : "(no message)");
@@ -495,7 +498,8 @@ runner_k8s_exists_done(const struct k8s_response *resp, void *arg)
 	}
 	if (pod != NULL && mb != NULL && strcmp(mb, j->r->managed_by) == 0 && tid != NULL &&
 	    strcmp(tid, label) == 0) {
-		log_info("game pod exists: adopted", "task=%s pod=%s", j->task_id, j->pod);
+		log_info("game pod exists: adopted", "task=%s attempt=%d pod=%s", log_q(j->task_id),
+		    j->attempt, log_q(j->pod));
 		j->state = KJOB_ACTIVE;
 		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
 			runner_k8s_job_eval(j, (const struct k8s_pod *)o);
@@ -532,9 +536,11 @@ runner_k8s_create_done(const struct k8s_response *resp, void *arg)
 	}
 	if (resp->error == K8S_OK || resp->error == K8S_ERR_EXISTS) {
 		if (resp->error == K8S_ERR_EXISTS)
-			log_info("game pod exists: adopted", "task=%s pod=%s", j->task_id, j->pod);
+			log_info("game pod exists: adopted", "task=%s attempt=%d pod=%s",
+			    log_q(j->task_id), j->attempt, log_q(j->pod));
 		else
-			log_info("game pod created", "task=%s pod=%s", j->task_id, j->pod);
+			log_info("game pod created", "task=%s attempt=%d pod=%s", log_q(j->task_id),
+			    j->attempt, log_q(j->pod));
 		j->state = KJOB_ACTIVE;
 		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
 			runner_k8s_job_eval(j, (const struct k8s_pod *)o);
@@ -589,6 +595,7 @@ runner_k8s_start(struct runner *rr, const struct runner_req *req, runner_started
 	j->gen.ops = &runner_k8s_ops;
 	j->r = r;
 	j->task_id = xstrdup(req->task_id);
+	j->attempt = req->attempt;
 	j->pod = runner_k8s_pod_name(r->prefix, req->task_id, req->attempt);
 	j->timeout_s = req->timeout_s;
 	j->started_cb = started;
@@ -626,7 +633,8 @@ runner_k8s_start(struct runner *rr, const struct runner_req *req, runner_started
 		memset(&o, 0, sizeof o);
 		o.end = RUNNER_INFRA;
 		o.message = cause;
-		log_error("cannot build the game pod", "task=%s error=%s", req->task_id, log_q(cause));
+		log_error("cannot build the game pod", "task=%s attempt=%d error=%s",
+		    log_q(req->task_id), req->attempt, log_q(cause));
 		done(&j->gen, &o, arg);
 		runner_k8s_job_free(j);
 		free(cause);
@@ -656,7 +664,8 @@ runner_k8s_abandon(struct runner_job *jj)
 	struct runner_k8s_job *j = (struct runner_k8s_job *)jj;
 
 	/* The pod stays: whoever gets the task next adopts it. */
-	log_info("game pod left to the next owner", "task=%s pod=%s", j->task_id, j->pod);
+	log_info("game pod left to the next owner", "task=%s attempt=%d pod=%s", log_q(j->task_id),
+	    j->attempt, log_q(j->pod));
 	runner_k8s_job_free(j);
 }
 
@@ -696,10 +705,10 @@ runner_k8s_reap_done(const struct k8s_response *resp, void *arg)
 
 	rp->req = NULL;
 	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
-		log_warn("cannot delete a finished game pod", "pod=%s error=%s", rp->pod,
+		log_warn("cannot delete a finished game pod", "pod=%s error=%s", log_q(rp->pod),
 		    log_q(resp->status.message));
 	else
-		log_debug("finished game pod deleted", "pod=%s", rp->pod);
+		log_debug("finished game pod deleted", "pod=%s", log_q(rp->pod));
 	runner_k8s_reap_free(rp);
 }
 
@@ -793,7 +802,7 @@ runner_k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		log_info("deleting a finished game pod no task claims", "pod=%s orphan_ttl_s=%ld",
-		    sw.next[i].pod, r->orphan_ttl_s);
+		    log_q(sw.next[i].pod), r->orphan_ttl_s);
 		runner_k8s_reap_later(r, sw.next[i].pod, 0);
 		free(sw.next[i].pod);
 	}
@@ -963,7 +972,8 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 	r->sweep = event_new(base, -1, EV_PERSIST, runner_k8s_sweep_cb, r);
 	event_add(r->sweep, &tv);
 	log_info("k8s runner started", "api=%s namespace=%s managed_by=%s template=%s",
-	    k8s_config_describe(k8s_client_config(r->client)), r->ns, r->managed_by, path);
+	    log_q(k8s_config_describe(k8s_client_config(r->client))), log_q(r->ns),
+	    log_q(r->managed_by), log_q(path));
 	return &r->gen;
 }
 

@@ -70,8 +70,8 @@ task_set_state(struct task *t, enum task_state s)
 	}
 	t->state = s;
 	t->ts[s] = now;
-	log_debug("task state", "task=%s attempt=%d state=%s", t->spec->task_id,
-	    t->spec->attempt, proto_state_name(s));
+	log_debug("task state", "task=%s attempt=%d state=%s", log_q(t->spec->task_id),
+	    t->spec->attempt, log_q(proto_state_name(s)));
 	if (gw->control != NULL)
 		control_publish(gw->control, PROTO_EVENT_TASK, views_task(t));
 }
@@ -398,8 +398,9 @@ task_fetch_remove(struct task *t)
 	if ((fd = taskdir_open(t->dir, &cause)) >= 0) {
 		xasprintf(&rel, "input/%s", t->fetch_name);
 		if (unlinkat(fd, rel, 0) != 0 && errno != ENOENT)
-			log_warn("cannot remove a partial download", "task=%s file=%s error=%s",
-			    t->spec->task_id, log_q(rel), log_q(strerror(errno)));
+			log_warn("cannot remove a partial download",
+			    "task=%s attempt=%d file=%s error=%s", log_q(t->spec->task_id),
+			    t->spec->attempt, log_q(rel), log_q(strerror(errno)));
 		free(rel);
 		close(fd);
 	} else
@@ -515,8 +516,8 @@ task_run_started(struct runner_job *job, void *arg)
 static void
 task_refuse(struct task *t, const char *name, char *reason)
 {
-	log_warn("artifact refused", "task=%s attempt=%d name=%s reason=%s", t->spec->task_id,
-	    t->spec->attempt, log_q(name), log_q(reason));
+	log_warn("artifact refused", "task=%s attempt=%d name=%s reason=%s",
+	    log_q(t->spec->task_id), t->spec->attempt, log_q(name), log_q(reason));
 	if (t->nrefused == TASK_MAX_REFUSED) {
 		free(reason);
 		return;
@@ -572,7 +573,8 @@ task_add_artifact(struct task *t, int outfd, const char *name, const char *ctype
 			return -1;
 		}
 		log_info("log.txt cut to its head and tail (storage.max_log_bytes)",
-		    "task=%s bytes=%jd kept=%jd", t->spec->task_id, (intmax_t)size, (intmax_t)capped);
+		    "task=%s attempt=%d bytes=%jd kept=%jd", log_q(t->spec->task_id),
+		    t->spec->attempt, (intmax_t)size, (intmax_t)capped);
 		close(fd);
 		fd = cfd;
 		size = capped;
@@ -616,8 +618,8 @@ task_collect(struct task *t)
 
 	task_set_state(t, TASK_COLLECTING);
 	if ((taskfd = taskdir_open(t->dir, &cause)) < 0) {
-		log_warn("task folder gone, nothing to upload", "task=%s error=%s",
-		    t->spec->task_id, log_q(cause));
+		log_warn("task folder gone, nothing to upload", "task=%s attempt=%d error=%s",
+		    log_q(t->spec->task_id), t->spec->attempt, log_q(cause));
 		free(cause);
 	} else {
 		outfd = taskdir_open_sub(taskfd, "output", &why);
@@ -637,13 +639,14 @@ task_collect(struct task *t)
 				if (t->game_result == NULL || !cJSON_IsObject(t->game_result)) {
 					cJSON_Delete(t->game_result);
 					t->game_result = NULL;
-					log_warn("result.json is not a JSON object", "task=%s",
-					    t->spec->task_id);
+					log_warn("result.json is not a JSON object",
+					    "task=%s attempt=%d", log_q(t->spec->task_id),
+					    t->spec->attempt);
 				}
 				free(buf);
 			} else {
-				log_warn("cannot read result.json", "task=%s error=%s",
-				    t->spec->task_id, log_q(cause));
+				log_warn("cannot read result.json", "task=%s attempt=%d error=%s",
+				    log_q(t->spec->task_id), t->spec->attempt, log_q(cause));
 				free(cause);
 			}
 		}
@@ -725,7 +728,7 @@ task_retry_attempt(struct task *t, const char *why)
 	if (t->cancel_requested || t->spec->attempt - t->first_attempt + 1 >= max)
 		return 0;
 	log_warn("infra failure, running the next attempt", "task=%s attempt=%d next=%d error=%s",
-	    t->spec->task_id, t->spec->attempt, t->spec->attempt + 1, log_q(why));
+	    log_q(t->spec->task_id), t->spec->attempt, t->spec->attempt + 1, log_q(why));
 	t->spec->attempt++;
 	if (runner_uses_claims(gw->runner) && task_claim_attempt(t, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
@@ -918,9 +921,11 @@ task_dead_letter(struct gw *gw, int32_t partition, int64_t offset, const void *b
 {
 	char *rec;
 
-	log_warn("task dead-lettered", "partition=%d offset=%" PRId64 " reason=%s task=%s",
-	    (int)partition, offset, proto_dlq_reason_name(reason), task_id != NULL ? task_id : "-");
+	log_warn("task dead-lettered", "partition=%d offset=%" PRId64 " reason=%s task=%s "
+	    "attempt=%s detail=%s", (int)partition, offset, log_q(proto_dlq_reason_name(reason)),
+	    log_q(task_id != NULL ? task_id : "-"), log_q("-"), log_q(detail));
 	gw->dlq_total++;
+	gw->dlq_reasons[reason]++;
 	rec = proto_dlq_encode(reason, detail, task_id, gw->tasks_topic, partition, offset, buf,
 	    len, util_now_ms());
 	outbox_queue(gw->outbox, COMMIT_DLQ, gw->dlq_topic, task_id, rec, partition, offset, NULL);
@@ -957,8 +962,9 @@ task_on_message(int32_t partition, int64_t offset, const void *buf, size_t len, 
 		if (t->partition != partition || t->offset != offset)
 			continue;
 		log_info("task delivered again after a rebalance while its result is on its way",
-		    "task=%s partition=%d offset=%" PRId64 " state=%s", t->spec->task_id,
-		    (int)partition, offset, proto_state_name(t->state));
+		    "task=%s attempt=%d partition=%d offset=%" PRId64 " state=%s",
+		    log_q(t->spec->task_id), t->spec->attempt, (int)partition, offset,
+		    log_q(proto_state_name(t->state)));
 		if (t->state == TASK_REPORTING && t->epoch == gw->epoch)
 			ledger_done(gw->ledger, partition, offset);
 		else if (t->state == TASK_REPORTING && t->redelivery == NULL) {
@@ -1008,7 +1014,7 @@ task_receive(struct gw *gw, int32_t partition, int64_t offset, const void *buf, 
 	gw->nactive++;
 	task_set_state(t, TASK_RECEIVED);
 	log_info("task received", "task=%s attempt=%d game=%s partition=%d offset=%" PRId64,
-	    spec->task_id, spec->attempt, spec->game, (int)partition, offset);
+	    log_q(spec->task_id), spec->attempt, log_q(spec->game), (int)partition, offset);
 	if (task_running_count(gw) > gw->max_inflight || gw->draining) {
 		t->waiting = 1;
 		gw->nwaiting++;
@@ -1035,8 +1041,8 @@ task_revoke_partition(struct gw *gw, int32_t partition)
 		if (t->partition != partition || t->state == TASK_REPORTING)
 			continue;
 		log_warn("partition revoked, task abandoned to its new owner",
-		    "task=%s partition=%d offset=%" PRId64, t->spec->task_id, (int)partition,
-		    t->offset);
+		    "task=%s attempt=%d partition=%d offset=%" PRId64, log_q(t->spec->task_id),
+		    t->spec->attempt, (int)partition, t->offset);
 		TAILQ_REMOVE(&gw->active, t, entry);
 		gw->nactive--;
 		if (t->waiting)
@@ -1060,7 +1066,8 @@ task_cancel(struct gw *gw, const char *id, char **cause)
 		xasprintf(cause, "task %s is already %s", id, proto_state_name(t->state));
 		return -1;
 	}
-	log_info("task cancel requested", "task=%s state=%s", id, proto_state_name(t->state));
+	log_info("task cancel requested", "task=%s attempt=%d state=%s", log_q(id),
+	    t->spec->attempt, log_q(proto_state_name(t->state)));
 	t->cancel_requested = 1;
 	if (t->waiting) {
 		t->waiting = 0;
@@ -1107,12 +1114,12 @@ task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
 	 */
 	if (t->requeued_as > 0) {
 		*attempt = t->requeued_as;
-		log_info("task requeued already", "task=%s attempt=%d", id, *attempt);
+		log_info("task requeued already", "task=%s attempt=%d", log_q(id), *attempt);
 		return 0;
 	}
 	msg = proto_task_requeue(t->spec);
 	*attempt = t->requeued_as = t->spec->attempt + 1;
-	log_info("task requeued", "task=%s attempt=%d", id, *attempt);
+	log_info("task requeued", "task=%s attempt=%d", log_q(id), *attempt);
 	outbox_queue(gw->outbox, COMMIT_REQUEUE, gw->tasks_topic, id, msg, -1, -1, NULL);
 	return 0;
 }
@@ -1137,7 +1144,7 @@ task_on_assigned(const struct intake_assignment *as, size_t n, void *arg)
 		}
 		health_assigned(gw->health, as[i].partition, as[i].committed);
 		log_info("partition assigned", "topic=%s partition=%d committed=%" PRId64
-		    " resume_after=%" PRId64, gw->tasks_topic, (int)as[i].partition,
+		    " resume_after=%" PRId64, log_q(gw->tasks_topic), (int)as[i].partition,
 		    as[i].committed, ledger_next(gw->ledger, as[i].partition));
 	}
 }
@@ -1218,6 +1225,9 @@ void
 task_reported(struct task *t)
 {
 	struct gw *gw = t->gw;
+	enum error_class eclass;
+	const char *error;
+	int has_error;
 
 	TAILQ_REMOVE(&gw->active, t, entry);
 	gw->nactive--;
@@ -1225,9 +1235,15 @@ task_reported(struct task *t)
 	gw->totals[t->status]++;
 	task_set_state(t, t->status == RESULT_SUCCEEDED ? TASK_DONE : TASK_FAILED);
 	task_release_claims(t);
-	log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
-	    t->spec->task_id, t->spec->attempt, proto_status_name(t->status),
-	    t->ts[t->state] - t->ts[TASK_RECEIVED]);
+	task_error_view(t, &has_error, &eclass, &error);
+	if (has_error)
+		gw->error_classes[eclass]++;
+	/* How it ended, and why when not well: an incident starts from this line. */
+	log_msg(t->status == RESULT_ERROR ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "task reported",
+	    "task=%s attempt=%d status=%s error_class=%s error=%s duration_ms=%" PRId64,
+	    log_q(t->spec->task_id), t->spec->attempt, log_q(proto_status_name(t->status)),
+	    log_q(has_error && proto_class_name(eclass) != NULL ? proto_class_name(eclass) : "-"),
+	    log_q(has_error ? error : "-"), t->ts[t->state] - t->ts[TASK_RECEIVED]);
 	if (t->redelivery != NULL) {
 		ledger_done(gw->ledger, t->redelivery->partition, t->redelivery->offset);
 		free(t->redelivery->buf);
@@ -1251,8 +1267,8 @@ task_dropped(struct task *t)
 	/* Its claim stays: whoever runs it again runs the next attempt. */
 	log_warn("task result dropped: its partition was given up before it committed; its new "
 	    "owner runs it", "task=%s attempt=%d partition=%d offset=%" PRId64 " again_here=%s",
-	    t->spec->task_id, t->spec->attempt, (int)t->partition, t->offset,
-	    rd != NULL ? "yes" : "no");
+	    log_q(t->spec->task_id), t->spec->attempt, (int)t->partition, t->offset,
+	    log_q(rd != NULL ? "yes" : "no"));
 	t->redelivery = NULL;
 	task_free(t);
 	if (rd != NULL) {
@@ -1291,7 +1307,8 @@ task_drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (t->state == TASK_REPORTING)
 			continue;
 		log_warn("grace period over, task abandoned (it will run again after restart)",
-		    "task=%s state=%s", t->spec->task_id, proto_state_name(t->state));
+		    "task=%s attempt=%d state=%s", log_q(t->spec->task_id), t->spec->attempt,
+		    log_q(proto_state_name(t->state)));
 		TAILQ_REMOVE(&gw->active, t, entry);
 		gw->nactive--;
 		if (t->waiting)

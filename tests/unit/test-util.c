@@ -331,38 +331,6 @@ test_key_is_secret(void **state)
 }
 
 
-static void
-test_log_quote(void **state)
-{
-	char *q;
-
-	q = log_quote("plain");
-	assert_string_equal(q, "\"plain\"");
-	free(q);
-	q = log_quote("a \"b\" \\ c\nd\te");
-	assert_string_equal(q, "\"a \\\"b\\\" \\\\ c\\nd\\x09e\"");
-	free(q);
-}
-
-static void
-test_log_q(void **state)
-{
-	const char *q[8];
-	char want[16];
-	int i;
-
-	assert_string_equal(log_q(NULL), "\"\"");
-	/* Eight results stay valid at once. */
-	for (i = 0; i < 8; i++) {
-		snprintf(want, sizeof want, "v %d", i);
-		q[i] = log_q(want);
-	}
-	for (i = 0; i < 8; i++) {
-		snprintf(want, sizeof want, "\"v %d\"", i);
-		assert_string_equal(q[i], want);
-	}
-}
-
 /* ---- parsing ---- */
 
 static void
@@ -659,8 +627,6 @@ main(void)
 		cmocka_unit_test(test_base64_vectors),
 		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test(test_key_is_secret),
-		cmocka_unit_test(test_log_quote),
-		cmocka_unit_test(test_log_q),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_sha256_file),
