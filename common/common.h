@@ -155,6 +155,16 @@ int util_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 void util_open_beneath_fallback(int on);
 /* Disk use in bytes (allocated blocks) of entry name of dirfd and below; links not followed. */
 uint64_t util_du_at(int dirfd, const char *name);
+/*
+ * Hold the lock file path (created 0644 if missing, never through a
+ * link) with an exclusive flock(2) for as long as the descriptor returned
+ * stays open, and write our pid into it. Held by another process: -1,
+ * *holder its pid (0: unknown) and *cause naming it. The descriptor is
+ * close-on-exec: games and other children do not keep it.
+ */
+int util_lock_file(const char *path, pid_t *holder, char **cause);
+/* Remove the lock file (if it is still the one locked) and let it go. */
+void util_unlock_file(int fd, const char *path);
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; returns the limit, or -1. */
 int util_nofile_raise(void);
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
@@ -242,6 +252,7 @@ struct config_entry {
 	const char *section;
 	const char *key;
 	const char *value;
+	int user;		/* set by the file, the environment or a flag, not a default */
 };
 /*
  * Schema of one known key: a type and bounds. Sections listed with
@@ -359,6 +370,15 @@ int worker_sync(struct worker *, int timeout_ms);
 size_t worker_pending(const struct worker *);
 /* 1 once worker_stop was called (long retries check it). @locality worker */
 int worker_stopping(struct worker *);
+/*
+ * A sign of life from a run that takes long (between the retries of a
+ * blocking call): the loop's liveness check tells a thread that waits on
+ * a slow broker from one that is stuck. Starting a run and handing a job
+ * back count too. @locality worker
+ */
+void worker_beat(struct worker *);
+/* How long a run has gone without a sign of life; 0 while idle. @locality any */
+int64_t worker_stalled_ms(struct worker *);
 /* Guard the few fields a caller shares between the loop and its run_cb. */
 void worker_lock(struct worker *);
 void worker_unlock(struct worker *);

@@ -67,6 +67,8 @@ struct control {
 	struct event *reap;		/* frees dropped clients */
 	gid_t group;
 	int has_group;
+	dev_t sock_dev;		/* the socket file made: removed at the end only if still ours */
+	ino_t sock_ino;
 };
 
 static void
@@ -515,6 +517,7 @@ control_start(struct event_base *base, const struct config *conf, const char *pa
 	const char *group = config_get(conf, "control", "group");
 	struct timeval tv = { 1, 0 };
 	struct group *gr;
+	struct stat sb;
 	mode_t old;
 
 	memset(&sun, 0, sizeof sun);
@@ -554,6 +557,10 @@ control_start(struct event_base *base, const struct config *conf, const char *pa
 	ctl->max_clients = (size_t)config_get_int(conf, "control", "max_clients");
 	ctl->guard = evaccept_new(base, ctl->listener, "control", NULL, NULL);
 	ctl->reap = event_new(base, -1, 0, control_reap_cb, ctl);
+	if (lstat(path, &sb) == 0) {
+		ctl->sock_dev = sb.st_dev;
+		ctl->sock_ino = sb.st_ino;
+	}
 	chmod(path, 0660);
 	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
 		log_warn("cannot give the control socket to its group", "group=%s error=%s",
@@ -569,6 +576,7 @@ void
 control_stop(struct control *ctl)
 {
 	struct control_client *c;
+	struct stat sb;
 
 	if (ctl == NULL)
 		return;
@@ -578,7 +586,10 @@ control_stop(struct control *ctl)
 	event_free(ctl->reap);
 	evconnlistener_free(ctl->listener);
 	event_free(ctl->tick);
-	unlink(ctl->path);
+	/* Not another's: a socket someone put there since is theirs. */
+	if (lstat(ctl->path, &sb) == 0 && S_ISSOCK(sb.st_mode) && sb.st_dev == ctl->sock_dev &&
+	    sb.st_ino == ctl->sock_ino)
+		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
 }

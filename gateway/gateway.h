@@ -156,6 +156,10 @@ size_t committer_inflight(const struct committer *);
 /* Stop after the queued batches are done; joins the thread. */
 void committer_stop(struct committer *);
 void commit_batch_free(struct commit_batch *);
+/* 1 once init_transactions succeeded and no fatal error came since. @locality any */
+int committer_ready(const struct committer *);
+/* How long the committer's thread has been inside a run without a step; 0 while idle. */
+int64_t committer_stalled_ms(const struct committer *);
 /* Transactions committed and aborted so far. */
 void committer_stats(const struct committer *, uint64_t *committed, uint64_t *aborted);
 
@@ -185,6 +189,20 @@ struct runner_outcome {
 	int exit_code;		/* RUNNER_EXITED */
 	int signal;		/* killed by a signal (EXITED with code 128+n) */
 	const char *message;	/* RUNNER_INFRA, RUNNER_INVALID: why */
+};
+/* What a runner counts, for /metrics (a runner without pods leaves pods 0). */
+struct runner_stats {
+	int pods;			/* 1: it runs pods (the rest means something) */
+	uint64_t pending;		/* pods created, not yet running */
+	uint64_t unschedulable;		/* of them, the scheduler cannot place */
+	uint64_t running;
+	uint64_t created;		/* pods created since start */
+	uint64_t adopted;		/* pods found there already and followed */
+	uint64_t api_requests;		/* Kubernetes API requests sent (retries included) */
+	uint64_t api_retries;
+	uint64_t api_errors;		/* requests that failed for good, lists/watches retried */
+	uint64_t watch_restarts;	/* watches started again (timeouts, errors) */
+	uint64_t relists;		/* lists after the first (410 Gone, errors) */
 };
 /* A pod of the runner's, as runner_pod_by_uid finds it (strings borrowed). */
 struct runner_pod_ref {
@@ -217,6 +235,8 @@ struct runner_ops {
 	void (*release)(struct runner *, const char *task_id, int first, int last);
 	/* The runner's pod of that UID (GPU processes name theirs), or NULL: runs no pods. */
 	int (*pod_by_uid)(struct runner *, const char *uid, struct runner_pod_ref *);
+	/* Its counts for /metrics (or NULL: nothing to count). */
+	void (*stats)(struct runner *, struct runner_stats *);
 };
 struct runner {
 	const struct runner_ops *ops;
@@ -252,6 +272,8 @@ void runner_release(struct runner *, const char *task_id, int first, int last);
  * strings valid until the loop runs again), or -1 when it has none.
  */
 int runner_pod_by_uid(struct runner *, const char *uid, struct runner_pod_ref *ref);
+/* The runner's counts (zero for a runner that counts nothing). */
+void runner_stats(struct runner *, struct runner_stats *);
 /* runner-k8s.c */
 struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct config *,
     runner_fatal_cb *, void *arg, char **cause);
@@ -272,6 +294,7 @@ enum storage_result {
 	STORAGE_TRANSIENT,	/* retried; still failing after storage.retries */
 	STORAGE_LOCAL,		/* this host: a full disk, an I/O error; not retried */
 	STORAGE_TIMEOUT,	/* the transfer's deadline passed; not retried */
+	STORAGE_NRESULTS
 };
 struct storage;
 struct storage_xfer;
@@ -308,6 +331,10 @@ void storage_cancel(struct storage_xfer *);
 int storage_check_url(const struct storage *, const char *url, char **cause);
 void storage_stats(const struct storage *, uint64_t *bytes_in, uint64_t *bytes_out,
     uint64_t *retries);
+/* Transfers that ended with r (not STORAGE_OK), downloads or uploads. */
+uint64_t storage_failures(const struct storage *, int upload, enum storage_result r);
+/* "permanent", "transient", "local", "timeout" (and "ok"). */
+const char *storage_result_name(enum storage_result);
 
 /* ---- taskdir.c: the gateway's hands in a task folder (see its opening comment) ---- */
 
@@ -427,6 +454,7 @@ struct gw {
 	const char *dlq_topic;
 	int embedded;
 	int64_t start_ms;
+	int64_t loop_beat_ms;		/* monotonic: the loop's tick last ran (main.c) */
 
 	struct evcurl *evcurl;
 	struct storage *storage;
@@ -567,6 +595,8 @@ void claims_release(const char *journal, const char *task_id, int first, int las
 
 cJSON *views_task(const struct task *);
 cJSON *views_status(struct gw *);
+/* The LAG object of this gateway's partitions, into obj (NULL: a new object). */
+cJSON *views_lag(struct gw *, cJSON *obj);
 /* The control socket's operations over the gateway (arg: the struct gw). */
 extern const struct control_ops views_control_ops;
 
@@ -632,6 +662,7 @@ struct health_view {
 	int32_t partition;
 	int64_t committed;	/* acknowledged by a transaction; -1 none */
 	int64_t end;		/* last stable offset; -1 unknown */
+	int64_t end_ms;		/* wall ms it was last read; 0: never */
 	int64_t lag;		/* -1 unknown */
 	int64_t lag_ms;
 	enum health_status status;
@@ -672,9 +703,37 @@ void health_committed(struct health *, int32_t partition, int64_t offset, uint64
 void health_poke(struct health *);
 /* Partitions sorted by number (caller frees the array; strings borrowed). */
 size_t health_partitions(struct health *, struct health_view **);
+/*
+ * 1 when the broker answered a round lately (within 3 intervals and a
+ * query timeout); else 0 and *why (allocated) says since when and why.
+ */
+int health_reachable(struct health *, char **why);
+/* How long the lag thread has been inside a round without a step; 0 while idle. */
+int64_t health_stalled_ms(struct health *);
 /* 1 when every partition is healthy; else 0 and *why (allocated) says which. */
 int health_ok(struct health *, char **why);
-cJSON *health_json(struct health *);
+
+/* ---- probes.c: what /livez and /readyz say (see its opening comment) ---- */
+
+struct probes_input {
+	int64_t limit_ms;		/* health.live_stall_s */
+	int64_t loop_idle_ms;		/* since the loop's tick last ran */
+	int64_t committer_stall_ms;	/* worker runs without a step */
+	int64_t health_stall_ms;
+	int draining;
+	int reachable;			/* the broker answered lately */
+	char *unreachable_why;		/* else why (allocated) */
+	int producer_ready;
+	int assigned;			/* the consumer has its assignment */
+};
+/* 1 when live; else 0 and *why (allocated). Pure. */
+int probes_live_judge(const struct probes_input *, char **why);
+/* 1 when ready; else 0 and *why (allocated). Pure. */
+int probes_ready_judge(const struct probes_input *, char **why);
+/* Gather the inputs from the gateway (frees and replaces in->unreachable_why). */
+void probes_input_fill(struct gw *, struct probes_input *);
+int probes_live(struct gw *, char **why);
+int probes_ready(struct gw *, char **why);
 
 /* ---- metrics.c: /healthz and /metrics (Prometheus text) over evhttp ---- */
 

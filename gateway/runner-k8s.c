@@ -93,6 +93,7 @@ struct runner_k8s {
 	long unsched_s, pod_ttl_s, orphan_ttl_s, grace_s, slack_s;
 	struct runner_k8s_job_list jobs;
 	size_t njobs;
+	uint64_t created, adopted, api_errors;	/* for /metrics */
 	struct event *sweep;
 	struct runner_k8s_orphan {
 		char *pod;
@@ -270,9 +271,11 @@ runner_k8s_delete_done(const struct k8s_response *resp, void *arg)
 	struct runner_k8s_job *j = arg;
 
 	j->req = NULL;
-	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
+	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND) {
+		j->r->api_errors++;
 		log_warn("cannot delete a game pod", "pod=%s error=%s", log_q(j->pod),
 		    log_q(resp->status.message));
+	}
 	/* Gone or going: report what stopped it. */
 	runner_k8s_job_end(j, j->end.end, j->end.exit_code, j->end_msg);
 }
@@ -500,6 +503,7 @@ runner_k8s_exists_done(const struct k8s_response *resp, void *arg)
 	    strcmp(tid, label) == 0) {
 		log_info("game pod exists: adopted", "task=%s attempt=%d pod=%s", log_q(j->task_id),
 		    j->attempt, log_q(j->pod));
+		j->r->adopted++;
 		j->state = KJOB_ACTIVE;
 		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
 			runner_k8s_job_eval(j, (const struct k8s_pod *)o);
@@ -535,17 +539,21 @@ runner_k8s_create_done(const struct k8s_response *resp, void *arg)
 		return;
 	}
 	if (resp->error == K8S_OK || resp->error == K8S_ERR_EXISTS) {
-		if (resp->error == K8S_ERR_EXISTS)
+		if (resp->error == K8S_ERR_EXISTS) {
 			log_info("game pod exists: adopted", "task=%s attempt=%d pod=%s",
 			    log_q(j->task_id), j->attempt, log_q(j->pod));
-		else
+			j->r->adopted++;
+		} else {
 			log_info("game pod created", "task=%s attempt=%d pod=%s", log_q(j->task_id),
 			    j->attempt, log_q(j->pod));
+			j->r->created++;
+		}
 		j->state = KJOB_ACTIVE;
 		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
 			runner_k8s_job_eval(j, (const struct k8s_pod *)o);
 		return;
 	}
+	j->r->api_errors++;
 	xasprintf(&msg, "creating pod %s in namespace %s: %s %s", j->pod, j->r->ns,
 	    k8s_error_name(resp->error), resp->status.message);
 	if (resp->error == K8S_ERR_FORBIDDEN)
@@ -704,10 +712,11 @@ runner_k8s_reap_done(const struct k8s_response *resp, void *arg)
 	struct runner_k8s_reap *rp = arg;
 
 	rp->req = NULL;
-	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
+	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND) {
+		rp->r->api_errors++;
 		log_warn("cannot delete a finished game pod", "pod=%s error=%s", log_q(rp->pod),
 		    log_q(resp->status.message));
-	else
+	} else
 		log_debug("finished game pod deleted", "pod=%s", log_q(rp->pod));
 	runner_k8s_reap_free(rp);
 }
@@ -859,9 +868,41 @@ runner_k8s_pod_by_uid(struct runner *rr, const char *uid, struct runner_pod_ref 
 
 static void runner_k8s_free(struct runner *);
 
+/* The counts of /metrics: the jobs' pods now, the client's and informer's totals. */
+static void
+runner_k8s_stats(struct runner *rr, struct runner_stats *st)
+{
+	struct runner_k8s *r = (struct runner_k8s *)rr;
+	const struct runner_k8s_job *j;
+	struct k8s_client_stats cs;
+	struct k8s_informer_stats is;
+
+	st->pods = 1;
+	LIST_FOREACH(j, &r->jobs, entry) {
+		if (j->state != KJOB_ACTIVE)
+			continue;
+		if (j->started)
+			st->running++;
+		else {
+			st->pending++;
+			if (j->unsched != NULL && evtimer_pending(j->unsched, NULL))
+				st->unschedulable++;
+		}
+	}
+	st->created = r->created;
+	st->adopted = r->adopted;
+	k8s_client_stats(r->client, &cs);
+	k8s_informer_stats(r->inf, &is);
+	st->api_requests = cs.requests;
+	st->api_retries = cs.retries;
+	st->api_errors = r->api_errors + is.errors;
+	st->watch_restarts = is.watches > 0 ? is.watches - 1 : 0;
+	st->relists = is.relists;
+}
+
 static const struct runner_ops runner_k8s_ops = {
 	"k8s", runner_k8s_start, runner_k8s_cancel, runner_k8s_abandon, NULL, runner_k8s_active,
-	runner_k8s_free, 0, runner_k8s_release, runner_k8s_pod_by_uid,
+	runner_k8s_free, 0, runner_k8s_release, runner_k8s_pod_by_uid, runner_k8s_stats,
 };
 
 static char *

@@ -1239,11 +1239,17 @@ task_reported(struct task *t)
 	if (has_error)
 		gw->error_classes[eclass]++;
 	/* How it ended, and why when not well: an incident starts from this line. */
-	log_msg(t->status == RESULT_ERROR ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, "task reported",
-	    "task=%s attempt=%d status=%s error_class=%s error=%s duration_ms=%" PRId64,
-	    log_q(t->spec->task_id), t->spec->attempt, log_q(proto_status_name(t->status)),
-	    log_q(has_error && proto_class_name(eclass) != NULL ? proto_class_name(eclass) : "-"),
-	    log_q(has_error ? error : "-"), t->ts[t->state] - t->ts[TASK_RECEIVED]);
+	if (has_error)
+		log_msg(t->status == RESULT_ERROR ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+		    "task reported", "task=%s attempt=%d status=%s error_class=%s error=%s "
+		    "duration_ms=%" PRId64, log_q(t->spec->task_id), t->spec->attempt,
+		    log_q(proto_status_name(t->status)), log_q(proto_class_name(eclass) != NULL ?
+		    proto_class_name(eclass) : "none"), log_q(error),
+		    t->ts[t->state] - t->ts[TASK_RECEIVED]);
+	else
+		log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
+		    log_q(t->spec->task_id), t->spec->attempt, log_q(proto_status_name(t->status)),
+		    t->ts[t->state] - t->ts[TASK_RECEIVED]);
 	if (t->redelivery != NULL) {
 		ledger_done(gw->ledger, t->redelivery->partition, t->redelivery->offset);
 		free(t->redelivery->buf);

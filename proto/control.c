@@ -683,44 +683,148 @@ proto_status_compatible(const struct proto_status_view *v, char **cause)
 
 /* ---- LAG ---- */
 
-cJSON *
-proto_lag_encode_partitions(const struct proto_lag_view *v, size_t n)
+static void
+control_lag_age(cJSON *o, const char *name, double age)
 {
-	cJSON *a = cJSON_CreateArray(), *o;
+	if (age < 0)
+		cJSON_AddNullToObject(o, name);
+	else
+		cJSON_AddNumberToObject(o, name, age);
+}
+
+static cJSON *
+control_lag_owner(const struct proto_lag_owner *ow)
+{
+	cJSON *o;
+
+	if (ow == NULL)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	if (ow->instance != NULL)
+		cJSON_AddStringToObject(o, "instance", ow->instance);
+	if (ow->member_id != NULL)
+		cJSON_AddStringToObject(o, "member_id", ow->member_id);
+	if (ow->client_id != NULL)
+		cJSON_AddStringToObject(o, "client_id", ow->client_id);
+	if (ow->host != NULL)
+		cJSON_AddStringToObject(o, "host", ow->host);
+	return o;
+}
+
+void
+proto_lag_encode_into(cJSON *j, const struct proto_lag *l)
+{
+	const struct proto_lag_view *v;
+	cJSON *a, *o;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
+	cJSON_AddNumberToObject(j, "version", LAG_VERSION);
+	cJSON_AddStringToObject(j, "source", l->source != NULL ? l->source : "gateway");
+	cJSON_AddStringToObject(j, "group", l->group != NULL ? l->group : "");
+	cJSON_AddStringToObject(j, "topic", l->topic != NULL ? l->topic : "");
+	if (l->instance != NULL)
+		cJSON_AddStringToObject(j, "instance", l->instance);
+	proto_add_time(j, "time", l->time_ms);
+	if (l->has_group_state) {
+		proto_add_str_or_null(j, "group_state", l->group_state);
+		if (l->members >= 0)
+			cJSON_AddNumberToObject(j, "members", (double)l->members);
+		else
+			cJSON_AddNullToObject(j, "members");
+		if (l->group_error != NULL)
+			cJSON_AddStringToObject(j, "group_error", l->group_error);
+	}
+	cJSON_AddBoolToObject(j, "healthy", l->healthy);
+	if (l->why != NULL)
+		cJSON_AddStringToObject(j, "why", l->why);
+	a = cJSON_AddArrayToObject(j, "partitions");
+	for (i = 0; i < l->npartitions; i++) {
+		v = &l->partitions[i];
 		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "partition", v[i].partition);
-		cJSON_AddNumberToObject(o, "committed", (double)v[i].committed);
-		cJSON_AddNumberToObject(o, "log_end", (double)v[i].log_end);
-		cJSON_AddNumberToObject(o, "lag", (double)v[i].lag);
-		cJSON_AddNumberToObject(o, "lag_s", v[i].lag_s);
-		cJSON_AddStringToObject(o, "status", proto_health_name(v[i].status));
-		cJSON_AddBoolToObject(o, "healthy", v[i].healthy);
-		cJSON_AddNumberToObject(o, "bad_checks", v[i].bad_checks);
-		if (v[i].why != NULL)
-			cJSON_AddStringToObject(o, "why", v[i].why);
-		if (v[i].log_end_error != NULL)
-			cJSON_AddStringToObject(o, "log_end_error", v[i].log_end_error);
+		cJSON_AddNumberToObject(o, "partition", v->partition);
+		cJSON_AddNumberToObject(o, "committed", (double)v->committed);
+		control_lag_age(o, "committed_age_s", v->committed_age_s);
+		cJSON_AddNumberToObject(o, "log_end", (double)v->log_end);
+		control_lag_age(o, "log_end_age_s", v->log_end_age_s);
+		cJSON_AddNumberToObject(o, "lag", (double)v->lag);
+		cJSON_AddNumberToObject(o, "lag_s", v->lag_s);
+		cJSON_AddItemToObject(o, "owner", control_lag_owner(v->owner));
+		cJSON_AddStringToObject(o, "status", proto_health_name(v->status));
+		cJSON_AddBoolToObject(o, "healthy", v->healthy);
+		if (v->bad_checks >= 0)
+			cJSON_AddNumberToObject(o, "bad_checks", v->bad_checks);
+		if (v->why != NULL)
+			cJSON_AddStringToObject(o, "why", v->why);
+		if (v->error != NULL)
+			cJSON_AddStringToObject(o, "error", v->error);
 		cJSON_AddItemToArray(a, o);
 	}
-	return a;
+}
+
+cJSON *
+proto_lag_encode(const struct proto_lag *l)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	proto_lag_encode_into(j, l);
+	return j;
+}
+
+/* An owner object (or null) into *ow; strings borrowed. */
+static int
+control_lag_owner_decode(const cJSON *o, struct proto_lag_owner *ow, int *present, char **cause)
+{
+	*present = 0;
+	if (o == NULL || cJSON_IsNull(o))
+		return 0;
+	if (!cJSON_IsObject(o)) {
+		xasprintf(cause, "field 'owner' must be an object or null, not %s", proto_type_name(o));
+		return -1;
+	}
+	if (proto_get_str(o, "instance", &ow->instance, cause) != 0 ||
+	    proto_get_str(o, "member_id", &ow->member_id, cause) != 0 ||
+	    proto_get_str(o, "client_id", &ow->client_id, cause) != 0 ||
+	    proto_get_str(o, "host", &ow->host, cause) != 0)
+		return -1;
+	*present = 1;
+	return 0;
 }
 
 int
-proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
+proto_lag_decode(const cJSON *j, struct proto_lag *l, char **cause)
 {
-	const cJSON *parts, *e;
+	const cJSON *parts, *e, *gs;
 	struct proto_lag_view *pv;
+	struct proto_lag_owner *owners;
 	size_t i, n;
+	int owned;
 
 	memset(l, 0, sizeof *l);
 	l->healthy = 1;
-	if (proto_get_bool(answer, "healthy", &l->healthy, cause) != 0 ||
-	    proto_get_str(answer, "why", &l->why, cause) != 0)
+	l->members = -1;
+	/* GET /lag of gateways before the LAG object: the bare array. */
+	if (cJSON_IsArray(j))
+		parts = j;
+	else if (cJSON_IsObject(j)) {
+		if (proto_get_int(j, "version", &l->version, cause) != 0 ||
+		    proto_get_str(j, "source", &l->source, cause) != 0 ||
+		    proto_get_str(j, "group", &l->group, cause) != 0 ||
+		    proto_get_str(j, "topic", &l->topic, cause) != 0 ||
+		    proto_get_str(j, "instance", &l->instance, cause) != 0 ||
+		    proto_get_time(j, "time", &l->time_ms, cause) != 0 ||
+		    proto_get_str(j, "group_state", &l->group_state, cause) != 0 ||
+		    proto_get_i64(j, "members", &l->members, cause) != 0 ||
+		    proto_get_str(j, "group_error", &l->group_error, cause) != 0 ||
+		    proto_get_bool(j, "healthy", &l->healthy, cause) != 0 ||
+		    proto_get_str(j, "why", &l->why, cause) != 0)
+			return -1;
+		gs = cJSON_GetObjectItemCaseSensitive(j, "group_state");
+		l->has_group_state = gs != NULL;
+		parts = cJSON_GetObjectItemCaseSensitive(j, "partitions");
+	} else {
+		xasprintf(cause, "a lag answer that is %s, not an object", proto_type_name(j));
 		return -1;
-	parts = cJSON_GetObjectItemCaseSensitive(answer, "partitions");
+	}
 	if (!cJSON_IsArray(parts)) {
 		xasprintf(cause, "field 'partitions' must be an array, not %s",
 		    proto_type_name(parts));
@@ -729,9 +833,12 @@ proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
 	n = (size_t)cJSON_GetArraySize(parts);
 	l->own = proto_own_new(NULL);
 	((struct proto_own *)l->own)->arrays[0] = pv = xcalloc(n + 1, sizeof *pv);
+	((struct proto_own *)l->own)->arrays[1] = owners = xcalloc(n + 1, sizeof *owners);
 	i = 0;
 	cJSON_ArrayForEach(e, parts) {
 		pv[i].committed = pv[i].log_end = pv[i].lag = -1;
+		pv[i].committed_age_s = pv[i].log_end_age_s = pv[i].lag_s = -1;
+		pv[i].bad_checks = -1;
 		if (!cJSON_IsObject(e)) {
 			xasprintf(cause, "field 'partitions' must hold objects, not %s",
 			    proto_type_name(e));
@@ -739,16 +846,23 @@ proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
 		}
 		if (proto_get_i32(e, "partition", &pv[i].partition, cause) != 0 ||
 		    proto_get_i64(e, "committed", &pv[i].committed, cause) != 0 ||
+		    proto_get_double(e, "committed_age_s", &pv[i].committed_age_s, cause) != 0 ||
 		    proto_get_i64(e, "log_end", &pv[i].log_end, cause) != 0 ||
+		    proto_get_double(e, "log_end_age_s", &pv[i].log_end_age_s, cause) != 0 ||
 		    proto_get_i64(e, "lag", &pv[i].lag, cause) != 0 ||
 		    proto_get_double(e, "lag_s", &pv[i].lag_s, cause) != 0 ||
+		    control_lag_owner_decode(cJSON_GetObjectItemCaseSensitive(e, "owner"),
+		    &owners[i], &owned, cause) != 0 ||
 		    control_get_name(e, "status", 0, control_parse_health, &pv[i].status, NULL,
 		    cause) != 0 ||
 		    proto_get_bool(e, "healthy", &pv[i].healthy, cause) != 0 ||
 		    proto_get_int(e, "bad_checks", &pv[i].bad_checks, cause) != 0 ||
 		    proto_get_str(e, "why", &pv[i].why, cause) != 0 ||
-		    proto_get_str(e, "log_end_error", &pv[i].log_end_error, cause) != 0)
+		    proto_get_str(e, "error", &pv[i].error, cause) != 0 ||
+		    (pv[i].error == NULL &&
+		    proto_get_str(e, "log_end_error", &pv[i].error, cause) != 0))
 			goto fail;
+		pv[i].owner = owned ? &owners[i] : NULL;
 		i++;
 	}
 	l->partitions = pv;

@@ -25,7 +25,7 @@ static const char *dlq_names[DLQ_NREASONS] = {
 	"duplicate_task",
 };
 static const char *health_names[HEALTH_NSTATUSES] = {
-	"OK", "WARN", "STALL", "STOP", "REWIND",
+	"OK", "WARN", "STALL", "STOP", "REWIND", "ERR",
 };
 
 /* Index of s in names[0..n) (NULL entries skipped), or -1. */
