@@ -186,12 +186,14 @@ static int
 control_cmd_requeue(struct control *ctl, struct control_client *c,
     const struct proto_request *req, cJSON *r, char **cause)
 {
-	int attempt;
+	int attempt, already;
 
-	if (ctl->ops->requeue(req->id, &attempt, cause, ctl->arg) != 0)
+	if (ctl->ops->requeue(req->id, req->attempt, &attempt, &already, cause, ctl->arg) != 0)
 		return -1;
 	cJSON_AddStringToObject(r, "task_id", req->id);
 	cJSON_AddNumberToObject(r, "attempt", attempt);
+	if (already)
+		cJSON_AddTrueToObject(r, "already");
 	return 0;
 }
 

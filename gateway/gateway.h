@@ -531,7 +531,13 @@ void task_fatal(struct gw *, const char *msg, const char *error);
 /* Start waiting tasks at the loop's next turn. */
 void task_kick(struct gw *);
 int task_cancel(struct gw *, const char *id, char **cause);
-int task_requeue(struct gw *, const char *id, int *attempt, char **cause);
+/*
+ * Produce a finished task's message again as its next attempt. want > 0:
+ * only if want is its latest attempt. Once per attempt: one requeued
+ * already answers 0 with *already set and the attempt that was sent.
+ */
+int task_requeue(struct gw *, const char *id, int want, int *attempt, int *already,
+    char **cause);
 struct task *task_find(struct gw *, const char *id);
 /* Tasks running a game or about to (not waiting, not reporting). */
 size_t task_running_count(const struct gw *);
@@ -758,7 +764,9 @@ struct control_ops {
 	cJSON *(*tasks)(const char *state, void *arg);
 	cJSON *(*task)(const char *id, char **cause, void *arg);
 	int (*cancel)(const char *id, char **cause, void *arg);
-	int (*requeue)(const char *id, int *attempt, char **cause, void *arg);
+	/* want: the attempt to requeue (0: the latest); *already: it was requeued before. */
+	int (*requeue)(const char *id, int want, int *attempt, int *already, char **cause,
+	    void *arg);
 	/* Add the LAG answer's fields to answer; check: start a check round. */
 	void (*lag)(cJSON *answer, int check, void *arg);
 	/* Add the gpus answer's fields to answer. */

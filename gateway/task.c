@@ -1088,19 +1088,30 @@ task_cancel(struct gw *gw, const char *id, char **cause)
 	return 0;
 }
 
-int
-task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
+/* The newest task of that id that ran attempt (as its last one), or NULL. */
+static struct task *
+task_find_attempt(struct gw *gw, const char *id, int attempt)
 {
-	struct task *t = task_find(gw, id);
+	struct task *t;
+
+	TAILQ_FOREACH(t, &gw->active, entry)
+		if (strcmp(t->spec->task_id, id) == 0 && t->spec->attempt == attempt)
+			return t;
+	TAILQ_FOREACH_REVERSE(t, &gw->history, task_list, entry)
+		if (strcmp(t->spec->task_id, id) == 0 && t->spec->attempt == attempt)
+			return t;
+	return NULL;
+}
+
+int
+task_requeue(struct gw *gw, const char *id, int want, int *attempt, int *already, char **cause)
+{
+	struct task *t = task_find(gw, id), *o;
 	char *msg;
 
+	*already = 0;
 	if (t == NULL) {
 		xasprintf(cause, "no task %s known to this gateway", id);
-		return -1;
-	}
-	if (t->state != TASK_DONE && t->state != TASK_FAILED) {
-		xasprintf(cause, "task %s is %s; cancel it first or wait for its result", id,
-		    proto_state_name(t->state));
 		return -1;
 	}
 	if (gw->draining) {
@@ -1110,12 +1121,29 @@ task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
 	/*
 	 * Once per attempt: a second requeue before the new attempt arrives
 	 * (two operators, a retried paiactl) answers the attempt already
-	 * sent instead of sending a duplicate that would be dead-lettered.
+	 * sent instead of sending a duplicate that would be dead-lettered;
+	 * asked by attempt, the answer holds whatever came since.
 	 */
-	if (t->requeued_as > 0) {
-		*attempt = t->requeued_as;
+	o = want > 0 ? task_find_attempt(gw, id, want) : t;
+	if (o != NULL && o->requeued_as > 0) {
+		*attempt = o->requeued_as;
+		*already = 1;
 		log_info("task requeued already", "task=%s attempt=%d", log_q(id), *attempt);
 		return 0;
+	}
+	if (want > 0 && want != t->spec->attempt) {
+		if (want > t->spec->attempt)
+			xasprintf(cause, "task %s has no attempt %d (its latest is %d)", id, want,
+			    t->spec->attempt);
+		else
+			xasprintf(cause, "attempt %d of task %s is not its latest (attempt %d is)", want,
+			    id, t->spec->attempt);
+		return -1;
+	}
+	if (t->state != TASK_DONE && t->state != TASK_FAILED) {
+		xasprintf(cause, "task %s is %s; cancel it first or wait for its result", id,
+		    proto_state_name(t->state));
+		return -1;
 	}
 	msg = proto_task_requeue(t->spec);
 	*attempt = t->requeued_as = t->spec->attempt + 1;

@@ -241,9 +241,10 @@ views_ops_cancel(const char *id, char **cause, void *arg)
 }
 
 static int
-views_ops_requeue(const char *id, int *attempt, char **cause, void *arg)
+views_ops_requeue(const char *id, int want, int *attempt, int *already, char **cause,
+    void *arg)
 {
-	return task_requeue(arg, id, attempt, cause);
+	return task_requeue(arg, id, want, attempt, already, cause);
 }
 
 static void

@@ -20,7 +20,7 @@
 
 #include "common.h"
 
-enum { F_ID = 1, F_STATE = 2, F_CHECK = 4 };
+enum { F_ID = 1, F_STATE = 2, F_CHECK = 4, F_ATTEMPT = 8 };
 
 static const struct proto_cmd_def {
 	const char *name;
@@ -35,8 +35,8 @@ static const struct proto_cmd_def {
 	{ "tasks", PROTO_CMD_TASKS, F_STATE, 0, "state",
 	  "tasks in flight and recent ones, optionally of one state or \"active\"" },
 	{ "task", PROTO_CMD_TASK, F_ID, F_ID, "id", "one task (TASK)" },
-	{ "requeue", PROTO_CMD_REQUEUE, F_ID, F_ID, "id",
-	  "run a finished task again as its next attempt" },
+	{ "requeue", PROTO_CMD_REQUEUE, F_ID | F_ATTEMPT, F_ID, "id, attempt",
+	  "run a finished task again as its next attempt (attempt: only if it is that one)" },
 	{ "cancel", PROTO_CMD_CANCEL, F_ID, F_ID, "id", "stop a task in flight" },
 	{ "lag", PROTO_CMD_LAG, F_CHECK, 0, "check", "lag and health per partition (LAG)" },
 	{ "subscribe", PROTO_CMD_SUBSCRIBE, 0, 0, "no other field",
@@ -131,7 +131,8 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 	cJSON_ArrayForEach(f, root) {
 		int bit = strcmp(f->string, "id") == 0 ? F_ID :
 		    strcmp(f->string, "state") == 0 ? F_STATE :
-		    strcmp(f->string, "check") == 0 ? F_CHECK : 0;
+		    strcmp(f->string, "check") == 0 ? F_CHECK :
+		    strcmp(f->string, "attempt") == 0 ? F_ATTEMPT : 0;
 
 		if (strcmp(f->string, "cmd") == 0)
 			continue;
@@ -150,6 +151,17 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 				goto out;
 			}
 			req->check = cJSON_IsTrue(f);
+		} else if (bit == F_ATTEMPT) {
+			/* In range before the cast: a cast out of int's range is undefined. */
+			if (!cJSON_IsNumber(f) || !(f->valuedouble >= 1 &&
+			    f->valuedouble <= INT32_MAX) ||
+			    f->valuedouble != (double)(int)f->valuedouble) {
+				xasprintf(cause, "field 'attempt' must be an integer from 1 to %d%s%s",
+				    INT32_MAX, cJSON_IsNumber(f) ? "" : ", not ",
+				    cJSON_IsNumber(f) ? "" : proto_type_name(f));
+				goto out;
+			}
+			req->attempt = (int)f->valuedouble;
 		} else if (control_string_field(f, bit == F_ID ? &req->id : &req->state,
 		    cause) != 0)
 			goto out;
@@ -202,6 +214,8 @@ proto_request_build(const struct proto_request *req)
 		cJSON_AddStringToObject(r, "state", req->state);
 	if (req->check)
 		cJSON_AddTrueToObject(r, "check");
+	if (req->attempt > 0)
+		cJSON_AddNumberToObject(r, "attempt", req->attempt);
 	return control_print(r);
 }
 

@@ -290,6 +290,7 @@ struct proto_request {
 	char *id;	/* task, requeue, cancel: 1..TASK_ID_MAX bytes */
 	char *state;	/* tasks: a state name, "active", or NULL for all */
 	int check;	/* lag: start a health check round */
+	int attempt;	/* requeue: only this attempt (0: the latest) */
 };
 /* The command's name ("status", ...). */
 const char *proto_cmd_name(enum proto_cmd);
