@@ -6,7 +6,7 @@
  * (up to transaction_max_records) and hands each batch back with its
  * outcome.
  *
- * Errors (DESIGN section 4): retriable -> call again after a pause;
+ * Errors (docs/design.md section 4): retriable -> call again after a pause;
  * requires abort -> abort and replay the same records and offsets in a
  * new transaction; fatal (fenced, ...) -> answer the batches with the
  * error and stop; the loop then exits non-zero for the supervisor.

@@ -1,7 +1,7 @@
 /*
  * runner-local.c: the local runner: the game is a child process in the
- * task's folder, supervised like tmux's job.c, and confined (DESIGN §7:
- * a sandbox, not a fork).
+ * task's folder, supervised like tmux's job.c, and confined
+ * (docs/design.md section 7: a sandbox, not a fork).
  *
  * runner.sandbox = bwrap (the default): bubblewrap gives the game its own
  * user, mount, pid, ipc, uts, net and cgroup namespaces. It sees the
