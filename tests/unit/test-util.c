@@ -461,6 +461,58 @@ test_sha256_file(void **state)
 	free(cause);
 }
 
+/* One holder at a time; the next one is told who holds it; a link is not a lock file. */
+static void
+test_lock_file(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir, *path, *link, *cause = NULL, *s, want[64];
+	pid_t holder = -1;
+	size_t len;
+	int fd, fd2;
+
+	assert_true(asprintf(&dir, "%s/paia-test-lock-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp") > 0);
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&path, "%s/gateway.lock", dir) > 0);
+	assert_true(asprintf(&link, "%s/link.lock", dir) > 0);
+	fd = util_lock_file(path, &holder, &cause);
+	assert_true(fd >= 0);
+	assert_int_equal(holder, 0);
+	s = util_read_file(path, 64, &len, &cause);
+	snprintf(want, sizeof want, "%ld\n", (long)getpid());
+	assert_string_equal(s, want);
+	free(s);
+	/* Another open file description: refused, naming the holder (us). */
+	assert_int_equal(util_lock_file(path, &holder, &cause), -1);
+	assert_int_equal(holder, getpid());
+	snprintf(want, sizeof want, "is held by process %ld", (long)getpid());
+	assert_non_null(strstr(cause, want));
+	free(cause);
+	cause = NULL;
+	/* Let go: the file goes, and the next one takes it. */
+	util_unlock_file(fd, path);
+	assert_int_equal(access(path, F_OK), -1);
+	fd2 = util_lock_file(path, &holder, &cause);
+	assert_true(fd2 >= 0);
+	/* A stale file of a holder that died (no lock on it) is taken over too. */
+	util_unlock_file(fd2, path);
+	assert_int_equal(util_write_file(path, "999999\n", 7, 0644, &cause), 0);
+	fd2 = util_lock_file(path, &holder, &cause);
+	assert_true(fd2 >= 0);
+	util_unlock_file(fd2, path);
+	/* A symbolic link is never followed. */
+	assert_int_equal(symlink("/etc/passwd", link), 0);
+	assert_int_equal(util_lock_file(link, &holder, &cause), -1);
+	assert_non_null(strstr(cause, "Too many levels of symbolic links"));
+	free(cause);
+	unlink(link);
+	rmdir(dir);
+	free(link);
+	free(path);
+	free(dir);
+}
+
 static void
 test_read_write_file(void **state)
 {
@@ -631,6 +683,7 @@ main(void)
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_sha256_file),
 		cmocka_unit_test(test_read_write_file),
+		cmocka_unit_test(test_lock_file),
 		cmocka_unit_test(test_time_fmt),
 		cmocka_unit_test(test_control_and_cut),
 		cmocka_unit_test(test_url_encode),
