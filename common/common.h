@@ -37,15 +37,33 @@ char *xstrndup(const char *, size_t);
 int xasprintf(char **, const char *, ...) printflike(2, 3);
 int xvasprintf(char **, const char *, va_list);
 
-/* log.c: logfmt lines on stderr (ts= level= msg= k=v ...). */
+/*
+ * log.c: logfmt lines (ts= level= msg= k=v ...) on standard error, with
+ * journald's "<N>" priority prefixes when it is the journal's stream
+ * ($JOURNAL_STREAM), or in a file (log_open). Any thread.
+ */
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };
 void log_set_level(enum log_level);
+enum log_level log_get_level(void);
 int log_level_parse(const char *, enum log_level *);
 const char *log_level_name(enum log_level);
 /*
- * log_msg(level, msg, "key=%s other=%d", ...): msg is quoted as needed;
- * the fields string is printf-formatted and appended verbatim. Use
- * log_redact_url() for anything that may carry credentials.
+ * Where lines go: path NULL or "" for standard error (checked against
+ * $JOURNAL_STREAM), else a file opened for appending (mode 0640, created
+ * if missing). 0, or -1 with *cause (the old destination is kept).
+ */
+int log_open(const char *path, char **cause);
+/* Open the log file again (after a rotation); nothing for standard error. 0 or -1, *cause. */
+int log_reopen(char **cause);
+/* The log file's path, or NULL for standard error. */
+const char *log_file(void);
+/* Back to standard error; forget repeated lines (before exit, for leak checkers). */
+void log_close(void);
+/*
+ * log_msg(level, msg, "key=%s other=%d", ...): msg is always quoted;
+ * the fields string is printf-formatted and appended verbatim, so every
+ * %s value goes through log_q() (tests/lint/log-calls.py checks it).
+ * Use log_redact_url() for anything that may carry credentials.
  */
 void log_msg(enum log_level, const char *msg, const char *fields, ...)
     printflike(3, 4);
@@ -53,12 +71,26 @@ void log_msg(enum log_level, const char *msg, const char *fields, ...)
 #define log_info(m, ...) log_msg(LOG_LEVEL_INFO, m, __VA_ARGS__)
 #define log_warn(m, ...) log_msg(LOG_LEVEL_WARN, m, __VA_ARGS__)
 #define log_error(m, ...) log_msg(LOG_LEVEL_ERROR, m, __VA_ARGS__)
+/*
+ * log_msg for what may repeat (a broker that does not answer): a line
+ * whose level and key (NULL: msg and the formatted fields) were written
+ * less than the repeat window ago is counted, not written; the next one
+ * written carries repeated=N, the count left out since the previous.
+ */
+void log_limited(enum log_level, const char *key, const char *msg, const char *fields, ...)
+    printflike(4, 5);
+/* The repeat window in seconds (0: every line is written). Default 30. */
+void log_set_repeat_window(int seconds);
+/* Write the counts of windows that ended with lines left out (call every second or so). */
+void log_limit_flush(void);
 noreturn_fn void fatalx(const char *, ...) printflike(1, 2);
-/* Quote a value for logfmt into a new string (always quoted). */
+/* Quote a value for logfmt into a new string (always quoted; JSON's escapes). */
 char *log_quote(const char *);
 /*
- * Quote a value for a log field: "error=%s", log_q(cause). The result is
- * owned by a small per-thread ring and stays valid for 8 more calls.
+ * A value for a log field: "error=%s", log_q(cause): bare when logfmt
+ * allows it (non-empty UTF-8 without space, '"', '=', '\' or control
+ * characters), else quoted as log_quote does. The result is owned by a
+ * small per-thread ring and stays valid for 8 more calls.
  */
 const char *log_q(const char *);
 /* Free this thread's log_q ring (call before a thread or the program ends). */
@@ -123,6 +155,16 @@ int util_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 void util_open_beneath_fallback(int on);
 /* Disk use in bytes (allocated blocks) of entry name of dirfd and below; links not followed. */
 uint64_t util_du_at(int dirfd, const char *name);
+/*
+ * Hold the lock file path (created 0644 if missing, never through a
+ * link) with an exclusive flock(2) for as long as the descriptor returned
+ * stays open, and write our pid into it. Held by another process: -1,
+ * *holder its pid (0: unknown) and *cause naming it. The descriptor is
+ * close-on-exec: games and other children do not keep it.
+ */
+int util_lock_file(const char *path, pid_t *holder, char **cause);
+/* Remove the lock file (if it is still the one locked) and let it go. */
+void util_unlock_file(int fd, const char *path);
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; returns the limit, or -1. */
 int util_nofile_raise(void);
 /* 1 if s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
@@ -214,6 +256,7 @@ struct config_entry {
 	const char *section;
 	const char *key;
 	const char *value;
+	int user;		/* set by the file, the environment or a flag, not a default */
 };
 /*
  * Schema of one known key: a type and bounds. Sections listed with
@@ -331,6 +374,15 @@ int worker_sync(struct worker *, int timeout_ms);
 size_t worker_pending(const struct worker *);
 /* 1 once worker_stop was called (long retries check it). @locality worker */
 int worker_stopping(struct worker *);
+/*
+ * A sign of life from a run that takes long (between the retries of a
+ * blocking call): the loop's liveness check tells a thread that waits on
+ * a slow broker from one that is stuck. Starting a run and handing a job
+ * back count too. @locality worker
+ */
+void worker_beat(struct worker *);
+/* How long a run has gone without a sign of life; 0 while idle. @locality any */
+int64_t worker_stalled_ms(struct worker *);
 /* Guard the few fields a caller shares between the loop and its run_cb. */
 void worker_lock(struct worker *);
 void worker_unlock(struct worker *);

@@ -560,7 +560,8 @@ config_count(const struct config *c)
 struct config_entry
 config_at(const struct config *c, size_t i)
 {
-	struct config_entry e = { c->values[i].section, c->values[i].key, c->values[i].value };
+	struct config_entry e = { c->values[i].section, c->values[i].key, c->values[i].value,
+	    c->values[i].user };
 
 	return e;
 }

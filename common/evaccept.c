@@ -74,7 +74,7 @@ evaccept_error_cb(struct evconnlistener *l, void *arg)
 	g->failures++;
 	if (g->last_log_ms == 0 || now - g->last_log_ms >= EVACCEPT_LOG_INTERVAL_MS) {
 		log_warn("cannot accept connections, pausing the listener", "listener=%s error=%s "
-		    "failures=%lu pause_ms=%d", g->what, log_q(strerror(err)), g->failures,
+		    "failures=%lu pause_ms=%d", log_q(g->what), log_q(strerror(err)), g->failures,
 		    EVACCEPT_PAUSE_MS);
 		g->failures = 0;
 		g->last_log_ms = now;

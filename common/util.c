@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -847,6 +848,91 @@ util_nofile_raise(void)
 			return -1;
 	}
 	return (int)(rl.rlim_cur > INT_MAX ? INT_MAX : rl.rlim_cur);
+}
+
+/* The pid written in a lock file, or 0 when it holds none. */
+static pid_t
+util_lock_holder(int fd)
+{
+	char buf[32];
+	long long pid;
+	ssize_t n;
+
+	if ((n = pread(fd, buf, sizeof buf - 1, 0)) <= 0)
+		return 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (util_parse_int(buf, 1, INT32_MAX, &pid) != 0)
+		return 0;
+	return (pid_t)pid;
+}
+
+int
+util_lock_file(const char *path, pid_t *holder, char **cause)
+{
+	struct stat fsb, psb;
+	char buf[32];
+	int fd, tries, n;
+
+	*holder = 0;
+	for (tries = 0; tries < 10; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+		if (fd < 0) {
+			xasprintf(cause, "lock file %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, &fsb) != 0 || !S_ISREG(fsb.st_mode)) {
+			xasprintf(cause, "lock file %s: not a regular file", path);
+			close(fd);
+			return -1;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+			if (errno == EWOULDBLOCK) {
+				*holder = util_lock_holder(fd);
+				if (*holder > 0)
+					xasprintf(cause, "%s is held by process %ld", path, (long)*holder);
+				else
+					xasprintf(cause, "%s is held by another process", path);
+			} else
+				xasprintf(cause, "lock file %s: %s", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		/*
+		 * A holder removes the file as it exits: the one locked must
+		 * still be the one at path, or a third process could create
+		 * and lock a new file beside ours.
+		 */
+		if (stat(path, &psb) == 0 && psb.st_dev == fsb.st_dev && psb.st_ino == fsb.st_ino)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		xasprintf(cause, "lock file %s: replaced while being locked, again and again", path);
+		return -1;
+	}
+	n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		xasprintf(cause, "lock file %s: %s", path, strerror(errno));
+		util_unlock_file(fd, path);
+		return -1;
+	}
+	return fd;
+}
+
+void
+util_unlock_file(int fd, const char *path)
+{
+	struct stat fsb, psb;
+
+	if (fd < 0)
+		return;
+	/* Removed while still held, and only if it is still ours. */
+	if (fstat(fd, &fsb) == 0 && lstat(path, &psb) == 0 && psb.st_dev == fsb.st_dev &&
+	    psb.st_ino == fsb.st_ino)
+		unlink(path);
+	close(fd);
 }
 
 char *

@@ -42,6 +42,8 @@ struct worker {
 	size_t unanswered;		/* posted, not handed back; under lock */
 	int stopping;			/* under lock */
 	int drain;			/* run what is queued before stopping */
+	int running;			/* inside run_cb; under lock */
+	int64_t beat_ms;		/* monotonic: the run's last sign of life; under lock */
 
 	size_t pending;			/* loop side: posted, not delivered */
 	int efd;
@@ -62,9 +64,12 @@ worker_main(void *arg)
 			break;
 		TAILQ_INIT(&jobs);
 		TAILQ_CONCAT(&jobs, &w->queue, entry);
+		w->running = 1;
+		w->beat_ms = util_mono_ms();
 		pthread_mutex_unlock(&w->lock);
 		w->run_cb(w, &jobs, w->arg);
 		pthread_mutex_lock(&w->lock);
+		w->running = 0;
 		/* What the run did not hand back goes back to the queue's head. */
 		if (!TAILQ_EMPTY(&jobs)) {
 			TAILQ_CONCAT(&jobs, &w->queue, entry);
@@ -84,10 +89,11 @@ worker_done(struct worker *w, struct worker_jobs *jobs, struct worker_job *job)
 	TAILQ_REMOVE(jobs, job, entry);
 	pthread_mutex_lock(&w->lock);
 	TAILQ_INSERT_TAIL(&w->answers, job, entry);
+	w->beat_ms = util_mono_ms();
 	if (--w->unanswered == 0)
 		pthread_cond_broadcast(&w->idle);
 	if (write(w->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-		log_error("worker: eventfd write failed", "worker=%s error=%s", w->name,
+		log_error("worker: eventfd write failed", "worker=%s error=%s", log_q(w->name),
 		    log_q(strerror(errno)));
 	pthread_mutex_unlock(&w->lock);
 }
@@ -117,7 +123,7 @@ worker_event_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t v;
 
 	if (read(w->efd, &v, sizeof v) < 0 && errno != EAGAIN)
-		log_warn("worker: eventfd read failed", "worker=%s error=%s", w->name,
+		log_warn("worker: eventfd read failed", "worker=%s error=%s", log_q(w->name),
 		    log_q(strerror(errno)));
 	worker_deliver(w);
 }
@@ -200,6 +206,25 @@ worker_stopping(struct worker *w)
 	s = w->stopping;
 	pthread_mutex_unlock(&w->lock);
 	return s;
+}
+
+void
+worker_beat(struct worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->beat_ms = util_mono_ms();
+	pthread_mutex_unlock(&w->lock);
+}
+
+int64_t
+worker_stalled_ms(struct worker *w)
+{
+	int64_t ms;
+
+	pthread_mutex_lock(&w->lock);
+	ms = w->running ? util_mono_ms() - w->beat_ms : 0;
+	pthread_mutex_unlock(&w->lock);
+	return ms;
 }
 
 void

@@ -6,8 +6,8 @@
  * is created with O_EXCL (it holds the instance and the time, for
  * people). Finding one already there means a run of that attempt began
  * before and was interrupted (a crash, a revoked partition): its game
- * may have run in part, so this run becomes the next attempt (DESIGN
- * §7: infra failures retry as a new attempt). The claims of a task go
+ * may have run in part, so this run becomes the next attempt
+ * (docs/design.md section 7: infra failures retry as a new attempt). The claims of a task go
  * when its result has committed. The journal must outlive the process
  * (it is a folder on disk, runner.journal_dir); with runner.type = k8s
  * the pod names do this job and no claims are taken.
@@ -65,7 +65,7 @@ claims_take(const char *journal, const char *instance, const char *task_id, int 
 		}
 		free(path);
 		log_warn("an earlier run of this attempt was interrupted; running the next attempt",
-		    "task=%s attempt=%d next=%d", task_id, *attempt, *attempt + 1);
+		    "task=%s attempt=%d next=%d", log_q(task_id), *attempt, *attempt + 1);
 		(*attempt)++;
 	}
 }

@@ -6,7 +6,7 @@
  * (up to transaction_max_records) and hands each batch back with its
  * outcome.
  *
- * Errors (DESIGN section 4): retriable -> call again after a pause;
+ * Errors (docs/design.md section 4): retriable -> call again after a pause;
  * requires abort -> abort and replay the same records and offsets in a
  * new transaction; fatal (fenced, ...) -> answer the batches with the
  * error and stop; the loop then exits non-zero for the supervisor.
@@ -32,7 +32,8 @@ struct committer {
 	char *hold;			/* test only: wait while this file exists */
 	uint64_t committed, aborted;	/* worker_lock */
 	char *fatal_msg;		/* worker thread: set once, then every batch fails */
-	int ready;			/* worker thread: init_transactions done */
+	int ready;			/* init_transactions done; worker_lock */
+	int usable;			/* ready without a fatal error; worker_lock */
 	size_t inflight;		/* loop: submitted, not answered */
 	committer_done_cb *done_cb;
 	void *done_arg;
@@ -67,8 +68,7 @@ commit_batch_free(struct commit_batch *b)
 static void
 committer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	log_msg(level <= 3 ? LOG_LEVEL_ERROR : level <= 4 ? LOG_LEVEL_WARN :
-	    level <= 6 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG, buf, "component=producer facility=%s", fac);
+	kafka_log("producer", level, fac, buf);
 }
 
 enum committer_step { STEP_OK, STEP_RETRY, STEP_ABORT, STEP_FATAL };
@@ -79,6 +79,8 @@ committer_classify(struct committer *c, rd_kafka_error_t *e, const char *what, c
 {
 	enum committer_step step;
 
+	/* Each answer of the broker, good or bad, is a step: the thread is not stuck. */
+	worker_beat(c->worker);
 	if (e == NULL)
 		return STEP_OK;
 	if (rd_kafka_error_is_fatal(e)) {
@@ -94,8 +96,8 @@ committer_classify(struct committer *c, rd_kafka_error_t *e, const char *what, c
 		step = STEP_ABORT;
 	}
 	log_msg(step == STEP_FATAL ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "transaction step failed",
-	    "step=%s error=%s action=%s", what, log_q(rd_kafka_error_string(e)),
-	    step == STEP_FATAL ? "stop" : step == STEP_ABORT ? "abort" : "retry");
+	    "step=%s error=%s action=%s", log_q(what), log_q(rd_kafka_error_string(e)),
+	    log_q(step == STEP_FATAL ? "stop" : step == STEP_ABORT ? "abort" : "retry"));
 	rd_kafka_error_destroy(e);
 	return step;
 }
@@ -186,8 +188,10 @@ committer_offsets(struct worker_jobs *batches, struct commit_batch **last)
 static void
 committer_test_hold(struct committer *c, struct worker *w)
 {
-	while (c->hold != NULL && access(c->hold, F_OK) == 0 && !worker_stopping(w))
+	while (c->hold != NULL && access(c->hold, F_OK) == 0 && !worker_stopping(w)) {
+		worker_beat(w);
 		usleep(20 * 1000);
+	}
 }
 
 /* One transaction over the merged batches; returns STEP_OK or STEP_FATAL. */
@@ -232,6 +236,7 @@ committer_run(struct committer *c, struct worker_jobs *batches, char **fatal_msg
 				    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 				while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 					rd_kafka_poll(c->rk, 100);
+					worker_beat(c->worker);
 					err = rd_kafka_producev(c->rk, RD_KAFKA_V_TOPIC(r->topic),
 					    RD_KAFKA_V_KEY(r->key, klen),
 					    RD_KAFKA_V_VALUE(r->value, r->len),
@@ -239,7 +244,7 @@ committer_run(struct committer *c, struct worker_jobs *batches, char **fatal_msg
 				}
 				if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 					log_warn("produce failed inside transaction", "topic=%s error=%s",
-					    r->topic, log_q(rd_kafka_err2str(err)));
+					    log_q(r->topic), log_q(rd_kafka_err2str(err)));
 					step = STEP_ABORT;
 					goto abort;
 				}
@@ -312,6 +317,7 @@ committer_init(struct worker *w, struct committer *c)
 
 	for (;;) {
 		e = rd_kafka_init_transactions(c->rk, 30000);
+		worker_beat(w);
 		if (e == NULL)
 			break;
 		if (rd_kafka_error_is_retriable(e) && !worker_stopping(w)) {
@@ -327,8 +333,11 @@ committer_init(struct worker *w, struct committer *c)
 		break;
 	}
 	if (c->fatal_msg == NULL)
-		log_info("transactional producer ready", "transactional_id=%s", c->txid);
+		log_info("transactional producer ready", "transactional_id=%s", log_q(c->txid));
+	worker_lock(w);
 	c->ready = 1;
+	c->usable = c->fatal_msg == NULL;
+	worker_unlock(w);
 }
 
 /* Hand a batch back with the outcome of its transaction. */
@@ -376,11 +385,12 @@ committer_work(struct worker *w, struct worker_jobs *jobs, void *arg)
 			TAILQ_INSERT_TAIL(&merged, j, entry);
 		}
 		step = c->fatal_msg != NULL ? STEP_FATAL : committer_run(c, &merged, &c->fatal_msg);
-		if (step == STEP_OK) {
-			worker_lock(w);
+		worker_lock(w);
+		if (step == STEP_OK)
 			c->committed++;
-			worker_unlock(w);
-		}
+		else if (step == STEP_FATAL)
+			c->usable = 0;
+		worker_unlock(w);
 		while ((j = TAILQ_FIRST(&merged)) != NULL)
 			committer_answer(w, &merged, committer_batch(j), step == STEP_OK,
 			    c->fatal_msg);
@@ -496,6 +506,23 @@ size_t
 committer_inflight(const struct committer *c)
 {
 	return c->inflight;
+}
+
+int
+committer_ready(const struct committer *c)
+{
+	int ready;
+
+	worker_lock(c->worker);
+	ready = c->usable;
+	worker_unlock(c->worker);
+	return ready;
+}
+
+int64_t
+committer_stalled_ms(const struct committer *c)
+{
+	return worker_stalled_ms(c->worker);
 }
 
 void

@@ -89,6 +89,8 @@ struct control {
 	struct event *reap;		/* frees dropped clients */
 	gid_t group;
 	int has_group;
+	dev_t sock_dev;		/* the socket file made: removed at the end only if still ours */
+	ino_t sock_ino;
 };
 
 static void
@@ -226,12 +228,14 @@ static int
 control_cmd_requeue(struct control *ctl, struct control_client *c,
     const struct proto_request *req, cJSON *r, char **cause)
 {
-	int attempt;
+	int attempt, already;
 
-	if (ctl->ops->requeue(req->id, &attempt, cause, ctl->arg) != 0)
+	if (ctl->ops->requeue(req->id, req->attempt, &attempt, &already, cause, ctl->arg) != 0)
 		return -1;
 	cJSON_AddStringToObject(r, "task_id", req->id);
 	cJSON_AddNumberToObject(r, "attempt", attempt);
+	if (already)
+		cJSON_AddTrueToObject(r, "already");
 	return 0;
 }
 
@@ -694,6 +698,7 @@ control_start(struct event_base *base, const struct config *conf, const char *pa
 	const char *group = config_get(conf, "control", "group");
 	struct timeval tv = { 1, 0 };
 	struct group *gr;
+	struct stat sb;
 	mode_t old;
 
 	memset(&sun, 0, sizeof sun);
@@ -733,10 +738,14 @@ control_start(struct event_base *base, const struct config *conf, const char *pa
 	ctl->max_clients = (size_t)config_get_int(conf, "control", "max_clients");
 	ctl->guard = evaccept_new(base, ctl->listener, "control", NULL, NULL);
 	ctl->reap = event_new(base, -1, 0, control_reap_cb, ctl);
+	if (lstat(path, &sb) == 0) {
+		ctl->sock_dev = sb.st_dev;
+		ctl->sock_ino = sb.st_ino;
+	}
 	chmod(path, 0660);
 	if (ctl->has_group && chown(path, (uid_t)-1, ctl->group) != 0)
-		log_warn("cannot give the control socket to its group", "group=%s error=%s", group,
-		    log_q(strerror(errno)));
+		log_warn("cannot give the control socket to its group", "group=%s error=%s",
+		    log_q(group), log_q(strerror(errno)));
 	ctl->path = xstrdup(path);
 	ctl->tick = event_new(base, -1, EV_PERSIST, control_tick_cb, ctl);
 	event_add(ctl->tick, &tv);
@@ -748,6 +757,7 @@ void
 control_stop(struct control *ctl)
 {
 	struct control_client *c;
+	struct stat sb;
 
 	if (ctl == NULL)
 		return;
@@ -757,7 +767,10 @@ control_stop(struct control *ctl)
 	event_free(ctl->reap);
 	evconnlistener_free(ctl->listener);
 	event_free(ctl->tick);
-	unlink(ctl->path);
+	/* Not another's: a socket someone put there since is theirs. */
+	if (lstat(ctl->path, &sb) == 0 && S_ISSOCK(sb.st_mode) && sb.st_dev == ctl->sock_dev &&
+	    sb.st_ino == ctl->sock_ino)
+		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
 }

@@ -35,11 +35,18 @@ static int demo_finished;
 static uint64_t demo_dlq_base;	/* gw->dlq_total when the demo tasks went out */
 static char **demo_rows;
 
+/* The mock cluster talks a lot: its errors only. */
 static void
 embedded_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	if (level <= 3)
-		log_warn(buf, "component=mock-cluster facility=%s", fac);
+		kafka_log("mock-cluster", level, fac, buf);
+}
+
+static void
+embedded_demo_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	kafka_log("demo-producer", level, fac, buf);
 }
 
 /*
@@ -131,7 +138,7 @@ embedded_start(struct gw *gw, char **cause)
 	} else
 		free(s);
 	log_info("embedded Kafka (librdkafka mock cluster) listening", "bootstrap=%s",
-	    gw->bootstrap);
+	    log_q(gw->bootstrap));
 	return 0;
 }
 
@@ -305,6 +312,7 @@ demo_start(struct gw *gw, int n, char **cause)
 	kc = rd_kafka_conf_new();
 	rd_kafka_conf_set(kc, "bootstrap.servers", gw->bootstrap, errstr, sizeof errstr);
 	rd_kafka_conf_set_dr_msg_cb(kc, demo_dr_cb);
+	rd_kafka_conf_set_log_cb(kc, embedded_demo_log);
 	rd_kafka_conf_set_opaque(kc, gw);
 	if ((demo_producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, sizeof errstr)) == NULL) {
 		xasprintf(cause, "demo: %s", errstr);
@@ -328,6 +336,6 @@ demo_start(struct gw *gw, int n, char **cause)
 	free(url);
 	demo_poll = event_new(gw->base, -1, EV_PERSIST, demo_poll_cb, gw);
 	event_add(demo_poll, &tv);
-	log_info("demo tasks submitted", "count=%d topic=%s", n, gw->tasks_topic);
+	log_info("demo tasks submitted", "count=%d topic=%s", n, log_q(gw->tasks_topic));
 	return 0;
 }

@@ -129,11 +129,12 @@ folders_remove(struct folders *f, const char *name, const char *why, uint64_t by
 	char *cause = NULL;
 
 	if (util_rmtree_at(f->fd, name, &cause) != 0) {
-		log_warn("cannot remove a task folder", "task=%s error=%s", name, log_q(cause));
+		log_warn("cannot remove a task folder", "folder=%s error=%s", log_q(name),
+		    log_q(cause));
 		free(cause);
 		return;
 	}
-	log_debug("task folder removed", "task=%s why=%s bytes=%llu", name, why,
+	log_debug("task folder removed", "folder=%s why=%s bytes=%llu", log_q(name), log_q(why),
 	    (unsigned long long)bytes);
 }
 
@@ -171,7 +172,7 @@ folders_enforce(struct folders *f)
 			used += t->disk_bytes;
 	for (n = 0; n < f->nleftovers && used > budget; n++) {
 		log_info("task folder of an earlier run removed (gateway.disk_budget_mb)",
-		    "task=%s bytes=%llu", f->leftovers[n].name,
+		    "folder=%s bytes=%llu", log_q(f->leftovers[n].name),
 		    (unsigned long long)f->leftovers[n].bytes);
 		folders_remove(f, f->leftovers[n].name, "disk budget", f->leftovers[n].bytes);
 		used -= f->leftovers[n].bytes;
@@ -188,7 +189,7 @@ folders_enforce(struct folders *f)
 		if (t->dir_gone || task_dir_shared(t))
 			continue;
 		log_info("task folder removed (gateway.disk_budget_mb)",
-		    "task=%s attempt=%d bytes=%llu", t->spec->task_id, t->spec->attempt,
+		    "task=%s attempt=%d bytes=%llu", log_q(t->spec->task_id), t->spec->attempt,
 		    (unsigned long long)t->disk_bytes);
 		folders_remove(f, t->spec->task_id, "disk budget", t->disk_bytes);
 		t->dir_gone = 1;

@@ -161,6 +161,10 @@ size_t committer_inflight(const struct committer *);
 /* Stop after the queued batches are done; joins the thread. */
 void committer_stop(struct committer *);
 void commit_batch_free(struct commit_batch *);
+/* 1 once init_transactions succeeded and no fatal error came since. @locality any */
+int committer_ready(const struct committer *);
+/* How long the committer's thread has been inside a run without a step; 0 while idle. */
+int64_t committer_stalled_ms(const struct committer *);
 /* Transactions committed and aborted so far. */
 void committer_stats(const struct committer *, uint64_t *committed, uint64_t *aborted);
 
@@ -190,6 +194,20 @@ struct runner_outcome {
 	int exit_code;		/* RUNNER_EXITED */
 	int signal;		/* killed by a signal (EXITED with code 128+n) */
 	const char *message;	/* RUNNER_INFRA, RUNNER_INVALID: why */
+};
+/* What a runner counts, for /metrics (a runner without pods leaves pods 0). */
+struct runner_stats {
+	int pods;			/* 1: it runs pods (the rest means something) */
+	uint64_t pending;		/* pods created, not yet running */
+	uint64_t unschedulable;		/* of them, the scheduler cannot place */
+	uint64_t running;
+	uint64_t created;		/* pods created since start */
+	uint64_t adopted;		/* pods found there already and followed */
+	uint64_t api_requests;		/* Kubernetes API requests sent (retries included) */
+	uint64_t api_retries;
+	uint64_t api_errors;		/* requests that failed for good, lists/watches retried */
+	uint64_t watch_restarts;	/* watches started again (timeouts, errors) */
+	uint64_t relists;		/* lists after the first (410 Gone, errors) */
 };
 /* A pod of the runner's, as runner_pod_by_uid finds it (strings borrowed). */
 struct runner_pod_ref {
@@ -246,6 +264,8 @@ struct runner_ops {
 	void (*log_close)(struct runner_log *);
 	/* The runner's pod of that UID (GPU processes name theirs), or NULL: runs no pods. */
 	int (*pod_by_uid)(struct runner *, const char *uid, struct runner_pod_ref *);
+	/* Its counts for /metrics (or NULL: nothing to count). */
+	void (*stats)(struct runner *, struct runner_stats *);
 };
 struct runner {
 	const struct runner_ops *ops;
@@ -291,6 +311,8 @@ void runner_log_close(struct runner *, struct runner_log *);
  * strings valid until the loop runs again), or -1 when it has none.
  */
 int runner_pod_by_uid(struct runner *, const char *uid, struct runner_pod_ref *ref);
+/* The runner's counts (zero for a runner that counts nothing). */
+void runner_stats(struct runner *, struct runner_stats *);
 /* runner-k8s.c */
 struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct config *,
     runner_fatal_cb *, void *arg, char **cause);
@@ -311,6 +333,7 @@ enum storage_result {
 	STORAGE_TRANSIENT,	/* retried; still failing after storage.retries */
 	STORAGE_LOCAL,		/* this host: a full disk, an I/O error; not retried */
 	STORAGE_TIMEOUT,	/* the transfer's deadline passed; not retried */
+	STORAGE_NRESULTS
 };
 struct storage;
 struct storage_xfer;
@@ -353,6 +376,10 @@ int storage_open_local(struct storage *, const char *url, char **cause);
 int storage_check_url(const struct storage *, const char *url, char **cause);
 void storage_stats(const struct storage *, uint64_t *bytes_in, uint64_t *bytes_out,
     uint64_t *retries);
+/* Transfers that ended with r (not STORAGE_OK), downloads or uploads. */
+uint64_t storage_failures(const struct storage *, int upload, enum storage_result r);
+/* "permanent", "transient", "local", "timeout" (and "ok"). */
+const char *storage_result_name(enum storage_result);
 
 /* ---- taskdir.c: the gateway's hands in a task folder (see its opening comment) ---- */
 
@@ -481,6 +508,7 @@ struct gw {
 	const char *dlq_topic;
 	int embedded;
 	int64_t start_ms;
+	int64_t loop_beat_ms;		/* monotonic: the loop's tick last ran (main.c) */
 
 	struct evcurl *evcurl;
 	struct storage *storage;
@@ -515,6 +543,8 @@ struct gw {
 
 	uint64_t totals[RESULT_NSTATUSES];
 	uint64_t dlq_total;
+	uint64_t dlq_reasons[DLQ_NREASONS];
+	uint64_t error_classes[ERROR_INVALID + 1];	/* results with an error, by class */
 	uint64_t skipped_done;		/* done in an earlier life */
 	uint64_t recovered_total;	/* finished games' outputs uploaded after a restart */
 	uint64_t kept_total;		/* outputs kept on disk, not uploaded */
@@ -563,7 +593,13 @@ void task_fatal(struct gw *, const char *msg, const char *error);
 /* Start waiting tasks at the loop's next turn. */
 void task_kick(struct gw *);
 int task_cancel(struct gw *, const char *id, char **cause);
-int task_requeue(struct gw *, const char *id, int *attempt, char **cause);
+/*
+ * Produce a finished task's message again as its next attempt. want > 0:
+ * only if want is its latest attempt. Once per attempt: one requeued
+ * already answers 0 with *already set and the attempt that was sent.
+ */
+int task_requeue(struct gw *, const char *id, int want, int *attempt, int *already,
+    char **cause);
 struct task *task_find(struct gw *, const char *id);
 /* Tasks running a game or about to (not waiting, not reporting). */
 size_t task_running_count(const struct gw *);
@@ -775,8 +811,19 @@ struct frame_job *frames_start(struct frames *, int fd, double at, frames_done_c
     char **cause);
 /* Stop a job: done runs now with error "cancelled", not later. */
 void frames_cancel(struct frame_job *);
+/* The LAG object of this gateway's partitions, into obj (NULL: a new object). */
+cJSON *views_lag(struct gw *, cJSON *obj);
 /* The control socket's operations over the gateway (arg: the struct gw). */
 extern const struct control_ops views_control_ops;
+
+/* ---- kafka.c: librdkafka's log lines through ours (any thread) ---- */
+
+/* One of librdkafka's lines: its syslog level mapped, component= the handle, repeats limited. */
+void kafka_log(const char *component, int syslog_level, const char *facility, const char *text);
+/* Our level for a syslog level (0-3 error, 4 warn, 5-6 info, 7 debug). */
+enum log_level kafka_log_level(int syslog_level);
+/* The text a repeat is recognised by: librdkafka's counts and timings left out (caller frees). */
+char *kafka_log_key(const char *text);
 
 /* ---- intake.c: the consumer on the tasks topic ---- */
 
@@ -812,6 +859,8 @@ int intake_set_capped(struct intake *, int32_t partition, int capped);
 int intake_paused(const struct intake *, int32_t partition);
 /* The assigned partitions into an allocated array; returns the count. */
 size_t intake_assigned(const struct intake *, int32_t **out);
+/* 1 once the group's current generation gave this member its partitions (maybe none). */
+int intake_has_assignment(const struct intake *);
 /* The consumer handle (rd_kafka_t *), for fresh group metadata. */
 void *intake_handle(struct intake *);
 /* The consumer group metadata for send_offsets (caller frees). */
@@ -829,6 +878,7 @@ struct health_view {
 	int32_t partition;
 	int64_t committed;	/* acknowledged by a transaction; -1 none */
 	int64_t end;		/* last stable offset; -1 unknown */
+	int64_t end_ms;		/* wall ms it was last read; 0: never */
 	int64_t lag;		/* -1 unknown */
 	int64_t lag_ms;
 	enum health_status status;
@@ -875,9 +925,37 @@ size_t health_partitions(struct health *, struct health_view **);
  */
 size_t health_history(struct health *, int32_t partition, struct proto_lag_sample *out,
     size_t max);
+/*
+ * 1 when the broker answered a round lately (within 3 intervals and a
+ * query timeout); else 0 and *why (allocated) says since when and why.
+ */
+int health_reachable(struct health *, char **why);
+/* How long the lag thread has been inside a round without a step; 0 while idle. */
+int64_t health_stalled_ms(struct health *);
 /* 1 when every partition is healthy; else 0 and *why (allocated) says which. */
 int health_ok(struct health *, char **why);
-cJSON *health_json(struct health *);
+
+/* ---- probes.c: what /livez and /readyz say (see its opening comment) ---- */
+
+struct probes_input {
+	int64_t limit_ms;		/* health.live_stall_s */
+	int64_t loop_idle_ms;		/* since the loop's tick last ran */
+	int64_t committer_stall_ms;	/* worker runs without a step */
+	int64_t health_stall_ms;
+	int draining;
+	int reachable;			/* the broker answered lately */
+	char *unreachable_why;		/* else why (allocated) */
+	int producer_ready;
+	int assigned;			/* the consumer has its assignment */
+};
+/* 1 when live; else 0 and *why (allocated). Pure. */
+int probes_live_judge(const struct probes_input *, char **why);
+/* 1 when ready; else 0 and *why (allocated). Pure. */
+int probes_ready_judge(const struct probes_input *, char **why);
+/* Gather the inputs from the gateway (frees and replaces in->unreachable_why). */
+void probes_input_fill(struct gw *, struct probes_input *);
+int probes_live(struct gw *, char **why);
+int probes_ready(struct gw *, char **why);
 
 /* ---- metrics.c: /healthz and /metrics (Prometheus text) over evhttp ---- */
 
@@ -902,7 +980,9 @@ struct control_ops {
 	cJSON *(*tasks)(const char *state, void *arg);
 	cJSON *(*task)(const char *id, char **cause, void *arg);
 	int (*cancel)(const char *id, char **cause, void *arg);
-	int (*requeue)(const char *id, int *attempt, char **cause, void *arg);
+	/* want: the attempt to requeue (0: the latest); *already: it was requeued before. */
+	int (*requeue)(const char *id, int want, int *attempt, int *already, char **cause,
+	    void *arg);
 	/* Add the LAG answer's fields to answer; check: start a check round. */
 	void (*lag)(cJSON *answer, int check, void *arg);
 	/* Add the pods answer's fields. */

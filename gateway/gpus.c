@@ -258,7 +258,7 @@ gpus_node_add(struct gpus *g, const char *name, const char *user, const char *ho
 	g->nodes[g->nnodes].from_k8s = from_k8s;
 	g->nnodes++;
 	log_info("GPU node added", "node=%s host=%s port=%d user=%s source=%s", log_q(name),
-	    log_q(host), port, log_q(o.user), from_k8s ? "kubernetes" : "config");
+	    log_q(host), port, log_q(o.user), log_q(from_k8s ? "kubernetes" : "config"));
 	return 0;
 }
 
@@ -628,7 +628,7 @@ gpus_k8s_fatal(const char *verb, const struct k8s_status *st, void *arg)
 {
 	/* Telemetry is not worth stopping the gateway for: say what is missing. */
 	log_error("cannot follow the Kubernetes GPU nodes (gpu.k8s_nodes): the API server "
-	    "refused", "verb=%s code=%d error=%s", verb, st->code, log_q(st->message));
+	    "refused", "verb=%s code=%d error=%s", log_q(verb), st->code, log_q(st->message));
 }
 
 static int
@@ -712,7 +712,7 @@ gpus_start(struct gw *gw, char **cause)
 	}
 	gpu_prober_start(g->prober);
 	log_info("GPU telemetry started", "nodes=%zu k8s_nodes=%s interval_ms=%d known_hosts=%s",
-	    n, config_get_bool(conf, "gpu", "k8s_nodes") ? "yes" : "no", g->interval_ms,
+	    n, log_q(config_get_bool(conf, "gpu", "k8s_nodes") ? "yes" : "no"), g->interval_ms,
 	    log_q(g->known_hosts));
 	return g;
 }

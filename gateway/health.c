@@ -36,6 +36,11 @@
  * Lag in seconds, as kafka-lag-exporter estimates it: the time since
  * the log end first passed the committed offset, from a short history
  * of (time, log end) observations.
+ *
+ * Whether the broker answers at all (for /readyz): the time of the last
+ * round with an answer. A round with no partition assigned asks for
+ * metadata instead, so an idle member knows too; the first round goes
+ * out at start.
  */
 #include "config.h"
 #include "gateway.h"
@@ -59,6 +64,7 @@ struct health_part {
 	int64_t commit_ms;	/* last acknowledged transaction carrying it */
 	int64_t moved_ms;	/* last time committed/progress changed */
 	int64_t end;		/* last stable offset; -1 unknown */
+	int64_t end_ms;		/* wall ms of the broker's last answer with it; 0: none */
 	int64_t lag;		/* -1 unknown */
 	int64_t lag_ms;
 	int checked;		/* at least one check done */
@@ -80,6 +86,8 @@ struct health_part {
 /* One round of questions: the partitions, and the log end of each. */
 struct health_round {
 	struct worker_job job;		/* first */
+	int answered;			/* the broker answered a question of this round */
+	char *error;			/* else: why not (the first error) */
 	size_t n;
 	struct health_result {
 		int32_t partition;
@@ -103,9 +111,17 @@ struct health {
 	rd_kafka_t *rk;			/* used by the worker only */
 	struct worker *worker;
 	int busy;			/* a round is out */
+	int64_t answer_ms;		/* monotonic: the broker's last answer; 0: none yet */
+	char *answer_error;		/* why the last round had none */
 	health_position_cb *position_cb;
 	void *position_arg;
 };
+
+static void
+health_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	kafka_log("lag", level, fac, buf);
+}
 
 static struct health_part *
 health_find(struct health *h, int32_t partition)
@@ -300,6 +316,7 @@ health_round_free(struct worker_job *j, void *arg)
 	for (i = 0; i < r->n; i++)
 		free(r->res[i].error);
 	free(r->res);
+	free(r->error);
 	free(r);
 }
 
@@ -310,20 +327,34 @@ health_query(struct worker *w, struct worker_jobs *jobs, void *arg)
 	struct health *h = arg;
 	struct worker_job *j;
 	struct health_round *r;
+	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t err;
 	int64_t lo, hi;
 	size_t i;
 
 	while ((j = TAILQ_FIRST(jobs)) != NULL) {
 		r = (struct health_round *)(void *)j;
+		/* No partition to ask about: is the broker there at all? */
+		if (r->n == 0) {
+			err = rd_kafka_metadata(h->rk, 0, NULL, &md, (int)h->timeout_ms);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+				r->answered = 1;
+				rd_kafka_metadata_destroy(md);
+			} else
+				r->error = xstrdup(rd_kafka_err2str(err));
+		}
 		for (i = 0; i < r->n; i++) {
 			err = rd_kafka_query_watermark_offsets(h->rk, h->topic,
 			    r->res[i].partition, &lo, &hi, (int)h->timeout_ms);
-			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			worker_beat(w);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 				r->res[i].end = hi;
-			else {
+				r->answered = 1;
+			} else {
 				r->res[i].end = -1;
 				r->res[i].error = xstrdup(rd_kafka_err2str(err));
+				if (r->error == NULL)
+					r->error = xstrdup(r->res[i].error);
 			}
 		}
 		worker_done(w, jobs, j);
@@ -342,6 +373,14 @@ health_answered(struct worker_job *j, void *arg)
 	int gw_moved;
 
 	h->busy = 0;
+	if (r->answered) {
+		h->answer_ms = util_mono_ms();
+		free(h->answer_error);
+		h->answer_error = NULL;
+	} else if (r->error != NULL) {
+		free(h->answer_error);
+		h->answer_error = xstrdup(r->error);
+	}
 	gw_moved = h->progress != h->checked_progress;
 	h->checked_progress = h->progress;
 	for (i = 0; i < r->n; i++) {
@@ -351,9 +390,10 @@ health_answered(struct worker_job *j, void *arg)
 		free(p->query_error);
 		p->query_error = r->res[i].error;
 		r->res[i].error = NULL;
-		if (r->res[i].end >= 0)
+		if (r->res[i].end >= 0) {
 			p->end = r->res[i].end;
-		else
+			p->end_ms = now;
+		} else
 			log_debug("log end unknown", "partition=%d error=%s", (int)p->partition,
 			    log_q(p->query_error));
 		health_check(h, p, gw_moved, now);
@@ -368,11 +408,11 @@ health_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct health_round *r;
 	size_t i;
 
-	if (h->busy || h->nparts == 0)
+	if (h->busy)
 		return;
 	r = xcalloc(1, sizeof *r);
 	r->n = h->nparts;
-	r->res = xcalloc(r->n, sizeof *r->res);
+	r->res = xcalloc(r->n + 1, sizeof *r->res);
 	for (i = 0; i < h->nparts; i++)
 		r->res[i].partition = h->parts[i].partition;
 	h->busy = 1;
@@ -413,6 +453,7 @@ health_start(struct event_base *base, const struct config *conf, health_position
 	/* ListOffsets then answers with the last stable offset. */
 	rd_kafka_conf_set(kc, "isolation.level", "read_committed", errstr, sizeof errstr);
 	rd_kafka_conf_set(kc, "log_level", "3", errstr, sizeof errstr);
+	rd_kafka_conf_set_log_cb(kc, health_log_cb);
 	h = xcalloc(1, sizeof *h);
 	if ((h->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, sizeof errstr)) == NULL) {
 		xasprintf(cause, "creating the lag client: %s", errstr);
@@ -433,6 +474,8 @@ health_start(struct event_base *base, const struct config *conf, health_position
 	tv.tv_sec = h->interval_ms / 1000;
 	tv.tv_usec = (h->interval_ms % 1000) * 1000;
 	event_add(h->timer, &tv);
+	/* The first round now: whether the broker answers is known early (/readyz). */
+	health_tick_cb(-1, 0, h);
 	return h;
 }
 
@@ -453,6 +496,7 @@ health_stop(struct health *h)
 	}
 	free(h->parts);
 	free(h->topic);
+	free(h->answer_error);
 	free(h);
 }
 
@@ -481,6 +525,7 @@ health_partitions(struct health *h, struct health_view **out)
 		v->partition = p->partition;
 		v->committed = p->committed;
 		v->end = p->end;
+		v->end_ms = p->end_ms;
 		v->lag = p->lag;
 		v->lag_ms = p->lag_ms;
 		v->status = p->status;
@@ -508,6 +553,32 @@ health_history(struct health *h, int32_t partition, struct proto_lag_sample *out
 }
 
 int
+health_reachable(struct health *h, char **why)
+{
+	int64_t limit = 3 * h->interval_ms + h->timeout_ms, age;
+
+	*why = NULL;
+	if (h->answer_ms == 0) {
+		xasprintf(why, "no answer from the broker yet%s%s", h->answer_error != NULL ?
+		    ": " : "", h->answer_error != NULL ? h->answer_error : "");
+		return 0;
+	}
+	if ((age = util_mono_ms() - h->answer_ms) > limit) {
+		xasprintf(why, "no answer from the broker for %lld s%s%s", (long long)(age / 1000),
+		    h->answer_error != NULL ? ": " : "", h->answer_error != NULL ?
+		    h->answer_error : "");
+		return 0;
+	}
+	return 1;
+}
+
+int64_t
+health_stalled_ms(struct health *h)
+{
+	return worker_stalled_ms(h->worker);
+}
+
+int
 health_ok(struct health *h, char **why)
 {
 	struct health_view *v;
@@ -528,38 +599,4 @@ health_ok(struct health *h, char **why)
 	free(v);
 	*why = s;
 	return ok;
-}
-
-cJSON *
-health_json(struct health *h)
-{
-	struct proto_lag_view *lv;
-	struct proto_lag_sample *samples;
-	struct health_view *v;
-	size_t n, i, hist;
-	cJSON *a;
-
-	n = health_partitions(h, &v);
-	lv = xcalloc(n + 1, sizeof *lv);
-	hist = h != NULL ? h->history : 0;
-	samples = xcalloc(n * hist + 1, sizeof *samples);
-	for (i = 0; i < n; i++) {
-		lv[i].history = samples + i * hist;
-		lv[i].nhistory = health_history(h, v[i].partition, samples + i * hist, hist);
-		lv[i].partition = v[i].partition;
-		lv[i].committed = v[i].committed;
-		lv[i].log_end = v[i].end;
-		lv[i].lag = v[i].lag;
-		lv[i].lag_s = (double)v[i].lag_ms / 1000.0;
-		lv[i].status = v[i].status;
-		lv[i].healthy = v[i].healthy;
-		lv[i].bad_checks = v[i].bad;
-		lv[i].why = v[i].why;
-		lv[i].log_end_error = v[i].query_error;
-	}
-	a = proto_lag_encode_partitions(lv, n);
-	free(samples);
-	free(lv);
-	free(v);
-	return a;
 }

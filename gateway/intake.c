@@ -46,21 +46,33 @@ struct intake {
 	int32_t *capped;	/* partitions paused for their metadata size */
 	size_t ncapped;
 	int closed;
+	int has_assignment;	/* the group's current generation gave us ours (maybe none) */
 };
 
 static void
 intake_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-	log_msg(level <= 3 ? LOG_LEVEL_ERROR : level <= 4 ? LOG_LEVEL_WARN :
-	    level <= 6 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG, buf, "component=consumer facility=%s", fac);
+	kafka_log("consumer", level, fac, buf);
 }
 
 static void
 intake_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct intake *in = opaque;
+	char *key;
 
-	log_warn("kafka consumer error", "error=%s", log_q(reason));
+	/*
+	 * A broker that cannot be reached is in librdkafka's log line of
+	 * the same moment already (facility FAIL or ERROR): once is enough.
+	 */
+	if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__RESOLVE ||
+	    err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		log_debug("kafka consumer error", "error=%s", log_q(reason));
+	else {
+		key = kafka_log_key(reason);
+		log_limited(LOG_LEVEL_WARN, key, "kafka consumer error", "error=%s", log_q(reason));
+		free(key);
+	}
 	if (rd_kafka_fatal_error(rk, NULL, 0) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		log_error("kafka consumer fatal error, stopping", "error=%s", log_q(reason));
 		in->cbs.fatal(reason, in->arg);
@@ -105,7 +117,7 @@ intake_set_paused(struct intake *in, int paused)
 	if (in->closed || paused == in->all_paused)
 		return;
 	in->all_paused = paused;
-	log_debug(paused ? "intake paused" : "intake resumed", "topic=%s", in->topic);
+	log_debug(paused ? "intake paused" : "intake resumed", "topic=%s", log_q(in->topic));
 	if (in->assigned == NULL)
 		return;
 	for (i = 0; i < in->assigned->cnt; i++) {
@@ -176,6 +188,7 @@ intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
 	in->assigned = rd_kafka_topic_partition_list_copy(parts);
 	in->ncapped = 0;
+	in->has_assignment = 1;
 	rd_kafka_assign(in->rk, parts);
 	/*
 	 * Set each partition's pause state outright: librdkafka keeps a
@@ -198,7 +211,7 @@ intake_revoke(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 	int i;
 
 	for (i = 0; i < parts->cnt; i++) {
-		log_info("partition revoked", "topic=%s partition=%d", parts->elems[i].topic,
+		log_info("partition revoked", "topic=%s partition=%d", log_q(parts->elems[i].topic),
 		    (int)parts->elems[i].partition);
 		ps[i] = parts->elems[i].partition;
 	}
@@ -208,6 +221,7 @@ intake_revoke(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
 	in->assigned = NULL;
 	in->ncapped = 0;
+	in->has_assignment = 0;
 	rd_kafka_assign(in->rk, NULL);
 }
 
@@ -244,8 +258,8 @@ intake_drain(struct intake *in)
 			/* nothing */
 		} else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			log_warn("consume error", "topic=%s partition=%d error=%s",
-			    m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "-", (int)m->partition,
-			    log_q(rd_kafka_message_errstr(m)));
+			    log_q(m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "-"),
+			    (int)m->partition, log_q(rd_kafka_message_errstr(m)));
 		} else
 			in->cbs.message(m->partition, m->offset, m->payload, m->len, in->arg);
 		rd_kafka_message_destroy(m);
@@ -348,8 +362,14 @@ intake_start(struct event_base *base, const struct config *conf, const char *top
 		intake_stop(in);
 		return NULL;
 	}
-	log_info("intake started", "topic=%s group=%s", topic, group);
+	log_info("intake started", "topic=%s group=%s", log_q(topic), log_q(group));
 	return in;
+}
+
+int
+intake_has_assignment(const struct intake *in)
+{
+	return in->has_assignment;
 }
 
 void *

@@ -1,6 +1,6 @@
 /*
  * ledger.c: which offsets of each task partition are done, when tasks
- * finish out of order (DESIGN section 4).
+ * finish out of order (docs/design.md section 4).
  *
  * Per partition it keeps "next" (one past the highest offset accounted
  * for) and the sorted set of offsets below next that are not done yet.

@@ -221,8 +221,8 @@ logs_pod_end(const char *error, void *arg)
 	s->pod_ended = 1;
 	if (error != NULL && s->off == 0) {
 		/* Nothing came (no log yet, refused): the task folder's log.txt instead. */
-		log_debug("pod log unavailable, reading log.txt", "task=%s error=%s", s->task_id,
-		    log_q(error));
+		log_debug("pod log unavailable, reading log.txt", "task=%s attempt=%d error=%s",
+		    log_q(s->task_id), s->attempt, log_q(error));
 		s->source = LOGS_FILE;
 	}
 	logs_schedule(s, 0);

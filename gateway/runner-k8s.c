@@ -54,6 +54,7 @@ struct runner_k8s_job {
 	struct runner_k8s *r;
 	char *pod;
 	char *task_id;
+	int attempt;
 	char *json;			/* the pod to create */
 	long timeout_s;
 	enum kjob_state state;
@@ -92,6 +93,7 @@ struct runner_k8s {
 	long unsched_s, pod_ttl_s, orphan_ttl_s, grace_s, slack_s;
 	struct runner_k8s_job_list jobs;
 	size_t njobs;
+	uint64_t created, adopted, api_errors;	/* for /metrics */
 	struct event *sweep;
 	struct runner_k8s_orphan {
 		char *pod;
@@ -255,8 +257,9 @@ runner_k8s_job_end(struct runner_k8s_job *j, enum runner_end end, int code, cons
 	o.end = end;
 	o.exit_code = code;
 	o.message = msg;
-	log_info("game pod ended", "task=%s pod=%s end=%d exit_code=%d message=%s", j->task_id,
-	    j->pod, (int)end, code, log_q(msg != NULL ? msg : ""));
+	log_info("game pod ended", "task=%s attempt=%d pod=%s end=%d exit_code=%d message=%s",
+	    log_q(j->task_id), j->attempt, log_q(j->pod), (int)end, code,
+	    log_q(msg != NULL ? msg : ""));
 	j->state = KJOB_DONE;
 	j->done_cb(&j->gen, &o, j->arg);
 	runner_k8s_job_free(j);
@@ -268,9 +271,11 @@ runner_k8s_delete_done(const struct k8s_response *resp, void *arg)
 	struct runner_k8s_job *j = arg;
 
 	j->req = NULL;
-	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
-		log_warn("cannot delete a game pod", "pod=%s error=%s", j->pod,
+	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND) {
+		j->r->api_errors++;
+		log_warn("cannot delete a game pod", "pod=%s error=%s", log_q(j->pod),
 		    log_q(resp->status.message));
+	}
 	/* Gone or going: report what stopped it. */
 	runner_k8s_job_end(j, j->end.end, j->end.exit_code, j->end_msg);
 }
@@ -342,8 +347,8 @@ runner_k8s_job_eval(struct runner_k8s_job *j, const struct k8s_pod *pod)
 		evtimer_del(j->unsched);
 	if (strcmp(phase, "Running") == 0 && !j->started) {
 		j->started = 1;
-		log_info("game pod running", "task=%s pod=%s node=%s", j->task_id, j->pod,
-		    pod->node_name != NULL ? pod->node_name : "-");
+		log_info("game pod running", "task=%s attempt=%d pod=%s node=%s", log_q(j->task_id),
+		    j->attempt, log_q(j->pod), log_q(pod->node_name != NULL ? pod->node_name : "-"));
 		j->started_cb(&j->gen, j->arg);
 		return;
 	}
@@ -397,8 +402,9 @@ runner_k8s_job_eval(struct runner_k8s_job *j, const struct k8s_pod *pod)
 		}
 	if (pod->scheduled_status != NULL && strcmp(pod->scheduled_status, "False") == 0 &&
 	    (j->unsched == NULL || !evtimer_pending(j->unsched, NULL))) {
-		log_warn("game pod unschedulable", "task=%s pod=%s message=%s gives_up_after_s=%ld",
-		    j->task_id, j->pod, log_q(pod->scheduled_message != NULL ?
+		log_warn("game pod unschedulable",
+		    "task=%s attempt=%d pod=%s message=%s gives_up_after_s=%ld", log_q(j->task_id),
+		    j->attempt, log_q(j->pod), log_q(pod->scheduled_message != NULL ?
 		    pod->scheduled_message : ""), j->r->unsched_s);
 		if (j->unsched == NULL)
 			j->unsched = evtimer_new(j->r->base, runner_k8s_unsched_cb, j);
@@ -633,7 +639,7 @@ runner_k8s_on_fatal(const char *verb, const struct k8s_status *st, void *arg)
 	char *why;
 
 	log_error("the Kubernetes API refuses the gateway; it needs its Role (deploy/rbac) to "
-	    "allow this", "verb=%s code=%d reason=%s message=%s", verb, st->code,
+	    "allow this", "verb=%s code=%d reason=%s message=%s", log_q(verb), st->code,
 	    log_q(st->reason), log_q(st->message));
 	xasprintf(&why, "Kubernetes refuses to %s pods: %s", verb, st->message != NULL ?
 	    st->message : "(no message)");
@@ -668,7 +674,9 @@ runner_k8s_exists_done(const struct k8s_response *resp, void *arg)
 	}
 	if (pod != NULL && mb != NULL && strcmp(mb, j->r->managed_by) == 0 && tid != NULL &&
 	    strcmp(tid, label) == 0) {
-		log_info("game pod exists: adopted", "task=%s pod=%s", j->task_id, j->pod);
+		log_info("game pod exists: adopted", "task=%s attempt=%d pod=%s", log_q(j->task_id),
+		    j->attempt, log_q(j->pod));
+		j->r->adopted++;
 		j->state = KJOB_ACTIVE;
 		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
 			runner_k8s_job_eval(j, (const struct k8s_pod *)o);
@@ -704,15 +712,21 @@ runner_k8s_create_done(const struct k8s_response *resp, void *arg)
 		return;
 	}
 	if (resp->error == K8S_OK || resp->error == K8S_ERR_EXISTS) {
-		if (resp->error == K8S_ERR_EXISTS)
-			log_info("game pod exists: adopted", "task=%s pod=%s", j->task_id, j->pod);
-		else
-			log_info("game pod created", "task=%s pod=%s", j->task_id, j->pod);
+		if (resp->error == K8S_ERR_EXISTS) {
+			log_info("game pod exists: adopted", "task=%s attempt=%d pod=%s",
+			    log_q(j->task_id), j->attempt, log_q(j->pod));
+			j->r->adopted++;
+		} else {
+			log_info("game pod created", "task=%s attempt=%d pod=%s", log_q(j->task_id),
+			    j->attempt, log_q(j->pod));
+			j->r->created++;
+		}
 		j->state = KJOB_ACTIVE;
 		if ((o = k8s_informer_get(j->r->inf, j->r->ns, j->pod)) != NULL)
 			runner_k8s_job_eval(j, (const struct k8s_pod *)o);
 		return;
 	}
+	j->r->api_errors++;
 	xasprintf(&msg, "creating pod %s in namespace %s: %s %s", j->pod, j->r->ns,
 	    k8s_error_name(resp->error), resp->status.message);
 	if (resp->error == K8S_ERR_FORBIDDEN)
@@ -762,6 +776,7 @@ runner_k8s_start(struct runner *rr, const struct runner_req *req, runner_started
 	j->gen.ops = &runner_k8s_ops;
 	j->r = r;
 	j->task_id = xstrdup(req->task_id);
+	j->attempt = req->attempt;
 	j->pod = runner_k8s_pod_name(r->prefix, req->task_id, req->attempt);
 	j->timeout_s = req->timeout_s;
 	j->started_cb = started;
@@ -799,7 +814,8 @@ runner_k8s_start(struct runner *rr, const struct runner_req *req, runner_started
 		memset(&o, 0, sizeof o);
 		o.end = RUNNER_INFRA;
 		o.message = cause;
-		log_error("cannot build the game pod", "task=%s error=%s", req->task_id, log_q(cause));
+		log_error("cannot build the game pod", "task=%s attempt=%d error=%s",
+		    log_q(req->task_id), req->attempt, log_q(cause));
 		done(&j->gen, &o, arg);
 		runner_k8s_job_free(j);
 		free(cause);
@@ -829,7 +845,8 @@ runner_k8s_abandon(struct runner_job *jj)
 	struct runner_k8s_job *j = (struct runner_k8s_job *)jj;
 
 	/* The pod stays: whoever gets the task next adopts it. */
-	log_info("game pod left to the next owner", "task=%s pod=%s", j->task_id, j->pod);
+	log_info("game pod left to the next owner", "task=%s attempt=%d pod=%s", log_q(j->task_id),
+	    j->attempt, log_q(j->pod));
 	runner_k8s_job_free(j);
 }
 
@@ -868,11 +885,12 @@ runner_k8s_reap_done(const struct k8s_response *resp, void *arg)
 	struct runner_k8s_reap *rp = arg;
 
 	rp->req = NULL;
-	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND)
-		log_warn("cannot delete a finished game pod", "pod=%s error=%s", rp->pod,
+	if (resp->error != K8S_OK && resp->error != K8S_ERR_NOT_FOUND) {
+		rp->r->api_errors++;
+		log_warn("cannot delete a finished game pod", "pod=%s error=%s", log_q(rp->pod),
 		    log_q(resp->status.message));
-	else
-		log_debug("finished game pod deleted", "pod=%s", rp->pod);
+	} else
+		log_debug("finished game pod deleted", "pod=%s", log_q(rp->pod));
 	runner_k8s_reap_free(rp);
 }
 
@@ -966,7 +984,7 @@ runner_k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		log_info("deleting a finished game pod no task claims", "pod=%s orphan_ttl_s=%ld",
-		    sw.next[i].pod, r->orphan_ttl_s);
+		    log_q(sw.next[i].pod), r->orphan_ttl_s);
 		runner_k8s_reap_later(r, sw.next[i].pod, 0);
 		free(sw.next[i].pod);
 	}
@@ -1023,11 +1041,43 @@ runner_k8s_pod_by_uid(struct runner *rr, const char *uid, struct runner_pod_ref 
 
 static void runner_k8s_free(struct runner *);
 
+/* The counts of /metrics: the jobs' pods now, the client's and informer's totals. */
+static void
+runner_k8s_stats(struct runner *rr, struct runner_stats *st)
+{
+	struct runner_k8s *r = (struct runner_k8s *)rr;
+	const struct runner_k8s_job *j;
+	struct k8s_client_stats cs;
+	struct k8s_informer_stats is;
+
+	st->pods = 1;
+	LIST_FOREACH(j, &r->jobs, entry) {
+		if (j->state != KJOB_ACTIVE)
+			continue;
+		if (j->started)
+			st->running++;
+		else {
+			st->pending++;
+			if (j->unsched != NULL && evtimer_pending(j->unsched, NULL))
+				st->unschedulable++;
+		}
+	}
+	st->created = r->created;
+	st->adopted = r->adopted;
+	k8s_client_stats(r->client, &cs);
+	k8s_informer_stats(r->inf, &is);
+	st->api_requests = cs.requests;
+	st->api_retries = cs.retries;
+	st->api_errors = r->api_errors + is.errors;
+	st->watch_restarts = is.watches > 0 ? is.watches - 1 : 0;
+	st->relists = is.relists;
+}
+
 static const struct runner_ops runner_k8s_ops = {
 	"k8s", runner_k8s_start, runner_k8s_cancel, runner_k8s_abandon, NULL, runner_k8s_active,
 	runner_k8s_free, 0, runner_k8s_release, runner_k8s_pods, runner_k8s_log_open,
 	runner_k8s_log_resume, runner_k8s_log_close,
-	runner_k8s_pod_by_uid,
+	runner_k8s_pod_by_uid, runner_k8s_stats,
 };
 
 static char *
@@ -1138,7 +1188,8 @@ runner_k8s_new(struct event_base *base, struct evcurl *ec, const struct config *
 	r->sweep = event_new(base, -1, EV_PERSIST, runner_k8s_sweep_cb, r);
 	event_add(r->sweep, &tv);
 	log_info("k8s runner started", "api=%s namespace=%s managed_by=%s template=%s",
-	    k8s_config_describe(k8s_client_config(r->client)), r->ns, r->managed_by, path);
+	    log_q(k8s_config_describe(k8s_client_config(r->client))), log_q(r->ns),
+	    log_q(r->managed_by), log_q(path));
 	return &r->gen;
 }
 

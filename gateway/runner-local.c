@@ -1,7 +1,7 @@
 /*
  * runner-local.c: the local runner: the game is a child process in the
- * task's folder, supervised like tmux's job.c, and confined (DESIGN §7:
- * a sandbox, not a fork).
+ * task's folder, supervised like tmux's job.c, and confined
+ * (docs/design.md section 7: a sandbox, not a fork).
  *
  * runner.sandbox = bwrap (the default): bubblewrap gives the game its own
  * user, mount, pid, ipc, uts, net and cgroup namespaces. It sees the
@@ -81,6 +81,7 @@ struct runner_local_job {
 	struct runner_outcome last;	/* the outcome held meanwhile */
 	char *last_message;
 	char *task_id;
+	int attempt;
 	long timeout_s;
 	runner_started_cb *started_cb;
 	enum job_state state;
@@ -825,7 +826,8 @@ runner_local_exec_outcome(struct runner_local_job *j, struct runner_local_exec_r
 		    "command line and environment (execve: %s)", strerror(E2BIG));
 	}
 	o->message = rep->what;
-	log_error("cannot start the game", "task=%s error=%s", j->task_id, log_q(rep->what));
+	log_error("cannot start the game", "task=%s attempt=%d error=%s", log_q(j->task_id),
+	    j->attempt, log_q(rep->what));
 }
 
 static void
@@ -834,7 +836,8 @@ runner_local_game_track(struct runner_local_job *j, pid_t pid)
 	j->game = pid;
 	/* A pidfd: the pid of a game reaped elsewhere is never signalled. */
 	j->gamefd = pidfd_open(pid, 0);
-	log_debug("game sandboxed", "task=%s pid=%ld", j->task_id, (long)pid);
+	log_debug("game sandboxed", "task=%s attempt=%d pid=%ld", log_q(j->task_id), j->attempt,
+	    (long)pid);
 }
 
 /* Has the sandbox's first process, hence its whole pid namespace, ended? */
@@ -947,7 +950,7 @@ runner_local_job_finish(struct runner_local_job *j, const struct runner_outcome 
 		return;
 	}
 	log_debug("sandbox ended before its game; waiting for the game's namespace to end",
-	    "task=%s game_pid=%ld", j->task_id, (long)j->game);
+	    "task=%s attempt=%d game_pid=%ld", log_q(j->task_id), j->attempt, (long)j->game);
 	pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
 	j->last = *o;
 	if (o->message != NULL)
@@ -986,8 +989,8 @@ runner_local_reaped_cb(pid_t pid, int status, void *arg)
 		o.signal = WTERMSIG(status);
 		o.exit_code = 128 + o.signal;
 	}
-	log_info("game process ended", "pid=%ld exit_code=%d signal=%d", (long)pid,
-	    o.exit_code, o.signal);
+	log_info("game process ended", "task=%s attempt=%d pid=%ld exit_code=%d signal=%d",
+	    log_q(j->task_id), j->attempt, (long)pid, o.exit_code, o.signal);
 	/* It ended before we heard from exec: did exec fail? */
 	if (j->errfd >= 0) {
 		if (runner_local_exec_status(j->errfd, &rep) == 1)
@@ -1015,8 +1018,8 @@ runner_local_reaped_cb(pid_t pid, int status, void *arg)
 				snprintf(why, sizeof why, "the sandbox (bwrap) could not start the "
 				    "game (exit code %d; its reason is in log.txt)", o.exit_code);
 			o.message = why;
-			log_error("cannot start the game", "task=%s error=%s", j->task_id,
-			    log_q(why));
+			log_error("cannot start the game", "task=%s attempt=%d error=%s",
+			    log_q(j->task_id), j->attempt, log_q(why));
 		}
 	}
 	j->state = JOB_DEAD;
@@ -1028,7 +1031,8 @@ runner_local_kill_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct runner_local_job *j = arg;
 
-	log_warn("game ignored SIGTERM, sending SIGKILL", "pid=%ld", (long)j->pid);
+	log_warn("game ignored SIGTERM, sending SIGKILL", "task=%s attempt=%d pid=%ld",
+	    log_q(j->task_id), j->attempt, (long)j->pid);
 	kill(-j->pid, SIGKILL);
 	if (j->gamefd >= 0)
 		pidfd_send_signal(j->gamefd, SIGKILL, NULL, 0);
@@ -1063,7 +1067,8 @@ runner_local_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct runner_local_job *j = arg;
 
-	log_warn("game past its deadline, stopping it", "pid=%ld", (long)j->pid);
+	log_warn("game past its deadline, stopping it", "task=%s attempt=%d pid=%ld",
+	    log_q(j->task_id), j->attempt, (long)j->pid);
 	runner_local_stop(j, RUNNER_TIMEOUT);
 }
 
@@ -1143,7 +1148,7 @@ runner_local_reap_previous(const char *state_dir)
 			if (util_parse_int(buf, 2, INT32_MAX, &pgid) == 0 &&
 			    runner_local_kill_leftover(dir, (pid_t)pgid))
 				log_warn("stopped a game left running by a previous gateway",
-				    "dir=%s pgid=%lld", dir, pgid);
+				    "dir=%s pgid=%lld", log_q(dir), pgid);
 			free(buf);
 			unlink(pidfile);
 		}
@@ -1175,8 +1180,8 @@ runner_local_exec_cb(evutil_socket_t fd, short what, void *arg)
 		j->abandoned = 1;
 		return;
 	}
-	log_info("game started", "task=%s pid=%ld timeout_s=%ld", j->task_id, (long)j->pid,
-	    j->timeout_s);
+	log_info("game started", "task=%s attempt=%d pid=%ld timeout_s=%ld", log_q(j->task_id),
+	    j->attempt, (long)j->pid, j->timeout_s);
 	j->started_cb(&j->gen, j->arg);
 }
 
@@ -1263,6 +1268,7 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 	j->done_cb = done;
 	j->arg = arg;
 	j->task_id = xstrdup(req->task_id);
+	j->attempt = req->attempt;
 	LIST_INSERT_HEAD(&r->jobs, j, entry);
 	r->njobs++;
 	memset(&o, 0, sizeof o);
@@ -1304,7 +1310,8 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 
 fail:
 	runner_local_launch_free(l);
-	log_error("cannot start the game", "task=%s error=%s", req->task_id, log_q(why));
+	log_error("cannot start the game", "task=%s attempt=%d error=%s", log_q(req->task_id),
+	    req->attempt, log_q(why));
 	o.message = why;
 	j->state = JOB_DEAD;
 	runner_local_job_end(j, &o);
@@ -1508,7 +1515,7 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 		user = (pw = getpwuid(geteuid())) != NULL ? pw->pw_name : "?";
 	if (r->bwrap)
 		log_info("games run sandboxed", "sandbox=bwrap user=%s bwrap=%s launch_ms=%lld",
-		    log_q(user), r->bwrap_path, ms);
+		    log_q(user), log_q(r->bwrap_path), ms);
 	else
 		log_warn("runner.sandbox = none: games run without a sandbox and can read what "
 		    "their user can", "user=%s", log_q(user));

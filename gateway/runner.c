@@ -70,6 +70,14 @@ runner_pod_by_uid(struct runner *r, const char *uid, struct runner_pod_ref *ref)
 }
 
 void
+runner_stats(struct runner *r, struct runner_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	if (r != NULL && r->ops->stats != NULL)
+		r->ops->stats(r, st);
+}
+
+void
 runner_free(struct runner *r)
 {
 	if (r != NULL)

@@ -49,6 +49,7 @@ struct storage {
 	long long max_download;
 	long long retries;
 	uint64_t bytes_in, bytes_out, nretries;
+	uint64_t failures[2][STORAGE_NRESULTS];	/* [upload][result]: transfers that failed */
 	unsigned long nfiles;	/* file:// uploads: unique temporary names */
 	struct storage_s3_conf s3;
 };

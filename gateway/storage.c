@@ -85,6 +85,20 @@ storage_stats(const struct storage *s, uint64_t *in, uint64_t *out, uint64_t *re
 	*retries = s->nretries;
 }
 
+uint64_t
+storage_failures(const struct storage *s, int upload, enum storage_result r)
+{
+	return s->failures[upload != 0][r];
+}
+
+const char *
+storage_result_name(enum storage_result r)
+{
+	static const char *names[] = { "ok", "permanent", "transient", "local", "timeout" };
+
+	return (size_t)r < nitems(names) ? names[r] : "unknown";
+}
+
 /* Is path (resolved as far as it exists) below the file root? */
 static int
 storage_below_root(const struct storage *s, const char *path)
@@ -244,6 +258,8 @@ storage_finish(struct storage_xfer *x, enum storage_result r, const char *error)
 	void *arg = x->arg;
 
 	x->cb = NULL;
+	if (r != STORAGE_OK)
+		x->s->failures[x->put != 0][r]++;
 	cb(x, r, error, arg);
 	storage_cancel(x);
 }

@@ -90,8 +90,8 @@ task_set_state(struct task *t, enum task_state s)
 	}
 	t->state = s;
 	t->ts[s] = now;
-	log_debug("task state", "task=%s attempt=%d state=%s", t->spec->task_id,
-	    t->spec->attempt, proto_state_name(s));
+	log_debug("task state", "task=%s attempt=%d state=%s", log_q(t->spec->task_id),
+	    t->spec->attempt, log_q(proto_state_name(s)));
 	if (gw->control != NULL)
 		control_publish(gw->control, PROTO_EVENT_TASK, views_task(t));
 }
@@ -386,8 +386,9 @@ task_recover(struct task *t)
 
 	if (outcome_read(t->dir, &o, &cause) != 0) {
 		if (cause != NULL)
-			log_warn("an earlier outcome cannot be used: the game runs again", "task=%s "
-			    "error=%s", t->spec->task_id, log_q(cause));
+			log_warn("an earlier outcome cannot be used: the game runs again",
+			    "task=%s attempt=%d error=%s", log_q(t->spec->task_id), t->spec->attempt,
+			    log_q(cause));
 		free(cause);
 		return 0;
 	}
@@ -413,8 +414,8 @@ task_recover(struct task *t)
 	free(why);
 	if (!ok) {
 		log_info("an earlier outcome does not apply to this delivery: the game runs",
-		    "task=%s attempt=%d outcome_attempt=%d outcome_instance=%s", t->spec->task_id,
-		    t->spec->attempt, o.attempt, log_q(o.instance));
+		    "task=%s attempt=%d outcome_attempt=%d outcome_instance=%s",
+		    log_q(t->spec->task_id), t->spec->attempt, o.attempt, log_q(o.instance));
 		outcome_clear(&o);
 		return 0;
 	}
@@ -436,8 +437,8 @@ task_recover(struct task *t)
 	    "had not been committed)";
 	gw->recovered_total++;
 	log_info("finished game found on disk: uploading its outputs, not running it again",
-	    "task=%s attempt=%d status=%s finished_ms=%" PRId64, t->spec->task_id, o.attempt,
-	    proto_status_name(o.status), o.finished_ms);
+	    "task=%s attempt=%d status=%s finished_ms=%" PRId64, log_q(t->spec->task_id),
+	    o.attempt, log_q(proto_status_name(o.status)), o.finished_ms);
 	outcome_clear(&o);
 	task_collect(t);
 	return 1;
@@ -462,7 +463,8 @@ task_outcome_save(struct task *t)
 	o.finished_ms = t->finished_ms;
 	if (outcome_write(t->dir, &o, &cause) != 0) {
 		log_warn("cannot record the game's outcome: after a restart it would run again",
-		    "task=%s error=%s", t->spec->task_id, log_q(cause));
+		    "task=%s attempt=%d error=%s", log_q(t->spec->task_id), t->spec->attempt,
+		    log_q(cause));
 		free(cause);
 	}
 }
@@ -542,8 +544,9 @@ task_fetch_remove(struct task *t)
 	if ((fd = taskdir_open(t->dir, &cause)) >= 0) {
 		xasprintf(&rel, "input/%s", t->fetch_name);
 		if (unlinkat(fd, rel, 0) != 0 && errno != ENOENT)
-			log_warn("cannot remove a partial download", "task=%s file=%s error=%s",
-			    t->spec->task_id, log_q(rel), log_q(strerror(errno)));
+			log_warn("cannot remove a partial download",
+			    "task=%s attempt=%d file=%s error=%s", log_q(t->spec->task_id),
+			    t->spec->attempt, log_q(rel), log_q(strerror(errno)));
 		free(rel);
 		close(fd);
 	} else
@@ -659,8 +662,8 @@ task_run_started(struct runner_job *job, void *arg)
 static void
 task_refuse(struct task *t, const char *name, char *reason)
 {
-	log_warn("artifact refused", "task=%s attempt=%d name=%s reason=%s", t->spec->task_id,
-	    t->spec->attempt, log_q(name), log_q(reason));
+	log_warn("artifact refused", "task=%s attempt=%d name=%s reason=%s",
+	    log_q(t->spec->task_id), t->spec->attempt, log_q(name), log_q(reason));
 	if (t->nrefused == TASK_MAX_REFUSED) {
 		free(reason);
 		return;
@@ -716,7 +719,8 @@ task_add_artifact(struct task *t, int outfd, const char *name, const char *ctype
 			return -1;
 		}
 		log_info("log.txt cut to its head and tail (storage.max_log_bytes)",
-		    "task=%s bytes=%jd kept=%jd", t->spec->task_id, (intmax_t)size, (intmax_t)capped);
+		    "task=%s attempt=%d bytes=%jd kept=%jd", log_q(t->spec->task_id),
+		    t->spec->attempt, (intmax_t)size, (intmax_t)capped);
 		close(fd);
 		fd = cfd;
 		size = capped;
@@ -762,8 +766,8 @@ task_collect(struct task *t)
 
 	task_set_state(t, TASK_COLLECTING);
 	if ((taskfd = taskdir_open(t->dir, &cause)) < 0) {
-		log_warn("task folder gone, nothing to upload", "task=%s error=%s",
-		    t->spec->task_id, log_q(cause));
+		log_warn("task folder gone, nothing to upload", "task=%s attempt=%d error=%s",
+		    log_q(t->spec->task_id), t->spec->attempt, log_q(cause));
 		free(cause);
 	} else {
 		outfd = taskdir_open_sub(taskfd, "output", &why);
@@ -783,13 +787,14 @@ task_collect(struct task *t)
 				if (t->game_result == NULL || !cJSON_IsObject(t->game_result)) {
 					cJSON_Delete(t->game_result);
 					t->game_result = NULL;
-					log_warn("result.json is not a JSON object", "task=%s",
-					    t->spec->task_id);
+					log_warn("result.json is not a JSON object",
+					    "task=%s attempt=%d", log_q(t->spec->task_id),
+					    t->spec->attempt);
 				}
 				free(buf);
 			} else {
-				log_warn("cannot read result.json", "task=%s error=%s",
-				    t->spec->task_id, log_q(cause));
+				log_warn("cannot read result.json", "task=%s attempt=%d error=%s",
+				    log_q(t->spec->task_id), t->spec->attempt, log_q(cause));
 				free(cause);
 			}
 		}
@@ -875,7 +880,7 @@ task_retry_attempt(struct task *t, const char *why)
 	if (t->cancel_requested || t->spec->attempt - t->first_attempt + 1 >= max)
 		return 0;
 	log_warn("infra failure, running the next attempt", "task=%s attempt=%d next=%d error=%s",
-	    t->spec->task_id, t->spec->attempt, t->spec->attempt + 1, log_q(why));
+	    log_q(t->spec->task_id), t->spec->attempt, t->spec->attempt + 1, log_q(why));
 	t->spec->attempt++;
 	if (runner_uses_claims(gw->runner) && task_claim_attempt(t, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
@@ -994,7 +999,8 @@ task_keep_outputs(struct task *t)
 	if (cause != NULL) {
 		/* Left where it is: no longer the history's to remove either. */
 		log_warn("cannot move the outputs to kept/; they stay in the task folder",
-		    "task=%s error=%s", t->spec->task_id, log_q(cause));
+		    "task=%s attempt=%d error=%s", log_q(t->spec->task_id), t->spec->attempt,
+		    log_q(cause));
 		free(cause);
 		free(path);
 	} else {
@@ -1010,7 +1016,7 @@ task_keep_outputs(struct task *t)
 	t->dir_gone = 1;
 	gw->kept_total++;
 	log_warn("outputs not uploaded: kept on disk", "task=%s attempt=%d dir=%s",
-	    t->spec->task_id, t->spec->attempt, log_q(t->dir));
+	    log_q(t->spec->task_id), t->spec->attempt, log_q(t->dir));
 }
 
 /* An upload failed for good: the result says why and where the outputs are kept. */
@@ -1052,7 +1058,7 @@ task_upload_park(struct task *t, const char *why)
 	if (t->upload_wait_ms == 0) {
 		t->upload_wait_ms = util_now_ms();
 		log_info("uploads wait for storage", "task=%s attempt=%d error=%s deadline_in_s=%"
-		    PRId64, t->spec->task_id, t->spec->attempt, log_q(t->upload_error),
+		    PRId64, log_q(t->spec->task_id), t->spec->attempt, log_q(t->upload_error),
 		    (t->upload_deadline_ms - t->upload_wait_ms) / 1000);
 	}
 	uploads_forget(t);
@@ -1245,9 +1251,11 @@ task_dead_letter(struct gw *gw, int32_t partition, int64_t offset, const void *b
 {
 	char *rec;
 
-	log_warn("task dead-lettered", "partition=%d offset=%" PRId64 " reason=%s task=%s",
-	    (int)partition, offset, proto_dlq_reason_name(reason), task_id != NULL ? task_id : "-");
+	log_warn("task dead-lettered", "partition=%d offset=%" PRId64 " reason=%s task=%s "
+	    "attempt=%s detail=%s", (int)partition, offset, log_q(proto_dlq_reason_name(reason)),
+	    log_q(task_id != NULL ? task_id : "-"), log_q("-"), log_q(detail));
 	gw->dlq_total++;
+	gw->dlq_reasons[reason]++;
 	rec = proto_dlq_encode(reason, detail, task_id, gw->tasks_topic, partition, offset, buf,
 	    len, util_now_ms());
 	outbox_queue(gw->outbox, COMMIT_DLQ, gw->dlq_topic, task_id, rec, partition, offset, NULL);
@@ -1284,8 +1292,9 @@ task_on_message(int32_t partition, int64_t offset, const void *buf, size_t len, 
 		if (t->partition != partition || t->offset != offset)
 			continue;
 		log_info("task delivered again after a rebalance while its result is on its way",
-		    "task=%s partition=%d offset=%" PRId64 " state=%s", t->spec->task_id,
-		    (int)partition, offset, proto_state_name(t->state));
+		    "task=%s attempt=%d partition=%d offset=%" PRId64 " state=%s",
+		    log_q(t->spec->task_id), t->spec->attempt, (int)partition, offset,
+		    log_q(proto_state_name(t->state)));
 		if (t->state == TASK_REPORTING && t->epoch == gw->epoch)
 			ledger_done(gw->ledger, partition, offset);
 		else if (t->state == TASK_REPORTING && t->redelivery == NULL) {
@@ -1335,7 +1344,7 @@ task_receive(struct gw *gw, int32_t partition, int64_t offset, const void *buf, 
 	gw->nactive++;
 	task_set_state(t, TASK_RECEIVED);
 	log_info("task received", "task=%s attempt=%d game=%s partition=%d offset=%" PRId64,
-	    spec->task_id, spec->attempt, spec->game, (int)partition, offset);
+	    log_q(spec->task_id), spec->attempt, log_q(spec->game), (int)partition, offset);
 	if (task_running_count(gw) > gw->max_inflight || gw->draining) {
 		t->waiting = 1;
 		gw->nwaiting++;
@@ -1362,8 +1371,8 @@ task_revoke_partition(struct gw *gw, int32_t partition)
 		if (t->partition != partition || t->state == TASK_REPORTING)
 			continue;
 		log_warn("partition revoked, task abandoned to its new owner",
-		    "task=%s partition=%d offset=%" PRId64, t->spec->task_id, (int)partition,
-		    t->offset);
+		    "task=%s attempt=%d partition=%d offset=%" PRId64, log_q(t->spec->task_id),
+		    t->spec->attempt, (int)partition, t->offset);
 		task_unlink_active(t);
 		task_free(t);
 	}
@@ -1384,7 +1393,8 @@ task_cancel(struct gw *gw, const char *id, char **cause)
 		xasprintf(cause, "task %s is already %s", id, proto_state_name(t->state));
 		return -1;
 	}
-	log_info("task cancel requested", "task=%s state=%s", id, proto_state_name(t->state));
+	log_info("task cancel requested", "task=%s attempt=%d state=%s", log_q(id),
+	    t->spec->attempt, log_q(proto_state_name(t->state)));
 	t->cancel_requested = 1;
 	if (t->waiting) {
 		t->waiting = 0;
@@ -1405,19 +1415,30 @@ task_cancel(struct gw *gw, const char *id, char **cause)
 	return 0;
 }
 
-int
-task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
+/* The newest task of that id that ran attempt (as its last one), or NULL. */
+static struct task *
+task_find_attempt(struct gw *gw, const char *id, int attempt)
 {
-	struct task *t = task_find(gw, id);
+	struct task *t;
+
+	TAILQ_FOREACH(t, &gw->active, entry)
+		if (strcmp(t->spec->task_id, id) == 0 && t->spec->attempt == attempt)
+			return t;
+	TAILQ_FOREACH_REVERSE(t, &gw->history, task_list, entry)
+		if (strcmp(t->spec->task_id, id) == 0 && t->spec->attempt == attempt)
+			return t;
+	return NULL;
+}
+
+int
+task_requeue(struct gw *gw, const char *id, int want, int *attempt, int *already, char **cause)
+{
+	struct task *t = task_find(gw, id), *o;
 	char *msg;
 
+	*already = 0;
 	if (t == NULL) {
 		xasprintf(cause, "no task %s known to this gateway", id);
-		return -1;
-	}
-	if (t->state != TASK_DONE && t->state != TASK_FAILED) {
-		xasprintf(cause, "task %s is %s; cancel it first or wait for its result", id,
-		    proto_state_name(t->state));
 		return -1;
 	}
 	if (gw->draining) {
@@ -1427,16 +1448,33 @@ task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
 	/*
 	 * Once per attempt: a second requeue before the new attempt arrives
 	 * (two operators, a retried paiactl) answers the attempt already
-	 * sent instead of sending a duplicate that would be dead-lettered.
+	 * sent instead of sending a duplicate that would be dead-lettered;
+	 * asked by attempt, the answer holds whatever came since.
 	 */
-	if (t->requeued_as > 0) {
-		*attempt = t->requeued_as;
-		log_info("task requeued already", "task=%s attempt=%d", id, *attempt);
+	o = want > 0 ? task_find_attempt(gw, id, want) : t;
+	if (o != NULL && o->requeued_as > 0) {
+		*attempt = o->requeued_as;
+		*already = 1;
+		log_info("task requeued already", "task=%s attempt=%d", log_q(id), *attempt);
 		return 0;
+	}
+	if (want > 0 && want != t->spec->attempt) {
+		if (want > t->spec->attempt)
+			xasprintf(cause, "task %s has no attempt %d (its latest is %d)", id, want,
+			    t->spec->attempt);
+		else
+			xasprintf(cause, "attempt %d of task %s is not its latest (attempt %d is)", want,
+			    id, t->spec->attempt);
+		return -1;
+	}
+	if (t->state != TASK_DONE && t->state != TASK_FAILED) {
+		xasprintf(cause, "task %s is %s; cancel it first or wait for its result", id,
+		    proto_state_name(t->state));
+		return -1;
 	}
 	msg = proto_task_requeue(t->spec);
 	*attempt = t->requeued_as = t->spec->attempt + 1;
-	log_info("task requeued", "task=%s attempt=%d", id, *attempt);
+	log_info("task requeued", "task=%s attempt=%d", log_q(id), *attempt);
 	outbox_queue(gw->outbox, COMMIT_REQUEUE, gw->tasks_topic, id, msg, -1, -1, NULL);
 	return 0;
 }
@@ -1461,7 +1499,7 @@ task_on_assigned(const struct intake_assignment *as, size_t n, void *arg)
 		}
 		health_assigned(gw->health, as[i].partition, as[i].committed);
 		log_info("partition assigned", "topic=%s partition=%d committed=%" PRId64
-		    " resume_after=%" PRId64, gw->tasks_topic, (int)as[i].partition,
+		    " resume_after=%" PRId64, log_q(gw->tasks_topic), (int)as[i].partition,
 		    as[i].committed, ledger_next(gw->ledger, as[i].partition));
 	}
 }
@@ -1543,6 +1581,9 @@ task_reported(struct task *t)
 {
 	struct gw *gw = t->gw;
 	cJSON *v;
+	enum error_class eclass;
+	const char *error;
+	int has_error;
 
 	TAILQ_REMOVE(&gw->active, t, entry);
 	gw->nactive--;
@@ -1550,9 +1591,21 @@ task_reported(struct task *t)
 	gw->totals[t->status]++;
 	task_set_state(t, t->status == RESULT_SUCCEEDED ? TASK_DONE : TASK_FAILED);
 	task_release_claims(t);
-	log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
-	    t->spec->task_id, t->spec->attempt, proto_status_name(t->status),
-	    t->ts[t->state] - t->ts[TASK_RECEIVED]);
+	task_error_view(t, &has_error, &eclass, &error);
+	if (has_error)
+		gw->error_classes[eclass]++;
+	/* How it ended, and why when not well: an incident starts from this line. */
+	if (has_error)
+		log_msg(t->status == RESULT_ERROR ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+		    "task reported", "task=%s attempt=%d status=%s error_class=%s error=%s "
+		    "duration_ms=%" PRId64, log_q(t->spec->task_id), t->spec->attempt,
+		    log_q(proto_status_name(t->status)), log_q(proto_class_name(eclass) != NULL ?
+		    proto_class_name(eclass) : "none"), log_q(error),
+		    t->ts[t->state] - t->ts[TASK_RECEIVED]);
+	else
+		log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
+		    log_q(t->spec->task_id), t->spec->attempt, log_q(proto_status_name(t->status)),
+		    t->ts[t->state] - t->ts[TASK_RECEIVED]);
 	if (t->redelivery != NULL) {
 		ledger_done(gw->ledger, t->redelivery->partition, t->redelivery->offset);
 		free(t->redelivery->buf);
@@ -1579,8 +1632,8 @@ task_dropped(struct task *t)
 	/* Its claim stays: whoever runs it again runs the next attempt. */
 	log_warn("task result dropped: its partition was given up before it committed; its new "
 	    "owner runs it", "task=%s attempt=%d partition=%d offset=%" PRId64 " again_here=%s",
-	    t->spec->task_id, t->spec->attempt, (int)t->partition, t->offset,
-	    rd != NULL ? "yes" : "no");
+	    log_q(t->spec->task_id), t->spec->attempt, (int)t->partition, t->offset,
+	    log_q(rd != NULL ? "yes" : "no"));
 	t->redelivery = NULL;
 	task_free(t);
 	if (rd != NULL) {
@@ -1619,8 +1672,8 @@ task_drain_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (t->state == TASK_REPORTING)
 			continue;
 		log_warn("grace period over, task abandoned (it will run again after restart, or "
-		    "upload what it left)", "task=%s state=%s", t->spec->task_id,
-		    proto_state_name(t->state));
+		    "upload what it left)", "task=%s attempt=%d state=%s", log_q(t->spec->task_id),
+		    t->spec->attempt, log_q(proto_state_name(t->state)));
 		task_unlink_active(t);
 		task_free(t);
 	}

@@ -287,11 +287,12 @@ tunnel_event_cb(struct vpn *vpn, enum vpn_event ev, void *arg)
 		t->down_since_ms = util_now_ms();
 		why = tunnel_reason(v);
 		log_warn("the tunnel to the cloud is down: uploads wait for it", "state=%s reason=%s "
-		    "intake=%s", v->state_name, log_q(why), t->pause_intake ? "paused" : "goes on");
+		    "intake=%s", log_q(v->state_name), log_q(why),
+		    log_q(t->pause_intake ? "paused" : "goes on"));
 		free(why);
 	} else if (!was && t->healthy)
 		log_info("the tunnel to the cloud is up", "down_s=%" PRId64 " tun_ip=%s",
-		    (util_now_ms() - t->down_since_ms) / 1000, v->tun_ip);
+		    (util_now_ms() - t->down_since_ms) / 1000, log_q(v->tun_ip));
 	vpn_view_free(v);
 	if (was != t->healthy) {
 		if (t->pause_intake)
@@ -340,7 +341,7 @@ tunnel_start(struct gw *gw, char **cause)
 		return NULL;
 	}
 	log_info("vpn supervisor started", "mode=%s socket=%s pause_intake_when_down=%d "
-	    "unhealthy_after_s=%lld", o.mode == VPN_MODE_ATTACH ? "attach" : "spawn",
+	    "unhealthy_after_s=%lld", log_q(o.mode == VPN_MODE_ATTACH ? "attach" : "spawn"),
 	    log_q(sock), t->pause_intake, t->unhealthy_after_s);
 	free(sock);
 	return t;

@@ -181,8 +181,9 @@ uploads_probe_cb(evutil_socket_t fd, short what, void *arg)
 		uploads_dest_free(d);
 		return;
 	}
-	log_info("storage still away: trying one waiting upload", "origin=%s task=%s waiting=%zu "
-	    "down_s=%" PRId64, log_q(d->origin), probe->spec->task_id, n, (now - d->down_ms) / 1000);
+	log_info("storage still away: trying one waiting upload", "origin=%s task=%s attempt=%d "
+	    "waiting=%zu down_s=%" PRId64, log_q(d->origin), log_q(probe->spec->task_id),
+	    probe->spec->attempt, n, (now - d->down_ms) / 1000);
 	d->probe = probe;
 	task_upload_resume(probe);
 }

@@ -195,6 +195,67 @@ views_status(struct gw *gw)
 	return s;
 }
 
+/*
+ * LAG: the partitions this gateway owns as health.c judges them. Its
+ * committed offsets are its own commits, so their age is 0; the log end
+ * is as old as the lag thread's last answer for it.
+ */
+cJSON *
+views_lag(struct gw *gw, cJSON *obj)
+{
+	struct proto_lag l;
+	struct proto_lag_view *pv;
+	struct proto_lag_owner owner = { gw->instance, NULL, NULL, NULL };
+	struct proto_lag_sample *samples;
+	struct health_view *v;
+	int64_t now = util_now_ms();
+	char *why = NULL;
+	size_t i, n, hist;
+
+	memset(&l, 0, sizeof l);
+	n = health_partitions(gw->health, &v);
+	pv = xcalloc(n + 1, sizeof *pv);
+	hist = (size_t)config_get_int(gw->conf, "health", "history");
+	samples = xcalloc(n * hist + 1, sizeof *samples);
+	for (i = 0; i < n; i++) {
+		pv[i].history = samples + i * hist;
+		pv[i].nhistory = gw->health == NULL ? 0 :
+		    health_history(gw->health, v[i].partition, samples + i * hist, hist);
+		pv[i].partition = v[i].partition;
+		pv[i].committed = v[i].committed;
+		pv[i].committed_age_s = 0;
+		pv[i].log_end = v[i].end;
+		pv[i].log_end_age_s = v[i].end_ms > 0 ?
+		    (double)(now > v[i].end_ms ? now - v[i].end_ms : 0) / 1000.0 : -1;
+		pv[i].lag = v[i].lag;
+		pv[i].lag_s = v[i].lag < 0 ? -1 : (double)v[i].lag_ms / 1000.0;
+		pv[i].owner = &owner;
+		pv[i].status = v[i].status;
+		pv[i].healthy = v[i].healthy;
+		pv[i].bad_checks = v[i].bad;
+		pv[i].why = v[i].why;
+		pv[i].error = v[i].query_error;
+	}
+	l.source = "gateway";
+	l.group = gw->group_id;
+	l.topic = gw->tasks_topic;
+	l.instance = gw->instance;
+	l.time_ms = now;
+	l.healthy = gw->health == NULL || health_ok(gw->health, &why);
+	l.why = why;
+	l.partitions = pv;
+	l.npartitions = n;
+	if (obj == NULL)
+		obj = proto_lag_encode(&l);
+	else
+		proto_lag_encode_into(obj, &l);
+	free(why);
+	free(samples);
+	free(pv);
+	free(v);
+	return obj;
+}
+
 /* ---- the control socket's operations (arg: the struct gw) ---- */
 
 static cJSON *
@@ -246,22 +307,18 @@ views_ops_cancel(const char *id, char **cause, void *arg)
 }
 
 static int
-views_ops_requeue(const char *id, int *attempt, char **cause, void *arg)
+views_ops_requeue(const char *id, int want, int *attempt, int *already, char **cause,
+    void *arg)
 {
-	return task_requeue(arg, id, attempt, cause);
+	return task_requeue(arg, id, want, attempt, already, cause);
 }
 
 static void
 views_ops_lag(cJSON *r, int check, void *arg)
 {
 	struct gw *gw = arg;
-	char *why = NULL;
 
-	cJSON_AddItemToObject(r, "partitions", health_json(gw->health));
-	cJSON_AddBoolToObject(r, "healthy", gw->health == NULL || health_ok(gw->health, &why));
-	if (why != NULL)
-		cJSON_AddStringToObject(r, "why", why);
-	free(why);
+	views_lag(gw, r);
 	if (check)
 		health_poke(gw->health);
 }

@@ -441,8 +441,8 @@ client_finish(struct k8s_req *r, enum k8s_error err, long http, const char *msg)
 		resp.body_len = r->resp.len;
 	}
 	log_debug("kubernetes API request done", "method=%s path=%s http=%ld error=%s retries=%u",
-	    client_method_name(r->method), log_q(r->path), http, k8s_error_name(resp.error),
-	    r->attempt);
+	    log_q(client_method_name(r->method)), log_q(r->path), http,
+	    log_q(k8s_error_name(resp.error)), r->attempt);
 	r->in_cb++;
 	r->done(&resp, r->arg);
 	r->in_cb--;
@@ -465,7 +465,7 @@ client_retry(struct k8s_req *r, long http, const char *why, uint32_t ms)
 	r->attempt++;
 	r->c->st.retries++;
 	log_info("kubernetes API request failed, retrying", "method=%s path=%s http=%ld error=%s "
-	    "attempt=%u retry_in_ms=%u", client_method_name(r->method), log_q(r->path), http,
+	    "attempt=%u retry_in_ms=%u", log_q(client_method_name(r->method)), log_q(r->path), http,
 	    log_q(why), r->attempt, ms);
 	r->state = REQ_BACKOFF;
 	if (r->timer == NULL)

@@ -181,7 +181,7 @@ inf_backoff(struct k8s_informer *inf, enum inf_next next, const char *verb,
 		ms = (uint32_t)(resp->retry_after_s > 300 ? 300 : resp->retry_after_s) * 1000;
 	inf->st.errors++;
 	log_warn("informer: failed, retrying", "kind=%s verb=%s error=%s retry_in_ms=%u",
-	    inf->o.kind->name, verb, log_q(why), ms);
+	    log_q(inf->o.kind->name), log_q(verb), log_q(why), ms);
 	inf_schedule(inf, next, ms);
 }
 
@@ -201,7 +201,7 @@ inf_refused(struct k8s_informer *inf, const char *verb, const struct k8s_respons
 	}
 	inf->state = INF_STOPPED;
 	log_error("informer: refused by the API server, stopped", "kind=%s verb=%s http=%ld "
-	    "reason=%s error=%s", inf->o.kind->name, verb, resp->http_code,
+	    "reason=%s error=%s", log_q(inf->o.kind->name), log_q(verb), resp->http_code,
 	    log_q(resp->status.reason), log_q(resp->status.message));
 	if (inf->o.h.fatal != NULL)
 		inf->o.h.fatal(verb, &resp->status, inf->o.arg);
@@ -271,7 +271,7 @@ inf_list_decode(struct k8s_informer *inf, const char *body, size_t len, char **c
 				obj = inf->o.kind->extract(item, (size_t)(p - item), inf->o.kind_arg, &err);
 				if (obj == NULL) {
 					log_error("informer: list item skipped", "kind=%s error=%s",
-					    inf->o.kind->name, log_q(err));
+					    log_q(inf->o.kind->name), log_q(err));
 					free(err);
 					err = NULL;
 					continue;
@@ -357,7 +357,7 @@ inf_list_apply(struct k8s_informer *inf)
 	inf->synced = 1;
 	inf->st.lists++;
 	log_info("informer: listed", "kind=%s objects=%zu resource_version=%s",
-	    inf->o.kind->name, inf->count, log_q(inf->rv != NULL ? inf->rv : ""));
+	    log_q(inf->o.kind->name), inf->count, log_q(inf->rv != NULL ? inf->rv : ""));
 	if (inf->o.h.synced != NULL)
 		inf->o.h.synced(inf->o.arg);
 }
@@ -495,7 +495,7 @@ inf_event(const struct k8s_watch_event *ev, void *arg)
 	}
 	if ((obj = inf->o.kind->extract(ev->object, ev->object_len, inf->o.kind_arg, &err)) == NULL) {
 		log_error("informer: watch event skipped", "kind=%s type=%s error=%s",
-		    inf->o.kind->name, k8s_event_type_name(ev->type), log_q(err));
+		    log_q(inf->o.kind->name), log_q(k8s_event_type_name(ev->type)), log_q(err));
 		free(err);
 		return 0;
 	}
@@ -564,7 +564,7 @@ inf_watch_done1(struct k8s_informer *inf, const struct k8s_response *resp)
 	lasted = inf->watch_events > 0 || util_mono_ms() - inf->watch_started_ms >= 1000;
 	if (inf->action == INF_ACT_RELIST) {
 		log_info("informer: resourceVersion expired, relisting", "kind=%s error=%s",
-		    inf->o.kind->name, log_q(inf->action_why));
+		    log_q(inf->o.kind->name), log_q(inf->action_why));
 		inf_schedule(inf, INF_NEXT_LIST, 0);
 		return;
 	}
@@ -574,7 +574,7 @@ inf_watch_done1(struct k8s_informer *inf, const struct k8s_response *resp)
 	}
 	if (resp->error == K8S_ERR_GONE) {
 		log_info("informer: resourceVersion expired, relisting", "kind=%s error=%s",
-		    inf->o.kind->name, log_q(resp->status.message));
+		    log_q(inf->o.kind->name), log_q(resp->status.message));
 		inf_schedule(inf, INF_NEXT_LIST, 0);
 		return;
 	}
@@ -593,7 +593,7 @@ inf_watch_done1(struct k8s_informer *inf, const struct k8s_response *resp)
 	}
 	/* The server ended the watch (timeoutSeconds): go on from where we are. */
 	log_debug("informer: watch ended, re-watching", "kind=%s events=%llu resource_version=%s",
-	    inf->o.kind->name, (unsigned long long)inf->watch_events, log_q(inf->rv));
+	    log_q(inf->o.kind->name), (unsigned long long)inf->watch_events, log_q(inf->rv));
 	if (lasted) {
 		backoff_reset(&inf->bo);
 		inf_schedule(inf, INF_NEXT_WATCH, 0);

@@ -25,40 +25,20 @@
 #define PAIACTL_LAG_MS 5000		/* each of the five questions to the broker */
 #define PAIACTL_LAG_GROUP "paia-gateway"	/* the gateway's default kafka.group.id */
 
-/* Seconds between two epoch-ms times, as a JSON number, or null when then < 0. */
-static void
-paiactl_lag_age(cJSON *o, const char *name, int64_t then, int64_t now)
+/* Seconds between two epoch-ms times, or -1 (null) when then < 0. */
+static double
+paiactl_lag_age(int64_t then, int64_t now)
 {
-	if (then < 0)
-		cJSON_AddNullToObject(o, name);
-	else
-		cJSON_AddNumberToObject(o, name, (double)(now > then ? now - then : 0) / 1000.0);
-}
-
-static cJSON *
-paiactl_lag_owner(const struct client_lag_owner *ow)
-{
-	cJSON *o;
-
-	if (ow == NULL)
-		return cJSON_CreateNull();
-	o = cJSON_CreateObject();
-	if (ow->member_id != NULL)
-		cJSON_AddStringToObject(o, "member_id", ow->member_id);
-	if (ow->client_id != NULL)
-		cJSON_AddStringToObject(o, "client_id", ow->client_id);
-	if (ow->host != NULL)
-		cJSON_AddStringToObject(o, "host", ow->host);
-	return o;
+	return then < 0 ? -1 : (double)(now > then ? now - then : 0) / 1000.0;
 }
 
 /* One partition of the broker's view, judged; appends to *why when not OK. */
-static cJSON *
-paiactl_lag_part_json(const struct client_lag *lag, const struct client_lag_part *p,
-    long long max_lag_s, int64_t now, char **why)
+static void
+paiactl_lag_part(const struct client_lag *lag, const struct client_lag_part *p,
+    long long max_lag_s, int64_t now, struct proto_lag_view *v, struct proto_lag_owner *ow,
+    char **why)
 {
-	cJSON *o = cJSON_CreateObject();
-	const char *status = "OK", *st = lag->group_state;
+	const char *st = lag->group_state;
 	int rebalancing = st != NULL && (strcmp(st, "PreparingRebalance") == 0 ||
 	    strcmp(st, "CompletingRebalance") == 0);
 	double lag_s = -1;
@@ -68,95 +48,99 @@ paiactl_lag_part_json(const struct client_lag *lag, const struct client_lag_part
 		lag_s = 0;
 	else if (p->lag > 0 && p->oldest_ts >= 0)
 		lag_s = (double)(now > p->oldest_ts ? now - p->oldest_ts : 0) / 1000.0;
-
+	v->status = HEALTH_OK;
 	if (p->log_end < 0 || p->committed_ms < 0) {
-		status = "ERR";
+		v->status = HEALTH_ERR;
 		xasprintf(&line, "partition %d: cannot be judged: %s", (int)p->partition,
 		    p->error != NULL ? p->error : "not read");
 	} else if (p->lag > 0 && lag->members_known && !rebalancing && p->owner == NULL) {
-		status = "STOP";
+		v->status = HEALTH_STOP;
 		xasprintf(&line, "partition %d: %lld task%s waiting%s%s%s and no member of group "
 		    "%s owns it (no gateway runs them)", (int)p->partition, (long long)p->lag,
 		    p->lag == 1 ? "" : "s", lag_s >= 0 ? " (the oldest for " : "",
 		    lag_s >= 0 ? client_text_duration((int64_t)(lag_s * 1000), dur, sizeof dur) :
 		    "", lag_s >= 0 ? ")" : "", lag->group);
 	} else if (max_lag_s > 0 && lag_s > (double)max_lag_s) {
-		status = "WARN";
+		v->status = HEALTH_WARN;
 		xasprintf(&line, "partition %d: the oldest task waiting is %s old (over "
 		    "--max-lag-s %lld)", (int)p->partition, client_text_duration(
 		    (int64_t)(lag_s * 1000), dur, sizeof dur), max_lag_s);
 	}
-
-	cJSON_AddNumberToObject(o, "partition", p->partition);
-	cJSON_AddNumberToObject(o, "committed", (double)p->committed);
-	paiactl_lag_age(o, "committed_age_s", p->committed_ms, now);
-	cJSON_AddNumberToObject(o, "log_end", (double)p->log_end);
-	paiactl_lag_age(o, "log_end_age_s", p->log_end_ms, now);
-	cJSON_AddNumberToObject(o, "lag", (double)p->lag);
-	cJSON_AddNumberToObject(o, "lag_s", lag_s);
-	cJSON_AddItemToObject(o, "owner", paiactl_lag_owner(p->owner));
-	cJSON_AddStringToObject(o, "status", status);
-	cJSON_AddBoolToObject(o, "healthy", line == NULL);
+	v->partition = p->partition;
+	v->committed = p->committed;
+	v->committed_age_s = paiactl_lag_age(p->committed_ms, now);
+	v->log_end = p->log_end;
+	v->log_end_age_s = paiactl_lag_age(p->log_end_ms, now);
+	v->lag = p->lag;
+	v->lag_s = lag_s;
+	if (p->owner != NULL) {
+		ow->member_id = p->owner->member_id;
+		ow->client_id = p->owner->client_id;
+		ow->host = p->owner->host;
+		v->owner = ow;
+	}
+	v->healthy = line == NULL;
+	v->bad_checks = -1;
+	v->why = line;
+	v->error = p->error;
 	if (line != NULL) {
-		cJSON_AddStringToObject(o, "why", line);
 		xasprintf(&s, "%s%s\n", *why != NULL ? *why : "", line);
 		free(*why);
 		*why = s;
-		free(line);
 	}
-	if (p->error != NULL)
-		cJSON_AddStringToObject(o, "error", p->error);
-	return o;
 }
 
-/* The broker's view as a LAG object (docs/control.md). */
+/* The broker's view as a LAG object (docs/control.md), through proto/. */
 static cJSON *
 paiactl_lag_broker_json(const struct client_lag *lag, long long max_lag_s)
 {
-	cJSON *root = cJSON_CreateObject(), *arr;
+	struct proto_lag l;
+	struct proto_lag_view *pv;
+	struct proto_lag_owner *owners;
 	int64_t now = util_now_ms();
-	char ts[40], *why = NULL;
+	char *why = NULL;
+	cJSON *root;
 	size_t i;
 
-	cJSON_AddNumberToObject(root, "version", 1);
-	cJSON_AddStringToObject(root, "source", "broker");
-	cJSON_AddStringToObject(root, "group", lag->group);
-	cJSON_AddStringToObject(root, "topic", lag->topic);
-	cJSON_AddStringToObject(root, "time", client_text_time_fmt(now, ts, sizeof ts));
-	if (lag->members_known) {
-		cJSON_AddStringToObject(root, "group_state", lag->group_state);
-		cJSON_AddNumberToObject(root, "members", (double)lag->nowners);
-	} else {
-		cJSON_AddNullToObject(root, "group_state");
-		cJSON_AddNullToObject(root, "members");
-		cJSON_AddStringToObject(root, "group_error", lag->group_error);
-	}
-	arr = cJSON_CreateArray();
+	memset(&l, 0, sizeof l);
+	pv = xcalloc(lag->nparts + 1, sizeof *pv);
+	owners = xcalloc(lag->nparts + 1, sizeof *owners);
 	for (i = 0; i < lag->nparts; i++)
-		cJSON_AddItemToArray(arr, paiactl_lag_part_json(lag, &lag->parts[i], max_lag_s,
-		    now, &why));
-	cJSON_AddBoolToObject(root, "healthy", why == NULL);
-	if (why != NULL)
-		cJSON_AddStringToObject(root, "why", why);
-	cJSON_AddItemToObject(root, "partitions", arr);
+		paiactl_lag_part(lag, &lag->parts[i], max_lag_s, now, &pv[i], &owners[i], &why);
+	l.source = "broker";
+	l.group = lag->group;
+	l.topic = lag->topic;
+	l.time_ms = now;
+	l.has_group_state = 1;
+	l.group_state = lag->members_known ? lag->group_state : NULL;
+	l.members = lag->members_known ? (int64_t)lag->nowners : -1;
+	l.group_error = lag->members_known ? NULL : lag->group_error;
+	l.healthy = why == NULL;
+	l.why = why;
+	l.partitions = pv;
+	l.npartitions = lag->nparts;
+	root = proto_lag_encode(&l);
+	for (i = 0; i < lag->nparts; i++)
+		free((char *)pv[i].why);
+	free(pv);
+	free(owners);
 	free(why);
 	return root;
 }
 
-/* OWNER as a cell: "client_id host" (or the member id), "-" for none. */
+/* OWNER as a cell: "instance", "client_id@host" (or the member id), "-" for none. */
 static char *
-paiactl_lag_owner_cell(const cJSON *o)
+paiactl_lag_owner_cell(const struct proto_lag_owner *o)
 {
 	const char *id, *host;
 	char *s, *c;
 
-	if (!cJSON_IsObject(o))
+	if (o == NULL)
 		return xstrdup("-");
-	if ((id = client_json_str(o, "instance")) == NULL &&
-	    (id = client_json_str(o, "client_id")) == NULL &&
-	    (id = client_json_str(o, "member_id")) == NULL)
+	if ((id = o->instance) == NULL && (id = o->client_id) == NULL &&
+	    (id = o->member_id) == NULL)
 		id = "?";
-	if ((host = client_json_str(o, "host")) != NULL && *host == '/')
+	if ((host = o->host) != NULL && *host == '/')
 		host++;
 	xasprintf(&s, "%s%s%s", id, host != NULL ? "@" : "", host != NULL ? host : "");
 	c = client_text_clean(s);
@@ -164,99 +148,88 @@ paiactl_lag_owner_cell(const cJSON *o)
 	return c;
 }
 
-/* A number of seconds as a duration ("-": missing or negative). */
+/* A number of seconds as a duration ("-": not known). */
 static char *
-paiactl_lag_seconds_cell(const cJSON *p, const char *name)
+paiactl_lag_seconds_cell(double v)
 {
-	double v;
 	char dur[32];
 
-	if (client_json_num(p, name, &v) != 0 || v < 0)
-		return xstrdup("-");
-	return xstrdup(client_text_duration((int64_t)(v * 1000), dur, sizeof dur));
+	return xstrdup(v < 0 ? "-" : client_text_duration((int64_t)(v * 1000), dur, sizeof dur));
 }
 
-/* AGE as a cell: the older of a row's two observations. */
+/* A count or offset ("-": not known). */
 static char *
-paiactl_lag_age_cell(const cJSON *p)
+paiactl_lag_int_cell(int64_t v)
 {
-	double a = -1, b = -1;
-	char dur[32];
+	char *s;
 
-	client_json_num(p, "committed_age_s", &a);
-	client_json_num(p, "log_end_age_s", &b);
-	if (b > a)
-		a = b;
-	return xstrdup(a < 0 ? "-" : client_text_duration((int64_t)(a * 1000), dur, sizeof dur));
+	if (v < 0)
+		return xstrdup("-");
+	xasprintf(&s, "%lld", (long long)v);
+	return s;
 }
 
 static void
-paiactl_lag_print(const cJSON *root)
+paiactl_lag_print(const struct proto_lag *l)
 {
 	static const char *const headers[] = {
 		"PARTITION", "COMMITTED", "LOG-END", "LAG", "LAG-S", "OWNER", "STATUS", "HEALTHY",
 		"AGE"
 	};
-	static const char *const keys[] = {
-		"partition", "committed", "log_end", "lag", NULL, NULL, "status", "healthy"
-	};
-	const cJSON *parts = cJSON_GetObjectItemCaseSensitive(root, "partitions"), *p, *j;
-	const char *src = client_json_str(root, "source"), *gerr;
+	const struct proto_lag_view *v;
 	struct paiactl_table t;
-	char *a, *b;
+	char *a;
 	size_t i;
 
-	if (src != NULL && strcmp(src, "broker") == 0) {
-		a = client_text_json(cJSON_GetObjectItemCaseSensitive(root, "group"));
-		b = client_text_json(cJSON_GetObjectItemCaseSensitive(root, "topic"));
-		printf("group %s on topic %s, from the broker", a, b);
+	if (l->source != NULL && strcmp(l->source, "broker") == 0) {
+		a = client_text_clean(l->group != NULL ? l->group : "?");
+		printf("group %s", a);
 		free(a);
-		free(b);
-		if ((gerr = client_json_str(root, "group_error")) != NULL) {
-			a = client_text_clean(gerr);
+		a = client_text_clean(l->topic != NULL ? l->topic : "?");
+		printf(" on topic %s, from the broker", a);
+		free(a);
+		if (l->group_state == NULL) {
+			a = client_text_clean(l->group_error != NULL ? l->group_error : "unknown");
 			printf(" (owners unknown: %s)\n", a);
 			free(a);
 		} else {
-			a = client_text_json(cJSON_GetObjectItemCaseSensitive(root, "group_state"));
-			b = client_text_json(cJSON_GetObjectItemCaseSensitive(root, "members"));
-			printf(": %s, %s member%s\n", a, b, strcmp(b, "1") == 0 ? "" : "s");
+			a = client_text_clean(l->group_state);
+			printf(": %s, %lld member%s\n", a, (long long)l->members,
+			    l->members == 1 ? "" : "s");
 			free(a);
-			free(b);
 		}
 	}
-	if (!cJSON_IsArray(parts) || cJSON_GetArraySize(parts) == 0) {
+	if (l->npartitions == 0) {
 		printf("no partitions assigned\n");
 		return;
 	}
 	paiactl_table_init(&t, nitems(headers), headers);
-	cJSON_ArrayForEach(p, parts) {
-		for (i = 0; i < nitems(keys); i++) {
-			if (i == 4)
-				paiactl_table_add(&t, paiactl_lag_seconds_cell(p, "lag_s"));
-			else if (i == 5)
-				paiactl_table_add(&t, paiactl_lag_owner_cell(
-				    cJSON_GetObjectItemCaseSensitive(p, "owner")));
-			else
-				paiactl_table_add_json(&t, cJSON_GetObjectItemCaseSensitive(p,
-				    keys[i]));
-		}
-		paiactl_table_add(&t, paiactl_lag_age_cell(p));
+	for (i = 0; i < l->npartitions; i++) {
+		v = &l->partitions[i];
+		paiactl_table_add(&t, paiactl_lag_int_cell(v->partition));
+		paiactl_table_add(&t, paiactl_lag_int_cell(v->committed));
+		paiactl_table_add(&t, paiactl_lag_int_cell(v->log_end));
+		paiactl_table_add(&t, paiactl_lag_int_cell(v->lag));
+		paiactl_table_add(&t, paiactl_lag_seconds_cell(v->lag_s));
+		paiactl_table_add(&t, paiactl_lag_owner_cell(v->owner));
+		paiactl_table_add(&t, xstrdup(proto_health_name(v->status)));
+		paiactl_table_add(&t, xstrdup(v->healthy ? "yes" : "no"));
+		/* AGE: the older of the row's two observations. */
+		paiactl_table_add(&t, paiactl_lag_seconds_cell(v->log_end_age_s > v->committed_age_s ?
+		    v->log_end_age_s : v->committed_age_s));
 	}
 	paiactl_table_print(&t, stdout);
 	paiactl_table_free(&t);
-	cJSON_ArrayForEach(p, parts) {
-		if ((j = cJSON_GetObjectItemCaseSensitive(p, "why")) != NULL && cJSON_IsString(j)) {
-			a = client_text_clean(j->valuestring);
+	for (i = 0; i < l->npartitions; i++) {
+		v = &l->partitions[i];
+		if (v->why != NULL) {
+			a = client_text_clean(v->why);
 			printf("%s\n", a);
 			free(a);
 		}
-		/* log_end_error: what gateways before the LAG object sent. */
-		if (((j = cJSON_GetObjectItemCaseSensitive(p, "error")) != NULL ||
-		    (j = cJSON_GetObjectItemCaseSensitive(p, "log_end_error")) != NULL) &&
-		    cJSON_IsString(j)) {
-			a = client_text_clean(j->valuestring);
-			printf("partition %d: %s\n", (int)cJSON_GetNumberValue(
-			    cJSON_GetObjectItemCaseSensitive(p, "partition")), a);
+		if (v->error != NULL) {
+			a = client_text_clean(v->error);
+			printf("partition %d: %s\n", (int)v->partition, a);
 			free(a);
 		}
 	}
@@ -268,23 +241,17 @@ paiactl_lag_print(const cJSON *root)
  * span, the highest and the latest lag.
  */
 static void
-paiactl_lag_history_print(const cJSON *root)
+paiactl_lag_history_print(const struct proto_lag *l)
 {
 	static const char *const bars[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
 	const struct proto_lag_view *v;
-	struct proto_lag l;
-	char *cause = NULL, dur[32];
+	char dur[32];
 	int64_t max, span;
 	size_t i, k;
 
-	if (proto_lag_decode(root, &l, &cause) != 0) {
-		paiactl_err("the lag answer's history: %s", cause);
-		free(cause);
-		return;
-	}
 	printf("\n");
-	for (i = 0; i < l.npartitions; i++) {
-		v = &l.partitions[i];
+	for (i = 0; i < l->npartitions; i++) {
+		v = &l->partitions[i];
 		if (v->nhistory == 0) {
 			printf("partition %d: no history yet\n", (int)v->partition);
 			continue;
@@ -301,7 +268,6 @@ paiactl_lag_history_print(const cJSON *root)
 		    client_text_duration(span, dur, sizeof dur), (intmax_t)max,
 		    (intmax_t)v->history[v->nhistory - 1].lag);
 	}
-	proto_lag_clear(&l);
 }
 
 /* The group to ask the broker about: --group, kafka.group.id of -c, the default. */
@@ -348,6 +314,7 @@ paiactl_cmd_lag(struct paiactl *ctx, const struct paiactl_args *a)
 	int broker = paiactl_arg(a, "group") != NULL || paiactl_arg(a, "broker") != NULL, rc;
 	int history = paiactl_arg(a, "history") != NULL;
 	long long max_lag_s = 0;
+	struct proto_lag lag;
 	char *cause = NULL;
 	cJSON *root;
 
@@ -369,15 +336,20 @@ paiactl_cmd_lag(struct paiactl *ctx, const struct paiactl_args *a)
 	}
 	if (root == NULL)
 		return paiactl_err_cause(cause);
+	if (proto_lag_decode(root, &lag, &cause) != 0) {
+		cJSON_Delete(root);
+		return paiactl_err_cause(cause);
+	}
 	if (paiactl_arg(a, "json") != NULL)
 		paiactl_json_print(root);
 	else {
-		paiactl_lag_print(root);
+		paiactl_lag_print(&lag);
 		if (history)
-			paiactl_lag_history_print(root);
+			paiactl_lag_history_print(&lag);
 	}
 	/* Scripts and probes: 3 says "unhealthy", as opposed to 1 for an error. */
-	rc = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "healthy")) ? 3 : 0;
+	rc = lag.healthy ? 0 : 3;
+	proto_lag_clear(&lag);
 	cJSON_Delete(root);
 	return rc;
 }

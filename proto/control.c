@@ -20,7 +20,7 @@
 
 #include "common.h"
 
-enum { F_ID = 1, F_STATE = 2, F_CHECK = 4, F_FOLLOW = 8, F_AT = 16 };
+enum { F_ID = 1, F_STATE = 2, F_CHECK = 4, F_FOLLOW = 8, F_AT = 16, F_ATTEMPT = 32 };
 
 static const struct proto_cmd_def {
 	const char *name;
@@ -35,8 +35,8 @@ static const struct proto_cmd_def {
 	{ "tasks", PROTO_CMD_TASKS, F_STATE, 0, "state",
 	  "tasks in flight and recent ones, optionally of one state or \"active\"" },
 	{ "task", PROTO_CMD_TASK, F_ID, F_ID, "id", "one task (TASK)" },
-	{ "requeue", PROTO_CMD_REQUEUE, F_ID, F_ID, "id",
-	  "run a finished task again as its next attempt" },
+	{ "requeue", PROTO_CMD_REQUEUE, F_ID | F_ATTEMPT, F_ID, "id, attempt",
+	  "run a finished task again as its next attempt (attempt: only if it is that one)" },
 	{ "cancel", PROTO_CMD_CANCEL, F_ID, F_ID, "id", "stop a task in flight" },
 	{ "lag", PROTO_CMD_LAG, F_CHECK, 0, "check", "lag and health per partition (LAG)" },
 	{ "subscribe", PROTO_CMD_SUBSCRIBE, 0, 0, "no other field",
@@ -142,7 +142,8 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 		    strcmp(f->string, "state") == 0 ? F_STATE :
 		    strcmp(f->string, "check") == 0 ? F_CHECK :
 		    strcmp(f->string, "follow") == 0 ? F_FOLLOW :
-		    strcmp(f->string, "at") == 0 ? F_AT : 0;
+		    strcmp(f->string, "at") == 0 ? F_AT :
+		    strcmp(f->string, "attempt") == 0 ? F_ATTEMPT : 0;
 
 		if (strcmp(f->string, "cmd") == 0)
 			continue;
@@ -173,6 +174,17 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 				goto out;
 			}
 			req->at = f->valuedouble;
+		} else if (bit == F_ATTEMPT) {
+			/* In range before the cast: a cast out of int's range is undefined. */
+			if (!cJSON_IsNumber(f) || !(f->valuedouble >= 1 &&
+			    f->valuedouble <= INT32_MAX) ||
+			    f->valuedouble != (double)(int)f->valuedouble) {
+				xasprintf(cause, "field 'attempt' must be an integer from 1 to %d%s%s",
+				    INT32_MAX, cJSON_IsNumber(f) ? "" : ", not ",
+				    cJSON_IsNumber(f) ? "" : proto_type_name(f));
+				goto out;
+			}
+			req->attempt = (int)f->valuedouble;
 		} else if (control_string_field(f, bit == F_ID ? &req->id : &req->state,
 		    cause) != 0)
 			goto out;
@@ -229,6 +241,8 @@ proto_request_build(const struct proto_request *req)
 		cJSON_AddTrueToObject(r, "follow");
 	if (req->cmd == PROTO_CMD_FRAME && req->at > 0)
 		cJSON_AddNumberToObject(r, "at", req->at);
+	if (req->attempt > 0)
+		cJSON_AddNumberToObject(r, "attempt", req->attempt);
 	return control_print(r);
 }
 
@@ -705,36 +719,121 @@ proto_status_compatible(const struct proto_status_view *v, char **cause)
 
 /* ---- LAG ---- */
 
-cJSON *
-proto_lag_encode_partitions(const struct proto_lag_view *v, size_t n)
+static void
+control_lag_age(cJSON *o, const char *name, double age)
 {
-	cJSON *a = cJSON_CreateArray(), *o, *h, *e;
+	if (age < 0)
+		cJSON_AddNullToObject(o, name);
+	else
+		cJSON_AddNumberToObject(o, name, age);
+}
+
+static cJSON *
+control_lag_owner(const struct proto_lag_owner *ow)
+{
+	cJSON *o;
+
+	if (ow == NULL)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	if (ow->instance != NULL)
+		cJSON_AddStringToObject(o, "instance", ow->instance);
+	if (ow->member_id != NULL)
+		cJSON_AddStringToObject(o, "member_id", ow->member_id);
+	if (ow->client_id != NULL)
+		cJSON_AddStringToObject(o, "client_id", ow->client_id);
+	if (ow->host != NULL)
+		cJSON_AddStringToObject(o, "host", ow->host);
+	return o;
+}
+
+void
+proto_lag_encode_into(cJSON *j, const struct proto_lag *l)
+{
+	const struct proto_lag_view *v;
+	cJSON *a, *o, *h, *e;
 	size_t i, k;
 
-	for (i = 0; i < n; i++) {
+	cJSON_AddNumberToObject(j, "version", LAG_VERSION);
+	cJSON_AddStringToObject(j, "source", l->source != NULL ? l->source : "gateway");
+	cJSON_AddStringToObject(j, "group", l->group != NULL ? l->group : "");
+	cJSON_AddStringToObject(j, "topic", l->topic != NULL ? l->topic : "");
+	if (l->instance != NULL)
+		cJSON_AddStringToObject(j, "instance", l->instance);
+	proto_add_time(j, "time", l->time_ms);
+	if (l->has_group_state) {
+		proto_add_str_or_null(j, "group_state", l->group_state);
+		if (l->members >= 0)
+			cJSON_AddNumberToObject(j, "members", (double)l->members);
+		else
+			cJSON_AddNullToObject(j, "members");
+		if (l->group_error != NULL)
+			cJSON_AddStringToObject(j, "group_error", l->group_error);
+	}
+	cJSON_AddBoolToObject(j, "healthy", l->healthy);
+	if (l->why != NULL)
+		cJSON_AddStringToObject(j, "why", l->why);
+	a = cJSON_AddArrayToObject(j, "partitions");
+	for (i = 0; i < l->npartitions; i++) {
+		v = &l->partitions[i];
 		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "partition", v[i].partition);
-		cJSON_AddNumberToObject(o, "committed", (double)v[i].committed);
-		cJSON_AddNumberToObject(o, "log_end", (double)v[i].log_end);
-		cJSON_AddNumberToObject(o, "lag", (double)v[i].lag);
-		cJSON_AddNumberToObject(o, "lag_s", v[i].lag_s);
-		cJSON_AddStringToObject(o, "status", proto_health_name(v[i].status));
-		cJSON_AddBoolToObject(o, "healthy", v[i].healthy);
-		cJSON_AddNumberToObject(o, "bad_checks", v[i].bad_checks);
-		if (v[i].why != NULL)
-			cJSON_AddStringToObject(o, "why", v[i].why);
-		if (v[i].log_end_error != NULL)
-			cJSON_AddStringToObject(o, "log_end_error", v[i].log_end_error);
-		h = cJSON_AddArrayToObject(o, "history");
-		for (k = 0; k < v[i].nhistory; k++) {
-			e = cJSON_CreateArray();
-			cJSON_AddItemToArray(e, cJSON_CreateNumber((double)v[i].history[k].t_ms));
-			cJSON_AddItemToArray(e, cJSON_CreateNumber((double)v[i].history[k].lag));
-			cJSON_AddItemToArray(h, e);
+		cJSON_AddNumberToObject(o, "partition", v->partition);
+		cJSON_AddNumberToObject(o, "committed", (double)v->committed);
+		control_lag_age(o, "committed_age_s", v->committed_age_s);
+		cJSON_AddNumberToObject(o, "log_end", (double)v->log_end);
+		control_lag_age(o, "log_end_age_s", v->log_end_age_s);
+		cJSON_AddNumberToObject(o, "lag", (double)v->lag);
+		cJSON_AddNumberToObject(o, "lag_s", v->lag_s);
+		cJSON_AddItemToObject(o, "owner", control_lag_owner(v->owner));
+		cJSON_AddStringToObject(o, "status", proto_health_name(v->status));
+		cJSON_AddBoolToObject(o, "healthy", v->healthy);
+		if (v->bad_checks >= 0)
+			cJSON_AddNumberToObject(o, "bad_checks", v->bad_checks);
+		if (v->why != NULL)
+			cJSON_AddStringToObject(o, "why", v->why);
+		if (v->error != NULL)
+			cJSON_AddStringToObject(o, "error", v->error);
+		if (v->nhistory > 0) {
+			h = cJSON_AddArrayToObject(o, "history");
+			for (k = 0; k < v->nhistory; k++) {
+				e = cJSON_CreateArray();
+				cJSON_AddItemToArray(e,
+				    cJSON_CreateNumber((double)v->history[k].t_ms));
+				cJSON_AddItemToArray(e, cJSON_CreateNumber((double)v->history[k].lag));
+				cJSON_AddItemToArray(h, e);
+			}
 		}
 		cJSON_AddItemToArray(a, o);
 	}
-	return a;
+}
+
+cJSON *
+proto_lag_encode(const struct proto_lag *l)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	proto_lag_encode_into(j, l);
+	return j;
+}
+
+/* An owner object (or null) into *ow; strings borrowed. */
+static int
+control_lag_owner_decode(const cJSON *o, struct proto_lag_owner *ow, int *present, char **cause)
+{
+	*present = 0;
+	if (o == NULL || cJSON_IsNull(o))
+		return 0;
+	if (!cJSON_IsObject(o)) {
+		xasprintf(cause, "field 'owner' must be an object or null, not %s", proto_type_name(o));
+		return -1;
+	}
+	if (proto_get_str(o, "instance", &ow->instance, cause) != 0 ||
+	    proto_get_str(o, "member_id", &ow->member_id, cause) != 0 ||
+	    proto_get_str(o, "client_id", &ow->client_id, cause) != 0 ||
+	    proto_get_str(o, "host", &ow->host, cause) != 0)
+		return -1;
+	*present = 1;
+	return 0;
 }
 
 /* history: [[t_ms, lag], ...] of whole numbers; the samples go to out (counted first). */
@@ -769,19 +868,41 @@ control_get_history(const cJSON *e, struct proto_lag_sample *out, size_t *n, cha
 }
 
 int
-proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
+proto_lag_decode(const cJSON *j, struct proto_lag *l, char **cause)
 {
-	const cJSON *parts, *e;
+	const cJSON *parts, *e, *gs;
 	struct proto_lag_view *pv;
+	struct proto_lag_owner *owners;
 	struct proto_lag_sample *samples;
 	size_t i, n, k, total = 0;
+	int owned;
 
 	memset(l, 0, sizeof *l);
 	l->healthy = 1;
-	if (proto_get_bool(answer, "healthy", &l->healthy, cause) != 0 ||
-	    proto_get_str(answer, "why", &l->why, cause) != 0)
+	l->members = -1;
+	/* GET /lag of gateways before the LAG object: the bare array. */
+	if (cJSON_IsArray(j))
+		parts = j;
+	else if (cJSON_IsObject(j)) {
+		if (proto_get_int(j, "version", &l->version, cause) != 0 ||
+		    proto_get_str(j, "source", &l->source, cause) != 0 ||
+		    proto_get_str(j, "group", &l->group, cause) != 0 ||
+		    proto_get_str(j, "topic", &l->topic, cause) != 0 ||
+		    proto_get_str(j, "instance", &l->instance, cause) != 0 ||
+		    proto_get_time(j, "time", &l->time_ms, cause) != 0 ||
+		    proto_get_str(j, "group_state", &l->group_state, cause) != 0 ||
+		    proto_get_i64(j, "members", &l->members, cause) != 0 ||
+		    proto_get_str(j, "group_error", &l->group_error, cause) != 0 ||
+		    proto_get_bool(j, "healthy", &l->healthy, cause) != 0 ||
+		    proto_get_str(j, "why", &l->why, cause) != 0)
+			return -1;
+		gs = cJSON_GetObjectItemCaseSensitive(j, "group_state");
+		l->has_group_state = gs != NULL;
+		parts = cJSON_GetObjectItemCaseSensitive(j, "partitions");
+	} else {
+		xasprintf(cause, "a lag answer that is %s, not an object", proto_type_name(j));
 		return -1;
-	parts = cJSON_GetObjectItemCaseSensitive(answer, "partitions");
+	}
 	if (!cJSON_IsArray(parts)) {
 		xasprintf(cause, "field 'partitions' must be an array, not %s",
 		    proto_type_name(parts));
@@ -795,10 +916,13 @@ proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
 	}
 	l->own = proto_own_new(NULL);
 	((struct proto_own *)l->own)->arrays[0] = pv = xcalloc(n + 1, sizeof *pv);
-	((struct proto_own *)l->own)->arrays[1] = samples = xcalloc(total + 1, sizeof *samples);
+	((struct proto_own *)l->own)->arrays[1] = owners = xcalloc(n + 1, sizeof *owners);
+	((struct proto_own *)l->own)->arrays[2] = samples = xcalloc(total + 1, sizeof *samples);
 	i = 0;
 	cJSON_ArrayForEach(e, parts) {
 		pv[i].committed = pv[i].log_end = pv[i].lag = -1;
+		pv[i].committed_age_s = pv[i].log_end_age_s = pv[i].lag_s = -1;
+		pv[i].bad_checks = -1;
 		control_get_history(e, samples, &pv[i].nhistory, cause);
 		pv[i].history = samples;
 		samples += pv[i].nhistory;
@@ -809,16 +933,23 @@ proto_lag_decode(const cJSON *answer, struct proto_lag *l, char **cause)
 		}
 		if (proto_get_i32(e, "partition", &pv[i].partition, cause) != 0 ||
 		    proto_get_i64(e, "committed", &pv[i].committed, cause) != 0 ||
+		    proto_get_double(e, "committed_age_s", &pv[i].committed_age_s, cause) != 0 ||
 		    proto_get_i64(e, "log_end", &pv[i].log_end, cause) != 0 ||
+		    proto_get_double(e, "log_end_age_s", &pv[i].log_end_age_s, cause) != 0 ||
 		    proto_get_i64(e, "lag", &pv[i].lag, cause) != 0 ||
 		    proto_get_double(e, "lag_s", &pv[i].lag_s, cause) != 0 ||
+		    control_lag_owner_decode(cJSON_GetObjectItemCaseSensitive(e, "owner"),
+		    &owners[i], &owned, cause) != 0 ||
 		    proto_get_name(e, "status", 0, control_parse_health, &pv[i].status, NULL,
 		    cause) != 0 ||
 		    proto_get_bool(e, "healthy", &pv[i].healthy, cause) != 0 ||
 		    proto_get_int(e, "bad_checks", &pv[i].bad_checks, cause) != 0 ||
 		    proto_get_str(e, "why", &pv[i].why, cause) != 0 ||
-		    proto_get_str(e, "log_end_error", &pv[i].log_end_error, cause) != 0)
+		    proto_get_str(e, "error", &pv[i].error, cause) != 0 ||
+		    (pv[i].error == NULL &&
+		    proto_get_str(e, "log_end_error", &pv[i].error, cause) != 0))
 			goto fail;
+		pv[i].owner = owned ? &owners[i] : NULL;
 		i++;
 	}
 	l->partitions = pv;

@@ -25,7 +25,7 @@ static const char *dlq_names[DLQ_NREASONS] = {
 	"duplicate_task",
 };
 static const char *health_names[HEALTH_NSTATUSES] = {
-	"OK", "WARN", "STALL", "STOP", "REWIND",
+	"OK", "WARN", "STALL", "STOP", "REWIND", "ERR",
 };
 /* As vpn/vpn.h names them (tests/unit/test-tunnel.c checks they agree). */
 static const char *vpn_state_names[PROTO_VPN_NSTATES] = {

@@ -11,7 +11,7 @@
 /* What a decoded view owns: its parsed object and the arrays built for it. */
 struct proto_own {
 	cJSON *root;
-	void *arrays[2];
+	void *arrays[3];
 };
 struct proto_own *proto_own_new(cJSON *root);
 void proto_own_free(void *own);

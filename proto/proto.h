@@ -76,6 +76,7 @@ enum dlq_reason {
 };
 /* Burrow's statuses of a partition's consumer. */
 enum health_status { HEALTH_OK, HEALTH_WARN, HEALTH_STALL, HEALTH_STOP, HEALTH_REWIND,
+	HEALTH_ERR,	/* the broker's view: the partition's numbers could not be read */
 	HEALTH_NSTATUSES };
 
 const char *proto_state_name(enum task_state);
@@ -313,6 +314,7 @@ struct proto_request {
 	int check;	/* lag: start a health check round */
 	int follow;	/* logs: go on until the task's game ends */
 	double at;	/* frame: seconds into the video, 0..PROTO_FRAME_AT_MAX */
+	int attempt;	/* requeue: only this attempt (0: the latest) */
 };
 /* The command's name ("status", ...). */
 const char *proto_cmd_name(enum proto_cmd);
@@ -422,18 +424,34 @@ void proto_status_view_clear(struct proto_status_view *);
  */
 int proto_status_compatible(const struct proto_status_view *, char **cause);
 
-/* A partition's lag and health (LAG, /lag). */
+/*
+ * LAG (docs/control.md): a consumer group's lag, one shape wherever it
+ * comes from: a gateway's own partitions (the control socket's "lag",
+ * GET /lag) or the broker's view of every partition ("paiactl lag
+ * --group"). Fields one source does not have are absent (NULL, -1).
+ */
+#define LAG_VERSION 1
+/* Who owns a partition: a gateway names its instance; the broker, its member. */
+struct proto_lag_owner {
+	const char *instance;
+	const char *member_id;
+	const char *client_id;
+	const char *host;
+};
 struct proto_lag_view {
 	int32_t partition;
 	int64_t committed;		/* -1: nothing committed */
-	int64_t log_end;		/* -1: unknown */
+	double committed_age_s;		/* since it was confirmed; < 0: null */
+	int64_t log_end;		/* -1: unknown (error says why) */
+	double log_end_age_s;		/* since it was read; < 0: null */
 	int64_t lag;			/* -1: unknown */
-	double lag_s;
+	double lag_s;			/* -1: unknown */
+	const struct proto_lag_owner *owner;	/* NULL: null (no member owns it) */
 	enum health_status status;
 	int healthy;
-	int bad_checks;
+	int bad_checks;			/* -1: absent (the broker's view) */
 	const char *why;		/* NULL: absent */
-	const char *log_end_error;
+	const char *error;		/* what could not be read; NULL: absent */
 	/* The last lag measurements, oldest first ("history": [[t_ms, lag], ...]). */
 	const struct proto_lag_sample *history;
 	size_t nhistory;
@@ -443,15 +461,32 @@ struct proto_lag_sample {
 	int64_t lag;
 };
 struct proto_lag {
+	int version;			/* LAG_VERSION; 0 in an answer older than the field */
+	const char *source;		/* "gateway" or "broker" (NULL: absent) */
+	const char *group;
+	const char *topic;
+	const char *instance;		/* a gateway's view: whose */
+	int64_t time_ms;		/* wall ms it was made; 0: absent */
+	int has_group_state;		/* the broker's view: the next three are there */
+	const char *group_state;	/* NULL: null, group_error says why */
+	int64_t members;		/* -1: null */
+	const char *group_error;
+	int healthy;
+	const char *why;		/* NULL: absent */
 	const struct proto_lag_view *partitions;
 	size_t npartitions;
-	int healthy;
-	const char *why;
 	void *own;
 };
-/* The partitions array alone (as in the LAG answer and /lag). */
-cJSON *proto_lag_encode_partitions(const struct proto_lag_view *, size_t n);
-int proto_lag_decode(const cJSON *answer, struct proto_lag *, char **cause);
+/* The LAG object (GET /lag, paiactl lag --json). */
+cJSON *proto_lag_encode(const struct proto_lag *);
+/* Its fields into obj (the control socket's answer: {"ok":true, LAG}). */
+void proto_lag_encode_into(cJSON *obj, const struct proto_lag *);
+/*
+ * Decode a LAG object or an answer holding one; also what gateways sent
+ * before it ({"healthy","why","partitions"}, a bare "partitions" array
+ * from /lag, "log_end_error" for "error"). Strings borrowed from j.
+ */
+int proto_lag_decode(const cJSON *j, struct proto_lag *, char **cause);
 void proto_lag_clear(struct proto_lag *);
 
 /* A check of the tunnel: a route through it, or an endpoint behind it. */

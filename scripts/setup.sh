@@ -26,6 +26,7 @@ librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
 libevent-dev libssl-dev libyaml-dev ffmpeg python3 bubblewrap openvpn"
 test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
 xvfb xauth x11-utils iproute2 openssh-server openssh-client python3-yaml python3-venv
+python3-prometheus-client
 systemd binutils python3-confluent-kafka python3-kubernetes"
 
 want=$build_pkgs

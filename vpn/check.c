@@ -52,10 +52,10 @@ check_set(struct vpn_check *c, enum vpn_check_result r, char *reason)
 
 	if (changed && r == VPN_CHECK_FAILED)
 		log_warn("vpn check failed", "kind=%s target=%s reason=%s",
-		    vpn_check_kind_name(c->kind), c->target, log_q(reason));
+		    log_q(vpn_check_kind_name(c->kind)), log_q(c->target), log_q(reason));
 	else if (r == VPN_CHECK_OK && c->result == VPN_CHECK_FAILED)
 		log_info("vpn check passes again", "kind=%s target=%s",
-		    vpn_check_kind_name(c->kind), c->target);
+		    log_q(vpn_check_kind_name(c->kind)), log_q(c->target));
 	c->result = r;
 	free(c->reason);
 	c->reason = reason;

@@ -208,7 +208,7 @@ vpn_timer(struct event *ev, int64_t ms)
 static void
 vpn_error(struct vpn *v, char *msg)
 {
-	log_warn("vpn", "state=%s error=%s", vpn_state_name(v->state), log_q(msg));
+	log_warn("vpn", "state=%s error=%s", log_q(vpn_state_name(v->state)), log_q(msg));
 	free(v->error);
 	v->error = msg;
 	v->error_ms = util_now_ms();
@@ -266,9 +266,10 @@ vpn_set_state(struct vpn *v, enum vpn_state s)
 		return;
 	v->state = s;
 	v->since_ms = util_now_ms();
-	log_info("vpn state", "state=%s from=%s openvpn=%s detail=%s restarts=%u", vpn_state_name(s),
-	    vpn_state_name(old), v->ovpn_state[0] != '\0' ? v->ovpn_state : "-",
-	    log_q(v->ovpn_detail), v->restarts);
+	log_info("vpn state", "state=%s from=%s openvpn=%s detail=%s restarts=%u",
+	    log_q(vpn_state_name(s)), log_q(vpn_state_name(old)),
+	    log_q(v->ovpn_state[0] != '\0' ? v->ovpn_state : "-"), log_q(v->ovpn_detail),
+	    v->restarts);
 	if (s == VPN_CONNECTED) {
 		v->connected_ms = v->since_ms;
 		backoff_reset(&v->backoff);
@@ -383,7 +384,7 @@ vpn_auth_send(struct vpn *v)
 	explicit_bzero(pass, strlen(pass));
 	free(user);
 	free(pass);
-	log_info("vpn credentials sent", "file=%s", v->auth_file);
+	log_info("vpn credentials sent", "file=%s", log_q(v->auth_file));
 }
 
 /* ---- the management connection ---- */
@@ -511,7 +512,8 @@ vpn_on_password(struct vpn *v, const struct vpn_mgmt_msg *m)
 		vpn_emit(v, VPN_EVENT_STATE);
 		return;
 	case VPN_MGMT_PW_TOKEN:
-		log_debug("vpn: the server sent an auth token", "%s", "");
+		log_debug("vpn: the server sent an auth token", "state=%s",
+		    log_q(vpn_state_name(v->state)));
 		return;
 	default:
 		xasprintf(&e, "openvpn asks for a password the supervisor cannot give: %s",
@@ -557,15 +559,15 @@ vpn_on_notify(struct vpn *v, const struct vpn_mgmt_msg *m)
 		vpn_emit(v, VPN_EVENT_STATE);
 		break;
 	case VPN_MGMT_LOG:
-		log_debug("openvpn log", "flags=%s text=%s", m->name, log_q(m->text));
+		log_debug("openvpn log", "flags=%s text=%s", log_q(m->name), log_q(m->text));
 		break;
 	case VPN_MGMT_MALFORMED:
 		log_warn("vpn: a management line that does not parse", "error=%s", log_q(m->text));
 		break;
 	case VPN_MGMT_INFO:
 	case VPN_MGMT_NOTIFY:
-		log_info("openvpn notice", "source=%s text=%s", m->type == VPN_MGMT_INFO ? "INFO" :
-		    m->source, log_q(m->text));
+		log_info("openvpn notice", "source=%s text=%s",
+		    log_q(m->type == VPN_MGMT_INFO ? "INFO" : m->source), log_q(m->text));
 		break;
 	default:
 		break;
@@ -806,7 +808,7 @@ vpn_mgmt_connect(struct vpn *v, char **cause)
 	vpn_mgmt_command(v->mgmt, "pid", VPN_MGMT_REPLY_STATUS, TAG_PID, 0);
 	vpn_mgmt_command(v->mgmt, "state", VPN_MGMT_REPLY_LIST, TAG_STATE, 0);
 	vpn_timer(v->banner_ev, VPN_BANNER_TIMEOUT_S * 1000);
-	log_info("vpn: management socket connected", "socket=%s", v->sock);
+	log_info("vpn: management socket connected", "socket=%s", log_q(v->sock));
 	return 0;
 }
 
@@ -873,8 +875,8 @@ vpn_spawn(struct vpn *v)
 	v->pid = vpn_job_pid(v->job);
 	free(v->run_error);
 	v->run_error = NULL;
-	log_info("vpn: openvpn started", "pid=%ld config=%s restarts=%u", (long)v->pid, v->config,
-	    v->restarts);
+	log_info("vpn: openvpn started", "pid=%ld config=%s restarts=%u", (long)v->pid,
+	    log_q(v->config), v->restarts);
 	v->ovpn_state[0] = v->ovpn_detail[0] = '\0';
 	vpn_set_state(v, VPN_STARTING);
 	vpn_timer(v->try_ev, 50);
@@ -1172,8 +1174,8 @@ vpn_start(struct event_base *base, const struct vpn_options *o, vpn_event_cb *cb
 	v->state = VPN_STOPPED;
 	v->since_ms = util_now_ms();
 	log_info("vpn: starting", "mode=%s socket=%s config=%s checks=%zu",
-	    v->mode == VPN_MODE_SPAWN ? "spawn" : "attach", v->sock,
-	    v->config != NULL ? v->config : "-", vpn_checks_count(v->checks));
+	    log_q(v->mode == VPN_MODE_SPAWN ? "spawn" : "attach"), log_q(v->sock),
+	    log_q(v->config != NULL ? v->config : "-"), vpn_checks_count(v->checks));
 	vpn_timer(v->try_ev, 0);
 	return v;
 }

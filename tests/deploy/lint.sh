@@ -12,8 +12,12 @@
 #  2. deploy/ci/gitlab-ci.yml parses and has the shape GitLab needs:
 #     stages declared, needs/extends naming jobs, files in the tree;
 #  3. deploy/k8s/: every manifest a resource of kustomization.yaml,
-#     every object with its app.kubernetes.io/* labels (the API server's
-#     judgement is tests/k8s/deploy.sh's, make check-k8s).
+#     every object with its app.kubernetes.io/* labels, the gateway's
+#     probes and the Service and PodMonitor that reach its metrics port
+#     (the API server's judgement is tests/k8s/deploy.sh's, make
+#     check-k8s);
+#  4. deploy/grafana/paia-gateway.json: every query of the dashboard
+#     names series the gateway exports (read from metrics.c and gpus.c).
 . "$(dirname "$0")/../integration/lib.sh"
 
 command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' 2>/dev/null ||
@@ -205,6 +209,84 @@ for f in files:
 for b in bad:
     print("# " + b)
 sys.exit(1 if bad else 0)
+PY
+check "the gateway's probes (/livez, /readyz, a startup probe), its metrics Service and PodMonitor find its port" \
+	python3 - "$D/k8s" <<'PY'
+import os, sys, yaml
+base = sys.argv[1]
+objs = []
+for f in sorted(os.listdir(base)) + ["optional/" + f for f in sorted(os.listdir(base + "/optional"))]:
+    if f.endswith(".yaml") and f != "kustomization.yaml":
+        objs += [d for d in yaml.safe_load_all(open(os.path.join(base, f))) if d]
+dep = next(d for d in objs if d["kind"] == "Deployment")
+pod = dep["spec"]["template"]
+c = pod["spec"]["containers"][0]
+ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+bad = []
+want = {"livenessProbe": "/livez", "readinessProbe": "/readyz", "startupProbe": "/livez"}
+for probe, path in want.items():
+    g = c.get(probe, {}).get("httpGet", {})
+    if g.get("path") != path or g.get("port") not in ports:
+        bad.append("%s: %s" % (probe, g))
+# The startup probe covers a slow start before liveness counts.
+st = c.get("startupProbe", {})
+if st.get("periodSeconds", 10) * st.get("failureThreshold", 3) < 120:
+    bad.append("startupProbe gives less than 2 minutes")
+svc = [d for d in objs if d["kind"] == "Service"]
+if not svc:
+    bad.append("no Service for the metrics port")
+for s in svc:
+    sel = s["spec"]["selector"]
+    if any(pod["metadata"]["labels"].get(k) != v for k, v in sel.items()):
+        bad.append("Service %s selects no gateway pod" % s["metadata"]["name"])
+    for p in s["spec"]["ports"]:
+        if p.get("targetPort") not in ports and p.get("targetPort") not in ports.values():
+            bad.append("Service port %s targets no container port" % p)
+pm = [d for d in objs if d["kind"] == "PodMonitor"]
+if not pm:
+    bad.append("no PodMonitor example")
+for m in pm:
+    if any(pod["metadata"]["labels"].get(k) != v for k, v in m["spec"]["selector"]["matchLabels"].items()):
+        bad.append("PodMonitor selects no gateway pod")
+    for e in m["spec"]["podMetricsEndpoints"]:
+        if e.get("port") not in ports or e.get("path") != "/metrics":
+            bad.append("PodMonitor endpoint %s" % e)
+for b in bad:
+    print("# " + b)
+sys.exit(1 if bad else 0)
+PY
+
+# --- 4. the Grafana dashboard ----------------------------------------------------------
+check "deploy/grafana/paia-gateway.json: a dashboard whose every query names series the gateway exports" \
+	python3 - "$D/grafana/paia-gateway.json" "$SRCDIR/gateway" <<'PY'
+import json, os, re, sys
+dash = json.load(open(sys.argv[1]))
+# What the gateway writes: metrics.c and gpus.c name every series in literals.
+src = "".join(open(os.path.join(sys.argv[2], f)).read() for f in ("metrics.c", "gpus.c"))
+names = set(re.findall(r'"((?:paia|process)_[a-z0-9_]+|DCGM_FI_[A-Z0-9_]+)', src))
+names |= {n + s for n in names for s in ("_bucket", "_sum", "_count")}
+bad, ids, n = [], set(), 0
+for p in dash["panels"]:
+    if p["id"] in ids:
+        bad.append("panel id %d twice" % p["id"])
+    ids.add(p["id"])
+    g = p["gridPos"]
+    if g["x"] + g["w"] > 24:
+        bad.append("panel %r wider than the grid" % p["title"])
+    for t in p.get("targets", []):
+        n += 1
+        expr = t["expr"]
+        used = set(re.findall(r"\b((?:paia|process)_[a-z0-9_]+|DCGM_FI_[A-Z0-9_]+)\b", expr))
+        if not used:
+            bad.append("%r: %s names no series" % (p["title"], expr))
+        for u in used - names:
+            bad.append("%r: %s is not a series of the gateway" % (p["title"], u))
+        if p["datasource"]["uid"] != "${datasource}":
+            bad.append("%r: datasource not the dashboard's variable" % p["title"])
+for b in bad:
+    print("# " + b)
+print("# %d panels, %d queries, %d series names known" % (len(dash["panels"]), n, len(names)))
+sys.exit(1 if bad or n < 20 else 0)
 PY
 
 tap_done

@@ -59,8 +59,14 @@ PY
 # --- 2. requeue once per attempt -----------------------------------------------------
 a=$(ctl requeue js-1)
 b=$(ctl requeue js-1)
-check "two quick requeues answer the same new attempt" \
-	eval '[ "$a" = "requeued js-1 as attempt 2" ] && [ "$b" = "requeued js-1 as attempt 2" ]'
+check "two quick requeues answer the same new attempt, the second saying so" \
+	eval '[ "$a" = "requeued js-1 as attempt 2" ] && [ "$b" = "js-1 was requeued already, as attempt 2" ]'
+# By attempt, the answer does not depend on whether attempt 2 has arrived yet.
+c=$(ctl requeue js-1 --attempt 1 --json)
+check "requeue --attempt 1 again: attempt 2, \"already\": true ($c)" python3 -c '
+import json, sys
+v = json.loads(sys.argv[1])
+sys.exit(0 if v.get("attempt") == 2 and v.get("already") is True else 1)' "$c"
 check "attempt 2 has its result" silent result_of js-1 2 60
 # A duplicate would sit right behind the first copy: once every partition
 # is committed to its log end, it has been read (and dead-lettered) if it exists.

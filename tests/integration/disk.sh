@@ -17,7 +17,7 @@ REUSE_STATE=1 gw_start -o gateway.disk_budget_mb=2
 gone() { [ ! -e "$STATE/tasks/$1" ]; }
 check "at start, over the budget: the oldest folder of the earlier run went" gone old1
 check "  the newer ones stay while they fit" sh -c "[ -d '$STATE/tasks/old2' ] && [ -d '$STATE/tasks/old3' ]"
-check "  and it says so" grep -q 'task folder of an earlier run removed (gateway.disk_budget_mb).*task=old1' "$GW_LOG"
+check "  and it says so" grep -q 'task folder of an earlier run removed (gateway.disk_budget_mb).*folder=old1' "$GW_LOG"
 
 cat > "$STATE/programs/video.py" <<'PY'
 import sys

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole pipeline on the embedded default: Kafka (mock cluster) ->
 # download -> game -> upload -> transactional result, with bad input,
-# failing, slow and cancelled programs, and SIGTERM mid-run.
+# failing, slow and cancelled programs, and SIGTERM mid-run; every line
+# the gateway wrote meanwhile read by a strict logfmt parser (logfmt.py).
 . "$(dirname "$0")/lib.sh"
 
 gw_start -o gateway.max_inflight=8 -o gateway.grace_s=60 -o runner.kill_grace_s=2
@@ -162,5 +163,8 @@ print(f"# term tasks reported before stop: {len(rep)}")
 sys.exit(0 if len(rep) == 4 else 1)
 PY
 check "no game process outlives the gateway" no_procs_under "$STATE/tasks"
+# Bad input, failures, timeouts, cancels, a drain: every line is logfmt an incident can be read from.
+check "every line of the run is strict logfmt, task lines with task= and attempt=" \
+	python3 "$SRCDIR/tests/integration/logfmt.py" --task-lines "$GW_LOG"
 [ "$tap_failed" -eq 0 ] || gw_dump_log
 tap_done

@@ -66,6 +66,8 @@ check "the unit is installed with the installed paths" \
 check "... Type=notify, KillMode=mixed, StateDirectory=paia, hardened" eval 'for k in Type=notify \
 	KillMode=mixed StateDirectory=paia NoNewPrivileges=yes ProtectSystem=strict \
 	RestartPreventExitStatus=2; do grep -qx "$k" "$UNIT" || exit 1; done'
+check "... systemctl reload sends SIGHUP (the log reopened, the configuration read again)" \
+	grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$UNIT"
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# verify wants the programs where the unit says: point it into DESTDIR.
 	mkdir -p "$T/verify"

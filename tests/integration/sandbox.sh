@@ -332,7 +332,7 @@ if [ "$ME" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
 		gw_start -c "$CFG" -o runner.ro_paths="$SECRET_DIR" -o runner.kill_grace_s=1
 	chown nobody: "$STATE/programs"
 	check "as nobody: start-up logs the sandbox, games as the gateway's own user" \
-		grep -q 'msg="games run sandboxed" sandbox=bwrap user="nobody" ' "$GW_LOG"
+		grep -q 'msg="games run sandboxed" sandbox=bwrap user=nobody ' "$GW_LOG"
 	hostile_run "as nobody" "$NOBODY" root-only
 	check "as nobody: its own state folder was readable to it without the sandbox" \
 		setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \

@@ -7,7 +7,9 @@
 #     app.kubernetes.io/* labels, the Deployment's selector untouched;
 #  2. kubectl apply -k --dry-run=server: the API server accepts every
 #     object (its validation and the admission chain, not a client-side
-#     parse), and refuses a broken copy (the check can fail);
+#     parse), and refuses a broken copy (the check can fail); the
+#     Deployment it accepts probes /livez and /readyz, and its metrics
+#     Service selects the gateway's pods;
 #  3. a site overlay (the CI example's: a new image) renders and passes.
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -53,7 +55,7 @@ for d in docs:
         bad.append(name + " (selector changed)")
 for b in bad: print("# " + b)
 print("# %d objects" % len(docs))
-sys.exit(1 if bad or len(docs) < 9 else 0)
+sys.exit(1 if bad or len(docs) < 10 else 0)
 PY
 
 # --- 2. the API server's judgement -------------------------------------------------
@@ -69,6 +71,40 @@ admin apply -k "$TMP/broken" --dry-run=server > "$TMP/broken.out" 2>&1
 rc=$?
 check "a broken Deployment is refused by the server, named" \
 	eval '[ "$rc" -ne 0 ] && grep -q "Deployment \"paia-gateway\" is invalid: spec.replicas" "$TMP/broken.out"'
+
+admin apply -k "$BASE" --dry-run=server -o json > "$TMP/applied.json" 2> "$TMP/applied.err"
+check "the server's Deployment probes /livez (liveness, start-up) and /readyz (readiness)" \
+	python3 - "$TMP/applied.json" <<'PY'
+import json, sys
+items = json.load(open(sys.argv[1]))
+items = items.get("items", [items])
+dep = next(i for i in items if i["kind"] == "Deployment")
+c = dep["spec"]["template"]["spec"]["containers"][0]
+got = {p: c.get(p, {}).get("httpGet", {}).get("path") for p in ("livenessProbe", "readinessProbe", "startupProbe")}
+print("# %s" % got)
+sys.exit(0 if got == {"livenessProbe": "/livez", "readinessProbe": "/readyz", "startupProbe": "/livez"} else 1)
+PY
+check "... its metrics Service selects the gateway's pods and their health port" \
+	python3 - "$TMP/applied.json" <<'PY'
+import json, sys
+items = json.load(open(sys.argv[1]))
+items = items.get("items", [items])
+dep = next(i for i in items if i["kind"] == "Deployment")
+svc = next(i for i in items if i["kind"] == "Service")
+labels = dep["spec"]["template"]["metadata"]["labels"]
+ports = {p["name"] for p in dep["spec"]["template"]["spec"]["containers"][0]["ports"]}
+ok = all(labels.get(k) == v for k, v in svc["spec"]["selector"].items()) and \
+    all(p["targetPort"] in ports for p in svc["spec"]["ports"]) and \
+    svc["spec"].get("publishNotReadyAddresses") is True
+print("# Service %s: %s -> %s" % (svc["metadata"]["name"], svc["spec"]["selector"], svc["spec"]["ports"]))
+sys.exit(0 if ok else 1)
+PY
+# The PodMonitor's kind is the Prometheus Operator's (a CRD this cluster does not have):
+# the server knows it not, and says so by name rather than taking it silently.
+admin apply -f "$BASE/optional/podmonitor.yaml" --dry-run=server > "$TMP/pm.out" 2>&1
+rc=$?
+check "optional/podmonitor.yaml: refused by name where the operator's CRD is missing" \
+	eval '[ "$rc" -ne 0 ] && grep -q "PodMonitor" "$TMP/pm.out"'
 
 # --- 3. an overlay ---------------------------------------------------------------
 # kustomize takes no absolute path: the base next to the overlay, as in a site repository.

@@ -7,6 +7,7 @@
 #     then error naming the reason; a pod deleted by hand -> retried;
 #  3. kill -9 of the gateway mid-run and a restart: pods adopted, never a
 #     second pod for the same attempt (counted on the API server);
+#     /metrics counts the pods created, adopted and the API requests;
 #  4. a Role without "watch": the gateway stops naming the permission.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/../kafka/lib.sh"
@@ -32,7 +33,11 @@ deadline_slack_s = 2
 pod_ttl_s = 3600
 pod_name_prefix = t$$
 CONF
+HPORT=$(free_port)
+printf '[health]\nlisten = 127.0.0.1:%s\n' "$HPORT" >> "$conf"
 sed -i 's/^command = .*//' "$conf"
+# metric NAME: the value of a series of the gateway's /metrics (0 when absent).
+metric() { curl -s "http://127.0.0.1:$HPORT/metrics" | awk -v n="$1" '$1 == n {v = $2} END {print v + 0}'; }
 ctl() { "$PAIACTL" -c "$conf" "$@"; }
 admin() { "$KUBECTL" --kubeconfig "$K8S_ADMIN_KUBECONFIG" -n "$K8S_NAMESPACE" "$@"; }
 start() {
@@ -65,6 +70,11 @@ sec=$(admin get pod "$pod" -o jsonpath='{.spec.automountServiceAccountToken} {.s
 diag "pod $pod: $sec"
 check "the pod has no token, no privilege escalation, a GPU, its labels" \
     sh -c "case '$sec' in 'false false 1 many-1 '[0-9]*) exit 0;; esac; exit 1"
+created=$(metric paia_k8s_pods_created_total)
+requests=$(metric paia_k8s_api_requests_total)
+diag "/metrics: paia_k8s_pods_created_total $created, paia_k8s_api_requests_total $requests"
+check "/metrics counts the pods created and the API requests" \
+    sh -c "[ '$created' -ge 200 ] && [ '$requests' -ge 200 ]"
 
 # --- 2. outcomes ---------------------------------------------------------------------
 ctl submit --id exit3 --program "$P" --params '{"pod_annotations":{"paia.io/fake-exit-code":"3"}}' >/dev/null
@@ -100,6 +110,8 @@ start
 check "20 tasks have a result after kill -9" wait_for 180 sh -c "[ \$($PAIACTL -c $conf results --raw | grep -c '\"task_id\":\"adopt-') -ge 20 ]"
 check "each exactly once, succeeded" exactly_once adopt 20
 check "pods were adopted after the restart" grep -q 'game pod exists: adopted' "$GW_LOG"
+adopted=$(metric paia_k8s_pods_adopted_total)
+check "... and /metrics counts them (paia_k8s_pods_adopted_total $adopted)" test "$adopted" -ge 1
 second=$(pods_of adopt- | grep -c -- '-2$')
 check "never a second pod for an attempt: no attempt-2 pods ($second)" test "$second" -eq 0
 check "one pod per task ($(pods_of adopt- | wc -l))" test "$(pods_of adopt- | wc -l)" -eq 20

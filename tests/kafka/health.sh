@@ -85,7 +85,8 @@ check "steady load stays healthy at every probe" test "$(false_failures)" -eq 0
 check "the probes saw /healthz answer" test "$(answered)" -gt 0
 metrics=$(curl -s "http://127.0.0.1:$(cat "$STATE/a.port")/metrics")
 check "/metrics counts the results" contains "$metrics" 'paia_results_total{status="succeeded"} 100'
-check "/metrics has lag per partition" contains "$metrics" 'paia_consumer_lag{topic="health-'
+check "/metrics has lag per partition, labelled group, topic, partition" \
+	sh -c 'printf "%s\n" "$1" | grep -Eq "^paia_consumer_lag\{group=\"[^\"]+\",topic=\"health-[^\"]*\",partition=\"[0-9]+\"\} [0-9]+$"' _ "$metrics"
 check "/metrics has step durations" contains "$metrics" 'paia_step_duration_seconds_count{step="running"} 100'
 
 # --- 2. scaling 1 -> 3 -> 1 under load -------------------------------------------

@@ -110,14 +110,15 @@ fake_cancel(const char *id, char **cause, void *arg)
 }
 
 static int
-fake_requeue(const char *id, int *attempt, char **cause, void *arg)
+fake_requeue(const char *id, int want, int *attempt, int *already, char **cause, void *arg)
 {
-	rec_call(arg, "requeue(%s)", id);
+	rec_call(arg, "requeue(%s,%d)", id, want);
 	if (strcmp(id, "running") == 0) {
 		xasprintf(cause, "task %s is running; cancel it first or wait for its result", id);
 		return -1;
 	}
 	*attempt = 7;
+	*already = want == 6;
 	return 0;
 }
 
@@ -358,6 +359,12 @@ test_commands(void **state)
 	j = cJSON_GetObjectItemCaseSensitive(a, "attempt");
 	assert_true(cJSON_IsNumber(j));
 	assert_int_equal(j->valueint, 7);
+	assert_null(cJSON_GetObjectItemCaseSensitive(a, "already"));
+	cJSON_Delete(a);
+	/* An attempt requeued before: the attempt sent then, and "already". */
+	a = fx_ask(f, c, "{\"cmd\":\"requeue\",\"id\":\"t3\",\"attempt\":6}", 1);
+	assert_int_equal(cJSON_GetObjectItemCaseSensitive(a, "attempt")->valueint, 7);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "already")));
 	cJSON_Delete(a);
 
 	a = fx_ask(f, c, "{\"cmd\":\"lag\",\"check\":true}", 1);
@@ -370,7 +377,7 @@ test_commands(void **state)
 	cJSON_Delete(fx_ask(f, c, "{\"cmd\":\"subscribe\"}", 1));
 
 	assert_string_equal(f->rec.calls, "status,tasks(NULL),tasks(running),tasks(active),task(t1),"
-	    "cancel(t2),requeue(t3),lag(1),lag(0)");
+	    "cancel(t2),requeue(t3,0),requeue(t3,6),lag(1),lag(0)");
 	client_free(c);
 	fx_free(f);
 }
@@ -388,7 +395,7 @@ test_refusals(void **state)
 		  "{\"ok\":false,\"error\":\"task busy is already uploading\"}", "cancel(busy)" },
 		{ "{\"cmd\":\"requeue\",\"id\":\"running\"}",
 		  "{\"ok\":false,\"error\":\"task running is running; cancel it first or wait for its "
-		  "result\"}", "requeue(running)" },
+		  "result\"}", "requeue(running,0)" },
 		{ "{\"cmd\":\"task\"}", NULL, "" },
 		{ "{\"cmd\":\"status\",\"id\":\"x\"}", NULL, "" },
 		{ "{\"cmd\":\"tasks\",\"state\":\"sleeping\"}", NULL, "" },

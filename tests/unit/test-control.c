@@ -70,6 +70,11 @@ test_accepted(void **state)
 	r = parse_ok("{\"cmd\":\"requeue\",\"id\":\"\\u0074\\u0031\"}");	/* escapes are fine */
 	assert_int_equal(r.cmd, PROTO_CMD_REQUEUE);
 	assert_string_equal(r.id, "t1");
+	assert_int_equal(r.attempt, 0);
+	proto_request_clear(&r);
+
+	r = parse_ok("{\"cmd\":\"requeue\",\"id\":\"t1\",\"attempt\":2147483647}");
+	assert_int_equal(r.attempt, 2147483647);
 	proto_request_clear(&r);
 
 	r = parse_ok("{\"cmd\":\"cancel\",\"id\":\"a23456789b123456789c123456789d123456789e123456789f123456789abcd\"}");
@@ -162,6 +167,16 @@ static const struct bad bad[] = {
 	{ "{\"cmd\":\"cancel\",\"id\":\"t\\u007f\"}", 0, "field 'id' must not hold control characters" },
 	{ "{\"cmd\":\"gpus\",\"id\":\"n1\"}", 0, "unknown field 'id' for 'gpus' (it takes no other field)" },
 	{ "{\"cmd\":\"lag\",\"check\":1}", 0, "field 'check' must be a boolean, not a number" },
+	{ "{\"cmd\":\"requeue\",\"id\":\"t1\",\"attempt\":0}", 0,
+	  "field 'attempt' must be an integer from 1 to 2147483647" },
+	{ "{\"cmd\":\"requeue\",\"id\":\"t1\",\"attempt\":1.5}", 0,
+	  "field 'attempt' must be an integer from 1 to 2147483647" },
+	{ "{\"cmd\":\"requeue\",\"id\":\"t1\",\"attempt\":1e300}", 0,
+	  "field 'attempt' must be an integer from 1 to 2147483647" },
+	{ "{\"cmd\":\"requeue\",\"id\":\"t1\",\"attempt\":\"2\"}", 0,
+	  "field 'attempt' must be an integer from 1 to 2147483647, not a string" },
+	{ "{\"cmd\":\"task\",\"id\":\"t1\",\"attempt\":2}", 0,
+	  "unknown field 'attempt' for 'task' (it takes id)" },
 	{ "{\"cmd\":\"lag\",\"check\":\"true\"}", 0, "field 'check' must be a boolean, not a string" },
 };
 

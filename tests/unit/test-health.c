@@ -1,7 +1,8 @@
 /*
  * test-health.c: Burrow's window rules as health_evaluate applies them
  * (gateway/health.c). Each case is a window of checks, oldest first:
- * (time ms, committed offset, lag).
+ * (time ms, committed offset, lag). And the verdicts of /livez and
+ * /readyz (gateway/probes.c) over their inputs.
  */
 #include "config.h"
 #include "gateway.h"
@@ -11,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -71,12 +73,76 @@ test_status_names(void **state)
 	assert_string_equal(proto_health_name(HEALTH_REWIND), "REWIND");
 }
 
+/* /livez: only a wedged process fails; a busy or disconnected one is live. */
+static void
+test_probes_live(void **state)
+{
+	struct probes_input in = { 0 };
+	char *why = NULL;
+
+	in.limit_ms = 180000;
+	/* Every slot busy, a backlog, no commit for an hour, the broker gone: live. */
+	in.loop_idle_ms = 1000;
+	in.committer_stall_ms = 60000;
+	in.health_stall_ms = 5000;
+	assert_int_equal(probes_live_judge(&in, &why), 1);
+	assert_null(why);
+	in.loop_idle_ms = 180001;
+	assert_int_equal(probes_live_judge(&in, &why), 0);
+	assert_string_equal(why, "the loop's tick has not run for 180 s");
+	free(why);
+	in.loop_idle_ms = 0;
+	in.committer_stall_ms = 240000;
+	assert_int_equal(probes_live_judge(&in, &why), 0);
+	assert_string_equal(why, "the committer thread has made no step for 240 s");
+	free(why);
+	in.committer_stall_ms = 0;
+	in.health_stall_ms = 181000;
+	assert_int_equal(probes_live_judge(&in, &why), 0);
+	assert_string_equal(why, "the lag thread has made no step for 181 s");
+	free(why);
+}
+
+/* /readyz: it can take work now, or says what it waits for. */
+static void
+test_probes_ready(void **state)
+{
+	struct probes_input in = { 0 };
+	char *why = NULL;
+
+	in.reachable = in.producer_ready = in.assigned = 1;
+	assert_int_equal(probes_ready_judge(&in, &why), 1);
+	assert_null(why);
+	in.assigned = 0;
+	assert_int_equal(probes_ready_judge(&in, &why), 0);
+	assert_non_null(strstr(why, "no assignment from its group"));
+	free(why);
+	in.producer_ready = 0;
+	assert_int_equal(probes_ready_judge(&in, &why), 0);
+	assert_string_equal(why, "the transactional producer is not initialised");
+	free(why);
+	in.reachable = 0;
+	in.unreachable_why = xstrdup("no answer from the broker for 40 s: Local: Broker transport "
+	    "failure");
+	assert_int_equal(probes_ready_judge(&in, &why), 0);
+	assert_string_equal(why, "Kafka: no answer from the broker for 40 s: Local: Broker "
+	    "transport failure");
+	free(why);
+	in.draining = 1;
+	assert_int_equal(probes_ready_judge(&in, &why), 0);
+	assert_string_equal(why, "draining: intake stopped, in-flight tasks finishing");
+	free(why);
+	free(in.unreachable_why);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window_rules),
 		cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_probes_live),
+		cmocka_unit_test(test_probes_ready),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * test-ledger.c: the ledger of gateway/ledger.c (DESIGN section 4):
+ * test-ledger.c: the ledger of gateway/ledger.c (docs/design.md section 4):
  * commit points with out-of-order completion and gaps in the offsets,
  * duplicates, the commit metadata and its restore after a restart or a
  * rebalance, bad metadata, the metadata size cap, several partitions.

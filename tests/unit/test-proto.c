@@ -728,16 +728,19 @@ test_lag_history_round_trip(void **state)
 {
 	struct proto_lag_sample h0[3] = { { 1000, 0 }, { 2000, 7 }, { 3000, -1 } };
 	struct proto_lag_view in[2];
-	struct proto_lag out;
-	cJSON *a = cJSON_CreateObject();
+	struct proto_lag l, out;
+	cJSON *a;
 	char *cause = NULL;
 
 	memset(in, 0, sizeof in);
+	memset(&l, 0, sizeof l);
 	in[0].partition = 0;
 	in[0].history = h0;
 	in[0].nhistory = 3;
 	in[1].partition = 1;
-	cJSON_AddItemToObject(a, "partitions", proto_lag_encode_partitions(in, 2));
+	l.partitions = in;
+	l.npartitions = 2;
+	a = proto_lag_encode(&l);
 	if (proto_lag_decode(a, &out, &cause) != 0)
 		fail_msg("%s", cause);
 	assert_int_equal(out.partitions[0].nhistory, 3);
@@ -1000,35 +1003,113 @@ test_status_view_round_trip(void **state)
 static void
 test_lag_round_trip(void **state)
 {
-	struct proto_lag_view in[2] = {
-		{ 0, 10, 15, 5, 2.5, HEALTH_STALL, 0, 3, "nothing committed for 3 checks", NULL },
-		{ 1, -1, -1, -1, 0, HEALTH_OK, 1, 0, NULL, "Broker: Not leader" },
+	static const struct proto_lag_owner gw = { "gw-1", NULL, NULL, NULL };
+	static const struct proto_lag_owner member = { NULL, "m-1", "paia-gateway-gw-2", "/10.0.0.2" };
+	struct proto_lag_view parts[3] = {
+		{ 0, 10, 0, 15, 1.5, 5, 2.5, &gw, HEALTH_STALL, 0, 3,
+		  "nothing committed for 3 checks", NULL },
+		{ 1, -1, 0, -1, -1, -1, -1, &gw, HEALTH_OK, 1, 0, NULL, "Broker: Not leader" },
+		{ 2, 7, 4.25, 7, 0.5, 0, 0, NULL, HEALTH_ERR, 0, -1, NULL, NULL },
 	};
-	struct proto_lag out;
-	cJSON *a = cJSON_CreateObject();
-	char *cause = NULL;
+	struct proto_lag in, out;
+	cJSON *j, *p;
+	char *cause = NULL, *text;
 
-	cJSON_AddItemToObject(a, "partitions", proto_lag_encode_partitions(in, 2));
-	cJSON_AddFalseToObject(a, "healthy");
-	cJSON_AddStringToObject(a, "why", "partition 0: stalled");
-	if (proto_lag_decode(a, &out, &cause) != 0)
+	memset(&in, 0, sizeof in);
+	in.source = "gateway";
+	in.group = "paia-gateway";
+	in.topic = "paia.tasks";
+	in.instance = "gw-1";
+	in.time_ms = 1796594960123;
+	in.healthy = 0;
+	in.why = "partition 0: stalled\n";
+	in.partitions = parts;
+	in.npartitions = 3;
+	j = proto_lag_encode(&in);
+	/* The fields docs/control.md names, nulls where a value is not known. */
+	text = cJSON_PrintUnformatted(j);
+	assert_non_null(strstr(text, "{\"version\":1,\"source\":\"gateway\",\"group\":\"paia-gateway\","
+	    "\"topic\":\"paia.tasks\",\"instance\":\"gw-1\",\"time\":\"2026-12-06T22:09:20.123Z\","
+	    "\"healthy\":false,"));
+	assert_non_null(strstr(text, "{\"partition\":1,\"committed\":-1,\"committed_age_s\":0,"
+	    "\"log_end\":-1,\"log_end_age_s\":null,\"lag\":-1,\"lag_s\":-1,\"owner\":{\"instance\":"
+	    "\"gw-1\"},\"status\":\"OK\",\"healthy\":true,\"bad_checks\":0,\"error\":"
+	    "\"Broker: Not leader\"}"));
+	assert_non_null(strstr(text, "\"owner\":null,\"status\":\"ERR\",\"healthy\":false}"));
+	assert_null(strstr(text, "log_end_error"));
+	cJSON_free(text);
+	if (proto_lag_decode(j, &out, &cause) != 0)
 		fail_msg("%s", cause);
+	assert_int_equal(out.version, 1);
+	assert_string_equal(out.source, "gateway");
+	assert_string_equal(out.group, "paia-gateway");
+	assert_string_equal(out.instance, "gw-1");
+	assert_int_equal(out.time_ms, in.time_ms);
+	assert_int_equal(out.has_group_state, 0);
 	assert_int_equal(out.healthy, 0);
-	assert_string_equal(out.why, "partition 0: stalled");
-	assert_int_equal(out.npartitions, 2);
+	assert_string_equal(out.why, in.why);
+	assert_int_equal(out.npartitions, 3);
 	assert_int_equal(out.partitions[0].committed, 10);
 	assert_int_equal(out.partitions[0].log_end, 15);
+	assert_true(out.partitions[0].log_end_age_s == 1.5);
 	assert_int_equal(out.partitions[0].lag, 5);
 	assert_true(out.partitions[0].lag_s == 2.5);
 	assert_int_equal(out.partitions[0].status, HEALTH_STALL);
 	assert_int_equal(out.partitions[0].bad_checks, 3);
-	assert_string_equal(out.partitions[0].why, in[0].why);
-	assert_null(out.partitions[0].log_end_error);
+	assert_string_equal(out.partitions[0].owner->instance, "gw-1");
+	assert_string_equal(out.partitions[0].why, parts[0].why);
+	assert_null(out.partitions[0].error);
 	assert_int_equal(out.partitions[1].lag, -1);
-	assert_int_equal(out.partitions[1].healthy, 1);
-	assert_string_equal(out.partitions[1].log_end_error, "Broker: Not leader");
+	assert_true(out.partitions[1].log_end_age_s < 0);
+	assert_string_equal(out.partitions[1].error, "Broker: Not leader");
+	assert_null(out.partitions[2].owner);
+	assert_int_equal(out.partitions[2].status, HEALTH_ERR);
+	assert_int_equal(out.partitions[2].bad_checks, -1);
+	assert_true(out.partitions[2].committed_age_s == 4.25);
 	proto_lag_clear(&out);
-	cJSON_Delete(a);
+	cJSON_Delete(j);
+
+	/* The broker's view: the group's state and members, owners by member. */
+	in.source = "broker";
+	in.instance = NULL;
+	in.has_group_state = 1;
+	in.group_state = NULL;
+	in.members = -1;
+	in.group_error = "the broker cannot describe groups";
+	parts[0].owner = &member;
+	j = proto_lag_encode(&in);
+	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "group_state")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "members")));
+	assert_null(cJSON_GetObjectItemCaseSensitive(j, "instance"));
+	if (proto_lag_decode(j, &out, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_string_equal(out.source, "broker");
+	assert_int_equal(out.has_group_state, 1);
+	assert_null(out.group_state);
+	assert_int_equal(out.members, -1);
+	assert_string_equal(out.group_error, "the broker cannot describe groups");
+	assert_string_equal(out.partitions[0].owner->client_id, "paia-gateway-gw-2");
+	assert_string_equal(out.partitions[0].owner->host, "/10.0.0.2");
+	assert_null(out.partitions[0].owner->instance);
+	proto_lag_clear(&out);
+
+	/* What gateways before the LAG object sent: the answer, and /lag's bare array. */
+	p = cJSON_GetObjectItemCaseSensitive(j, "partitions");
+	cJSON_AddStringToObject(cJSON_GetArrayItem(p, 2), "log_end_error", "Broker: timed out");
+	if (proto_lag_decode(p, &out, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(out.version, 0);
+	assert_int_equal(out.healthy, 1);
+	assert_int_equal(out.npartitions, 3);
+	assert_string_equal(out.partitions[2].error, "Broker: timed out");
+	proto_lag_clear(&out);
+	/* A wrong type is named. */
+	cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetArrayItem(p, 0), "owner",
+	    cJSON_CreateString("gw-1"));
+	assert_int_equal(proto_lag_decode(j, &out, &cause), -1);
+	assert_string_equal(cause, "field 'owner' must be an object or null, not a string");
+	free(cause);
+	cJSON_Delete(j);
 }
 
 static void

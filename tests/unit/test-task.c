@@ -1333,16 +1333,16 @@ test_requeue(void **state)
 	const struct commit_record *rec;
 	struct fake_job *j;
 	char *cause = NULL, *want;
-	int attempt = 0;
+	int attempt = 0, already = 0;
 
 	fx_assign(f, 0, 0, NULL);
 	j = fx_run_task(f, 0, 0, "t1", "\"attempt\" :  1 ,\"params\":{\"seed\":18446744073709551617}");
 	/* Not while it runs. */
-	assert_int_equal(task_requeue(gw, "t1", &attempt, &cause), -1);
+	assert_int_equal(task_requeue(gw, "t1", 0, &attempt, &already, &cause), -1);
 	assert_string_equal(cause, "task t1 is running; cancel it first or wait for its result");
 	free(cause);
 	cause = NULL;
-	assert_int_equal(task_requeue(gw, "nope", &attempt, &cause), -1);
+	assert_int_equal(task_requeue(gw, "nope", 0, &attempt, &already, &cause), -1);
 	assert_string_equal(cause, "no task nope known to this gateway");
 	free(cause);
 	cause = NULL;
@@ -1351,7 +1351,7 @@ test_requeue(void **state)
 	committer_answer(f->committer, 0, 1, NULL);
 	assert_int_equal(fx_task(f, "t1")->state, TASK_FAILED);
 
-	assert_int_equal(task_requeue(gw, "t1", &attempt, &cause), 0);
+	assert_int_equal(task_requeue(gw, "t1", 0, &attempt, &already, &cause), 0);
 	assert_int_equal(attempt, 2);
 	assert_int_equal(f->committer->nbatches, 2);
 	rec = fx_record(f, 1, 0);
@@ -1365,24 +1365,56 @@ test_requeue(void **state)
 	/* It completes no offset of ours. */
 	assert_int_equal(fx_batch_offset(f, 1, 0, NULL), 1);
 	committer_answer(f->committer, 1, 1, NULL);
+	assert_int_equal(already, 0);
+
+	/* Once per attempt: again, by attempt or not, answers attempt 2 sent already. */
+	attempt = 0;
+	assert_int_equal(task_requeue(gw, "t1", 0, &attempt, &already, &cause), 0);
+	assert_int_equal(attempt, 2);
+	assert_int_equal(already, 1);
+	attempt = already = 0;
+	assert_int_equal(task_requeue(gw, "t1", 1, &attempt, &already, &cause), 0);
+	assert_int_equal(attempt, 2);
+	assert_int_equal(already, 1);
+	assert_int_equal(f->committer->nbatches, 2);
+	/* An attempt it has not seen is named. */
+	assert_int_equal(task_requeue(gw, "t1", 2, &attempt, &already, &cause), -1);
+	assert_string_equal(cause, "task t1 has no attempt 2 (its latest is 1)");
+	free(cause);
+	cause = NULL;
+	/* Attempt 2 arrives and ends: asked for attempt 1, the answer is still "already, as 2"; for 2, attempt 3 goes. */
+	j = fx_run_task(f, 0, 1, "t1", "\"attempt\":2");
+	job_end(j, RUNNER_EXITED, 0, NULL);
+	fx_wait_state(f, "t1", TASK_REPORTING);
+	committer_answer(f->committer, 2, 1, NULL);
+	attempt = already = 0;
+	assert_int_equal(task_requeue(gw, "t1", 1, &attempt, &already, &cause), 0);
+	assert_int_equal(attempt, 2);
+	assert_int_equal(already, 1);
+	assert_int_equal(f->committer->nbatches, 3);
+	assert_int_equal(task_requeue(gw, "t1", 2, &attempt, &already, &cause), 0);
+	assert_int_equal(attempt, 3);
+	assert_int_equal(already, 0);
+	assert_int_equal(f->committer->nbatches, 4);
+	committer_answer(f->committer, 3, 1, NULL);
 
 	/* A message without an attempt gets one after its last member. */
-	j = fx_run_task(f, 0, 1, "t2", NULL);
+	j = fx_run_task(f, 0, 2, "t2", NULL);
 	job_end(j, RUNNER_EXITED, 0, NULL);
 	fx_wait_state(f, "t2", TASK_REPORTING);
-	committer_answer(f->committer, 2, 1, NULL);
-	assert_int_equal(task_requeue(gw, "t2", &attempt, &cause), 0);
+	committer_answer(f->committer, 4, 1, NULL);
+	assert_int_equal(task_requeue(gw, "t2", 0, &attempt, &already, &cause), 0);
 	assert_int_equal(attempt, 2);
-	rec = fx_record(f, 3, 0);
+	rec = fx_record(f, 5, 0);
 	want = fx_task_msg(f, "t2", "\"attempt\":2");
 	assert_int_equal(rec->len, strlen(want));
 	assert_memory_equal(rec->value, want, rec->len);
 	free(want);
-	committer_answer(f->committer, 3, 1, NULL);
+	committer_answer(f->committer, 5, 1, NULL);
 
 	/* Not while shutting down. */
 	task_drain(gw, 0);
-	assert_int_equal(task_requeue(gw, "t2", &attempt, &cause), -1);
+	assert_int_equal(task_requeue(gw, "t2", 0, &attempt, &already, &cause), -1);
 	assert_string_equal(cause, "the gateway is shutting down");
 	free(cause);
 	fx_free(f);

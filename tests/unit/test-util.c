@@ -331,38 +331,6 @@ test_key_is_secret(void **state)
 }
 
 
-static void
-test_log_quote(void **state)
-{
-	char *q;
-
-	q = log_quote("plain");
-	assert_string_equal(q, "\"plain\"");
-	free(q);
-	q = log_quote("a \"b\" \\ c\nd\te");
-	assert_string_equal(q, "\"a \\\"b\\\" \\\\ c\\nd\\x09e\"");
-	free(q);
-}
-
-static void
-test_log_q(void **state)
-{
-	const char *q[8];
-	char want[16];
-	int i;
-
-	assert_string_equal(log_q(NULL), "\"\"");
-	/* Eight results stay valid at once. */
-	for (i = 0; i < 8; i++) {
-		snprintf(want, sizeof want, "v %d", i);
-		q[i] = log_q(want);
-	}
-	for (i = 0; i < 8; i++) {
-		snprintf(want, sizeof want, "\"v %d\"", i);
-		assert_string_equal(q[i], want);
-	}
-}
-
 /* ---- parsing ---- */
 
 static void
@@ -491,6 +459,58 @@ test_sha256_file(void **state)
 	assert_non_null(cause);
 	assert_non_null(strstr(cause, "/nonexistent/paia-test"));
 	free(cause);
+}
+
+/* One holder at a time; the next one is told who holds it; a link is not a lock file. */
+static void
+test_lock_file(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *dir, *path, *link, *cause = NULL, *s, want[64];
+	pid_t holder = -1;
+	size_t len;
+	int fd, fd2;
+
+	assert_true(asprintf(&dir, "%s/paia-test-lock-XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp") > 0);
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&path, "%s/gateway.lock", dir) > 0);
+	assert_true(asprintf(&link, "%s/link.lock", dir) > 0);
+	fd = util_lock_file(path, &holder, &cause);
+	assert_true(fd >= 0);
+	assert_int_equal(holder, 0);
+	s = util_read_file(path, 64, &len, &cause);
+	snprintf(want, sizeof want, "%ld\n", (long)getpid());
+	assert_string_equal(s, want);
+	free(s);
+	/* Another open file description: refused, naming the holder (us). */
+	assert_int_equal(util_lock_file(path, &holder, &cause), -1);
+	assert_int_equal(holder, getpid());
+	snprintf(want, sizeof want, "is held by process %ld", (long)getpid());
+	assert_non_null(strstr(cause, want));
+	free(cause);
+	cause = NULL;
+	/* Let go: the file goes, and the next one takes it. */
+	util_unlock_file(fd, path);
+	assert_int_equal(access(path, F_OK), -1);
+	fd2 = util_lock_file(path, &holder, &cause);
+	assert_true(fd2 >= 0);
+	/* A stale file of a holder that died (no lock on it) is taken over too. */
+	util_unlock_file(fd2, path);
+	assert_int_equal(util_write_file(path, "999999\n", 7, 0644, &cause), 0);
+	fd2 = util_lock_file(path, &holder, &cause);
+	assert_true(fd2 >= 0);
+	util_unlock_file(fd2, path);
+	/* A symbolic link is never followed. */
+	assert_int_equal(symlink("/etc/passwd", link), 0);
+	assert_int_equal(util_lock_file(link, &holder, &cause), -1);
+	assert_non_null(strstr(cause, "Too many levels of symbolic links"));
+	free(cause);
+	unlink(link);
+	rmdir(dir);
+	free(link);
+	free(path);
+	free(dir);
 }
 
 static void
@@ -659,12 +679,11 @@ main(void)
 		cmocka_unit_test(test_base64_vectors),
 		cmocka_unit_test(test_redact_url),
 		cmocka_unit_test(test_key_is_secret),
-		cmocka_unit_test(test_log_quote),
-		cmocka_unit_test(test_log_q),
 		cmocka_unit_test(test_parse_int),
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_sha256_file),
 		cmocka_unit_test(test_read_write_file),
+		cmocka_unit_test(test_lock_file),
 		cmocka_unit_test(test_time_fmt),
 		cmocka_unit_test(test_control_and_cut),
 		cmocka_unit_test(test_url_encode),
