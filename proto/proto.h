@@ -410,4 +410,19 @@ char *proto_event_encode(enum proto_event_type, cJSON *payload);
 int proto_event_parse(const char *line, size_t len, cJSON **root,
     enum proto_event_type *type, const cJSON **payload, char **cause);
 
+/* ---- answer.c: where each command's answer keeps its view ---- */
+
+/*
+ * The members of an answer that said "ok": true (borrowed from answer;
+ * keep it while the view is in use). -1 with *cause when the member is
+ * missing or of the wrong type, or the view inside does not decode.
+ */
+int proto_answer_status(const cJSON *answer, struct proto_status_view *, char **cause);
+int proto_answer_task(const cJSON *answer, struct proto_task_view *, char **cause);
+/* The TASK objects of a tasks answer (decode each with proto_task_view_decode); *n of them. */
+const cJSON *proto_answer_tasks(const cJSON *answer, size_t *n, char **cause);
+int proto_answer_requeue(const cJSON *answer, const char **task_id, int *attempt,
+    char **cause);
+int proto_answer_cancel(const cJSON *answer, const char **task_id, char **cause);
+
 #endif
