@@ -91,6 +91,9 @@ int paiactl_cmd_cancel(struct paiactl *, const struct paiactl_cmd *, int, char *
 int paiactl_cmd_logs(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_watch(struct paiactl *, const struct paiactl_cmd *, int, char **);
 
+/* The relay a remote console runs over SSH (paiactl-dial.c). */
+int paiactl_cmd_dial_stdio(struct paiactl *, const struct paiactl_cmd *, int, char **);
+
 /* The Kafka commands (paiactl-kafka.c). */
 int paiactl_cmd_submit(struct paiactl *, const struct paiactl_cmd *, int, char **);
 int paiactl_cmd_results(struct paiactl *, const struct paiactl_cmd *, int, char **);

@@ -53,6 +53,8 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	{ "logs", "ID [-f]", paiactl_cmd_logs,
 	  "print a task's log; -f follows it until the task ends" },
 	{ "watch", "[--count N]", paiactl_cmd_watch, "print the gateway's events as JSON lines" },
+	{ "dial-stdio", "", paiactl_cmd_dial_stdio,
+	  "relay stdin and stdout to the control socket (a remote paia-console runs it over SSH)" },
 };
 
 /* ---- messages and usage ---- */
