@@ -155,6 +155,7 @@ con_frame(struct con *con, WINDOW *header, WINDOW *body, WINDOW *status)
 			con_help_draw(con, body, rows, cols);
 		else
 			con->ui.view->draw(con, body, rows, cols);
+		con_link_banner(con, body, rows, cols);
 		con_status_draw(con, status, cols);
 	}
 	wnoutrefresh(header);

@@ -358,3 +358,28 @@ con_source_note(struct con *con, WINDOW *w, int y, int cols, enum con_src src, c
 	con_put(w, y, 1, cols - 2, con_attr(CON_C_DIM), CON_LEFT, 0, text);
 	return 1;
 }
+
+void
+con_link_banner(struct con *con, WINDOW *w, int rows, int cols)
+{
+	const struct con_model *m = &con->model;
+	const char *why = m->refusal != NULL ? m->refusal : m->link_error;
+	char text[1024];
+	int need, y;
+
+	if ((m->link == CON_LINK_UP && m->refusal == NULL) || why == NULL)
+		return;
+	snprintf(text, sizeof text, "%s: %s", m->link == CON_LINK_UP ? "refused" :
+	    "cannot reach the gateway", why);
+	/* At the bottom of the body, over the view: as many rows as it takes, up to 4. */
+	need = con_wrap_rows(text, cols - 2);
+	if (need > 4)
+		need = 4;
+	y = rows - need;
+	if (y < 0)
+		y = 0;
+	mvwhline(w, y > 0 ? y - 1 : 0, 0, ' ', cols);
+	for (int i = y; i < rows; i++)
+		mvwhline(w, i, 0, ' ', cols);
+	con_put_wrap(w, y, 1, cols - 2, need, con_attr(CON_C_BAD), text);
+}

@@ -581,6 +581,8 @@ const struct con_view *con_view_by_name(const char *);
 void con_header_draw(struct con *, WINDOW *, int cols);
 void con_status_draw(struct con *, WINDOW *, int cols);
 void con_help_draw(struct con *, WINDOW *, int rows, int cols);
+/* Why the gateway cannot be reached (or is refused), over the bottom of the body. */
+void con_link_banner(struct con *, WINDOW *, int rows, int cols);
 /*
  * A source this view needs that is not there: one plain line saying why
  * ("the gateway does not offer pods yet"), drawn at y. 1 when drawn.

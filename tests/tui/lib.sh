@@ -40,18 +40,19 @@ tui_state() {
 	chmod 755 "$STATE"
 }
 
-# con_start NAME COLS ROWS [ENV=V...] [-- ARGS...]: the console in a tmux session NAME.
+# con_start NAME COLS ROWS [ENV=V...] [-- ARGS...]: the console in a tmux session NAME,
+# on the gateway CON_TARGET names (default: -d $STATE, the local one).
 con_start() {
 	local name=$1 cols=$2 rows=$3 envs="" cmd
 	shift 3
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs="$envs $1"; shift; done
 	[ "${1:-}" = -- ] && shift
 	cmd="env TERM=tmux-256color LANG=C.UTF-8 LC_ALL=C.UTF-8 PAIA_CONSOLE_TEST_TIMES=1 $envs"
-	cmd="$cmd $CONSOLE -d $STATE $*; echo console-exited=\$?; sleep 600"
+	cmd="$cmd $CONSOLE ${CON_TARGET--d $STATE} $*; echo console-exited=\$?; sleep 600"
 	tm new-session -d -s "$name" -x "$cols" -y "$rows" "$cmd" ||
 		bail "tmux new-session $name failed"
 	# Keys sent before the console reads its terminal would be lost.
-	on_screen "$name" "1 overview" 20 >/dev/null || bail "the console did not start"
+	on_screen "$name" "1 overview" 20 >/dev/null || bail "the console did not start: $(screen "$name" | grep .)"
 }
 
 keys() { local s=$1; shift; tm send-keys -t "$s" "$@"; }
@@ -59,10 +60,11 @@ screen() { tm capture-pane -p -t "$1"; }
 screen_e() { tm capture-pane -p -e -t "$1"; }
 
 # normalise: what differs from run to run without being the console's doing.
+# NORMALISE_EXTRA: one more sed expression (a remote console's name, say).
 normalise() {
 	sed -E -e "s#/tmp/paia-tui\.[A-Za-z0-9]{6}#/tmp/paia-tui.STATE_#g" \
 		-e 's/committed [0-9]+/committed ~/g' \
-		-e 's/[-~]\/min/~\/min/g'
+		-e 's/[-~]\/min/~\/min/g' -e "${NORMALISE_EXTRA:-s/^//}"
 }
 
 # on_screen SESSION TEXT [SECONDS]: wait until the screen shows TEXT.
