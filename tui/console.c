@@ -16,6 +16,8 @@
 #include "config.h"
 #include "tui.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
@@ -435,6 +437,7 @@ main(int argc, char **argv)
 	static const int signums[4] = { SIGWINCH, SIGINT, SIGTERM, SIGHUP };
 	struct timeval tv = { 0, CON_FRAME_MS * 1000 };
 	struct client_transport *tp;
+	struct stat st;
 	const char *nc;
 	char *cause = NULL, *name = NULL;
 	long long v;
@@ -590,8 +593,11 @@ main(int argc, char **argv)
 
 	frame = event_new(l.base, -1, EV_PERSIST, con_frame_tick, &l);
 	event_add(frame, &tv);
+	/* A terminal, a pipe or a socket can be waited on; /dev/null or a file cannot. */
 	l.input = input = event_new(l.base, STDIN_FILENO, EV_READ | EV_PERSIST, con_stdin_cb, &l);
-	event_add(input, NULL);
+	if (isatty(STDIN_FILENO) || (fstat(STDIN_FILENO, &st) == 0 &&
+	    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))))
+		event_add(input, NULL);
 	if (con_screen_errfd() >= 0) {
 		errev = event_new(l.base, con_screen_errfd(), EV_READ | EV_PERSIST, con_stderr_cb,
 		    &l);

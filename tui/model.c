@@ -808,6 +808,8 @@ con_model_log_append(struct con_model *m, const char *id, int64_t offset, const 
 
 	if (strcmp(l->id, id) != 0)
 		return 0;	/* the log of a task no longer shown */
+	if (offset < 0 || (uint64_t)offset > (uint64_t)INT64_MAX - len)
+		return -1;
 	if (offset != l->offset) {
 		/* A gap (the ring of the gateway moved on) or a repeat: start over there. */
 		if (offset < l->offset)

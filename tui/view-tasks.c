@@ -6,8 +6,9 @@
  * confirm), l tails its log.
  *
  * The rows are kept across frames, filtered and sorted: each frame
- * patches them with the tasks the model's journal says changed (one
- * removal and one binary-search insertion each), and rebuilds them only
+ * patches them with the tasks the model's journal says changed (all of
+ * them out in one pass, then a binary-search insertion each), and
+ * rebuilds them only
  * when the filter or the order changed or the journal overflowed, so a
  * frame costs what is drawn, not the 10,000 tasks held. The selection
  * is kept by task id, so it follows its task when the order moves.
@@ -134,24 +135,17 @@ con_rows_rebuild(struct con *con)
 		if (t->match)
 			con->rows[con->nrows++] = t;
 	}
-	qsort(con->rows, con->nrows, sizeof *con->rows, con_task_qcmp);
+	if (con->nrows > 1)
+		qsort(con->rows, con->nrows, sizeof *con->rows, con_task_qcmp);
 }
 
-/* Patch the rows with one changed (or gone) task. */
+/* Put one changed task back where it belongs (if it still exists and matches). */
 static void
-con_rows_patch(struct con *con, struct con_task *t)
+con_rows_insert(struct con *con, struct con_task *t)
 {
 	struct con_filter *f = &con->ui.filter;
-	size_t i, lo, hi, mid;
+	size_t lo, hi, mid;
 
-	for (i = 0; i < con->nrows; i++) {
-		if (con->rows[i] == t) {
-			memmove(con->rows + i, con->rows + i + 1,
-			    (con->nrows - i - 1) * sizeof *con->rows);
-			con->nrows--;
-			break;
-		}
-	}
 	if (t->gone)
 		return;
 	t->match = con_filter_task(f, t);
@@ -177,7 +171,7 @@ void
 con_rows_update(struct con *con)
 {
 	struct con_model *m = &con->model;
-	size_t i;
+	size_t i, j;
 
 	con_sort_col = con_tasks_col(con);
 	con_sort_rev = con->ui.task_reverse;
@@ -188,9 +182,17 @@ con_rows_update(struct con *con)
 		con->rows_filter_gen = con->ui.filter.gen;
 		con->rows_sort = con_sort_col;
 		con->rows_reverse = con_sort_rev;
-	} else {
+	} else if (m->njournal > 0) {
+		/*
+		 * The changed tasks out first: their keys moved, so the rows are
+		 * sorted again only without them; then each back in its place.
+		 */
+		for (i = j = 0; i < con->nrows; i++)
+			if (!con->rows[i]->journaled)
+				con->rows[j++] = con->rows[i];
+		con->nrows = j;
 		for (i = 0; i < m->njournal; i++)
-			con_rows_patch(con, m->journal[i]);
+			con_rows_insert(con, m->journal[i]);
 	}
 	con_model_journal_done(m);
 }
