@@ -25,6 +25,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/dns.h>
@@ -40,6 +41,14 @@
 
 extern char **environ;
 
+/* PAIA_CONSOLE_FRAME_LOG: how long frames took (bench/console), written at exit. */
+#define CON_FRAME_SAMPLES 100000
+struct con_frames {
+	char *path;
+	uint32_t *us;		/* each frame's build and draw, microseconds */
+	size_t n;
+};
+
 struct con_loop {
 	struct con *con;
 	struct event_base *base;
@@ -51,7 +60,46 @@ struct con_loop {
 	int resized;
 	long long ticks;
 	int quit;
+	struct con_frames frames;
 };
+
+static int64_t
+con_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int
+con_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "frames N p50_us X p99_us Y max_us Z" into the log file. */
+static void
+con_frames_write(struct con_frames *f)
+{
+	FILE *out;
+
+	if (f->path == NULL)
+		return;
+	if ((out = fopen(f->path, "w")) != NULL) {
+		if (f->n > 0) {
+			qsort(f->us, f->n, sizeof *f->us, con_u32_cmp);
+			fprintf(out, "frames %zu p50_us %u p99_us %u max_us %u\n", f->n,
+			    f->us[f->n / 2], f->us[f->n * 99 / 100], f->us[f->n - 1]);
+		} else
+			fprintf(out, "frames 0\n");
+		fclose(out);
+	}
+	free(f->us);
+	f->us = NULL;
+}
 
 /* PAIA_CONSOLE_NOW (ms since the epoch, or RFC 3339): the wall clock pinned, for tests. */
 static int64_t con_now_pinned;
@@ -183,7 +231,11 @@ con_frame_tick(evutil_socket_t fd, short what, void *arg)
 		l->drawn_model = ~(uint64_t)0;
 	}
 	if (con->model.gen != l->drawn_model || con->ui.gen != l->drawn_ui || sec != l->drawn_sec) {
+		int64_t t0 = l->frames.path != NULL ? con_clock_us() : 0;
+
 		con_frame(con, l->header, l->body, l->status);
+		if (l->frames.path != NULL && l->frames.n < CON_FRAME_SAMPLES)
+			l->frames.us[l->frames.n++] = (uint32_t)(con_clock_us() - t0);
 		l->drawn_model = con->model.gen;
 		l->drawn_ui = con->ui.gen;
 		l->drawn_sec = sec;
@@ -577,6 +629,10 @@ main(int argc, char **argv)
 	con.o.ascii = so.ascii;
 	con.o.mono = so.mono;
 	con_windows(&l);
+	if ((nc = getenv("PAIA_CONSOLE_FRAME_LOG")) != NULL && *nc != '\0') {
+		l.frames.path = (char *)nc;
+		l.frames.us = xcalloc(CON_FRAME_SAMPLES, sizeof *l.frames.us);
+	}
 
 	memset(&fa, 0, sizeof fa);
 	fa.base = l.base;
@@ -613,6 +669,7 @@ main(int argc, char **argv)
 	event_base_dispatch(l.base);
 
 	con_screen_end();
+	con_frames_write(&l.frames);
 	for (i = 0; i < nitems(sigs); i++)
 		event_free(sigs[i]);
 	if (errev != NULL)

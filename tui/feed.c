@@ -18,6 +18,7 @@
 #include "config.h"
 #include "tui.h"
 
+#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,16 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 	case PROTO_CMD_TASKS:
 		if (error == NULL && con_model_tasks_answer(m, answer, f->mono(), &cause) != 0)
 			error = cause;
+		/*
+		 * The parse of a long list (10,000 tasks: tens of MB) is freed in
+		 * small pieces among the model's: give the pages back now, or the
+		 * console keeps the peak as its size.
+		 */
+		cJSON_Delete(answer);
+		answer = NULL;
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
 		if (error != NULL)
 			con_model_source(m, CON_SRC_TASKS, CON_OFFER_YES, error, f->mono());
 		break;
