@@ -782,19 +782,66 @@ con_model_log_open(struct con_model *m, const char *id)
 	m->gen++;
 }
 
+/* One line of the ring (s[0..len) holds no newline), cleaned, not cut. */
 static void
 con_log_line_add(struct con_log *l, const char *s, size_t len)
 {
-	char *raw = xstrndup(s, len), *clean;
+	char *raw = xstrndup(s, len);
 
-	clean = con_copy(raw, CON_LOG_LINE_MAX);
-	free(raw);
 	free(l->lines[l->head]);
-	l->lines[l->head] = clean;
+	l->lines[l->head] = client_text_clean(raw);
+	free(raw);
 	l->head = (l->head + 1) % CON_LOG_LINES;
 	if (l->n < CON_LOG_LINES)
 		l->n++;
 	l->total++;
+}
+
+/* A line longer than CON_LOG_LINE_MAX goes in pieces, cut on character boundaries. */
+static void
+con_log_add(struct con_log *l, const char *s, size_t len)
+{
+	size_t n;
+
+	do {
+		n = len;
+		if (n > CON_LOG_LINE_MAX) {
+			n = CON_LOG_LINE_MAX;
+			while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+				n--;
+			if (n == 0)
+				n = CON_LOG_LINE_MAX;
+		}
+		con_log_line_add(l, s, n);
+		s += n;
+		len -= n;
+	} while (len > 0);
+}
+
+/* Append to the unfinished line; what outgrows a line goes out in pieces. */
+static void
+con_log_partial(struct con_log *l, const char *s, size_t len)
+{
+	size_t have = l->partial != NULL ? strlen(l->partial) : 0, keep;
+	char *joined = xmalloc(have + len + 1);
+
+	memcpy(joined, l->partial != NULL ? l->partial : "", have);
+	memcpy(joined + have, s, len);
+	joined[have + len] = '\0';
+	free(l->partial);
+	l->partial = NULL;
+	if (have + len < CON_LOG_LINE_MAX) {
+		l->partial = joined;
+		return;
+	}
+	/* Full pieces out; the rest (on a character boundary) waits. */
+	keep = (have + len) % CON_LOG_LINE_MAX;
+	while (keep < have + len && ((unsigned char)joined[have + len - keep] & 0xc0) == 0x80)
+		keep++;
+	con_log_add(l, joined, have + len - keep);
+	if (keep > 0)
+		l->partial = xstrndup(joined + have + len - keep, keep);
+	free(joined);
 }
 
 int
@@ -811,46 +858,34 @@ con_model_log_append(struct con_model *m, const char *id, int64_t offset, const 
 	if (offset < 0 || (uint64_t)offset > (uint64_t)INT64_MAX - len)
 		return -1;
 	if (offset != l->offset) {
-		/* A gap (the ring of the gateway moved on) or a repeat: start over there. */
+		/* A repeat is dropped; a gap (the log moved on) starts over there. */
 		if (offset < l->offset)
 			return 0;
 		free(l->partial);
 		l->partial = NULL;
 	}
 	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL) {
-			/* Keep the unfinished line, capped: a line without end is cut into pieces. */
-			plen = l->partial != NULL ? strlen(l->partial) : 0;
-			if (plen + (size_t)(end - p) > CON_LOG_LINE_MAX) {
-				xasprintf(&joined, "%s%.*s", l->partial != NULL ? l->partial : "",
-				    (int)(end - p), p);
-				con_log_line_add(l, joined, strlen(joined));
-				free(joined);
-				free(l->partial);
-				l->partial = NULL;
-			} else {
-				xasprintf(&joined, "%s%.*s", l->partial != NULL ? l->partial : "",
-				    (int)(end - p), p);
-				free(l->partial);
-				l->partial = joined;
-			}
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			con_log_partial(l, p, (size_t)(end - p));
 			break;
 		}
 		if (l->partial != NULL) {
-			xasprintf(&joined, "%s%.*s", l->partial, (int)(nl - p), p);
-			con_log_line_add(l, joined, strlen(joined));
+			plen = strlen(l->partial);
+			joined = xmalloc(plen + (size_t)(nl - p) + 1);
+			memcpy(joined, l->partial, plen);
+			memcpy(joined + plen, p, (size_t)(nl - p));
+			con_log_add(l, joined, plen + (size_t)(nl - p));
 			free(joined);
 			free(l->partial);
 			l->partial = NULL;
 		} else
-			con_log_line_add(l, p, (size_t)(nl - p));
+			con_log_add(l, p, (size_t)(nl - p));
 		p = nl + 1;
 	}
 	l->offset = offset + (int64_t)len;
 	if (ended) {
 		if (l->partial != NULL) {
-			con_log_line_add(l, l->partial, strlen(l->partial));
+			con_log_add(l, l->partial, strlen(l->partial));
 			free(l->partial);
 			l->partial = NULL;
 		}

@@ -51,6 +51,19 @@ for sig in INT TERM HUP; do
 	check "SIG$sig: the terminal given back" gave_back "$TMPD/sig.out"
 done
 
+# paiactl dial-stdio, the relay a remote console runs: requests in, answers out,
+# the end of input passed on (the gateway closes, the relay ends), a missing
+# socket named.
+printf '{"cmd":"status"}\n{"cmd":"task","id":"demo-1"}\n' |
+	"$PAIACTL" -d "$STATE" dial-stdio >"$TMPD/dial.out" 2>"$TMPD/dial.err"; rc=$?
+check "dial-stdio: exits 0 once the gateway closes" clean_exit dial $rc
+check "dial-stdio: both answers relayed, in order" eval \
+	'[ "$(wc -l <"$TMPD/dial.out")" -eq 2 ] && head -1 "$TMPD/dial.out" | grep -q "\"instance\":\"golden\"" &&
+	 tail -1 "$TMPD/dial.out" | grep -q "\"task_id\":\"demo-1\""'
+"$PAIACTL" -S "$TMPD/nothing.sock" dial-stdio </dev/null >/dev/null 2>"$TMPD/dial2.err"; rc=$?
+check "dial-stdio: no socket: exit 1, naming it" eval \
+	'[ $rc -eq 1 ] && grep -q "cannot connect to $TMPD/nothing.sock" "$TMPD/dial2.err"'
+
 # Usage errors: exit 2, naming what was wrong.
 "$CONSOLE" -n 0 >/dev/null 2>"$TMPD/u1"; rc=$?
 check "-n 0 is a usage error" eval '[ $rc -eq 2 ] && grep -q "a number of cycles" "$TMPD/u1"'
