@@ -184,15 +184,18 @@ struct client_transport *client_transport_unix_new(const char *path);
  * host key checked against o->known_hosts, o->key_file or the agent):
  * an exec channel running command there, normally "paiactl dial-stdio"
  * (with -S PATH for a socket of its own), which relays the channel to
- * the control socket. o and command are copied. The session runs on
- * base: the connection must be processed from that base's loop, not by
- * client_conn_wait. Errors name "ssh user@host:port" and, when the
- * command failed, its exit status and the last of its stderr.
+ * the control socket. With socket_path given and libssh2 1.11 or later
+ * (ssh_stream_supported), a direct-streamlocal channel to that socket
+ * instead, and command is not run. o and the strings are copied. The
+ * session runs on base: the connection must be processed from that
+ * base's loop, not by client_conn_wait. Errors name "ssh
+ * user@host:port" and, when the command failed, its exit status and
+ * the last of its stderr.
  */
 struct event_base;
 struct ssh_options;
 struct client_transport *client_transport_ssh_new(struct event_base *base,
-    const struct ssh_options *o, const char *command);
+    const struct ssh_options *o, const char *command, const char *socket_path);
 
 /* ---- conn.c: one JSON-lines connection to a gateway ---- */
 

@@ -3,10 +3,12 @@
  * console on another machine: one SSH session (common/ssh.c: host key
  * checked against known_hosts, key file or agent) and on it one exec
  * channel running "paiactl dial-stdio" on the gateway's host, which
- * relays the channel to the control socket (docker's ssh transport;
- * libssh2 1.10 has no direct-streamlocal). No port is opened on the
- * gateway's host beyond sshd's, and an authorized_keys command= can pin
- * the key to that one command.
+ * relays the channel to the control socket (docker's ssh transport). No
+ * port is opened on the gateway's host beyond sshd's, and an
+ * authorized_keys command= can pin the key to that one command. With
+ * libssh2 1.11 or later and the socket's path given, a direct-streamlocal
+ * channel reaches the socket itself instead (libssh2 1.10, Debian
+ * bookworm's, has none).
  *
  * The session lives on a libevent base and calls back from it; the
  * connection (conn.c) wants a descriptor to poll. The bridge is an
@@ -57,6 +59,7 @@ struct client_ssh {
 	struct ssh_options o;		/* strings owned below */
 	char *host, *user, *key_file, *known_hosts;
 	char *command;
+	char *socket_path;		/* direct-streamlocal to it, not the command */
 
 	enum client_ssh_state state;
 	struct ssh_session *s;
@@ -186,7 +189,8 @@ client_ssh_close_cb(struct ssh_channel *ch, int exit_status, const char *error, 
 		client_ssh_fail(t, error);
 		return;
 	}
-	if (exit_status == 0 && t->err_len == 0) {
+	/* A socket's channel has no exit status: its end is the gateway closing. */
+	if ((exit_status == 0 || t->socket_path != NULL) && t->err_len == 0) {
 		t->state = CLIENT_SSH_ENDED;
 		client_ssh_poke(t);
 		return;
@@ -223,7 +227,12 @@ client_ssh_open(struct client_transport *tp, char **cause)
 	free(t->error);
 	t->error = NULL;
 	t->s = ssh_session_new(t->base, &t->o, client_ssh_session_cb, t);
-	t->ch = ssh_channel_open(t->s, t->command, client_ssh_data_cb, client_ssh_close_cb, t);
+	if (t->socket_path != NULL)
+		t->ch = ssh_stream_open(t->s, t->socket_path, client_ssh_data_cb,
+		    client_ssh_close_cb, t);
+	else
+		t->ch = ssh_channel_open(t->s, t->command, client_ssh_data_cb,
+		    client_ssh_close_cb, t);
 	if (t->ch == NULL) {
 		xasprintf(cause, "%s: cannot open a channel", tp->name);
 		return -1;
@@ -350,6 +359,7 @@ client_ssh_free(struct client_transport *tp)
 	free(t->key_file);
 	free(t->known_hosts);
 	free(t->command);
+	free(t->socket_path);
 	free(t->error);
 	free(t->in);
 	free(tp->name);
@@ -364,7 +374,7 @@ static const struct client_transport_ops client_ssh_ops = {
 
 struct client_transport *
 client_transport_ssh_new(struct event_base *base, const struct ssh_options *o,
-    const char *command)
+    const char *command, const char *socket_path)
 {
 	struct client_ssh *t = xcalloc(1, sizeof *t);
 
@@ -376,6 +386,8 @@ client_transport_ssh_new(struct event_base *base, const struct ssh_options *o,
 	t->o.key_file = t->key_file = o->key_file != NULL ? xstrdup(o->key_file) : NULL;
 	t->o.known_hosts = t->known_hosts = xstrdup(o->known_hosts != NULL ? o->known_hosts : "");
 	t->command = xstrdup(command);
+	if (socket_path != NULL && ssh_stream_supported())
+		t->socket_path = xstrdup(socket_path);
 	t->efd = -1;
 	t->wake = evtimer_new(base, client_ssh_wake_cb, t);
 	if (strchr(t->host, ':') != NULL)

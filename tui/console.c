@@ -443,7 +443,8 @@ con_transport(struct con_loop *l, const struct con_args *a, char **name, char **
 		free(qs);
 	} else
 		xasprintf(&cmd, "%s dial-stdio", a->paiactl);
-	tp = client_transport_ssh_new(l->base, &o, cmd);
+	/* libssh2 1.11 reaches a named socket itself; else paiactl dial-stdio does. */
+	tp = client_transport_ssh_new(l->base, &o, cmd, a->remote_socket);
 	free(cmd);
 	if (strchr(host, ':') != NULL)
 		xasprintf(name, "ssh %s@[%s]:%d", user, host, port);
