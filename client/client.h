@@ -47,6 +47,12 @@ char *client_text_clean(const char *s);
 char *client_text_json(const cJSON *);
 /* A number as client_text_json shows it (an integer without a fraction). */
 char *client_text_number(double);
+/*
+ * s[0..len) as valid UTF-8 (caller frees): each byte that does not
+ * start a valid sequence (overlong, surrogate, cut short), and NUL,
+ * becomes U+FFFD. For bytes from outside that go into JSON strings.
+ */
+char *client_text_utf8(const char *s, size_t len);
 /* A string member of obj, or NULL (missing or not a string); borrowed. */
 const char *client_json_str(const cJSON *obj, const char *name);
 /* A number member of obj into *out: 0, or -1 when missing or not a number. */
@@ -399,6 +405,69 @@ struct client_read_args {
 };
 int client_reader_run(struct client_reader *, const struct client_read_args *, long long *n,
     char *why, size_t whylen, char **cause);
+
+/* ---- lag.c: a consumer group's lag, read from the broker ---- */
+
+/* A member of the group (strings owned; NULL when the broker sent none). */
+struct client_lag_owner {
+	char *member_id;
+	char *client_id;
+	char *host;			/* as the broker saw it: "/10.0.0.5" */
+};
+struct client_lag_part {
+	int32_t partition;
+	int64_t committed;		/* the group's committed offset; -1: none */
+	int64_t committed_ms;		/* when it was read (epoch ms); -1: not read */
+	int64_t log_start;		/* the oldest offset still in the log */
+	int64_t log_end;		/* the last stable offset; -1: unknown */
+	int64_t log_end_ms;		/* when it was read; -1: not read */
+	/*
+	 * Records a consumer of the group would still get: from the first
+	 * one past the committed offset (or the log start) to the log end;
+	 * transaction markers and aborted records before it do not count.
+	 * -1: unknown.
+	 */
+	int64_t lag;
+	int64_t first_offset;		/* that first record's offset; -1: none or unknown */
+	int64_t oldest_ts;		/* its timestamp (epoch ms); -1: none or unknown */
+	const struct client_lag_owner *owner;	/* NULL: no member owns it (or unknown) */
+	char *error;			/* what could not be read, or NULL */
+	int probing;			/* lag.c's own */
+};
+struct client_lag {
+	char *group;
+	char *topic;
+	/* From DescribeConsumerGroups; members_known 0 when it failed (group_error says why). */
+	int members_known;
+	char *group_state;		/* "Stable", "Empty", "PreparingRebalance", ... */
+	char *group_error;
+	struct client_lag_owner *owners;
+	size_t nowners;
+	struct client_lag_part *parts;	/* every partition of the topic, in order */
+	size_t nparts;
+};
+/*
+ * Read group's committed offsets on topic, the log ends, the owners and
+ * the first record waiting on each partition, with k (a consumer from
+ * client_kafka_new: read_committed, no group). It joins nothing and
+ * commits nothing. Each of its five questions (metadata, committed
+ * offsets, members, log ends, first records) waits up to timeout_ms.
+ * Returns 0 with
+ * *lag filled (client_lag_clear after), or -1 with *cause when the topic
+ * or the committed offsets cannot be read; a partition whose log end or
+ * first record cannot be read says so in its error.
+ */
+int client_lag_read(struct client_kafka *k, const char *group, const char *topic, int timeout_ms,
+    struct client_lag *lag, char **cause);
+void client_lag_clear(struct client_lag *);
+/*
+ * Decode a consumer group member's assignment (the classic consumer
+ * protocol: version, [topic, [partition]], user data) as the broker
+ * hands it over, calling cb for each partition of topic. 0, or -1 when
+ * the bytes are malformed (cb may have run for some partitions).
+ */
+int client_lag_assignment(const void *buf, size_t len, const char *topic,
+    void (*cb)(int32_t partition, void *arg), void *arg);
 
 
 #endif

@@ -32,6 +32,59 @@ client_text_clean(const char *s)
 	return out;
 }
 
+/* Length of the valid UTF-8 sequence at s[0..n) (not overlong, no surrogate), or 0. */
+static size_t
+client_text_utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+char *
+client_text_utf8(const char *s, size_t len)
+{
+	static const char repl[] = "\xef\xbf\xbd";	/* U+FFFD */
+	const unsigned char *p = (const unsigned char *)s;
+	char *out = xmalloc(len * 3 + 1), *o = out;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (p[i] != 0 && (n = client_text_utf8_len(p + i, len - i)) > 0) {
+			memcpy(o, p + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(o, repl, 3);
+			o += 3;
+			i++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 const char *
 client_json_str(const cJSON *obj, const char *name)
 {

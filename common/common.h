@@ -171,6 +171,20 @@ const char *util_find_control(const char *s);
  * character boundary, "..." appended when cut. Caller frees.
  */
 char *util_cut(const char *s, size_t max);
+/*
+ * s percent-encoded as RFC 3986 wants a path or query part (caller
+ * frees): all but A-Z a-z 0-9 - _ . ~, and / when keep_slash. A local
+ * path becomes a file:// URL as "file://" + util_url_encode(path, 1).
+ */
+char *util_url_encode(const char *s, int keep_slash);
+
+/*
+ * notify.c: tell the service manager (systemd, Type=notify) about the
+ * daemon's state: state is "READY=1", "STOPPING=1", "STATUS=text", ...
+ * (sd_notify(3)). 0 (also when $NOTIFY_SOCKET is not set: not under a
+ * notify unit), or -1 with *cause. Never blocks; any thread.
+ */
+int notify_send(const char *state, char **cause);
 
 /*
  * reaper.c: the process's one SIGCHLD handler. Register a child right

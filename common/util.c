@@ -804,3 +804,25 @@ util_nofile_raise(void)
 	}
 	return (int)(rl.rlim_cur > INT_MAX ? INT_MAX : rl.rlim_cur);
 }
+
+char *
+util_url_encode(const char *s, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t len = strlen(s), o = 0, i;
+	char *out = xmalloc(len * 3 + 1);
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/'))
+			out[o++] = (char)c;
+		else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}

@@ -28,6 +28,8 @@ struct committer {
 	struct worker *worker;
 	size_t max_records;		/* per transaction */
 	rd_kafka_t *consumer;		/* for fresh group metadata; worker_lock */
+	uint64_t epoch;			/* the gateway's ownership epoch; worker_lock */
+	char *hold;			/* test only: wait while this file exists */
 	uint64_t committed, aborted;	/* worker_lock */
 	char *fatal_msg;		/* worker thread: set once, then every batch fails */
 	int ready;			/* worker thread: init_transactions done */
@@ -98,6 +100,96 @@ committer_classify(struct committer *c, rd_kafka_error_t *e, const char *what, c
 	return step;
 }
 
+/*
+ * Batches built before the gateway's current ownership epoch (a revoke
+ * came since) keep only what is not tied to a partition (requeues): the
+ * partitions' results, dead letters and offsets are dropped, because the
+ * new generation may have given those partitions to another member,
+ * which runs their tasks again. Committing them under the new generation
+ * (the broker takes offsets from any live member) would report those
+ * tasks twice; this is how Kafka Streams closes a migrated task dirty.
+ * Returns the records left in all batches.
+ */
+static size_t
+committer_drop_stale(struct committer *c, struct worker_jobs *batches)
+{
+	struct commit_batch *b;
+	struct worker_job *j;
+	uint64_t epoch;
+	size_t i, k, left = 0;
+
+	worker_lock(c->worker);
+	epoch = c->epoch;
+	worker_unlock(c->worker);
+	TAILQ_FOREACH(j, batches, entry) {
+		b = committer_batch(j);
+		if (b->epoch < epoch && !b->dropped) {
+			for (i = k = 0; i < b->nrecords; i++) {
+				if (b->records[i].partition < 0) {
+					b->records[k++] = b->records[i];
+					continue;
+				}
+				free(b->records[i].topic);
+				free(b->records[i].key);
+				free(b->records[i].value);
+			}
+			log_warn("partitions given up since this batch was built: their records and "
+			    "offsets are dropped, their new owner runs the tasks",
+			    "batch=%" PRIu64 " records=%zu dropped=%zu offsets=%zu", b->id,
+			    b->nrecords, b->nrecords - k, b->noffsets);
+			b->nrecords = k;
+			for (i = 0; i < b->noffsets; i++)
+				free(b->offsets[i].metadata);
+			b->noffsets = 0;
+			b->dropped = 1;
+		}
+		left += b->nrecords + b->noffsets;
+	}
+	return left;
+}
+
+/* The newest snapshot of each partition's offsets, from the batches that still carry any. */
+static rd_kafka_topic_partition_list_t *
+committer_offsets(struct worker_jobs *batches, struct commit_batch **last)
+{
+	rd_kafka_topic_partition_list_t *offsets;
+	rd_kafka_topic_partition_t *tp;
+	struct commit_batch *b;
+	struct worker_job *j;
+	size_t i;
+
+	*last = NULL;
+	TAILQ_FOREACH(j, batches, entry)
+		if (committer_batch(j)->group_metadata != NULL)
+			*last = committer_batch(j);
+	if (*last == NULL)
+		return NULL;
+	offsets = rd_kafka_topic_partition_list_new(0);
+	TAILQ_FOREACH(j, batches, entry) {
+		b = committer_batch(j);
+		for (i = 0; i < b->noffsets; i++) {
+			tp = rd_kafka_topic_partition_list_find(offsets, b->offsets_topic,
+			    b->offsets[i].partition);
+			if (tp == NULL)
+				tp = rd_kafka_topic_partition_list_add(offsets, b->offsets_topic,
+				    b->offsets[i].partition);
+			tp->offset = b->offsets[i].offset;
+			free(tp->metadata);
+			tp->metadata = xstrdup(b->offsets[i].metadata);
+			tp->metadata_size = strlen(b->offsets[i].metadata);
+		}
+	}
+	return offsets;
+}
+
+/* Test only (PAIA_TEST_COMMIT_HOLD): no transaction begins while the file exists. */
+static void
+committer_test_hold(struct committer *c, struct worker *w)
+{
+	while (c->hold != NULL && access(c->hold, F_OK) == 0 && !worker_stopping(w))
+		usleep(20 * 1000);
+}
+
 /* One transaction over the merged batches; returns STEP_OK or STEP_FATAL. */
 static enum committer_step
 committer_run(struct committer *c, struct worker_jobs *batches, char **fatal_msg)
@@ -112,31 +204,18 @@ committer_run(struct committer *c, struct worker_jobs *batches, char **fatal_msg
 	int tries;
 
 	backoff_init(&bo, 100, 5000, (uint64_t)util_mono_ms());
-	TAILQ_FOREACH(j, batches, entry)
-		if (committer_batch(j)->group_metadata != NULL)
-			last = committer_batch(j);
-	/* The newest snapshot of each partition's offsets wins. */
-	if (last != NULL) {
-		offsets = rd_kafka_topic_partition_list_new(0);
-		TAILQ_FOREACH(j, batches, entry) {
-			b = committer_batch(j);
-			for (i = 0; i < b->noffsets; i++) {
-				rd_kafka_topic_partition_t *tp;
-				tp = rd_kafka_topic_partition_list_find(offsets, b->offsets_topic,
-				    b->offsets[i].partition);
-				if (tp == NULL)
-					tp = rd_kafka_topic_partition_list_add(offsets,
-					    b->offsets_topic, b->offsets[i].partition);
-				tp->offset = b->offsets[i].offset;
-				free(tp->metadata);
-				tp->metadata = xstrdup(b->offsets[i].metadata);
-				tp->metadata_size = strlen(b->offsets[i].metadata);
-			}
-		}
-	}
+	committer_test_hold(c, c->worker);
 	for (tries = 0; ; tries++) {
 		if (tries > 0)
 			usleep(backoff_next(&bo) * 1000U);
+		/* Checked before every attempt: a revoke may come while we retry. */
+		if (committer_drop_stale(c, batches) == 0) {
+			step = STEP_OK;
+			goto out;
+		}
+		if (offsets != NULL)
+			rd_kafka_topic_partition_list_destroy(offsets);
+		offsets = committer_offsets(batches, &last);
 		step = committer_classify(c, rd_kafka_begin_transaction(c->rk), "begin", fatal_msg);
 		if (step == STEP_FATAL)
 			goto out;
@@ -317,7 +396,7 @@ committer_delivered(struct worker_job *j, void *arg)
 	if (b->id != 0)
 		c->inflight--;
 	if (b->id != 0 || !b->ok)
-		c->done_cb(b->id, b->ok, b->error, c->done_arg);
+		c->done_cb(b->id, b->ok, b->dropped, b->error, c->done_arg);
 	commit_batch_free(b);
 }
 
@@ -373,6 +452,8 @@ committer_start(struct event_base *base, const struct config *conf, const char *
 	}
 	c->txid = xstrdup(txid);
 	c->max_records = (size_t)config_get_int(conf, "gateway", "transaction_max_records");
+	if (getenv("PAIA_TEST_COMMIT_HOLD") != NULL)
+		c->hold = xstrdup(getenv("PAIA_TEST_COMMIT_HOLD"));
 	c->done_cb = cb;
 	c->done_arg = arg;
 	c->worker = worker_start(base, "committer", committer_work, committer_delivered, c);
@@ -387,6 +468,14 @@ committer_submit(struct committer *c, struct commit_batch *b)
 {
 	c->inflight++;
 	worker_post(c->worker, &b->job);
+}
+
+void
+committer_set_epoch(struct committer *c, uint64_t epoch)
+{
+	worker_lock(c->worker);
+	c->epoch = epoch;
+	worker_unlock(c->worker);
 }
 
 void
@@ -428,6 +517,7 @@ committer_stop(struct committer *c)
 	rd_kafka_flush(c->rk, 5000);
 	rd_kafka_destroy(c->rk);
 	free(c->fatal_msg);
+	free(c->hold);
 	free(c->txid);
 	free(c);
 }

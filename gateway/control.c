@@ -202,6 +202,14 @@ control_cmd_lag(struct control *ctl, struct control_client *c,
 }
 
 static int
+control_cmd_gpus(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	ctl->ops->gpus(r, ctl->arg);
+	return 0;
+}
+
+static int
 control_cmd_subscribe(struct control *ctl, struct control_client *c,
     const struct proto_request *req, cJSON *r, char **cause)
 {
@@ -218,6 +226,7 @@ static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
 	[PROTO_CMD_CANCEL] = control_cmd_cancel,
 	[PROTO_CMD_LAG] = control_cmd_lag,
 	[PROTO_CMD_SUBSCRIBE] = control_cmd_subscribe,
+	[PROTO_CMD_GPUS] = control_cmd_gpus,
 };
 
 static void

@@ -88,6 +88,7 @@ size_t ledger_partitions(const struct ledger *, int32_t **out);
 enum commit_kind { COMMIT_RESULT, COMMIT_DLQ, COMMIT_REQUEUE };
 struct commit_record {
 	enum commit_kind kind;
+	int32_t partition;	/* the tasks-topic partition it completes; -1: none (requeue) */
 	char *topic;
 	char *key;
 	char *value;
@@ -101,6 +102,7 @@ struct commit_offset {
 struct commit_batch {
 	struct worker_job job;	/* first: batches travel as worker jobs */
 	uint64_t id;		/* 0: the committer's own start-up */
+	uint64_t epoch;		/* the gateway's ownership epoch when it was built */
 	struct commit_record *records;
 	size_t nrecords;
 	char *offsets_topic;
@@ -108,11 +110,19 @@ struct commit_batch {
 	size_t noffsets;
 	void *group_metadata;	/* rd_kafka_consumer_group_metadata_t */
 	int ok;			/* the answer: committed, or the fatal error */
+	int dropped;		/* its partitions' records and offsets were dropped, not committed */
 	char *error;
 };
 struct committer;
 /* A batch came back: committed (ok) or not (fatal error string). */
-typedef void committer_done_cb(uint64_t batch_id, int ok, const char *error, void *arg);
+/*
+ * A batch came back: committed (ok), or not (the fatal error string).
+ * dropped: ok, but what it carried for the tasks topic's partitions was
+ * dropped, not committed, because the gateway gave those partitions up
+ * (a revoke) after the batch was built: their new owner runs them.
+ */
+typedef void committer_done_cb(uint64_t batch_id, int ok, int dropped, const char *error,
+    void *arg);
 /*
  * Start the committer thread with a transactional producer built from
  * conf (section kafka passthrough + transactional.id). done_cb runs in
@@ -127,6 +137,13 @@ void committer_submit(struct committer *, struct commit_batch *);
  * (NULL before the consumer is closed). @locality loop
  */
 void committer_set_consumer(struct committer *, void *rk);
+/*
+ * The gateway gave its partitions up (a revoke): batches built before
+ * this epoch must not commit what they carry for those partitions, even
+ * under the group's next generation (the broker would take offsets of a
+ * partition another member now runs). @locality loop
+ */
+void committer_set_epoch(struct committer *, uint64_t epoch);
 /*
  * Wait (blocking the loop, at most timeout_ms) until every batch handed
  * over is answered, then deliver the answers. On revoke: what is done
@@ -169,6 +186,14 @@ struct runner_outcome {
 	int signal;		/* killed by a signal (EXITED with code 128+n) */
 	const char *message;	/* RUNNER_INFRA, RUNNER_INVALID: why */
 };
+/* A pod of the runner's, as runner_pod_by_uid finds it (strings borrowed). */
+struct runner_pod_ref {
+	const char *namespace;
+	const char *pod;
+	const char *container;	/* its only container's name, or NULL */
+	const char *task_id;	/* the task the pod runs */
+	int attempt;
+};
 struct runner_job;
 typedef void runner_started_cb(struct runner_job *, void *arg);
 typedef void runner_done_cb(struct runner_job *, const struct runner_outcome *, void *arg);
@@ -190,6 +215,8 @@ struct runner_ops {
 	int claims;
 	/* The task's result is committed: attempts first..last may be cleaned up (or NULL). */
 	void (*release)(struct runner *, const char *task_id, int first, int last);
+	/* The runner's pod of that UID (GPU processes name theirs), or NULL: runs no pods. */
+	int (*pod_by_uid)(struct runner *, const char *uid, struct runner_pod_ref *);
 };
 struct runner {
 	const struct runner_ops *ops;
@@ -220,6 +247,11 @@ pid_t runner_job_pid(const struct runner_job *);
 size_t runner_active(const struct runner *);
 int runner_uses_claims(const struct runner *);
 void runner_release(struct runner *, const char *task_id, int first, int last);
+/*
+ * The runner's pod whose metadata.uid is uid: 0 with *ref filled (its
+ * strings valid until the loop runs again), or -1 when it has none.
+ */
+int runner_pod_by_uid(struct runner *, const char *uid, struct runner_pod_ref *ref);
 /* runner-k8s.c */
 struct runner *runner_k8s_new(struct event_base *, struct evcurl *, const struct config *,
     runner_fatal_cb *, void *arg, char **cause);
@@ -364,6 +396,18 @@ struct task {
 	int64_t started_ms, finished_ms, reported_ms;
 	int first_attempt;		/* as the message had it */
 	int claimed;			/* holds a launch claim for spec->attempt */
+	uint64_t epoch;			/* the gateway's epoch when its result went to the committer */
+	/* Delivered again (a rebalance gave the partition back) while reporting. */
+	struct task_redelivery {
+		int32_t partition;
+		int64_t offset;
+		void *buf;
+		size_t len;
+	} *redelivery;
+	struct task_gpu *gpus;		/* the GPUs its attempt was seen on (gpus.c) */
+	size_t ngpus;
+	int gpus_attempt;		/* the attempt they are of */
+	int requeued_as;		/* the attempt a requeue of this one sent, or 0 */
 };
 TAILQ_HEAD(task_list, task);
 
@@ -395,6 +439,7 @@ struct gw {
 	struct metrics *metrics;
 	struct outbox *outbox;		/* records waiting for a transaction */
 	struct folders *folders;	/* the task folders on disk */
+	struct gpus *gpus;		/* GPU telemetry ([gpu]); NULL: off */
 	struct event *kick_event;	/* start waiting tasks, from the loop */
 	struct event *drain_timer;
 
@@ -420,6 +465,7 @@ struct gw {
 
 	int draining;
 	int revoking;		/* inside a revoke: start no new game */
+	uint64_t epoch;		/* ownership epoch: one more at every revoke */
 	int stopped;		/* loop exit requested */
 	int exit_code;
 	int64_t drain_deadline_ms;
@@ -471,6 +517,8 @@ void task_error_view(const struct task *, int *has, enum error_class *, const ch
 void task_drain(struct gw *, int exit_code);
 /* outbox.c: a task's result committed / every batch answered so far handled. */
 void task_reported(struct task *);
+/* outbox.c: a task's result was dropped with its given-up partition. */
+void task_dropped(struct task *);
 void task_committed(struct gw *);
 
 /* ---- outbox.c: records waiting for a transaction ---- */
@@ -485,7 +533,7 @@ void outbox_flush(struct outbox *);
 /* Nothing queued and no batch unanswered. */
 int outbox_idle(const struct outbox *);
 /* The committer's answer (committer_done_cb; arg: the outbox). */
-void outbox_answered(uint64_t batch_id, int ok, const char *error, void *arg);
+void outbox_answered(uint64_t batch_id, int ok, int dropped, const char *error, void *arg);
 
 /* ---- folders.c: the task folders on disk ---- */
 
@@ -619,6 +667,8 @@ cJSON *health_json(struct health *);
 
 struct metrics;
 struct metrics *metrics_start(struct gw *, const char *listen, char **cause);
+/* health.listen HOST:PORT ([v6]:PORT) split: 0 with *host (caller frees), or -1 with *cause. */
+int metrics_listen_parse(const char *listen, char **host, int *port, char **cause);
 void metrics_stop(struct metrics *);
 /* The Prometheus exposition, as served on /metrics (caller frees). */
 char *metrics_text(struct gw *);
@@ -639,6 +689,8 @@ struct control_ops {
 	int (*requeue)(const char *id, int *attempt, char **cause, void *arg);
 	/* Add the LAG answer's fields to answer; check: start a check round. */
 	void (*lag)(cJSON *answer, int check, void *arg);
+	/* Add the gpus answer's fields to answer. */
+	void (*gpus)(cJSON *answer, void *arg);
 };
 /*
  * Listen on path (control.group, control.max_clients from conf). An
@@ -652,6 +704,58 @@ void control_publish(struct control *, enum proto_event_type, cJSON *payload);
 /* Anyone subscribed (so a caller can skip building an event). */
 int control_has_subscribers(const struct control *);
 void control_stop(struct control *);
+
+/*
+ * ---- gpus.c: GPU telemetry in the daemon: the [gpu] nodes (and the
+ * Kubernetes nodes that advertise nvidia.com/gpu) probed by gpu/'s
+ * prober on the loop, their processes tied to this gateway's pods and
+ * tasks, "gpu" events, the gpus answer, dcgm-exporter's gauges, and
+ * each task attempt's use of its GPUs for its result. @locality loop ----
+ */
+
+#define TASK_MAX_GPUS 16
+/* A task attempt's use of one GPU, sampled each probe round that saw it. */
+struct task_gpu {
+	char *node;
+	char *uuid;
+	char *name;
+	int index;
+	double peak_mem_mib;	/* the most its processes held at once; -1: unknown */
+	double round_mem_mib;	/* what they hold in the round being added up */
+	double util_sum;	/* the card's utilisation, summed over util_n rounds */
+	int64_t util_n;
+	int64_t samples;
+	int64_t first_ms, last_ms;
+	uint64_t round;		/* the probe round last counted */
+};
+struct gpus;
+struct evbuffer;
+/* A [gpu] nodes entry: [name=][user@]host[:port]. */
+struct gpus_node_spec {
+	char *name;
+	char *user;		/* NULL: gpu.user */
+	char *host;
+	int port;
+};
+/* Parse one nodes entry; 0, or -1 with *cause naming it. Pure. */
+int gpus_node_parse(const char *spec, struct gpus_node_spec *, char **cause);
+void gpus_node_spec_clear(struct gpus_node_spec *);
+/* Check the [gpu] section without starting anything (--check-config). */
+int gpus_check_config(const struct config *, char **cause);
+/*
+ * Start probing the [gpu] nodes on gw's loop. NULL with *cause NULL
+ * when none is configured (telemetry off), with *cause on a bad setting.
+ */
+struct gpus *gpus_start(struct gw *, char **cause);
+void gpus_stop(struct gpus *);
+/* The gpus answer's fields into answer: enabled, interval_ms, nodes (g may be NULL). */
+void gpus_answer(struct gpus *, cJSON *answer);
+/* dcgm-exporter's gauges and the probe's own series (nothing when g is NULL). */
+void gpus_metrics(struct gpus *, struct evbuffer *);
+/* A task's GPUs for its result and TASK view, into out[0..max); the count. */
+size_t gpus_task_view(const struct task *, struct proto_task_gpu *out, size_t max);
+/* Free a task's GPU records (the task is going). */
+void gpus_task_clear(struct task *);
 
 /* ---- embedded.c: mock cluster and demo ---- */
 

@@ -39,6 +39,19 @@ usage(FILE *f)
 	    "  -V, --version         print the version\n");
 }
 
+/* Tell systemd (Type=notify, deploy/systemd/) what the gateway is doing. */
+static void
+main_notify(const char *state)
+{
+	char *cause = NULL;
+
+	if (notify_send(state, &cause) != 0) {
+		log_warn("cannot notify the service manager", "state=%s error=%s", state,
+		    log_q(cause));
+		free(cause);
+	}
+}
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -47,6 +60,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 	if (++count == 1) {
 		log_info("signal received, draining", "signal=%d", (int)sig);
+		main_notify("STOPPING=1");
 		task_drain(gw, 0);
 	} else {
 		log_warn("second signal: stopping now", "signal=%d", (int)sig);
@@ -221,8 +235,19 @@ main(int argc, char **argv)
 	opts = NULL;
 	if (state_dir != NULL && config_set(g.conf, "gateway", "state_dir", state_dir, &cause) != 0)
 		goto config_error;
-	if (main_check_kafka(g.conf, &cause) != 0 || main_check_names(g.conf, &cause) != 0)
+	if (main_check_kafka(g.conf, &cause) != 0 || main_check_names(g.conf, &cause) != 0 ||
+	    gpus_check_config(g.conf, &cause) != 0)
 		goto config_error;
+	/* A listen address that cannot be one is a configuration error (2), also for --check-config. */
+	if (*config_get(g.conf, "health", "listen") != '\0') {
+		char *lhost;
+		int lport;
+
+		if (metrics_listen_parse(config_get(g.conf, "health", "listen"), &lhost, &lport,
+		    &cause) != 0)
+			goto config_error;
+		free(lhost);
+	}
 	if (!g.embedded && (config_get(g.conf, "kafka", "bootstrap.servers") == NULL ||
 	    *config_get(g.conf, "kafka", "bootstrap.servers") == '\0')) {
 		cause = xstrdup("kafka.bootstrap.servers is not set (or run with --embedded)");
@@ -307,6 +332,8 @@ main(int argc, char **argv)
 		goto start_error;
 	if ((g.health = health_start(g.base, g.conf, task_position, &g, &cause)) == NULL)
 		goto start_error;
+	if ((g.gpus = gpus_start(&g, &cause)) == NULL && cause != NULL)
+		goto start_error;
 	if (*config_get(g.conf, "health", "listen") != '\0' &&
 	    (g.metrics = metrics_start(&g, config_get(g.conf, "health", "listen"), &cause)) == NULL)
 		goto start_error;
@@ -325,6 +352,7 @@ main(int argc, char **argv)
 	log_info("paia-gateway started", "version=%s instance=%s state_dir=%s transactional_id=%s "
 	    "max_inflight=%zu", PACKAGE_VERSION, g.instance, log_q(g.state_dir), txid,
 	    g.max_inflight);
+	main_notify("READY=1");
 
 	event_base_dispatch(g.base);
 
@@ -335,6 +363,8 @@ main(int argc, char **argv)
 	g.control = NULL;
 	metrics_stop(g.metrics);
 	g.metrics = NULL;
+	gpus_stop(g.gpus);
+	g.gpus = NULL;
 	committer_set_consumer(g.committer, NULL);
 	intake_stop(g.intake);
 	g.intake = NULL;
@@ -342,8 +372,9 @@ main(int argc, char **argv)
 	g.health = NULL;
 	committer_stop(g.committer);
 	g.committer = NULL;
-	runner_free(g.runner);
+	/* Tasks first: one still holding a job abandons it while its runner is there. */
 	task_shutdown(&g);
+	runner_free(g.runner);
 	storage_free(g.storage);
 	evcurl_free(g.evcurl);
 	ledger_free(g.ledger);

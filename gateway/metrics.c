@@ -146,6 +146,7 @@ metrics_text(struct gw *gw)
 	evbuffer_add_printf(b, "paia_draining %d\n", gw->draining);
 	metrics_add(b, "paia_uptime_seconds", "gauge", "Seconds since start.");
 	evbuffer_add_printf(b, "paia_uptime_seconds %" PRId64 "\n", (util_now_ms() - gw->start_ms) / 1000);
+	gpus_metrics(gw->gpus, b);
 
 	len = evbuffer_get_length(b);
 	s = xmalloc(len + 1);
@@ -293,31 +294,43 @@ metrics_pickup_cb(evutil_socket_t fd, short what, void *arg)
 		evconnlistener_enable(m->listener);
 }
 
-struct metrics *
-metrics_start(struct gw *gw, const char *listen, char **cause)
+int
+metrics_listen_parse(const char *listen, char **hostp, int *portp, char **cause)
 {
-	struct event_base *base = gw->base;
-	struct metrics *m;
-	struct evhttp_bound_socket *bound;
 	const char *colon = strrchr(listen, ':');
-	char *host;
-	char *end;
+	char *host, *end;
 	long port;
 
 	if (colon == NULL || colon == listen) {
 		xasprintf(cause, "health.listen '%s': expected HOST:PORT", listen);
-		return NULL;
+		return -1;
 	}
 	port = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || port < 0 || port > 65535) {
+	if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535) {
 		xasprintf(cause, "health.listen '%s': bad port", listen);
-		return NULL;
+		return -1;
 	}
 	host = xstrndup(listen, (size_t)(colon - listen));
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';
 	}
+	*hostp = host;
+	*portp = (int)port;
+	return 0;
+}
+
+struct metrics *
+metrics_start(struct gw *gw, const char *listen, char **cause)
+{
+	struct event_base *base = gw->base;
+	struct metrics *m;
+	struct evhttp_bound_socket *bound;
+	char *host;
+	int port;
+
+	if (metrics_listen_parse(listen, &host, &port, cause) != 0)
+		return NULL;
 	m = xcalloc(1, sizeof *m);
 	m->gw = gw;
 	m->max_conns = (size_t)config_get_int(gw->conf, "health", "max_connections");

@@ -124,6 +124,7 @@ outbox_queue(struct outbox *o, enum commit_kind kind, const char *topic, const c
 	}
 	p = &o->pending[o->npending++];
 	p->rec.kind = kind;
+	p->rec.partition = partition;
 	p->rec.topic = xstrdup(topic);
 	p->rec.key = key != NULL ? xstrdup(key) : NULL;
 	p->rec.value = value;
@@ -157,6 +158,7 @@ outbox_flush(struct outbox *o)
 	b = xcalloc(1, sizeof *b);
 	a = xcalloc(1, sizeof *a);
 	b->id = a->id = o->next_id++;
+	b->epoch = gw->epoch;
 	b->records = xreallocarray(NULL, o->npending, sizeof *b->records);
 	a->tasks = xreallocarray(NULL, o->npending, sizeof *a->tasks);
 	pending_parts = xreallocarray(NULL, o->npending, sizeof *pending_parts);
@@ -165,8 +167,10 @@ outbox_flush(struct outbox *o)
 		pending_parts[i] = o->pending[i].partition;
 		if (o->pending[i].partition >= 0)
 			ledger_done(gw->ledger, o->pending[i].partition, o->pending[i].offset);
-		if (o->pending[i].task != NULL)
+		if (o->pending[i].task != NULL) {
+			o->pending[i].task->epoch = gw->epoch;
 			a->tasks[a->ntasks++] = o->pending[i].task;
+		}
 	}
 	b->nrecords = o->npending;
 	o->npending = 0;
@@ -207,7 +211,7 @@ outbox_flush(struct outbox *o)
 }
 
 void
-outbox_answered(uint64_t id, int ok, const char *error, void *arg)
+outbox_answered(uint64_t id, int ok, int dropped, const char *error, void *arg)
 {
 	struct outbox *o = arg;
 	struct gw *gw = o->gw;
@@ -232,9 +236,18 @@ outbox_answered(uint64_t id, int ok, const char *error, void *arg)
 		task_fatal(gw, "transaction failed, stopping", error);
 		return;
 	}
-	for (i = 0; i < a->ntasks; i++)
-		task_reported(a->tasks[i]);
-	for (i = 0; i < a->noffs; i++)
+	/*
+	 * Dropped: the partitions were given up before this batch could
+	 * commit; its results are not reported, their new owner (perhaps this
+	 * gateway again) runs the tasks.
+	 */
+	for (i = 0; i < a->ntasks; i++) {
+		if (dropped && a->tasks[i]->partition >= 0)
+			task_dropped(a->tasks[i]);
+		else
+			task_reported(a->tasks[i]);
+	}
+	for (i = 0; i < a->noffs && !dropped; i++)
 		health_committed(gw->health, a->offs[i].partition, a->offs[i].offset,
 		    a->offs[i].records);
 	outbox_batch_free(a);

@@ -801,12 +801,58 @@ runner_k8s_sweep_cb(evutil_socket_t fd, short what, void *arg)
 	r->norphans = keep;
 }
 
+/* ---- pods by UID (the GPU prober's processes name their pod so) ---- */
+
+struct runner_k8s_uid_find {
+	const char *uid;
+	const struct k8s_pod *pod;
+};
+
+static void
+runner_k8s_uid_one(const struct k8s_object *o, void *arg)
+{
+	struct runner_k8s_uid_find *f = arg;
+
+	if (f->pod == NULL && o->uid != NULL && strcmp(o->uid, f->uid) == 0)
+		f->pod = (const struct k8s_pod *)o;
+}
+
+/*
+ * A walk of the cache: it holds this gateway's game pods only (a few
+ * hundred at most), and a GPU round asks once per pod UID it saw.
+ */
+static int
+runner_k8s_pod_by_uid(struct runner *rr, const char *uid, struct runner_pod_ref *ref)
+{
+	struct runner_k8s *r = (struct runner_k8s *)rr;
+	struct runner_k8s_uid_find f = { uid, NULL };
+	const struct runner_k8s_job *j;
+	const char *attempt;
+	long long a;
+
+	k8s_informer_foreach(r->inf, runner_k8s_uid_one, &f);
+	if (f.pod == NULL)
+		return -1;
+	memset(ref, 0, sizeof *ref);
+	ref->namespace = f.pod->meta.namespace;
+	ref->pod = f.pod->meta.name;
+	ref->container = f.pod->ncontainers == 1 ? f.pod->containers[0].name : NULL;
+	/* The job knows the task id as it is; the label may be its hash. */
+	j = runner_k8s_job_find(r, f.pod->meta.name);
+	ref->task_id = j != NULL ? j->task_id : k8s_pod_label(f.pod, "paia.io/task-id");
+	attempt = k8s_pod_label(f.pod, "paia.io/attempt");
+	if (attempt != NULL && util_parse_int(attempt, 1, INT32_MAX, &a) == 0)
+		ref->attempt = (int)a;
+	return 0;
+}
+
 /* ---- set-up ---- */
 
 static void runner_k8s_free(struct runner *);
 
 static const struct runner_ops runner_k8s_ops = {
-	"k8s", runner_k8s_start, runner_k8s_cancel, runner_k8s_abandon, NULL, runner_k8s_active, runner_k8s_free, 0, runner_k8s_release,
+	"k8s", runner_k8s_start, runner_k8s_cancel, runner_k8s_abandon, NULL, runner_k8s_active,
+	runner_k8s_free, 0, runner_k8s_release, runner_k8s_pod_by_uid,
 };
 
 static char *

@@ -61,6 +61,14 @@ runner_release(struct runner *r, const char *task_id, int first, int last)
 		r->ops->release(r, task_id, first, last);
 }
 
+int
+runner_pod_by_uid(struct runner *r, const char *uid, struct runner_pod_ref *ref)
+{
+	if (r == NULL || r->ops->pod_by_uid == NULL)
+		return -1;
+	return r->ops->pod_by_uid(r, uid, ref);
+}
+
 void
 runner_free(struct runner *r)
 {

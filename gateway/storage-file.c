@@ -50,10 +50,31 @@ struct storage_file {
 	struct event *step;
 };
 
+static int
+storage_file_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * %XX escapes are decoded (RFC 8089: a path with a space is
+ * file:///a%20b); a '%' not followed by two hex digits stays as it is, so
+ * an operator's raw path (a state folder with a '%') still works. The .
+ * and .. check is on the decoded path.
+ */
 char *
 storage_file_path(const char *url, char **cause)
 {
 	const char *p = url + strlen("file://");
+	char *path, *o;
+	size_t len;
+	int hi, lo;
 
 	if (strncmp(p, "localhost/", 10) == 0)
 		p += 9;
@@ -61,17 +82,33 @@ storage_file_path(const char *url, char **cause)
 		xasprintf(cause, "file URL must be file:///absolute/path");
 		return NULL;
 	}
-	if (strchr(p, '%') != NULL || strchr(p, '?') != NULL || strchr(p, '#') != NULL) {
-		xasprintf(cause, "file URL must not contain %%, ? or #");
+	if (strchr(p, '?') != NULL || strchr(p, '#') != NULL) {
+		xasprintf(cause, "file URL must not contain ? or #");
 		return NULL;
 	}
-	if (strstr(p, "/../") != NULL || strstr(p, "/./") != NULL ||
-	    (strlen(p) >= 3 && strcmp(p + strlen(p) - 3, "/..") == 0) ||
-	    (strlen(p) >= 2 && strcmp(p + strlen(p) - 2, "/.") == 0)) {
+	o = path = xmalloc(strlen(p) + 1);
+	for (; *p != '\0'; p++) {
+		if (*p == '%' && (hi = storage_file_hex(p[1])) >= 0 &&
+		    (lo = storage_file_hex(p[2])) >= 0) {
+			if ((*o++ = (char)(hi << 4 | lo)) == '\0') {
+				xasprintf(cause, "file URL must not contain %%00");
+				free(path);
+				return NULL;
+			}
+			p += 2;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	len = strlen(path);
+	if (strstr(path, "/../") != NULL || strstr(path, "/./") != NULL ||
+	    (len >= 3 && strcmp(path + len - 3, "/..") == 0) ||
+	    (len >= 2 && strcmp(path + len - 2, "/.") == 0)) {
 		xasprintf(cause, "file URL must not contain . or .. segments");
+		free(path);
 		return NULL;
 	}
-	return xstrdup(p);
+	return path;
 }
 
 void

@@ -63,32 +63,10 @@ struct storage_s3 {
 
 /* ---- pure helpers ---- */
 
-static int
-storage_s3_unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	    c == '-' || c == '_' || c == '.' || c == '~';
-}
-
 char *
 storage_s3_encode(const char *s, int keep_slash)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t len = strlen(s), o = 0, i;
-	char *out = xmalloc(len * 3 + 1);
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (storage_s3_unreserved(c) || (keep_slash && c == '/'))
-			out[o++] = (char)c;
-		else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-	return out;
+	return util_url_encode(s, keep_slash);
 }
 
 /* A DNS-compatible bucket name (the S3 rules for new buckets). */

@@ -46,6 +46,7 @@ static void task_start_waiting(struct gw *);
 static void task_kick_cb(evutil_socket_t, short, void *);
 static void task_history_add(struct task *);
 static void task_check_drained(struct gw *);
+static void task_receive(struct gw *, int32_t, int64_t, const void *, size_t);
 static void task_revoke_partition(struct gw *, int32_t);
 static void task_dead_letter(struct gw *, int32_t, int64_t, const void *, size_t,
     enum dlq_reason, const char *, const char *);
@@ -96,11 +97,15 @@ task_free(struct task *t)
 		free(t->refused[i].reason);
 	}
 	free(t->fetch_name);
+	gpus_task_clear(t);
 	cJSON_Delete(t->game_result);
 	proto_task_free(t->spec);
 	free(t->error);
 	free(t->dir);
 	free(t->result_prefix);
+	if (t->redelivery != NULL)
+		free(t->redelivery->buf);
+	free(t->redelivery);
 	free(t);
 }
 
@@ -824,6 +829,7 @@ task_result_encode(const struct task *t)
 	struct proto_result r;
 	struct proto_artifact arts[TASK_MAX_ARTIFACTS];
 	struct proto_refused refused[TASK_MAX_REFUSED];
+	struct proto_task_gpu gpus[TASK_MAX_GPUS];
 	char *urls[TASK_MAX_ARTIFACTS], *game_result = NULL, *text;
 	size_t i;
 	int has;
@@ -880,6 +886,8 @@ task_result_encode(const struct task *t)
 	r.source_partition = t->partition;
 	r.source_offset = t->offset;
 	r.gateway = gw->instance;
+	r.gpus = gpus;
+	r.ngpus = gpus_task_view(t, gpus, nitems(gpus));
 	text = proto_result_encode(&r);
 	for (i = 0; i < r.nartifacts; i++)
 		free(urls[i]);
@@ -922,10 +930,7 @@ void
 task_on_message(int32_t partition, int64_t offset, const void *buf, size_t len, void *arg)
 {
 	struct gw *gw = arg;
-	struct proto_task *spec;
 	struct task *t;
-	enum dlq_reason reason;
-	char *detail = NULL, *task_id = NULL;
 
 	switch (ledger_receive(gw->ledger, partition, offset)) {
 	case LEDGER_NEW:
@@ -942,20 +947,42 @@ task_on_message(int32_t partition, int64_t offset, const void *buf, size_t len, 
 	}
 	/*
 	 * The same message again after a rebalance (the partition came back
-	 * before this task's transaction committed): its result is already
-	 * on its way in an earlier transaction, which the committer finishes
-	 * before any later one, so the new ledger may count it done.
+	 * before this task's transaction committed). Its result went to the
+	 * committer before the revoke: whether it commits or is dropped (the
+	 * partition was given up in between) is decided there. Keep the
+	 * message: once reported, the new ledger counts it done; if dropped,
+	 * it runs again from this message.
 	 */
 	TAILQ_FOREACH(t, &gw->active, entry) {
-		if (t->partition == partition && t->offset == offset) {
-			log_info("task delivered again after a rebalance; its result is on its way",
-			    "task=%s partition=%d offset=%" PRId64 " state=%s", t->spec->task_id,
-			    (int)partition, offset, proto_state_name(t->state));
-			if (t->state == TASK_REPORTING)
-				ledger_done(gw->ledger, partition, offset);
-			return;
+		if (t->partition != partition || t->offset != offset)
+			continue;
+		log_info("task delivered again after a rebalance while its result is on its way",
+		    "task=%s partition=%d offset=%" PRId64 " state=%s", t->spec->task_id,
+		    (int)partition, offset, proto_state_name(t->state));
+		if (t->state == TASK_REPORTING && t->epoch == gw->epoch)
+			ledger_done(gw->ledger, partition, offset);
+		else if (t->state == TASK_REPORTING && t->redelivery == NULL) {
+			t->redelivery = xcalloc(1, sizeof *t->redelivery);
+			t->redelivery->partition = partition;
+			t->redelivery->offset = offset;
+			t->redelivery->buf = xmalloc(len > 0 ? len : 1);
+			memcpy(t->redelivery->buf, buf, len);
+			t->redelivery->len = len;
 		}
+		return;
 	}
+	task_receive(gw, partition, offset, buf, len);
+}
+
+/* A message the ledger let through: a new task, or a dead letter. */
+static void
+task_receive(struct gw *gw, int32_t partition, int64_t offset, const void *buf, size_t len)
+{
+	struct proto_task *spec;
+	struct task *t;
+	enum dlq_reason reason;
+	char *detail = NULL, *task_id = NULL;
+
 	if (proto_task_decode(buf, len, &spec, &reason, &detail, &task_id) != 0) {
 		task_dead_letter(gw, partition, offset, buf, len, reason, detail, task_id);
 		free(detail);
@@ -1073,8 +1100,18 @@ task_requeue(struct gw *gw, const char *id, int *attempt, char **cause)
 		xasprintf(cause, "the gateway is shutting down");
 		return -1;
 	}
+	/*
+	 * Once per attempt: a second requeue before the new attempt arrives
+	 * (two operators, a retried paiactl) answers the attempt already
+	 * sent instead of sending a duplicate that would be dead-lettered.
+	 */
+	if (t->requeued_as > 0) {
+		*attempt = t->requeued_as;
+		log_info("task requeued already", "task=%s attempt=%d", id, *attempt);
+		return 0;
+	}
 	msg = proto_task_requeue(t->spec);
-	*attempt = t->spec->attempt + 1;
+	*attempt = t->requeued_as = t->spec->attempt + 1;
 	log_info("task requeued", "task=%s attempt=%d", id, *attempt);
 	outbox_queue(gw->outbox, COMMIT_REQUEUE, gw->tasks_topic, id, msg, -1, -1, NULL);
 	return 0;
@@ -1141,6 +1178,10 @@ task_on_revoked(const int32_t *parts, size_t n, void *arg)
 		task_revoke_partition(gw, parts[i]);
 		health_revoked(gw->health, parts[i]);
 	}
+	/* Batches built before now must not commit these partitions' results. */
+	gw->epoch++;
+	if (gw->committer != NULL)
+		committer_set_epoch(gw->committer, gw->epoch);
 	gw->revoking = 0;
 	task_kick(gw);
 }
@@ -1187,9 +1228,38 @@ task_reported(struct task *t)
 	log_info("task reported", "task=%s attempt=%d status=%s duration_ms=%" PRId64,
 	    t->spec->task_id, t->spec->attempt, proto_status_name(t->status),
 	    t->ts[t->state] - t->ts[TASK_RECEIVED]);
+	if (t->redelivery != NULL) {
+		ledger_done(gw->ledger, t->redelivery->partition, t->redelivery->offset);
+		free(t->redelivery->buf);
+		free(t->redelivery);
+		t->redelivery = NULL;
+	}
 	if (gw->on_reported != NULL)
 		gw->on_reported(t);
 	task_history_add(t);
+}
+
+void
+task_dropped(struct task *t)
+{
+	struct gw *gw = t->gw;
+	struct task_redelivery *rd = t->redelivery;
+
+	TAILQ_REMOVE(&gw->active, t, entry);
+	gw->nactive--;
+	gw->nreporting--;
+	/* Its claim stays: whoever runs it again runs the next attempt. */
+	log_warn("task result dropped: its partition was given up before it committed; its new "
+	    "owner runs it", "task=%s attempt=%d partition=%d offset=%" PRId64 " again_here=%s",
+	    t->spec->task_id, t->spec->attempt, (int)t->partition, t->offset,
+	    rd != NULL ? "yes" : "no");
+	t->redelivery = NULL;
+	task_free(t);
+	if (rd != NULL) {
+		task_receive(gw, rd->partition, rd->offset, rd->buf, rd->len);
+		free(rd->buf);
+		free(rd);
+	}
 }
 
 void

@@ -17,6 +17,7 @@ views_task(const struct task *t)
 {
 	struct proto_task_view v;
 	struct proto_refused refused[TASK_MAX_REFUSED];
+	struct proto_task_gpu gpus[TASK_MAX_GPUS];
 	const cJSON *score;
 	char *log_path, *urls[TASK_MAX_ARTIFACTS];
 	size_t i, nurls = 0;
@@ -57,6 +58,8 @@ views_task(const struct task *t)
 	}
 	v.refused = refused;
 	v.nrefused = t->nrefused;
+	v.gpus = gpus;
+	v.ngpus = gpus_task_view(t, gpus, nitems(gpus));
 	score = t->game_result != NULL ?
 	    cJSON_GetObjectItemCaseSensitive(t->game_result, "score") : NULL;
 	v.has_score = cJSON_IsNumber(score);
@@ -204,6 +207,12 @@ views_ops_lag(cJSON *r, int check, void *arg)
 		health_poke(gw->health);
 }
 
+static void
+views_ops_gpus(cJSON *r, void *arg)
+{
+	gpus_answer(((struct gw *)arg)->gpus, r);
+}
+
 const struct control_ops views_control_ops = {
 	views_ops_status,
 	views_ops_tasks,
@@ -211,4 +220,5 @@ const struct control_ops views_control_ops = {
 	views_ops_cancel,
 	views_ops_requeue,
 	views_ops_lag,
+	views_ops_gpus,
 };

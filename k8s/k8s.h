@@ -325,6 +325,22 @@ const char *k8s_pod_annotation(const struct k8s_pod *, const char *key);
 /* The kind for informers of pods; its extract's arg is a struct k8s_pod_filter (or NULL). */
 extern const struct k8s_kind k8s_pod_kind;
 
+/* ---- node.c: nodes ---- */
+
+/* A node, reduced to what a client reaching nodes by address reads. One allocation. */
+struct k8s_node {
+	struct k8s_object meta;		/* namespace "" */
+	const char *internal_ip;	/* status.addresses[type=InternalIP]; NULL: none */
+	long long capacity;		/* status.capacity of the resource asked for; 0: none */
+	int unschedulable;		/* spec.unschedulable (cordoned) */
+};
+/* Extract a node; resource (e.g. "nvidia.com/gpu", or NULL) names the capacity to read. */
+struct k8s_node *k8s_node_extract(const char *json, size_t len, const char *resource,
+    char **cause);
+void k8s_node_free(struct k8s_node *);
+/* The kind for informers of nodes (cluster-scoped); its extract's arg is the resource name. */
+extern const struct k8s_kind k8s_node_kind;
+
 /* ---- podspec.c: the pod builder ---- */
 
 /*

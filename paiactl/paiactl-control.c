@@ -1,8 +1,9 @@
 /*
  * paiactl-control.c: the commands that talk to the control socket
- * (docs/control.md) through client/'s connection: status, lag, tasks,
- * task, requeue, cancel, logs (read from the task folder the gateway
- * names) and watch (the subscribe stream, printed as it comes).
+ * (docs/control.md) through client/'s connection: status, tasks, task,
+ * requeue, cancel, logs (read from the task folder the gateway names),
+ * watch (the subscribe stream, printed as it comes) and wait (until a
+ * starting gateway answers).
  *
  * One short connection per request, each answer awaited for at most
  * 5 s; watch keeps its connection until the gateway closes it or SIGINT.
@@ -17,20 +18,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define PAIACTL_ANSWER_MS 5000		/* longest wait for one response */
 #define PAIACTL_LOG_POLL_MS 200
 #define PAIACTL_LOG_STATE_MS 1000
-
-static const char *paiactl_states[] = {
-	"received", "fetching", "launching", "running", "collecting", "uploading",
-	"reporting", "done", "failed",
-};
 
 /* ---- the control socket ---- */
 
@@ -45,20 +39,15 @@ paiactl_conn_new(struct paiactl *ctx, const struct client_conn_opts *opts, char 
 	return client_conn_new(client_transport_unix_new(path), opts);
 }
 
-/* One request on a fresh connection: the answer, or NULL with *cause. */
-static cJSON *
-paiactl_call(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
+/* {"cmd": cmd, key: value} on a fresh connection: the answer, or NULL with *cause. */
+cJSON *
+paiactl_request(struct paiactl *ctx, const char *cmd, const char *key, const char *value,
     char **cause)
 {
-	struct client_conn *c;
-	cJSON *req, *resp;
+	cJSON *req = client_request_new(cmd, key, value), *resp;
 
-	if ((c = paiactl_conn_new(ctx, NULL, cause)) == NULL)
-		return NULL;
-	req = client_request_new(cmd, key, value);
-	resp = client_call(c, req, PAIACTL_ANSWER_MS, ctx->stop, cause);
+	resp = paiactl_call(ctx, req, cause);
 	cJSON_Delete(req);
-	client_conn_free(c);
 	return resp;
 }
 
@@ -69,101 +58,15 @@ paiactl_field(const cJSON *obj, const char *name)
 	return client_text_json(cJSON_GetObjectItemCaseSensitive(obj, name));
 }
 
-/* Print one JSON value compactly on a line. */
+/* An answer without its "ok", for --json. */
 static void
-paiactl_json_print(const cJSON *j)
+paiactl_answer_print(cJSON *resp)
 {
-	char *s = cJSON_PrintUnformatted(j);
-
-	if (s == NULL)
-		fatalx("paiactl: cannot print JSON");
-	printf("%s\n", s);
-	cJSON_free(s);
-}
-
-/* ---- flags shared by the control commands ---- */
-
-enum { PAIACTL_OPT_JSON = 256, PAIACTL_OPT_STATE, PAIACTL_OPT_COUNT };
-
-struct paiactl_flags {
-	int json;
-	const char *state;
-	long long count;
-	int follow;
-	const char *id;
-};
-
-/*
- * Parse the flags of a control command (--json, --state, --count, -f;
- * allowed names those it accepts) and, with want_id, its task id.
- * Returns 0, PAIACTL_HELP_DONE, or an exit status after a usage message.
- */
-static int
-paiactl_flags_parse(const struct paiactl_cmd *cmd, int argc, char **argv, const char *allowed,
-    int want_id, struct paiactl_flags *fl)
-{
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, PAIACTL_OPT_JSON },
-		{ "state", required_argument, NULL, PAIACTL_OPT_STATE },
-		{ "count", required_argument, NULL, PAIACTL_OPT_COUNT },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *name = NULL;
-	int ch;
-
-	memset(fl, 0, sizeof *fl);
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":fh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			return paiactl_usage_help(cmd);
-		case PAIACTL_OPT_JSON:
-			name = "json";
-			fl->json = 1;
-			break;
-		case PAIACTL_OPT_STATE:
-			name = "state";
-			fl->state = optarg;
-			break;
-		case PAIACTL_OPT_COUNT:
-			name = "count";
-			if (paiactl_flag_int(cmd, "--count", optarg, 1, INT32_MAX, &fl->count) != 0)
-				return 2;
-			break;
-		case 'f':
-			name = "follow";
-			fl->follow = 1;
-			break;
-		default:
-			return paiactl_flag_bad(cmd, ch, argv, optopt);
-		}
-		if (name != NULL && strstr(allowed, name) == NULL)
-			return paiactl_usage_err(cmd, "%s: unknown flag %s", cmd->name,
-			    argv[optind - 1]);
-	}
-	if (want_id) {
-		if (optind >= argc)
-			return paiactl_usage_err(cmd, "%s: which task? give its id", cmd->name);
-		fl->id = argv[optind++];
-	}
-	if (optind < argc)
-		return paiactl_usage_err(cmd, "%s: unexpected argument %s", cmd->name,
-		    argv[optind]);
-	return 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
+	paiactl_json_print(resp);
 }
 
 /* ---- status ---- */
-
-static const char *
-paiactl_yesno(const cJSON *j)
-{
-	if (!cJSON_IsBool(j))
-		return "-";
-	return cJSON_IsTrue(j) ? "yes" : "no";
-}
 
 static void
 paiactl_status_counts(const char *label, const cJSON *obj)
@@ -261,16 +164,12 @@ paiactl_status_print(const cJSON *st)
 }
 
 int
-paiactl_cmd_status(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_status(struct paiactl *ctx, const struct paiactl_args *a)
 {
-	struct paiactl_flags fl;
 	cJSON *resp, *st;
 	char *cause = NULL;
-	int rc;
 
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 0, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "status", NULL, NULL, &cause)) == NULL)
+	if ((resp = paiactl_request(ctx, "status", NULL, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	st = cJSON_GetObjectItemCaseSensitive(resp, "status");
 	if (!cJSON_IsObject(st)) {
@@ -278,73 +177,12 @@ paiactl_cmd_status(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 		return paiactl_err("%s: the status answer has no status object",
 		    ctx->loc.socket_path);
 	}
-	if (fl.json)
+	if (paiactl_arg(a, "json") != NULL)
 		paiactl_json_print(st);
 	else
 		paiactl_status_print(st);
 	cJSON_Delete(resp);
 	return 0;
-}
-
-/* ---- lag ---- */
-
-int
-paiactl_cmd_lag(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
-{
-	static const char *const headers[] = {
-		"PARTITION", "COMMITTED", "LOG-END", "LAG", "LAG-S", "STATUS", "HEALTHY"
-	};
-	static const char *const keys[] = {
-		"partition", "committed", "log_end", "lag", "lag_s", "status", "healthy"
-	};
-	struct paiactl_flags fl;
-	const cJSON *parts, *p, *j;
-	cJSON *resp;
-	struct paiactl_table t;
-	char *cause = NULL;
-	size_t i;
-	int rc, healthy;
-
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 0, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "lag", NULL, NULL, &cause)) == NULL)
-		return paiactl_err_cause(cause);
-	parts = cJSON_GetObjectItemCaseSensitive(resp, "partitions");
-	healthy = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(resp, "healthy"));
-	if (fl.json) {
-		cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
-		paiactl_json_print(resp);
-	} else if (!cJSON_IsArray(parts) || cJSON_GetArraySize(parts) == 0)
-		printf("no partitions assigned\n");
-	else {
-		paiactl_table_init(&t, nitems(headers), headers);
-		cJSON_ArrayForEach(p, parts) {
-			for (i = 0; i < nitems(keys); i++) {
-				j = cJSON_GetObjectItemCaseSensitive(p, keys[i]);
-				if (cJSON_IsBool(j))
-					paiactl_table_add(&t, xstrdup(paiactl_yesno(j)));
-				else if (cJSON_IsNumber(j) && j->valuedouble < 0)
-					paiactl_table_add(&t, xstrdup("-"));
-				else
-					paiactl_table_add(&t, client_text_json(j));
-			}
-		}
-		paiactl_table_print(&t, stdout);
-		paiactl_table_free(&t);
-		cJSON_ArrayForEach(p, parts) {
-			j = cJSON_GetObjectItemCaseSensitive(p, "why");
-			if (cJSON_IsString(j))
-				printf("%s\n", j->valuestring);
-			j = cJSON_GetObjectItemCaseSensitive(p, "log_end_error");
-			if (cJSON_IsString(j))
-				printf("partition %d: log end unknown: %s\n",
-				    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(p,
-				    "partition")), j->valuestring);
-		}
-	}
-	cJSON_Delete(resp);
-	/* Scripts and probes: 3 says "unhealthy", as opposed to 1 for an error. */
-	return healthy ? 0 : 3;
 }
 
 /* ---- tasks and task ---- */
@@ -354,7 +192,7 @@ paiactl_state_known(const char *s)
 {
 	size_t i;
 
-	for (i = 0; i < nitems(paiactl_states); i++)
+	for (i = 0; i < paiactl_nstates; i++)
 		if (strcmp(s, paiactl_states[i]) == 0)
 			return 1;
 	return 0;
@@ -396,36 +234,32 @@ paiactl_task_first_ms(const cJSON *task)
 }
 
 int
-paiactl_cmd_tasks(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_tasks(struct paiactl *ctx, const struct paiactl_args *a)
 {
 	static const char *const headers[] = {
 		"TASK", "ATTEMPT", "STATE", "STATUS", "AGE", "PARTITION/OFFSET", "ERROR"
 	};
-	struct paiactl_flags fl;
+	const char *state = paiactl_arg(a, "state");
 	struct paiactl_table t;
 	const cJSON *tasks, *task;
 	cJSON *resp;
 	char *cause = NULL, *p, *o, dur[32];
 	int64_t first;
-	int rc;
 
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json state", 0, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
-	if (fl.state != NULL && strcmp(fl.state, "active") != 0 && !paiactl_state_known(fl.state))
-		return paiactl_usage_err(cmd, "--state: \"%s\" is not a state (received fetching "
-		    "launching running collecting uploading reporting done failed, or active)",
-		    fl.state);
-	if ((resp = paiactl_call(ctx, "tasks", "state", fl.state, &cause)) == NULL)
+	if (state != NULL && strcmp(state, "active") != 0 && !paiactl_state_known(state))
+		return paiactl_usage_err(a->cmd, "--state: \"%s\" is not a state (received "
+		    "fetching launching running collecting uploading reporting done failed, or "
+		    "active)", state);
+	if ((resp = paiactl_request(ctx, "tasks", "state", state, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	tasks = cJSON_GetObjectItemCaseSensitive(resp, "tasks");
 	if (!cJSON_IsArray(tasks)) {
 		cJSON_Delete(resp);
 		return paiactl_err("%s: the tasks answer has no tasks array", ctx->loc.socket_path);
 	}
-	if (fl.json) {
+	if (paiactl_arg(a, "json") != NULL) {
 		/* {"tasks":[...]}: room for what else a gateway may answer. */
-		cJSON_DeleteItemFromObjectCaseSensitive(resp, "ok");
-		paiactl_json_print(resp);
+		paiactl_answer_print(resp);
 		cJSON_Delete(resp);
 		return 0;
 	}
@@ -447,8 +281,8 @@ paiactl_cmd_tasks(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, 
 		    "error")));
 	}
 	if (paiactl_table_rows(&t) == 0)
-		fprintf(stderr, "no tasks%s%s\n", fl.state != NULL ? " in state " : "",
-		    fl.state != NULL ? fl.state : "");
+		fprintf(stderr, "no tasks%s%s\n", state != NULL ? " in state " : "",
+		    state != NULL ? state : "");
 	else
 		paiactl_table_print(&t, stdout);
 	paiactl_table_free(&t);
@@ -477,11 +311,11 @@ paiactl_task_timeline(const cJSON *task)
 	if (!cJSON_IsObject(tl) || cJSON_GetArraySize(tl) == 0)
 		return;
 	/* Known states in their order, then anything newer gateways add. */
-	for (i = 0; i <= nitems(paiactl_states); i++) {
+	for (i = 0; i <= paiactl_nstates; i++) {
 		cJSON_ArrayForEach(j, tl) {
 			if (!cJSON_IsString(j) || j->string == NULL)
 				continue;
-			if (i < nitems(paiactl_states) ? strcmp(j->string, paiactl_states[i]) != 0 :
+			if (i < paiactl_nstates ? strcmp(j->string, paiactl_states[i]) != 0 :
 			    paiactl_state_known(j->string))
 				continue;
 			st = xreallocarray(st, n + 1, sizeof *st);
@@ -564,24 +398,20 @@ paiactl_task_print(const cJSON *task)
 }
 
 int
-paiactl_cmd_task(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_task(struct paiactl *ctx, const struct paiactl_args *a)
 {
-	struct paiactl_flags fl;
 	const cJSON *task;
 	cJSON *resp;
 	char *cause = NULL;
-	int rc;
 
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "json", 1, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "task", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_request(ctx, "task", "id", a->operands[0], &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	task = cJSON_GetObjectItemCaseSensitive(resp, "task");
 	if (!cJSON_IsObject(task)) {
 		cJSON_Delete(resp);
 		return paiactl_err("%s: the task answer has no task object", ctx->loc.socket_path);
 	}
-	if (fl.json)
+	if (paiactl_arg(a, "json") != NULL)
 		paiactl_json_print(task);
 	else
 		paiactl_task_print(task);
@@ -592,46 +422,63 @@ paiactl_cmd_task(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 /* ---- requeue and cancel ---- */
 
 int
-paiactl_cmd_requeue(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_requeue(struct paiactl *ctx, const struct paiactl_args *a)
 {
-	struct paiactl_flags fl;
-	cJSON *resp;
-	const char *id;
+	const char *id = a->operands[0], *aid;
+	long long want = 0;
+	cJSON *req, *resp;
 	char *cause = NULL, *attempt;
 	int rc;
 
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "", 1, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "requeue", "id", fl.id, &cause)) == NULL)
+	if ((rc = paiactl_arg_int(a, "attempt", 1, INT32_MAX, &want)) != 0)
+		return rc;
+	req = client_request_new("requeue", "id", id);
+	if (want > 0)
+		cJSON_AddNumberToObject(req, "attempt", (double)want);
+	resp = paiactl_call(ctx, req, &cause);
+	cJSON_Delete(req);
+	if (resp == NULL)
 		return paiactl_err_cause(cause);
-	id = client_json_str(resp, "task_id");
+	if (paiactl_arg(a, "json") != NULL) {
+		paiactl_answer_print(resp);
+		cJSON_Delete(resp);
+		return 0;
+	}
+	aid = client_json_str(resp, "task_id");
+	id = aid != NULL ? aid : id;
 	attempt = paiactl_field(resp, "attempt");
-	printf("requeued %s as attempt %s\n", id != NULL ? id : fl.id, attempt);
+	/* "already": the gateway had requeued that attempt before; nothing new runs. */
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(resp, "already")))
+		printf("%s was requeued already, as attempt %s\n", id, attempt);
+	else
+		printf("requeued %s as attempt %s\n", id, attempt);
 	free(attempt);
 	cJSON_Delete(resp);
 	return 0;
 }
 
 int
-paiactl_cmd_cancel(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_cancel(struct paiactl *ctx, const struct paiactl_args *a)
 {
-	struct paiactl_flags fl;
 	cJSON *resp;
 	const char *id;
 	char *cause = NULL;
-	int rc;
 
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "", 1, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
-	if ((resp = paiactl_call(ctx, "cancel", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_request(ctx, "cancel", "id", a->operands[0], &cause)) == NULL)
 		return paiactl_err_cause(cause);
-	id = client_json_str(resp, "task_id");
-	printf("cancelling %s\n", id != NULL ? id : fl.id);
+	if (paiactl_arg(a, "json") != NULL)
+		paiactl_answer_print(resp);
+	else {
+		id = client_json_str(resp, "task_id");
+		printf("cancelling %s\n", id != NULL ? id : a->operands[0]);
+	}
 	cJSON_Delete(resp);
 	return 0;
 }
 
 /* ---- logs ---- */
+
+#define PAIACTL_LINE_MAX (64 * 1024)	/* --json: longer lines come in pieces */
 
 struct paiactl_tail {
 	const char *path;
@@ -639,7 +486,63 @@ struct paiactl_tail {
 	off_t off;
 	dev_t dev;
 	ino_t ino;
+	const char *json_id;	/* --json: the task id, else NULL (bytes as they are) */
+	char *line;		/* --json: the line being read */
+	size_t nline;
 };
+
+/* One log line as {"task_id","line"}: text the game wrote, made valid UTF-8. */
+static void
+paiactl_tail_line(struct paiactl_tail *tl)
+{
+	cJSON *j = cJSON_CreateObject();
+	size_t n = tl->nline;
+	char *text;
+
+	if (n > 0 && tl->line[n - 1] == '\r')
+		n--;
+	text = client_text_utf8(tl->line, n);
+	cJSON_AddStringToObject(j, "task_id", tl->json_id);
+	cJSON_AddStringToObject(j, "line", text);
+	paiactl_json_print(j);
+	cJSON_Delete(j);
+	free(text);
+	tl->nline = 0;
+}
+
+/* Bytes of the log to stdout: as they are, or (--json) as lines. */
+static int
+paiactl_tail_out(struct paiactl_tail *tl, const char *buf, size_t n, char **cause)
+{
+	const char *nl;
+
+	if (tl->json_id == NULL) {
+		if (fwrite(buf, 1, n, stdout) != n) {
+			xasprintf(cause, "stdout: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	while (n > 0) {
+		size_t take = (nl = memchr(buf, '\n', n)) != NULL ? (size_t)(nl - buf) : n;
+
+		if (take > PAIACTL_LINE_MAX - tl->nline)
+			take = PAIACTL_LINE_MAX - tl->nline;
+		if (tl->line == NULL)
+			tl->line = xmalloc(PAIACTL_LINE_MAX);
+		memcpy(tl->line + tl->nline, buf, take);
+		tl->nline += take;
+		buf += take;
+		n -= take;
+		if (n > 0 && *buf == '\n') {
+			buf++;
+			n--;
+			paiactl_tail_line(tl);
+		} else if (tl->nline == PAIACTL_LINE_MAX)
+			paiactl_tail_line(tl);
+	}
+	return 0;
+}
 
 /* Copy what is new in the file to stdout; 0, or -1 with *cause. */
 static int
@@ -673,10 +576,8 @@ paiactl_tail_copy(struct paiactl_tail *tl, char **cause)
 		tl->off = 0;
 	}
 	while ((n = read(tl->fd, buf, sizeof buf)) > 0) {
-		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
-			xasprintf(cause, "stdout: %s", strerror(errno));
+		if (paiactl_tail_out(tl, buf, (size_t)n, cause) != 0)
 			return -1;
-		}
 		tl->off += n;
 	}
 	if (n < 0 && errno != EINTR) {
@@ -710,9 +611,9 @@ paiactl_task_log_path(const cJSON *task)
 }
 
 int
-paiactl_cmd_logs(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_logs(struct paiactl *ctx, const struct paiactl_args *a)
 {
-	struct paiactl_flags fl;
+	const char *id = a->operands[0];
 	struct paiactl_tail tl;
 	cJSON *resp;
 	const cJSON *task;
@@ -720,15 +621,12 @@ paiactl_cmd_logs(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 	int64_t next_query;
 	int rc = 1, final;
 
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "follow", 1, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
-	rc = 1;
-	if ((resp = paiactl_call(ctx, "task", "id", fl.id, &cause)) == NULL)
+	if ((resp = paiactl_request(ctx, "task", "id", id, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	task = cJSON_GetObjectItemCaseSensitive(resp, "task");
 	if (!cJSON_IsObject(task) || (path = paiactl_task_log_path(task)) == NULL) {
 		cJSON_Delete(resp);
-		return paiactl_err("task %s has no log_path", fl.id);
+		return paiactl_err("task %s has no log_path", id);
 	}
 	final = paiactl_task_final(task);
 	cJSON_Delete(resp);
@@ -736,7 +634,9 @@ paiactl_cmd_logs(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 	memset(&tl, 0, sizeof tl);
 	tl.path = path;
 	tl.fd = -1;
-	if (!fl.follow || final) {
+	if (paiactl_arg(a, "json") != NULL)
+		tl.json_id = id;
+	if (paiactl_arg(a, "follow") == NULL || final) {
 		if (paiactl_tail_copy(&tl, &cause) != 0) {
 			paiactl_err_cause(cause);
 			goto out;
@@ -757,7 +657,7 @@ paiactl_cmd_logs(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 			goto out;
 		}
 		if (util_mono_ms() >= next_query) {
-			if ((resp = paiactl_call(ctx, "task", "id", fl.id, &cause)) == NULL) {
+			if ((resp = paiactl_request(ctx, "task", "id", id, &cause)) == NULL) {
 				if (*ctx->stop) {
 					free(cause);
 					break;
@@ -787,6 +687,10 @@ paiactl_cmd_logs(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, c
 	}
 	rc = 0;
 out:
+	/* The last line, when the log does not end with a newline. */
+	if (tl.nline > 0)
+		paiactl_tail_line(&tl);
+	free(tl.line);
 	if (tl.fd >= 0)
 		close(tl.fd);
 	free(path);
@@ -838,20 +742,18 @@ paiactl_watch_done(void *arg)
 }
 
 int
-paiactl_cmd_watch(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_watch(struct paiactl *ctx, const struct paiactl_args *a)
 {
 	struct client_conn_opts opts;
 	struct paiactl_watch w;
-	struct paiactl_flags fl;
 	struct client_conn *c;
 	cJSON *req, *resp;
 	char *cause = NULL;
 	int rc, r;
 
-	if ((rc = paiactl_flags_parse(cmd, argc, argv, "count json", 0, &fl)) != 0)
-		return PAIACTL_EXIT(rc);
 	memset(&w, 0, sizeof w);
-	w.count = fl.count;
+	if ((rc = paiactl_arg_int(a, "count", 1, INT32_MAX, &w.count)) != 0)
+		return rc;
 	memset(&opts, 0, sizeof opts);
 	opts.on_event = paiactl_watch_event;
 	opts.on_state = paiactl_watch_state;
@@ -875,10 +777,78 @@ paiactl_cmd_watch(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, 
 		rc = paiactl_err_cause(w.error);
 		w.error = NULL;
 	}
-	if (rc == 0 && fl.count > 0 && w.n < fl.count && !*ctx->stop)
+	if (rc == 0 && w.count > 0 && w.n < w.count && !*ctx->stop)
 		rc = paiactl_err("%s: paia-gateway closed the connection after %lld of %lld events",
-		    ctx->loc.socket_path, w.n, fl.count);
+		    ctx->loc.socket_path, w.n, w.count);
 	client_conn_free(c);
 	free(w.error);
 	return rc;
+}
+
+/* ---- wait ---- */
+
+#define PAIACTL_WAIT_POLL_MS 200
+
+/*
+ * Is the gateway ready for paiactl: it answers status and, when it is
+ * embedded, its embedded.json names its Kafka (it is written after the
+ * socket listens)? The STATUS answer (caller frees), or NULL with *cause.
+ */
+static cJSON *
+paiactl_wait_once(struct paiactl *ctx, char **cause)
+{
+	struct client_location loc;
+	cJSON *resp, *st;
+
+	if ((resp = paiactl_request(ctx, "status", NULL, NULL, cause)) == NULL)
+		return NULL;
+	st = cJSON_DetachItemFromObjectCaseSensitive(resp, "status");
+	cJSON_Delete(resp);
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "embedded")))
+		return st;
+	/* A fresh look each time: client_locate reads embedded.json once. */
+	memset(&loc, 0, sizeof loc);
+	if (client_locate(&ctx->where, CLIENT_LOCATE_KAFKA, &loc, cause) != 0) {
+		cJSON_Delete(st);
+		st = NULL;
+	}
+	client_location_clear(&loc);
+	return st;
+}
+
+int
+paiactl_cmd_wait(struct paiactl *ctx, const struct paiactl_args *a)
+{
+	long long timeout_s = 30;
+	int64_t deadline;
+	char *cause = NULL, *inst, *pid;
+	cJSON *st;
+	int rc;
+
+	if ((rc = paiactl_arg_int(a, "timeout", 1, INT32_MAX / 1000, &timeout_s)) != 0)
+		return rc;
+	paiactl_signals_catch();
+	deadline = util_mono_ms() + timeout_s * 1000;
+	while ((st = paiactl_wait_once(ctx, &cause)) == NULL) {
+		if (*ctx->stop || util_mono_ms() >= deadline) {
+			rc = paiactl_err("no gateway ready within %lld s: %s", timeout_s,
+			    *ctx->stop ? "interrupted" : cause);
+			free(cause);
+			return rc;
+		}
+		free(cause);
+		cause = NULL;
+		poll(NULL, 0, PAIACTL_WAIT_POLL_MS);
+	}
+	if (paiactl_arg(a, "json") != NULL)
+		paiactl_json_print(st);
+	else {
+		inst = paiactl_field(st, "instance");
+		pid = paiactl_field(st, "pid");
+		printf("paia-gateway %s is ready (pid %s)\n", inst, pid);
+		free(inst);
+		free(pid);
+	}
+	cJSON_Delete(st);
+	return 0;
 }

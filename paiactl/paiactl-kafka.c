@@ -4,7 +4,9 @@
  * produces them keyed by task id and waits until the broker has them.
  * results reads the results or dead-letter topic from every partition
  * with read_committed, as the Webservice would see it (client/'s
- * reader); topics lists or creates the gateway's three topics.
+ * reader), and prints records as a table, as kcat -J envelopes
+ * (--json) or as their bare values (--raw); topics lists or creates the
+ * gateway's three topics.
  *
  * Neither joins a consumer group or commits an offset, so they cannot
  * steal work from or move the position of the gateway or any other
@@ -18,7 +20,6 @@
 #include <sys/random.h>
 
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ struct paiactl_msg {
 	char *label;		/* what to print once delivered */
 	int state;		/* 0 waiting, 1 delivered, -1 failed */
 	char *error;
+	int32_t partition;	/* where it was delivered */
+	int64_t offset;
 };
 
 static void
@@ -50,24 +53,11 @@ paiactl_kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		msg->state = -1;
 		free(msg->error);
 		msg->error = xstrdup(rd_kafka_err2str(m->err));
-	} else
+	} else {
 		msg->state = 1;
-}
-
-/* A Kafka client for the gateway found, with the kafka.* keys of -c. */
-static struct client_kafka *
-paiactl_kafka_new(struct paiactl *ctx, rd_kafka_type_t type, size_t biggest, char **cause)
-{
-	struct client_kafka_args a;
-
-	memset(&a, 0, sizeof a);
-	a.bootstrap = ctx->loc.bootstrap;
-	a.conf = ctx->conf;
-	a.config_path = ctx->where.config_path;
-	a.client_id = "paiactl";
-	a.biggest = biggest;
-	a.dr_msg_cb = paiactl_kafka_dr_cb;
-	return client_kafka_new(type, &a, cause);
+		msg->partition = m->partition;
+		msg->offset = m->offset;
+	}
 }
 
 /* ---- submit ---- */
@@ -87,20 +77,13 @@ struct paiactl_submit {
 	const char *raw;	/* --raw */
 	const char *raw_file;	/* --raw-file */
 	const char *source;	/* which of those three was given */
-	int built;		/* a flag that only makes sense when building tasks */
-};
-
-enum {
-	PAIACTL_S_GAME = 256, PAIACTL_S_PROGRAM, PAIACTL_S_ENTRY, PAIACTL_S_MODEL,
-	PAIACTL_S_PARAMS, PAIACTL_S_TIMEOUT, PAIACTL_S_GPU, PAIACTL_S_ID, PAIACTL_S_COUNT,
-	PAIACTL_S_PREFIX, PAIACTL_S_FILE, PAIACTL_S_RAW, PAIACTL_S_RAW_FILE,
 };
 
 /* A URL as given; a local path (no "://") becomes a file:// URL. */
 static int
 paiactl_submit_url(const char *flag, const char *value, char **out, char **cause)
 {
-	char *abs;
+	char *abs, *enc;
 
 	if (strstr(value, "://") != NULL) {
 		*out = xstrdup(value);
@@ -111,7 +94,10 @@ paiactl_submit_url(const char *flag, const char *value, char **out, char **cause
 		    strerror(errno));
 		return -1;
 	}
-	xasprintf(out, "file://%s", abs);
+	/* Percent-encoded: a path may hold spaces, '%', '?' or '#'. */
+	enc = util_url_encode(abs, 1);
+	xasprintf(out, "file://%s", enc);
+	free(enc);
 	free(abs);
 	return 0;
 }
@@ -155,8 +141,8 @@ paiactl_submit_task(const struct paiactl_submit *s, const char *id, size_t *len)
 	memset(&t, 0, sizeof t);
 	t.task_id = (char *)id;
 	t.game = (char *)s->game;
-	t.program = s->program;
-	t.model = s->model;
+	t.program = (char *)s->program;
+	t.model = (char *)s->model;
 	t.entry = (char *)s->entry;
 	if (s->params != NULL) {
 		if ((text = cJSON_PrintUnformatted(s->params)) == NULL)
@@ -265,117 +251,52 @@ out:
 }
 
 static int
-paiactl_submit_parse(const struct paiactl_cmd *cmd, int argc, char **argv, struct paiactl_submit *s)
+paiactl_submit_parse(const struct paiactl_args *a, struct paiactl_submit *s)
 {
-	static const struct option longopts[] = {
-		{ "game", required_argument, NULL, PAIACTL_S_GAME },
-		{ "program", required_argument, NULL, PAIACTL_S_PROGRAM },
-		{ "entry", required_argument, NULL, PAIACTL_S_ENTRY },
-		{ "model", required_argument, NULL, PAIACTL_S_MODEL },
-		{ "params", required_argument, NULL, PAIACTL_S_PARAMS },
-		{ "timeout", required_argument, NULL, PAIACTL_S_TIMEOUT },
-		{ "gpu", required_argument, NULL, PAIACTL_S_GPU },
-		{ "id", required_argument, NULL, PAIACTL_S_ID },
-		{ "count", required_argument, NULL, PAIACTL_S_COUNT },
-		{ "result-prefix", required_argument, NULL, PAIACTL_S_PREFIX },
-		{ "file", required_argument, NULL, PAIACTL_S_FILE },
-		{ "raw", required_argument, NULL, PAIACTL_S_RAW },
-		{ "raw-file", required_argument, NULL, PAIACTL_S_RAW_FILE },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
+	/* Flags that build a task: none of them goes with a ready-made one. */
+	static const char *building[] = {
+		"program", "game", "entry", "model", "params", "timeout", "gpu", "id",
+		"result-prefix", "count",
 	};
-	const char *program = NULL, *model = NULL, *source;
+	static const char *sources[] = { "file", "raw", "raw-file" };
+	const char *program = paiactl_arg(a, "program"), *model = paiactl_arg(a, "model"), *v;
 	char *cause = NULL;
-	int ch, counted = 0;
+	size_t i;
+	int rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			return paiactl_usage_help(cmd);
-		case PAIACTL_S_GAME:
-			s->game = optarg;
-			s->built = 1;
-			break;
-		case PAIACTL_S_PROGRAM:
-			program = optarg;
-			s->built = 1;
-			break;
-		case PAIACTL_S_ENTRY:
-			s->entry = optarg;
-			s->built = 1;
-			break;
-		case PAIACTL_S_MODEL:
-			model = optarg;
-			s->built = 1;
-			break;
-		case PAIACTL_S_PARAMS:
-			cJSON_Delete(s->params);
-			if ((s->params = cJSON_Parse(optarg)) == NULL)
-				return paiactl_usage_err(cmd, "--params: not valid JSON: %s",
-				    optarg);
-			if (!cJSON_IsObject(s->params))
-				return paiactl_usage_err(cmd, "--params: not a JSON object: %s",
-				    optarg);
-			s->built = 1;
-			break;
-		case PAIACTL_S_TIMEOUT:
-			if (paiactl_flag_int(cmd, "--timeout", optarg, 1, 7 * 86400,
-			    &s->timeout_s) != 0)
-				return 2;
-			s->built = 1;
-			break;
-		case PAIACTL_S_GPU:
-			if (paiactl_flag_int(cmd, "--gpu", optarg, 0, 16, &s->gpu) != 0)
-				return 2;
-			s->built = 1;
-			break;
-		case PAIACTL_S_ID:
-			if (*optarg == '\0')
-				return paiactl_usage_err(cmd, "--id: empty");
-			s->id = optarg;
-			s->built = 1;
-			break;
-		case PAIACTL_S_COUNT:
-			if (paiactl_flag_int(cmd, "--count", optarg, 1, PAIACTL_COUNT_MAX,
-			    &s->count) != 0)
-				return 2;
-			counted = 1;
-			break;
-		case PAIACTL_S_PREFIX:
-			s->result_prefix = optarg;
-			s->built = 1;
-			break;
-		case PAIACTL_S_FILE:
-		case PAIACTL_S_RAW:
-		case PAIACTL_S_RAW_FILE:
-			source = ch == PAIACTL_S_FILE ? "--file" : ch == PAIACTL_S_RAW ? "--raw" :
-			    "--raw-file";
-			if (s->source != NULL && strcmp(s->source, source) != 0)
-				return paiactl_usage_err(cmd, "submit: %s and %s cannot be used "
-				    "together", s->source, source);
-			s->source = source;
-			if (ch == PAIACTL_S_FILE)
-				s->file = optarg;
-			else if (ch == PAIACTL_S_RAW)
-				s->raw = optarg;
-			else
-				s->raw_file = optarg;
-			break;
-		default:
-			return paiactl_flag_bad(cmd, ch, argv, optopt);
-		}
+	for (i = 0; i < nitems(sources); i++) {
+		if (paiactl_arg(a, sources[i]) == NULL)
+			continue;
+		if (s->source != NULL)
+			return paiactl_usage_err(a->cmd, "--%s and --%s cannot be used together",
+			    s->source, sources[i]);
+		s->source = sources[i];
 	}
-	if (optind < argc)
-		return paiactl_usage_err(cmd, "submit: unexpected argument %s", argv[optind]);
-	if (s->source != NULL && counted)
-		return paiactl_usage_err(cmd, "submit: --count cannot be used with %s", s->source);
-	if (s->source != NULL && s->built)
-		return paiactl_usage_err(cmd, "submit: %s sends tasks as they are: no --game, "
-		    "--program, --id or other task flags with it", s->source);
+	for (i = 0; s->source != NULL && i < nitems(building); i++)
+		if (paiactl_arg(a, building[i]) != NULL)
+			return paiactl_usage_err(a->cmd, "--%s sends tasks as they are: no --%s "
+			    "(nor any flag that builds a task) with it", s->source, building[i]);
+	s->file = paiactl_arg(a, "file");
+	s->raw = paiactl_arg(a, "raw");
+	s->raw_file = paiactl_arg(a, "raw-file");
+	if ((v = paiactl_arg(a, "game")) != NULL)
+		s->game = v;
+	s->entry = paiactl_arg(a, "entry");
+	s->result_prefix = paiactl_arg(a, "result-prefix");
+	if ((v = paiactl_arg(a, "params")) != NULL) {
+		if ((s->params = cJSON_Parse(v)) == NULL)
+			return paiactl_usage_err(a->cmd, "--params: not valid JSON: %s", v);
+		if (!cJSON_IsObject(s->params))
+			return paiactl_usage_err(a->cmd, "--params: not a JSON object: %s", v);
+	}
+	if ((rc = paiactl_arg_int(a, "timeout", 1, 7 * 86400, &s->timeout_s)) != 0 ||
+	    (rc = paiactl_arg_int(a, "gpu", 0, 16, &s->gpu)) != 0 ||
+	    (rc = paiactl_arg_int(a, "count", 1, PAIACTL_COUNT_MAX, &s->count)) != 0)
+		return rc;
+	if ((s->id = paiactl_arg(a, "id")) != NULL && *s->id == '\0')
+		return paiactl_usage_err(a->cmd, "--id: empty");
 	if (s->source == NULL && program == NULL)
-		return paiactl_usage_err(cmd, "submit: --program is required (or --file, --raw, "
+		return paiactl_usage_err(a->cmd, "--program is required (or --file, --raw, "
 		    "--raw-file)");
 	if (program != NULL && paiactl_submit_url("--program", program, &s->program, &cause) != 0)
 		return paiactl_err_cause(cause);
@@ -401,7 +322,8 @@ paiactl_submit_send(struct paiactl *ctx, struct paiactl_msg *msgs, size_t n, cha
 	for (i = 0; i < n; i++)
 		if (msgs[i].len > biggest)
 			biggest = msgs[i].len;
-	if ((k = paiactl_kafka_new(ctx, RD_KAFKA_PRODUCER, biggest, cause)) == NULL)
+	if ((k = paiactl_kafka_new(ctx, RD_KAFKA_PRODUCER, biggest, paiactl_kafka_dr_cb,
+	    cause)) == NULL)
 		return -1;
 	rk = k->rk;
 	deadline = util_mono_ms() + PAIACTL_DELIVERY_MS;
@@ -456,8 +378,33 @@ paiactl_submit_send(struct paiactl *ctx, struct paiactl_msg *msgs, size_t n, cha
 	return -1;
 }
 
+/* What submit prints for a task delivered: its id, or (--json) where it went. */
+static void
+paiactl_submit_print(const struct paiactl *ctx, const struct paiactl_msg *m, int json)
+{
+	cJSON *j;
+	char *key;
+
+	if (!json) {
+		printf("%s\n", m->label);
+		return;
+	}
+	j = cJSON_CreateObject();
+	if (m->key != NULL) {
+		key = client_text_utf8(m->key, strlen(m->key));
+		cJSON_AddStringToObject(j, "task_id", key);
+		free(key);
+	} else
+		cJSON_AddNullToObject(j, "task_id");
+	cJSON_AddStringToObject(j, "topic", ctx->loc.topics[CLIENT_TOPIC_TASKS]);
+	cJSON_AddNumberToObject(j, "partition", m->partition);
+	cJSON_AddNumberToObject(j, "offset", (double)m->offset);
+	paiactl_json_print(j);
+	cJSON_Delete(j);
+}
+
 int
-paiactl_cmd_submit(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_submit(struct paiactl *ctx, const struct paiactl_args *a)
 {
 	struct paiactl_submit s;
 	struct paiactl_msg *msgs = NULL;
@@ -465,16 +412,14 @@ paiactl_cmd_submit(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 	char *cause = NULL;
 	int64_t ms;
 	uint16_t r;
-	int rc;
+	int rc, json = paiactl_arg(a, "json") != NULL;
 
 	memset(&s, 0, sizeof s);
 	s.game = "catch";
 	s.gpu = -1;
 	s.count = 1;
-	if ((rc = paiactl_submit_parse(cmd, argc, argv, &s)) != 0) {
-		rc = PAIACTL_EXIT(rc);
+	if ((rc = paiactl_submit_parse(a, &s)) != 0)
 		goto out;
-	}
 	rc = 1;
 	if (s.file != NULL) {
 		if (paiactl_submit_file(s.file, &msgs, &n, &cause) != 0) {
@@ -511,11 +456,11 @@ paiactl_cmd_submit(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 		/* The ones that made it are in Kafka: say which. */
 		for (i = 0; i < n; i++)
 			if (msgs[i].state == 1)
-				printf("%s\n", msgs[i].label);
+				paiactl_submit_print(ctx, &msgs[i], json);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
-		printf("%s\n", msgs[i].label);
+		paiactl_submit_print(ctx, &msgs[i], json);
 	rc = 0;
 out:
 	for (i = 0; i < n; i++) {
@@ -533,14 +478,11 @@ out:
 
 /* ---- results ---- */
 
-enum {
-	PAIACTL_R_JSON = 256, PAIACTL_R_DLQ, PAIACTL_R_COUNT, PAIACTL_R_TIMEOUT,
-	PAIACTL_R_BEGINNING, PAIACTL_R_END,
-};
+enum paiactl_results_fmt { PAIACTL_TABLE, PAIACTL_JSON, PAIACTL_RAW };
 
 struct paiactl_results {
 	int follow;
-	int json;
+	enum paiactl_results_fmt fmt;
 	int dlq;
 	long long count;
 	long long timeout_s;
@@ -548,60 +490,22 @@ struct paiactl_results {
 };
 
 static int
-paiactl_results_parse(const struct paiactl_cmd *cmd, int argc, char **argv,
-    struct paiactl_results *o)
+paiactl_results_parse(const struct paiactl_args *a, struct paiactl_results *o)
 {
-	static const struct option longopts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "json", no_argument, NULL, PAIACTL_R_JSON },
-		{ "dlq", no_argument, NULL, PAIACTL_R_DLQ },
-		{ "count", required_argument, NULL, PAIACTL_R_COUNT },
-		{ "timeout", required_argument, NULL, PAIACTL_R_TIMEOUT },
-		{ "from-beginning", no_argument, NULL, PAIACTL_R_BEGINNING },
-		{ "from-end", no_argument, NULL, PAIACTL_R_END },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int ch, beginning = 0;
+	int rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":fh", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			return paiactl_usage_help(cmd);
-		case 'f':
-			o->follow = 1;
-			break;
-		case PAIACTL_R_JSON:
-			o->json = 1;
-			break;
-		case PAIACTL_R_DLQ:
-			o->dlq = 1;
-			break;
-		case PAIACTL_R_COUNT:
-			if (paiactl_flag_int(cmd, "--count", optarg, 1, INT32_MAX, &o->count) != 0)
-				return 2;
-			break;
-		case PAIACTL_R_TIMEOUT:
-			if (paiactl_flag_int(cmd, "--timeout", optarg, 1, INT32_MAX / 1000,
-			    &o->timeout_s) != 0)
-				return 2;
-			break;
-		case PAIACTL_R_BEGINNING:
-			beginning = 1;
-			break;
-		case PAIACTL_R_END:
-			o->from_end = 1;
-			break;
-		default:
-			return paiactl_flag_bad(cmd, ch, argv, optopt);
-		}
-	}
-	if (optind < argc)
-		return paiactl_usage_err(cmd, "results: unexpected argument %s", argv[optind]);
-	if (beginning && o->from_end)
-		return paiactl_usage_err(cmd, "results: --from-beginning or --from-end, not both");
+	o->follow = paiactl_arg(a, "follow") != NULL;
+	o->dlq = paiactl_arg(a, "dlq") != NULL;
+	o->from_end = paiactl_arg(a, "from-end") != NULL;
+	if (paiactl_arg(a, "json") != NULL && paiactl_arg(a, "raw") != NULL)
+		return paiactl_usage_err(a->cmd, "--json or --raw, not both");
+	o->fmt = paiactl_arg(a, "json") != NULL ? PAIACTL_JSON : paiactl_arg(a, "raw") != NULL ?
+	    PAIACTL_RAW : PAIACTL_TABLE;
+	if ((rc = paiactl_arg_int(a, "count", 1, INT32_MAX, &o->count)) != 0 ||
+	    (rc = paiactl_arg_int(a, "timeout", 1, INT32_MAX / 1000, &o->timeout_s)) != 0)
+		return rc;
+	if (paiactl_arg(a, "from-beginning") != NULL && o->from_end)
+		return paiactl_usage_err(a->cmd, "--from-beginning or --from-end, not both");
 	return 0;
 }
 
@@ -642,18 +546,28 @@ paiactl_results_dlq_row(struct paiactl_table *t, const struct client_record *rec
 		return;
 	}
 	/* Where the refused task was, not where its DLQ record is. */
-	if (d.partition >= 0)
-		paiactl_table_addf(t, "%d", (int)d.partition);
-	else
-		paiactl_table_addf(t, "%d", (int)rec->partition);
-	if (d.offset >= 0)
-		paiactl_table_addf(t, "%lld", (long long)d.offset);
-	else
-		paiactl_table_addf(t, "%lld", (long long)rec->offset);
+	paiactl_table_addf(t, "%d", (int)(d.partition >= 0 ? d.partition : rec->partition));
+	paiactl_table_addf(t, "%lld", (long long)(d.offset >= 0 ? d.offset : rec->offset));
 	paiactl_table_add(t, paiactl_results_str(d.reason_name));
 	paiactl_table_add(t, paiactl_results_str(d.task_id));
 	paiactl_table_add(t, paiactl_results_str(d.detail));
 	proto_dlq_clear(&d);
+}
+
+/* "class: message" of a result's error, or "-". */
+static char *
+paiactl_results_error(const struct proto_result *r)
+{
+	const char *cls = proto_class_name(r->eclass), *msg = r->error;
+	char *s, *c;
+
+	if (cls == NULL && msg == NULL)
+		return xstrdup("-");
+	xasprintf(&s, "%s%s%s", cls != NULL ? cls : "", cls != NULL && msg != NULL ? ": " : "",
+	    msg != NULL ? msg : "");
+	c = client_text_clean(s);
+	free(s);
+	return c;
 }
 
 static void
@@ -663,6 +577,7 @@ paiactl_results_row(struct paiactl_table *t, const struct client_record *rec, in
 	char *key = NULL, *cause = NULL, dur[32];
 	const char *id = "-";
 	double score;
+	int i;
 
 	if (rec->key != NULL)
 		id = key = xstrndup(rec->key, rec->key_len);
@@ -673,9 +588,8 @@ paiactl_results_row(struct paiactl_table *t, const struct client_record *rec, in
 		paiactl_table_add(t, client_text_clean(id));
 		paiactl_table_add(t, xstrdup("-"));
 		paiactl_table_add(t, xstrdup("(not a result)"));
-		paiactl_table_add(t, xstrdup("-"));
-		paiactl_table_add(t, xstrdup("-"));
-		paiactl_table_add(t, xstrdup("-"));
+		for (i = 0; i < 4; i++)
+			paiactl_table_add(t, xstrdup("-"));
 	} else {
 		paiactl_table_add(t, client_text_clean(r.task_id));
 		paiactl_table_add(t, paiactl_results_num(r.attempt));
@@ -685,13 +599,58 @@ paiactl_results_row(struct paiactl_table *t, const struct client_record *rec, in
 		paiactl_table_add(t, xstrdup(r.duration_ms >= 0 ?
 		    client_text_duration(r.duration_ms, dur, sizeof dur) : "-"));
 		paiactl_table_add(t, paiactl_results_str(r.video_url));
+		/* Last, as it may be long: why a task did not succeed. */
+		paiactl_table_add(t, paiactl_results_error(&r));
 		proto_result_clear(&r);
 	}
 	free(key);
 }
 
+/*
+ * A record as kcat -J prints it: {"topic","partition","offset","ts",
+ * "key","value"}. The value is spliced in as it is (whitespace outside
+ * strings dropped, so it stays one line) when it is one strict JSON
+ * value, which keeps every number exact; anything else becomes a
+ * string, as does the key, with bytes that are not UTF-8 replaced.
+ */
+static void
+paiactl_results_envelope(const struct client_record *rec, const char *topic)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *s, *v = NULL;
+
+	cJSON_AddStringToObject(j, "topic", topic);
+	cJSON_AddNumberToObject(j, "partition", rec->partition);
+	cJSON_AddNumberToObject(j, "offset", (double)rec->offset);
+	if (rec->timestamp >= 0)
+		cJSON_AddNumberToObject(j, "ts", (double)rec->timestamp);
+	else
+		cJSON_AddNullToObject(j, "ts");
+	if (rec->key != NULL) {
+		s = client_text_utf8(rec->key, rec->key_len);
+		cJSON_AddStringToObject(j, "key", s);
+		free(s);
+	} else
+		cJSON_AddNullToObject(j, "key");
+	if (rec->value == NULL)
+		cJSON_AddNullToObject(j, "value");
+	else if (json_check(rec->value, rec->len, NULL, NULL, NULL) == 0) {
+		v = xstrndup(rec->value, rec->len);
+		cJSON_Minify(v);
+		cJSON_AddRawToObject(j, "value", v);
+	} else {
+		s = client_text_utf8(rec->value, rec->len);
+		cJSON_AddStringToObject(j, "value", s);
+		free(s);
+	}
+	paiactl_json_print(j);
+	cJSON_Delete(j);
+	free(v);
+}
+
 struct paiactl_results_out {
 	const struct paiactl_results *o;
+	const char *topic;
 	struct paiactl_table *t;
 	int streaming;
 };
@@ -701,16 +660,22 @@ paiactl_results_record(const struct client_record *rec, void *arg)
 {
 	struct paiactl_results_out *out = arg;
 
-	if (out->o->json) {
+	switch (out->o->fmt) {
+	case PAIACTL_RAW:
 		fwrite(rec->value, 1, rec->len, stdout);
 		fputc('\n', stdout);
-		if (out->streaming)
-			fflush(stdout);
-	} else {
+		break;
+	case PAIACTL_JSON:
+		paiactl_results_envelope(rec, out->topic);
+		break;
+	case PAIACTL_TABLE:
 		paiactl_results_row(out->t, rec, out->o->dlq);
 		if (out->streaming)
 			paiactl_table_flush(out->t, stdout);
+		return;
 	}
+	if (out->streaming)
+		fflush(stdout);
 }
 
 static void
@@ -720,15 +685,15 @@ paiactl_results_warning(const char *text, void *arg)
 }
 
 int
-paiactl_cmd_results(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_results(struct paiactl *ctx, const struct paiactl_args *a)
 {
 	static const char *const rheaders[] = {
-		"TASK", "ATTEMPT", "STATUS", "SCORE", "DURATION", "VIDEO"
+		"TASK", "ATTEMPT", "STATUS", "SCORE", "DURATION", "VIDEO", "ERROR"
 	};
 	static const char *const dheaders[] = {
 		"PARTITION", "OFFSET", "REASON", "TASK", "DETAIL"
 	};
-	static const size_t rwidth[] = { 24, 7, 9, 6, 8 }, dwidth[] = { 9, 8, 19, 24 };
+	static const size_t rwidth[] = { 24, 7, 9, 6, 8, 5 }, dwidth[] = { 9, 8, 19, 24 };
 	struct paiactl_results_out out;
 	struct client_read_args ra;
 	struct paiactl_results o;
@@ -742,12 +707,12 @@ paiactl_cmd_results(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc
 
 	memset(&o, 0, sizeof o);
 	memset(&t, 0, sizeof t);
-	if ((rc = paiactl_results_parse(cmd, argc, argv, &o)) != 0)
-		return PAIACTL_EXIT(rc);
+	if ((rc = paiactl_results_parse(a, &o)) != 0)
+		return rc;
 	if (paiactl_kafka_resolve(ctx, &cause) != 0)
 		return paiactl_err_cause(cause);
 	topic = ctx->loc.topics[o.dlq ? CLIENT_TOPIC_DLQ : CLIENT_TOPIC_RESULTS];
-	if ((k = paiactl_kafka_new(ctx, RD_KAFKA_CONSUMER, 0, &cause)) == NULL)
+	if ((k = paiactl_kafka_new(ctx, RD_KAFKA_CONSUMER, 0, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	rc = 1;
 	if ((rd = client_reader_open(k, topic, o.from_end, &cause)) == NULL) {
@@ -757,7 +722,7 @@ paiactl_cmd_results(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc
 
 	/* --count waits for records as --follow does: show them as they come. */
 	streaming = o.follow || o.count > 0;
-	if (!o.json) {
+	if (o.fmt == PAIACTL_TABLE) {
 		if (o.dlq)
 			paiactl_table_init(&t, nitems(dheaders), dheaders);
 		else
@@ -773,6 +738,7 @@ paiactl_cmd_results(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc
 	if (streaming || o.timeout_s > 0)
 		paiactl_signals_catch();
 	out.o = &o;
+	out.topic = topic;
 	out.t = &t;
 	out.streaming = streaming;
 	memset(&ra, 0, sizeof ra);
@@ -787,7 +753,7 @@ paiactl_cmd_results(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc
 		paiactl_err_cause(cause);
 		goto out;
 	}
-	if (!o.json && !streaming) {
+	if (o.fmt == PAIACTL_TABLE && !streaming) {
 		if (paiactl_table_rows(&t) > 0)
 			paiactl_table_print(&t, stdout);
 		else
@@ -809,27 +775,64 @@ out:
 
 /* ---- topics ---- */
 
+static const char *const paiactl_topic_roles[CLIENT_TOPICS] = {
+	"tasks", "results", "dead letters"
+};
+
+/* The topics' table, or (--json) {"topics":[{"topic","role","partitions","created"}]}. */
+static void
+paiactl_topics_print(const char *const *names, const int *found, const int *created, int json)
+{
+	cJSON *j, *arr, *o;
+	int i;
+
+	if (!json) {
+		for (i = 0; i < CLIENT_TOPICS; i++) {
+			if (created[i])
+				printf("created %s\n", names[i]);
+		}
+		for (i = 0; i < CLIENT_TOPICS; i++) {
+			if (found[i] >= 0)
+				printf("%-24s %-12s %d partitions\n", names[i],
+				    paiactl_topic_roles[i], found[i]);
+			else
+				printf("%-24s %-12s missing\n", names[i], paiactl_topic_roles[i]);
+		}
+		return;
+	}
+	j = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(j, "topics");
+	for (i = 0; i < CLIENT_TOPICS; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "topic", names[i]);
+		cJSON_AddStringToObject(o, "role", i == CLIENT_TOPIC_DLQ ? "dlq" :
+		    paiactl_topic_roles[i]);
+		if (found[i] >= 0)
+			cJSON_AddNumberToObject(o, "partitions", found[i]);
+		else
+			cJSON_AddNullToObject(o, "partitions");
+		cJSON_AddBoolToObject(o, "created", created[i]);
+		cJSON_AddItemToArray(arr, o);
+	}
+	paiactl_json_print(j);
+	cJSON_Delete(j);
+}
+
 /*
  * topics: list the gateway's three topics with their partition counts
- * (missing ones say so); with --create, create the missing ones
+ * (missing ones say so, exit 1); with --create, create the missing ones
  * (tasks, results and DLQ partitions from --partitions T,R,D; default
  * 6,3,1; replication factor from --replication, default the broker's).
  */
 int
-paiactl_cmd_topics(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_topics(struct paiactl *ctx, const struct paiactl_args *a)
 {
-	static const struct option opts[] = {
-		{ "create", no_argument, NULL, 'c' },
-		{ "partitions", required_argument, NULL, 'p' },
-		{ "replication", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *names[3];
-	int parts[3] = { 6, 3, 1 }, found[3] = { -1, -1, -1 }, create = 0, ch, i, j, rc = 1;
+	const char *names[CLIENT_TOPICS], *pv = paiactl_arg(a, "partitions");
+	int parts[CLIENT_TOPICS] = { 6, 3, 1 }, found[CLIENT_TOPICS] = { -1, -1, -1 };
+	int created[CLIENT_TOPICS] = { 0, 0, 0 }, end = 0, i, j, rc;
 	long long repl = -1;
 	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_NewTopic_t *nt[3];
+	rd_kafka_NewTopic_t *nt[CLIENT_TOPICS];
 	rd_kafka_queue_t *q = NULL;
 	rd_kafka_event_t *ev = NULL;
 	struct client_kafka *kafka;
@@ -838,37 +841,19 @@ paiactl_cmd_topics(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 	char *cause = NULL, errstr[1024];
 	size_t nnew = 0, k;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			create = 1;
-			break;
-		case 'p':
-			if (sscanf(optarg, "%d,%d,%d", &parts[0], &parts[1], &parts[2]) != 3 ||
-			    parts[0] < 1 || parts[1] < 1 || parts[2] < 1)
-				return paiactl_usage_err(cmd, "--partitions %s: expected T,R,D "
-				    "(three positive counts: tasks, results, dead letters)", optarg);
-			break;
-		case 'r':
-			if (paiactl_flag_int(cmd, "--replication", optarg, 1, 100, &repl) != 0)
-				return 2;
-			break;
-		case 'h':
-			return paiactl_usage_help(cmd);
-		default:
-			return paiactl_flag_bad(cmd, ch, argv, optopt);
-		}
-	}
-	if (optind != argc)
-		return paiactl_usage_err(cmd, "unexpected argument %s", argv[optind]);
+	if (pv != NULL && (sscanf(pv, "%d,%d,%d%n", &parts[0], &parts[1], &parts[2], &end) != 3 ||
+	    pv[end] != '\0' || parts[0] < 1 || parts[1] < 1 || parts[2] < 1))
+		return paiactl_usage_err(a->cmd, "--partitions %s: expected T,R,D (three positive "
+		    "counts: tasks, results, dead letters)", pv);
+	if ((rc = paiactl_arg_int(a, "replication", 1, 100, &repl)) != 0)
+		return rc;
 	if (paiactl_kafka_resolve(ctx, &cause) != 0)
 		return paiactl_err_cause(cause);
-	names[0] = ctx->loc.topics[CLIENT_TOPIC_TASKS];
-	names[1] = ctx->loc.topics[CLIENT_TOPIC_RESULTS];
-	names[2] = ctx->loc.topics[CLIENT_TOPIC_DLQ];
-	if ((kafka = paiactl_kafka_new(ctx, RD_KAFKA_PRODUCER, 0, &cause)) == NULL)
+	for (j = 0; j < CLIENT_TOPICS; j++)
+		names[j] = ctx->loc.topics[j];
+	if ((kafka = paiactl_kafka_new(ctx, RD_KAFKA_PRODUCER, 0, NULL, &cause)) == NULL)
 		return paiactl_err_cause(cause);
+	rc = 1;
 	rk = kafka->rk;
 	err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -878,22 +863,20 @@ paiactl_cmd_topics(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 		goto out;
 	}
 	for (i = 0; i < md->topic_cnt; i++)
-		for (j = 0; j < 3; j++)
+		for (j = 0; j < CLIENT_TOPICS; j++)
 			if (strcmp(md->topics[i].topic, names[j]) == 0 &&
 			    md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
 				found[j] = md->topics[i].partition_cnt;
-	if (create) {
-		for (j = 0; j < 3; j++) {
-			if (found[j] >= 0)
-				continue;
-			nt[nnew] = rd_kafka_NewTopic_new(names[j], parts[j], (int)repl, errstr,
-			    sizeof errstr);
-			if (nt[nnew] == NULL) {
-				paiactl_err("topic %s: %s", names[j], errstr);
-				goto out;
-			}
-			nnew++;
+	for (j = 0; paiactl_arg(a, "create") != NULL && j < CLIENT_TOPICS; j++) {
+		if (found[j] >= 0)
+			continue;
+		nt[nnew] = rd_kafka_NewTopic_new(names[j], parts[j], (int)repl, errstr,
+		    sizeof errstr);
+		if (nt[nnew] == NULL) {
+			paiactl_err("topic %s: %s", names[j], errstr);
+			goto out;
 		}
+		nnew++;
 	}
 	if (nnew > 0) {
 		const rd_kafka_CreateTopics_result_t *res;
@@ -919,22 +902,16 @@ paiactl_cmd_topics(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc,
 				    rd_kafka_topic_result_error_string(tr[k]));
 				goto out;
 			}
-			for (j = 0; j < 3; j++)
-				if (strcmp(rd_kafka_topic_result_name(tr[k]), names[j]) == 0)
-					found[j] = parts[j];
-			printf("created %s\n", rd_kafka_topic_result_name(tr[k]));
+			for (j = 0; j < CLIENT_TOPICS; j++) {
+				if (strcmp(rd_kafka_topic_result_name(tr[k]), names[j]) != 0)
+					continue;
+				found[j] = parts[j];
+				created[j] = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+			}
 		}
 	}
-	rc = 0;
-	for (j = 0; j < 3; j++) {
-		static const char *role[] = { "tasks", "results", "dead letters" };
-		if (found[j] >= 0)
-			printf("%-24s %-12s %d partitions\n", names[j], role[j], found[j]);
-		else {
-			printf("%-24s %-12s missing\n", names[j], role[j]);
-			rc = 1;
-		}
-	}
+	paiactl_topics_print(names, found, created, paiactl_arg(a, "json") != NULL);
+	rc = found[0] >= 0 && found[1] >= 0 && found[2] >= 0 ? 0 : 1;
 out:
 	for (k = 0; k < nnew; k++)
 		rd_kafka_NewTopic_destroy(nt[k]);

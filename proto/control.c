@@ -41,6 +41,8 @@ static const struct proto_cmd_def {
 	{ "lag", PROTO_CMD_LAG, F_CHECK, 0, "check", "lag and health per partition (LAG)" },
 	{ "subscribe", PROTO_CMD_SUBSCRIBE, 0, 0, "no other field",
 	  "turn the connection into a stream of events" },
+	{ "gpus", PROTO_CMD_GPUS, 0, 0, "no other field",
+	  "the GPU nodes, their cards and the tasks holding them (gpu.c)" },
 };
 
 const char *
@@ -252,7 +254,7 @@ fail:
 	return -1;
 }
 
-static const char *event_names[] = { "task", "status" };
+static const char *event_names[] = { "task", "status", "gpu" };
 
 char *
 proto_event_encode(enum proto_event_type type, cJSON *payload)
@@ -337,6 +339,8 @@ proto_task_view_encode(const struct proto_task_view *v)
 		cJSON_AddStringToObject(j, "video_path", v->video_path);
 	cJSON_AddItemToObject(j, "artifacts_refused", proto_refused_encode(v->refused,
 	    v->nrefused));
+	if (v->ngpus > 0)
+		cJSON_AddItemToObject(j, "gpus", proto_task_gpus_encode(v->gpus, v->ngpus));
 	if (v->has_score)
 		cJSON_AddNumberToObject(j, "score", v->score);
 	else
@@ -425,7 +429,8 @@ int
 proto_task_view_decode(const cJSON *j, struct proto_task_view *v, char **cause)
 {
 	struct proto_refused *ref;
-	const cJSON *tl, *rarr;
+	struct proto_task_gpu *gpus;
+	const cJSON *tl, *rarr, *garr;
 	size_t i;
 
 	memset(v, 0, sizeof *v);
@@ -473,13 +478,19 @@ proto_task_view_decode(const cJSON *j, struct proto_task_view *v, char **cause)
 		if (proto_get_time(tl, proto_state_name((enum task_state)i), &v->timeline[i],
 		    cause) != 0)
 			goto fail;
-	if (proto_get_array(j, "artifacts_refused", &rarr, &v->nrefused, cause) != 0)
+	if (proto_get_array(j, "artifacts_refused", &rarr, &v->nrefused, cause) != 0 ||
+	    proto_get_array(j, "gpus", &garr, &v->ngpus, cause) != 0)
 		goto fail;
 	v->own = proto_own_new(NULL);
-	((struct proto_own *)v->own)->arrays[0] = ref = xcalloc(v->nrefused + 1, sizeof *ref);
-	if (proto_refused_decode(rarr, ref, cause) != 0)
+	/* One allocation holds both arrays. */
+	((struct proto_own *)v->own)->arrays[0] = gpus = xcalloc(v->ngpus * sizeof *gpus +
+	    (v->nrefused + 1) * sizeof *ref, 1);
+	ref = (struct proto_refused *)(void *)(gpus + v->ngpus);
+	if (proto_refused_decode(rarr, ref, cause) != 0 ||
+	    proto_task_gpus_decode(garr, gpus, cause) != 0)
 		goto fail;
 	v->refused = ref;
+	v->gpus = gpus;
 	return 0;
 fail:
 	proto_task_view_clear(v);

@@ -35,6 +35,8 @@ int proto_get_array(const cJSON *obj, const char *name, const cJSON **arr, size_
 cJSON *proto_refused_encode(const struct proto_refused *, size_t n);
 /* Into out[0..n) (n from proto_get_array); strings borrowed from arr. */
 int proto_refused_decode(const cJSON *arr, struct proto_refused *out, char **cause);
+/* A task's "gpus" array into out[0..n) (n from proto_get_array); strings borrowed. */
+int proto_task_gpus_decode(const cJSON *arr, struct proto_task_gpu *out, char **cause);
 /* A required field: absent is an error too. */
 int proto_need(const cJSON *obj, const char *name, char **cause);
 /* An RFC 3339 timestamp field into wall ms. */

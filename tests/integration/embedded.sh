@@ -46,9 +46,9 @@ ctl submit --raw-file "$big" >/dev/null || bail "raw-file submit failed"
 ctl submit --program "$SAMPLE" --params "$FAST" --id ok2 --count 100 >/dev/null ||
 	bail "submit failed"
 
-ctl results --json --follow --count 200 --timeout 240 > "$STATE/results.json"
+ctl results --raw --follow --count 200 --timeout 240 > "$STATE/results.json"
 check "200 results arrive" test "$(wc -l < "$STATE/results.json")" -ge 200
-ctl results --json > "$STATE/results-all.json"
+ctl results --raw > "$STATE/results-all.json"
 check "each of the 200 tasks has exactly one result, all succeeded" python3 - "$STATE/results-all.json" <<'PY'
 import json, sys, collections
 ids = collections.Counter()
@@ -80,7 +80,7 @@ for line in open(sys.argv[1]):
 sys.exit(0 if n >= 200 else 1)
 PY
 
-ctl results --dlq --json --follow --count 20 --timeout 60 > "$STATE/dlq.json"
+ctl results --dlq --raw --follow --count 20 --timeout 60 > "$STATE/dlq.json"
 check "20 malformed tasks give 20 DLQ records with the right reasons" python3 - "$STATE/dlq.json" "$expect_reasons" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
@@ -135,7 +135,7 @@ pgid=$(task_field cancel-1 pid)
 
 # --- duplicate task id while the first is in flight ---------------------
 ctl submit --id cancel-1 --program "$HANG" >/dev/null
-ctl results --dlq --json --follow --count 21 --timeout 30 > "$STATE/dlq2.json"
+ctl results --dlq --raw --follow --count 21 --timeout 30 > "$STATE/dlq2.json"
 check "a duplicate task id in flight is dead-lettered" \
 	grep -q '"reason":"duplicate_task".*"task_id":"cancel-1"' "$STATE/dlq2.json"
 

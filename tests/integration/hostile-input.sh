@@ -168,7 +168,7 @@ declare -a bad=(
 for b in "${bad[@]}"; do
 	ctl submit --raw "$b" >/dev/null || bail "raw submit failed"
 done
-ctl results --dlq --json --follow --count 5 --timeout 60 > "$STATE/dlq.json"
+ctl results --dlq --raw --follow --count 5 --timeout 60 > "$STATE/dlq.json"
 check "NUL escapes, names twice, 01, a BOM, credentials in result_prefix are dead-lettered" \
 	python3 - "$STATE/dlq.json" <<'PY'
 import json, sys

@@ -91,7 +91,7 @@ trap cleanup EXIT
 result_of() {
 	local id=$1 attempt=${2:-} limit=$(( $(date +%s) + ${3:-60} )) out
 	while :; do
-		out=$(ctl results --json 2>/dev/null | python3 -c '
+		out=$(ctl results --raw 2>/dev/null | python3 -c '
 import json, sys
 want, attempt = sys.argv[1], sys.argv[2]
 for line in sys.stdin:

@@ -74,7 +74,21 @@ def answer(req):
             return {"ok": True, "task": task(i, STATES[i])}
         return {"ok": False, "error": "no task %s known to this gateway" % i}
     if cmd == "requeue":
+        if req.get("attempt") == 1:
+            return {"ok": True, "task_id": req["id"], "attempt": 2, "already": True}
         return {"ok": True, "task_id": req["id"], "attempt": 2}
+    if cmd == "lag":
+        return {"ok": True, "version": 1, "source": "gateway", "group": "paia-gateway",
+                "topic": "paia.tasks", "instance": "h1", "time": iso(time.time()),
+                "healthy": False, "why": "partition 2: stuck\n",
+                "partitions": [
+                    {"partition": 0, "committed": 10, "committed_age_s": 0, "log_end": 10,
+                     "log_end_age_s": 0.5, "lag": 0, "lag_s": 0, "owner": {"instance": "h1"},
+                     "status": "OK", "healthy": True, "bad_checks": 0},
+                    {"partition": 2, "committed": 25, "committed_age_s": 0, "log_end": 29,
+                     "log_end_age_s": 95, "lag": 4, "lag_s": 7.5, "owner": {"instance": "h1"},
+                     "status": "STALL", "healthy": False, "bad_checks": 3,
+                     "why": "partition 2: stuck", "error": "log end: Broker: timed out"}]}
     if cmd == "cancel":
         if req.get("id") not in STATES:
             return {"ok": False, "error": "no task %s in flight" % req.get("id")}
@@ -188,6 +202,86 @@ t0=$(date +%s)
 run -S "$SOCK" task silent
 check "no answer within 5 s: exit 1, saying so" \
 	eval '[ "$rc" -eq 1 ] && grep -q "no answer" <<<"$err" && [ $(($(date +%s) - t0)) -le 7 ]'
+
+run -S "$SOCK" requeue t2 --json
+check "requeue --json: the answer without ok" json_ok "$out" 'v == {"task_id": "t2", "attempt": 2}'
+run -S "$SOCK" requeue t2 --attempt 1
+check "requeue --attempt of an attempt requeued already says so" \
+	eval '[ "$rc" -eq 0 ] && [ "$out" = "t2 was requeued already, as attempt 2" ]'
+run -S "$SOCK" cancel t1 --json
+check "cancel --json" json_ok "$out" 'v == {"task_id": "t1"}'
+run -S "$SOCK" lag
+check "lag: exit 3 when a partition is unhealthy, saying why" \
+	eval '[ "$rc" -eq 3 ] && grep -q "^partition 2: stuck$" <<<"$out"'
+check "lag: owner and the age of the oldest observation (a stale log end shows)" \
+	eval 'grep -q "^PARTITION  *COMMITTED  *LOG-END  *LAG  *LAG-S  *OWNER  *STATUS  *HEALTHY  *AGE$" <<<"$out" &&
+	grep -q "^2  *25  *29  *4  *7.5s  *h1  *STALL  *no  *1m35s$" <<<"$out" &&
+	grep -q "^partition 2: log end: Broker: timed out$" <<<"$out"'
+run -S "$SOCK" lag --json
+check "lag --json: the LAG object as the gateway sent it" \
+	eval '[ "$rc" -eq 3 ] && json_ok "$out" "v[\"source\"] == \"gateway\" and \"ok\" not in v and len(v[\"partitions\"]) == 2"'
+run -S "$SOCK" lag --max-lag-s 5
+check "lag --max-lag-s without the broker: exit 2" eval '[ "$rc" -eq 2 ]'
+
+# --- conventions: help, version, flags, completion ---------------------------
+cmds="submit results topics status lag tasks task requeue cancel logs watch wait"
+bad_help=
+for c in $cmds; do
+	for h in -h --help; do
+		run "$c" $h
+		if [ "$rc" -ne 0 ] || ! grep -q "^usage: paiactl $c" <<<"$out" ||
+		    ! grep -q -- "--json" <<<"$out"; then
+			bad_help="$bad_help $c$h"
+			continue
+		fi
+		# Every flag of the synopsis has its own entry with a description.
+		printf '%s\n' "$out" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+synopsis, flags = text.split("\nflags:\n", 1)
+bad = []
+for f in set(re.findall(r"--[a-z-]+", synopsis)):
+    m = re.search(r"^  (?:-., |    )" + re.escape(f) + r"\b[^\n]*?(?:  +(\S.*)|\n {25}(\S.*))$",
+                  flags, re.M)
+    if not m:
+        bad.append(f)
+print(" ".join(bad)); sys.exit(1 if bad else 0)' >"$STATE/bad" || bad_help="$bad_help $c:$(cat "$STATE/bad")"
+	done
+done
+check "every command's -h and --help exit 0 and describe each of its flags, --json among them" \
+	eval '[ -z "$bad_help" ] || { diag "bad:$bad_help"; false; }'
+run topics -h
+check "topics -h exits 0 (it exited 255)" eval '[ "$rc" -eq 0 ]'
+run --help
+check "--help lists every command, exit 0" eval '[ "$rc" -eq 0 ] &&
+	for c in $cmds; do grep -q "^  $c " <<<"$out" || exit 1; done'
+run --version
+check "--version" eval '[ "$rc" -eq 0 ] && grep -q "^paiactl [0-9]" <<<"$out"'
+run help requeue
+check "help COMMAND is COMMAND --help" eval '[ "$rc" -eq 0 ] && grep -q "^usage: paiactl requeue ID" <<<"$out"'
+run --bogus
+check "an unknown global flag: exit 2 naming it" \
+	eval '[ "$rc" -eq 2 ] && grep -q -- "unknown flag --bogus" <<<"$err"'
+run -S "$SOCK" task t1 --json
+check "operands before flags (task ID --json)" json_ok "$out" 'v["task_id"] == "t1"'
+run -S "$SOCK" requeue -- t2
+check "-- ends the flags" eval '[ "$out" = "requeued t2 as attempt 2" ]'
+
+# complete WORD...: what bash offers after "paiactl WORD..." (the last
+# word is being typed), through the installed completion script.
+complete_words() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _paiactl;
+		printf "%s\n" "${COMPREPLY[@]}"' _ "$SRCDIR/paiactl/paiactl.bash-completion" "$PAIACTL" "$@"
+}
+check "completion: the commands" eval '[ "$(complete_words "" | tr "\n" " ")" = "submit results topics status lag tasks task requeue cancel logs watch wait gpus help " ]'
+check "completion: a command's flags from its table" \
+	eval '[ "$(complete_words results --f | tr "\n" " ")" = "--follow --from-beginning --from-end " ]'
+check "completion: the states after --state" \
+	eval 'complete_words tasks --state r | grep -qx running && complete_words tasks --state "" | grep -qx active'
+check "completion: task ids from the gateway named by -S" \
+	eval '[ "$(complete_words -S "$SOCK" requeue t | sort | tr "\n" " ")" = "t1 t2 t3 " ]'
+check "completion: nothing (file names) for a flag's value" \
+	eval '[ -z "$(complete_words submit --program "")" ]'
 
 # --- finding the socket -----------------------------------------------------
 run -S "$STATE/none.sock" status

@@ -21,7 +21,7 @@ type = k8s
 [k8s]
 kubeconfig = $K8S_GATEWAY_KUBECONFIG
 pod_template = ${POD_TEMPLATE:-$SRCDIR/deploy/game-pod.json}
-default_image = registry.local/paia/catch:test
+default_image = registry.example.net/paia/catch:test
 param_annotations = paia.io/fake-
 deadline_slack_s = 2
 pod_name_prefix = c$$

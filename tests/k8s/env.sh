@@ -62,8 +62,8 @@ cleanup_pods() {
 trap 'cleanup_pods; cleanup' EXIT
 
 # --- 1. deploy/ ------------------------------------------------------------------
-check "kubectl apply --dry-run=server -f deploy/k8s/" quiet \
-	admin apply --dry-run=server -f "$SRCDIR/deploy/k8s/"
+check "kubectl apply --dry-run=server -k deploy/k8s/" quiet \
+	admin apply --dry-run=server -k "$SRCDIR/deploy/k8s/"
 pod_json valid 1 60 >"$TMP/valid.json"
 check "game-pod.json, filled, is accepted by the API server (dry run)" quiet \
 	gw create --dry-run=server -f "$TMP/valid.json"

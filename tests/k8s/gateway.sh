@@ -97,7 +97,7 @@ kill -KILL "$GW_PID"; wait "$GW_PID" 2>/dev/null
 running=$(pods_of adopt- | wc -l)
 diag "killed the gateway with $running adopt- pods created"
 start
-check "20 tasks have a result after kill -9" wait_for 180 sh -c "[ \$($PAIACTL -c $conf results --json | grep -c '\"task_id\":\"adopt-') -ge 20 ]"
+check "20 tasks have a result after kill -9" wait_for 180 sh -c "[ \$($PAIACTL -c $conf results --raw | grep -c '\"task_id\":\"adopt-') -ge 20 ]"
 check "each exactly once, succeeded" exactly_once adopt 20
 check "pods were adopted after the restart" grep -q 'game pod exists: adopted' "$GW_LOG"
 second=$(pods_of adopt- | grep -c -- '-2$')

@@ -45,7 +45,7 @@ ctl status --json > "$STATE/status.json"
 gw_stop
 check "the last gateway stops cleanly (rc=$GW_RC)" test "$GW_RC" -eq 0
 
-ctl results --json > "$STATE/results.jsonl"
+ctl results --raw > "$STATE/results.jsonl"
 check "exactly one committed result per task (read_committed)" python3 - "$STATE/results.jsonl" "$N" <<'PY'
 import json, sys, collections
 n = int(sys.argv[2])
@@ -57,7 +57,7 @@ lost, dup, extra = want - set(c), [k for k, v in c.items() if v > 1], set(c) - w
 print(f"# results={sum(c.values())} tasks={len(c)} lost={len(lost)} duplicated={len(dup)} extra={len(extra)} not_succeeded={len(bad)}")
 sys.exit(0 if not lost and not dup and not extra and not bad else 1)
 PY
-ctl results --dlq --json > "$STATE/dlq.jsonl"
+ctl results --dlq --raw > "$STATE/dlq.jsonl"
 check "exactly one dead letter per malformed task" python3 - "$STATE/dlq.jsonl" <<'PY'
 import json, sys, collections
 c = collections.Counter((r["partition"], r["offset"]) for r in map(json.loads, open(sys.argv[1])))

@@ -41,7 +41,7 @@ wait_for 60 sh -c "grep -q 'game started.*task=fz-' '$GW_LOG'" || bail "no fz- g
 diag "broker frozen for 15 s"
 sleep 15	# the fault itself: the broker stays unreachable this long
 "$SRCDIR/tests/env/kafka.sh" thaw
-check "all 16 tasks have a result after the broker came back" wait_for 180 sh -c "[ \$($PAIACTL -c $conf results --json | grep -c '\"task_id\":\"fz-') -ge 16 ]"
+check "all 16 tasks have a result after the broker came back" wait_for 180 sh -c "[ \$($PAIACTL -c $conf results --raw | grep -c '\"task_id\":\"fz-') -ge 16 ]"
 check "exactly once across the unreachable broker" exactly_once fz 16
 check "the gateway survived it" kill -0 "$GW_PID"
 
@@ -57,7 +57,7 @@ check "it names its transactional id" grep -q 'faults-.*-faults-1\|transactional
 GW_PID=$B_PID
 GW_LOG=$STATE/b.log
 conf=$STATE/b.conf
-check "the new instance finishes the zombie's tasks" wait_for 240 sh -c "[ \$($PAIACTL -c $conf results --json | grep -c '\"task_id\":\"zz-') -ge 12 ]"
+check "the new instance finishes the zombie's tasks" wait_for 240 sh -c "[ \$($PAIACTL -c $conf results --raw | grep -c '\"task_id\":\"zz-') -ge 12 ]"
 check "exactly once across the fencing" exactly_once zz 12
 gw_stop
 check "the new instance stops cleanly (rc=$GW_RC)" test "$GW_RC" -eq 0

@@ -33,11 +33,11 @@ CONF
 }
 
 # distinct: task ids with a result; at_least N: that many or more.
-distinct() { ctl results --json 2>/dev/null | python3 -c 'import json,sys; print(len({json.loads(l)["task_id"] for l in sys.stdin}))'; }
+distinct() { ctl results --raw 2>/dev/null | python3 -c 'import json,sys; print(len({json.loads(l)["task_id"] for l in sys.stdin}))'; }
 at_least() { [ "$(distinct)" -ge "$1" ]; }
 # exactly_once PREFIX COUNT: tasks PREFIX-1..COUNT have one result each, succeeded.
 exactly_once() {
-	ctl results --json | python3 -c '
+	ctl results --raw | python3 -c '
 import json, sys, collections
 prefix, n = sys.argv[1], int(sys.argv[2])
 rs = [r for r in map(json.loads, sys.stdin) if r["task_id"].startswith(prefix + "-")]

@@ -123,7 +123,7 @@ gw_stop
 check "the gateway stops cleanly (rc=$GW_RC)" test "$GW_RC" -eq 0
 
 # --- 3. nothing lost, no secret anywhere -----------------------------------------------
-ctl results --json > "$STATE/results.jsonl"
+ctl results --raw > "$STATE/results.jsonl"
 check "every task has exactly one result" python3 - "$STATE/results.jsonl" <<'PY'
 import collections, json, sys
 c = collections.Counter(json.loads(l)["task_id"] for l in open(sys.argv[1]))

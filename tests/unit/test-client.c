@@ -2,8 +2,9 @@
  * test-client.c: the pure parts of client/: terminal-safe text, JSON
  * values for display, durations, RFC 3339; where a gateway is found
  * (every source of the state folder, the socket, Kafka and the topics,
- * and which wins); and the decoding of result v1 and dead-letter
- * records for display.
+ * and which wins); the decoding of result v1 and dead-letter records
+ * for display; UTF-8 made valid; a group member's assignment as the
+ * broker hands it over (client_lag_assignment).
  *
  * The connection is test-client-conn.c's; the Kafka reader runs against
  * a broker in the integration tests (embedded.sh, tests/kafka/).
@@ -471,6 +472,81 @@ test_kafka_hint(void **state)
 	assert_string_equal(buf, " (last er");
 }
 
+static void
+test_text_utf8(void **state)
+{
+	char *s;
+
+	s = client_text_utf8("ok \xc3\xa9", 5);
+	assert_string_equal(s, "ok \xc3\xa9");
+	free(s);
+	/* A lone continuation byte, a cut sequence, an overlong '/', a surrogate, a NUL. */
+	s = client_text_utf8("a\x80" "b\xe2\x82" "c\xc0\xaf" "d\xed\xa0\x80" "e\0f", 15);
+	assert_string_equal(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd" "c\xef\xbf\xbd\xef\xbf\xbd"
+	    "d\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" "e\xef\xbf\xbd" "f");
+	free(s);
+}
+
+struct parts {
+	int32_t p[8];
+	int n;
+};
+
+static void
+parts_cb(int32_t partition, void *arg)
+{
+	struct parts *ps = arg;
+
+	if (ps->n < 8)
+		ps->p[ps->n++] = partition;
+}
+
+static void
+test_lag_assignment(void **state)
+{
+	/* version 1; [("t", [0, 2]), ("other", [1])]; user data of 2 bytes */
+	static const unsigned char a[] = {
+		0, 1, 0, 0, 0, 2,
+		0, 1, 't', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2,
+		0, 5, 'o', 't', 'h', 'e', 'r', 0, 0, 0, 1, 0, 0, 0, 1,
+		0, 0, 0, 2, 'u', 'd',
+	};
+	struct parts ps;
+	size_t cut;
+
+	memset(&ps, 0, sizeof ps);
+	assert_int_equal(client_lag_assignment(a, sizeof a, "t", parts_cb, &ps), 0);
+	assert_int_equal(ps.n, 2);
+	assert_int_equal(ps.p[0], 0);
+	assert_int_equal(ps.p[1], 2);
+	memset(&ps, 0, sizeof ps);
+	assert_int_equal(client_lag_assignment(a, sizeof a, "other", parts_cb, &ps), 0);
+	assert_int_equal(ps.n, 1);
+	/* A topic named like a prefix of another is not it. */
+	memset(&ps, 0, sizeof ps);
+	assert_int_equal(client_lag_assignment(a, sizeof a, "othe", parts_cb, &ps), 0);
+	assert_int_equal(ps.n, 0);
+	/* Nothing assigned (between rebalances): no partitions, no error. */
+	assert_int_equal(client_lag_assignment(a, 0, "t", parts_cb, &ps), 0);
+	/* Cut anywhere inside the partitions: malformed, never read past the end. */
+	for (cut = 1; cut < 34; cut++) {
+		unsigned char *b = malloc(cut);
+
+		memcpy(b, a, cut);
+		memset(&ps, 0, sizeof ps);
+		assert_int_equal(client_lag_assignment(b, cut, "t", parts_cb, &ps), -1);
+		free(b);
+	}
+	/* Counts that claim more than there is, or less than nothing. */
+	{
+		unsigned char big[] = { 0, 1, 0x7f, 0xff, 0xff, 0xff };
+		unsigned char neg[] = { 0, 1, 0, 0, 0, 1, 0, 1, 't', 0xff, 0xff, 0xff, 0xff };
+
+		assert_int_equal(client_lag_assignment(big, sizeof big, "t", parts_cb, &ps), -1);
+		assert_int_equal(client_lag_assignment(neg, sizeof neg, "t", parts_cb, &ps), -1);
+	}
+}
+
 int
 main(void)
 {
@@ -489,6 +565,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_locate_kafka, locate_setup, locate_teardown),
 		cmocka_unit_test_setup_teardown(test_locate_stale, locate_setup, locate_teardown),
 		cmocka_unit_test(test_kafka_hint),
+		cmocka_unit_test(test_text_utf8),
+		cmocka_unit_test(test_lag_assignment),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,10 @@
  * broken or lax JSON, trailing data, duplicate fields, wrong types,
  * unknown commands and fields, ids with NUL or control characters.
  *
- * The socket itself (framing, peer credentials, answers) is tested on
- * a running gateway by tests/integration/hostile-input.sh.
+ * The socket itself (each command reaching its operation, refusals,
+ * pipelining, events) is test-control-socket.c's; peer credentials and
+ * hostile clients are tested on a running gateway by
+ * tests/integration/hostile-input.sh.
  */
 #include "config.h"
 #include "gateway.h"
@@ -41,6 +43,10 @@ test_accepted(void **state)
 	r = parse_ok("{\"cmd\":\"status\"}");
 	assert_int_equal(r.cmd, PROTO_CMD_STATUS);
 	assert_null(r.id);
+	proto_request_clear(&r);
+
+	r = parse_ok("{\"cmd\":\"gpus\"}");
+	assert_int_equal(r.cmd, PROTO_CMD_GPUS);
 	proto_request_clear(&r);
 
 	r = parse_ok(" {\"cmd\" : \"tasks\"}\r");	/* a CR before the LF is whitespace */
@@ -122,7 +128,7 @@ static const struct bad bad[] = {
 	{ "{\"cmd\":5}", 0, "field 'cmd' must be a string, not a number" },
 	{ "{\"cmd\":null}", 0, "field 'cmd' must be a string, not null" },
 	{ "{\"cmd\":[\"status\"]}", 0, "field 'cmd' must be a string, not an array" },
-	{ "{\"cmd\":\"stat\"}", 0, "unknown command 'stat' (status, tasks, task, requeue, cancel, lag, subscribe)" },
+	{ "{\"cmd\":\"stat\"}", 0, "unknown command 'stat' (status, tasks, task, requeue, cancel, lag, subscribe, gpus)" },
 	{ "{\"cmd\":\"Status\"}", 0, "unknown command 'Status'" },
 	{ "{\"cmd\":\"status\\n\"}", 0, "field 'cmd' must not hold control characters" },
 	{ "{\"cmd\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
@@ -149,6 +155,7 @@ static const struct bad bad[] = {
 	  0, "field 'id' must be 1 to 63 bytes" },
 	{ "{\"cmd\":\"task\",\"id\":\"t1\\n\"}", 0, "field 'id' must not hold control characters" },
 	{ "{\"cmd\":\"cancel\",\"id\":\"t\\u007f\"}", 0, "field 'id' must not hold control characters" },
+	{ "{\"cmd\":\"gpus\",\"id\":\"n1\"}", 0, "unknown field 'id' for 'gpus' (it takes no other field)" },
 	{ "{\"cmd\":\"lag\",\"check\":1}", 0, "field 'check' must be a boolean, not a number" },
 	{ "{\"cmd\":\"lag\",\"check\":\"true\"}", 0, "field 'check' must be a boolean, not a string" },
 };

@@ -3,7 +3,8 @@
  * result v1, the DLQ record, the control requests and the TASK, STATUS
  * and LAG views survives encode then decode; decoders name the field a
  * record got wrong; the names tables round-trip; a client refuses a
- * gateway of another protocol by name.
+ * gateway of another protocol by name; the GPU view and a task's GPUs
+ * (a result's optional field) round-trip.
  */
 #include "config.h"
 #include "proto.h"
@@ -619,10 +620,227 @@ test_answers_and_events(void **state)
 	    &cause), -1);
 	free(cause);
 	cause = NULL;
-	assert_int_equal(proto_event_parse("{\"event\":\"gpu\",\"gpu\":{}}", 24, &root, &type,
-	    &payload, &cause), 0);
+	/* An event a newer gateway sends: read as "other", not refused. */
+	assert_int_equal(proto_event_parse("{\"event\":\"newer\",\"newer\":{}}", 28, &root,
+	    &type, &payload, &cause), 0);
 	assert_int_equal(type, PROTO_EVENT_OTHER);
 	cJSON_Delete(root);
+	line = proto_event_encode(PROTO_EVENT_GPU, cJSON_CreateObject());
+	assert_string_equal(line, "{\"event\":\"gpu\",\"gpu\":{}}");
+	assert_int_equal(proto_event_parse(line, strlen(line), &root, &type, &payload, &cause),
+	    0);
+	assert_int_equal(type, PROTO_EVENT_GPU);
+	cJSON_Delete(root);
+	free(line);
+}
+
+/* Two nodes, one stale with no report; every field of a card and process survives. */
+static void
+test_gpu_nodes_round_trip(void **state)
+{
+	struct proto_gpu_process procs[2] = {
+		{ 41001, 15690, "python3", "6f1c2b3a-9d4e-4c6b-8a55-2f0e1d7c9b11",
+		  "0123abcd", "paia", "paia-t-1-2", "game", "t-1", 2 },
+		{ 2165, -1, "/usr/bin/kwin_wayland", NULL, NULL, NULL, NULL, NULL, NULL, 0 },
+	};
+	struct proto_gpu_card card;
+	struct proto_gpu_node in[2];
+	struct proto_gpus out;
+	const struct proto_gpu_card *c;
+	cJSON *arr, *again;
+	char *text, *text2, *cause = NULL;
+	size_t i;
+
+	memset(&card, 0, sizeof card);
+	card.index = 3;
+	card.uuid = "GPU-00000003-0000-0000-0000-000000000003";
+	card.name = "NVIDIA H100 80GB HBM3";
+	for (i = 0; i < PROTO_GPU_NMETRICS; i++) {
+		card.value[i] = 10.5 * (double)(i + 1);
+		card.known |= 1u << i;
+	}
+	/* Power not supported: null with its reason, never 0. */
+	card.known &= ~(1u << PROTO_GPU_POWER);
+	card.value[PROTO_GPU_POWER] = 0;
+	card.why[PROTO_GPU_POWER] = "not supported";
+	card.known &= ~(1u << PROTO_GPU_SM_CLOCK);
+	card.value[PROTO_GPU_SM_CLOCK] = 0;
+	card.pstate = "P0";
+	card.procs = procs;
+	card.nprocs = 2;
+	memset(in, 0, sizeof in);
+	in[0].node = "gpu1";
+	in[0].host = "10.0.0.11";
+	in[0].port = 22;
+	in[0].source = "config";
+	in[0].state = PROTO_GPU_OK;
+	in[0].report_ms = 1700000000123LL;
+	in[0].age_ms = 1500;
+	in[0].round_ms = 42;
+	in[0].rounds_ok = 7;
+	in[0].rounds_failed = 1;
+	in[0].apps_error = "line 3: ...";
+	in[0].display = ":0";
+	in[0].display_state = "up";
+	in[0].display_detail = "xset answered";
+	in[0].cards = &card;
+	in[0].ncards = 1;
+	in[1].node = "gpu2";
+	in[1].host = "10.0.0.12";
+	in[1].port = 2222;
+	in[1].source = "kubernetes";
+	in[1].state = PROTO_GPU_STALE;
+	in[1].stale = "ssh paia-probe@10.0.0.12:2222: connection refused";
+	in[1].age_ms = -1;
+	arr = cJSON_CreateArray();
+	cJSON_AddItemToArray(arr, proto_gpu_node_encode(&in[0]));
+	cJSON_AddItemToArray(arr, proto_gpu_node_encode(&in[1]));
+	text = cJSON_PrintUnformatted(arr);
+	assert_non_null(strstr(text, "\"power_w\":null"));
+	assert_non_null(strstr(text, "\"unavailable\":{\"power_w\":\"not supported\"}"));
+	assert_non_null(strstr(text, "\"age_ms\":null"));
+	if (proto_gpus_decode(arr, &out, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(out.nnodes, 2);
+	assert_string_equal(out.nodes[0].node, "gpu1");
+	assert_string_equal(out.nodes[0].source, "config");
+	assert_int_equal(out.nodes[0].state, PROTO_GPU_OK);
+	assert_int_equal(out.nodes[0].report_ms, in[0].report_ms);
+	assert_int_equal(out.nodes[0].age_ms, 1500);
+	assert_int_equal(out.nodes[0].rounds_ok, 7);
+	assert_string_equal(out.nodes[0].display_detail, "xset answered");
+	assert_int_equal(out.nodes[0].ncards, 1);
+	c = &out.nodes[0].cards[0];
+	assert_int_equal(c->index, 3);
+	assert_string_equal(c->name, "NVIDIA H100 80GB HBM3");
+	assert_int_equal(c->known, card.known);
+	assert_true(c->value[PROTO_GPU_TEMP] == card.value[PROTO_GPU_TEMP]);
+	assert_string_equal(c->why[PROTO_GPU_POWER], "not supported");
+	assert_null(c->why[PROTO_GPU_SM_CLOCK]);
+	assert_string_equal(c->pstate, "P0");
+	assert_int_equal(c->nprocs, 2);
+	assert_string_equal(c->procs[0].task_id, "t-1");
+	assert_int_equal(c->procs[0].attempt, 2);
+	assert_string_equal(c->procs[0].container, "game");
+	assert_true(c->procs[0].used_mib == 15690);
+	assert_true(c->procs[1].used_mib < 0);
+	assert_null(c->procs[1].pod_uid);
+	assert_null(c->procs[1].task_id);
+	assert_int_equal(out.nodes[1].state, PROTO_GPU_STALE);
+	assert_string_equal(out.nodes[1].stale, in[1].stale);
+	assert_int_equal(out.nodes[1].age_ms, -1);
+	assert_int_equal(out.nodes[1].ncards, 0);
+	/* Encoding what was decoded (its strings borrowed from arr) gives the same text. */
+	again = cJSON_CreateArray();
+	for (i = 0; i < out.nnodes; i++)
+		cJSON_AddItemToArray(again, proto_gpu_node_encode(&out.nodes[i]));
+	text2 = cJSON_PrintUnformatted(again);
+	assert_string_equal(text, text2);
+	cJSON_free(text2);
+	cJSON_Delete(again);
+	proto_gpus_clear(&out);
+
+	/* One node (a gpu event's payload) decodes too. */
+	assert_int_equal(proto_gpus_decode(cJSON_GetArrayItem(arr, 0), &out, &cause), 0);
+	assert_int_equal(out.nnodes, 1);
+	assert_int_equal(out.nodes[0].cards[0].nprocs, 2);
+	proto_gpus_clear(&out);
+	cJSON_Delete(arr);
+	cJSON_free(text);
+
+	/* A field of the wrong type is named. */
+	arr = cJSON_Parse("[{\"node\":\"n\",\"gpus\":[{\"index\":0,\"temp_c\":\"hot\"}]}]");
+	assert_int_equal(proto_gpus_decode(arr, &out, &cause), -1);
+	assert_non_null(strstr(cause, "temp_c"));
+	free(cause);
+	cJSON_Delete(arr);
+	arr = cJSON_Parse("[{\"node\":\"n\",\"state\":\"melting\"}]");
+	assert_int_equal(proto_gpus_decode(arr, &out, &cause), -1);
+	assert_non_null(strstr(cause, "state"));
+	free(cause);
+	cJSON_Delete(arr);
+	arr = cJSON_Parse("[{\"host\":\"h\"}]");
+	assert_int_equal(proto_gpus_decode(arr, &out, &cause), -1);
+	assert_non_null(strstr(cause, "'node'"));
+	free(cause);
+	cJSON_Delete(arr);
+}
+
+/* A result's and TASK's optional gpus: round trip, and absent when none was seen. */
+static void
+test_task_gpus(void **state)
+{
+	struct proto_task_gpu g[2] = {
+		{ "gpu1", 0, "GPU-0", "NVIDIA L40S", 20480, 87.5, 12, 1700000001000LL,
+		  1700000012000LL },
+		{ "gpu1", 1, "GPU-1", "NVIDIA L40S", 100, -1, 1, 1700000002000LL,
+		  1700000002000LL },
+	};
+	struct proto_result in, out;
+	struct proto_task_view v, vout;
+	char *text, *text2, *cause = NULL;
+	cJSON *j;
+
+	memset(&in, 0, sizeof in);
+	in.task_id = "t-1";
+	in.attempt = 1;
+	in.status = RESULT_SUCCEEDED;
+	in.game = "catch";
+	in.duration_ms = -1;
+	in.source_topic = "paia.tasks";
+	in.gateway = "gw";
+	text = proto_result_encode(&in);
+	assert_null(strstr(text, "gpus"));
+	assert_int_equal(proto_result_decode(text, strlen(text), &out, &cause), 0);
+	assert_int_equal(out.ngpus, 0);
+	proto_result_clear(&out);
+	free(text);
+	in.gpus = g;
+	in.ngpus = 2;
+	text = proto_result_encode(&in);
+	assert_non_null(strstr(text, "\"mean_util\":null"));
+	if (proto_result_decode(text, strlen(text), &out, &cause) != 0)
+		fail_msg("%s: %s", cause, text);
+	assert_int_equal(out.ngpus, 2);
+	assert_string_equal(out.gpus[0].node, "gpu1");
+	assert_string_equal(out.gpus[0].name, "NVIDIA L40S");
+	assert_true(out.gpus[0].peak_mem_mib == 20480);
+	assert_true(out.gpus[0].mean_util == 87.5);
+	assert_int_equal(out.gpus[0].samples, 12);
+	assert_int_equal(out.gpus[0].first_ms, 1700000001000LL);
+	assert_int_equal(out.gpus[0].last_ms, 1700000012000LL);
+	assert_int_equal(out.gpus[1].index, 1);
+	assert_true(out.gpus[1].mean_util < 0);
+	text2 = proto_result_encode(&out);
+	assert_string_equal(text, text2);
+	free(text2);
+	proto_result_clear(&out);
+	free(text);
+	text = xstrdup("{\"version\":1,\"task_id\":\"t\",\"attempt\":1,\"status\":\"failed\","
+	    "\"gpus\":[{\"node\":\"n\",\"peak_mem_mib\":\"lots\"}]}");
+	assert_int_equal(proto_result_decode(text, strlen(text), &out, &cause), -1);
+	assert_non_null(strstr(cause, "peak_mem_mib"));
+	free(cause);
+	free(text);
+
+	memset(&v, 0, sizeof v);
+	v.task_id = "t-1";
+	v.attempt = 1;
+	v.game = "catch";
+	v.state = TASK_RUNNING;
+	v.pid = -1;
+	v.duration_ms = -1;
+	v.dir = "/d";
+	v.log_path = "/d/output/log.txt";
+	v.gpus = g;
+	v.ngpus = 1;
+	j = proto_task_view_encode(&v);
+	assert_int_equal(proto_task_view_decode(j, &vout, &cause), 0);
+	assert_int_equal(vout.ngpus, 1);
+	assert_string_equal(vout.gpus[0].uuid, "GPU-0");
+	assert_int_equal(vout.nrefused, 0);
+	proto_task_view_clear(&vout);
+	cJSON_Delete(j);
 }
 
 int
@@ -640,6 +858,8 @@ main(void)
 		cmocka_unit_test(test_status_view_round_trip),
 		cmocka_unit_test(test_lag_round_trip),
 		cmocka_unit_test(test_answers_and_events),
+		cmocka_unit_test(test_gpu_nodes_round_trip),
+		cmocka_unit_test(test_task_gpus),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * and object URL mapping in path and virtual-hosted style, XML field
  * extraction, error messages and their retry class, multipart planning,
  * the CompleteMultipartUpload body), the [storage] s3_* configuration
- * checks of storage_new, storage_check_url on s3:// URLs, the rule
+ * checks of storage_new, storage_check_url on s3:// and file:// URLs
+ * (percent-decoding, . and .. after decoding), and the rule
  * that a transfer's callback never runs before storage_get/storage_put
  * has returned, file:// transfers (a directory, a FIFO, too large, a
  * link out of the root, an upload's hash and its atomic rename) and a
@@ -445,6 +446,61 @@ new_storage(struct config **confp, char **cause, ...)
 	return s;
 }
 
+/* file:// URLs: %XX decoded before the root and segment checks. */
+static void
+test_file_url(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct config *conf;
+	struct storage *s;
+	char *root, *enc, *setting, *url, *cause = NULL;
+	char tmpl[4096];
+
+	snprintf(tmpl, sizeof tmpl, "%s/paia test%%zXXXXXX", tmp != NULL && *tmp != '\0' ? tmp :
+	    "/tmp");
+	assert_non_null(mkdtemp(tmpl));
+	root = realpath(tmpl, NULL);
+	assert_non_null(root);
+	xasprintf(&setting, "file_root=%s", root);
+	s = new_storage(&conf, &cause, setting, NULL);
+	assert_non_null(s);
+	enc = util_url_encode(root, 1);
+
+	/*
+	 * The root as a URL: encoded (a space is %20, '%' is %25) or raw (a
+	 * '%' not followed by two hex digits stays itself: the folder's name
+	 * has "%z", never a random "%4f" that would decode).
+	 */
+	xasprintf(&url, "file://%s/a%%20b.py", enc);
+	assert_int_equal(storage_check_url(s, url, &cause), 0);
+	free(url);
+	xasprintf(&url, "file://%s/x.py", root);
+	assert_int_equal(storage_check_url(s, url, &cause), 0);
+	free(url);
+	/* .. spelled %2e%2e is still .. */
+	xasprintf(&url, "file://%s/%%2e%%2e/%%2E%%2E/etc/passwd", enc);
+	assert_int_equal(storage_check_url(s, url, &cause), -1);
+	assert_string_equal(cause, "file URL must not contain . or .. segments");
+	free(cause);
+	free(url);
+	xasprintf(&url, "file://%s/a%%00b", enc);
+	assert_int_equal(storage_check_url(s, url, &cause), -1);
+	assert_string_equal(cause, "file URL must not contain %00");
+	free(cause);
+	free(url);
+	/* Outside the root once decoded. */
+	assert_int_equal(storage_check_url(s, "file:///etc%2Fpasswd", &cause), -1);
+	assert_non_null(strstr(cause, "outside"));
+	free(cause);
+
+	free(enc);
+	free(setting);
+	storage_free(s);
+	config_free(conf);
+	rmdir(root);
+	free(root);
+}
+
 static void
 test_configure(void **state)
 {
@@ -881,6 +937,7 @@ main(void)
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_complete_xml),
 		cmocka_unit_test(test_configure),
+		cmocka_unit_test(test_file_url),
 		cmocka_unit_test(test_callback_after_return),
 		cmocka_unit_test(test_file_transfers),
 		cmocka_unit_test(test_http_deadline),

@@ -2,7 +2,8 @@
  * test-util.c: the stateless helpers of common/: capped exponential
  * backoff with jitter, UTF-8 validation, base64 (RFC 4648 vectors), URL
  * redaction and secret key detection for logs, integer and boolean
- * parsing, sha256 of a file, the RFC 3339 time format.
+ * parsing, sha256 of a file, the RFC 3339 time format, URL encoding,
+ * and the service manager's notify datagram (on a socket of the test's).
  *
  * Does not test evcurl (it needs a loop and a server) nor the config
  * (test-config.c).
@@ -17,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <cmocka.h>
 
@@ -566,6 +570,83 @@ test_control_and_cut(void **state)
 	free(s);
 }
 
+static void
+test_url_encode(void **state)
+{
+	char *s;
+
+	s = util_url_encode("/tmp/a b/100%/\"x\"?#\xc3\xa9", 1);
+	assert_string_equal(s, "/tmp/a%20b/100%25/%22x%22%3F%23%C3%A9");
+	free(s);
+	s = util_url_encode("a/b", 0);
+	assert_string_equal(s, "a%2Fb");
+	free(s);
+}
+
+/* A datagram socket standing in for systemd's; returns its fd. */
+static int
+notify_listener(struct sockaddr_un *sa, socklen_t *len, const char *name)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+
+	memset(sa, 0, sizeof *sa);
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, name, strlen(name));
+	if (name[0] == '@')
+		sa->sun_path[0] = '\0';
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(name));
+	assert_int_equal(bind(fd, (struct sockaddr *)sa, *len), 0);
+	return fd;
+}
+
+static void
+test_notify(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct sockaddr_un sa;
+	socklen_t len;
+	char path[108], buf[64], *cause = NULL;
+	ssize_t n;
+	int fd;
+
+	/* Not under a notify unit: nothing to do, no error. */
+	unsetenv("NOTIFY_SOCKET");
+	assert_int_equal(notify_send("READY=1", &cause), 0);
+
+	snprintf(path, sizeof path, "%s/paia-notify-%d", tmp != NULL && *tmp != '\0' &&
+	    strlen(tmp) < 60 ? tmp : "/tmp", (int)getpid());
+	unlink(path);
+	fd = notify_listener(&sa, &len, path);
+	setenv("NOTIFY_SOCKET", path, 1);
+	assert_int_equal(notify_send("READY=1", &cause), 0);
+	n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+	assert_int_equal(n, 7);
+	buf[n] = '\0';
+	assert_string_equal(buf, "READY=1");
+	close(fd);
+	unlink(path);
+
+	/* The abstract namespace, written with '@'. */
+	snprintf(path, sizeof path, "@paia-notify-%d", (int)getpid());
+	fd = notify_listener(&sa, &len, path);
+	setenv("NOTIFY_SOCKET", path, 1);
+	assert_int_equal(notify_send("STOPPING=1", &cause), 0);
+	n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+	assert_int_equal(n, 10);
+	close(fd);
+
+	/* Nobody listening, or not a socket name: an error naming it. */
+	setenv("NOTIFY_SOCKET", "/nonexistent/notify", 1);
+	assert_int_equal(notify_send("READY=1", &cause), -1);
+	assert_string_equal(cause, "NOTIFY_SOCKET /nonexistent/notify: No such file or directory");
+	free(cause);
+	setenv("NOTIFY_SOCKET", "relative", 1);
+	assert_int_equal(notify_send("READY=1", &cause), -1);
+	assert_non_null(strstr(cause, "not a socket path"));
+	free(cause);
+	unsetenv("NOTIFY_SOCKET");
+}
+
 int
 main(void)
 {
@@ -586,6 +667,8 @@ main(void)
 		cmocka_unit_test(test_read_write_file),
 		cmocka_unit_test(test_time_fmt),
 		cmocka_unit_test(test_control_and_cut),
+		cmocka_unit_test(test_url_encode),
+		cmocka_unit_test(test_notify),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,5 @@
 /*
- * eos.c: the two halves of bench/eos, against a real broker.
+ * eos-client.c: the two halves of bench/eos, against a real broker.
  *
  *   eos commit BOOTSTRAP TOPIC N BATCH
  *	results per second through the gateway's own committer (its
@@ -111,6 +111,7 @@ cmp_double(const void *a, const void *b)
 struct sent {
 	double t;
 	double acked;
+	double arrived;	/* its result, read_committed */
 };
 static struct sent *sent;
 
@@ -194,13 +195,24 @@ bench_e2e(const char *bootstrap, const char *tasks, const char *results, const c
 		if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && m->len > 0 &&
 		    (j = cJSON_ParseWithLength(m->payload, m->len)) != NULL) {
 			tid = cJSON_GetObjectItemCaseSensitive(j, "task_id");
+			/*
+			 * The acknowledgement may still wait in the producer's
+			 * queue (served by rd_kafka_poll above): latencies are
+			 * computed once every acknowledgement is in.
+			 */
 			if (cJSON_IsString(tid) && sscanf(tid->valuestring, "lat-%*d-%ld", &i) == 1 &&
-			    i >= 0 && i < produced && sent[i].acked > 0)
-				lat[got++] = (now_s() - sent[i].acked) * 1000.0;
+			    i >= 0 && i < produced && sent[i].arrived == 0) {
+				sent[i].arrived = now_s();
+				got++;
+			}
 			cJSON_Delete(j);
 		}
 		rd_kafka_message_destroy(m);
 	}
+	rd_kafka_flush(p, 5000);
+	for (i = 0, got = 0; i < produced; i++)
+		if (sent[i].arrived > 0 && sent[i].acked > 0)
+			lat[got++] = (sent[i].arrived - sent[i].acked) * 1000.0;
 	qsort(lat, (size_t)got, sizeof *lat, cmp_double);
 	if (got == 0)
 		fatalx("no results arrived");
@@ -208,7 +220,6 @@ bench_e2e(const char *bootstrap, const char *tasks, const char *results, const c
 	    n, got, rate, lat[got / 2], lat[got * 9 / 10], lat[got * 99 / 100], lat[got - 1]);
 	rd_kafka_consumer_close(c);
 	rd_kafka_destroy(c);
-	rd_kafka_flush(p, 5000);
 	rd_kafka_destroy(p);
 	free(sent);
 	free(lat);
