@@ -118,7 +118,7 @@ paiactl_dial_connect(const char *path, char **cause)
 }
 
 int
-paiactl_cmd_dial_stdio(struct paiactl *ctx, const struct paiactl_cmd *cmd, int argc, char **argv)
+paiactl_cmd_dial_stdio(struct paiactl *ctx, const struct paiactl_args *a)
 {
 	static struct paiactl_pipe up, down;	/* stdin -> socket, socket -> stdout */
 	struct pollfd pfd[3];
@@ -126,11 +126,6 @@ paiactl_cmd_dial_stdio(struct paiactl *ctx, const struct paiactl_cmd *cmd, int a
 	char *cause = NULL;
 	int fd, fl_in, fl_out, rc = 1, wr_shut = 0;
 
-	if (argc > 1) {
-		if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
-			return PAIACTL_EXIT(paiactl_usage_help(cmd));
-		return paiactl_usage_err(cmd, "%s: unexpected argument %s", cmd->name, argv[1]);
-	}
 	if ((path = paiactl_socket(ctx, &cause)) == NULL)
 		return paiactl_err_cause(cause);
 	if ((fd = paiactl_dial_connect(path, &cause)) < 0)
