@@ -83,3 +83,22 @@ proto_answer_cancel(const cJSON *answer, const char **task_id, char **cause)
 	}
 	return 0;
 }
+
+int
+proto_answer_gpus(const cJSON *answer, struct proto_gpus *g, int *enabled, int64_t *interval_ms,
+    char **cause)
+{
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(answer, "nodes");
+
+	memset(g, 0, sizeof *g);
+	*enabled = 1;
+	*interval_ms = 0;
+	if (proto_get_bool(answer, "enabled", enabled, cause) != 0 ||
+	    proto_get_i64(answer, "interval_ms", interval_ms, cause) != 0)
+		return -1;
+	if (!cJSON_IsArray(nodes)) {
+		xasprintf(cause, "the gpus answer has no 'nodes' array");
+		return -1;
+	}
+	return proto_gpus_decode(nodes, g, cause);
+}

@@ -527,5 +527,8 @@ const cJSON *proto_answer_tasks(const cJSON *answer, size_t *n, char **cause);
 int proto_answer_requeue(const cJSON *answer, const char **task_id, int *attempt,
     char **cause);
 int proto_answer_cancel(const cJSON *answer, const char **task_id, char **cause);
+/* The gpus answer: its nodes (proto_gpus_clear after), whether probing is on, its interval. */
+int proto_answer_gpus(const cJSON *answer, struct proto_gpus *, int *enabled,
+    int64_t *interval_ms, char **cause);
 
 #endif
