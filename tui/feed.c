@@ -60,6 +60,13 @@ struct feed_req {
 
 static void feed_arm(struct feed *);
 
+/* A gateway that does not know a command says so: the source is not offered, not failing. */
+static enum con_offer
+feed_offer(const char *error)
+{
+	return strncmp(error, "unknown command", 15) == 0 ? CON_OFFER_NO : CON_OFFER_YES;
+}
+
 const char *
 feed_name(const struct feed *f)
 {
@@ -116,6 +123,12 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 			error = cause;
 		if (error != NULL)
 			con_model_source(m, CON_SRC_LAG, CON_OFFER_YES, error, f->mono());
+		break;
+	case PROTO_CMD_GPUS:
+		if (error == NULL && con_model_gpus_answer(m, answer, f->mono(), &cause) != 0)
+			error = cause;
+		if (error != NULL)
+			con_model_source(m, CON_SRC_GPUS, feed_offer(error), error, f->mono());
 		break;
 	case PROTO_CMD_TASK:
 		f->detail_asked = 0;
@@ -224,6 +237,7 @@ feed_state_cb(struct client_conn *c, enum client_conn_state st, const char *erro
 		feed_ask(f, PROTO_CMD_TASKS, NULL, NULL, NULL);
 		feed_ask(f, PROTO_CMD_LAG, NULL, NULL, NULL);
 		f->lag_asked = 1;
+		feed_ask(f, PROTO_CMD_GPUS, NULL, NULL, NULL);
 		if (m->detail.id[0] != '\0')
 			feed_task(f, m->detail.id);
 		break;
@@ -328,7 +342,8 @@ feed_new(const struct feed_args *a)
 	f->mono = a->mono;
 	/* Sources this console has no request for yet. */
 	for (i = CON_SRC_PODS; i < CON_NSRC; i++)
-		f->m->src[i].offer = CON_OFFER_NONE;
+		if (i != CON_SRC_GPUS)
+			f->m->src[i].offer = CON_OFFER_NONE;
 	memset(&o, 0, sizeof o);
 	o.timeout_ms = FEED_ANSWER_MS;
 	o.idle_ms = a->idle_ms > 0 ? a->idle_ms : FEED_IDLE_MS;

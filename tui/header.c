@@ -137,7 +137,7 @@ static void
 con_header_vpn_gpus(struct con *con, struct con_line *l)
 {
 	struct con_model *m = &con->model;
-	size_t i, busy = 0;
+	size_t busy, total;
 
 	if (m->src[CON_SRC_VPN].offer != CON_OFFER_YES)
 		con_seg_add(l, CON_C_DIM, 2, 1, "vpn n/a");
@@ -147,14 +147,12 @@ con_header_vpn_gpus(struct con *con, struct con_line *l)
 		con_seg_add(l, m->vpn.state != NULL && strcmp(m->vpn.state, "CONNECTED") == 0 ?
 		    CON_C_OK : CON_C_BAD, 2, 1, "vpn %s", m->vpn.state != NULL ?
 		    m->vpn.state : "?");
-	if (m->src[CON_SRC_GPUS].offer != CON_OFFER_YES)
+	con_model_gpu_count(m, &busy, &total);
+	if (m->src[CON_SRC_GPUS].offer != CON_OFFER_YES || !m->gpu_enabled)
 		con_seg_add(l, CON_C_DIM, 2, 1, "gpus n/a");
-	else {
-		for (i = 0; i < m->ngpus; i++)
-			if (m->gpus[i].task != NULL || m->gpus[i].util > 0)
-				busy++;
-		con_seg_add(l, CON_C_VALUE, 2, 1, "gpus %zu/%zu busy", busy, m->ngpus);
-	}
+	else
+		con_seg_add(l, con_model_stale(m, CON_SRC_GPUS, con->mono) ? CON_C_WARN :
+		    CON_C_VALUE, 2, 1, "gpus %zu/%zu busy", busy, total);
 }
 
 void
@@ -207,8 +205,12 @@ con_header_draw(struct con *con, WINDOW *w, int cols)
 	con_seg_add(&l, CON_C_HEADER, 0, 1, "tasks");
 	con_seg_add(&l, CON_C_VALUE, 0, 0, "active %lld", (long long)con_model_active(m));
 	for (i = 0; i < TASK_NSTATES; i++) {
-		/* Zero counts of states in progress go first when the line is long. */
-		int drop = i >= TASK_DONE ? 0 : s->states[i] == 0 ? 4 : 0;
+		/*
+		 * When the line is long, zero counts of states in progress go
+		 * first, then the others but running ("active" sums them).
+		 */
+		int drop = i >= TASK_DONE || (i == TASK_RUNNING && s->states[i] > 0) ? 0 :
+		    s->states[i] == 0 ? 4 : 3;
 
 		con_seg_add(&l, con_state_color((enum task_state)i, 0, RESULT_SUCCEEDED), drop,
 		    i == TASK_DONE, "%s %lld", abbrev[i], (long long)s->states[i]);

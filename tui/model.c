@@ -50,6 +50,8 @@ static const int con_stale_ms[CON_NSRC] = {
 	[CON_SRC_VIDEOS] = 0,
 };
 
+static void con_gpu_node_clear(struct con_gpu_node *);
+
 /* A cleaned copy of s cut to at most max bytes (on a character boundary); NULL for NULL. */
 static char *
 con_copy(const char *s, size_t max)
@@ -159,13 +161,9 @@ con_model_free(struct con_model *m)
 		free(m->pods[i].node);
 	}
 	free(m->pods);
-	for (i = 0; i < m->ngpus; i++) {
-		free(m->gpus[i].node);
-		free(m->gpus[i].name);
-		free(m->gpus[i].task);
-		free(m->gpus[i].stale);
-	}
-	free(m->gpus);
+	for (i = 0; i < m->ngpu_nodes; i++)
+		con_gpu_node_clear(&m->gpu_nodes[i]);
+	free(m->gpu_nodes);
 	free(m->vpn.state);
 	free(m->vpn.checks);
 	free(m->vpn.error);
@@ -568,6 +566,143 @@ con_model_lag_total(const struct con_model *m, enum health_status *worst)
 	return lag;
 }
 
+/* ---- GPUs ---- */
+
+#define CON_GPU_NODES_MAX 1024
+#define CON_GPU_CARDS_MAX 64	/* a node's cards kept */
+
+static void
+con_gpu_node_clear(struct con_gpu_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->ncards; i++) {
+		free(n->cards[i].name);
+		free(n->cards[i].task_id);
+		free(n->cards[i].task);
+		free(n->cards[i].pod);
+	}
+	free(n->cards);
+	free(n->node);
+	free(n->stale);
+	free(n->apps_error);
+	memset(n, 0, sizeof *n);
+}
+
+static int
+con_gpu_metric(const struct proto_gpu_card *c, enum proto_gpu_metric k)
+{
+	return (c->known & (1u << k)) ? (int)(c->value[k] + 0.5) : -1;
+}
+
+/* A decoded node into the model's (its old values go). */
+static void
+con_gpu_node_set(struct con_gpu_node *n, const struct proto_gpu_node *v)
+{
+	const struct proto_gpu_card *c;
+	struct con_gpu *g;
+	size_t i, j, tasks;
+	char *t;
+
+	con_gpu_node_clear(n);
+	n->node = con_copy(v->node != NULL ? v->node : "?", 64);
+	n->state = v->state;
+	n->stale = con_copy(v->stale, 512);
+	n->apps_error = con_copy(v->apps_error, 256);
+	n->report_ms = v->report_ms;
+	n->ncards = v->ncards < CON_GPU_CARDS_MAX ? v->ncards : CON_GPU_CARDS_MAX;
+	n->cards = xcalloc(n->ncards + 1, sizeof *n->cards);
+	for (i = 0; i < n->ncards; i++) {
+		c = &v->cards[i];
+		g = &n->cards[i];
+		g->index = c->index;
+		g->name = con_copy(c->name != NULL ? c->name : "-", 64);
+		g->util = con_gpu_metric(c, PROTO_GPU_UTIL);
+		g->mem_used = con_gpu_metric(c, PROTO_GPU_MEM_USED);
+		g->mem_total = con_gpu_metric(c, PROTO_GPU_MEM_TOTAL);
+		g->temp = con_gpu_metric(c, PROTO_GPU_TEMP);
+		g->power = con_gpu_metric(c, PROTO_GPU_POWER);
+		g->power_limit = con_gpu_metric(c, PROTO_GPU_POWER_LIMIT);
+		for (j = tasks = 0; j < c->nprocs; j++) {
+			if (c->procs[j].task_id == NULL) {
+				g->others++;
+				continue;
+			}
+			if (tasks++ == 0) {
+				g->task_id = con_copy(c->procs[j].task_id, TASK_ID_MAX);
+				xasprintf(&t, "%s#%d", g->task_id, c->procs[j].attempt);
+				g->task = t;
+				g->pod = con_copy(c->procs[j].pod, 253);
+			}
+		}
+		if (tasks > 1) {
+			xasprintf(&t, "%s +%zu", g->task, tasks - 1);
+			free(g->task);
+			g->task = t;
+		}
+	}
+}
+
+/* Replace the node of that name, or add it at the end. */
+static void
+con_gpu_node_put(struct con_model *m, const struct proto_gpu_node *v)
+{
+	size_t i;
+
+	for (i = 0; i < m->ngpu_nodes; i++)
+		if (v->node != NULL && strcmp(m->gpu_nodes[i].node, v->node) == 0)
+			break;
+	if (i == m->ngpu_nodes) {
+		if (m->ngpu_nodes == CON_GPU_NODES_MAX)
+			return;
+		m->gpu_nodes = xreallocarray(m->gpu_nodes, m->ngpu_nodes + 1,
+		    sizeof *m->gpu_nodes);
+		memset(&m->gpu_nodes[m->ngpu_nodes++], 0, sizeof *m->gpu_nodes);
+	}
+	con_gpu_node_set(&m->gpu_nodes[i], v);
+}
+
+int
+con_model_gpus_answer(struct con_model *m, const cJSON *answer, int64_t now, char **cause)
+{
+	struct proto_gpus g;
+	int64_t interval = 0;
+	int enabled;
+	size_t i;
+
+	if (proto_answer_gpus(answer, &g, &enabled, &interval, cause) != 0)
+		return -1;
+	for (i = 0; i < m->ngpu_nodes; i++)
+		con_gpu_node_clear(&m->gpu_nodes[i]);
+	m->ngpu_nodes = 0;
+	for (i = 0; i < g.nnodes; i++)
+		con_gpu_node_put(m, &g.nodes[i]);
+	proto_gpus_clear(&g);
+	m->gpu_enabled = enabled;
+	/* A round a node, each interval: stale when two are missed (default 5 s). */
+	m->src[CON_SRC_GPUS].stale_ms = (int)(interval > 0 && interval < 600000 ? interval : 5000) *
+	    3;
+	con_model_source(m, CON_SRC_GPUS, CON_OFFER_YES, NULL, now);
+	return 0;
+}
+
+void
+con_model_gpu_count(const struct con_model *m, size_t *busy, size_t *total)
+{
+	const struct con_gpu *g;
+	size_t i, j;
+
+	*busy = *total = 0;
+	for (i = 0; i < m->ngpu_nodes; i++) {
+		for (j = 0; j < m->gpu_nodes[i].ncards; j++) {
+			g = &m->gpu_nodes[i].cards[j];
+			(*total)++;
+			if (g->task != NULL || g->others > 0 || g->util >= 5)
+				(*busy)++;
+		}
+	}
+}
+
 /* ---- lines and answers ---- */
 
 static int
@@ -602,6 +737,7 @@ con_model_event(struct con_model *m, const char *line, size_t len, int64_t now, 
 {
 	struct proto_status_view sv;
 	struct proto_task_view tv;
+	struct proto_gpus gv;
 	enum proto_event_type type;
 	const cJSON *payload;
 	cJSON *root;
@@ -627,6 +763,18 @@ con_model_event(struct con_model *m, const char *line, size_t len, int64_t now, 
 			break;
 		}
 		rc = con_model_status_view(m, &sv, now, cause);
+		break;
+	case PROTO_EVENT_GPU:
+		if (proto_gpus_decode(payload, &gv, cause) != 0) {
+			rc = -1;
+			break;
+		}
+		if (gv.nnodes == 1) {
+			con_gpu_node_put(m, &gv.nodes[0]);
+			m->gpu_enabled = 1;
+			con_model_source(m, CON_SRC_GPUS, CON_OFFER_YES, NULL, now);
+		}
+		proto_gpus_clear(&gv);
 		break;
 	default:
 		rc = 1;

@@ -162,16 +162,28 @@ struct con_pod {
 	int64_t created;		/* wall ms; 0 unknown */
 };
 
+/* One GPU of a node, as the gateway's prober last saw it. */
 struct con_gpu {
-	char *node;
 	int index;
 	char *name;
 	int util;			/* percent; -1 unknown */
-	int64_t mem_used, mem_total;	/* MiB */
+	int64_t mem_used, mem_total;	/* MiB; -1 unknown */
 	int temp;			/* C; -1 */
-	int power;			/* W; -1 */
-	char *task;			/* task running on it, or NULL */
-	char *stale;			/* the node's last failure, or NULL */
+	int power, power_limit;		/* W; -1 */
+	char *task_id;			/* the first task of ours holding it, or NULL */
+	char *task;			/* as shown: "t1#1" (more: "t1#1 +2"), or NULL */
+	char *pod;			/* the first task's pod, or NULL */
+	int others;			/* processes holding it that are no task of ours */
+};
+/* A GPU node: its cards, and whether its last round worked. */
+struct con_gpu_node {
+	char *node;
+	enum proto_gpu_node_state state;
+	char *stale;			/* why its last round failed; NULL */
+	char *apps_error;		/* the process list failed: why */
+	int64_t report_ms;		/* wall ms of the values shown; 0 none */
+	struct con_gpu *cards;
+	size_t ncards;
 };
 
 struct con_vpn {
@@ -249,8 +261,9 @@ struct con_model {
 
 	struct con_pod *pods;
 	size_t npods;
-	struct con_gpu *gpus;
-	size_t ngpus;
+	struct con_gpu_node *gpu_nodes;	/* in the gateway's order */
+	size_t ngpu_nodes;
+	int gpu_enabled;		/* the gateway probes GPU nodes */
 	struct con_vpn vpn;
 	struct con_log log;
 	struct con_video *videos;
@@ -282,6 +295,9 @@ int con_model_event(struct con_model *, const char *line, size_t len, int64_t no
 int con_model_status_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
 int con_model_tasks_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
 int con_model_lag_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
+int con_model_gpus_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
+/* GPUs busy (a task of ours on it, or in use) and known. */
+void con_model_gpu_count(const struct con_model *, size_t *busy, size_t *total);
 /* The task answer for the open task (the model takes answer). */
 int con_model_detail_answer(struct con_model *, cJSON *answer, char **cause);
 void con_model_detail_open(struct con_model *, const char *id, int64_t now);

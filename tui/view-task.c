@@ -129,6 +129,22 @@ con_task_draw(struct con *con, WINDOW *w, int rows, int cols)
 		y = con_task_field(w, y, cols, "log", 0, v->log_url != NULL ? v->log_url :
 		    v->log_path);
 		y = con_task_field(w, y, cols, "video", 0, v->video_url);
+		for (i = 0; i < v->ngpus && y < rows - 4; i++) {
+			const struct proto_task_gpu *g = &v->gpus[i];
+			char peak[32], mean[32];
+
+			if (g->peak_mem_mib >= 0)
+				snprintf(peak, sizeof peak, ", peak %.0f MiB", g->peak_mem_mib);
+			else
+				peak[0] = '\0';
+			if (g->mean_util >= 0)
+				snprintf(mean, sizeof mean, ", mean %.0f%%", g->mean_util);
+			else
+				mean[0] = '\0';
+			snprintf(buf, sizeof buf, "%s GPU %d %s%s%s", g->node != NULL ? g->node : "?",
+			    g->index, g->name != NULL ? g->name : "", peak, mean);
+			y = con_task_field(w, y, cols, i == 0 ? "gpus" : "", 0, buf);
+		}
 		for (i = 0; i < v->nrefused && y < rows - 4; i++) {
 			snprintf(buf, sizeof buf, "%s: %s", v->refused[i].name != NULL ?
 			    v->refused[i].name : "?", v->refused[i].reason != NULL ?

@@ -9,8 +9,8 @@
  *
  * A line is an event, unless it starts with a tag: "S:" status answer,
  * "T:" tasks answer, "L:" lag answer, "K:" task answer (the open task
- * is "t1"), "G:<offset>:" a chunk of t1's log ("G!" its end), "F:"
- * a filter, "O:<n>" the order (column n, odd: reversed).
+ * is "t1"), "U:" gpus answer, "G:<offset>:" a chunk of t1's log ("G!"
+ * its end), "F:" a filter, "O:<n>" the order (column n, odd: reversed).
  */
 #include "config.h"
 #include "tui.h"
@@ -48,7 +48,7 @@ fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
 	cJSON *j = NULL;
 	long long off;
 
-	if (len >= 2 && line[1] == ':' && strchr("STLKGFO", line[0]) != NULL) {
+	if (len >= 2 && line[1] == ':' && strchr("STLKUGFO", line[0]) != NULL) {
 		const char *body = line + 2;
 		size_t blen = len - 2;
 
@@ -80,6 +80,9 @@ fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
 			break;
 		case 'L':
 			(void)con_model_lag_answer(m, j, now, &cause);
+			break;
+		case 'U':
+			(void)con_model_gpus_answer(m, j, now, &cause);
 			break;
 		case 'K':
 			(void)con_model_detail_answer(m, j, &cause);
@@ -134,6 +137,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    con.model.tasks[i]);
 		}
 		(void)con_model_rate(&con.model);
+		con_model_gpu_count(&con.model, &i, &len);
+		assert(i <= len);
 		p = nl != NULL ? nl + 1 : end;
 	}
 	con_filter_clear(&con.ui.filter);
