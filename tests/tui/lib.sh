@@ -64,7 +64,7 @@ screen_e() { tm capture-pane -p -e -t "$1"; }
 normalise() {
 	sed -E -e "s#/tmp/paia-tui\.[A-Za-z0-9]{6}#/tmp/paia-tui.STATE_#g" \
 		-e 's/committed [0-9]+/committed ~/g' \
-		-e 's/[-~]\/min/~\/min/g' -e "${NORMALISE_EXTRA:-s/^//}"
+		-e 's/[-~0-9.]+\/min/~\/min/g' -e 's/ up [^ ]+ / up ~ /' -e "${NORMALISE_EXTRA:-s/^//}"
 }
 
 # on_screen SESSION TEXT [SECONDS]: wait until the screen shows TEXT.

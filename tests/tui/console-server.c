@@ -1,15 +1,17 @@
 /*
- * console-server.c: a scripted stand-in for a gateway's control socket,
- * for bench/console: it holds N tasks and, to every subscriber, streams
- * R task events a second (tasks walking through their states) and a
- * status event a second, as a gateway as busy as that would. Requests
- * are parsed and every view encoded through proto/ (the gateway's own
+ * console-server.c: a scripted stand-in for a gateway's control socket:
+ * it holds N tasks and, to every subscriber, streams R task events a
+ * second (tasks walking through their states) and a status event a
+ * second, as a gateway as busy as that would (bench/console), and with
+ * -g, GPU nodes (one of them stale) for the GPUs view. Requests are
+ * parsed and every view encoded through proto/ (the gateway's own
  * contract code): the console cannot tell it from a gateway.
  *
- * Deterministic: task ids, games, partitions and times follow from the
- * index and --now; only the event cadence follows the clock.
+ * Deterministic: task ids, games, partitions, times and GPU values
+ * follow from the index and --now; only the event cadence follows the
+ * clock (-r 0: no task events, for exact screens in tests/tui).
  *
- * usage: console-server -S socket [-n tasks] [-r events/s] [--now ms]
+ * usage: console-server -S socket [-n tasks] [-r events/s] [-g nodes] [--now ms]
  */
 #include "config.h"
 #include "proto.h"
@@ -56,11 +58,14 @@ static int64_t bs_now;
 static int64_t bs_started;
 static struct bs_client *bs_clients;
 static uint64_t bs_events;
+static int bs_gpu_nodes;
 
 static void
 bs_task_view(const struct bs_task *t, struct proto_task_view *v)
 {
-	static char dir[128], log[160];
+	static char dir[128], log[160], node[16], uuid[40];
+	static struct proto_task_gpu gpu;
+	size_t k = (size_t)(t - bs_tasks);
 
 	memset(v, 0, sizeof *v);
 	v->task_id = t->id;
@@ -79,6 +84,22 @@ bs_task_view(const struct bs_task *t, struct proto_task_view *v)
 	v->log_path = log;
 	v->duration_ms = t->timeline[TASK_COLLECTING] != 0 ?
 	    t->timeline[TASK_COLLECTING] - t->timeline[TASK_RUNNING] : -1;
+	/* Task k < -g holds card 0 of node k (bs_gpu_node). */
+	if (k < (size_t)bs_gpu_nodes) {
+		snprintf(node, sizeof node, "gpu-%c", 'a' + (int)k);
+		snprintf(uuid, sizeof uuid, "GPU-%zu-0", k);
+		memset(&gpu, 0, sizeof gpu);
+		gpu.node = node;
+		gpu.uuid = uuid;
+		gpu.name = "NVIDIA L40S";
+		gpu.peak_mem_mib = 12000;
+		gpu.mean_util = 60 + (double)k * 10;
+		gpu.samples = 12;
+		gpu.first_ms = t->timeline[TASK_RECEIVED];
+		gpu.last_ms = gpu.first_ms + 55000;
+		v->gpus = &gpu;
+		v->ngpus = 1;
+	}
 	if (t->state == TASK_DONE) {
 		v->has_score = 1;
 		v->score = (double)((t - bs_tasks) % 10);
@@ -120,6 +141,68 @@ bs_status_view(struct proto_status_view *v, struct proto_partition_view *parts)
 	}
 	v->partitions = parts;
 	v->npartitions = BS_PARTITIONS;
+}
+
+/* Node k: two cards, the first held by task k's game; node 1 stale. */
+static cJSON *
+bs_gpu_node(int k)
+{
+	struct proto_gpu_process procs[2];
+	struct proto_gpu_card cards[2];
+	struct proto_gpu_node n;
+	char name[32], host[32], pod[48], uuid[2][40];
+	int i;
+
+	memset(&n, 0, sizeof n);
+	memset(cards, 0, sizeof cards);
+	memset(procs, 0, sizeof procs);
+	snprintf(name, sizeof name, "gpu-%c", 'a' + k);
+	snprintf(host, sizeof host, "10.0.0.%d", 11 + k);
+	n.node = name;
+	n.host = host;
+	n.port = 22;
+	n.source = "config";
+	n.state = k == 1 ? PROTO_GPU_STALE : PROTO_GPU_OK;
+	n.stale = k == 1 ? "ssh paia-probe@10.0.0.12:22: connect: Connection refused" : NULL;
+	n.report_ms = bs_now - (k == 1 ? 30000 : 1000);
+	n.age_ms = k == 1 ? 30000 : 1000;
+	n.round_ms = 40;
+	n.rounds_ok = 100;
+	n.display = ":0";
+	n.display_state = "up";
+	n.display_detail = "xset answered";
+	for (i = 0; i < 2; i++) {
+		snprintf(uuid[i], sizeof uuid[i], "GPU-%d-%d", k, i);
+		cards[i].index = i;
+		cards[i].uuid = uuid[i];
+		cards[i].name = "NVIDIA L40S";
+		cards[i].value[PROTO_GPU_UTIL] = i == 0 ? 60 + k * 10 : 0;
+		cards[i].value[PROTO_GPU_MEM_USED] = i == 0 ? 12000 : 0;
+		cards[i].value[PROTO_GPU_MEM_TOTAL] = 46068;
+		cards[i].value[PROTO_GPU_TEMP] = i == 0 ? 71 + k * 8 : 34;
+		cards[i].value[PROTO_GPU_POWER] = i == 0 ? 250 : 30;
+		cards[i].value[PROTO_GPU_POWER_LIMIT] = 350;
+		cards[i].known = (1u << PROTO_GPU_UTIL) | (1u << PROTO_GPU_MEM_USED) |
+		    (1u << PROTO_GPU_MEM_TOTAL) | (1u << PROTO_GPU_TEMP) | (1u << PROTO_GPU_POWER) |
+		    (1u << PROTO_GPU_POWER_LIMIT);
+		cards[i].pstate = i == 0 ? "P0" : "P8";
+	}
+	snprintf(pod, sizeof pod, "paia-%s-1", bs_tasks[(size_t)k % bs_ntasks].id);
+	procs[0].pid = 41000 + k;
+	procs[0].used_mib = 12000;
+	procs[0].name = "python3";
+	procs[0].pod_uid = "e95e5027-7bd8-474f-bc58-99d440876406";
+	procs[0].container_id = "3f6c";
+	procs[0].namespace = "paia";
+	procs[0].pod = pod;
+	procs[0].container = "game";
+	procs[0].task_id = bs_tasks[(size_t)k % bs_ntasks].id;
+	procs[0].attempt = 1;
+	cards[0].procs = procs;
+	cards[0].nprocs = 1;
+	n.cards = cards;
+	n.ncards = 2;
+	return proto_gpu_node_encode(&n);
 }
 
 static void
@@ -206,6 +289,13 @@ bs_request(struct bs_client *c, const char *line, size_t len)
 		break;
 	case PROTO_CMD_SUBSCRIBE:
 		c->subscribed = 1;
+		break;
+	case PROTO_CMD_GPUS:
+		cJSON_AddBoolToObject(r, "enabled", bs_gpu_nodes > 0);
+		cJSON_AddNumberToObject(r, "interval_ms", 5000);
+		arr = cJSON_AddArrayToObject(r, "nodes");
+		for (i = 0; i < (size_t)bs_gpu_nodes; i++)
+			cJSON_AddItemToArray(arr, bs_gpu_node((int)i));
 		break;
 	case PROTO_CMD_REQUEUE:
 	case PROTO_CMD_CANCEL:
@@ -337,12 +427,12 @@ main(int argc, char **argv)
 	struct evconnlistener *l;
 	struct event *tick = NULL, *status, *sig1, *sig2;
 	const char *path = NULL;
-	long long n = 10000, rate = 100, now = 1796000000000LL;
+	long long n = 10000, rate = 100, now = 1796000000000LL, g = 0;
 	struct timeval tv;
 	size_t i;
 	int ch, s;
 
-	while ((ch = getopt_long(argc, argv, "S:n:r:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "S:n:r:g:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'S':
 			path = optarg;
@@ -359,9 +449,14 @@ main(int argc, char **argv)
 			if (util_parse_int(optarg, 1, INT64_MAX, &now) != 0)
 				fatalx("--now: ms since the epoch");
 			break;
+		case 'g':
+			if (util_parse_int(optarg, 0, 26, &g) != 0)
+				fatalx("-g: 0 to 26 GPU nodes");
+			bs_gpu_nodes = (int)g;
+			break;
 		default:
 			fprintf(stderr, "usage: console-server -S socket [-n tasks] [-r events/s] "
-			    "[--now ms]\n");
+			    "[-g nodes] [--now ms]\n");
 			return 2;
 		}
 	}
