@@ -1,10 +1,11 @@
 /*
  * test-console.c: the pure parts of paia-console (tui/): the model fed
  * with events and answers made by proto/'s encoders (status, a relist,
- * eviction at the cap, the journal, the rate, a task's log), the tasks
- * view's rows patched from the journal against rows rebuilt, filters,
- * durations, columns, and con_put's cleaning of text (into a window of
- * a terminal that writes to /dev/null).
+ * eviction at the cap, the journal, the rate, a task's log, GPU nodes
+ * from the gpus answer and gpu events), the tasks view's rows patched
+ * from the journal against rows rebuilt, filters, durations, columns,
+ * and con_put's cleaning of text (into a window of a terminal that
+ * writes to /dev/null).
  *
  * The screens themselves are tests/tui/'s (tmux, golden files).
  */
@@ -297,6 +298,145 @@ test_model_log(void **state)
 	con_model_free(&m);
 }
 
+/* A GPU node as the gateway encodes it: ncards cards, card 0 held as procs says. */
+static cJSON *
+gpu_node(const char *name, enum proto_gpu_node_state st, size_t ncards,
+    const struct proto_gpu_process *procs, size_t nprocs, double util)
+{
+	struct proto_gpu_card *cards = calloc(ncards, sizeof *cards);
+	struct proto_gpu_node n;
+	cJSON *j;
+	size_t i;
+
+	assert_non_null(cards);
+	memset(&n, 0, sizeof n);
+	n.node = name;
+	n.host = "10.0.0.1";
+	n.port = 22;
+	n.source = "config";
+	n.state = st;
+	n.stale = st == PROTO_GPU_STALE ? "ssh p@10.0.0.1:22: connect: Connection refused" : NULL;
+	n.report_ms = T0;
+	n.age_ms = 1000;
+	for (i = 0; i < ncards; i++) {
+		cards[i].index = (int)i;
+		cards[i].uuid = "GPU-x";
+		cards[i].name = "NVIDIA L40S";
+		/* Card 0 known; the others' utilisation unknown (MIG). */
+		cards[i].value[PROTO_GPU_UTIL] = util;
+		cards[i].value[PROTO_GPU_MEM_USED] = 1000.4;
+		cards[i].value[PROTO_GPU_MEM_TOTAL] = 46068;
+		cards[i].known = (1u << PROTO_GPU_MEM_USED) | (1u << PROTO_GPU_MEM_TOTAL) |
+		    (i == 0 ? 1u << PROTO_GPU_UTIL : 0);
+		cards[i].why[PROTO_GPU_UTIL] = i == 0 ? NULL : "n/a";
+	}
+	if (ncards > 0) {
+		cards[0].procs = procs;
+		cards[0].nprocs = nprocs;
+	}
+	n.cards = cards;
+	n.ncards = ncards;
+	j = proto_gpu_node_encode(&n);
+	free(cards);
+	return j;
+}
+
+static cJSON *
+gpus_answer(int enabled, int64_t interval_ms)
+{
+	cJSON *a = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(a, "ok", 1);
+	cJSON_AddBoolToObject(a, "enabled", enabled);
+	cJSON_AddNumberToObject(a, "interval_ms", (double)interval_ms);
+	cJSON_AddArrayToObject(a, "nodes");
+	return a;
+}
+
+static void
+test_model_gpus(void **state)
+{
+	static const struct proto_gpu_process procs[3] = {
+		{ .pid = 1, .used_mib = 10, .name = "x", .task_id = NULL },
+		{ .pid = 2, .used_mib = 10, .name = "python3", .namespace = "paia",
+		  .pod = "paia-t1-2", .container = "game", .task_id = "t1", .attempt = 2 },
+		{ .pid = 3, .used_mib = 10, .name = "python3", .namespace = "paia",
+		  .pod = "paia-t2-1", .container = "game", .task_id = "t2", .attempt = 1 },
+	};
+	const struct con_gpu *g;
+	struct con_model m;
+	cJSON *a, *nodes;
+	char *line, *cause = NULL;
+	size_t busy, total;
+
+	(void)state;
+	con_model_init(&m, 0);
+	m.link = CON_LINK_UP;
+	a = gpus_answer(1, 2000);
+	nodes = cJSON_GetObjectItem(a, "nodes");
+	cJSON_AddItemToArray(nodes, gpu_node("a\x1b[2Jb", PROTO_GPU_OK, 2, procs, 3, 59.6));
+	cJSON_AddItemToArray(nodes, gpu_node("gpu-b", PROTO_GPU_STALE, 1, NULL, 0, 3));
+	assert_int_equal(con_model_gpus_answer(&m, a, 1000, &cause), 0);
+	cJSON_Delete(a);
+	assert_true(m.gpu_enabled);
+	assert_int_equal(m.ngpu_nodes, 2);
+	/* The node's name cleaned; the first task of ours named, the others counted. */
+	assert_string_equal(m.gpu_nodes[0].node, "a?[2Jb");
+	g = &m.gpu_nodes[0].cards[0];
+	assert_string_equal(g->task_id, "t1");
+	assert_string_equal(g->task, "t1#2 +1");
+	assert_string_equal(g->pod, "paia-t1-2");
+	assert_int_equal(g->others, 1);
+	assert_int_equal(g->util, 60);
+	assert_int_equal(g->mem_used, 1000);
+	assert_int_equal(g->temp, -1);
+	/* A value nvidia-smi did not give is unknown, not 0. */
+	assert_int_equal(m.gpu_nodes[0].cards[1].util, -1);
+	assert_null(m.gpu_nodes[0].cards[1].task);
+	assert_int_equal(m.gpu_nodes[1].state, PROTO_GPU_STALE);
+	assert_non_null(strstr(m.gpu_nodes[1].stale, "Connection refused"));
+	assert_int_equal(m.gpu_nodes[1].report_ms, T0);
+	/* Busy: a task on it; not: unknown or idle (3% under the 5% mark). */
+	con_model_gpu_count(&m, &busy, &total);
+	assert_int_equal(busy, 1);
+	assert_int_equal(total, 3);
+	/* Stale after three intervals without news. */
+	assert_false(con_model_stale(&m, CON_SRC_GPUS, 1000 + 5999));
+	assert_true(con_model_stale(&m, CON_SRC_GPUS, 1000 + 6001));
+
+	/* An event replaces its node in place; a new node goes last. */
+	line = proto_event_encode(PROTO_EVENT_GPU, gpu_node("gpu-b", PROTO_GPU_OK, 1, NULL, 0, 90));
+	feed(&m, line, 8000);
+	assert_false(con_model_stale(&m, CON_SRC_GPUS, 8000));
+	assert_int_equal(m.ngpu_nodes, 2);
+	assert_string_equal(m.gpu_nodes[1].node, "gpu-b");
+	assert_int_equal(m.gpu_nodes[1].state, PROTO_GPU_OK);
+	assert_null(m.gpu_nodes[1].stale);
+	line = proto_event_encode(PROTO_EVENT_GPU, gpu_node("gpu-c", PROTO_GPU_OK, 100, NULL, 0, 0));
+	feed(&m, line, 8000);
+	assert_int_equal(m.ngpu_nodes, 3);
+	/* A node's cards are capped. */
+	assert_int_equal(m.gpu_nodes[2].ncards, 64);
+	con_model_gpu_count(&m, &busy, &total);
+	assert_int_equal(busy, 2);
+	assert_int_equal(total, 2 + 1 + 64);
+
+	/* No nodes key: refused by name, the model kept. */
+	a = cJSON_Parse("{\"ok\":true,\"enabled\":true}");
+	assert_int_equal(con_model_gpus_answer(&m, a, 9000, &cause), -1);
+	assert_non_null(strstr(cause, "'nodes'"));
+	free(cause);
+	cJSON_Delete(a);
+	assert_int_equal(m.ngpu_nodes, 3);
+	/* Probing off: no node left. */
+	a = gpus_answer(0, 0);
+	assert_int_equal(con_model_gpus_answer(&m, a, 9000, &cause), 0);
+	cJSON_Delete(a);
+	assert_false(m.gpu_enabled);
+	assert_int_equal(m.ngpu_nodes, 0);
+	con_model_free(&m);
+}
+
 /* ---- the tasks view's rows ---- */
 
 static void
@@ -518,6 +658,7 @@ main(void)
 		cmocka_unit_test(test_model_relist),
 		cmocka_unit_test(test_model_evict),
 		cmocka_unit_test(test_model_log),
+		cmocka_unit_test(test_model_gpus),
 		cmocka_unit_test(test_rows_patch),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_formats),
