@@ -373,15 +373,19 @@ con_link_banner(struct con *con, WINDOW *w, int rows, int cols)
 		return;
 	snprintf(text, sizeof text, "%s: %s", m->link == CON_LINK_UP ? "refused" :
 	    "cannot reach the gateway", why);
-	/* At the bottom of the body, over the view: as many rows as it takes, up to 4. */
+	/*
+	 * At the bottom of the body, over the view, as many rows as it takes
+	 * (up to 4), above the view's last row: its counts and stale mark
+	 * stay in sight.
+	 */
 	need = con_wrap_rows(text, cols - 2);
 	if (need > 4)
 		need = 4;
-	y = rows - need;
+	y = rows - 1 - need;
 	if (y < 0)
 		y = 0;
 	mvwhline(w, y > 0 ? y - 1 : 0, 0, ' ', cols);
-	for (int i = y; i < rows; i++)
+	for (int i = y; i < y + need && i < rows; i++)
 		mvwhline(w, i, 0, ' ', cols);
 	con_put_wrap(w, y, 1, cols - 2, need, con_attr(CON_C_BAD), text);
 }

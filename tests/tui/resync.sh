@@ -14,7 +14,9 @@ check "the console shows the tasks" on_screen r "demo-3"
 kill -KILL "$GW_PID"
 wait "$GW_PID" 2>/dev/null
 check "gateway killed: disconnected, retrying" on_screen r "local disconnected, retrying" 15
-check "the last tasks stay on screen, marked stale" on_screen r "4 of 4 tasks (stale)"
+check "why, over the view" on_screen r "cannot reach the gateway: cannot connect to" 15
+check "the last tasks stay on screen, marked stale (the banner leaves the count)" \
+	on_screen r "4 of 4 tasks (stale)" 10
 
 REUSE_STATE=1 gw_start -o gateway.instance_id=golden
 check "gateway back: connected again" on_screen r "│ local │" 30
