@@ -141,8 +141,8 @@ void client_location_clear(struct client_location *);
 /* ---- transport-*.c: how bytes reach a gateway ---- */
 
 /*
- * A transport carries the JSON lines of one connection: a Unix socket
- * now, SSH (exec of "paiactl dial-stdio" over libssh2) later. Every
+ * A transport carries the JSON lines of one connection: a Unix socket,
+ * or SSH (exec of "paiactl dial-stdio" over libssh2). Every
  * call is non-blocking. An implementation embeds struct client_transport
  * first in its own struct; the connection owns it and calls free.
  *
@@ -185,6 +185,23 @@ struct client_transport {
  * running?)".
  */
 struct client_transport *client_transport_unix_new(const char *path);
+/*
+ * The socket of a gateway on another host, over SSH (common/ssh.c: the
+ * host key checked against o->known_hosts, o->key_file or the agent):
+ * an exec channel running command there, normally "paiactl dial-stdio"
+ * (with -S PATH for a socket of its own), which relays the channel to
+ * the control socket. With socket_path given and libssh2 1.11 or later
+ * (ssh_stream_supported), a direct-streamlocal channel to that socket
+ * instead, and command is not run. o and the strings are copied. The
+ * session runs on base: the connection must be processed from that
+ * base's loop, not by client_conn_wait. Errors name "ssh
+ * user@host:port" and, when the command failed, its exit status and
+ * the last of its stderr.
+ */
+struct event_base;
+struct ssh_options;
+struct client_transport *client_transport_ssh_new(struct event_base *base,
+    const struct ssh_options *o, const char *command, const char *socket_path);
 
 /* ---- conn.c: one JSON-lines connection to a gateway ---- */
 

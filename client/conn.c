@@ -35,6 +35,7 @@
 #define CLIENT_BACKOFF_MS 200
 #define CLIENT_BACKOFF_MAX_MS 10000
 #define CLIENT_READ_CHUNK 65536
+#define CLIENT_IN_KEEP (1024 * 1024)	/* an input buffer larger than this goes once empty */
 
 enum client_phase {
 	CLIENT_PHASE_IDLE,		/* not started */
@@ -385,18 +386,26 @@ client_conn_lines(struct client_conn *c)
 		if (nl == NULL)
 			break;
 		len = n > 0 && start[n - 1] == '\r' ? n - 1 : n;
-		/* Not xstrndup: a NUL inside the line must not shorten the copy. */
-		line = xmalloc(len + 1);
-		memcpy(line, start, len);
+		/*
+		 * Terminated where it lies, not copied: a 10,000-task answer is
+		 * megabytes. The buffer is not touched until the callbacks return.
+		 */
+		line = start;
 		line[len] = '\0';
 		c->in_off += n + 1;
 		client_conn_line(c, line, len);
-		free(line);
 	}
 	if (c->phase != CLIENT_PHASE_CONNECTED)
 		return -1;
-	if (c->in_off == c->in_len)
+	if (c->in_off == c->in_len) {
 		c->in_off = c->in_len = 0;
+		/* A big answer (10,000 tasks) is past: do not keep its buffer. */
+		if (c->in_cap > CLIENT_IN_KEEP) {
+			free(c->in);
+			c->in = NULL;
+			c->in_cap = 0;
+		}
+	}
 	return 0;
 }
 

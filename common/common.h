@@ -487,6 +487,18 @@ typedef void ssh_close_cb(struct ssh_channel *, int exit_status, const char *err
 struct ssh_channel *ssh_channel_open(struct ssh_session *, const char *command,
     ssh_data_cb *, ssh_close_cb *, void *arg);
 /*
+ * A channel to a Unix socket on the server's host (direct-streamlocal,
+ * OpenSSH's -L /local:/remote/socket), with no command: bytes written
+ * reach the socket, what it says comes to data_cb as stream 0; close_cb
+ * with exit status -1 when it closes. Only with libssh2 1.11 or later
+ * (ssh_stream_supported); else NULL. The server may refuse it
+ * (AllowStreamLocalForwarding, no-port-forwarding keys): close_cb then
+ * says so.
+ */
+struct ssh_channel *ssh_stream_open(struct ssh_session *, const char *socket_path,
+    ssh_data_cb *, ssh_close_cb *, void *arg);
+int ssh_stream_supported(void);
+/*
  * Queue bytes for the command's stdin (usable before the session is
  * ready); -1 with *cause over the 4 MiB queue cap or when closed.
  */

@@ -100,6 +100,7 @@ struct ssh_channel {
 	enum ssh_ch_state state;
 	enum ssh_ch_op hold_op;
 	char *command;
+	char *socket_path;	/* a direct-streamlocal channel to this socket: no command */
 	unsigned int window;
 
 	char *wbuf;
@@ -451,6 +452,7 @@ ssh_channel_destroy(struct ssh_channel *c)
 	TAILQ_REMOVE(&c->s->channels, c, entry);
 	ssh_exec_free(c->exec);
 	free(c->command);
+	free(c->socket_path);
 	free(c->wbuf);
 	free(c->exit_signal);
 	free(c->error);
@@ -797,17 +799,27 @@ ssh_channel_step(struct ssh_channel *c)
 			c->state = CH_OPENING;
 			/* FALLTHROUGH */
 		case CH_OPENING:
-			c->ch = libssh2_channel_open_ex(s->ssh, "session", 7, c->window,
-			    LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
+#ifdef HAVE_LIBSSH2_CHANNEL_DIRECT_STREAMLOCAL_EX
+			if (c->socket_path != NULL)
+				c->ch = libssh2_channel_direct_streamlocal_ex(s->ssh, c->socket_path,
+				    "127.0.0.1", 0);
+			else
+#endif
+				c->ch = libssh2_channel_open_ex(s->ssh, "session", 7, c->window,
+				    LIBSSH2_CHANNEL_PACKET_DEFAULT, NULL, 0);
 			if (c->ch == NULL) {
 				rc = libssh2_session_last_errno(s->ssh);
 				if (rc == LIBSSH2_ERROR_EAGAIN)
 					return ssh_channel_blocked(c, OP_NONE) | progress;
 				s->opening = NULL;
-				return ssh_channel_error(c, "opening a channel", rc);
+				return ssh_channel_error(c, c->socket_path != NULL ?
+				    "opening a channel to the socket (direct-streamlocal)" :
+				    "opening a channel", rc);
 			}
 			s->opening = NULL;
-			c->state = c->detached ? CH_CLOSING : CH_STARTING;
+			/* A socket's channel has no command to start: it carries bytes at once. */
+			c->state = c->detached ? CH_CLOSING : c->socket_path != NULL ? CH_RUNNING :
+			    CH_STARTING;
 			progress = 1;
 			break;
 		case CH_STARTING:
@@ -1463,7 +1475,7 @@ ssh_channel_add(struct ssh_session *s, const char *command, unsigned int window)
 		return NULL;
 	c = xcalloc(1, sizeof *c);
 	c->s = s;
-	c->command = xstrdup(command);
+	c->command = xstrdup(command != NULL ? command : "");
 	c->window = window;
 	c->exit_status = -1;
 	c->state = CH_WAITING;
@@ -1530,6 +1542,35 @@ ssh_channel_open(struct ssh_session *s, const char *command, ssh_data_cb *data_c
 	c->close_cb = close_cb;
 	c->arg = arg;
 	return c;
+}
+
+struct ssh_channel *
+ssh_stream_open(struct ssh_session *s, const char *socket_path, ssh_data_cb *data_cb,
+    ssh_close_cb *close_cb, void *arg)
+{
+#ifdef HAVE_LIBSSH2_CHANNEL_DIRECT_STREAMLOCAL_EX
+	struct ssh_channel *c;
+
+	if ((c = ssh_channel_add(s, NULL, SSH_WINDOW)) == NULL)
+		return NULL;
+	c->socket_path = xstrdup(socket_path);
+	c->data_cb = data_cb;
+	c->close_cb = close_cb;
+	c->arg = arg;
+	return c;
+#else
+	return NULL;
+#endif
+}
+
+int
+ssh_stream_supported(void)
+{
+#ifdef HAVE_LIBSSH2_CHANNEL_DIRECT_STREAMLOCAL_EX
+	return 1;
+#else
+	return 0;
+#endif
 }
 
 int

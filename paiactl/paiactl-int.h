@@ -153,6 +153,9 @@ void paiactl_task_ids(struct paiactl *, FILE *);
 /* lag, from the gateway or from the broker (paiactl-lag.c). */
 int paiactl_cmd_lag(struct paiactl *, const struct paiactl_args *);
 
+/* The relay a remote console runs over SSH (paiactl-dial.c). */
+int paiactl_cmd_dial_stdio(struct paiactl *, const struct paiactl_args *);
+
 /* The Kafka commands (paiactl-kafka.c). */
 int paiactl_cmd_submit(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_results(struct paiactl *, const struct paiactl_args *);

@@ -160,6 +160,9 @@ static const struct paiactl_flag paiactl_f_watch[] = {
 	PAIACTL_F_END
 };
 
+static const struct paiactl_flag paiactl_f_dial_stdio[] = {
+	PAIACTL_F_END
+};
 static const struct paiactl_flag paiactl_f_wait[] = {
 	{ "timeout", 0, "S", "give up after S seconds (default 30)" },
 	PAIACTL_F_JSON("the STATUS object once the gateway is ready"),
@@ -201,6 +204,8 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	  "GPU nodes and cards: utilisation, memory, temperature, power, the task holding each" },
 	{ "vpn", "", paiactl_f_vpn, paiactl_cmd_vpn,
 	  "the VPN tunnel, its routes and endpoints; exits 3 when not healthy" },
+	{ "dial-stdio", "", paiactl_f_dial_stdio, paiactl_cmd_dial_stdio,
+	  "relay stdin and stdout to the control socket (paia-console --ssh runs it)" },
 };
 
 /* paiactl's own flags, before the command. */

@@ -765,4 +765,22 @@ void proto_gpus_clear(struct proto_gpus *);
 /* A task's "gpus" array (result v1, TASK). */
 cJSON *proto_task_gpus_encode(const struct proto_task_gpu *, size_t n);
 
+/* ---- answer.c: where each command's answer keeps its view ---- */
+
+/*
+ * The members of an answer that said "ok": true (borrowed from answer;
+ * keep it while the view is in use). -1 with *cause when the member is
+ * missing or of the wrong type, or the view inside does not decode.
+ */
+int proto_answer_status(const cJSON *answer, struct proto_status_view *, char **cause);
+int proto_answer_task(const cJSON *answer, struct proto_task_view *, char **cause);
+/* The TASK objects of a tasks answer (decode each with proto_task_view_decode); *n of them. */
+const cJSON *proto_answer_tasks(const cJSON *answer, size_t *n, char **cause);
+int proto_answer_requeue(const cJSON *answer, const char **task_id, int *attempt,
+    char **cause);
+int proto_answer_cancel(const cJSON *answer, const char **task_id, char **cause);
+/* The gpus answer: its nodes (proto_gpus_clear after), whether probing is on, its interval. */
+int proto_answer_gpus(const cJSON *answer, struct proto_gpus *, int *enabled,
+    int64_t *interval_ms, char **cause);
+
 #endif

@@ -23,7 +23,8 @@ set -eu
 
 build_pkgs="build-essential autoconf automake autoconf-archive libtool pkg-config
 librdkafka-dev libcurl4-openssl-dev libcjson-dev libssh2-1-dev libncurses-dev
-libevent-dev libssl-dev libyaml-dev ffmpeg python3 bubblewrap openvpn"
+libevent-dev libssl-dev libyaml-dev ffmpeg python3 bubblewrap openvpn
+libchafa-dev libglib2.0-dev libpng-dev"
 test_pkgs="libcmocka-dev procps tmux valgrind curl maven openjdk-17-jre-headless openssl
 xvfb xauth x11-utils iproute2 openssh-server openssh-client python3-yaml python3-venv
 python3-prometheus-client

@@ -333,7 +333,7 @@ complete_words() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _paiactl;
 		printf "%s\n" "${COMPREPLY[@]}"' _ "$SRCDIR/paiactl/paiactl.bash-completion" "$PAIACTL" "$@"
 }
-check "completion: the commands" eval '[ "$(complete_words "" | tr "\n" " ")" = "submit results topics status lag tasks task requeue cancel logs pods videos frame watch wait gpus vpn help " ]'
+check "completion: the commands" eval '[ "$(complete_words "" | tr "\n" " ")" = "submit results topics status lag tasks task requeue cancel logs pods videos frame watch wait gpus vpn dial-stdio help " ]'
 check "completion: a command's flags from its table" \
 	eval '[ "$(complete_words results --f | tr "\n" " ")" = "--follow --from-beginning --from-end " ]'
 check "completion: the states after --state" \

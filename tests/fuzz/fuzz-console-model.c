@@ -1,0 +1,148 @@
+/*
+ * fuzz-console-model.c: paia-console's model fed arbitrary lines, as a
+ * gateway (or anything that answers on its socket) could send them:
+ * events, and answers to status, tasks, lag and task, decoded through
+ * proto/; log chunks; filters and orders of the tasks view. After every
+ * line the tasks view's rows, patched from the model's journal, must
+ * equal rows rebuilt from scratch, and the model must stay within its
+ * bounds. Nothing may crash, leak or read out of bounds.
+ *
+ * A line is an event, unless it starts with a tag: "S:" status answer,
+ * "T:" tasks answer, "L:" lag answer, "K:" task answer (the open task
+ * is "t1"), "U:" gpus answer, "G:<offset>:" a chunk of t1's log ("G!"
+ * its end), "F:" a filter, "O:<n>" the order (column n, odd: reversed).
+ */
+#include "config.h"
+#include "tui.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The rows as a rebuild would make them, compared with the patched ones. */
+static void
+fuzz_rows_check(struct con *con)
+{
+	struct con_task **want;
+	size_t i, n = con->nrows;
+
+	want = malloc((n + 1) * sizeof *want);
+	if (n > 0)
+		memcpy(want, con->rows, n * sizeof *want);
+	con->rows_valid = 0;
+	con_rows_update(con);
+	assert(con->nrows == n);
+	for (i = 0; i < n; i++)
+		assert(con->rows[i] == want[i]);
+	free(want);
+}
+
+static void
+fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
+{
+	struct con_model *m = &con->model;
+	char *cause = NULL, *end;
+	cJSON *j = NULL;
+	long long off;
+
+	if (len >= 2 && line[1] == ':' && strchr("STLKUGFO", line[0]) != NULL) {
+		const char *body = line + 2;
+		size_t blen = len - 2;
+
+		switch (line[0]) {
+		case 'G':
+			off = strtoll(body, &end, 10);
+			if (end < line + len && *end == ':')
+				con_model_log_append(m, "t1", off, end + 1,
+				    (size_t)(line + len - end - 1), 0);
+			return;
+		case 'F':
+			if (con_filter_set(&con->ui.filter, body, &cause) != 0)
+				assert(cause != NULL);
+			free(cause);
+			return;
+		case 'O':
+			con->ui.task_sort = (int)(strtol(body, NULL, 10) & 0xff) % 10;
+			con->ui.task_reverse = (int)(strtol(body, NULL, 10) & 1);
+			return;
+		}
+		if ((j = cJSON_ParseWithLength(body, blen)) == NULL)
+			return;
+		switch (line[0]) {
+		case 'S':
+			(void)con_model_status_answer(m, j, now, &cause);
+			break;
+		case 'T':
+			(void)con_model_tasks_answer(m, j, now, &cause);
+			break;
+		case 'L':
+			(void)con_model_lag_answer(m, j, now, &cause);
+			break;
+		case 'U':
+			(void)con_model_gpus_answer(m, j, now, &cause);
+			break;
+		case 'K':
+			(void)con_model_detail_answer(m, j, &cause);
+			j = NULL;	/* taken */
+			break;
+		}
+		cJSON_Delete(j);
+		free(cause);
+		return;
+	}
+	if (len == 2 && line[0] == 'G' && line[1] == '!') {
+		con_model_log_append(m, "t1", m->log.offset, "", 0, 1);
+		return;
+	}
+	if (con_model_event(m, line, len, now, &cause) < 0)
+		assert(cause != NULL);
+	free(cause);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct con con;
+	const char *p = (const char *)data, *end = p + size, *nl;
+	int64_t now = 1000;
+	size_t i, len;
+	char *line;
+
+	memset(&con, 0, sizeof con);
+	con_model_init(&con.model, 100);	/* small: eviction is reached */
+	con.model.link = CON_LINK_UP;
+	con.ui.filter.state = con.ui.filter.status = -1;
+	con_model_detail_open(&con.model, "t1", now);
+	con_model_log_open(&con.model, "t1");
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+		/* As the connection hands lines over: a NUL-terminated copy. */
+		line = malloc(len + 1);
+		memcpy(line, p, len);
+		line[len] = '\0';
+		fuzz_line(&con, line, len, now);
+		free(line);
+		now += 700;
+		con_rows_update(&con);
+		fuzz_rows_check(&con);
+		assert(con.model.ntasks <= con.model.max_tasks);
+		assert(con.model.log.n <= CON_LOG_LINES);
+		for (i = 0; i < con.model.ntasks; i++) {
+			assert(strlen(con.model.tasks[i]->id) > 0);
+			assert(con_model_task(&con.model, con.model.tasks[i]->id) ==
+			    con.model.tasks[i]);
+		}
+		(void)con_model_rate(&con.model);
+		con_model_gpu_count(&con.model, &i, &len);
+		assert(i <= len);
+		p = nl != NULL ? nl + 1 : end;
+	}
+	con_filter_clear(&con.ui.filter);
+	free(con.rows);
+	con_model_free(&con.model);
+	return 0;
+}

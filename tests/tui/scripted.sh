@@ -1,0 +1,39 @@
+#!/bin/bash
+# Exact screens against a scripted gateway (tests/tui/console-server:
+# proto/'s encoders, fixed times and values) with the console's clock
+# pinned (PAIA_CONSOLE_NOW): ages, durations and clock times are drawn as
+# they are, not normalised. The Tasks view, a running task's timeline,
+# and the GPUs view (a node stale with its reason) at 80x24 and 200x50.
+. "$(dirname "$0")/../integration/lib.sh"
+. "$(dirname "$0")/lib.sh"
+
+SERVER=${SERVER:-$BUILDDIR/tests/tui/console-server}
+T0=1796000000000
+SOCK=$TMPD/scripted.sock
+"$SERVER" -S "$SOCK" -n 12 -r 0 -g 2 --now "$T0" 2>"$TMPD/server.err" &
+SPID=$!
+scripted_stop() { kill "$SPID" 2>/dev/null; tui_cleanup; }
+trap scripted_stop EXIT
+wait_for 20 test -S "$SOCK" || bail "the scripted gateway did not start: $(cat "$TMPD/server.err")"
+
+for size in 80x24 200x50; do
+	s=x$size
+	CON_TARGET="-S $SOCK" con_start "$s" "${size%x*}" "${size#*x}" \
+		PAIA_CONSOLE_TEST_TIMES=0 PAIA_CONSOLE_NOW=$((T0 + 5000))
+	keys "$s" 2
+	check "$size: tasks, exact ages and durations" golden "$s" "scripted-tasks-$size"
+	keys "$s" : "task bench-000003" Enter
+	check "$size: a running task's timeline, to the millisecond" golden "$s" "scripted-task-$size"
+	keys "$s" 4
+	check "$size: GPUs: bars, the task on each, a stale node and why" golden "$s" "scripted-gpus-$size"
+	keys "$s" Enter
+	check "$size: enter on a GPU opens the task on it" on_screen "$s" "Task bench-000000"
+	check "$size: the task names the GPU it ran on" \
+		on_screen "$s" "gpus         gpu-a GPU 0 NVIDIA L40S, peak 12000 MiB, mean 60%"
+	keys "$s" 4 Down Down Enter
+	check "$size: down twice: the stale node's first card, its task" on_screen "$s" "Task bench-000001"
+	keys "$s" q
+done
+
+[ "$tap_failed" -eq 0 ] || sed 's/^/# server: /' "$TMPD/server.err"
+tap_done

@@ -1,0 +1,671 @@
+/*
+ * test-console.c: the pure parts of paia-console (tui/): the model fed
+ * with events and answers made by proto/'s encoders (status, a relist,
+ * eviction at the cap, the journal, the rate, a task's log, GPU nodes
+ * from the gpus answer and gpu events), the tasks view's rows patched
+ * from the journal against rows rebuilt, filters, durations, columns,
+ * and con_put's cleaning of text (into a window of a terminal that
+ * writes to /dev/null).
+ *
+ * The screens themselves are tests/tui/'s (tmux, golden files).
+ */
+#include "config.h"
+#include "tui.h"
+
+#include <locale.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include <cmocka.h>
+
+#include "common.h"
+
+#define T0 1796000000000LL	/* a wall time for timelines */
+
+/* A task event line, as a gateway writes it (proto/'s encoders). */
+static char *
+ev_task(const char *id, enum task_state st, int64_t received, int attempt)
+{
+	struct proto_task_view v;
+
+	memset(&v, 0, sizeof v);
+	v.task_id = id;
+	v.attempt = attempt;
+	v.game = "catch";
+	v.state = st;
+	v.pid = -1;
+	v.partition = 0;
+	v.offset = 1;
+	v.timeline[TASK_RECEIVED] = received;
+	v.dir = "/d";
+	v.log_path = "/d/log";
+	v.duration_ms = -1;
+	if (st == TASK_DONE) {
+		v.has_status = 1;
+		v.status = RESULT_SUCCEEDED;
+	}
+	return proto_event_encode(PROTO_EVENT_TASK, proto_task_view_encode(&v));
+}
+
+static void
+feed(struct con_model *m, char *line, int64_t now)
+{
+	char *cause = NULL;
+
+	assert_int_equal(con_model_event(m, line, strlen(line), now, &cause), 0);
+	free(line);
+}
+
+static struct proto_status_view *
+status_view(int64_t lag0, int64_t succeeded, struct proto_partition_view *parts)
+{
+	static struct proto_status_view v;
+
+	memset(&v, 0, sizeof v);
+	v.protocol = PROTO_VERSION;
+	v.instance = "gw\x1b[31m1";
+	v.version = "0.1.0";
+	v.group_id = "g";
+	v.tasks_topic = "t";
+	v.results_topic = "r";
+	v.dlq_topic = "d";
+	v.totals[RESULT_SUCCEEDED] = succeeded;
+	memset(parts, 0, 2 * sizeof *parts);
+	parts[0].partition = 3;
+	parts[0].lag = lag0;
+	parts[0].committed = 10;
+	parts[0].high = 10 + lag0;
+	parts[1].partition = 1;
+	parts[1].lag = 0;
+	v.partitions = parts;
+	v.npartitions = 2;
+	return &v;
+}
+
+/* ---- the model ---- */
+
+static void
+test_model_status(void **state)
+{
+	struct proto_partition_view parts[2];
+	struct proto_status_view *v;
+	struct con_model m;
+	char *line, *cause = NULL;
+	int i;
+
+	con_model_init(&m, 0);
+	m.link = CON_LINK_UP;
+	for (i = 0; i < 6; i++) {
+		line = proto_event_encode(PROTO_EVENT_STATUS,
+		    proto_status_view_encode(status_view(i, 60 * i, parts)));
+		feed(&m, line, 1000 + i * 1000);
+	}
+	/* The instance cleaned of its escape, partitions sorted, a sample a second. */
+	assert_string_equal(m.status.instance, "gw?[31m1");
+	assert_int_equal(m.nparts, 2);
+	assert_int_equal(m.parts[0].partition, 1);
+	assert_int_equal(m.parts[1].partition, 3);
+	assert_int_equal(m.parts[1].series.n, 6);
+	assert_int_equal(con_series_at(&m.parts[1].series, 0), 5);
+	assert_int_equal(con_series_at(&m.parts[1].series, 5), 0);
+	/* 60 results a second: 3600 a minute. */
+	assert_true(con_model_rate(&m) > 3599 && con_model_rate(&m) < 3601);
+	assert_false(con_model_stale(&m, CON_SRC_STATUS, 6000));
+	assert_true(con_model_stale(&m, CON_SRC_STATUS, 6000 + 4000));
+	m.link = CON_LINK_DOWN;
+	assert_true(con_model_stale(&m, CON_SRC_STATUS, 6000));
+
+	/* Another protocol: refused by name, the model kept. */
+	m.link = CON_LINK_UP;
+	v = status_view(0, 0, parts);
+	v->protocol = PROTO_VERSION + 1;
+	line = proto_event_encode(PROTO_EVENT_STATUS, proto_status_view_encode(v));
+	assert_int_equal(con_model_event(&m, line, strlen(line), 7000, &cause), -1);
+	assert_non_null(strstr(cause, "speaks control protocol"));
+	assert_non_null(m.refusal);
+	assert_int_equal(m.parts[1].series.n, 6);
+	free(cause);
+	free(line);
+	con_model_free(&m);
+}
+
+static void
+test_model_bad_lines(void **state)
+{
+	static const char *const bad[] = {
+		"not json", "[1]", "{\"event\":\"task\"}", "{\"event\":\"task\",\"task\":5}",
+		"{\"event\":\"task\",\"task\":{\"task_id\":\"\",\"state\":\"done\"}}",
+		"{\"event\":\"task\",\"task\":{\"task_id\":\"a\",\"state\":\"sleeping\"}}",
+		"{\"event\":\"task\",\"task\":{\"task_id\":\"a\x01\",\"state\":\"done\"}}",
+	};
+	struct con_model m;
+	char *cause = NULL, *line;
+	size_t i;
+
+	con_model_init(&m, 0);
+	for (i = 0; i < nitems(bad); i++) {
+		assert_int_equal(con_model_event(&m, bad[i], strlen(bad[i]), 1, &cause), -1);
+		assert_non_null(cause);
+		free(cause);
+		cause = NULL;
+	}
+	assert_int_equal(m.bad_lines, nitems(bad));
+	assert_int_equal(m.ntasks, 0);
+	/* A task id longer than any task id is refused, not cut. */
+	line = ev_task("0123456789012345678901234567890123456789012345678901234567890123",
+	    TASK_DONE, T0, 1);
+	assert_int_equal(con_model_event(&m, line, strlen(line), 1, &cause), -1);
+	assert_non_null(strstr(cause, "task id of 64 bytes"));
+	free(cause);
+	free(line);
+	/* An event a newer gateway sends: ignored, not an error. */
+	assert_int_equal(con_model_event(&m, "{\"event\":\"news\",\"news\":{}}", 27, 1, &cause), 1);
+	con_model_free(&m);
+}
+
+static cJSON *
+tasks_answer(int n, const char *prefix)
+{
+	struct proto_task_view v;
+	cJSON *a = proto_answer_ok(), *arr = cJSON_AddArrayToObject(a, "tasks");
+	char id[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		memset(&v, 0, sizeof v);
+		snprintf(id, sizeof id, "%s%03d", prefix, i);
+		v.task_id = id;
+		v.attempt = 1;
+		v.game = "catch";
+		v.state = TASK_RUNNING;
+		v.pid = -1;
+		v.dir = v.log_path = "/d";
+		v.duration_ms = -1;
+		cJSON_AddItemToArray(arr, proto_task_view_encode(&v));
+	}
+	return a;
+}
+
+static void
+test_model_relist(void **state)
+{
+	struct con_model m;
+	cJSON *a;
+	char *cause = NULL;
+
+	con_model_init(&m, 0);
+	feed(&m, ev_task("old", TASK_DONE, T0, 1), 1);
+	a = tasks_answer(3, "n");
+	assert_int_equal(con_model_tasks_answer(&m, a, 2, &cause), 0);
+	cJSON_Delete(a);
+	/* What the gateway does not list any more is gone; a relist overflows the journal. */
+	assert_int_equal(m.ntasks, 3);
+	assert_null(con_model_task(&m, "old"));
+	assert_non_null(con_model_task(&m, "n002"));
+	assert_true(m.journal_overflow);
+	con_model_journal_done(&m);
+	/* A bad answer leaves the model as it was. */
+	a = tasks_answer(2, "x");
+	cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(a, "tasks"), cJSON_CreateNumber(1));
+	assert_int_equal(con_model_tasks_answer(&m, a, 3, &cause), -1);
+	assert_non_null(cause);
+	free(cause);
+	cJSON_Delete(a);
+	assert_int_equal(m.ntasks, 3);
+	assert_null(con_model_task(&m, "x000"));
+	con_model_free(&m);
+}
+
+static void
+test_model_evict(void **state)
+{
+	struct con_model m;
+	char id[16];
+	int i;
+
+	con_model_init(&m, 32);
+	/* 16 finished first, then running ones: past the cap, finished ones go first. */
+	for (i = 0; i < 16; i++) {
+		snprintf(id, sizeof id, "done%02d", i);
+		feed(&m, ev_task(id, TASK_DONE, T0, 1), 1);
+	}
+	for (i = 0; i < 40; i++) {
+		snprintf(id, sizeof id, "run%02d", i);
+		feed(&m, ev_task(id, TASK_RUNNING, T0, 1), 1);
+		assert_true(m.ntasks <= 32);
+	}
+	assert_null(con_model_task(&m, "done00"));
+	assert_non_null(con_model_task(&m, "run39"));
+	/* The oldest running ones went only once no finished one was left. */
+	for (i = 0; i < 16; i++) {
+		snprintf(id, sizeof id, "done%02d", i);
+		assert_null(con_model_task(&m, id));
+	}
+	con_model_free(&m);
+}
+
+static void
+test_model_log(void **state)
+{
+	struct con_model m;
+	struct con_log *l = &m.log;
+	char big[CON_LOG_LINE_MAX + 100];
+
+	con_model_init(&m, 0);
+	con_model_log_open(&m, "t1");
+	assert_int_equal(con_model_log_append(&m, "t1", 0, "one\ntw", 6, 0), 0);
+	assert_int_equal(l->total, 1);
+	assert_string_equal(con_log_line(l, 0), "one");
+	assert_int_equal(con_model_log_append(&m, "t1", 6, "o\x1b[2J\r\nthree", 12, 0), 0);
+	/* Joined across chunks; an escape and the carriage return made harmless. */
+	assert_string_equal(con_log_line(l, 1), "two?[2J ");
+	/* Another task's chunk, or one from before: ignored. */
+	assert_int_equal(con_model_log_append(&m, "t2", 18, "x\n", 2, 0), 0);
+	assert_int_equal(con_model_log_append(&m, "t1", 3, "x\n", 2, 0), 0);
+	assert_int_equal(l->total, 2);
+	/* The end: what is left becomes the last line. */
+	assert_int_equal(con_model_log_append(&m, "t1", 18, "", 0, 1), 0);
+	assert_string_equal(con_log_line(l, 2), "three");
+	assert_true(l->ended);
+	/* A line with no end goes in capped pieces, nothing dropped. */
+	con_model_log_open(&m, "t3");
+	memset(big, 'a', sizeof big);
+	assert_int_equal(con_model_log_append(&m, "t3", 0, big, sizeof big, 0), 0);
+	assert_int_equal(l->total, 1);
+	assert_int_equal(strlen(con_log_line(l, 0)), CON_LOG_LINE_MAX);
+	assert_int_equal(con_model_log_append(&m, "t3", sizeof big, "b\n", 2, 0), 0);
+	assert_int_equal(l->total, 2);
+	assert_int_equal(strlen(con_log_line(l, 1)), 101);
+	/* A piece ends on a character boundary: a two-byte character is not split. */
+	con_model_log_open(&m, "t4");
+	memset(big, 'a', sizeof big);
+	big[CON_LOG_LINE_MAX - 1] = '\xc3';
+	big[CON_LOG_LINE_MAX] = '\xa9';
+	big[sizeof big - 1] = '\n';
+	assert_int_equal(con_model_log_append(&m, "t4", 0, big, sizeof big, 0), 0);
+	assert_int_equal(l->total, 2);
+	assert_int_equal(strlen(con_log_line(l, 0)), CON_LOG_LINE_MAX - 1);
+	assert_memory_equal(con_log_line(l, 1), "\xc3\xa9", 2);
+	/* An offset that would overflow: refused. */
+	assert_int_equal(con_model_log_append(&m, "t4", INT64_MAX - 1, "abc", 3, 0), -1);
+	assert_null(con_log_line(l, 5));
+	con_model_free(&m);
+}
+
+/* A GPU node as the gateway encodes it: ncards cards, card 0 held as procs says. */
+static cJSON *
+gpu_node(const char *name, enum proto_gpu_node_state st, size_t ncards,
+    const struct proto_gpu_process *procs, size_t nprocs, double util)
+{
+	struct proto_gpu_card *cards = calloc(ncards, sizeof *cards);
+	struct proto_gpu_node n;
+	cJSON *j;
+	size_t i;
+
+	assert_non_null(cards);
+	memset(&n, 0, sizeof n);
+	n.node = name;
+	n.host = "10.0.0.1";
+	n.port = 22;
+	n.source = "config";
+	n.state = st;
+	n.stale = st == PROTO_GPU_STALE ? "ssh p@10.0.0.1:22: connect: Connection refused" : NULL;
+	n.report_ms = T0;
+	n.age_ms = 1000;
+	for (i = 0; i < ncards; i++) {
+		cards[i].index = (int)i;
+		cards[i].uuid = "GPU-x";
+		cards[i].name = "NVIDIA L40S";
+		/* Card 0 known; the others' utilisation unknown (MIG). */
+		cards[i].value[PROTO_GPU_UTIL] = util;
+		cards[i].value[PROTO_GPU_MEM_USED] = 1000.4;
+		cards[i].value[PROTO_GPU_MEM_TOTAL] = 46068;
+		cards[i].known = (1u << PROTO_GPU_MEM_USED) | (1u << PROTO_GPU_MEM_TOTAL) |
+		    (i == 0 ? 1u << PROTO_GPU_UTIL : 0);
+		cards[i].why[PROTO_GPU_UTIL] = i == 0 ? NULL : "n/a";
+	}
+	if (ncards > 0) {
+		cards[0].procs = procs;
+		cards[0].nprocs = nprocs;
+	}
+	n.cards = cards;
+	n.ncards = ncards;
+	j = proto_gpu_node_encode(&n);
+	free(cards);
+	return j;
+}
+
+static cJSON *
+gpus_answer(int enabled, int64_t interval_ms)
+{
+	cJSON *a = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(a, "ok", 1);
+	cJSON_AddBoolToObject(a, "enabled", enabled);
+	cJSON_AddNumberToObject(a, "interval_ms", (double)interval_ms);
+	cJSON_AddArrayToObject(a, "nodes");
+	return a;
+}
+
+static void
+test_model_gpus(void **state)
+{
+	static const struct proto_gpu_process procs[3] = {
+		{ .pid = 1, .used_mib = 10, .name = "x", .task_id = NULL },
+		{ .pid = 2, .used_mib = 10, .name = "python3", .namespace = "paia",
+		  .pod = "paia-t1-2", .container = "game", .task_id = "t1", .attempt = 2 },
+		{ .pid = 3, .used_mib = 10, .name = "python3", .namespace = "paia",
+		  .pod = "paia-t2-1", .container = "game", .task_id = "t2", .attempt = 1 },
+	};
+	const struct con_gpu *g;
+	struct con_model m;
+	cJSON *a, *nodes;
+	char *line, *cause = NULL;
+	size_t busy, total;
+
+	(void)state;
+	con_model_init(&m, 0);
+	m.link = CON_LINK_UP;
+	a = gpus_answer(1, 2000);
+	nodes = cJSON_GetObjectItem(a, "nodes");
+	cJSON_AddItemToArray(nodes, gpu_node("a\x1b[2Jb", PROTO_GPU_OK, 2, procs, 3, 59.6));
+	cJSON_AddItemToArray(nodes, gpu_node("gpu-b", PROTO_GPU_STALE, 1, NULL, 0, 3));
+	assert_int_equal(con_model_gpus_answer(&m, a, 1000, &cause), 0);
+	cJSON_Delete(a);
+	assert_true(m.gpu_enabled);
+	assert_int_equal(m.ngpu_nodes, 2);
+	/* The node's name cleaned; the first task of ours named, the others counted. */
+	assert_string_equal(m.gpu_nodes[0].node, "a?[2Jb");
+	g = &m.gpu_nodes[0].cards[0];
+	assert_string_equal(g->task_id, "t1");
+	assert_string_equal(g->task, "t1#2 +1");
+	assert_string_equal(g->pod, "paia-t1-2");
+	assert_int_equal(g->others, 1);
+	assert_int_equal(g->util, 60);
+	assert_int_equal(g->mem_used, 1000);
+	assert_int_equal(g->temp, -1);
+	/* A value nvidia-smi did not give is unknown, not 0. */
+	assert_int_equal(m.gpu_nodes[0].cards[1].util, -1);
+	assert_null(m.gpu_nodes[0].cards[1].task);
+	assert_int_equal(m.gpu_nodes[1].state, PROTO_GPU_STALE);
+	assert_non_null(strstr(m.gpu_nodes[1].stale, "Connection refused"));
+	assert_int_equal(m.gpu_nodes[1].report_ms, T0);
+	/* Busy: a task on it; not: unknown or idle (3% under the 5% mark). */
+	con_model_gpu_count(&m, &busy, &total);
+	assert_int_equal(busy, 1);
+	assert_int_equal(total, 3);
+	/* Stale after three intervals without news. */
+	assert_false(con_model_stale(&m, CON_SRC_GPUS, 1000 + 5999));
+	assert_true(con_model_stale(&m, CON_SRC_GPUS, 1000 + 6001));
+
+	/* An event replaces its node in place; a new node goes last. */
+	line = proto_event_encode(PROTO_EVENT_GPU, gpu_node("gpu-b", PROTO_GPU_OK, 1, NULL, 0, 90));
+	feed(&m, line, 8000);
+	assert_false(con_model_stale(&m, CON_SRC_GPUS, 8000));
+	assert_int_equal(m.ngpu_nodes, 2);
+	assert_string_equal(m.gpu_nodes[1].node, "gpu-b");
+	assert_int_equal(m.gpu_nodes[1].state, PROTO_GPU_OK);
+	assert_null(m.gpu_nodes[1].stale);
+	line = proto_event_encode(PROTO_EVENT_GPU, gpu_node("gpu-c", PROTO_GPU_OK, 100, NULL, 0, 0));
+	feed(&m, line, 8000);
+	assert_int_equal(m.ngpu_nodes, 3);
+	/* A node's cards are capped. */
+	assert_int_equal(m.gpu_nodes[2].ncards, 64);
+	con_model_gpu_count(&m, &busy, &total);
+	assert_int_equal(busy, 2);
+	assert_int_equal(total, 2 + 1 + 64);
+
+	/* No nodes key: refused by name, the model kept. */
+	a = cJSON_Parse("{\"ok\":true,\"enabled\":true}");
+	assert_int_equal(con_model_gpus_answer(&m, a, 9000, &cause), -1);
+	assert_non_null(strstr(cause, "'nodes'"));
+	free(cause);
+	cJSON_Delete(a);
+	assert_int_equal(m.ngpu_nodes, 3);
+	/* Probing off: no node left. */
+	a = gpus_answer(0, 0);
+	assert_int_equal(con_model_gpus_answer(&m, a, 9000, &cause), 0);
+	cJSON_Delete(a);
+	assert_false(m.gpu_enabled);
+	assert_int_equal(m.ngpu_nodes, 0);
+	con_model_free(&m);
+}
+
+/* ---- the tasks view's rows ---- */
+
+static void
+rows_equal_rebuilt(struct con *con)
+{
+	struct con_task **patched;
+	size_t i, n = con->nrows;
+
+	patched = xcalloc(n + 1, sizeof *patched);
+	memcpy(patched, con->rows, n * sizeof *patched);
+	con->rows_valid = 0;
+	con_rows_update(con);
+	assert_int_equal(con->nrows, n);
+	for (i = 0; i < n; i++)
+		assert_ptr_equal(con->rows[i], patched[i]);
+	free(patched);
+}
+
+static void
+test_rows_patch(void **state)
+{
+	struct con con;
+	int i;
+	char id[16];
+
+	memset(&con, 0, sizeof con);
+	con_model_init(&con.model, 0);
+	con.ui.filter.state = con.ui.filter.status = -1;
+	con.ui.task_sort = 5;	/* age: the latest received first */
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof id, "t%d", i);
+		feed(&con.model, ev_task(id, TASK_RUNNING, T0 + i * 1000, 1), 1);
+	}
+	con_rows_update(&con);
+	assert_int_equal(con.nrows, 10);
+	assert_string_equal(con.rows[0]->id, "t9");
+	/*
+	 * Two tasks move in one batch (received again, requeued): t1 to just
+	 * after t9, then t5 to the top. Put back one at a time into rows
+	 * where t5 still sits at its old place with its new key, t1's binary
+	 * search would follow t5's key and land it far down.
+	 */
+	feed(&con.model, ev_task("t1", TASK_RECEIVED, T0 + 8500, 2), 2);
+	feed(&con.model, ev_task("t5", TASK_RECEIVED, T0 + 99999, 2), 2);
+	con_rows_update(&con);
+	assert_string_equal(con.rows[0]->id, "t5");
+	assert_string_equal(con.rows[1]->id, "t9");
+	assert_string_equal(con.rows[2]->id, "t1");
+	assert_string_equal(con.rows[3]->id, "t8");
+	assert_string_equal(con.rows[9]->id, "t0");
+	rows_equal_rebuilt(&con);
+	/* A filter: only what matches, patched as things change. */
+	assert_int_equal(con_filter_set(&con.ui.filter, "state=running", NULL), 0);
+	con_rows_update(&con);
+	assert_int_equal(con.nrows, 8);
+	feed(&con.model, ev_task("t3", TASK_DONE, T0 + 3000, 1), 3);
+	feed(&con.model, ev_task("t1", TASK_RUNNING, T0 + 20000, 2), 3);
+	con_rows_update(&con);
+	assert_int_equal(con.nrows, 8);
+	assert_string_equal(con.rows[0]->id, "t1");
+	rows_equal_rebuilt(&con);
+	con_filter_clear(&con.ui.filter);
+	free(con.rows);
+	con_model_free(&con.model);
+}
+
+/* ---- filters ---- */
+
+static void
+test_filter(void **state)
+{
+	struct con_filter f;
+	struct con_task t;
+	char *cause = NULL;
+
+	memset(&f, 0, sizeof f);
+	f.state = f.status = -1;
+	memset(&t, 0, sizeof t);
+	strcpy(t.id, "demo-12");
+	strcpy(t.game, "catch");
+	t.state = TASK_RUNNING;
+	assert_true(con_filter_task(&f, &t));
+	assert_int_equal(con_filter_set(&f, "DEMO-1[0-9]", &cause), 0);
+	assert_true(con_filter_task(&f, &t));
+	assert_int_equal(con_filter_set(&f, "state=running game=catch demo", &cause), 0);
+	assert_true(con_filter_task(&f, &t));
+	assert_int_equal(con_filter_set(&f, "state=active", &cause), 0);
+	assert_true(con_filter_task(&f, &t));
+	t.state = TASK_FAILED;
+	assert_false(con_filter_task(&f, &t));
+	assert_int_equal(con_filter_set(&f, "status=failed", &cause), 0);
+	assert_false(con_filter_task(&f, &t));	/* no status yet */
+	t.has_status = 1;
+	t.status = RESULT_FAILED;
+	assert_true(con_filter_task(&f, &t));
+	/* A key that is not a field is part of the regex. */
+	assert_int_equal(con_filter_set(&f, "x=1", &cause), 0);
+	assert_false(con_filter_task(&f, &t));
+	assert_int_equal(con_filter_set(&f, "state=sleeping", &cause), -1);
+	assert_non_null(strstr(cause, "unknown state 'sleeping'"));
+	free(cause);
+	assert_int_equal(con_filter_set(&f, "(", &cause), -1);
+	assert_non_null(strstr(cause, "/("));
+	free(cause);
+	/* A refused filter leaves the one in force. */
+	assert_string_equal(f.text, "x=1");
+	con_filter_clear(&f);
+	assert_null(f.text);
+}
+
+/* ---- formats and layout ---- */
+
+static void
+test_formats(void **state)
+{
+	char b[32];
+
+	assert_string_equal(con_fmt_dur(0, b, sizeof b), "0ms");
+	assert_string_equal(con_fmt_dur(428, b, sizeof b), "428ms");
+	assert_string_equal(con_fmt_dur(4200, b, sizeof b), "4.2s");
+	assert_string_equal(con_fmt_dur(245000, b, sizeof b), "4m05s");
+	assert_string_equal(con_fmt_dur(-1, b, sizeof b), "-");
+	assert_string_equal(con_fmt_clock(T0 + 123, b, sizeof b), "00:53:20.123");
+	assert_string_equal(con_fmt_clock(0, b, sizeof b), "-");
+	assert_string_equal(con_fmt_bytes(1536, b, sizeof b), "1.5 KiB");
+	assert_string_equal(con_fmt_rate(12.25, b, sizeof b), "12.2");
+	assert_string_equal(con_fmt_rate(-1, b, sizeof b), "-");
+	con_fmt_freeze(1);
+	assert_string_equal(con_fmt_dur(4200, b, sizeof b), "~");
+	assert_string_equal(con_fmt_clock(T0, b, sizeof b), "~");
+	assert_string_equal(con_fmt_rate(-1, b, sizeof b), "~");
+	assert_string_equal(con_fmt_dur(-1, b, sizeof b), "-");
+	con_fmt_freeze(0);
+}
+
+static void
+test_cols(void **state)
+{
+	struct con_col c[] = {
+		{ "A", 10, CON_LEFT, 0 }, { "B", 20, CON_LEFT, 3 }, { "C", 0, CON_LEFT, 1 },
+		{ "D", 5, CON_RIGHT, 2 },
+	};
+
+	/* Wide: all, the flexible one takes the rest. */
+	assert_int_equal(con_cols_layout(c, 4, 100), 4);
+	assert_int_equal(c[2].w, 100 - 10 - 20 - 5 - 3);
+	assert_int_equal(c[3].x + c[3].w, 100);
+	/* Narrow: the least kept (B) goes, the flexible one keeps its minimum. */
+	assert_int_equal(con_cols_layout(c, 4, 40), 3);
+	assert_false(c[1].shown);
+	assert_true(c[2].w >= 12);
+}
+
+/* ---- con_put: what reaches the terminal ---- */
+
+static SCREEN *scr;
+static FILE *scr_out, *scr_in;
+
+static int
+put_setup(void **state)
+{
+	scr_out = fopen("/dev/null", "w");
+	scr_in = fopen("/dev/null", "r");
+	if ((scr = newterm("xterm-256color", scr_out, scr_in)) == NULL)
+		return -1;
+	set_term(scr);
+	return 0;
+}
+
+static int
+put_teardown(void **state)
+{
+	endwin();
+	delscreen(scr);
+	fclose(scr_out);
+	fclose(scr_in);
+	return 0;
+}
+
+/* Row y of w as wide characters, trailing spaces cut. */
+static void
+row(WINDOW *w, int y, wchar_t *out, int n)
+{
+	int i;
+
+	mvwinnwstr(w, y, 0, out, n);
+	for (i = (int)wcslen(out); i > 0 && out[i - 1] == L' '; i--)
+		out[i - 1] = L'\0';
+}
+
+static void
+test_put(void **state)
+{
+	WINDOW *w = newwin(4, 20, 0, 0);
+	wchar_t got[64];
+
+	/* C0, DEL, C1 (U+009B, a CSI in some terminals), broken UTF-8: each a '?'. */
+	con_put(w, 0, 0, 20, 0, CON_LEFT, 0, "a\x1b[2J\x7f\xc2\x9b\xff" "b");
+	row(w, 0, got, 64);
+	assert_true(wcscmp(got, L"a?[2J???b") == 0);
+	/* Cut with an ellipsis at the width. */
+	con_put(w, 1, 0, 8, 0, CON_LEFT, 0, "abcdefghijkl");
+	row(w, 1, got, 64);
+	assert_true(wcscmp(got, L"abcdefg\u2026") == 0);
+	/* Wide characters count two columns; right alignment pads on the left. */
+	assert_int_equal(con_width("\xe4\xb8\xad\xe6\x96\x87"), 4);
+	con_put(w, 2, 0, 6, 0, CON_RIGHT, 1, "\xe4\xb8\xad\xe6\x96\x87");
+	row(w, 2, got, 64);
+	assert_true(wcscmp(got, L"  \u4e2d\u6587") == 0);
+	delwin(w);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_model_status),
+		cmocka_unit_test(test_model_bad_lines),
+		cmocka_unit_test(test_model_relist),
+		cmocka_unit_test(test_model_evict),
+		cmocka_unit_test(test_model_log),
+		cmocka_unit_test(test_model_gpus),
+		cmocka_unit_test(test_rows_patch),
+		cmocka_unit_test(test_filter),
+		cmocka_unit_test(test_formats),
+		cmocka_unit_test(test_cols),
+		cmocka_unit_test_setup_teardown(test_put, put_setup, put_teardown),
+	};
+
+	setlocale(LC_ALL, "C.UTF-8");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,376 @@
+/*
+ * feed.c: the console's one connection to the gateway and the only user
+ * of it (client/'s conn, over a Unix socket or SSH). It follows
+ * docs/control.md "Notes for the console": subscribe, then ask status,
+ * tasks and lag; keep the model current from the events; ask lag again
+ * every few seconds (it has no events); after a resync ask everything
+ * afresh. The open task's full view is asked when it opens and again
+ * after each of its events, one request at a time. Requeue and cancel
+ * go on the same connection; their answers come back in order.
+ *
+ * Every request is built by proto/ (proto_request_build) and every
+ * answer handed to the model, which decodes it through proto/.
+ *
+ * The connection is driven from the libevent base: one event on its
+ * descriptor (or a timer alone while there is none), re-armed after
+ * each thing it does, as curl's multi-socket glue is.
+ */
+#include "config.h"
+#include "tui.h"
+
+#include <malloc.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "client.h"
+#include "common.h"
+
+#define FEED_LAG_MS 2000
+#define FEED_IDLE_MS 3000
+#define FEED_BACKOFF_MAX_MS 2000
+#define FEED_ANSWER_MS 5000
+
+struct feed {
+	struct event_base *base;
+	struct con_model *m;
+	struct client_conn *conn;
+	char *name;
+	int64_t (*mono)(void);
+
+	struct event *ev;		/* the connection's descriptor and deadline */
+	struct event *tick;		/* asks lag again */
+	int freeing;
+
+	int lag_asked;			/* a lag request is out */
+	int detail_asked;		/* a task request is out */
+	int detail_again;		/* and another is wanted after it */
+};
+
+/* A request's context: which feed, and the caller's callback for actions. */
+struct feed_req {
+	struct feed *f;
+	enum proto_cmd cmd;
+	char id[TASK_ID_MAX + 1];
+	feed_done_cb *done;
+	void *arg;
+};
+
+static void feed_arm(struct feed *);
+
+/* A gateway that does not know a command says so: the source is not offered, not failing. */
+static enum con_offer
+feed_offer(const char *error)
+{
+	return strncmp(error, "unknown command", 15) == 0 ? CON_OFFER_NO : CON_OFFER_YES;
+}
+
+const char *
+feed_name(const struct feed *f)
+{
+	return f->name;
+}
+
+static void
+feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *arg)
+{
+	struct feed_req *r = arg;
+	struct feed *f = r->f;
+	struct con_model *m = f->m;
+	const char *id;
+	char *cause = NULL, *text;
+	int attempt;
+
+	if (f->freeing) {
+		if (r->done != NULL)
+			r->done(r->arg, 0, "connection closed");
+		cJSON_Delete(answer);
+		free(r);
+		return;
+	}
+	switch (r->cmd) {
+	case PROTO_CMD_SUBSCRIBE:
+		if (error != NULL)
+			con_model_source(m, CON_SRC_TASKS, CON_OFFER_YES, error, f->mono());
+		break;
+	case PROTO_CMD_STATUS:
+		if (error == NULL && con_model_status_answer(m, answer, f->mono(), &cause) != 0)
+			error = cause;
+		if (error != NULL)
+			con_model_source(m, CON_SRC_STATUS, CON_OFFER_YES, error, f->mono());
+		break;
+	case PROTO_CMD_TASKS:
+		if (error == NULL && con_model_tasks_answer(m, answer, f->mono(), &cause) != 0)
+			error = cause;
+		/*
+		 * The parse of a long list (10,000 tasks: tens of MB) is freed in
+		 * small pieces among the model's: give the pages back now, or the
+		 * console keeps the peak as its size.
+		 */
+		cJSON_Delete(answer);
+		answer = NULL;
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		if (error != NULL)
+			con_model_source(m, CON_SRC_TASKS, CON_OFFER_YES, error, f->mono());
+		break;
+	case PROTO_CMD_LAG:
+		f->lag_asked = 0;
+		if (error == NULL && con_model_lag_answer(m, answer, f->mono(), &cause) != 0)
+			error = cause;
+		if (error != NULL)
+			con_model_source(m, CON_SRC_LAG, CON_OFFER_YES, error, f->mono());
+		break;
+	case PROTO_CMD_GPUS:
+		if (error == NULL && con_model_gpus_answer(m, answer, f->mono(), &cause) != 0)
+			error = cause;
+		if (error != NULL)
+			con_model_source(m, CON_SRC_GPUS, feed_offer(error), error, f->mono());
+		break;
+	case PROTO_CMD_TASK:
+		f->detail_asked = 0;
+		if (error != NULL)
+			con_model_detail_fail(m, error);
+		else {
+			if (con_model_detail_answer(m, answer, &cause) != 0)
+				con_model_detail_fail(m, cause);
+			answer = NULL;	/* the model took it */
+		}
+		if (f->detail_again) {
+			f->detail_again = 0;
+			feed_task(f, m->detail.id);
+		}
+		break;
+	case PROTO_CMD_REQUEUE:
+		if (error == NULL && proto_answer_requeue(answer, &id, &attempt, &cause) != 0)
+			error = cause;
+		if (error != NULL)
+			xasprintf(&text, "requeue %s refused: %s", r->id, error);
+		else
+			xasprintf(&text, "requeued %s as attempt %d", r->id, attempt);
+		r->done(r->arg, error == NULL, text);
+		free(text);
+		break;
+	case PROTO_CMD_CANCEL:
+		if (error == NULL && proto_answer_cancel(answer, &id, &cause) != 0)
+			error = cause;
+		if (error != NULL)
+			xasprintf(&text, "cancel %s refused: %s", r->id, error);
+		else
+			xasprintf(&text, "cancelling %s (it ends as cancelled)", r->id);
+		r->done(r->arg, error == NULL, text);
+		free(text);
+		break;
+	default:
+		break;
+	}
+	free(cause);
+	cJSON_Delete(answer);
+	free(r);
+}
+
+/* Queue one request (built by proto/) with its context. */
+static void
+feed_ask(struct feed *f, enum proto_cmd cmd, const char *id, feed_done_cb *done, void *arg)
+{
+	struct proto_request req;
+	struct feed_req *r = xcalloc(1, sizeof *r);
+	cJSON *j;
+	char *line;
+
+	memset(&req, 0, sizeof req);
+	req.cmd = cmd;
+	req.id = (char *)id;
+	line = proto_request_build(&req);
+	if ((j = cJSON_Parse(line)) == NULL)
+		fatalx("console: a request proto/ built does not parse: %s", line);
+	free(line);
+	r->f = f;
+	r->cmd = cmd;
+	if (id != NULL)
+		snprintf(r->id, sizeof r->id, "%s", id);
+	r->done = done;
+	r->arg = arg;
+	client_conn_request(f->conn, j, FEED_ANSWER_MS, feed_answer_cb, r);
+	cJSON_Delete(j);
+	feed_arm(f);
+}
+
+static void
+feed_event_cb(struct client_conn *c, cJSON *event, const char *line, void *arg)
+{
+	struct feed *f = arg;
+	struct con_model *m = f->m;
+	struct con_task *t;
+	uint64_t before = m->seq;
+	char *cause = NULL;
+
+	cJSON_Delete(event);
+	if (f->freeing)
+		return;
+	if (con_model_event(m, line, strlen(line), f->mono(), &cause) == 0 &&
+	    m->detail.id[0] != '\0' && (t = con_model_task(m, m->detail.id)) != NULL &&
+	    t->touched > before)
+		feed_task(f, m->detail.id);	/* the open task changed */
+	free(cause);
+}
+
+static void
+feed_state_cb(struct client_conn *c, enum client_conn_state st, const char *error, void *arg)
+{
+	struct feed *f = arg;
+	struct con_model *m = f->m;
+
+	if (f->freeing)
+		return;
+	switch (st) {
+	case CLIENT_CONN_UP:
+	case CLIENT_CONN_RESYNC:
+		/* Subscribe first: nothing that happens after the lists is missed. */
+		con_model_link(m, CON_LINK_UP, NULL, f->mono());
+		f->lag_asked = f->detail_asked = f->detail_again = 0;
+		feed_ask(f, PROTO_CMD_SUBSCRIBE, NULL, NULL, NULL);
+		feed_ask(f, PROTO_CMD_STATUS, NULL, NULL, NULL);
+		feed_ask(f, PROTO_CMD_TASKS, NULL, NULL, NULL);
+		feed_ask(f, PROTO_CMD_LAG, NULL, NULL, NULL);
+		f->lag_asked = 1;
+		feed_ask(f, PROTO_CMD_GPUS, NULL, NULL, NULL);
+		if (m->detail.id[0] != '\0')
+			feed_task(f, m->detail.id);
+		break;
+	case CLIENT_CONN_DOWN:
+		con_model_link(m, CON_LINK_DOWN, error, f->mono());
+		break;
+	case CLIENT_CONN_CLOSED:
+		con_model_link(m, CON_LINK_CLOSED, error, f->mono());
+		break;
+	}
+}
+
+static void
+feed_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct feed *f = arg;
+	short revents = 0;
+
+	if (what & EV_READ)
+		revents |= POLLIN;
+	if (what & EV_WRITE)
+		revents |= POLLOUT;
+	client_conn_process(f->conn, revents);
+	feed_arm(f);
+}
+
+/* Wait for what the connection waits for, and its next deadline. */
+static void
+feed_arm(struct feed *f)
+{
+	int fd, ms;
+	short events, what = 0;
+	struct timeval tv;
+
+	if (f->freeing)
+		return;
+	fd = client_conn_fd(f->conn);
+	events = client_conn_events(f->conn);
+	ms = client_conn_timeout(f->conn);
+	event_del(f->ev);
+	if (fd >= 0) {
+		if (events & POLLIN)
+			what |= EV_READ;
+		if (events & POLLOUT)
+			what |= EV_WRITE;
+	}
+	event_assign(f->ev, f->base, fd >= 0 && what != 0 ? fd : -1, what, feed_io_cb, f);
+	if (ms >= 0) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		event_add(f->ev, &tv);
+	} else if (what != 0)
+		event_add(f->ev, NULL);
+}
+
+static void
+feed_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct feed *f = arg;
+
+	if (client_conn_connected(f->conn) && !f->lag_asked) {
+		f->lag_asked = 1;
+		feed_ask(f, PROTO_CMD_LAG, NULL, NULL, NULL);
+	}
+}
+
+void
+feed_task(struct feed *f, const char *id)
+{
+	con_model_detail_open(f->m, id, f->mono());
+	if (f->detail_asked) {
+		f->detail_again = 1;
+		return;
+	}
+	f->detail_asked = 1;
+	feed_ask(f, PROTO_CMD_TASK, id, NULL, NULL);
+}
+
+void
+feed_requeue(struct feed *f, const char *id, feed_done_cb *done, void *arg)
+{
+	feed_ask(f, PROTO_CMD_REQUEUE, id, done, arg);
+}
+
+void
+feed_cancel(struct feed *f, const char *id, feed_done_cb *done, void *arg)
+{
+	feed_ask(f, PROTO_CMD_CANCEL, id, done, arg);
+}
+
+struct feed *
+feed_new(const struct feed_args *a)
+{
+	struct feed *f = xcalloc(1, sizeof *f);
+	struct client_conn_opts o;
+	struct timeval tv = { FEED_LAG_MS / 1000, (FEED_LAG_MS % 1000) * 1000 };
+	size_t i;
+
+	f->base = a->base;
+	f->m = a->model;
+	f->name = xstrdup(a->name);
+	f->mono = a->mono;
+	/* Sources this console has no request for yet. */
+	for (i = CON_SRC_PODS; i < CON_NSRC; i++)
+		if (i != CON_SRC_GPUS)
+			f->m->src[i].offer = CON_OFFER_NONE;
+	memset(&o, 0, sizeof o);
+	o.timeout_ms = FEED_ANSWER_MS;
+	o.idle_ms = a->idle_ms > 0 ? a->idle_ms : FEED_IDLE_MS;
+	o.reconnect = 1;
+	o.backoff_ms = 200;
+	o.backoff_max_ms = a->backoff_max_ms > 0 ? (uint32_t)a->backoff_max_ms : FEED_BACKOFF_MAX_MS;
+	o.on_event = feed_event_cb;
+	o.on_state = feed_state_cb;
+	o.arg = f;
+	f->conn = client_conn_new(a->tp, &o);
+	f->ev = event_new(f->base, -1, 0, feed_io_cb, f);
+	f->tick = event_new(f->base, -1, EV_PERSIST, feed_tick_cb, f);
+	event_add(f->tick, &tv);
+	client_conn_start(f->conn, NULL);
+	feed_arm(f);
+	return f;
+}
+
+void
+feed_free(struct feed *f)
+{
+	if (f == NULL)
+		return;
+	f->freeing = 1;
+	event_free(f->tick);
+	event_free(f->ev);
+	client_conn_free(f->conn);
+	free(f->name);
+	free(f);
+}

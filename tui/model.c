@@ -1,0 +1,1055 @@
+/*
+ * model.c: what the console knows of one gateway, as plain structs: the
+ * STATUS at a glance, the partitions with their lag history and
+ * health, the tasks, the open task's every field, and the sources a
+ * gateway may offer besides (pods, GPUs, VPN, a log, videos). Each
+ * source has a stale mark: when it last said something good, and why
+ * not when it failed; a lost connection makes every source stale but
+ * keeps the last good values on screen.
+ *
+ * It is fed only with lines and answers, decoded through proto/ (the
+ * console names no field of the protocol): events of a subscribed
+ * connection (con_model_event) and the answers the feed asked for. It
+ * does no I/O and draws nothing; times come in as arguments, so it can
+ * be driven by a fuzzer or a test with any clock.
+ *
+ * Bounded: at most max_tasks tasks (the oldest finished ones go first
+ * when more come), every string copied with a cap and cleaned for the
+ * terminal, a fixed number of samples per series.
+ *
+ * The tasks view keeps its rows sorted and filtered across frames; to
+ * patch them instead of sorting 10,000 tasks a frame it reads the
+ * journal: the tasks changed or removed since it last looked. A removed
+ * task stays allocated (marked gone) until the journal is taken; when
+ * too much changed (a relist, an overflow) the journal says so and the
+ * view rebuilds its rows from the model.
+ */
+#include "config.h"
+#include "tui.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "common.h"
+
+#define CON_ERROR_MAX 512		/* a task's error as the list keeps it */
+#define CON_SAMPLE_MS 900		/* one sample a second (status events) */
+#define CON_RATE_WINDOW_MS 60000
+#define CON_RATE_MIN_SPAN_MS 5000
+
+/* Defaults of the stale marks: a little over what each source's cadence promises. */
+static const int con_stale_ms[CON_NSRC] = {
+	[CON_SRC_STATUS] = 3000,	/* a status event every second */
+	[CON_SRC_TASKS] = 0,		/* events: stale only with the link */
+	[CON_SRC_LAG] = 8000,		/* asked every 2 s */
+	[CON_SRC_PODS] = 10000,
+	[CON_SRC_GPUS] = 15000,
+	[CON_SRC_VPN] = 10000,
+	[CON_SRC_LOGS] = 0,
+	[CON_SRC_VIDEOS] = 0,
+};
+
+static void con_gpu_node_clear(struct con_gpu_node *);
+
+/* A cleaned copy of s cut to at most max bytes (on a character boundary); NULL for NULL. */
+static char *
+con_copy(const char *s, size_t max)
+{
+	char *cut, *clean;
+
+	if (s == NULL)
+		return NULL;
+	cut = util_cut(s, max);
+	clean = client_text_clean(cut);
+	free(cut);
+	return clean;
+}
+
+/* Into a fixed buffer, cleaned and cut. */
+static void
+con_copy_to(char *dst, size_t size, const char *s)
+{
+	char *c = con_copy(s != NULL ? s : "", size - 4);
+
+	snprintf(dst, size, "%s", c);
+	free(c);
+}
+
+/* ---- series ---- */
+
+void
+con_series_add(struct con_series *s, int64_t v)
+{
+	s->v[s->head] = v;
+	s->head = (s->head + 1) % CON_SERIES_MAX;
+	if (s->n < CON_SERIES_MAX)
+		s->n++;
+}
+
+int64_t
+con_series_at(const struct con_series *s, size_t i)
+{
+	if (i >= s->n)
+		return 0;
+	return s->v[(s->head + CON_SERIES_MAX - 1 - i) % CON_SERIES_MAX];
+}
+
+/* ---- life ---- */
+
+void
+con_model_init(struct con_model *m, size_t max_tasks)
+{
+	size_t i;
+
+	memset(m, 0, sizeof *m);
+	for (i = 0; i < CON_NSRC; i++)
+		m->src[i].stale_ms = con_stale_ms[i];
+	m->max_tasks = max_tasks > 0 ? max_tasks : CON_TASKS_MAX_DEFAULT;
+	m->nbuckets = 1024;
+	while (m->nbuckets < m->max_tasks)
+		m->nbuckets *= 2;
+	m->buckets = xcalloc(m->nbuckets, sizeof *m->buckets);
+	m->journal = xcalloc(CON_JOURNAL_MAX, sizeof *m->journal);
+	m->healthy = -1;
+	m->link = CON_LINK_CONNECTING;
+}
+
+static void
+con_task_free(struct con_task *t)
+{
+	free(t->error);
+	free(t);
+}
+
+static void
+con_detail_clear(struct con_detail *d)
+{
+	proto_task_view_clear(&d->v);
+	cJSON_Delete(d->root);
+	d->root = NULL;
+	free(d->error);
+	d->error = NULL;
+	d->has = 0;
+}
+
+void
+con_model_free(struct con_model *m)
+{
+	size_t i;
+
+	con_model_journal_done(m);
+	for (i = 0; i < m->ntasks; i++)
+		con_task_free(m->tasks[i]);
+	free(m->tasks);
+	free(m->buckets);
+	free(m->journal);
+	for (i = 0; i < CON_NSRC; i++)
+		free(m->src[i].error);
+	free(m->link_error);
+	free(m->refusal);
+	free(m->parts);
+	free(m->health_why);
+	free(m->last_bad);
+	con_detail_clear(&m->detail);
+	for (i = 0; i < m->npods; i++) {
+		free(m->pods[i].name);
+		free(m->pods[i].task);
+		free(m->pods[i].phase);
+		free(m->pods[i].status);
+		free(m->pods[i].ready);
+		free(m->pods[i].node);
+	}
+	free(m->pods);
+	for (i = 0; i < m->ngpu_nodes; i++)
+		con_gpu_node_clear(&m->gpu_nodes[i]);
+	free(m->gpu_nodes);
+	free(m->vpn.state);
+	free(m->vpn.checks);
+	free(m->vpn.error);
+	for (i = 0; i < CON_LOG_LINES; i++)
+		free(m->log.lines[i]);
+	free(m->log.partial);
+	for (i = 0; i < m->nvideos; i++) {
+		free(m->videos[i].task);
+		free(m->videos[i].url);
+		free(m->videos[i].path);
+	}
+	free(m->videos);
+	memset(m, 0, sizeof *m);
+}
+
+/* ---- link and sources ---- */
+
+void
+con_model_link(struct con_model *m, enum con_link link, const char *error, int64_t now)
+{
+	if (m->link != link)
+		m->link_since = now;
+	m->link = link;
+	free(m->link_error);
+	m->link_error = con_copy(error, 512);
+	if (link == CON_LINK_UP) {
+		free(m->refusal);
+		m->refusal = NULL;
+	}
+	m->gen++;
+}
+
+void
+con_model_source(struct con_model *m, enum con_src src, enum con_offer offer, const char *error,
+    int64_t now)
+{
+	struct con_source *s = &m->src[src];
+
+	s->offer = offer;
+	free(s->error);
+	s->error = con_copy(error, 512);
+	if (error == NULL && offer == CON_OFFER_YES)
+		s->updated = now;
+	m->gen++;
+}
+
+int
+con_model_stale(const struct con_model *m, enum con_src src, int64_t now)
+{
+	const struct con_source *s = &m->src[src];
+
+	if (m->link != CON_LINK_UP || s->updated == 0)
+		return 1;
+	return s->stale_ms > 0 && now - s->updated > s->stale_ms;
+}
+
+/* ---- tasks ---- */
+
+static uint64_t
+con_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+struct con_task *
+con_model_task(const struct con_model *m, const char *id)
+{
+	struct con_task *t;
+
+	for (t = m->buckets[con_hash(id) & (m->nbuckets - 1)]; t != NULL; t = t->hnext)
+		if (strcmp(t->id, id) == 0)
+			return t;
+	return NULL;
+}
+
+/* Too much changed to patch: the tasks view rebuilds; what was removed goes now. */
+static void
+con_journal_overflow(struct con_model *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->njournal; i++) {
+		if (m->journal[i]->gone)
+			con_task_free(m->journal[i]);
+		else
+			m->journal[i]->journaled = 0;
+	}
+	m->njournal = 0;
+	m->journal_overflow = 1;
+}
+
+static void
+con_journal_add(struct con_model *m, struct con_task *t)
+{
+	if (m->journal_overflow || t->journaled)
+		return;
+	if (m->njournal == CON_JOURNAL_MAX) {
+		con_journal_overflow(m);
+		return;
+	}
+	t->journaled = 1;
+	m->journal[m->njournal++] = t;
+}
+
+void
+con_model_journal_done(struct con_model *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->njournal; i++) {
+		if (m->journal[i]->gone)
+			con_task_free(m->journal[i]);
+		else
+			m->journal[i]->journaled = 0;
+	}
+	m->njournal = 0;
+	m->journal_overflow = 0;
+}
+
+static void
+con_task_remove(struct con_model *m, struct con_task *t)
+{
+	struct con_task **tp;
+	size_t slot = t->slot;
+
+	for (tp = &m->buckets[con_hash(t->id) & (m->nbuckets - 1)]; *tp != NULL;
+	    tp = &(*tp)->hnext) {
+		if (*tp == t) {
+			*tp = t->hnext;
+			break;
+		}
+	}
+	m->tasks[slot] = m->tasks[--m->ntasks];
+	m->tasks[slot]->slot = slot;
+	t->gone = 1;
+	t->hnext = NULL;
+	if (m->journal_overflow)
+		con_task_free(t);
+	else if (t->journaled)
+		;	/* freed when the journal is taken */
+	else if (m->njournal < CON_JOURNAL_MAX) {
+		t->journaled = 1;
+		m->journal[m->njournal++] = t;
+	} else {
+		con_journal_overflow(m);
+		con_task_free(t);
+	}
+	m->gen++;
+}
+
+static int
+con_task_finished(const struct con_task *t)
+{
+	return t->state == TASK_DONE || t->state == TASK_FAILED;
+}
+
+static int
+con_task_cmp_touched(const void *a, const void *b)
+{
+	const struct con_task *x = *(struct con_task *const *)a, *y = *(struct con_task *const *)b;
+	int fx = con_task_finished(x), fy = con_task_finished(y);
+
+	if (fx != fy)
+		return fx ? -1 : 1;	/* finished ones go first */
+	return x->touched < y->touched ? -1 : x->touched > y->touched;
+}
+
+/* Full: drop the oldest sixteenth, finished tasks first (one sort, not one scan a task). */
+static void
+con_tasks_evict(struct con_model *m)
+{
+	struct con_task **order;
+	size_t n = m->ntasks / 16 + 1, i;
+
+	order = xreallocarray(NULL, m->ntasks, sizeof *order);
+	memcpy(order, m->tasks, m->ntasks * sizeof *order);
+	qsort(order, m->ntasks, sizeof *order, con_task_cmp_touched);
+	for (i = 0; i < n; i++)
+		con_task_remove(m, order[i]);
+	free(order);
+}
+
+static struct con_task *
+con_task_add(struct con_model *m, const char *id)
+{
+	struct con_task *t;
+	size_t b;
+
+	if (m->ntasks >= m->max_tasks)
+		con_tasks_evict(m);
+	if (m->ntasks == m->tasks_cap) {
+		m->tasks_cap = m->tasks_cap == 0 ? 256 : m->tasks_cap * 2;
+		m->tasks = xreallocarray(m->tasks, m->tasks_cap, sizeof *m->tasks);
+	}
+	t = xcalloc(1, sizeof *t);
+	snprintf(t->id, sizeof t->id, "%s", id);
+	t->seq = ++m->seq;
+	t->duration_ms = -1;
+	t->slot = m->ntasks;
+	m->tasks[m->ntasks++] = t;
+	b = con_hash(t->id) & (m->nbuckets - 1);
+	t->hnext = m->buckets[b];
+	m->buckets[b] = t;
+	return t;
+}
+
+/* A task id as the model keys it: 1..63 bytes, no control characters. */
+static int
+con_task_id_ok(const char *id, char **cause)
+{
+	size_t len = id != NULL ? strlen(id) : 0;
+
+	if (len == 0 || len > TASK_ID_MAX) {
+		xasprintf(cause, "a task id of %zu bytes (1 to %d expected)", len, TASK_ID_MAX);
+		return -1;
+	}
+	if (util_find_control(id) != NULL) {
+		xasprintf(cause, "a task id with control characters");
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy a decoded TASK into the model (new or changed). */
+static int
+con_task_apply(struct con_model *m, const struct proto_task_view *v, char **cause)
+{
+	struct con_task *t;
+
+	if (con_task_id_ok(v->task_id, cause) != 0)
+		return -1;
+	if ((t = con_model_task(m, v->task_id)) == NULL)
+		t = con_task_add(m, v->task_id);
+	t->attempt = v->attempt;
+	con_copy_to(t->game, sizeof t->game, v->game);
+	t->state = v->state;
+	t->has_status = v->has_status;
+	t->status = v->status;
+	t->waiting = v->waiting;
+	t->partition = v->partition;
+	t->offset = v->offset;
+	memcpy(t->timeline, v->timeline, sizeof t->timeline);
+	t->has_error = v->has_error;
+	t->eclass = v->eclass;
+	free(t->error);
+	t->error = v->has_error ? con_copy(v->error != NULL ? v->error : "", CON_ERROR_MAX) : NULL;
+	t->has_score = v->has_score;
+	t->score = v->score;
+	t->duration_ms = v->duration_ms;
+	t->has_video = v->video_url != NULL || v->video_path != NULL;
+	t->touched = ++m->seq;
+	con_journal_add(m, t);
+	m->gen++;
+	return 0;
+}
+
+/* ---- status and lag ---- */
+
+static struct con_part *
+con_part_get(struct con_model *m, int32_t partition)
+{
+	struct con_part *p;
+	size_t i;
+
+	for (i = 0; i < m->nparts; i++)
+		if (m->parts[i].partition == partition)
+			return &m->parts[i];
+	/* kept sorted by partition */
+	m->parts = xreallocarray(m->parts, m->nparts + 1, sizeof *m->parts);
+	for (i = m->nparts; i > 0 && m->parts[i - 1].partition > partition; i--)
+		m->parts[i] = m->parts[i - 1];
+	p = &m->parts[i];
+	memset(p, 0, sizeof *p);
+	p->partition = partition;
+	p->committed = p->high = -1;
+	m->nparts++;
+	return p;
+}
+
+static void
+con_status_apply(struct con_model *m, const struct proto_status_view *v, int64_t now)
+{
+	struct con_status *s = &m->status;
+	int64_t finished = 0;
+	struct con_part *p;
+	size_t i, j;
+	int sample;
+
+	s->has = 1;
+	con_copy_to(s->instance, sizeof s->instance, v->instance);
+	con_copy_to(s->version, sizeof s->version, v->version);
+	con_copy_to(s->group_id, sizeof s->group_id, v->group_id);
+	s->pid = v->pid;
+	s->uptime_s = v->uptime_s;
+	s->uptime_at = now;
+	s->embedded = v->embedded;
+	s->max_inflight = v->max_inflight;
+	s->inflight = v->inflight;
+	s->backlog = v->backlog;
+	s->reporting = v->reporting;
+	s->paused = v->paused;
+	s->draining = v->draining;
+	memcpy(s->states, v->states, sizeof s->states);
+	memcpy(s->totals, v->totals, sizeof s->totals);
+	s->dlq = v->dlq;
+	s->skipped_done = v->skipped_done;
+	s->tx_committed = v->tx_committed;
+	s->tx_aborted = v->tx_aborted;
+
+	sample = m->last_sample == 0 || now - m->last_sample >= CON_SAMPLE_MS;
+	for (i = 0; i < m->nparts; i++)
+		m->parts[i].seen = 0;
+	for (i = 0; i < v->npartitions && i < 4096; i++) {
+		p = con_part_get(m, v->partitions[i].partition);
+		p->seen = 1;
+		p->committed = v->partitions[i].committed;
+		p->high = v->partitions[i].high;
+		p->lag = v->partitions[i].lag;
+		p->pending = v->partitions[i].pending;
+		p->paused = v->partitions[i].paused;
+		if (sample)
+			con_series_add(&p->series, p->lag);
+	}
+	/* Partitions this gateway no longer owns leave the table. */
+	for (i = j = 0; i < m->nparts; i++)
+		if (m->parts[i].seen)
+			m->parts[j++] = m->parts[i];
+	m->nparts = j;
+	if (sample) {
+		for (i = 0; i < RESULT_NSTATUSES; i++)
+			finished += s->totals[i];
+		con_series_add(&m->results, finished);
+		con_series_add(&m->results_at, now);
+		m->last_sample = now;
+	}
+	m->gen++;
+}
+
+double
+con_model_rate(const struct con_model *m)
+{
+	int64_t t0, t1, v0, v1;
+	size_t i, oldest = 0;
+
+	if (m->results.n < 2)
+		return -1;
+	t1 = con_series_at(&m->results_at, 0);
+	v1 = con_series_at(&m->results, 0);
+	for (i = 1; i < m->results.n; i++) {
+		if (t1 - con_series_at(&m->results_at, i) > CON_RATE_WINDOW_MS)
+			break;
+		oldest = i;
+	}
+	t0 = con_series_at(&m->results_at, oldest);
+	v0 = con_series_at(&m->results, oldest);
+	if (t1 - t0 < CON_RATE_MIN_SPAN_MS || v1 < v0)
+		return -1;
+	return (double)(v1 - v0) * 60000.0 / (double)(t1 - t0);
+}
+
+int64_t
+con_model_uptime(const struct con_model *m, int64_t now)
+{
+	if (!m->status.has)
+		return -1;
+	if (m->link != CON_LINK_UP)
+		return m->status.uptime_s;
+	return m->status.uptime_s + (now - m->status.uptime_at) / 1000;
+}
+
+int64_t
+con_model_active(const struct con_model *m)
+{
+	int64_t n = 0;
+	int i;
+
+	for (i = TASK_RECEIVED; i <= TASK_REPORTING; i++)
+		n += m->status.states[i];
+	return n;
+}
+
+int64_t
+con_model_lag_total(const struct con_model *m, enum health_status *worst)
+{
+	int64_t lag = 0;
+	size_t i;
+
+	*worst = HEALTH_OK;
+	for (i = 0; i < m->nparts; i++) {
+		lag += m->parts[i].lag > 0 ? m->parts[i].lag : 0;
+		if (m->parts[i].has_health && m->parts[i].health > *worst)
+			*worst = m->parts[i].health;
+	}
+	return lag;
+}
+
+/* ---- GPUs ---- */
+
+#define CON_GPU_NODES_MAX 1024
+#define CON_GPU_CARDS_MAX 64	/* a node's cards kept */
+
+static void
+con_gpu_node_clear(struct con_gpu_node *n)
+{
+	size_t i;
+
+	for (i = 0; i < n->ncards; i++) {
+		free(n->cards[i].name);
+		free(n->cards[i].task_id);
+		free(n->cards[i].task);
+		free(n->cards[i].pod);
+	}
+	free(n->cards);
+	free(n->node);
+	free(n->stale);
+	free(n->apps_error);
+	memset(n, 0, sizeof *n);
+}
+
+static int
+con_gpu_metric(const struct proto_gpu_card *c, enum proto_gpu_metric k)
+{
+	return (c->known & (1u << k)) ? (int)(c->value[k] + 0.5) : -1;
+}
+
+/* A decoded node into the model's (its old values go). */
+static void
+con_gpu_node_set(struct con_gpu_node *n, const struct proto_gpu_node *v)
+{
+	const struct proto_gpu_card *c;
+	struct con_gpu *g;
+	size_t i, j, tasks;
+	char *t;
+
+	con_gpu_node_clear(n);
+	n->node = con_copy(v->node != NULL ? v->node : "?", 64);
+	n->state = v->state;
+	n->stale = con_copy(v->stale, 512);
+	n->apps_error = con_copy(v->apps_error, 256);
+	n->report_ms = v->report_ms;
+	n->ncards = v->ncards < CON_GPU_CARDS_MAX ? v->ncards : CON_GPU_CARDS_MAX;
+	n->cards = xcalloc(n->ncards + 1, sizeof *n->cards);
+	for (i = 0; i < n->ncards; i++) {
+		c = &v->cards[i];
+		g = &n->cards[i];
+		g->index = c->index;
+		g->name = con_copy(c->name != NULL ? c->name : "-", 64);
+		g->util = con_gpu_metric(c, PROTO_GPU_UTIL);
+		g->mem_used = con_gpu_metric(c, PROTO_GPU_MEM_USED);
+		g->mem_total = con_gpu_metric(c, PROTO_GPU_MEM_TOTAL);
+		g->temp = con_gpu_metric(c, PROTO_GPU_TEMP);
+		g->power = con_gpu_metric(c, PROTO_GPU_POWER);
+		g->power_limit = con_gpu_metric(c, PROTO_GPU_POWER_LIMIT);
+		for (j = tasks = 0; j < c->nprocs; j++) {
+			if (c->procs[j].task_id == NULL) {
+				g->others++;
+				continue;
+			}
+			if (tasks++ == 0) {
+				g->task_id = con_copy(c->procs[j].task_id, TASK_ID_MAX);
+				xasprintf(&t, "%s#%d", g->task_id, c->procs[j].attempt);
+				g->task = t;
+				g->pod = con_copy(c->procs[j].pod, 253);
+			}
+		}
+		if (tasks > 1) {
+			xasprintf(&t, "%s +%zu", g->task, tasks - 1);
+			free(g->task);
+			g->task = t;
+		}
+	}
+}
+
+/* Replace the node of that name, or add it at the end. */
+static void
+con_gpu_node_put(struct con_model *m, const struct proto_gpu_node *v)
+{
+	size_t i;
+
+	for (i = 0; i < m->ngpu_nodes; i++)
+		if (v->node != NULL && strcmp(m->gpu_nodes[i].node, v->node) == 0)
+			break;
+	if (i == m->ngpu_nodes) {
+		if (m->ngpu_nodes == CON_GPU_NODES_MAX)
+			return;
+		m->gpu_nodes = xreallocarray(m->gpu_nodes, m->ngpu_nodes + 1,
+		    sizeof *m->gpu_nodes);
+		memset(&m->gpu_nodes[m->ngpu_nodes++], 0, sizeof *m->gpu_nodes);
+	}
+	con_gpu_node_set(&m->gpu_nodes[i], v);
+}
+
+int
+con_model_gpus_answer(struct con_model *m, const cJSON *answer, int64_t now, char **cause)
+{
+	struct proto_gpus g;
+	int64_t interval = 0;
+	int enabled;
+	size_t i;
+
+	if (proto_answer_gpus(answer, &g, &enabled, &interval, cause) != 0)
+		return -1;
+	for (i = 0; i < m->ngpu_nodes; i++)
+		con_gpu_node_clear(&m->gpu_nodes[i]);
+	m->ngpu_nodes = 0;
+	for (i = 0; i < g.nnodes; i++)
+		con_gpu_node_put(m, &g.nodes[i]);
+	proto_gpus_clear(&g);
+	m->gpu_enabled = enabled;
+	/* A round a node, each interval: stale when two are missed (default 5 s). */
+	m->src[CON_SRC_GPUS].stale_ms = (int)(interval > 0 && interval < 600000 ? interval : 5000) *
+	    3;
+	con_model_source(m, CON_SRC_GPUS, CON_OFFER_YES, NULL, now);
+	return 0;
+}
+
+void
+con_model_gpu_count(const struct con_model *m, size_t *busy, size_t *total)
+{
+	const struct con_gpu *g;
+	size_t i, j;
+
+	*busy = *total = 0;
+	for (i = 0; i < m->ngpu_nodes; i++) {
+		for (j = 0; j < m->gpu_nodes[i].ncards; j++) {
+			g = &m->gpu_nodes[i].cards[j];
+			(*total)++;
+			if (g->task != NULL || g->others > 0 || g->util >= 5)
+				(*busy)++;
+		}
+	}
+}
+
+/* ---- lines and answers ---- */
+
+static int
+con_model_bad(struct con_model *m, char **cause)
+{
+	m->bad_lines++;
+	free(m->last_bad);
+	m->last_bad = con_copy(*cause, 256);
+	return -1;
+}
+
+/* A decoded STATUS (cleared here): applied, or refused when its protocol is not ours. */
+static int
+con_model_status_view(struct con_model *m, struct proto_status_view *v, int64_t now,
+    char **cause)
+{
+	if (proto_status_compatible(v, cause) != 0) {
+		free(m->refusal);
+		m->refusal = con_copy(*cause, 256);
+		proto_status_view_clear(v);
+		m->gen++;
+		return -1;
+	}
+	con_status_apply(m, v, now);
+	proto_status_view_clear(v);
+	con_model_source(m, CON_SRC_STATUS, CON_OFFER_YES, NULL, now);
+	return 0;
+}
+
+int
+con_model_event(struct con_model *m, const char *line, size_t len, int64_t now, char **cause)
+{
+	struct proto_status_view sv;
+	struct proto_task_view tv;
+	struct proto_gpus gv;
+	enum proto_event_type type;
+	const cJSON *payload;
+	cJSON *root;
+	int rc = 0;
+
+	m->last_rx = now;
+	if (proto_event_parse(line, len, &root, &type, &payload, cause) != 0)
+		return con_model_bad(m, cause);
+	switch (type) {
+	case PROTO_EVENT_TASK:
+		if (proto_task_view_decode(payload, &tv, cause) != 0) {
+			rc = -1;
+			break;
+		}
+		rc = con_task_apply(m, &tv, cause);
+		proto_task_view_clear(&tv);
+		if (rc == 0)
+			con_model_source(m, CON_SRC_TASKS, CON_OFFER_YES, NULL, now);
+		break;
+	case PROTO_EVENT_STATUS:
+		if (proto_status_view_decode(payload, &sv, cause) != 0) {
+			rc = -1;
+			break;
+		}
+		rc = con_model_status_view(m, &sv, now, cause);
+		break;
+	case PROTO_EVENT_GPU:
+		if (proto_gpus_decode(payload, &gv, cause) != 0) {
+			rc = -1;
+			break;
+		}
+		if (gv.nnodes == 1) {
+			con_gpu_node_put(m, &gv.nodes[0]);
+			m->gpu_enabled = 1;
+			con_model_source(m, CON_SRC_GPUS, CON_OFFER_YES, NULL, now);
+		}
+		proto_gpus_clear(&gv);
+		break;
+	default:
+		rc = 1;
+		break;
+	}
+	cJSON_Delete(root);
+	if (rc < 0)
+		return con_model_bad(m, cause);
+	return rc;
+}
+
+int
+con_model_status_answer(struct con_model *m, const cJSON *answer, int64_t now, char **cause)
+{
+	struct proto_status_view v;
+
+	if (proto_answer_status(answer, &v, cause) != 0)
+		return -1;
+	return con_model_status_view(m, &v, now, cause);
+}
+
+int
+con_model_tasks_answer(struct con_model *m, const cJSON *answer, int64_t now, char **cause)
+{
+	struct proto_task_view *views;
+	const cJSON *arr, *e;
+	size_t n, i = 0, j;
+	uint64_t mark;
+	int rc = -1;
+
+	if ((arr = proto_answer_tasks(answer, &n, cause)) == NULL)
+		return -1;
+	/* Decode all first: a bad answer leaves the model as it was. */
+	views = xcalloc(n + 1, sizeof *views);
+	cJSON_ArrayForEach(e, arr) {
+		if (proto_task_view_decode(e, &views[i], cause) != 0 ||
+		    con_task_id_ok(views[i].task_id, cause) != 0) {
+			proto_task_view_clear(&views[i]);
+			goto out;
+		}
+		i++;
+	}
+	/* A relist: the whole table may change; rebuild rather than patch. */
+	con_journal_overflow(m);
+	mark = m->seq;
+	for (i = 0; i < n; i++)
+		if (con_task_apply(m, &views[i], cause) != 0)
+			goto out;
+	/* What the gateway no longer lists is gone (it forgot it, or it was before our time). */
+	for (j = m->ntasks; j > 0; j--)
+		if (m->tasks[j - 1]->touched <= mark)
+			con_task_remove(m, m->tasks[j - 1]);
+	con_model_source(m, CON_SRC_TASKS, CON_OFFER_YES, NULL, now);
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		proto_task_view_clear(&views[i]);
+	free(views);
+	return rc;
+}
+
+int
+con_model_lag_answer(struct con_model *m, const cJSON *answer, int64_t now, char **cause)
+{
+	struct proto_lag l;
+	struct con_part *p;
+	size_t i;
+
+	if (proto_lag_decode(answer, &l, cause) != 0)
+		return -1;
+	for (i = 0; i < l.npartitions && i < 4096; i++) {
+		p = con_part_get(m, l.partitions[i].partition);
+		p->has_health = 1;
+		p->health = l.partitions[i].status;
+		p->healthy = l.partitions[i].healthy;
+		p->lag_s = l.partitions[i].lag_s;
+		if (p->committed < 0)
+			p->committed = l.partitions[i].committed;
+		if (p->high < 0)
+			p->high = l.partitions[i].log_end;
+		if (l.partitions[i].lag >= 0)
+			p->lag = l.partitions[i].lag;
+	}
+	m->healthy = l.healthy;
+	free(m->health_why);
+	m->health_why = l.why != NULL && *l.why != '\0' ? con_copy(l.why, 512) : NULL;
+	proto_lag_clear(&l);
+	con_model_source(m, CON_SRC_LAG, CON_OFFER_YES, NULL, now);
+	return 0;
+}
+
+void
+con_model_detail_open(struct con_model *m, const char *id, int64_t now)
+{
+	if (strcmp(m->detail.id, id) != 0) {
+		con_detail_clear(&m->detail);
+		snprintf(m->detail.id, sizeof m->detail.id, "%s", id);
+	}
+	m->detail.asked = now;
+	m->gen++;
+}
+
+int
+con_model_detail_answer(struct con_model *m, cJSON *answer, char **cause)
+{
+	struct con_detail *d = &m->detail;
+	struct proto_task_view v;
+
+	if (proto_answer_task(answer, &v, cause) != 0) {
+		cJSON_Delete(answer);
+		return -1;
+	}
+	if (v.task_id == NULL || strcmp(v.task_id, d->id) != 0) {
+		/* An answer for a task no longer open. */
+		proto_task_view_clear(&v);
+		cJSON_Delete(answer);
+		return 0;
+	}
+	con_detail_clear(d);
+	d->root = answer;
+	d->v = v;
+	d->has = 1;
+	m->gen++;
+	return 0;
+}
+
+void
+con_model_detail_fail(struct con_model *m, const char *error)
+{
+	free(m->detail.error);
+	m->detail.error = con_copy(error, 512);
+	m->gen++;
+}
+
+/* ---- the log of one task ---- */
+
+void
+con_model_log_open(struct con_model *m, const char *id)
+{
+	struct con_log *l = &m->log;
+	size_t i;
+
+	if (strcmp(l->id, id) == 0)
+		return;
+	for (i = 0; i < CON_LOG_LINES; i++) {
+		free(l->lines[i]);
+		l->lines[i] = NULL;
+	}
+	free(l->partial);
+	memset(l, 0, sizeof *l);
+	snprintf(l->id, sizeof l->id, "%s", id);
+	l->gen++;
+	m->gen++;
+}
+
+/* One line of the ring (s[0..len) holds no newline), cleaned, not cut. */
+static void
+con_log_line_add(struct con_log *l, const char *s, size_t len)
+{
+	char *raw = xstrndup(s, len);
+
+	free(l->lines[l->head]);
+	l->lines[l->head] = client_text_clean(raw);
+	free(raw);
+	l->head = (l->head + 1) % CON_LOG_LINES;
+	if (l->n < CON_LOG_LINES)
+		l->n++;
+	l->total++;
+}
+
+/* A line longer than CON_LOG_LINE_MAX goes in pieces, cut on character boundaries. */
+static void
+con_log_add(struct con_log *l, const char *s, size_t len)
+{
+	size_t n;
+
+	do {
+		n = len;
+		if (n > CON_LOG_LINE_MAX) {
+			n = CON_LOG_LINE_MAX;
+			while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+				n--;
+			if (n == 0)
+				n = CON_LOG_LINE_MAX;
+		}
+		con_log_line_add(l, s, n);
+		s += n;
+		len -= n;
+	} while (len > 0);
+}
+
+/* Append to the unfinished line; what outgrows a line goes out in pieces. */
+static void
+con_log_partial(struct con_log *l, const char *s, size_t len)
+{
+	size_t have = l->partial != NULL ? strlen(l->partial) : 0, keep;
+	char *joined = xmalloc(have + len + 1);
+
+	memcpy(joined, l->partial != NULL ? l->partial : "", have);
+	memcpy(joined + have, s, len);
+	joined[have + len] = '\0';
+	free(l->partial);
+	l->partial = NULL;
+	if (have + len < CON_LOG_LINE_MAX) {
+		l->partial = joined;
+		return;
+	}
+	/* Full pieces out; the rest (on a character boundary) waits. */
+	keep = (have + len) % CON_LOG_LINE_MAX;
+	while (keep < have + len && ((unsigned char)joined[have + len - keep] & 0xc0) == 0x80)
+		keep++;
+	con_log_add(l, joined, have + len - keep);
+	if (keep > 0)
+		l->partial = xstrndup(joined + have + len - keep, keep);
+	free(joined);
+}
+
+int
+con_model_log_append(struct con_model *m, const char *id, int64_t offset, const char *data,
+    size_t len, int ended)
+{
+	struct con_log *l = &m->log;
+	const char *p = data, *end = data + len, *nl;
+	size_t plen;
+	char *joined;
+
+	if (strcmp(l->id, id) != 0)
+		return 0;	/* the log of a task no longer shown */
+	if (offset < 0 || (uint64_t)offset > (uint64_t)INT64_MAX - len)
+		return -1;
+	if (offset != l->offset) {
+		/* A repeat is dropped; a gap (the log moved on) starts over there. */
+		if (offset < l->offset)
+			return 0;
+		free(l->partial);
+		l->partial = NULL;
+	}
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			con_log_partial(l, p, (size_t)(end - p));
+			break;
+		}
+		if (l->partial != NULL) {
+			plen = strlen(l->partial);
+			joined = xmalloc(plen + (size_t)(nl - p) + 1);
+			memcpy(joined, l->partial, plen);
+			memcpy(joined + plen, p, (size_t)(nl - p));
+			con_log_add(l, joined, plen + (size_t)(nl - p));
+			free(joined);
+			free(l->partial);
+			l->partial = NULL;
+		} else
+			con_log_add(l, p, (size_t)(nl - p));
+		p = nl + 1;
+	}
+	l->offset = offset + (int64_t)len;
+	if (ended) {
+		if (l->partial != NULL) {
+			con_log_add(l, l->partial, strlen(l->partial));
+			free(l->partial);
+			l->partial = NULL;
+		}
+		l->ended = 1;
+	}
+	l->gen++;
+	m->gen++;
+	return 0;
+}
+
+const char *
+con_log_line(const struct con_log *l, uint64_t number)
+{
+	uint64_t first = l->total - l->n;
+
+	if (number < first || number >= l->total)
+		return NULL;
+	return l->lines[(l->head + CON_LOG_LINES - (size_t)(l->total - number)) % CON_LOG_LINES];
+}
