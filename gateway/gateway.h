@@ -595,7 +595,10 @@ struct intake_cbs {
 };
 struct intake *intake_start(struct event_base *, const struct config *, const char *topic,
     const char *group, const struct intake_cbs *, void *arg, char **cause);
-/* Pause or resume every assigned partition (max_inflight, drain). */
+/*
+ * No room (max_inflight, drain): take no more messages, or take them
+ * again. Not a pause: what was fetched waits in librdkafka (intake.c).
+ */
 void intake_set_paused(struct intake *, int paused);
 /* Hold one partition back (its commit metadata is near the cap), or let it go: 1 if that changed. */
 int intake_set_capped(struct intake *, int32_t partition, int capped);

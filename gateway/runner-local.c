@@ -23,6 +23,17 @@
  * the clean environment, and nothing else: for hosts without user
  * namespaces, with a warning at start.
  *
+ * A game is launched with clone(CLONE_VM | CLONE_VFORK) on a stack of the
+ * runner's own, like posix_spawn: the child borrows the gateway's memory
+ * instead of copying its page tables (fork of a large process was most
+ * of the gateway's CPU per task), and the loop waits only until exec.
+ * Everything the child needs (argv, envp, paths, limits, the staging
+ * list) is made before, in the parent; the child makes system calls
+ * only: no malloc, no stdio, no strerror, no glibc setxid (its setresuid
+ * would change the credentials of the gateway's other threads, whose
+ * memory the child shares: raw syscalls instead), and every signal
+ * handler reset before signals are unblocked.
+ *
  * Either way each job leads its own process group; a deadline or cancel
  * sends SIGTERM (in the sandbox, to the game's own group), then SIGKILL
  * after runner.kill_grace_s; stdout and stderr go to output/log.txt; CPU
@@ -44,20 +55,51 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+
+/* The child of clone(CLONE_VM) runs on its own stack: no sanitizer frames there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RUNNER_CHILD_CODE __attribute__((no_sanitize_address))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RUNNER_CHILD_CODE __attribute__((no_sanitize_address))
+#endif
+#endif
+#ifndef RUNNER_CHILD_CODE
+#define RUNNER_CHILD_CODE
+#endif
+
+/* The 32-bit id calls where the plain ones take 16-bit ids. */
+#ifdef SYS_setresuid32
+#define RUNNER_SYS_SETRESUID SYS_setresuid32
+#define RUNNER_SYS_SETRESGID SYS_setresgid32
+#define RUNNER_SYS_SETGROUPS SYS_setgroups32
+#define RUNNER_SYS_SETUID SYS_setuid32
+#else
+#define RUNNER_SYS_SETRESUID SYS_setresuid
+#define RUNNER_SYS_SETRESGID SYS_setresgid
+#define RUNNER_SYS_SETGROUPS SYS_setgroups
+#define RUNNER_SYS_SETUID SYS_setuid
+#endif
+
+/* The launching child's stack (it only makes system calls, then execs). */
+#define RUNNER_CHILD_STACK (256 * 1024)
 
 enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_DEAD };
 
@@ -103,6 +145,7 @@ struct runner_local {
 	uid_t uid;
 	gid_t gid;
 	struct event *sigchld;
+	void *stack;		/* RUNNER_CHILD_STACK bytes for the launching child */
 	struct runner_local_job_list jobs;
 	size_t njobs;
 };
@@ -130,7 +173,7 @@ struct runner_local_launch {
 	pid_t parent;
 };
 
-/* What a child reports when set-up or exec failed: errno, then text. */
+/* What a child reports when set-up or exec failed: errno, then what failed (the parent adds errno's words). */
 struct runner_local_exec_report {
 	int err;
 	char what[508];
@@ -667,20 +710,37 @@ runner_local_launch_new(const struct runner_local *r, char *const *argv, const s
 /* ---- the child: system calls only, then exec ---- */
 
 /* In the child: report a failed set-up on fd (errno and what) and exit. */
-static void __attribute__((noreturn))
+static void RUNNER_CHILD_CODE __attribute__((noreturn))
 runner_local_child_fail(int fd, const char *what)
 {
 	struct runner_local_exec_report rep;
-	int n;
+	size_t n;
 
 	rep.err = errno;
-	n = snprintf(rep.what, sizeof rep.what, "%s: %s", what, strerror(rep.err));
-	if (n < 0 || (size_t)n >= sizeof rep.what)
-		n = sizeof rep.what - 1;
-	if (write(fd, &rep, sizeof rep.err + (size_t)n) < 0) {
+	for (n = 0; what[n] != '\0' && n < sizeof rep.what - 1; n++)
+		rep.what[n] = what[n];
+	if (write(fd, &rep, sizeof rep.err + n) < 0) {
 		/* The parent sees a short report; nothing else to do. */
 	}
 	_exit(127);
+}
+
+/* In the child: "/proc/self/fd/N" into buf (no stdio there). */
+static void RUNNER_CHILD_CODE
+runner_local_child_fd_path(char *buf, size_t len, int fd)
+{
+	static const char prefix[] = "/proc/self/fd/";
+	char digits[16];
+	size_t i = 0, n = 0;
+
+	do
+		digits[n++] = (char)('0' + fd % 10);
+	while ((fd /= 10) > 0 && n < sizeof digits);
+	for (; prefix[i] != '\0' && i < len - 1; i++)
+		buf[i] = prefix[i];
+	while (n > 0 && i < len - 1)
+		buf[i++] = digits[--n];
+	buf[i] = '\0';
 }
 
 /*
@@ -689,7 +749,7 @@ runner_local_child_fail(int fd, const char *what)
  * bwrap) can reach it. The sources are opened before /tmp is covered:
  * they may be below it.
  */
-static void
+static void RUNNER_CHILD_CODE
 runner_local_child_stage(const struct runner_local_launch *l, int errfd)
 {
 	int fds[4 + RUNNER_RO_PATHS_MAX], fd;
@@ -723,7 +783,7 @@ runner_local_child_stage(const struct runner_local_launch *l, int errfd)
 				runner_local_child_fail(errfd, l->stage[i].dst);
 			close(fd);
 		}
-		snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
+		runner_local_child_fd_path(src, sizeof src, fds[i]);
 		if (mount(src, l->stage[i].dst, NULL, MS_BIND | MS_REC, NULL) != 0)
 			runner_local_child_fail(errfd, l->stage[i].src);
 		close(fds[i]);
@@ -733,14 +793,16 @@ runner_local_child_stage(const struct runner_local_launch *l, int errfd)
 /*
  * In the child: set up and exec; never returns. errfd reports a failure
  * (close-on-exec, so exec closing it means success); statusfd (or -1)
- * is handed to bwrap as descriptor 4.
+ * is handed to bwrap as descriptor 4. The parent has blocked every
+ * signal: the handlers here are still the gateway's until reset.
  */
-static void __attribute__((noreturn))
+static void RUNNER_CHILD_CODE __attribute__((noreturn))
 runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 {
+	struct sigaction sa;
 	struct rlimit rl;
 	sigset_t none;
-	int fd;
+	int fd, sig;
 
 	/*
 	 * First, drop every descriptor inherited from the gateway: a program
@@ -758,12 +820,19 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 		runner_local_child_fail(errfd, "dup");
 	close_range(statusfd >= 0 ? 5 : 4, ~0U, 0);
 	setpgid(0, 0);
+	/* Every disposition back to the default (a handler would run the gateway's code). */
+	memset(&sa, 0, sizeof sa);
+	for (sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &old) != 0 ||
+		    old.sa_handler == SIG_DFL)
+			continue;
+		sa.sa_handler = SIG_DFL;
+		sigaction(sig, &sa, NULL);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
 	/* As ourselves: the task folder may be out of runner.user's reach. */
 	if (chdir(l->dir) != 0)
 		runner_local_child_fail(errfd, l->dir);
@@ -789,11 +858,17 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 	if (l->nstage > 0)
 		runner_local_child_stage(l, errfd);
 	if (l->drop) {
-		/* For real, before any namespace: nothing may map the game to root. */
-		if (setgroups(0, NULL) != 0 || setresgid(l->gid, l->gid, l->gid) != 0 ||
-		    setresuid(l->uid, l->uid, l->uid) != 0)
+		/*
+		 * For real, before any namespace: nothing may map the game to
+		 * root. Raw calls: this process alone, not glibc's every-thread
+		 * broadcast, which would reach the gateway's threads.
+		 */
+		if (syscall(RUNNER_SYS_SETGROUPS, 0, NULL) != 0 ||
+		    syscall(RUNNER_SYS_SETRESGID, l->gid, l->gid, l->gid) != 0 ||
+		    syscall(RUNNER_SYS_SETRESUID, l->uid, l->uid, l->uid) != 0)
 			runner_local_child_fail(errfd, "dropping to runner.user");
-		if (setuid(0) != -1 || geteuid() != l->uid || getegid() != l->gid) {
+		if (syscall(RUNNER_SYS_SETUID, 0) != -1 || geteuid() != l->uid ||
+		    getegid() != l->gid) {
 			errno = EPERM;
 			runner_local_child_fail(errfd, "runner.user kept root's privileges");
 		}
@@ -811,6 +886,21 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	execve(l->argv[0], l->argv, l->envp);
 	runner_local_child_fail(errfd, l->argv[0]);
+}
+
+/* What clone hands the child. */
+struct runner_local_child_args {
+	const struct runner_local_launch *l;
+	int errfd;
+	int statusfd;
+};
+
+static int RUNNER_CHILD_CODE
+runner_local_child_main(void *arg)
+{
+	const struct runner_local_child_args *a = arg;
+
+	runner_local_child(a->l, a->errfd, a->statusfd);
 }
 
 /* ---- jobs ---- */
@@ -846,6 +936,11 @@ runner_local_exec_status(int fd, struct runner_local_exec_report *rep)
 	if ((size_t)n < sizeof rep->err + 1) {
 		rep->err = 0;
 		snprintf(rep->what, sizeof rep->what, "a short report from the game's process");
+	} else {
+		char what[sizeof rep->what];
+
+		memcpy(what, rep->what, sizeof what);
+		snprintf(rep->what, sizeof rep->what, "%.300s: %s", what, strerror(rep->err));
 	}
 	return 1;
 }
@@ -1234,33 +1329,37 @@ runner_local_pipes_close(int errpipe[2], int statuspipe[2])
 }
 
 /*
- * Fork the child of launch l: its exec status pipe is errpipe, bwrap's
- * status statuspipe (or -1s). Returns its pid, the pipes' write ends
- * closed and set to -1; -1 with why filled on failure.
+ * Start the child of launch l on stack (RUNNER_CHILD_STACK bytes): its
+ * exec status pipe is errpipe, bwrap's status statuspipe (or -1s).
+ * Returns once the child has exec'd or failed: its pid, the pipes' write
+ * ends closed and set to -1; -1 with why filled when it could not start.
  */
 static pid_t
-runner_local_spawn(const struct runner_local_launch *l, int errpipe[2], int statuspipe[2], char *why,
-    size_t len)
+runner_local_spawn(const struct runner_local_launch *l, void *stack, int errpipe[2],
+    int statuspipe[2], char *why, size_t len)
 {
+	struct runner_local_child_args a = { l, errpipe[1], statuspipe[1] };
+	sigset_t all, old;
 	pid_t pid;
+	int err;
 
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		snprintf(why, len, "fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		close(errpipe[0]);
-		if (statuspipe[0] >= 0)
-			close(statuspipe[0]);
-		runner_local_child(l, errpipe[1], statuspipe[1]);
-	}
+	/* No handler of the gateway may run in the child before it resets them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(runner_local_child_main, (char *)stack + RUNNER_CHILD_STACK,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(errpipe[1]);
 	errpipe[1] = -1;
 	if (statuspipe[1] >= 0)
 		close(statuspipe[1]);
 	statuspipe[1] = -1;
-	/* Both sides set the group, so a kill right after fork still lands. */
+	if (pid < 0) {
+		snprintf(why, len, "clone: %s", strerror(err));
+		return -1;
+	}
+	/* Both sides set the group, so a kill right after still lands. */
 	setpgid(pid, pid);
 	return pid;
 }
@@ -1314,7 +1413,7 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 	/* The child reports a failed set-up or exec on errpipe; exec closes it. */
 	if (runner_local_pipes(r, errpipe, statuspipe, why, sizeof why) != 0)
 		goto fail;
-	if ((pid = runner_local_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
+	if ((pid = runner_local_spawn(l, r->stack, errpipe, statuspipe, why, sizeof why)) < 0) {
 		runner_local_pipes_close(errpipe, statuspipe);
 		goto fail;
 	}
@@ -1424,7 +1523,7 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 	    (l = runner_local_launch_new(r, game, &req, r->bwrap ? 4 : -1, &end, cause)) == NULL)
 		goto out;
 	if (runner_local_pipes(r, errpipe, statuspipe, why, sizeof why) != 0 ||
-	    (pid = runner_local_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
+	    (pid = runner_local_spawn(l, r->stack, errpipe, statuspipe, why, sizeof why)) < 0) {
 		*cause = xstrdup(why);
 		goto out;
 	}
@@ -1489,6 +1588,10 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	r->base = base;
 	r->conf = conf;
 	LIST_INIT(&r->jobs);
+	r->stack = mmap(NULL, RUNNER_CHILD_STACK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (r->stack == MAP_FAILED)
+		fatalx("mmap: %s", strerror(errno));
 	if (cmd == NULL || *cmd == '\0') {
 		xasprintf(cause, "runner.command is not set");
 		goto fail;
@@ -1587,5 +1690,7 @@ runner_local_free(struct runner *rr)
 	runner_local_strv_free(r->system);
 	runner_local_strv_free(r->ro_paths);
 	free(r->bwrap_path);
+	if (r->stack != NULL && r->stack != MAP_FAILED)
+		munmap(r->stack, RUNNER_CHILD_STACK);
 	free(r);
 }
