@@ -832,12 +832,60 @@ test_file_transfers(void **state)
 	xasprintf(&url, "file://%s/big", root);
 	assert_fetch_refused(s, base, url, dst, "larger than storage.max_download_bytes (1000)");
 	free(url);
-	/* A link out of the root: the resolved file is outside, refused. */
+	/* A link out of the root: the resolved file is outside, refused, and said so. */
 	xasprintf(&text, "%s/out", root);
 	assert_int_equal(symlink("/etc/hostname", text), 0);
 	free(text);
 	xasprintf(&url, "file://%s/out", root);
-	assert_fetch_refused(s, base, url, dst, NULL);
+	assert_fetch_refused(s, base, url, dst, "outside storage.file_root");
+	free(url);
+	/* Relative, through "..": refused beneath the root as well. */
+	xasprintf(&text, "%s/up", root);
+	assert_int_equal(symlink("../../../../../../../../../../etc/hostname", text), 0);
+	free(text);
+	xasprintf(&url, "file://%s/up", root);
+	assert_fetch_refused(s, base, url, dst, "outside storage.file_root");
+	free(url);
+	/* Links that stay below the root are followed: relative, and absolute (the slow way). */
+	write_text(src, "print('hello')\n");
+	xasprintf(&text, "%s/rel", root);
+	assert_int_equal(symlink("program.py", text), 0);
+	free(text);
+	xasprintf(&text, "%s/abs", root);
+	assert_int_equal(symlink(src, text), 0);
+	free(text);
+	xasprintf(&url, "file://%s/rel", root);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	free(url);
+	xasprintf(&url, "file://%s/abs", root);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	text = util_read_file(dst, 100, &len, &cause);
+	assert_string_equal(text, "print('hello')\n");
+	free(text);
+	free(url);
+	/* Larger than one step of the loop (4 MiB): copied in several turns, whole. */
+	storage_free(s);
+	config_free(conf);
+	assert_int_equal(util_rmtree(root), 0);
+	free(root);
+	s = file_storage(base, ec, &conf, &root, "100000000");
+	free(src);
+	free(dst);
+	xasprintf(&src, "%s/program.py", root);
+	xasprintf(&dst, "%s/downloaded", root);
+	{
+		static char block[65536];
+		int k;
+
+		memset(block, 'x', sizeof block);
+		fd = open_fd(src, O_WRONLY | O_CREAT | O_TRUNC);
+		for (k = 0; k < 80; k++)
+			assert_int_equal(write(fd, block, sizeof block), (ssize_t)sizeof block);
+		close(fd);
+	}
+	xasprintf(&url, "file://%s", src);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	assert_int_equal(util_file_size(dst), 80 * 65536);
 	free(url);
 
 	/* An upload: the first size bytes of the descriptor, hashed as sent, renamed into place. */
@@ -871,6 +919,27 @@ test_file_transfers(void **state)
 	xasprintf(&url, "%s/results/t1/1/video.mp4", root);
 	assert_int_equal(access(url, F_OK), -1);
 	free(url);
+
+	/* An upload whose folder leads out of the root through a link: refused, nothing made outside. */
+	xasprintf(&text, "%s.outside", root);
+	assert_int_equal(mkdir(text, 0700), 0);
+	xasprintf(&url, "%s/results/t2", root);
+	assert_int_equal(symlink(text, url), 0);
+	free(url);
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	xasprintf(&url, "file://%s/results/t2/1/log.txt", root);
+	storage_put(s, open_fd(src, O_RDONLY), 4, url, "text/plain", upload_cb, &o);
+	run(base, &o);
+	assert_int_not_equal(o.r, STORAGE_OK);
+	assert_non_null(strstr(o.error, "outside storage.file_root"));
+	free(o.error);
+	free(url);
+	xasprintf(&url, "%s/1", text);
+	assert_int_equal(access(url, F_OK), -1);
+	free(url);
+	assert_int_equal(util_rmtree(text), 0);
+	free(text);
 
 	assert_int_equal(util_rmtree(root), 0);
 	free(root);
