@@ -283,6 +283,15 @@ storage_finish(struct storage_xfer *x, enum storage_result r, const char *error)
 	storage_done_cb *cb = x->cb;
 	void *arg = x->arg;
 
+	/*
+	 * The descriptor closed before the callback: a downloaded program
+	 * still open for writing here makes its exec fail (ETXTBSY), and the
+	 * callback may launch the game at once.
+	 */
+	if (x->fd >= 0) {
+		close(x->fd);
+		x->fd = -1;
+	}
 	x->cb = NULL;
 	cb(x, r, error, arg);
 	storage_cancel(x);

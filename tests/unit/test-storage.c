@@ -624,6 +624,7 @@ struct outcome {
 	char *error;
 	char sha256[65];
 	struct event_base *base;
+	int fd;			/* > 0: the transfer's descriptor, closed by the callback's time */
 };
 
 static void
@@ -631,6 +632,9 @@ outcome_cb(struct storage_xfer *x, enum storage_result r, const char *error, voi
 {
 	struct outcome *o = arg;
 
+	/* A downloaded program still open for writing could not be run (ETXTBSY). */
+	if (o->fd > 0 && fcntl(o->fd, F_GETFD) != -1)
+		fail_msg("the transfer's descriptor %d is still open in its callback", o->fd);
 	o->called++;
 	o->r = r;
 	o->error = error != NULL ? xstrdup(error) : NULL;
@@ -767,7 +771,8 @@ fetch(struct storage *s, struct event_base *base, const char *url, const char *d
 
 	memset(&o, 0, sizeof o);
 	o.base = base;
-	storage_get(s, url, open_fd(dst, O_WRONLY | O_CREAT | O_TRUNC), deadline, outcome_cb, &o);
+	o.fd = open_fd(dst, O_WRONLY | O_CREAT | O_TRUNC);
+	storage_get(s, url, o.fd, deadline, outcome_cb, &o);
 	run(base, &o);
 	*error = o.error;
 	return o.r;
