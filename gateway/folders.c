@@ -222,8 +222,11 @@ folders_prepare(struct folders *f, const char *id, const char *dir, char **cause
 	if (util_rmtree_at(f->fd, id, cause) != 0 ||
 	    taskdir_mkdir(f->fd, id, FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause) != 0)
 		return -1;
-	if ((fd = taskdir_open(dir, cause)) < 0)
+	/* Below the tasks/ descriptor: no walk of the whole path. */
+	if ((fd = openat(f->fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		xasprintf(cause, "%s: %s", dir, strerror(errno));
 		return -1;
+	}
 	rc = taskdir_mkdir(fd, "input", FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause);
 	if (rc == 0)
 		rc = taskdir_mkdir(fd, "output", FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause);

@@ -346,7 +346,7 @@ int taskdir_log_cap(int fd, off_t size, off_t max, const char *tmpdir, off_t *ne
  * by uid:gid (-1: unchanged), never through a link; 0 or -1 with *cause.
  */
 int taskdir_mkdir(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, char **cause);
-/* Create the new file rel below the task folder (O_EXCL, no link followed); -1, *cause. */
+/* Create the new file rel below the task folder (O_EXCL, no link followed, mode exact); -1. */
 int taskdir_create(int taskfd, const char *rel, mode_t mode, char **cause);
 
 /* ---- task.c: the task state machine and the gateway's state ---- */

@@ -545,67 +545,50 @@ out:
 
 /*
  * Make the task folder what the game may use: params.json written,
- * input/ and its files readable and executable by anyone (the game sees
- * input/ read-only and cannot chmod its program), output/ the game's
- * (runner.user's, when root). Everything is opened without following
- * links; input/ holds only what the gateway downloaded.
+ * output/ the game's (runner.user's, when root). The folder, input/ and
+ * output/ were made 0755 (folders.c) and the downloads in input/ 0755
+ * (taskdir_create): readable and runnable by anyone, and the game sees
+ * input/ read-only and cannot chmod its program. Nothing is followed: a
+ * link cannot be there (only the gateway writes the task folder) and the
+ * flags refuse one anyway.
  */
 static int
 runner_local_workspace_prepare(const struct runner_local *r, const struct runner_req *req, char **cause)
 {
-	char *path;
-	struct dirent *de;
-	struct stat sb;
-	DIR *d;
-	int fd, ffd, rc = -1;
+	size_t len = strlen(req->params), off = 0;
+	const char *what = "params.json";
+	ssize_t n;
+	int dfd, fd = -1, rc = -1;
 
-	xasprintf(&path, "%s/params.json", req->dir);
-	if (util_write_file(path, req->params, strlen(req->params), 0644, cause) != 0 ||
-	    chmod(path, 0644) != 0) {
-		if (*cause == NULL)
-			xasprintf(cause, "chmod %s: %s", path, strerror(errno));
-		free(path);
+	if ((dfd = open(req->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		xasprintf(cause, "%s: %s", req->dir, strerror(errno));
 		return -1;
 	}
-	free(path);
-	if (chmod(req->dir, 0755) != 0) {
-		xasprintf(cause, "chmod %s: %s", req->dir, strerror(errno));
-		return -1;
+	/* In place: nobody reads it before the game starts. The mode exact, whatever the umask. */
+	if ((fd = openat(dfd, "params.json", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NOCTTY |
+	    O_CLOEXEC, 0644)) < 0)
+		goto fail;
+	while (off < len) {
+		if ((n = write(fd, req->params + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
 	}
-	xasprintf(&path, "%s/input", req->dir);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    fchmod(fd, 0755) != 0 || (d = fdopendir(fd)) == NULL) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-			continue;
-		ffd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-		    O_CLOEXEC);
-		if (ffd < 0)
-			continue;
-		if (fstat(ffd, &sb) == 0 && S_ISREG(sb.st_mode))
-			fchmod(ffd, 0755);
-		close(ffd);
-	}
-	closedir(d);
-	free(path);
-	xasprintf(&path, "%s/output", req->dir);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    (r->drop && fchown(fd, r->uid, r->gid) != 0) || fchmod(fd, 0755) != 0) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	close(fd);
+	if (fchmod(fd, 0644) != 0)
+		goto fail;
+	what = "output";
+	if (r->drop && fchownat(dfd, "output", r->uid, r->gid, AT_SYMLINK_NOFOLLOW) != 0)
+		goto fail;
 	rc = 0;
+	goto out;
+fail:
+	xasprintf(cause, "%s/%s: %s", req->dir, what, strerror(errno));
 out:
-	free(path);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	return rc;
 }
 
@@ -1511,11 +1494,19 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 	req.dir = dir;
 	req.entry = "probe";
 	req.params = "{}";
+	/* Made like a task's folder (folders.c): 0755 whatever the umask. */
 	xasprintf(&p, "%s/output", dir);
 	if (util_mkdirs(p, 0755, cause) == 0) {
 		free(p);
 		xasprintf(&p, "%s/input", dir);
-		util_mkdirs(p, 0755, cause);
+		if (util_mkdirs(p, 0755, cause) == 0 && (chmod(dir, 0755) != 0 ||
+		    chmod(p, 0755) != 0)) {
+			xasprintf(cause, "chmod %s: %s", p, strerror(errno));
+		}
+		free(p);
+		xasprintf(&p, "%s/output", dir);
+		if (*cause == NULL && chmod(p, 0755) != 0)
+			xasprintf(cause, "chmod %s: %s", p, strerror(errno));
 	}
 	free(p);
 	if (*cause != NULL || (game[0] = runner_local_which("true", cause)) == NULL ||

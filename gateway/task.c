@@ -486,7 +486,8 @@ task_fetch_next(struct task *t)
 		fd = -1;
 	} else {
 		xasprintf(&rel, "input/%s", name);
-		fd = taskdir_create(taskfd, rel, 0644, &cause);
+		/* Readable and runnable by the game (input/ is read-only to it). */
+		fd = taskdir_create(taskfd, rel, 0755, &cause);
 		free(rel);
 		close(taskfd);
 	}
