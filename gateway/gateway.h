@@ -387,7 +387,7 @@ struct task {
 	size_t nrefused;
 	int64_t fetch_deadline_ms;	/* monotonic: downloads end by then */
 	char *fetch_name;		/* the file being downloaded into input/ */
-	uint64_t disk_bytes;		/* finished: what its folder holds */
+	uint64_t disk_bytes;		/* finished: what its folder holds, or FOLDERS_UNMEASURED */
 	int dir_gone;			/* finished: its folder was removed (disk budget) */
 	size_t next_art;
 	cJSON *game_result;
@@ -544,8 +544,8 @@ void folders_close(struct folders *);
 int folders_prepare(struct folders *, const char *id, const char *dir, char **cause);
 /* A new attempt: output/ emptied. */
 int folders_reset_output(const char *dir, char **cause);
-/* Bytes below tasks/<name>. */
-uint64_t folders_measure(struct folders *, const char *name);
+/* A finished task's disk_bytes until folders_enforce needs them measured. */
+#define FOLDERS_UNMEASURED UINT64_MAX
 void folders_remove(struct folders *, const char *name, const char *why, uint64_t bytes);
 /* Remove finished tasks' folders, oldest first, while over gateway.disk_budget_mb. */
 void folders_enforce(struct folders *);
