@@ -560,6 +560,13 @@ void folders_enforce(struct folders *);
 int claims_take(const char *journal, const char *instance, const char *task_id, int *attempt,
     int first, long long max, char **cause);
 void claims_release(const char *journal, const char *task_id, int first, int last);
+/* The journal folder: runner.journal_dir, or <state_dir>/launched (allocated). */
+char *claims_dir(const struct config *);
+/* Add the process group of the attempt's game to its claim (none: nothing). */
+void claims_note_pid(const char *journal, const char *task_id, int attempt, pid_t pgid);
+/* Every process group recorded in the journal's claims, with its task id (at start). */
+void claims_scan(const char *journal, void (*cb)(const char *task_id, int attempt, pid_t pgid,
+    void *arg), void *arg);
 
 /* ---- views.c: what the control socket shows, through proto/ ---- */
 

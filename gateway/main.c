@@ -292,10 +292,7 @@ main(int argc, char **argv)
 		goto start_error;
 	}
 	free(s);
-	if (*config_get(g.conf, "runner", "journal_dir") != '\0')
-		g.journal_dir = xstrdup(config_get(g.conf, "runner", "journal_dir"));
-	else
-		xasprintf(&g.journal_dir, "%s/launched", g.state_dir);
+	g.journal_dir = claims_dir(g.conf);
 	if (util_mkdirs(g.journal_dir, 0750, &cause) != 0)
 		goto start_error;
 	if (g.embedded && embedded_start(&g, &cause) != 0)

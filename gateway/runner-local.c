@@ -146,6 +146,7 @@ struct runner_local {
 	gid_t gid;
 	struct event *sigchld;
 	void *stack;		/* RUNNER_CHILD_STACK bytes for the launching child */
+	char *journal;		/* launch claims: each game's process group is noted there */
 	struct runner_local_job_list jobs;
 	size_t njobs;
 };
@@ -1183,26 +1184,6 @@ runner_local_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	runner_local_stop(j, RUNNER_TIMEOUT);
 }
 
-/*
- * <task>/game.pid names the game's process group, so that the next
- * gateway can stop what a killed one left running (its grandchildren
- * escape PR_SET_PDEATHSIG when there is no sandbox).
- */
-static void
-runner_local_pidfile_write(const char *dir, pid_t pid)
-{
-	char *path, buf[32], *cause = NULL;
-	int n;
-
-	xasprintf(&path, "%s/game.pid", dir);
-	n = snprintf(buf, sizeof buf, "%ld\n", (long)pid);
-	if (util_write_file(path, buf, (size_t)n, 0644, &cause) != 0) {
-		log_warn("cannot write the game's pid file", "error=%s", log_q(cause));
-		free(cause);
-	}
-	free(path);
-}
-
 /* Is some process of group pgid still working in dir? Then kill the group. */
 static int
 runner_local_kill_leftover(const char *dir, pid_t pgid)
@@ -1223,8 +1204,9 @@ runner_local_kill_leftover(const char *dir, pid_t pgid)
 		if ((n = readlink(link, cwd, sizeof cwd - 1)) <= 0)
 			continue;
 		cwd[n] = '\0';
-		/* Same group and inside the task folder: a previous life's game. */
-		found = strncmp(cwd, dir, strlen(dir)) == 0;
+		/* Same group and inside the task folder (not t10 for t1): a previous life's game. */
+		found = strncmp(cwd, dir, strlen(dir)) == 0 &&
+		    (cwd[strlen(dir)] == '\0' || cwd[strlen(dir)] == '/');
 	}
 	closedir(d);
 	if (found)
@@ -1232,42 +1214,18 @@ runner_local_kill_leftover(const char *dir, pid_t pgid)
 	return found;
 }
 
-/* Stop games a previous gateway left running under state_dir/tasks. */
+/* A claim's process group: stop it if it still works in its task's folder. */
 static void
-runner_local_reap_previous(const char *state_dir)
+runner_local_reap_one(const char *task_id, int attempt, pid_t pgid, void *arg)
 {
-	char *tasks, *dir, *pidfile, *buf, *cause = NULL;
-	struct dirent *de;
-	long long pgid;
-	DIR *d;
+	const struct runner_local *r = arg;
+	char *dir;
 
-	xasprintf(&tasks, "%s/tasks", state_dir);
-	if ((d = opendir(tasks)) == NULL) {
-		free(tasks);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		xasprintf(&dir, "%s/%s", tasks, de->d_name);
-		xasprintf(&pidfile, "%s/game.pid", dir);
-		if ((buf = util_read_file(pidfile, 64, NULL, &cause)) == NULL) {
-			free(cause);	/* no pid file: nothing ran there */
-			cause = NULL;
-		} else {
-			buf[strcspn(buf, "\n")] = '\0';
-			if (util_parse_int(buf, 2, INT32_MAX, &pgid) == 0 &&
-			    runner_local_kill_leftover(dir, (pid_t)pgid))
-				log_warn("stopped a game left running by a previous gateway",
-				    "dir=%s pgid=%lld", dir, pgid);
-			free(buf);
-			unlink(pidfile);
-		}
-		free(pidfile);
-		free(dir);
-	}
-	closedir(d);
-	free(tasks);
+	xasprintf(&dir, "%s/tasks/%s", config_get(r->conf, "gateway", "state_dir"), task_id);
+	if (runner_local_kill_leftover(dir, pgid))
+		log_warn("stopped a game left running by a previous gateway", "dir=%s attempt=%d "
+		    "pgid=%ld", dir, attempt, (long)pgid);
+	free(dir);
 }
 
 static void
@@ -1279,7 +1237,7 @@ runner_local_exec_cb(evutil_socket_t fd, short what, void *arg)
 	int rc = runner_local_exec_status(j->errfd, &rep);
 
 	if (rc < 0)
-		return;		/* spurious wakeup: the event persists */
+		return;		/* nothing yet (a writer lingers): the SIGCHLD path reads it */
 	runner_local_exec_close(j);
 	if (j->abandoned)
 		return;		/* its task is gone; SIGCHLD reaps the child */
@@ -1342,8 +1300,7 @@ runner_local_spawn(const struct runner_local_launch *l, void *stack, int errpipe
 		snprintf(why, len, "clone: %s", strerror(err));
 		return -1;
 	}
-	/* Both sides set the group, so a kill right after still lands. */
-	setpgid(pid, pid);
+	/* The child set its group before exec: the parent resumed only after that. */
 	return pid;
 }
 
@@ -1352,7 +1309,13 @@ static int
 runner_local_pipes(const struct runner_local *r, int errpipe[2], int statuspipe[2], char *why, size_t len)
 {
 	errpipe[0] = errpipe[1] = statuspipe[0] = statuspipe[1] = -1;
-	if (pipe2(errpipe, O_CLOEXEC) != 0 || (r->bwrap && pipe2(statuspipe, O_CLOEXEC) != 0)) {
+	/*
+	 * The report end does not block: it is read at once after the launch
+	 * (CLONE_VFORK: exec'd or failed by then), and a writer that somehow
+	 * lingered must not stall the loop (SIGCHLD reads it again).
+	 */
+	if (pipe2(errpipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
+	    (r->bwrap && pipe2(statuspipe, O_CLOEXEC) != 0)) {
 		snprintf(why, len, "pipe: %s", strerror(errno));
 		runner_local_pipes_close(errpipe, statuspipe);
 		return -1;
@@ -1402,17 +1365,21 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 	}
 	runner_local_launch_free(l);
 	j->pid = pid;
-	runner_local_pidfile_write(req->dir, pid);
+	claims_note_pid(r->journal, req->task_id, req->attempt, pid);
 	j->state = JOB_RUNNING;
 	j->timeout_s = req->timeout_s;
 	j->started_cb = started;
-	/* The deadline runs from fork: a game stuck before exec still ends. */
+	/* The deadline runs from the launch: a game stuck before exec still ends. */
 	j->deadline = evtimer_new(r->base, runner_local_deadline_cb, j);
 	evtimer_add(j->deadline, &tv);
-	/* Exec's outcome arrives on the pipe; the loop does not wait for it. */
+	/*
+	 * The child has exec'd or failed by now (CLONE_VFORK): the pipe holds
+	 * its report, or nothing and no writer. Said from the loop's next
+	 * turn, not from inside runner_start.
+	 */
 	j->errfd = errpipe[0];
-	j->exec_ev = event_new(r->base, j->errfd, EV_READ | EV_PERSIST, runner_local_exec_cb, j);
-	event_add(j->exec_ev, NULL);
+	j->exec_ev = event_new(r->base, -1, 0, runner_local_exec_cb, j);
+	event_active(j->exec_ev, EV_READ, 0);
 	if ((j->statusfd = statuspipe[0]) >= 0) {
 		j->status_ev = event_new(r->base, j->statusfd, EV_READ | EV_PERSIST,
 		    runner_local_status_cb, j);
@@ -1578,6 +1545,7 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	r->gen.ops = &runner_local_ops;
 	r->base = base;
 	r->conf = conf;
+	r->journal = claims_dir(conf);
 	LIST_INIT(&r->jobs);
 	r->stack = mmap(NULL, RUNNER_CHILD_STACK, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -1643,7 +1611,8 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 		log_warn("runner.sandbox = none: games run without a sandbox and can read what "
 		    "their user can", "user=%s", log_q(user));
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	runner_local_reap_previous(config_get(conf, "gateway", "state_dir"));
+	/* The claims left at start are the attempts that may have left something running. */
+	claims_scan(r->journal, runner_local_reap_one, r);
 	r->sigchld = evsignal_new(base, SIGCHLD, runner_local_sigchld_cb, r);
 	evsignal_add(r->sigchld, NULL);
 	return &r->gen;
@@ -1681,6 +1650,7 @@ runner_local_free(struct runner *rr)
 	runner_local_strv_free(r->system);
 	runner_local_strv_free(r->ro_paths);
 	free(r->bwrap_path);
+	free(r->journal);
 	if (r->stack != NULL && r->stack != MAP_FAILED)
 		munmap(r->stack, RUNNER_CHILD_STACK);
 	free(r);
