@@ -791,6 +791,50 @@ assert_fetch_refused(struct storage *s, struct event_base *base, const char *url
 	free(error);
 }
 
+/* Upload four bytes of src to url: the outcome, its message in *error (NULL when OK). */
+static enum storage_result
+send_file(struct storage *s, struct event_base *base, const char *src, const char *url,
+    char **error)
+{
+	struct outcome o;
+
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	storage_put(s, open_fd(src, O_RDONLY), 4, url, "text/plain", upload_cb, &o);
+	run(base, &o);
+	*error = o.error;
+	return o.r;
+}
+
+/* An upload refused, saying the place leads out of the root. */
+static void
+assert_send_refused(struct storage *s, struct event_base *base, const char *src, const char *url)
+{
+	char *error = NULL;
+
+	assert_int_not_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	if (error == NULL || (strstr(error, "outside storage.file_root") == NULL &&
+	    strstr(error, ". or .. segments") == NULL))
+		fail_msg("%s: \"%s\" does not say it leads outside the root", url, error);
+	free(error);
+}
+
+/* Does folder hold anything (a file, a folder, a temporary .part)? */
+static int
+has_entries(const char *folder)
+{
+	struct dirent *de;
+	DIR *d = opendir(folder);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* file://: copies we do ourselves, saying what is wrong. */
 static void
 test_file_transfers(void **state)
@@ -934,14 +978,8 @@ test_file_transfers(void **state)
 	xasprintf(&url, "%s/results/t2", root);
 	assert_int_equal(symlink(text, url), 0);
 	free(url);
-	memset(&o, 0, sizeof o);
-	o.base = base;
 	xasprintf(&url, "file://%s/results/t2/1/log.txt", root);
-	storage_put(s, open_fd(src, O_RDONLY), 4, url, "text/plain", upload_cb, &o);
-	run(base, &o);
-	assert_int_not_equal(o.r, STORAGE_OK);
-	assert_non_null(strstr(o.error, "outside storage.file_root"));
-	free(o.error);
+	assert_send_refused(s, base, src, url);
 	free(url);
 	xasprintf(&url, "%s/1", text);
 	assert_int_equal(access(url, F_OK), -1);
@@ -957,50 +995,6 @@ test_file_transfers(void **state)
 	config_free(conf);
 	evcurl_free(ec);
 	event_base_free(base);
-}
-
-/* Upload four bytes of src to url: the outcome, its message in *error (NULL when OK). */
-static enum storage_result
-send_file(struct storage *s, struct event_base *base, const char *src, const char *url,
-    char **error)
-{
-	struct outcome o;
-
-	memset(&o, 0, sizeof o);
-	o.base = base;
-	storage_put(s, open_fd(src, O_RDONLY), 4, url, "text/plain", upload_cb, &o);
-	run(base, &o);
-	*error = o.error;
-	return o.r;
-}
-
-/* An upload refused, saying the place leads out of the root. */
-static void
-assert_send_refused(struct storage *s, struct event_base *base, const char *src, const char *url)
-{
-	char *error = NULL;
-
-	assert_int_not_equal(send_file(s, base, src, url, &error), STORAGE_OK);
-	if (error == NULL || (strstr(error, "outside storage.file_root") == NULL &&
-	    strstr(error, ". or .. segments") == NULL))
-		fail_msg("%s: \"%s\" does not say it leads outside the root", url, error);
-	free(error);
-}
-
-/* Does folder hold anything (a file, a folder, a temporary .part)? */
-static int
-has_entries(const char *folder)
-{
-	struct dirent *de;
-	DIR *d = opendir(folder);
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
 }
 
 /*
