@@ -13,17 +13,19 @@
  * the attempts that may have left something running. O_EXCL keeps a
  * claim atomic between gateways sharing the folder.
  *
- * A kill -9 at any step: after the claim, before the game ran: the
- * attempt counts as interrupted and the next run is the next attempt
- * (nothing ran twice); after the pid line: the same, and the game's
- * group is stopped first; after the release: the result had committed
- * and nothing runs again. Finding one already there means a run of that attempt began
+ * Finding a claim already there means a run of that attempt began
  * before and was interrupted (a crash, a revoked partition): its game
  * may have run in part, so this run becomes the next attempt (DESIGN
  * §7: infra failures retry as a new attempt). The claims of a task go
  * when its result has committed. The journal must outlive the process
  * (it is a folder on disk, runner.journal_dir); with runner.type = k8s
  * the pod names do this job and no claims are taken.
+ *
+ * A kill -9 at any step (tests/kafka/journal.sh): after the claim,
+ * before the game ran: the attempt counts as interrupted and the next
+ * run is the next attempt (nothing ran twice); after the pid line: the
+ * same, and the game's group is stopped first; after the release: the
+ * result had committed and nothing runs again.
  *
  * It knows nothing of tasks beyond their id and attempt numbers.
  */
