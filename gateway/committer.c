@@ -428,6 +428,13 @@ committer_start(struct event_base *base, const struct config *conf, const char *
 
 	/* A short linger batches a transaction's records; the user may override it. */
 	rd_kafka_conf_set(kc, "linger.ms", "5", errstr, sizeof errstr);
+	/*
+	 * A transaction begun right after the last one's commit meets
+	 * CONCURRENT_TRANSACTIONS until the broker has written the markers:
+	 * retried after 100 ms by default, which was most of a result's
+	 * latency at low rates. The user may override it too.
+	 */
+	rd_kafka_conf_set(kc, "retry.backoff.ms", "10", errstr, sizeof errstr);
 	for (i = 0; i < config_count(conf); i++) {
 		struct config_entry e = config_at(conf, i);
 		if (strcmp(e.section, "kafka") != 0 || strcmp(e.key, "group.id") == 0)

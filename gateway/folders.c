@@ -12,6 +12,11 @@
  * at start that no task of this run owns are leftovers of an earlier
  * run, and go first.
  *
+ * A finished task's folder is measured (a walk: a few dozen system
+ * calls) only when the budget needs it: while the whole file system uses
+ * no more than the budget, no part of it can be over, and nothing is
+ * walked (FOLDERS_UNMEASURED until then).
+ *
  * Everything here runs in the loop.
  */
 #include "config.h"
@@ -134,42 +139,53 @@ folders_remove(struct folders *f, const char *name, const char *why, uint64_t by
 		free(cause);
 		return;
 	}
-	log_debug("task folder removed", "folder=%s why=%s bytes=%llu", log_q(name), log_q(why),
-	    (unsigned long long)bytes);
+	if (bytes == FOLDERS_UNMEASURED)
+		log_debug("task folder removed", "folder=%s why=%s", log_q(name), log_q(why));
+	else
+		log_debug("task folder removed", "folder=%s why=%s bytes=%llu", log_q(name),
+		    log_q(why), (unsigned long long)bytes);
 }
 
-uint64_t
-folders_measure(struct folders *f, const char *name)
-{
-	return util_du_at(f->fd, name);
-}
-
-/* Bytes finished tasks' folders may hold: gateway.disk_budget_mb, or half the file system. */
+/*
+ * Bytes finished tasks' folders may hold: gateway.disk_budget_mb, or
+ * half the file system; *fs_used is what the whole file system uses
+ * (UINT64_MAX: unknown).
+ */
 static uint64_t
-folders_budget(struct folders *f)
+folders_budget(struct folders *f, uint64_t *fs_used)
 {
 	long long mb = config_get_int(f->gw->conf, "gateway", "disk_budget_mb");
 	struct statvfs sv;
 
+	if (fstatvfs(f->fd, &sv) != 0) {
+		*fs_used = UINT64_MAX;
+		return mb > 0 ? (uint64_t)mb * 1024 * 1024 : UINT64_MAX;
+	}
+	*fs_used = (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
 	if (mb > 0)
 		return (uint64_t)mb * 1024 * 1024;
-	if (fstatvfs(f->fd, &sv) != 0)
-		return UINT64_MAX;
 	return (uint64_t)sv.f_blocks * sv.f_frsize / 2;
 }
 
 void
 folders_enforce(struct folders *f)
 {
-	uint64_t budget = folders_budget(f), used = 0;
+	uint64_t fs_used, budget = folders_budget(f, &fs_used), used = 0;
 	struct task *t;
 	size_t i, n;
 
+	/* Our folders are part of the file system: under the budget as a whole, nothing to do. */
+	if (fs_used <= budget)
+		return;
 	for (i = 0; i < f->nleftovers; i++)
 		used += f->leftovers[i].bytes;
-	TAILQ_FOREACH(t, &f->gw->history, entry)
-		if (!t->dir_gone)
-			used += t->disk_bytes;
+	TAILQ_FOREACH(t, &f->gw->history, entry) {
+		if (t->dir_gone)
+			continue;
+		if (t->disk_bytes == FOLDERS_UNMEASURED)
+			t->disk_bytes = util_du_at(f->fd, t->spec->task_id);
+		used += t->disk_bytes;
+	}
 	for (n = 0; n < f->nleftovers && used > budget; n++) {
 		log_info("task folder of an earlier run removed (gateway.disk_budget_mb)",
 		    "folder=%s bytes=%llu", log_q(f->leftovers[n].name),
@@ -223,8 +239,11 @@ folders_prepare(struct folders *f, const char *id, const char *dir, char **cause
 	if (util_rmtree_at(f->fd, id, cause) != 0 ||
 	    taskdir_mkdir(f->fd, id, FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause) != 0)
 		return -1;
-	if ((fd = taskdir_open(dir, cause)) < 0)
+	/* Below the tasks/ descriptor: no walk of the whole path. */
+	if ((fd = openat(f->fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		xasprintf(cause, "%s: %s", dir, strerror(errno));
 		return -1;
+	}
 	rc = taskdir_mkdir(fd, "input", FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause);
 	if (rc == 0)
 		rc = taskdir_mkdir(fd, "output", FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause);

@@ -418,7 +418,7 @@ int taskdir_log_cap(int fd, off_t size, off_t max, const char *tmpdir, off_t *ne
  * by uid:gid (-1: unchanged), never through a link; 0 or -1 with *cause.
  */
 int taskdir_mkdir(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, char **cause);
-/* Create the new file rel below the task folder (O_EXCL, no link followed); -1, *cause. */
+/* Create the new file rel below the task folder (O_EXCL, no link followed, mode exact); -1. */
 int taskdir_create(int taskfd, const char *rel, mode_t mode, char **cause);
 
 /* ---- task.c: the task state machine and the gateway's state ---- */
@@ -459,7 +459,7 @@ struct task {
 	size_t nrefused;
 	int64_t fetch_deadline_ms;	/* monotonic: downloads end by then */
 	char *fetch_name;		/* the file being downloaded into input/ */
-	uint64_t disk_bytes;		/* finished: what its folder holds */
+	uint64_t disk_bytes;		/* finished: what its folder holds, or FOLDERS_UNMEASURED */
 	int dir_gone;			/* finished: its folder was removed (disk budget) */
 	size_t next_art;
 	cJSON *game_result;
@@ -647,8 +647,8 @@ int folders_prepare(struct folders *, const char *id, const char *dir, char **ca
 int folders_reset_output(const char *dir, char **cause);
 /* A task of this run owns the folder name (found at start: no longer a leftover). */
 void folders_keep(struct folders *, const char *name);
-/* Bytes below tasks/<name>. */
-uint64_t folders_measure(struct folders *, const char *name);
+/* A finished task's disk_bytes until folders_enforce needs them measured. */
+#define FOLDERS_UNMEASURED UINT64_MAX
 void folders_remove(struct folders *, const char *name, const char *why, uint64_t bytes);
 /* Remove finished tasks' folders, oldest first, while over gateway.disk_budget_mb. */
 void folders_enforce(struct folders *);
@@ -667,6 +667,13 @@ void claims_release(const char *journal, const char *task_id, int first, int las
 int claims_held(const char *journal, const char *instance, const char *task_id, int attempt);
 /* Is task_id's attempt claimed by anyone (or unknown: 1)? */
 int claims_exist(const char *journal, const char *task_id, int attempt);
+/* The journal folder: runner.journal_dir, or <state_dir>/launched (allocated). */
+char *claims_dir(const struct config *);
+/* Add the process group of the attempt's game to its claim (none: nothing). */
+void claims_note_pid(const char *journal, const char *task_id, int attempt, pid_t pgid);
+/* Every process group recorded in the journal's claims, with its task id (at start). */
+void claims_scan(const char *journal, void (*cb)(const char *task_id, int attempt, pid_t pgid,
+    void *arg), void *arg);
 
 /* ---- outcome.c: <task>/.outcome, how an attempt's game ended (recovery) ---- */
 
@@ -852,7 +859,10 @@ struct intake_cbs {
 };
 struct intake *intake_start(struct event_base *, const struct config *, const char *topic,
     const char *group, const struct intake_cbs *, void *arg, char **cause);
-/* Pause or resume every assigned partition (max_inflight, drain). */
+/*
+ * No room (max_inflight, drain): take no more messages, or take them
+ * again. Not a pause: what was fetched waits in librdkafka (intake.c).
+ */
 void intake_set_paused(struct intake *, int paused);
 /* Hold one partition back (its commit metadata is near the cap), or let it go: 1 if that changed. */
 int intake_set_capped(struct intake *, int32_t partition, int capped);

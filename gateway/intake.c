@@ -1,21 +1,40 @@
 /*
  * intake.c: the consumer of the tasks topic. Consumer group, no auto
  * commit (offsets go through the committer's transactions),
- * read_committed. librdkafka wakes the loop through
- * rd_kafka_queue_io_event_enable on the consumer queue: a byte on a
- * pipe whenever the queue goes from empty to non-empty, so each wakeup
- * drains the queue (in slices, rescheduling itself, to stay fair to the
- * rest of the loop).
+ * read_committed.
+ *
+ * Two queues, both woken through rd_kafka_queue_io_event_enable (a byte
+ * on one pipe when a queue goes from empty to non-empty), so each wakeup
+ * drains them (in slices, rescheduling itself, to stay fair to the rest
+ * of the loop):
+ *
+ *   - the consumer queue: rebalances, errors. Served at every wakeup and
+ *     every second, whatever else happens, so the group never sees this
+ *     member stop polling (max.poll.interval.ms) and a rebalance is never
+ *     kept waiting;
+ *   - the message queue: every assigned partition's fetch queue is
+ *     forwarded to it (rd_kafka_queue_forward, before the partition is
+ *     assigned). It is drained only while the caller has room
+ *     (intake_set_paused, "held" here).
+ *
+ * Backpressure is therefore not a pause: while held, what librdkafka
+ * fetched stays in its queue, and its fetcher stops by itself when the
+ * queue holds queued.max.messages.kbytes (1 MiB by default here) or
+ * queued.min.messages. Pausing a partition would throw that away and
+ * cost a fetch round trip at the log end (fetch.wait.max.ms, or the
+ * broker thread's 1 s wakeup) before the same messages came back: the
+ * 500 ms stall at every "full" that capped the gateway at ~96 tasks/s.
+ * The only real pause left is one partition's, when its commit
+ * metadata would outgrow the broker's cap (intake_set_capped).
  *
  * Rebalances run inside rd_kafka_consumer_poll, in the loop. Intake
  * does not decide what they mean (librdkafka's rebalance_cb pattern): it
  * reads each assigned partition's committed offset and metadata and
  * hands them to its caller's assigned callback before fetching starts;
  * on revoke the caller's revoked callback runs before the partitions
- * go. Messages go to the message callback; a fatal consumer error to
- * the fatal one. Pausing is the caller's decision too: all partitions
- * (intake_set_paused) or one whose commit metadata is near its cap
- * (intake_set_capped).
+ * go; messages of a revoked partition still queued are outdated for
+ * librdkafka (its version barrier) and never delivered. Messages go to
+ * the message callback; a fatal consumer error to the fatal one.
  */
 #include "config.h"
 #include "gateway.h"
@@ -37,12 +56,13 @@ struct intake {
 	void *arg;
 	char *topic;
 	rd_kafka_t *rk;
-	rd_kafka_queue_t *queue;
+	rd_kafka_queue_t *queue;	/* the consumer queue: rebalances, errors */
+	rd_kafka_queue_t *msgq;		/* every assigned partition's messages */
 	int pipefd[2];
 	struct event *ev;
 	struct event *tick;
 	rd_kafka_topic_partition_list_t *assigned;
-	int all_paused;		/* max_inflight / draining */
+	int held;		/* no room (max_inflight, draining): msgq not drained */
 	int32_t *capped;	/* partitions paused for their metadata size */
 	size_t ncapped;
 	int closed;
@@ -106,26 +126,19 @@ intake_apply_pause(struct intake *in, int32_t partition, int pause)
 int
 intake_paused(const struct intake *in, int32_t partition)
 {
-	return in->all_paused || intake_is_capped(in, partition);
+	return in->held || intake_is_capped(in, partition);
 }
 
 void
 intake_set_paused(struct intake *in, int paused)
 {
-	int i;
-
-	if (in->closed || paused == in->all_paused)
+	if (in->closed || paused == in->held)
 		return;
-	in->all_paused = paused;
-	log_debug(paused ? "intake paused" : "intake resumed", "topic=%s", log_q(in->topic));
-	if (in->assigned == NULL)
-		return;
-	for (i = 0; i < in->assigned->cnt; i++) {
-		int32_t p = in->assigned->elems[i].partition;
-		if (!paused && intake_is_capped(in, p))
-			continue;
-		intake_apply_pause(in, p, paused);
-	}
+	in->held = paused;
+	log_debug(paused ? "intake held" : "intake resumed", "topic=%s", log_q(in->topic));
+	/* What waits in the message queue raises no new wakeup: drain it now. */
+	if (!paused)
+		event_active(in->ev, EV_READ, 0);
 }
 
 int
@@ -144,8 +157,7 @@ intake_set_capped(struct intake *in, int32_t p, int cap)
 			if (in->capped[j] == p)
 				in->capped[j] = in->capped[--in->ncapped];
 	}
-	if (!in->all_paused)
-		intake_apply_pause(in, p, cap);
+	intake_apply_pause(in, p, cap);
 	return 1;
 }
 
@@ -184,6 +196,19 @@ intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 	}
 	in->cbs.assigned(as, (size_t)parts->cnt, in->arg);
 	free(as);
+	/*
+	 * Their messages go to the message queue, set before the assignment
+	 * starts fetching (librdkafka then leaves an application's forward
+	 * alone).
+	 */
+	for (i = 0; i < parts->cnt; i++) {
+		rd_kafka_queue_t *pq = rd_kafka_queue_get_partition(in->rk, parts->elems[i].topic,
+		    parts->elems[i].partition);
+		if (pq == NULL)
+			continue;
+		rd_kafka_queue_forward(pq, in->msgq);
+		rd_kafka_queue_destroy(pq);
+	}
 	if (in->assigned != NULL)
 		rd_kafka_topic_partition_list_destroy(in->assigned);
 	in->assigned = rd_kafka_topic_partition_list_copy(parts);
@@ -191,15 +216,12 @@ intake_assign(struct intake *in, rd_kafka_topic_partition_list_t *parts)
 	in->has_assignment = 1;
 	rd_kafka_assign(in->rk, parts);
 	/*
-	 * Set each partition's pause state outright: librdkafka keeps a
-	 * partition's pause flag across unassign and assign, so a partition
-	 * paused when it was revoked would otherwise come back paused while
-	 * intake is running, and never be fetched again.
+	 * Resume each partition outright: librdkafka keeps a partition's
+	 * pause flag across unassign and assign, so a partition capped when
+	 * it was revoked would otherwise come back paused, and never be
+	 * fetched again.
 	 */
-	if (in->all_paused)
-		rd_kafka_pause_partitions(in->rk, parts);
-	else
-		rd_kafka_resume_partitions(in->rk, parts);
+	rd_kafka_resume_partitions(in->rk, parts);
 	if (in->cbs.settled != NULL)
 		in->cbs.settled(in->arg);
 }
@@ -245,27 +267,47 @@ intake_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
+/* Hand over one message, or log its error. */
+static void
+intake_deliver(struct intake *in, rd_kafka_message_t *m)
+{
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		/* nothing */
+	} else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_warn("consume error", "topic=%s partition=%d error=%s",
+		    log_q(m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "-"), (int)m->partition,
+		    log_q(rd_kafka_message_errstr(m)));
+	} else
+		in->cbs.message(m->partition, m->offset, m->payload, m->len, in->arg);
+	rd_kafka_message_destroy(m);
+}
+
 static void
 intake_drain(struct intake *in)
 {
 	rd_kafka_message_t *m;
-	int n;
+	int n, more = 0;
 
+	/*
+	 * The consumer queue first, always (rebalances, errors; the poll is
+	 * what max.poll.interval.ms watches). A message there came before
+	 * its partition's forward took hold: it is handed over all the same.
+	 */
 	for (n = 0; n < INTAKE_SLICE && !in->closed; n++) {
 		if ((m = rd_kafka_consumer_poll(in->rk, 0)) == NULL)
-			return;
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			/* nothing */
-		} else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			log_warn("consume error", "topic=%s partition=%d error=%s",
-			    log_q(m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "-"),
-			    (int)m->partition, log_q(rd_kafka_message_errstr(m)));
-		} else
-			in->cbs.message(m->partition, m->offset, m->payload, m->len, in->arg);
-		rd_kafka_message_destroy(m);
+			break;
+		intake_deliver(in, m);
 	}
+	more = n == INTAKE_SLICE;
+	/* Messages only while there is room (the callback may take it). */
+	for (n = 0; n < INTAKE_SLICE && !in->closed && !in->held; n++) {
+		if ((m = rd_kafka_consume_queue(in->msgq, 0)) == NULL)
+			break;
+		intake_deliver(in, m);
+	}
+	more |= n == INTAKE_SLICE;
 	/* More may be queued: come back after other events had a turn. */
-	if (!in->closed)
+	if (more && !in->closed)
 		event_active(in->ev, EV_READ, 0);
 }
 
@@ -298,6 +340,11 @@ intake_start(struct event_base *base, const struct config *conf, const char *top
 	char errstr[512];
 	struct timeval tv = { 1, 0 };
 	size_t i;
+	static const char *defaults[][2] = {
+		{ "auto.offset.reset", "earliest" },
+		{ "queued.max.messages.kbytes", "1024" },
+		{ "queued.min.messages", "10000" },
+	};
 	static const char *forced[][2] = {
 		{ "enable.auto.commit", "false" },
 		{ "enable.auto.offset.store", "false" },
@@ -305,9 +352,11 @@ intake_start(struct event_base *base, const struct config *conf, const char *top
 		{ "enable.partition.eof", "false" },
 	};
 
-	if (rd_kafka_conf_set(kc, "auto.offset.reset", "earliest", errstr, sizeof errstr) !=
-	    RD_KAFKA_CONF_OK)
-		fatalx("auto.offset.reset: %s", errstr);
+	/* Defaults the file may override: the prefetch a held intake keeps is small. */
+	for (i = 0; i < nitems(defaults); i++)
+		if (rd_kafka_conf_set(kc, defaults[i][0], defaults[i][1], errstr, sizeof errstr) !=
+		    RD_KAFKA_CONF_OK)
+			fatalx("%s: %s", defaults[i][0], errstr);
 	for (i = 0; i < config_count(conf); i++) {
 		struct config_entry e = config_at(conf, i);
 		if (strcmp(e.section, "kafka") != 0 || strcmp(e.key, "transactional.id") == 0)
@@ -348,6 +397,8 @@ intake_start(struct event_base *base, const struct config *conf, const char *top
 	if (pipe2(in->pipefd, O_NONBLOCK | O_CLOEXEC) != 0)
 		fatalx("pipe: %s", strerror(errno));
 	rd_kafka_queue_io_event_enable(in->queue, in->pipefd[1], "1", 1);
+	in->msgq = rd_kafka_queue_new(in->rk);
+	rd_kafka_queue_io_event_enable(in->msgq, in->pipefd[1], "1", 1);
 	in->ev = event_new(base, in->pipefd[0], EV_READ | EV_PERSIST, intake_event_cb, in);
 	event_add(in->ev, NULL);
 	in->tick = event_new(base, -1, EV_PERSIST, intake_tick_cb, in);
@@ -419,6 +470,7 @@ intake_stop(struct intake *in)
 	/* Leaves the group; the rebalance callback may run (revoke). */
 	rd_kafka_consumer_close(in->rk);
 	rd_kafka_queue_destroy(in->queue);
+	rd_kafka_queue_destroy(in->msgq);
 	rd_kafka_destroy(in->rk);
 	close(in->pipefd[0]);
 	close(in->pipefd[1]);

@@ -303,9 +303,19 @@ ledger_metadata(const struct ledger *l, int32_t partition)
 int
 ledger_near_cap(const struct ledger *l, int32_t partition, size_t cap)
 {
-	char *md = ledger_metadata(l, partition);
-	size_t len = strlen(md);
+	const struct ledger_part *p = ledger_find(l, partition);
+	char *md;
+	size_t len;
 
+	/*
+	 * Asked at every task received and every batch: encode only when the
+	 * bound says it might be long ("paia1:", 20 digits, ':', then at most
+	 * a comma and 20 digits a pending offset).
+	 */
+	if (p != NULL && 27 + p->npending * 21 + 21 + 20 < cap)
+		return 0;
+	md = ledger_metadata(l, partition);
+	len = strlen(md);
 	free(md);
 	/* One more pending offset adds at most a comma and 20 digits. */
 	return len + 21 + 20 >= cap;

@@ -482,10 +482,7 @@ main_start(struct gw *g, char **txid, char **sock, char **cause)
 		return -1;
 	}
 	free(s);
-	if (*config_get(g->conf, "runner", "journal_dir") != '\0')
-		g->journal_dir = xstrdup(config_get(g->conf, "runner", "journal_dir"));
-	else
-		xasprintf(&g->journal_dir, "%s/launched", g->state_dir);
+	g->journal_dir = claims_dir(g->conf);
 	if (util_mkdirs(g->journal_dir, 0750, cause) != 0)
 		return -1;
 	if (g->embedded && embedded_start(g, cause) != 0)

@@ -25,6 +25,8 @@ const struct config_key options_schema[] = {
 	  "tasks received ahead and held ready to start beyond max_inflight" },
 	{ "gateway", "batch_ms", CONFIG_INT, "100", 1, 60000, NULL, "longest wait before a transaction is started" },
 	{ "gateway", "batch_max", CONFIG_INT, "500", 1, 100000, NULL, "records that start a transaction at once" },
+	{ "gateway", "batch_adaptive", CONFIG_BOOL, "true", 0, 0, NULL,
+	  "a record goes at once when no transaction is in flight (false: it always waits batch_ms)" },
 	{ "gateway", "transaction_max_records", CONFIG_INT, "10000", 1, 1000000, NULL,
 	  "records merged into one transaction at most (queued batches are merged)" },
 	{ "gateway", "grace_s", CONFIG_INT, "30", 0, 86400, NULL, "SIGTERM: time in-flight tasks get to finish" },

@@ -2,9 +2,15 @@
  * outbox.c: records waiting for a transaction, and the batches the
  * committer has not yet answered.
  *
- * Results, dead letters and requeued tasks wait here at most
- * gateway.batch_ms, or until gateway.batch_max of them are queued; then
- * they go to the committer as one batch, with every partition's commit
+ * Results, dead letters and requeued tasks go to the committer at once
+ * when no transaction is in flight (an idle gateway adds no wait to a
+ * result); behind one, they wait for its answer, at most
+ * gateway.batch_ms, or until gateway.batch_max of them are queued. So a
+ * batch is as large as what arrived during the last transaction: small
+ * when the rate is low, large when it is high (the committer also
+ * merges what is queued behind it). gateway.batch_adaptive = false
+ * keeps the fixed wait (fewer, larger transactions at low rates). A
+ * batch goes as one, with every partition's commit
  * point and metadata from the ledger (an offset is marked done in the
  * ledger when its record joins a batch). When the committer answers, the
  * tasks whose results the batch carried are reported (task.c), health
@@ -132,7 +138,9 @@ outbox_queue(struct outbox *o, enum commit_kind kind, const char *topic, const c
 	p->partition = partition;
 	p->offset = offset;
 	p->task = t;
-	if ((long long)o->npending >= config_get_int(gw->conf, "gateway", "batch_max")) {
+	if ((long long)o->npending >= config_get_int(gw->conf, "gateway", "batch_max") ||
+	    (gw->committer != NULL && committer_inflight(gw->committer) == 0 &&
+	    config_get_bool(gw->conf, "gateway", "batch_adaptive"))) {
 		outbox_flush(o);
 		return;
 	}
@@ -251,5 +259,9 @@ outbox_answered(uint64_t id, int ok, int dropped, const char *error, void *arg)
 		health_committed(gw->health, a->offs[i].partition, a->offs[i].offset,
 		    a->offs[i].records);
 	outbox_batch_free(a);
+	/* What came in during that transaction goes now, as one batch. */
+	if (o->npending > 0 && committer_inflight(gw->committer) == 0 &&
+	    config_get_bool(gw->conf, "gateway", "batch_adaptive"))
+		outbox_flush(o);
 	task_committed(gw);
 }

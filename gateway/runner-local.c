@@ -23,6 +23,17 @@
  * the clean environment, and nothing else: for hosts without user
  * namespaces, with a warning at start.
  *
+ * A game is launched with clone(CLONE_VM | CLONE_VFORK) on a stack of the
+ * runner's own, like posix_spawn: the child borrows the gateway's memory
+ * instead of copying its page tables (fork of a large process was most
+ * of the gateway's CPU per task), and the loop waits only until exec.
+ * Everything the child needs (argv, envp, paths, limits, the staging
+ * list) is made before, in the parent; the child makes system calls
+ * only: no malloc, no stdio, no strerror, no glibc setxid (its setresuid
+ * would change the credentials of the gateway's other threads, whose
+ * memory the child shares: raw syscalls instead), and every signal
+ * handler reset before signals are unblocked.
+ *
  * Either way each job leads its own process group; a deadline or cancel
  * sends SIGTERM (in the sandbox, to the game's own group), then SIGKILL
  * after runner.kill_grace_s; stdout and stderr go to output/log.txt; CPU
@@ -47,20 +58,51 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+
+/* The child of clone(CLONE_VM) runs on its own stack: no sanitizer frames there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RUNNER_CHILD_CODE __attribute__((no_sanitize_address))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RUNNER_CHILD_CODE __attribute__((no_sanitize_address))
+#endif
+#endif
+#ifndef RUNNER_CHILD_CODE
+#define RUNNER_CHILD_CODE
+#endif
+
+/* The 32-bit id calls where the plain ones take 16-bit ids. */
+#ifdef SYS_setresuid32
+#define RUNNER_SYS_SETRESUID SYS_setresuid32
+#define RUNNER_SYS_SETRESGID SYS_setresgid32
+#define RUNNER_SYS_SETGROUPS SYS_setgroups32
+#define RUNNER_SYS_SETUID SYS_setuid32
+#else
+#define RUNNER_SYS_SETRESUID SYS_setresuid
+#define RUNNER_SYS_SETRESGID SYS_setresgid
+#define RUNNER_SYS_SETGROUPS SYS_setgroups
+#define RUNNER_SYS_SETUID SYS_setuid
+#endif
+
+/* The launching child's stack (it only makes system calls, then execs). */
+#define RUNNER_CHILD_STACK (256 * 1024)
 
 enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_DEAD };
 
@@ -108,6 +150,8 @@ struct runner_local {
 	uid_t uid;
 	gid_t gid;
 	int orphans;		/* orphan reaping turned on */
+	void *stack;		/* RUNNER_CHILD_STACK bytes for the launching child */
+	char *journal;		/* launch claims: each game's process group is noted there */
 	struct runner_local_job_list jobs;
 	size_t njobs;
 };
@@ -135,7 +179,7 @@ struct runner_local_launch {
 	pid_t parent;
 };
 
-/* What a child reports when set-up or exec failed: errno, then text. */
+/* What a child reports when set-up or exec failed: errno, then what failed (the parent adds errno's words). */
 struct runner_local_exec_report {
 	int err;
 	char what[508];
@@ -466,67 +510,50 @@ out:
 
 /*
  * Make the task folder what the game may use: params.json written,
- * input/ and its files readable and executable by anyone (the game sees
- * input/ read-only and cannot chmod its program), output/ the game's
- * (runner.user's, when root). Everything is opened without following
- * links; input/ holds only what the gateway downloaded.
+ * output/ the game's (runner.user's, when root). The folder, input/ and
+ * output/ were made 0755 (folders.c) and the downloads in input/ 0755
+ * (taskdir_create): readable and runnable by anyone, and the game sees
+ * input/ read-only and cannot chmod its program. Nothing is followed: a
+ * link cannot be there (only the gateway writes the task folder) and the
+ * flags refuse one anyway.
  */
 static int
 runner_local_workspace_prepare(const struct runner_local *r, const struct runner_req *req, char **cause)
 {
-	char *path;
-	struct dirent *de;
-	struct stat sb;
-	DIR *d;
-	int fd, ffd, rc = -1;
+	size_t len = strlen(req->params), off = 0;
+	const char *what = "params.json";
+	ssize_t n;
+	int dfd, fd = -1, rc = -1;
 
-	xasprintf(&path, "%s/params.json", req->dir);
-	if (util_write_file(path, req->params, strlen(req->params), 0644, cause) != 0 ||
-	    chmod(path, 0644) != 0) {
-		if (*cause == NULL)
-			xasprintf(cause, "chmod %s: %s", path, strerror(errno));
-		free(path);
+	if ((dfd = open(req->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		xasprintf(cause, "%s: %s", req->dir, strerror(errno));
 		return -1;
 	}
-	free(path);
-	if (chmod(req->dir, 0755) != 0) {
-		xasprintf(cause, "chmod %s: %s", req->dir, strerror(errno));
-		return -1;
+	/* In place: nobody reads it before the game starts. The mode exact, whatever the umask. */
+	if ((fd = openat(dfd, "params.json", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NOCTTY |
+	    O_CLOEXEC, 0644)) < 0)
+		goto fail;
+	while (off < len) {
+		if ((n = write(fd, req->params + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)n;
 	}
-	xasprintf(&path, "%s/input", req->dir);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    fchmod(fd, 0755) != 0 || (d = fdopendir(fd)) == NULL) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-			continue;
-		ffd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-		    O_CLOEXEC);
-		if (ffd < 0)
-			continue;
-		if (fstat(ffd, &sb) == 0 && S_ISREG(sb.st_mode))
-			fchmod(ffd, 0755);
-		close(ffd);
-	}
-	closedir(d);
-	free(path);
-	xasprintf(&path, "%s/output", req->dir);
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    (r->drop && fchown(fd, r->uid, r->gid) != 0) || fchmod(fd, 0755) != 0) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	close(fd);
+	if (fchmod(fd, 0644) != 0)
+		goto fail;
+	what = "output";
+	if (r->drop && fchownat(dfd, "output", r->uid, r->gid, AT_SYMLINK_NOFOLLOW) != 0)
+		goto fail;
 	rc = 0;
+	goto out;
+fail:
+	xasprintf(cause, "%s/%s: %s", req->dir, what, strerror(errno));
 out:
-	free(path);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
 	return rc;
 }
 
@@ -631,20 +658,37 @@ runner_local_launch_new(const struct runner_local *r, char *const *argv, const s
 /* ---- the child: system calls only, then exec ---- */
 
 /* In the child: report a failed set-up on fd (errno and what) and exit. */
-static void __attribute__((noreturn))
+static void RUNNER_CHILD_CODE __attribute__((noreturn))
 runner_local_child_fail(int fd, const char *what)
 {
 	struct runner_local_exec_report rep;
-	int n;
+	size_t n;
 
 	rep.err = errno;
-	n = snprintf(rep.what, sizeof rep.what, "%s: %s", what, strerror(rep.err));
-	if (n < 0 || (size_t)n >= sizeof rep.what)
-		n = sizeof rep.what - 1;
-	if (write(fd, &rep, sizeof rep.err + (size_t)n) < 0) {
+	for (n = 0; what[n] != '\0' && n < sizeof rep.what - 1; n++)
+		rep.what[n] = what[n];
+	if (write(fd, &rep, sizeof rep.err + n) < 0) {
 		/* The parent sees a short report; nothing else to do. */
 	}
 	_exit(127);
+}
+
+/* In the child: "/proc/self/fd/N" into buf (no stdio there). */
+static void RUNNER_CHILD_CODE
+runner_local_child_fd_path(char *buf, size_t len, int fd)
+{
+	static const char prefix[] = "/proc/self/fd/";
+	char digits[16];
+	size_t i = 0, n = 0;
+
+	do
+		digits[n++] = (char)('0' + fd % 10);
+	while ((fd /= 10) > 0 && n < sizeof digits);
+	for (; prefix[i] != '\0' && i < len - 1; i++)
+		buf[i] = prefix[i];
+	while (n > 0 && i < len - 1)
+		buf[i++] = digits[--n];
+	buf[i] = '\0';
 }
 
 /*
@@ -653,7 +697,7 @@ runner_local_child_fail(int fd, const char *what)
  * bwrap) can reach it. The sources are opened before /tmp is covered:
  * they may be below it.
  */
-static void
+static void RUNNER_CHILD_CODE
 runner_local_child_stage(const struct runner_local_launch *l, int errfd)
 {
 	int fds[4 + RUNNER_RO_PATHS_MAX], fd;
@@ -687,7 +731,7 @@ runner_local_child_stage(const struct runner_local_launch *l, int errfd)
 				runner_local_child_fail(errfd, l->stage[i].dst);
 			close(fd);
 		}
-		snprintf(src, sizeof src, "/proc/self/fd/%d", fds[i]);
+		runner_local_child_fd_path(src, sizeof src, fds[i]);
 		if (mount(src, l->stage[i].dst, NULL, MS_BIND | MS_REC, NULL) != 0)
 			runner_local_child_fail(errfd, l->stage[i].src);
 		close(fds[i]);
@@ -697,14 +741,16 @@ runner_local_child_stage(const struct runner_local_launch *l, int errfd)
 /*
  * In the child: set up and exec; never returns. errfd reports a failure
  * (close-on-exec, so exec closing it means success); statusfd (or -1)
- * is handed to bwrap as descriptor 4.
+ * is handed to bwrap as descriptor 4. The parent has blocked every
+ * signal: the handlers here are still the gateway's until reset.
  */
-static void __attribute__((noreturn))
+static void RUNNER_CHILD_CODE __attribute__((noreturn))
 runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 {
+	struct sigaction sa;
 	struct rlimit rl;
 	sigset_t none;
-	int fd;
+	int fd, sig;
 
 	/*
 	 * First, drop every descriptor inherited from the gateway: a program
@@ -722,12 +768,19 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 		runner_local_child_fail(errfd, "dup");
 	close_range(statusfd >= 0 ? 5 : 4, ~0U, 0);
 	setpgid(0, 0);
+	/* Every disposition back to the default (a handler would run the gateway's code). */
+	memset(&sa, 0, sizeof sa);
+	for (sig = 1; sig < NSIG; sig++) {
+		struct sigaction old;
+
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &old) != 0 ||
+		    old.sa_handler == SIG_DFL)
+			continue;
+		sa.sa_handler = SIG_DFL;
+		sigaction(sig, &sa, NULL);
+	}
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
 	/* As ourselves: the task folder may be out of runner.user's reach. */
 	if (chdir(l->dir) != 0)
 		runner_local_child_fail(errfd, l->dir);
@@ -753,11 +806,17 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 	if (l->nstage > 0)
 		runner_local_child_stage(l, errfd);
 	if (l->drop) {
-		/* For real, before any namespace: nothing may map the game to root. */
-		if (setgroups(0, NULL) != 0 || setresgid(l->gid, l->gid, l->gid) != 0 ||
-		    setresuid(l->uid, l->uid, l->uid) != 0)
+		/*
+		 * For real, before any namespace: nothing may map the game to
+		 * root. Raw calls: this process alone, not glibc's every-thread
+		 * broadcast, which would reach the gateway's threads.
+		 */
+		if (syscall(RUNNER_SYS_SETGROUPS, 0, NULL) != 0 ||
+		    syscall(RUNNER_SYS_SETRESGID, l->gid, l->gid, l->gid) != 0 ||
+		    syscall(RUNNER_SYS_SETRESUID, l->uid, l->uid, l->uid) != 0)
 			runner_local_child_fail(errfd, "dropping to runner.user");
-		if (setuid(0) != -1 || geteuid() != l->uid || getegid() != l->gid) {
+		if (syscall(RUNNER_SYS_SETUID, 0) != -1 || geteuid() != l->uid ||
+		    getegid() != l->gid) {
 			errno = EPERM;
 			runner_local_child_fail(errfd, "runner.user kept root's privileges");
 		}
@@ -775,6 +834,21 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	execve(l->argv[0], l->argv, l->envp);
 	runner_local_child_fail(errfd, l->argv[0]);
+}
+
+/* What clone hands the child. */
+struct runner_local_child_args {
+	const struct runner_local_launch *l;
+	int errfd;
+	int statusfd;
+};
+
+static int RUNNER_CHILD_CODE
+runner_local_child_main(void *arg)
+{
+	const struct runner_local_child_args *a = arg;
+
+	runner_local_child(a->l, a->errfd, a->statusfd);
 }
 
 /* ---- jobs ---- */
@@ -810,6 +884,11 @@ runner_local_exec_status(int fd, struct runner_local_exec_report *rep)
 	if ((size_t)n < sizeof rep->err + 1) {
 		rep->err = 0;
 		snprintf(rep->what, sizeof rep->what, "a short report from the game's process");
+	} else {
+		char what[sizeof rep->what];
+
+		memcpy(what, rep->what, sizeof what);
+		snprintf(rep->what, sizeof rep->what, "%.300s: %s", what, strerror(rep->err));
 	}
 	return 1;
 }
@@ -1072,26 +1151,6 @@ runner_local_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	runner_local_stop(j, RUNNER_TIMEOUT);
 }
 
-/*
- * <task>/game.pid names the game's process group, so that the next
- * gateway can stop what a killed one left running (its grandchildren
- * escape PR_SET_PDEATHSIG when there is no sandbox).
- */
-static void
-runner_local_pidfile_write(const char *dir, pid_t pid)
-{
-	char *path, buf[32], *cause = NULL;
-	int n;
-
-	xasprintf(&path, "%s/game.pid", dir);
-	n = snprintf(buf, sizeof buf, "%ld\n", (long)pid);
-	if (util_write_file(path, buf, (size_t)n, 0644, &cause) != 0) {
-		log_warn("cannot write the game's pid file", "error=%s", log_q(cause));
-		free(cause);
-	}
-	free(path);
-}
-
 /* Is some process of group pgid still working in dir? Then kill the group. */
 static int
 runner_local_kill_leftover(const char *dir, pid_t pgid)
@@ -1112,8 +1171,9 @@ runner_local_kill_leftover(const char *dir, pid_t pgid)
 		if ((n = readlink(link, cwd, sizeof cwd - 1)) <= 0)
 			continue;
 		cwd[n] = '\0';
-		/* Same group and inside the task folder: a previous life's game. */
-		found = strncmp(cwd, dir, strlen(dir)) == 0;
+		/* Same group and inside the task folder (not t10 for t1): a previous life's game. */
+		found = strncmp(cwd, dir, strlen(dir)) == 0 &&
+		    (cwd[strlen(dir)] == '\0' || cwd[strlen(dir)] == '/');
 	}
 	closedir(d);
 	if (found)
@@ -1121,42 +1181,18 @@ runner_local_kill_leftover(const char *dir, pid_t pgid)
 	return found;
 }
 
-/* Stop games a previous gateway left running under state_dir/tasks. */
+/* A claim's process group: stop it if it still works in its task's folder. */
 static void
-runner_local_reap_previous(const char *state_dir)
+runner_local_reap_one(const char *task_id, int attempt, pid_t pgid, void *arg)
 {
-	char *tasks, *dir, *pidfile, *buf, *cause = NULL;
-	struct dirent *de;
-	long long pgid;
-	DIR *d;
+	const struct runner_local *r = arg;
+	char *dir;
 
-	xasprintf(&tasks, "%s/tasks", state_dir);
-	if ((d = opendir(tasks)) == NULL) {
-		free(tasks);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		xasprintf(&dir, "%s/%s", tasks, de->d_name);
-		xasprintf(&pidfile, "%s/game.pid", dir);
-		if ((buf = util_read_file(pidfile, 64, NULL, &cause)) == NULL) {
-			free(cause);	/* no pid file: nothing ran there */
-			cause = NULL;
-		} else {
-			buf[strcspn(buf, "\n")] = '\0';
-			if (util_parse_int(buf, 2, INT32_MAX, &pgid) == 0 &&
-			    runner_local_kill_leftover(dir, (pid_t)pgid))
-				log_warn("stopped a game left running by a previous gateway",
-				    "dir=%s pgid=%lld", log_q(dir), pgid);
-			free(buf);
-			unlink(pidfile);
-		}
-		free(pidfile);
-		free(dir);
-	}
-	closedir(d);
-	free(tasks);
+	xasprintf(&dir, "%s/tasks/%s", config_get(r->conf, "gateway", "state_dir"), task_id);
+	if (runner_local_kill_leftover(dir, pgid))
+		log_warn("stopped a game left running by a previous gateway", "dir=%s attempt=%d "
+		    "pgid=%ld", log_q(dir), attempt, (long)pgid);
+	free(dir);
 }
 
 static void
@@ -1168,7 +1204,7 @@ runner_local_exec_cb(evutil_socket_t fd, short what, void *arg)
 	int rc = runner_local_exec_status(j->errfd, &rep);
 
 	if (rc < 0)
-		return;		/* spurious wakeup: the event persists */
+		return;		/* nothing yet (a writer lingers): the SIGCHLD path reads it */
 	runner_local_exec_close(j);
 	if (j->abandoned)
 		return;		/* its task is gone; the reaper collects the child */
@@ -1201,34 +1237,37 @@ runner_local_pipes_close(int errpipe[2], int statuspipe[2])
 }
 
 /*
- * Fork the child of launch l: its exec status pipe is errpipe, bwrap's
- * status statuspipe (or -1s). Returns its pid, the pipes' write ends
- * closed and set to -1; -1 with why filled on failure.
+ * Start the child of launch l on stack (RUNNER_CHILD_STACK bytes): its
+ * exec status pipe is errpipe, bwrap's status statuspipe (or -1s).
+ * Returns once the child has exec'd or failed: its pid, the pipes' write
+ * ends closed and set to -1; -1 with why filled when it could not start.
  */
 static pid_t
-runner_local_spawn(const struct runner_local_launch *l, int errpipe[2], int statuspipe[2], char *why,
-    size_t len)
+runner_local_spawn(const struct runner_local_launch *l, void *stack, int errpipe[2],
+    int statuspipe[2], char *why, size_t len)
 {
+	struct runner_local_child_args a = { l, errpipe[1], statuspipe[1] };
+	sigset_t all, old;
 	pid_t pid;
+	int err;
 
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		snprintf(why, len, "fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		close(errpipe[0]);
-		if (statuspipe[0] >= 0)
-			close(statuspipe[0]);
-		runner_local_child(l, errpipe[1], statuspipe[1]);
-	}
+	/* No handler of the gateway may run in the child before it resets them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = clone(runner_local_child_main, (char *)stack + RUNNER_CHILD_STACK,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
+	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(errpipe[1]);
 	errpipe[1] = -1;
 	if (statuspipe[1] >= 0)
 		close(statuspipe[1]);
 	statuspipe[1] = -1;
-	/* Both sides set the group, so a kill right after fork still lands. */
-	setpgid(pid, pid);
+	if (pid < 0) {
+		snprintf(why, len, "clone: %s", strerror(err));
+		return -1;
+	}
+	/* The child set its group before exec: the parent resumed only after that. */
 	return pid;
 }
 
@@ -1237,7 +1276,13 @@ static int
 runner_local_pipes(const struct runner_local *r, int errpipe[2], int statuspipe[2], char *why, size_t len)
 {
 	errpipe[0] = errpipe[1] = statuspipe[0] = statuspipe[1] = -1;
-	if (pipe2(errpipe, O_CLOEXEC) != 0 || (r->bwrap && pipe2(statuspipe, O_CLOEXEC) != 0)) {
+	/*
+	 * The report end does not block: it is read at once after the launch
+	 * (CLONE_VFORK: exec'd or failed by then), and a writer that somehow
+	 * lingered must not stall the loop (SIGCHLD reads it again).
+	 */
+	if (pipe2(errpipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
+	    (r->bwrap && pipe2(statuspipe, O_CLOEXEC) != 0)) {
 		snprintf(why, len, "pipe: %s", strerror(errno));
 		runner_local_pipes_close(errpipe, statuspipe);
 		return -1;
@@ -1282,7 +1327,7 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 	/* The child reports a failed set-up or exec on errpipe; exec closes it. */
 	if (runner_local_pipes(r, errpipe, statuspipe, why, sizeof why) != 0)
 		goto fail;
-	if ((pid = runner_local_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
+	if ((pid = runner_local_spawn(l, r->stack, errpipe, statuspipe, why, sizeof why)) < 0) {
 		runner_local_pipes_close(errpipe, statuspipe);
 		goto fail;
 	}
@@ -1290,17 +1335,21 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 	j->pid = pid;
 	/* Watched before the loop runs again: its SIGCHLD is ours. */
 	j->watch = reaper_watch(r->base, pid, runner_local_reaped_cb, j);
-	runner_local_pidfile_write(req->dir, pid);
+	claims_note_pid(r->journal, req->task_id, req->attempt, pid);
 	j->state = JOB_RUNNING;
 	j->timeout_s = req->timeout_s;
 	j->started_cb = started;
-	/* The deadline runs from fork: a game stuck before exec still ends. */
+	/* The deadline runs from the launch: a game stuck before exec still ends. */
 	j->deadline = evtimer_new(r->base, runner_local_deadline_cb, j);
 	evtimer_add(j->deadline, &tv);
-	/* Exec's outcome arrives on the pipe; the loop does not wait for it. */
+	/*
+	 * The child has exec'd or failed by now (CLONE_VFORK): the pipe holds
+	 * its report, or nothing and no writer. Said from the loop's next
+	 * turn, not from inside runner_start.
+	 */
 	j->errfd = errpipe[0];
-	j->exec_ev = event_new(r->base, j->errfd, EV_READ | EV_PERSIST, runner_local_exec_cb, j);
-	event_add(j->exec_ev, NULL);
+	j->exec_ev = event_new(r->base, -1, 0, runner_local_exec_cb, j);
+	event_active(j->exec_ev, EV_READ, 0);
 	if ((j->statusfd = statuspipe[0]) >= 0) {
 		j->status_ev = event_new(r->base, j->statusfd, EV_READ | EV_PERSIST,
 		    runner_local_status_cb, j);
@@ -1383,11 +1432,19 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 	req.dir = dir;
 	req.entry = "probe";
 	req.params = "{}";
+	/* Made like a task's folder (folders.c): 0755 whatever the umask. */
 	xasprintf(&p, "%s/output", dir);
 	if (util_mkdirs(p, 0755, cause) == 0) {
 		free(p);
 		xasprintf(&p, "%s/input", dir);
-		util_mkdirs(p, 0755, cause);
+		if (util_mkdirs(p, 0755, cause) == 0 && (chmod(dir, 0755) != 0 ||
+		    chmod(p, 0755) != 0)) {
+			xasprintf(cause, "chmod %s: %s", p, strerror(errno));
+		}
+		free(p);
+		xasprintf(&p, "%s/output", dir);
+		if (*cause == NULL && chmod(p, 0755) != 0)
+			xasprintf(cause, "chmod %s: %s", p, strerror(errno));
 	}
 	free(p);
 	if (*cause != NULL || (game[0] = util_which("true", cause)) == NULL ||
@@ -1395,7 +1452,7 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 	    (l = runner_local_launch_new(r, game, &req, r->bwrap ? 4 : -1, &end, cause)) == NULL)
 		goto out;
 	if (runner_local_pipes(r, errpipe, statuspipe, why, sizeof why) != 0 ||
-	    (pid = runner_local_spawn(l, errpipe, statuspipe, why, sizeof why)) < 0) {
+	    (pid = runner_local_spawn(l, r->stack, errpipe, statuspipe, why, sizeof why)) < 0) {
 		*cause = xstrdup(why);
 		goto out;
 	}
@@ -1459,7 +1516,12 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	r->gen.ops = &runner_local_ops;
 	r->base = base;
 	r->conf = conf;
+	r->journal = claims_dir(conf);
 	LIST_INIT(&r->jobs);
+	r->stack = mmap(NULL, RUNNER_CHILD_STACK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (r->stack == MAP_FAILED)
+		fatalx("mmap: %s", strerror(errno));
 	if (cmd == NULL || *cmd == '\0') {
 		xasprintf(cause, "runner.command is not set");
 		goto fail;
@@ -1523,7 +1585,8 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	reaper_set_orphans(base, 1);
 	r->orphans = 1;
-	runner_local_reap_previous(config_get(conf, "gateway", "state_dir"));
+	/* The claims left at start are the attempts that may have left something running. */
+	claims_scan(r->journal, runner_local_reap_one, r);
 	return &r->gen;
 
 fail:
@@ -1563,5 +1626,8 @@ runner_local_free(struct runner *rr)
 	runner_local_strv_free(r->system);
 	runner_local_strv_free(r->ro_paths);
 	free(r->bwrap_path);
+	free(r->journal);
+	if (r->stack != NULL && r->stack != MAP_FAILED)
+		munmap(r->stack, RUNNER_CHILD_STACK);
 	free(r);
 }

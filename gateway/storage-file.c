@@ -7,15 +7,22 @@
  *
  * A download opens the source below the root's descriptor (openat2
  * RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS: a link may point elsewhere
- * below the root, never out of it; without openat2, the resolved path
- * is checked against the root and opened O_NOFOLLOW), checks it is a
- * regular file within storage.max_download_bytes, and copies it into
- * the transfer's descriptor. An upload copies the first size bytes of
- * its descriptor into a new temporary file next to the destination
- * (O_EXCL, the directories made as needed) and renames it into place,
- * so a reader never sees half a result. Either copies at most
- * STORAGE_FILE_STEP bytes per turn of the loop, so a 2 GiB video does
- * not stall the gateway, and stops at the transfer's deadline.
+ * below the root, never out of it), checks it is a regular file within
+ * storage.max_download_bytes, and copies it into the transfer's
+ * descriptor (copy_file_range: no trip through user space; read and
+ * write where the kernel cannot). An upload copies the first size bytes
+ * of its descriptor into a new temporary file next to the destination
+ * (O_EXCL) and renames it into place, so a reader never sees half a
+ * result; its folder is opened beneath the root the same way, and made
+ * deepest first (only the missing folders cost a call). Either copies at
+ * most STORAGE_FILE_STEP bytes per turn of the loop, so a 2 GiB video
+ * does not stall the gateway, and stops at the transfer's deadline.
+ *
+ * No realpath on the way: a path below the root by its letters is opened
+ * beneath the root's descriptor. Only a path the kernel says leads out
+ * (EXDEV: an absolute link, or one through ".."), or one spelled through
+ * another name of the root, or a kernel without openat2, takes the slow
+ * way: resolved with realpath, checked against the root, then opened.
  *
  * Errors name the file and errno's words ("No space left on device");
  * a source that is missing, not a regular file or too large is
@@ -52,6 +59,7 @@ struct storage_file {
 	char *tmp;		/* put: the temporary file's name in dirfd */
 	off_t done;
 	off_t total;		/* get: the source's size; put: x->size */
+	int no_cfr;		/* get: copy_file_range refused; read and write */
 	struct event *step;
 };
 
@@ -165,9 +173,12 @@ storage_file_fail(struct storage_xfer *x, const char *what, int err)
 	enum storage_result r;
 	char *msg;
 
-	/* A source that is not there or not readable will not be on a retry. */
-	if (!x->put && (err == ENOENT || err == EACCES || err == ENOTDIR || err == ELOOP ||
-	    err == EXDEV))
+	/*
+	 * A source that is not there or not readable will not be on a retry;
+	 * nor will a place that a link leads out of the root.
+	 */
+	if (err == EXDEV || (!x->put && (err == ENOENT || err == EACCES || err == ENOTDIR ||
+	    err == ELOOP)))
 		r = STORAGE_PERMANENT;
 	else if (!x->put || strcmp(what, STORAGE_FILE_SENDING) == 0)
 		r = STORAGE_LOCAL;
@@ -175,9 +186,25 @@ storage_file_fail(struct storage_xfer *x, const char *what, int err)
 		r = STORAGE_PERMANENT;
 	else
 		r = STORAGE_TRANSIENT;
-	xasprintf(&msg, "%s: %s: %s", x->url, what, strerror(err));
+	if (err == EXDEV)
+		xasprintf(&msg, "%s: %s: it leads outside storage.file_root (%s) through a link",
+		    x->url, what, x->s->file_root);
+	else
+		xasprintf(&msg, "%s: %s: %s", x->url, what, strerror(err));
 	storage_file_end(x, r, msg);
 	free(msg);
+}
+
+/* openat2 beneath dirfd, no magic links; -1 with errno (ENOSYS: no openat2). */
+static int
+storage_file_beneath(int dirfd, const char *rel, int flags)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)flags | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
 }
 
 /* Open a download's source below the root; -1 with errno. */
@@ -186,10 +213,13 @@ storage_file_open_source(struct storage *s, const char *path)
 {
 	char real[PATH_MAX];
 	size_t n = strlen(s->file_root);
-	struct open_how how;
-	const char *rel;
-	int fd;
+	const char *rel = storage_file_rel(s, path);
+	int fd, flags = O_RDONLY | O_NONBLOCK | O_NOCTTY;
 
+	if (rel != NULL && ((fd = storage_file_beneath(s->root_fd, rel, flags)) >= 0 ||
+	    (errno != EXDEV && errno != ENOSYS)))
+		return fd;
+	/* The slow way: an absolute link below the root may still stay below it. */
 	if (realpath(path, real) == NULL)
 		return -1;
 	if (strncmp(real, s->file_root, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
@@ -197,14 +227,44 @@ storage_file_open_source(struct storage *s, const char *path)
 		return -1;
 	}
 	rel = real[n] == '/' ? real + n + 1 : ".";
-	memset(&how, 0, sizeof how);
-	how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-	if ((fd = (int)syscall(SYS_openat2, s->root_fd, rel, &how, sizeof how)) >= 0 ||
-	    errno != ENOSYS)
+	if ((fd = storage_file_beneath(s->root_fd, rel, flags)) >= 0 || errno != ENOSYS)
 		return fd;
 	/* No openat2: realpath resolved every link; none may appear now. */
-	return open(real, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+	return open(real, flags | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/*
+ * The folder rel below the root's descriptor, made as needed, deepest
+ * first: one call when it exists, one more per missing level. An O_PATH
+ * descriptor, or -1 with errno (EXDEV: a link leads out; ENOSYS).
+ */
+static int
+storage_file_open_dir(int rootfd, const char *rel)
+{
+	const char *slash = strrchr(rel, '/'), *name = slash != NULL ? slash + 1 : rel;
+	char *parent;
+	int fd, pfd, err;
+
+	if ((fd = storage_file_beneath(rootfd, rel, O_PATH | O_DIRECTORY)) >= 0 || errno != ENOENT)
+		return fd;
+	if (slash == NULL)
+		pfd = rootfd;
+	else {
+		parent = xstrndup(rel, (size_t)(slash - rel));
+		pfd = storage_file_open_dir(rootfd, parent);
+		free(parent);
+		if (pfd < 0)
+			return -1;
+	}
+	if (mkdirat(pfd, name, 0755) != 0 && errno != EEXIST)
+		fd = -1;
+	else
+		fd = storage_file_beneath(pfd, name, O_PATH | O_DIRECTORY);
+	err = errno;
+	if (pfd != rootfd)
+		close(pfd);
+	errno = err;
+	return fd;
 }
 
 int
@@ -240,11 +300,12 @@ storage_file_step_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct storage_xfer *x = arg;
 	struct storage_file *f = x->file;
-	char *buf, *msg;
+	char *buf = NULL, *msg;
 	off_t left = STORAGE_FILE_STEP;
 	ssize_t n, w;
 	size_t want, off;
 	struct timeval now = { 0, 0 };
+	int eof = 0;
 
 	if (storage_time_left(x) == 0) {
 		msg = storage_timeout_msg(x, x->url);
@@ -252,8 +313,34 @@ storage_file_step_cb(evutil_socket_t fd, short what, void *arg)
 		free(msg);
 		return;
 	}
-	buf = xmalloc(65536);
-	while (left > 0 && f->done < f->total) {
+	/* A download in the kernel (an upload is hashed as it goes: read and write). */
+	while (!x->put && !f->no_cfr && !eof && left > 0 && f->done < f->total) {
+		off_t in = f->done, out = f->done;
+
+		want = f->total - f->done < left ? (size_t)(f->total - f->done) : (size_t)left;
+		if ((n = copy_file_range(f->src, &in, f->dst, &out, want, 0)) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+			    errno == EOPNOTSUPP || errno == EBADF) {
+				f->no_cfr = 1;	/* the kernel cannot here: read and write */
+				break;
+			}
+			storage_file_fail(x, "copying", errno);
+			return;
+		}
+		if (n == 0) {
+			eof = 1;
+			break;
+		}
+		f->done += n;
+		left -= n;
+		if (f->done > x->s->max_download)
+			break;
+	}
+	while (!eof && left > 0 && f->done < f->total && (x->put || f->done <= x->s->max_download)) {
+		if (buf == NULL)
+			buf = xmalloc(65536);
 		want = f->total - f->done < 65536 ? (size_t)(f->total - f->done) : 65536;
 		if ((n = pread(f->src, buf, want, f->done)) < 0) {
 			if (errno == EINTR)
@@ -262,8 +349,10 @@ storage_file_step_cb(evutil_socket_t fd, short what, void *arg)
 			storage_file_fail(x, x->put ? STORAGE_FILE_SENDING : "reading", errno);
 			return;
 		}
-		if (n == 0)
+		if (n == 0) {
+			eof = 1;
 			break;
+		}
 		for (off = 0; off < (size_t)n; off += (size_t)w) {
 			if ((w = pwrite(f->dst, buf + off, (size_t)n - off, f->done + (off_t)off)) < 0) {
 				if (errno == EINTR) {
@@ -290,7 +379,7 @@ storage_file_step_cb(evutil_socket_t fd, short what, void *arg)
 		free(msg);
 		return;
 	}
-	if (left == 0 && f->done < f->total) {
+	if (!eof && left <= 0 && f->done < f->total) {
 		evtimer_add(f->step, &now);	/* the rest on the next turn */
 		return;
 	}
@@ -321,6 +410,7 @@ storage_file_open_dest(struct storage_xfer *x, const char *path, char **what)
 {
 	struct storage_file *f = x->file;
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/'), *cause = NULL;
+	const char *rel;
 
 	*slash = '\0';
 	f->name = xstrdup(slash + 1);
@@ -330,13 +420,28 @@ storage_file_open_dest(struct storage_xfer *x, const char *path, char **what)
 		errno = EINVAL;
 		return -1;
 	}
-	if (util_mkdirs(*dir != '\0' ? dir : "/", 0755, &cause) != 0) {
-		free(cause);
-		*what = xstrdup("making its folder");
-		free(dir);
-		return -1;
+	rel = storage_file_rel(x->s, *dir != '\0' ? dir : "/");
+	if (rel == NULL || (f->dirfd = storage_file_open_dir(x->s->root_fd, rel)) < 0) {
+		if (rel != NULL && errno != EXDEV && errno != ENOSYS) {
+			free(dir);
+			*what = xstrdup("making its folder");
+			return -1;
+		}
+		/* The slow way: resolved as far as it exists, below the root, then made. */
+		if (!storage_file_resolves_below(x->s, *dir != '\0' ? dir : "/")) {
+			free(dir);
+			*what = xstrdup("its folder");
+			errno = EXDEV;
+			return -1;
+		}
+		if (util_mkdirs(*dir != '\0' ? dir : "/", 0755, &cause) != 0) {
+			free(cause);
+			*what = xstrdup("making its folder");
+			free(dir);
+			return -1;
+		}
+		f->dirfd = open(*dir != '\0' ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
-	f->dirfd = open(*dir != '\0' ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	free(dir);
 	if (f->dirfd < 0) {
 		*what = xstrdup("opening its folder");

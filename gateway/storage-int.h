@@ -45,6 +45,7 @@ struct storage {
 	struct evcurl *ec;
 	const struct config *conf;
 	char *file_root;	/* realpath, or NULL: file:// refused */
+	char *file_root_given;	/* as configured, when not its realpath, or NULL */
 	int root_fd;		/* file_root opened (O_PATH), or -1 */
 	long long max_download;
 	long long retries;
@@ -135,6 +136,15 @@ char *storage_timeout_msg(const struct storage_xfer *x, const char *what);
 
 /* The local path of a file:// URL (checked for form, not place), or NULL with *cause. */
 char *storage_file_path(const char *url, char **cause);
+/*
+ * path relative to the file root when it is written below it (the real
+ * root or the configured one; "." for the root itself), pointing into
+ * path; NULL otherwise. By the letters only: a link below may still
+ * lead out, which opening it with RESOLVE_BENEATH refuses.
+ */
+const char *storage_file_rel(const struct storage *s, const char *path);
+/* Is path, resolved as far as it exists (realpath: follows links), below the file root? */
+int storage_file_resolves_below(const struct storage *s, const char *path);
 /* Run (or retry) a file:// transfer: a copy in steps from the loop. */
 void storage_file_attempt(struct storage_xfer *x);
 void storage_file_free(struct storage_file *);

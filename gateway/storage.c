@@ -51,9 +51,19 @@ storage_new(struct event_base *base, struct evcurl *ec, const struct config *con
 			return NULL;
 		}
 		s->file_root = xstrdup(buf);
+		/* URLs may spell the root as configured (a link to it, say). */
+		if (*root == '/') {
+			size_t n = strlen(root);
+
+			while (n > 1 && root[n - 1] == '/')
+				n--;
+			if (strlen(buf) != n || strncmp(buf, root, n) != 0)
+				s->file_root_given = xstrndup(root, n);
+		}
 		if ((s->root_fd = open(buf, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
 			xasprintf(cause, "storage.file_root %s: %s", root, strerror(errno));
 			free(s->file_root);
+			free(s->file_root_given);
 			free(s);
 			return NULL;
 		}
@@ -71,6 +81,7 @@ storage_free(struct storage *s)
 	if (s == NULL)
 		return;
 	free(s->file_root);
+	free(s->file_root_given);
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	storage_s3_unconfigure(s);
@@ -99,9 +110,33 @@ storage_result_name(enum storage_result r)
 	return (size_t)r < nitems(names) ? names[r] : "unknown";
 }
 
-/* Is path (resolved as far as it exists) below the file root? */
-static int
-storage_below_root(const struct storage *s, const char *path)
+/* The part of path after root, if path is root or below it by its letters. */
+static const char *
+storage_file_rel_to(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+
+	if (strncmp(path, root, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+		return NULL;
+	if (n == 1)
+		n = 0;	/* the root is "/" */
+	while (path[n] == '/')
+		n++;
+	return path[n] != '\0' ? path + n : ".";
+}
+
+const char *
+storage_file_rel(const struct storage *s, const char *path)
+{
+	const char *rel = storage_file_rel_to(s->file_root, path);
+
+	if (rel == NULL && s->file_root_given != NULL)
+		rel = storage_file_rel_to(s->file_root_given, path);
+	return rel;
+}
+
+int
+storage_file_resolves_below(const struct storage *s, const char *path)
 {
 	char buf[PATH_MAX], *copy = xstrdup(path), *slash;
 	size_t n = strlen(s->file_root);
@@ -141,7 +176,12 @@ storage_check_url(const struct storage *s, const char *url, char **cause)
 	}
 	if ((path = storage_file_path(url, cause)) == NULL)
 		return -1;
-	ok = storage_below_root(s, path);
+	/*
+	 * Below the root by its letters: the transfer opens it beneath the
+	 * root's descriptor (storage-file.c), which no link leaves. Else
+	 * (another spelling of a place below the root): resolved here.
+	 */
+	ok = storage_file_rel(s, path) != NULL || storage_file_resolves_below(s, path);
 	free(path);
 	if (!ok) {
 		xasprintf(cause, "file URL is outside storage.file_root (%s)", s->file_root);
@@ -257,6 +297,15 @@ storage_finish(struct storage_xfer *x, enum storage_result r, const char *error)
 	storage_done_cb *cb = x->cb;
 	void *arg = x->arg;
 
+	/*
+	 * The descriptor closed before the callback: a downloaded program
+	 * still open for writing here makes its exec fail (ETXTBSY), and the
+	 * callback may launch the game at once.
+	 */
+	if (x->fd >= 0) {
+		close(x->fd);
+		x->fd = -1;
+	}
 	x->cb = NULL;
 	if (r != STORAGE_OK)
 		x->s->failures[x->put != 0][r]++;

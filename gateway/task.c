@@ -245,7 +245,7 @@ task_history_add(struct task *t)
 	struct gw *gw = t->gw;
 	struct task *old;
 
-	t->disk_bytes = folders_measure(gw->folders, t->spec->task_id);
+	t->disk_bytes = FOLDERS_UNMEASURED;	/* measured if the disk budget needs it */
 	TAILQ_INSERT_TAIL(&gw->history, t, entry);
 	gw->nhistory++;
 	while (gw->nhistory > gw->max_history && (old = TAILQ_FIRST(&gw->history)) != NULL) {
@@ -633,7 +633,8 @@ task_fetch_next(struct task *t)
 		fd = -1;
 	} else {
 		xasprintf(&rel, "input/%s", name);
-		fd = taskdir_create(taskfd, rel, 0644, &cause);
+		/* Readable and runnable by the game (input/ is read-only to it). */
+		fd = taskdir_create(taskfd, rel, 0755, &cause);
 		free(rel);
 		close(taskfd);
 	}

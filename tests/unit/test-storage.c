@@ -8,7 +8,9 @@
  * (percent-decoding, . and .. after decoding), and the rule
  * that a transfer's callback never runs before storage_get/storage_put
  * has returned, file:// transfers (a directory, a FIFO, too large, a
- * link out of the root, an upload's hash and its atomic rename) and a
+ * link out of the root, an upload's hash and its atomic rename), links met
+ * on the way (in a folder on the way, absolute, relative, chained, a ..
+ * in the URL: never out of the root, nothing made outside) and a
  * download's deadline against a server that never answers.
  *
  * Transfers against a real S3 server are tests/s3/storage.sh's.
@@ -17,6 +19,7 @@
 #include "storage-int.h"
 #include "options.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -621,6 +624,7 @@ struct outcome {
 	char *error;
 	char sha256[65];
 	struct event_base *base;
+	int fd;			/* > 0: the transfer's descriptor, closed by the callback's time */
 };
 
 static void
@@ -628,6 +632,9 @@ outcome_cb(struct storage_xfer *x, enum storage_result r, const char *error, voi
 {
 	struct outcome *o = arg;
 
+	/* A downloaded program still open for writing could not be run (ETXTBSY). */
+	if (o->fd > 0 && fcntl(o->fd, F_GETFD) != -1)
+		fail_msg("the transfer's descriptor %d is still open in its callback", o->fd);
 	o->called++;
 	o->r = r;
 	o->error = error != NULL ? xstrdup(error) : NULL;
@@ -764,7 +771,8 @@ fetch(struct storage *s, struct event_base *base, const char *url, const char *d
 
 	memset(&o, 0, sizeof o);
 	o.base = base;
-	storage_get(s, url, open_fd(dst, O_WRONLY | O_CREAT | O_TRUNC), deadline, outcome_cb, &o);
+	o.fd = open_fd(dst, O_WRONLY | O_CREAT | O_TRUNC);
+	storage_get(s, url, o.fd, deadline, outcome_cb, &o);
 	run(base, &o);
 	*error = o.error;
 	return o.r;
@@ -781,6 +789,50 @@ assert_fetch_refused(struct storage *s, struct event_base *base, const char *url
 	if (why != NULL && strstr(error, why) == NULL)
 		fail_msg("%s: \"%s\" does not say \"%s\"", url, error, why);
 	free(error);
+}
+
+/* Upload four bytes of src to url: the outcome, its message in *error (NULL when OK). */
+static enum storage_result
+send_file(struct storage *s, struct event_base *base, const char *src, const char *url,
+    char **error)
+{
+	struct outcome o;
+
+	memset(&o, 0, sizeof o);
+	o.base = base;
+	storage_put(s, open_fd(src, O_RDONLY), 4, url, "text/plain", upload_cb, &o);
+	run(base, &o);
+	*error = o.error;
+	return o.r;
+}
+
+/* An upload refused, saying the place leads out of the root. */
+static void
+assert_send_refused(struct storage *s, struct event_base *base, const char *src, const char *url)
+{
+	char *error = NULL;
+
+	assert_int_not_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	if (error == NULL || (strstr(error, "outside storage.file_root") == NULL &&
+	    strstr(error, ". or .. segments") == NULL))
+		fail_msg("%s: \"%s\" does not say it leads outside the root", url, error);
+	free(error);
+}
+
+/* Does folder hold anything (a file, a folder, a temporary .part)? */
+static int
+has_entries(const char *folder)
+{
+	struct dirent *de;
+	DIR *d = opendir(folder);
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
 }
 
 /* file://: copies we do ourselves, saying what is wrong. */
@@ -832,12 +884,60 @@ test_file_transfers(void **state)
 	xasprintf(&url, "file://%s/big", root);
 	assert_fetch_refused(s, base, url, dst, "larger than storage.max_download_bytes (1000)");
 	free(url);
-	/* A link out of the root: the resolved file is outside, refused. */
+	/* A link out of the root: the resolved file is outside, refused, and said so. */
 	xasprintf(&text, "%s/out", root);
 	assert_int_equal(symlink("/etc/hostname", text), 0);
 	free(text);
 	xasprintf(&url, "file://%s/out", root);
-	assert_fetch_refused(s, base, url, dst, NULL);
+	assert_fetch_refused(s, base, url, dst, "outside storage.file_root");
+	free(url);
+	/* Relative, through "..": refused beneath the root as well. */
+	xasprintf(&text, "%s/up", root);
+	assert_int_equal(symlink("../../../../../../../../../../etc/hostname", text), 0);
+	free(text);
+	xasprintf(&url, "file://%s/up", root);
+	assert_fetch_refused(s, base, url, dst, "outside storage.file_root");
+	free(url);
+	/* Links that stay below the root are followed: relative, and absolute (the slow way). */
+	write_text(src, "print('hello')\n");
+	xasprintf(&text, "%s/rel", root);
+	assert_int_equal(symlink("program.py", text), 0);
+	free(text);
+	xasprintf(&text, "%s/abs", root);
+	assert_int_equal(symlink(src, text), 0);
+	free(text);
+	xasprintf(&url, "file://%s/rel", root);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	free(url);
+	xasprintf(&url, "file://%s/abs", root);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	text = util_read_file(dst, 100, &len, &cause);
+	assert_string_equal(text, "print('hello')\n");
+	free(text);
+	free(url);
+	/* Larger than one step of the loop (4 MiB): copied in several turns, whole. */
+	storage_free(s);
+	config_free(conf);
+	assert_int_equal(util_rmtree(root), 0);
+	free(root);
+	s = file_storage(base, ec, &conf, &root, "100000000");
+	free(src);
+	free(dst);
+	xasprintf(&src, "%s/program.py", root);
+	xasprintf(&dst, "%s/downloaded", root);
+	{
+		static char block[65536];
+		int k;
+
+		memset(block, 'x', sizeof block);
+		fd = open_fd(src, O_WRONLY | O_CREAT | O_TRUNC);
+		for (k = 0; k < 80; k++)
+			assert_int_equal(write(fd, block, sizeof block), (ssize_t)sizeof block);
+		close(fd);
+	}
+	xasprintf(&url, "file://%s", src);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	assert_int_equal(util_file_size(dst), 80 * 65536);
 	free(url);
 
 	/* An upload: the first size bytes of the descriptor, hashed as sent, renamed into place. */
@@ -872,7 +972,203 @@ test_file_transfers(void **state)
 	assert_int_equal(access(url, F_OK), -1);
 	free(url);
 
+	/* An upload whose folder leads out of the root through a link: refused, nothing made outside. */
+	xasprintf(&text, "%s.outside", root);
+	assert_int_equal(mkdir(text, 0700), 0);
+	xasprintf(&url, "%s/results/t2", root);
+	assert_int_equal(symlink(text, url), 0);
+	free(url);
+	xasprintf(&url, "file://%s/results/t2/1/log.txt", root);
+	assert_send_refused(s, base, src, url);
+	free(url);
+	xasprintf(&url, "%s/1", text);
+	assert_int_equal(access(url, F_OK), -1);
+	free(url);
+	assert_int_equal(util_rmtree(text), 0);
+	free(text);
+
 	assert_int_equal(util_rmtree(root), 0);
+	free(root);
+	free(src);
+	free(dst);
+	storage_free(s);
+	config_free(conf);
+	evcurl_free(ec);
+	event_base_free(base);
+}
+
+/*
+ * file:// and links met on the way (storage-file.c opens below the
+ * root's descriptor, realpath only when the kernel says a link leads
+ * out): no link, at the end or in a folder on the way, absolute or
+ * relative, and no .. spelling, reaches a file outside the root or makes
+ * one there; links that stay below the root still work.
+ */
+static void
+test_file_links(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct evcurl *ec = evcurl_new(base);
+	struct config *conf;
+	struct storage *s;
+	struct stat st;
+	char *root, *out, *base_out, *src, *dst, *p, *url, *text, *error = NULL, *cause = NULL;
+	size_t len;
+
+	s = file_storage(base, ec, &conf, &root, "1000");
+	/* A folder outside the root, next to it, with a secret and a victim. */
+	xasprintf(&out, "%s.out", root);
+	assert_int_equal(mkdir(out, 0700), 0);
+	base_out = strrchr(out, '/') + 1;
+	xasprintf(&p, "%s/secret", out);
+	write_text(p, "secret\n");
+	free(p);
+	xasprintf(&p, "%s/victim", out);
+	write_text(p, "victim\n");
+	free(p);
+	xasprintf(&src, "%s/program.py", root);
+	write_text(src, "0123456789");
+	xasprintf(&dst, "%s/downloaded", root);
+	xasprintf(&p, "%s/sub", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+
+	/* Downloads through a link in a folder on the way: absolute, then relative. */
+	xasprintf(&p, "%s/sub/abs", root);
+	assert_int_equal(symlink(out, p), 0);
+	free(p);
+	xasprintf(&url, "file://%s/sub/abs/secret", root);
+	assert_fetch_refused(s, base, url, dst, "outside storage.file_root");
+	free(url);
+	xasprintf(&p, "%s/sub/rel", root);
+	xasprintf(&text, "../../%s", base_out);
+	assert_int_equal(symlink(text, p), 0);
+	free(text);
+	free(p);
+	xasprintf(&url, "file://%s/sub/rel/secret", root);
+	assert_fetch_refused(s, base, url, dst, "outside storage.file_root");
+	free(url);
+	/* A chain: an absolute link below the root to the link above, which leads out. */
+	xasprintf(&p, "%s/hop", root);
+	xasprintf(&text, "%s/sub/abs/secret", root);
+	assert_int_equal(symlink(text, p), 0);
+	free(text);
+	free(p);
+	xasprintf(&url, "file://%s/hop", root);
+	assert_fetch_refused(s, base, url, dst, "outside storage.file_root");
+	free(url);
+	/* A .. spelled in the URL, plain or percent-encoded: refused before any open. */
+	xasprintf(&url, "file://%s/../%s/secret", root, base_out);
+	assert_fetch_refused(s, base, url, dst, ". or .. segments");
+	free(url);
+	xasprintf(&url, "file://%s/sub/%%2e%%2e/../%s/secret", root, base_out);
+	assert_fetch_refused(s, base, url, dst, ". or .. segments");
+	free(url);
+	/* Nothing of the secret reached the download. */
+	text = util_read_file(dst, 100, &len, &cause);
+	assert_non_null(text);
+	assert_null(strstr(text, "secret"));
+	free(text);
+
+	/* Links that leave and come back below the root, or stay below it: followed. */
+	xasprintf(&p, "%s/sub/back", root);
+	xasprintf(&text, "../../%s", strrchr(root, '/') + 1);
+	assert_int_equal(symlink(text, p), 0);
+	free(text);
+	free(p);
+	xasprintf(&url, "file://%s/sub/back/program.py", root);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	free(url);
+	xasprintf(&p, "%s/sub2", root);
+	xasprintf(&text, "%s/sub", root);
+	assert_int_equal(symlink(text, p), 0);
+	free(text);
+	free(p);
+	xasprintf(&p, "%s/sub/inside.py", root);
+	write_text(p, "inside\n");
+	free(p);
+	xasprintf(&url, "file://%s/sub2/inside.py", root);
+	assert_int_equal(fetch(s, base, url, dst, 0, &error), STORAGE_OK);
+	text = util_read_file(dst, 100, &len, &cause);
+	assert_string_equal(text, "inside\n");
+	free(text);
+	free(url);
+
+	/* Uploads: a relative link out in a folder on the way, folders missing below it. */
+	xasprintf(&p, "%s/results", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	xasprintf(&p, "%s/results/rel", root);
+	xasprintf(&text, "../../%s", base_out);
+	assert_int_equal(symlink(text, p), 0);
+	free(text);
+	free(p);
+	xasprintf(&url, "file://%s/results/rel/t1/1/log.txt", root);
+	assert_send_refused(s, base, src, url);
+	free(url);
+	/* The deepest folder itself a link out (nothing to make below it). */
+	xasprintf(&p, "%s/results/t2", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	xasprintf(&p, "%s/results/t2/1", root);
+	assert_int_equal(symlink(out, p), 0);
+	free(p);
+	xasprintf(&url, "file://%s/results/t2/1/log.txt", root);
+	assert_send_refused(s, base, src, url);
+	free(url);
+	/* A .. in the URL. */
+	xasprintf(&url, "file://%s/results/../../%s/log.txt", root, base_out);
+	assert_send_refused(s, base, src, url);
+	free(url);
+	/* Nothing was made outside: no folder, no result, no temporary file. */
+	xasprintf(&p, "%s/t1", out);
+	assert_int_equal(access(p, F_OK), -1);
+	free(p);
+	xasprintf(&p, "%s/log.txt", out);
+	assert_int_equal(access(p, F_OK), -1);
+	free(p);
+	assert_int_equal(has_entries(out), 2);	/* secret and victim */
+
+	/* The result's own name a link out: replaced by the result, the victim untouched. */
+	xasprintf(&p, "%s/results/t3", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	xasprintf(&p, "%s/results/t3/log.txt", root);
+	xasprintf(&text, "%s/victim", out);
+	assert_int_equal(symlink(text, p), 0);
+	free(text);
+	xasprintf(&url, "file://%s", p);
+	assert_int_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	free(url);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	text = util_read_file(p, 100, &len, &cause);
+	assert_string_equal(text, "0123");
+	free(text);
+	free(p);
+	xasprintf(&p, "%s/victim", out);
+	text = util_read_file(p, 100, &len, &cause);
+	assert_string_equal(text, "victim\n");
+	free(text);
+	free(p);
+	/* An absolute link that stays below the root: the result lands where it points. */
+	xasprintf(&p, "%s/results/t4", root);
+	xasprintf(&text, "%s/sub", root);
+	assert_int_equal(symlink(text, p), 0);
+	free(text);
+	free(p);
+	xasprintf(&url, "file://%s/results/t4/1/log.txt", root);
+	assert_int_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	free(url);
+	xasprintf(&p, "%s/sub/1/log.txt", root);
+	text = util_read_file(p, 100, &len, &cause);
+	assert_string_equal(text, "0123");
+	free(text);
+	free(p);
+
+	assert_int_equal(util_rmtree(out), 0);
+	assert_int_equal(util_rmtree(root), 0);
+	free(out);
 	free(root);
 	free(src);
 	free(dst);
@@ -940,6 +1236,7 @@ main(void)
 		cmocka_unit_test(test_file_url),
 		cmocka_unit_test(test_callback_after_return),
 		cmocka_unit_test(test_file_transfers),
+		cmocka_unit_test(test_file_links),
 		cmocka_unit_test(test_http_deadline),
 	};
 	int rc;

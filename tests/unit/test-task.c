@@ -1277,7 +1277,7 @@ test_malformed(void **state)
 		  "'program'", "t9" },
 		{ "{\"version\":2,\"task_id\":\"t8\"}", DLQ_UNSUPPORTED_VERSION, "version 2", "t8" },
 	};
-	const char *const opts[] = { "gateway.batch_max=4", NULL };
+	const char *const opts[] = { "gateway.batch_max=4", "gateway.batch_adaptive=false", NULL };
 	struct fx *f = fx_new(opts, 0);
 	struct proto_dlq d;
 	size_t i;
@@ -1563,8 +1563,9 @@ test_fatal_commit(void **state)
 static void
 test_batching(void **state)
 {
-	const char *const opts[] = { "gateway.batch_max=3", NULL };
-	const char *const opts_ms[] = { "gateway.batch_max=100", "gateway.batch_ms=50", NULL };
+	const char *const opts[] = { "gateway.batch_max=3", "gateway.batch_adaptive=false", NULL };
+	const char *const opts_ms[] = { "gateway.batch_max=100", "gateway.batch_ms=50",
+	    "gateway.batch_adaptive=false", NULL };
 	struct fx *f = fx_new(opts, 0);
 	struct gw *gw = &f->gw;
 	const char *md;
@@ -1604,6 +1605,36 @@ test_batching(void **state)
 	assert_true(util_mono_ms() - t0 >= 49);
 	assert_int_equal(f->committer->batches[0]->nrecords, 1);
 	assert_int_equal(ledger_commit_point(gw->ledger, 0), 1);
+	fx_free(f);
+}
+
+/*
+ * gateway.batch_adaptive (the default): a record goes at once when no
+ * transaction is in flight; behind one, records gather and go as one
+ * batch when it is answered (not batch_ms later).
+ */
+static void
+test_batching_adaptive(void **state)
+{
+	const char *const opts[] = { "gateway.batch_max=100", "gateway.batch_ms=60000", NULL };
+	struct fx *f = fx_new(opts, 0);
+	struct gw *gw = &f->gw;
+
+	fx_assign(f, 0, 0, NULL);
+	fx_deliver(f, 0, 0, "not json");
+	/* Idle: sent at once, without a turn of the loop. */
+	assert_int_equal(f->committer->nbatches, 1);
+	assert_int_equal(f->committer->batches[0]->nrecords, 1);
+	fx_deliver(f, 0, 1, "not json");
+	fx_deliver(f, 0, 2, "not json");
+	/* Behind the first: they wait. */
+	assert_int_equal(f->committer->nbatches, 1);
+	assert_int_equal(ledger_pending(gw->ledger, 0), 2);
+	committer_answer(f->committer, 0, 1, NULL);
+	/* The answer sends what gathered meanwhile, as one batch. */
+	assert_int_equal(f->committer->nbatches, 2);
+	assert_int_equal(f->committer->batches[1]->nrecords, 2);
+	assert_int_equal(fx_batch_offset(f, 1, 0, NULL), 3);
 	fx_free(f);
 }
 
@@ -1819,7 +1850,8 @@ test_assigned(void **state)
 static void
 test_revoked(void **state)
 {
-	const char *const opts[] = { "gateway.max_inflight=2", "gateway.batch_max=100", NULL };
+	const char *const opts[] = { "gateway.max_inflight=2", "gateway.batch_max=100",
+	    "gateway.batch_adaptive=false", NULL };
 	struct fx *f = fx_new(opts, 1);
 	struct gw *gw = &f->gw;
 	struct fake_job *ja, *jb, *jd;
@@ -1925,7 +1957,7 @@ test_revoked_sync(void **state)
 static void
 test_revoked_dropped(void **state)
 {
-	const char *const opts[] = { "gateway.batch_max=100", NULL };
+	const char *const opts[] = { "gateway.batch_max=100", "gateway.batch_adaptive=false", NULL };
 	struct fx *f = fx_new(opts, 0);
 	struct gw *gw = &f->gw;
 	struct fake_job *j1, *j2;
@@ -2017,6 +2049,7 @@ main(void)
 		cmocka_unit_test(test_drain_grace),
 		cmocka_unit_test(test_fatal_commit),
 		cmocka_unit_test(test_batching),
+		cmocka_unit_test(test_batching_adaptive),
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_intake_pause),
 		cmocka_unit_test(test_assigned),

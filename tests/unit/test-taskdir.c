@@ -307,6 +307,18 @@ test_create(void **state)
 	fd = taskdir_create(f->taskfd, "input/program.py", 0644, &cause);
 	assert_true(fd >= 0);
 	close(fd);
+	/* The mode exactly, whatever the umask (the game runs what input/ holds). */
+	{
+		mode_t old = umask(077);
+		struct stat st;
+
+		fd = taskdir_create(f->taskfd, "input/run.sh", 0755, &cause);
+		umask(old);
+		assert_true(fd >= 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0755);
+		close(fd);
+	}
 	/* Never twice, never through a link planted at the name. */
 	assert_int_equal(taskdir_create(f->taskfd, "input/program.py", 0644, &cause), -1);
 	assert_non_null(strstr(cause, "exists already"));
@@ -343,6 +355,20 @@ test_mkdir(void **state)
 	p = at(f, "output");
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0751);
+	free(p);
+	/* Made new: the mode exactly, whatever the umask. */
+	{
+		mode_t old = umask(077);
+		int rc = taskdir_mkdir(f->taskfd, "made", 0755, (uid_t)-1, (gid_t)-1, &cause);
+
+		umask(old);
+		assert_int_equal(rc, 0);
+	}
+	p = at(f, "made");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	free(p);
+	p = at(f, "output");
 	/* A link where the directory should be: refused, its target untouched. */
 	assert_int_equal(util_rmtree(p), 0);
 	assert_int_equal(symlink(f->top, p), 0);
