@@ -63,6 +63,7 @@ t0=$(date +%s)
 now_ms() { date +%s%3N; }
 
 [ "$N" -ge 40 ] || bail "CHAOS_TASKS must be 40 or more (four waves)"
+kafka_env_same
 case $SHAM in "" | kill | restart | outage) ;; *) bail "CHAOS_SHAM: kill, restart or outage" ;; esac
 [ -z "$SHAM" ] || diag "CHAOS_SHAM=$SHAM: that fault is only pretended; the test must fail"
 

@@ -17,6 +17,7 @@ GW_LOG=$STATE/gateway.log
 conf=$STATE/a.conf
 kafka_conf "$conf" "$STATE/a" faults 4 20
 ctl() { "$PAIACTL" -c "$conf" "$@"; }
+kafka_env_same
 ctl topics --create --partitions 6,3,1 >/dev/null || bail "cannot create topics at $KAFKA"
 "$GATEWAY" -c "$conf" 2>>"$GW_LOG" &
 GW_PID=$!

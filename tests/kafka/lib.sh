@@ -3,6 +3,17 @@
 # (tests/env/kafka.sh start: 127.0.0.1:19092).
 
 KAFKA=${KAFKA_BOOTSTRAP:-127.0.0.1:19092}
+
+# kafka_env_same: the broker tests/env/kafka.sh would restart, freeze or
+# stop (KAFKA_PORT) is the one under test (KAFKA_BOOTSTRAP); else a test
+# would restart another broker on the default port and take it over.
+kafka_env_same() {
+	[ "${KAFKA##*:}" = "${KAFKA_PORT:-19092}" ] || {
+		echo "Bail out! KAFKA_BOOTSTRAP is $KAFKA but tests/env/kafka.sh acts on port" \
+			"${KAFKA_PORT:-19092}: set KAFKA_PORT (and KAFKA_DIR) to the broker's"
+		exit 1
+	}
+}
 run=$(date +%s)-$$
 
 # kafka_conf FILE STATE_DIR NAME MAX_INFLIGHT GRACE_S: a gateway config on
