@@ -976,6 +976,12 @@ int metrics_listen_parse(const char *listen, char **host, int *port, char **caus
 void metrics_stop(struct metrics *);
 /* The Prometheus exposition, as served on /metrics (caller frees). */
 char *metrics_text(struct gw *);
+/*
+ * One label, name="value" with \\, \" and \n escaped as the text format
+ * wants (a NULL value is empty), after a comma unless first.
+ */
+struct evbuffer;
+void metrics_label(struct evbuffer *, const char *name, const char *value, int first);
 
 /* ---- control.c: the control socket ---- */
 
@@ -1046,7 +1052,6 @@ struct task_gpu {
 	uint64_t round;		/* the probe round last counted */
 };
 struct gpus;
-struct evbuffer;
 /* A [gpu] nodes entry: [name=][user@]host[:port]. */
 struct gpus_node_spec {
 	char *name;

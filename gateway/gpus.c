@@ -745,24 +745,6 @@ gpus_stop(struct gpus *g)
 
 /* ---- /metrics ---- */
 
-/* A Prometheus label value: backslash, double quote and newline escaped. */
-static void
-gpus_label(struct evbuffer *b, const char *name, const char *v, int last)
-{
-	const char *p;
-
-	evbuffer_add_printf(b, "%s=\"", name);
-	for (p = v != NULL ? v : ""; *p != '\0'; p++) {
-		if (*p == '\\' || *p == '"')
-			evbuffer_add_printf(b, "\\%c", *p);
-		else if (*p == '\n')
-			evbuffer_add(b, "\\n", 2);
-		else
-			evbuffer_add(b, p, 1);
-	}
-	evbuffer_add_printf(b, "\"%s", last ? "" : ",");
-}
-
 static const struct gpus_dcgm {
 	const char *name;
 	const char *help;
@@ -838,14 +820,14 @@ gpus_metrics(struct gpus *g, struct evbuffer *b)
 				snprintf(idx, sizeof idx, "%d", rep->gpus[k].index);
 				snprintf(dev, sizeof dev, "nvidia%d", rep->gpus[k].index);
 				evbuffer_add_printf(b, "%s{", gpus_dcgm[m].name);
-				gpus_label(b, "gpu", idx, 0);
-				gpus_label(b, "UUID", rep->gpus[k].uuid, 0);
-				gpus_label(b, "device", dev, 0);
-				gpus_label(b, "modelName", rep->gpus[k].name, 0);
-				gpus_label(b, "Hostname", node->name, 0);
-				gpus_label(b, "container", ref != NULL ? ref->container : "", 0);
-				gpus_label(b, "namespace", ref != NULL ? ref->namespace : "", 0);
-				gpus_label(b, "pod", ref != NULL ? ref->pod : "", 1);
+				metrics_label(b, "gpu", idx, 1);
+				metrics_label(b, "UUID", rep->gpus[k].uuid, 0);
+				metrics_label(b, "device", dev, 0);
+				metrics_label(b, "modelName", rep->gpus[k].name, 0);
+				metrics_label(b, "Hostname", node->name, 0);
+				metrics_label(b, "container", ref != NULL ? ref->container : "", 0);
+				metrics_label(b, "namespace", ref != NULL ? ref->namespace : "", 0);
+				metrics_label(b, "pod", ref != NULL ? ref->pod : "", 0);
 				evbuffer_add_printf(b, "} %g\n", v);
 			}
 		}
@@ -855,7 +837,7 @@ gpus_metrics(struct gpus *g, struct evbuffer *b)
 	for (i = 0; i < g->nnodes; i++)
 		if ((node = gpu_prober_find(g->prober, g->nodes[i].name)) != NULL) {
 			evbuffer_add_printf(b, "paia_gpu_node_up{");
-			gpus_label(b, "node", node->name, 1);
+			metrics_label(b, "node", node->name, 1);
 			evbuffer_add_printf(b, "} %d\n", node->stale == NULL && node->report != NULL);
 		}
 	evbuffer_add_printf(b, "# HELP paia_gpu_node_report_age_seconds Age of the node's last "
@@ -864,7 +846,7 @@ gpus_metrics(struct gpus *g, struct evbuffer *b)
 		if ((node = gpu_prober_find(g->prober, g->nodes[i].name)) != NULL &&
 		    (age = gpu_node_age_ms(node, now)) >= 0) {
 			evbuffer_add_printf(b, "paia_gpu_node_report_age_seconds{");
-			gpus_label(b, "node", node->name, 1);
+			metrics_label(b, "node", node->name, 1);
 			evbuffer_add_printf(b, "} %.3f\n", (double)age / 1000.0);
 		}
 	evbuffer_add_printf(b, "# HELP paia_gpu_probe_rounds_total Probe rounds of the node, by "
@@ -872,10 +854,10 @@ gpus_metrics(struct gpus *g, struct evbuffer *b)
 	for (i = 0; i < g->nnodes; i++)
 		if ((node = gpu_prober_find(g->prober, g->nodes[i].name)) != NULL) {
 			evbuffer_add_printf(b, "paia_gpu_probe_rounds_total{");
-			gpus_label(b, "node", node->name, 0);
+			metrics_label(b, "node", node->name, 0);
 			evbuffer_add_printf(b, "outcome=\"ok\"} %" PRIu64 "\n", node->rounds_ok);
 			evbuffer_add_printf(b, "paia_gpu_probe_rounds_total{");
-			gpus_label(b, "node", node->name, 0);
+			metrics_label(b, "node", node->name, 0);
 			evbuffer_add_printf(b, "outcome=\"failed\"} %" PRIu64 "\n",
 			    node->rounds_failed);
 		}

@@ -77,14 +77,13 @@ metrics_add(struct evbuffer *b, const char *name, const char *type, const char *
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A label value as the text format wants it: \\, \" and \n escaped. */
-static void
+void
 metrics_label(struct evbuffer *b, const char *name, const char *value, int first)
 {
 	const char *p;
 
 	evbuffer_add_printf(b, "%s%s=\"", first ? "" : ",", name);
-	for (p = value; *p != '\0'; p++) {
+	for (p = value != NULL ? value : ""; *p != '\0'; p++) {
 		if (*p == '\\' || *p == '"')
 			evbuffer_add_printf(b, "\\%c", *p);
 		else if (*p == '\n')
