@@ -71,7 +71,7 @@ check "after the restart the finished games wait again, not run ($((N - 1)) reco
 check "$((N - 1)) outputs found on disk, not run again" \
 	test "$(grep -c 'finished game found on disk: uploading its outputs, not running it again' "$GW_LOG")" -eq $((N - 1))
 check "the forged outcome was not used" \
-	grep -q 'an earlier outcome does not apply to this delivery: the game runs.*task=rec-1 .*outcome_instance="someone-else"' "$GW_LOG"
+	grep -q 'an earlier outcome does not apply to this delivery: the game runs.*task=rec-1 .*outcome_instance=\"\?someone-else\"\?' "$GW_LOG"
 check "launches: $N + 1 (rec-1 as its next attempt) ($(launches))" test "$(launches)" -eq $((N + 1))
 # Storage back.
 rm -f "$STATE/results"
