@@ -976,12 +976,15 @@ int metrics_listen_parse(const char *listen, char **host, int *port, char **caus
 void metrics_stop(struct metrics *);
 /* The Prometheus exposition, as served on /metrics (caller frees). */
 char *metrics_text(struct gw *);
+
+/* ---- prom.c: the Prometheus text format's pieces ---- */
+
 /*
  * One label, name="value" with \\, \" and \n escaped as the text format
  * wants (a NULL value is empty), after a comma unless first.
  */
 struct evbuffer;
-void metrics_label(struct evbuffer *, const char *name, const char *value, int first);
+void prom_label(struct evbuffer *, const char *name, const char *value, int first);
 
 /* ---- control.c: the control socket ---- */
 

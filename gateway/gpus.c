@@ -820,14 +820,14 @@ gpus_metrics(struct gpus *g, struct evbuffer *b)
 				snprintf(idx, sizeof idx, "%d", rep->gpus[k].index);
 				snprintf(dev, sizeof dev, "nvidia%d", rep->gpus[k].index);
 				evbuffer_add_printf(b, "%s{", gpus_dcgm[m].name);
-				metrics_label(b, "gpu", idx, 1);
-				metrics_label(b, "UUID", rep->gpus[k].uuid, 0);
-				metrics_label(b, "device", dev, 0);
-				metrics_label(b, "modelName", rep->gpus[k].name, 0);
-				metrics_label(b, "Hostname", node->name, 0);
-				metrics_label(b, "container", ref != NULL ? ref->container : "", 0);
-				metrics_label(b, "namespace", ref != NULL ? ref->namespace : "", 0);
-				metrics_label(b, "pod", ref != NULL ? ref->pod : "", 0);
+				prom_label(b, "gpu", idx, 1);
+				prom_label(b, "UUID", rep->gpus[k].uuid, 0);
+				prom_label(b, "device", dev, 0);
+				prom_label(b, "modelName", rep->gpus[k].name, 0);
+				prom_label(b, "Hostname", node->name, 0);
+				prom_label(b, "container", ref != NULL ? ref->container : "", 0);
+				prom_label(b, "namespace", ref != NULL ? ref->namespace : "", 0);
+				prom_label(b, "pod", ref != NULL ? ref->pod : "", 0);
 				evbuffer_add_printf(b, "} %g\n", v);
 			}
 		}
@@ -837,7 +837,7 @@ gpus_metrics(struct gpus *g, struct evbuffer *b)
 	for (i = 0; i < g->nnodes; i++)
 		if ((node = gpu_prober_find(g->prober, g->nodes[i].name)) != NULL) {
 			evbuffer_add_printf(b, "paia_gpu_node_up{");
-			metrics_label(b, "node", node->name, 1);
+			prom_label(b, "node", node->name, 1);
 			evbuffer_add_printf(b, "} %d\n", node->stale == NULL && node->report != NULL);
 		}
 	evbuffer_add_printf(b, "# HELP paia_gpu_node_report_age_seconds Age of the node's last "
@@ -846,7 +846,7 @@ gpus_metrics(struct gpus *g, struct evbuffer *b)
 		if ((node = gpu_prober_find(g->prober, g->nodes[i].name)) != NULL &&
 		    (age = gpu_node_age_ms(node, now)) >= 0) {
 			evbuffer_add_printf(b, "paia_gpu_node_report_age_seconds{");
-			metrics_label(b, "node", node->name, 1);
+			prom_label(b, "node", node->name, 1);
 			evbuffer_add_printf(b, "} %.3f\n", (double)age / 1000.0);
 		}
 	evbuffer_add_printf(b, "# HELP paia_gpu_probe_rounds_total Probe rounds of the node, by "
@@ -854,10 +854,10 @@ gpus_metrics(struct gpus *g, struct evbuffer *b)
 	for (i = 0; i < g->nnodes; i++)
 		if ((node = gpu_prober_find(g->prober, g->nodes[i].name)) != NULL) {
 			evbuffer_add_printf(b, "paia_gpu_probe_rounds_total{");
-			metrics_label(b, "node", node->name, 0);
+			prom_label(b, "node", node->name, 0);
 			evbuffer_add_printf(b, "outcome=\"ok\"} %" PRIu64 "\n", node->rounds_ok);
 			evbuffer_add_printf(b, "paia_gpu_probe_rounds_total{");
-			metrics_label(b, "node", node->name, 0);
+			prom_label(b, "node", node->name, 0);
 			evbuffer_add_printf(b, "outcome=\"failed\"} %" PRIu64 "\n",
 			    node->rounds_failed);
 		}

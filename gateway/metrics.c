@@ -77,23 +77,6 @@ metrics_add(struct evbuffer *b, const char *name, const char *type, const char *
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-void
-metrics_label(struct evbuffer *b, const char *name, const char *value, int first)
-{
-	const char *p;
-
-	evbuffer_add_printf(b, "%s%s=\"", first ? "" : ",", name);
-	for (p = value != NULL ? value : ""; *p != '\0'; p++) {
-		if (*p == '\\' || *p == '"')
-			evbuffer_add_printf(b, "\\%c", *p);
-		else if (*p == '\n')
-			evbuffer_add(b, "\\n", 2);
-		else
-			evbuffer_add(b, p, 1);
-	}
-	evbuffer_add(b, "\"", 1);
-}
-
 /* ---- the build and the process ---- */
 
 static void
@@ -102,10 +85,10 @@ metrics_build(struct evbuffer *b)
 	metrics_add(b, "paia_build_info", "gauge",
 	    "Always 1: the gateway's version and the libraries it runs on.");
 	evbuffer_add(b, "paia_build_info{", 16);
-	metrics_label(b, "version", PACKAGE_VERSION, 1);
-	metrics_label(b, "librdkafka", rd_kafka_version_str(), 0);
-	metrics_label(b, "libcurl", curl_version_info(CURLVERSION_NOW)->version, 0);
-	metrics_label(b, "libevent", event_get_version(), 0);
+	prom_label(b, "version", PACKAGE_VERSION, 1);
+	prom_label(b, "librdkafka", rd_kafka_version_str(), 0);
+	prom_label(b, "libcurl", curl_version_info(CURLVERSION_NOW)->version, 0);
+	prom_label(b, "libevent", event_get_version(), 0);
 	evbuffer_add(b, "} 1\n", 4);
 }
 
@@ -289,8 +272,8 @@ metrics_transactions(struct evbuffer *b, struct gw *gw)
 static void
 metrics_partition_labels(struct evbuffer *b, struct gw *gw, int32_t partition)
 {
-	metrics_label(b, "group", gw->group_id, 1);
-	metrics_label(b, "topic", gw->tasks_topic, 0);
+	prom_label(b, "group", gw->group_id, 1);
+	prom_label(b, "topic", gw->tasks_topic, 0);
 	evbuffer_add_printf(b, ",partition=\"%d\"", (int)partition);
 }
 
@@ -431,8 +414,8 @@ metrics_vpn(struct evbuffer *b, struct gw *gw)
 	for (i = 0; i < v->nchecks; i++) {
 		c = &v->checks[i];
 		evbuffer_add(b, "paia_vpn_check_ok{", 18);
-		metrics_label(b, "kind", vpn_check_kind_name(c->kind), 1);
-		metrics_label(b, "target", c->target, 0);
+		prom_label(b, "kind", vpn_check_kind_name(c->kind), 1);
+		prom_label(b, "target", c->target, 0);
 		evbuffer_add_printf(b, "} %d\n", c->result == VPN_CHECK_OK ? 1 :
 		    c->result == VPN_CHECK_FAILED ? 0 : -1);
 	}
@@ -442,8 +425,8 @@ metrics_vpn(struct evbuffer *b, struct gw *gw)
 		if (c->checked_ms <= 0)
 			continue;
 		evbuffer_add(b, "paia_vpn_check_age_seconds{", 27);
-		metrics_label(b, "kind", vpn_check_kind_name(c->kind), 1);
-		metrics_label(b, "target", c->target, 0);
+		prom_label(b, "kind", vpn_check_kind_name(c->kind), 1);
+		prom_label(b, "target", c->target, 0);
 		evbuffer_add_printf(b, "} %.3f\n", (double)(now - c->checked_ms) / 1000.0);
 	}
 	metrics_add(b, "paia_vpn_check_latency_seconds", "gauge", "Each endpoint's last connect time.");
@@ -452,8 +435,8 @@ metrics_vpn(struct evbuffer *b, struct gw *gw)
 		if (c->latency_ms < 0)
 			continue;
 		evbuffer_add(b, "paia_vpn_check_latency_seconds{", 31);
-		metrics_label(b, "kind", vpn_check_kind_name(c->kind), 1);
-		metrics_label(b, "target", c->target, 0);
+		prom_label(b, "kind", vpn_check_kind_name(c->kind), 1);
+		prom_label(b, "target", c->target, 0);
 		evbuffer_add_printf(b, "} %.3f\n", (double)c->latency_ms / 1000.0);
 	}
 	vpn_view_free(v);
