@@ -43,9 +43,9 @@ static const int con_stale_ms[CON_NSRC] = {
 	[CON_SRC_STATUS] = 3000,	/* a status event every second */
 	[CON_SRC_TASKS] = 0,		/* events: stale only with the link */
 	[CON_SRC_LAG] = 8000,		/* asked every 2 s */
-	[CON_SRC_PODS] = 10000,
+	[CON_SRC_PODS] = 0,		/* asked once, then events (on change only) */
 	[CON_SRC_GPUS] = 15000,
-	[CON_SRC_VPN] = 10000,
+	[CON_SRC_VPN] = 0,		/* as pods */
 	[CON_SRC_LOGS] = 0,
 	[CON_SRC_VIDEOS] = 0,
 };

@@ -3,7 +3,8 @@
 # proto/'s encoders, fixed times and values) with the console's clock
 # pinned (PAIA_CONSOLE_NOW): ages, durations and clock times are drawn as
 # they are, not normalised. The Tasks view, a running task's timeline,
-# and the GPUs view (a node stale with its reason) at 80x24 and 200x50.
+# the GPUs view (a node stale with its reason), pods, the VPN, videos
+# and a task's log at 80x24 and 200x50.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -32,6 +33,18 @@ for size in 80x24 200x50; do
 		on_screen "$s" "gpus         gpu-a GPU 0 NVIDIA L40S, peak 12000 MiB, mean 60%"
 	keys "$s" 4 Down Down Enter
 	check "$size: down twice: the stale node's first card, its task" on_screen "$s" "Task bench-000001"
+	keys "$s" 3
+	check "$size: pods: kubectl's columns, one creating, one crash-looping" \
+		golden "$s" "scripted-pods-$size"
+	keys "$s" 5
+	check "$size: the VPN: its state, traffic and checks" golden "$s" "scripted-vpn-$size"
+	keys "$s" 7
+	check "$size: videos of the done tasks" golden "$s" "scripted-videos-$size"
+	keys "$s" : "task bench-000008" Enter 6
+	check "$size: a done task's log, to its end" golden "$s" "scripted-logs-$size"
+	keys "$s" : "task bench-000003" Enter 6
+	check "$size: a running task's log, followed" \
+		on_screen "$s" "3 lines  following"
 	keys "$s" q
 done
 
