@@ -346,10 +346,6 @@ con_source_note(struct con *con, WINDOW *w, int y, int cols, enum con_src src, c
 	char text[512];
 
 	switch (s->offer) {
-	case CON_OFFER_NONE:
-		snprintf(text, sizeof text, "the gateway does not offer %s yet (not in this "
-		    "console's control protocol)", what);
-		break;
 	case CON_OFFER_NO:
 		snprintf(text, sizeof text, "the gateway does not offer %s%s%s", what,
 		    s->error != NULL ? ": " : "", s->error != NULL ? s->error : "");

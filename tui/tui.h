@@ -56,7 +56,6 @@ enum con_offer {
 	CON_OFFER_UNKNOWN,	/* not asked yet */
 	CON_OFFER_YES,
 	CON_OFFER_NO,		/* the gateway refused the command as unknown */
-	CON_OFFER_NONE,		/* this console has no request for it yet */
 };
 
 struct con_source {
@@ -623,7 +622,8 @@ void con_help_draw(struct con *, WINDOW *, int rows, int cols);
 void con_link_banner(struct con *, WINDOW *, int rows, int cols);
 /*
  * A source this view needs that is not there: one plain line saying why
- * ("the gateway does not offer pods yet"), drawn at y. 1 when drawn.
+ * ("the gateway does not offer pods: unknown command"), drawn at y. 1
+ * when drawn.
  */
 int con_source_note(struct con *, WINDOW *, int y, int cols, enum con_src, const char *what);
 

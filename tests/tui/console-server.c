@@ -14,7 +14,10 @@
  * follow from the index and --now; only the event cadence follows the
  * clock (-r 0: no task events, for exact screens in tests/tui).
  *
- * usage: console-server -S socket [-n tasks] [-r events/s] [-g nodes] [--now ms]
+ * With --old it is a gateway from before pods, vpn, videos and logs: it
+ * refuses them as unknown commands, in the words proto/ refuses any.
+ *
+ * usage: console-server -S socket [-n tasks] [-r events/s] [-g nodes] [--now ms] [--old]
  */
 #include "config.h"
 #include "proto.h"
@@ -62,6 +65,7 @@ static int64_t bs_started;
 static struct bs_client *bs_clients;
 static uint64_t bs_events;
 static int bs_gpu_nodes;
+static int bs_old;		/* --old: pods, vpn, videos and logs are unknown */
 
 static void
 bs_task_view(const struct bs_task *t, struct proto_task_view *v)
@@ -386,6 +390,15 @@ bs_request(struct bs_client *c, const char *line, size_t len)
 		free(cause);
 		return;
 	}
+	if (bs_old && (req.cmd == PROTO_CMD_PODS || req.cmd == PROTO_CMD_VPN ||
+	    req.cmd == PROTO_CMD_VIDEOS || req.cmd == PROTO_CMD_LOGS)) {
+		xasprintf(&cause, "unknown command '%s' (status, tasks, task, requeue, cancel, "
+		    "lag, subscribe, gpus)", proto_cmd_name(req.cmd));
+		bs_send_line(c, proto_answer_error(cause));
+		free(cause);
+		proto_request_clear(&req);
+		return;
+	}
 	r = bs_ok();
 	switch (req.cmd) {
 	case PROTO_CMD_STATUS:
@@ -585,6 +598,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "now", required_argument, NULL, 'N' },
+		{ "old", no_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sockaddr_un sa;
@@ -613,6 +627,9 @@ main(int argc, char **argv)
 			if (util_parse_int(optarg, 1, INT64_MAX, &now) != 0)
 				fatalx("--now: ms since the epoch");
 			break;
+		case 'O':
+			bs_old = 1;
+			break;
 		case 'g':
 			if (util_parse_int(optarg, 0, 26, &g) != 0)
 				fatalx("-g: 0 to 26 GPU nodes");
@@ -620,7 +637,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: console-server -S socket [-n tasks] [-r events/s] "
-			    "[-g nodes] [--now ms]\n");
+			    "[-g nodes] [--now ms] [--old]\n");
 			return 2;
 		}
 	}

@@ -48,5 +48,25 @@ for size in 80x24 200x50; do
 	keys "$s" q
 done
 
+# A gateway from before pods, vpn, videos and logs: each view says the
+# gateway does not offer it, in the gateway's words; the header n/a.
+OLD=$TMPD/old.sock
+"$SERVER" -S "$OLD" -n 12 -r 0 --now "$T0" --old 2>"$TMPD/old.err" &
+OPID=$!
+scripted_stop() { kill "$SPID" "$OPID" 2>/dev/null; tui_cleanup; }
+wait_for 20 test -S "$OLD" || bail "the old gateway did not start: $(cat "$TMPD/old.err")"
+CON_TARGET="-S $OLD" con_start old 100 24 PAIA_CONSOLE_TEST_TIMES=0 PAIA_CONSOLE_NOW=$((T0 + 5000))
+keys old 3
+check "old gateway: pods not offered, its words" \
+	on_screen old "the gateway does not offer pods: unknown command 'pods'"
+check "old gateway: the header's vpn is n/a" on_screen old "vpn n/a"
+keys old 5
+check "old gateway: the VPN not offered" on_screen old "does not offer the VPN's state: unknown command"
+keys old 7
+check "old gateway: videos not offered" on_screen old "does not offer result videos: unknown command"
+keys old : "task bench-000008" Enter 6
+check "old gateway: logs not offered" on_screen old "does not offer task logs: unknown command 'logs'"
+keys old q
+
 [ "$tap_failed" -eq 0 ] || sed 's/^/# server: /' "$TMPD/server.err"
 tap_done
