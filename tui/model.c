@@ -731,13 +731,17 @@ con_pod_set(struct con_pod *p, const struct proto_pod_view *v)
 static void
 con_pod_put(struct con_model *m, const struct proto_pod_view *v)
 {
+	char *name;
 	size_t i;
 
 	if (v->name == NULL)
 		return;
+	/* By the name as kept (cleaned and cut), so an odd one still matches itself. */
+	name = con_copy(v->name, 253);
 	for (i = 0; i < m->npods; i++)
-		if (strcmp(m->pods[i].name, v->name) == 0)
+		if (strcmp(m->pods[i].name, name) == 0)
 			break;
+	free(name);
 	if (v->deleted) {
 		if (i == m->npods)
 			return;

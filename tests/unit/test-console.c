@@ -529,6 +529,12 @@ test_model_pods(void **state)
 	assert_int_equal(m.npods, 2);
 	assert_string_equal(m.pods[0].name, "paia-t2-1");
 	assert_string_equal(m.pods[1].name, "paia-t3-1");
+	/* A name with a control character matches itself as kept (cleaned). */
+	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("odd\x1bpod", NULL, "Running", 0)),
+	    3000);
+	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("odd\x1bpod", NULL, "Running", 1)),
+	    3000);
+	assert_int_equal(m.npods, 2);
 	/* A pod gone that was never seen: nothing. */
 	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-x", NULL, "Failed", 1)), 3000);
 	assert_int_equal(m.npods, 2);
