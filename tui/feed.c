@@ -87,6 +87,25 @@ feed_name(const struct feed *f)
 	return f->name;
 }
 
+/*
+ * The answer for a source a gateway may not offer (gpus, pods, vpn,
+ * videos): into the model, or the refusal (an unknown command: not
+ * offered) or the decode's failure on the source.
+ */
+static void
+feed_source_answer(struct feed *f, enum con_src src,
+    int (*take)(struct con_model *, const cJSON *, int64_t, char **), const cJSON *answer,
+    const char *error)
+{
+	char *cause = NULL;
+
+	if (error == NULL && take(f->m, answer, f->mono(), &cause) != 0)
+		error = cause;
+	if (error != NULL)
+		con_model_source(f->m, src, feed_offer(error), error, f->mono());
+	free(cause);
+}
+
 static void
 feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *arg)
 {
@@ -139,28 +158,16 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 			con_model_source(m, CON_SRC_LAG, CON_OFFER_YES, error, f->mono());
 		break;
 	case PROTO_CMD_GPUS:
-		if (error == NULL && con_model_gpus_answer(m, answer, f->mono(), &cause) != 0)
-			error = cause;
-		if (error != NULL)
-			con_model_source(m, CON_SRC_GPUS, feed_offer(error), error, f->mono());
+		feed_source_answer(f, CON_SRC_GPUS, con_model_gpus_answer, answer, error);
 		break;
 	case PROTO_CMD_PODS:
-		if (error == NULL && con_model_pods_answer(m, answer, f->mono(), &cause) != 0)
-			error = cause;
-		if (error != NULL)
-			con_model_source(m, CON_SRC_PODS, feed_offer(error), error, f->mono());
+		feed_source_answer(f, CON_SRC_PODS, con_model_pods_answer, answer, error);
 		break;
 	case PROTO_CMD_VPN:
-		if (error == NULL && con_model_vpn_answer(m, answer, f->mono(), &cause) != 0)
-			error = cause;
-		if (error != NULL)
-			con_model_source(m, CON_SRC_VPN, feed_offer(error), error, f->mono());
+		feed_source_answer(f, CON_SRC_VPN, con_model_vpn_answer, answer, error);
 		break;
 	case PROTO_CMD_VIDEOS:
-		if (error == NULL && con_model_videos_answer(m, answer, f->mono(), &cause) != 0)
-			error = cause;
-		if (error != NULL)
-			con_model_source(m, CON_SRC_VIDEOS, feed_offer(error), error, f->mono());
+		feed_source_answer(f, CON_SRC_VIDEOS, con_model_videos_answer, answer, error);
 		break;
 	case PROTO_CMD_LOGS:
 		if (error == NULL)
