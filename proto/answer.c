@@ -102,3 +102,16 @@ proto_answer_gpus(const cJSON *answer, struct proto_gpus *g, int *enabled, int64
 	}
 	return proto_gpus_decode(nodes, g, cause);
 }
+
+int
+proto_answer_vpn(const cJSON *answer, struct proto_vpn_view *v, char **cause)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(answer, "vpn");
+
+	memset(v, 0, sizeof *v);
+	if (!cJSON_IsObject(j)) {
+		xasprintf(cause, "the vpn answer has no 'vpn' object");
+		return -1;
+	}
+	return proto_vpn_view_decode(j, v, cause);
+}

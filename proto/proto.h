@@ -782,5 +782,7 @@ int proto_answer_cancel(const cJSON *answer, const char **task_id, char **cause)
 /* The gpus answer: its nodes (proto_gpus_clear after), whether probing is on, its interval. */
 int proto_answer_gpus(const cJSON *answer, struct proto_gpus *, int *enabled,
     int64_t *interval_ms, char **cause);
+/* The vpn answer's view (proto_vpn_view_clear after; enabled 0: no tunnel configured). */
+int proto_answer_vpn(const cJSON *answer, struct proto_vpn_view *, char **cause);
 
 #endif

@@ -5,8 +5,17 @@
  * tasks and lag; keep the model current from the events; ask lag again
  * every few seconds (it has no events); after a resync ask everything
  * afresh. The open task's full view is asked when it opens and again
- * after each of its events, one request at a time. Requeue and cancel
- * go on the same connection; their answers come back in order.
+ * after each of its events, one request at a time. Pods, the VPN and
+ * videos are asked once a connection, then kept current by their
+ * events. The log shown is followed on the same connection (logs with
+ * follow): its chunks and end come as events. Requeue and cancel go on
+ * the same connection; their answers come back in order.
+ *
+ * A connection streams at most FEED_STREAMS_MAX logs, and never the
+ * same task's twice: the feed keeps the ids it streams (asked and not
+ * ended) and asks a task's log only when it is not among them. A log
+ * cannot be stopped short of the connection, so a stream of a task no
+ * longer shown goes on until its end; the model drops its chunks.
  *
  * Every request is built by proto/ (proto_request_build) and every
  * answer handed to the model, which decodes it through proto/.
@@ -32,6 +41,7 @@
 #define FEED_IDLE_MS 3000
 #define FEED_BACKOFF_MAX_MS 2000
 #define FEED_ANSWER_MS 5000
+#define FEED_STREAMS_MAX 8		/* the gateway's cap a connection (docs/control.md) */
 
 struct feed {
 	struct event_base *base;
@@ -47,6 +57,9 @@ struct feed {
 	int lag_asked;			/* a lag request is out */
 	int detail_asked;		/* a task request is out */
 	int detail_again;		/* and another is wanted after it */
+
+	char streams[FEED_STREAMS_MAX][TASK_ID_MAX + 1];	/* logs streaming */
+	size_t nstreams;
 };
 
 /* A request's context: which feed, and the caller's callback for actions. */
@@ -59,6 +72,7 @@ struct feed_req {
 };
 
 static void feed_arm(struct feed *);
+static void feed_stream_end(struct feed *, const char *id);
 
 /* A gateway that does not know a command says so: the source is not offered, not failing. */
 static enum con_offer
@@ -71,6 +85,25 @@ const char *
 feed_name(const struct feed *f)
 {
 	return f->name;
+}
+
+/*
+ * The answer for a source a gateway may not offer (gpus, pods, vpn,
+ * videos): into the model, or the refusal (an unknown command: not
+ * offered) or the decode's failure on the source.
+ */
+static void
+feed_source_answer(struct feed *f, enum con_src src,
+    int (*take)(struct con_model *, const cJSON *, int64_t, char **), const cJSON *answer,
+    const char *error)
+{
+	char *cause = NULL;
+
+	if (error == NULL && take(f->m, answer, f->mono(), &cause) != 0)
+		error = cause;
+	if (error != NULL)
+		con_model_source(f->m, src, feed_offer(error), error, f->mono());
+	free(cause);
 }
 
 static void
@@ -125,10 +158,27 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 			con_model_source(m, CON_SRC_LAG, CON_OFFER_YES, error, f->mono());
 		break;
 	case PROTO_CMD_GPUS:
-		if (error == NULL && con_model_gpus_answer(m, answer, f->mono(), &cause) != 0)
-			error = cause;
-		if (error != NULL)
-			con_model_source(m, CON_SRC_GPUS, feed_offer(error), error, f->mono());
+		feed_source_answer(f, CON_SRC_GPUS, con_model_gpus_answer, answer, error);
+		break;
+	case PROTO_CMD_PODS:
+		feed_source_answer(f, CON_SRC_PODS, con_model_pods_answer, answer, error);
+		break;
+	case PROTO_CMD_VPN:
+		feed_source_answer(f, CON_SRC_VPN, con_model_vpn_answer, answer, error);
+		break;
+	case PROTO_CMD_VIDEOS:
+		feed_source_answer(f, CON_SRC_VIDEOS, con_model_videos_answer, answer, error);
+		break;
+	case PROTO_CMD_LOGS:
+		if (error == NULL)
+			con_model_source(m, CON_SRC_LOGS, CON_OFFER_YES, NULL, f->mono());
+		else {
+			feed_stream_end(f, r->id);
+			if (feed_offer(error) == CON_OFFER_NO)
+				con_model_source(m, CON_SRC_LOGS, CON_OFFER_NO, error, f->mono());
+			else
+				con_model_log_fail(m, r->id, error);
+		}
 		break;
 	case PROTO_CMD_TASK:
 		f->detail_asked = 0;
@@ -174,17 +224,15 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 
 /* Queue one request (built by proto/) with its context. */
 static void
-feed_ask(struct feed *f, enum proto_cmd cmd, const char *id, feed_done_cb *done, void *arg)
+feed_ask_req(struct feed *f, const struct proto_request *req, feed_done_cb *done, void *arg)
 {
-	struct proto_request req;
 	struct feed_req *r = xcalloc(1, sizeof *r);
+	enum proto_cmd cmd = req->cmd;
+	const char *id = req->id;
 	cJSON *j;
 	char *line;
 
-	memset(&req, 0, sizeof req);
-	req.cmd = cmd;
-	req.id = (char *)id;
-	line = proto_request_build(&req);
+	line = proto_request_build(req);
 	if ((j = cJSON_Parse(line)) == NULL)
 		fatalx("console: a request proto/ built does not parse: %s", line);
 	free(line);
@@ -200,6 +248,54 @@ feed_ask(struct feed *f, enum proto_cmd cmd, const char *id, feed_done_cb *done,
 }
 
 static void
+feed_ask(struct feed *f, enum proto_cmd cmd, const char *id, feed_done_cb *done, void *arg)
+{
+	struct proto_request req;
+
+	memset(&req, 0, sizeof req);
+	req.cmd = cmd;
+	req.id = (char *)id;
+	feed_ask_req(f, &req, done, arg);
+}
+
+/* The stream of that task's log is over (ended, or refused): it may be asked again. */
+static void
+feed_stream_end(struct feed *f, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < f->nstreams; i++) {
+		if (strcmp(f->streams[i], id) == 0) {
+			memmove(f->streams[i], f->streams[i + 1],
+			    (f->nstreams - i - 1) * sizeof f->streams[0]);
+			f->nstreams--;
+			return;
+		}
+	}
+}
+
+/* A log_end event: that stream is over (other lines are left alone). */
+static void
+feed_stream_event(struct feed *f, const char *line)
+{
+	struct proto_log_end e;
+	enum proto_event_type type;
+	const cJSON *payload;
+	cJSON *root;
+	char *cause = NULL;
+
+	if (strstr(line, "log_end") == NULL)
+		return;
+	if (proto_event_parse(line, strlen(line), &root, &type, &payload, &cause) == 0) {
+		if (type == PROTO_EVENT_LOG_END && proto_log_end_decode(payload, &e, &cause) == 0 &&
+		    e.task_id != NULL)
+			feed_stream_end(f, e.task_id);
+		cJSON_Delete(root);
+	}
+	free(cause);
+}
+
+static void
 feed_event_cb(struct client_conn *c, cJSON *event, const char *line, void *arg)
 {
 	struct feed *f = arg;
@@ -211,6 +307,7 @@ feed_event_cb(struct client_conn *c, cJSON *event, const char *line, void *arg)
 	cJSON_Delete(event);
 	if (f->freeing)
 		return;
+	feed_stream_event(f, line);
 	if (con_model_event(m, line, strlen(line), f->mono(), &cause) == 0 &&
 	    m->detail.id[0] != '\0' && (t = con_model_task(m, m->detail.id)) != NULL &&
 	    t->touched > before)
@@ -238,8 +335,17 @@ feed_state_cb(struct client_conn *c, enum client_conn_state st, const char *erro
 		feed_ask(f, PROTO_CMD_LAG, NULL, NULL, NULL);
 		f->lag_asked = 1;
 		feed_ask(f, PROTO_CMD_GPUS, NULL, NULL, NULL);
+		feed_ask(f, PROTO_CMD_PODS, NULL, NULL, NULL);
+		feed_ask(f, PROTO_CMD_VPN, NULL, NULL, NULL);
+		feed_ask(f, PROTO_CMD_VIDEOS, NULL, NULL, NULL);
 		if (m->detail.id[0] != '\0')
 			feed_task(f, m->detail.id);
+		/* The last connection's streams are gone: the log shown starts over. */
+		f->nstreams = 0;
+		if (m->log.id[0] != '\0') {
+			con_model_log_restart(m);
+			feed_log(f, m->log.id);
+		}
 		break;
 	case CLIENT_CONN_DOWN:
 		con_model_link(m, CON_LINK_DOWN, error, f->mono());
@@ -317,6 +423,31 @@ feed_task(struct feed *f, const char *id)
 }
 
 void
+feed_log(struct feed *f, const char *id)
+{
+	struct proto_request req;
+	size_t i;
+
+	con_model_log_open(f->m, id);
+	if (!client_conn_connected(f->conn))
+		return;		/* asked once it is up */
+	for (i = 0; i < f->nstreams; i++)
+		if (strcmp(f->streams[i], id) == 0)
+			return;	/* streaming already: the gateway refuses a second */
+	if (f->nstreams == FEED_STREAMS_MAX) {
+		con_model_log_fail(f->m, id, "this connection follows 8 logs already "
+		    "(the gateway's limit): come back when one of them has ended");
+		return;
+	}
+	snprintf(f->streams[f->nstreams++], sizeof f->streams[0], "%s", id);
+	memset(&req, 0, sizeof req);
+	req.cmd = PROTO_CMD_LOGS;
+	req.id = (char *)id;
+	req.follow = 1;
+	feed_ask_req(f, &req, NULL, NULL);
+}
+
+void
 feed_requeue(struct feed *f, const char *id, feed_done_cb *done, void *arg)
 {
 	feed_ask(f, PROTO_CMD_REQUEUE, id, done, arg);
@@ -334,16 +465,11 @@ feed_new(const struct feed_args *a)
 	struct feed *f = xcalloc(1, sizeof *f);
 	struct client_conn_opts o;
 	struct timeval tv = { FEED_LAG_MS / 1000, (FEED_LAG_MS % 1000) * 1000 };
-	size_t i;
 
 	f->base = a->base;
 	f->m = a->model;
 	f->name = xstrdup(a->name);
 	f->mono = a->mono;
-	/* Sources this console has no request for yet. */
-	for (i = CON_SRC_PODS; i < CON_NSRC; i++)
-		if (i != CON_SRC_GPUS)
-			f->m->src[i].offer = CON_OFFER_NONE;
 	memset(&o, 0, sizeof o);
 	o.timeout_ms = FEED_ANSWER_MS;
 	o.idle_ms = a->idle_ms > 0 ? a->idle_ms : FEED_IDLE_MS;

@@ -143,10 +143,12 @@ con_header_vpn_gpus(struct con *con, struct con_line *l)
 		con_seg_add(l, CON_C_DIM, 2, 1, "vpn n/a");
 	else if (!m->vpn.has)
 		con_seg_add(l, CON_C_DIM, 2, 1, "vpn ?");
+	else if (!m->vpn.enabled)
+		con_seg_add(l, CON_C_DIM, 2, 1, "vpn off");
 	else
-		con_seg_add(l, m->vpn.state != NULL && strcmp(m->vpn.state, "CONNECTED") == 0 ?
-		    CON_C_OK : CON_C_BAD, 2, 1, "vpn %s", m->vpn.state != NULL ?
-		    m->vpn.state : "?");
+		con_seg_add(l, m->vpn.state == NULL || strcmp(m->vpn.state, "CONNECTED") != 0 ?
+		    CON_C_BAD : m->vpn.healthy ? CON_C_OK : CON_C_WARN, 2, 1, "vpn %s",
+		    m->vpn.state != NULL ? m->vpn.state : "?");
 	con_model_gpu_count(m, &busy, &total);
 	if (m->src[CON_SRC_GPUS].offer != CON_OFFER_YES || !m->gpu_enabled)
 		con_seg_add(l, CON_C_DIM, 2, 1, "gpus n/a");
@@ -344,10 +346,6 @@ con_source_note(struct con *con, WINDOW *w, int y, int cols, enum con_src src, c
 	char text[512];
 
 	switch (s->offer) {
-	case CON_OFFER_NONE:
-		snprintf(text, sizeof text, "the gateway does not offer %s yet (not in this "
-		    "console's control protocol)", what);
-		break;
 	case CON_OFFER_NO:
 		snprintf(text, sizeof text, "the gateway does not offer %s%s%s", what,
 		    s->error != NULL ? ": " : "", s->error != NULL ? s->error : "");

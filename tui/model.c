@@ -43,14 +43,21 @@ static const int con_stale_ms[CON_NSRC] = {
 	[CON_SRC_STATUS] = 3000,	/* a status event every second */
 	[CON_SRC_TASKS] = 0,		/* events: stale only with the link */
 	[CON_SRC_LAG] = 8000,		/* asked every 2 s */
-	[CON_SRC_PODS] = 10000,
+	[CON_SRC_PODS] = 0,		/* asked once, then events (on change only) */
 	[CON_SRC_GPUS] = 15000,
-	[CON_SRC_VPN] = 10000,
+	[CON_SRC_VPN] = 0,		/* as pods */
 	[CON_SRC_LOGS] = 0,
 	[CON_SRC_VIDEOS] = 0,
 };
 
 static void con_gpu_node_clear(struct con_gpu_node *);
+static void con_pod_clear(struct con_pod *);
+static void con_vpn_clear(struct con_vpn *);
+static void con_video_clear(struct con_video *);
+static void con_log_clear(struct con_log *);
+static int con_log_chunk(struct con_model *, const struct proto_log_chunk *, int64_t now,
+    char **cause);
+static void con_log_end(struct con_model *, const struct proto_log_end *, int64_t now);
 
 /* A cleaned copy of s cut to at most max bytes (on a character boundary); NULL for NULL. */
 static char *
@@ -152,29 +159,17 @@ con_model_free(struct con_model *m)
 	free(m->health_why);
 	free(m->last_bad);
 	con_detail_clear(&m->detail);
-	for (i = 0; i < m->npods; i++) {
-		free(m->pods[i].name);
-		free(m->pods[i].task);
-		free(m->pods[i].phase);
-		free(m->pods[i].status);
-		free(m->pods[i].ready);
-		free(m->pods[i].node);
-	}
+	for (i = 0; i < m->npods; i++)
+		con_pod_clear(&m->pods[i]);
 	free(m->pods);
+	free(m->pods_runner);
 	for (i = 0; i < m->ngpu_nodes; i++)
 		con_gpu_node_clear(&m->gpu_nodes[i]);
 	free(m->gpu_nodes);
-	free(m->vpn.state);
-	free(m->vpn.checks);
-	free(m->vpn.error);
-	for (i = 0; i < CON_LOG_LINES; i++)
-		free(m->log.lines[i]);
-	free(m->log.partial);
-	for (i = 0; i < m->nvideos; i++) {
-		free(m->videos[i].task);
-		free(m->videos[i].url);
-		free(m->videos[i].path);
-	}
+	con_vpn_clear(&m->vpn);
+	con_log_clear(&m->log);
+	for (i = 0; i < m->nvideos; i++)
+		con_video_clear(&m->videos[i]);
 	free(m->videos);
 	memset(m, 0, sizeof *m);
 }
@@ -703,6 +698,227 @@ con_model_gpu_count(const struct con_model *m, size_t *busy, size_t *total)
 	}
 }
 
+/* ---- pods, the VPN, videos ---- */
+
+static void
+con_pod_clear(struct con_pod *p)
+{
+	free(p->name);
+	free(p->task);
+	free(p->phase);
+	free(p->status);
+	free(p->ready);
+	free(p->node);
+	memset(p, 0, sizeof *p);
+}
+
+static void
+con_pod_set(struct con_pod *p, const struct proto_pod_view *v)
+{
+	con_pod_clear(p);
+	p->name = con_copy(v->name, 253);
+	p->task = con_copy(v->task_id, TASK_ID_MAX);
+	p->attempt = v->attempt;
+	p->phase = con_copy(v->phase, 32);
+	p->status = con_copy(v->status, 64);
+	xasprintf(&p->ready, "%d/%d", v->ready, v->total);
+	p->restarts = v->restarts;
+	p->node = con_copy(v->node, 253);
+	p->created = v->created_ms;
+}
+
+/* A pod event: added or changed (by name), or gone (deleted). */
+static void
+con_pod_put(struct con_model *m, const struct proto_pod_view *v)
+{
+	char *name;
+	size_t i;
+
+	if (v->name == NULL)
+		return;
+	/* By the name as kept (cleaned and cut), so an odd one still matches itself. */
+	name = con_copy(v->name, 253);
+	for (i = 0; i < m->npods; i++)
+		if (strcmp(m->pods[i].name, name) == 0)
+			break;
+	free(name);
+	if (v->deleted) {
+		if (i == m->npods)
+			return;
+		con_pod_clear(&m->pods[i]);
+		memmove(&m->pods[i], &m->pods[i + 1], (m->npods - i - 1) * sizeof *m->pods);
+		m->npods--;
+		m->gen++;
+		return;
+	}
+	if (i == m->npods) {
+		if (m->npods == CON_PODS_MAX)
+			return;
+		m->pods = xreallocarray(m->pods, m->npods + 1, sizeof *m->pods);
+		memset(&m->pods[m->npods++], 0, sizeof *m->pods);
+	}
+	con_pod_set(&m->pods[i], v);
+	m->gen++;
+}
+
+int
+con_model_pods_answer(struct con_model *m, const cJSON *answer, int64_t now, char **cause)
+{
+	struct proto_pods p;
+	size_t i;
+
+	if (proto_pods_decode(answer, &p, cause) != 0)
+		return -1;
+	for (i = 0; i < m->npods; i++)
+		con_pod_clear(&m->pods[i]);
+	m->npods = 0;
+	for (i = 0; i < p.npods; i++)
+		con_pod_put(m, &p.pods[i]);
+	free(m->pods_runner);
+	m->pods_runner = con_copy(p.runner, 32);
+	m->pods_synced = p.synced;
+	proto_pods_clear(&p);
+	m->gen++;
+	con_model_source(m, CON_SRC_PODS, CON_OFFER_YES, NULL, now);
+	return 0;
+}
+
+static void
+con_vpn_clear(struct con_vpn *v)
+{
+	free(v->state);
+	free(v->checks);
+	free(v->error);
+	memset(v, 0, sizeof *v);
+}
+
+/* The checks in one line: "2 ok", "1 ok, 1 failed: s3.cloud:443: refused", ... */
+static char *
+con_vpn_checks(const struct proto_vpn_view *v)
+{
+	const struct proto_vpn_check *bad = NULL;
+	size_t i, n[PROTO_VPN_NRESULTS] = { 0 };
+	char *s, *c;
+
+	if (v->nchecks == 0)
+		return xstrdup("none configured");
+	for (i = 0; i < v->nchecks; i++) {
+		if ((size_t)v->checks[i].result < PROTO_VPN_NRESULTS)
+			n[v->checks[i].result]++;
+		if (v->checks[i].result == PROTO_VPN_FAILED && bad == NULL)
+			bad = &v->checks[i];
+	}
+	xasprintf(&s, "%zu ok, %zu failed, %zu pending%s%s%s%s", n[PROTO_VPN_OK],
+	    n[PROTO_VPN_FAILED], n[PROTO_VPN_PENDING], bad != NULL ? "; " : "",
+	    bad != NULL && bad->target != NULL ? bad->target : "",
+	    bad != NULL && bad->reason != NULL ? ": " : "",
+	    bad != NULL && bad->reason != NULL ? bad->reason : "");
+	c = con_copy(s, 512);
+	free(s);
+	return c;
+}
+
+static void
+con_vpn_set(struct con_vpn *c, const struct proto_vpn_view *v)
+{
+	con_vpn_clear(c);
+	c->has = 1;
+	c->enabled = v->enabled;
+	if (!v->enabled)
+		return;
+	c->state = xstrdup(proto_vpn_state_name(v->state));
+	c->healthy = v->healthy;
+	c->since = v->since_ms;
+	c->bytes_in = v->bytes_in;
+	c->bytes_out = v->bytes_out;
+	c->checks = con_vpn_checks(v);
+	c->error = con_copy(v->error, 512);
+}
+
+int
+con_model_vpn_answer(struct con_model *m, const cJSON *answer, int64_t now, char **cause)
+{
+	struct proto_vpn_view v;
+
+	if (proto_answer_vpn(answer, &v, cause) != 0)
+		return -1;
+	con_vpn_set(&m->vpn, &v);
+	proto_vpn_view_clear(&v);
+	m->gen++;
+	con_model_source(m, CON_SRC_VPN, CON_OFFER_YES, NULL, now);
+	return 0;
+}
+
+static void
+con_video_clear(struct con_video *v)
+{
+	free(v->task);
+	free(v->url);
+	free(v->path);
+	memset(v, 0, sizeof *v);
+}
+
+static void
+con_video_set(struct con_video *c, const struct proto_video_view *v)
+{
+	con_video_clear(c);
+	c->task = con_copy(v->task_id, TASK_ID_MAX);
+	c->attempt = v->attempt;
+	c->url = con_copy(v->url, 1024);
+	c->bytes = v->bytes;
+	c->reported = v->reported_ms;
+}
+
+/* A new video goes first (a repeat of a task attempt's replaces it); the oldest beyond the cap go. */
+static void
+con_video_put(struct con_model *m, const struct proto_video_view *v)
+{
+	size_t i;
+
+	for (i = 0; i < m->nvideos; i++)
+		if (m->videos[i].attempt == v->attempt && v->task_id != NULL &&
+		    m->videos[i].task != NULL && strcmp(m->videos[i].task, v->task_id) == 0)
+			break;
+	if (i == m->nvideos) {
+		if (m->nvideos == CON_VIDEOS_MAX)
+			con_video_clear(&m->videos[--m->nvideos]);
+		else
+			m->videos = xreallocarray(m->videos, m->nvideos + 1, sizeof *m->videos);
+		memset(&m->videos[m->nvideos++], 0, sizeof *m->videos);
+		i = m->nvideos - 1;
+	}
+	/* To the front, the others one down. */
+	if (i > 0) {
+		struct con_video keep = m->videos[i];
+
+		memmove(&m->videos[1], &m->videos[0], i * sizeof *m->videos);
+		m->videos[0] = keep;
+	}
+	con_video_set(&m->videos[0], v);
+	m->gen++;
+}
+
+int
+con_model_videos_answer(struct con_model *m, const cJSON *answer, int64_t now, char **cause)
+{
+	struct proto_videos vs;
+	size_t i, n;
+
+	if (proto_videos_decode(answer, &vs, cause) != 0)
+		return -1;
+	for (i = 0; i < m->nvideos; i++)
+		con_video_clear(&m->videos[i]);
+	m->nvideos = 0;
+	/* Newest first: put the oldest kept first, each next one in front of it. */
+	n = vs.nvideos < CON_VIDEOS_MAX ? vs.nvideos : CON_VIDEOS_MAX;
+	for (i = n; i > 0; i--)
+		con_video_put(m, &vs.videos[i - 1]);
+	proto_videos_clear(&vs);
+	m->gen++;
+	con_model_source(m, CON_SRC_VIDEOS, CON_OFFER_YES, NULL, now);
+	return 0;
+}
+
 /* ---- lines and answers ---- */
 
 static int
@@ -738,6 +954,11 @@ con_model_event(struct con_model *m, const char *line, size_t len, int64_t now, 
 	struct proto_status_view sv;
 	struct proto_task_view tv;
 	struct proto_gpus gv;
+	struct proto_pod_view pv;
+	struct proto_vpn_view vv;
+	struct proto_video_view dv;
+	struct proto_log_chunk lc;
+	struct proto_log_end le;
 	enum proto_event_type type;
 	const cJSON *payload;
 	cJSON *root;
@@ -775,6 +996,33 @@ con_model_event(struct con_model *m, const char *line, size_t len, int64_t now, 
 			con_model_source(m, CON_SRC_GPUS, CON_OFFER_YES, NULL, now);
 		}
 		proto_gpus_clear(&gv);
+		break;
+	case PROTO_EVENT_POD:
+		if ((rc = proto_pod_view_decode(payload, &pv, cause)) == 0) {
+			con_pod_put(m, &pv);
+			con_model_source(m, CON_SRC_PODS, CON_OFFER_YES, NULL, now);
+		}
+		break;
+	case PROTO_EVENT_VPN:
+		if ((rc = proto_vpn_view_decode(payload, &vv, cause)) == 0) {
+			con_vpn_set(&m->vpn, &vv);
+			proto_vpn_view_clear(&vv);
+			con_model_source(m, CON_SRC_VPN, CON_OFFER_YES, NULL, now);
+		}
+		break;
+	case PROTO_EVENT_VIDEO:
+		if ((rc = proto_video_view_decode(payload, &dv, cause)) == 0) {
+			con_video_put(m, &dv);
+			con_model_source(m, CON_SRC_VIDEOS, CON_OFFER_YES, NULL, now);
+		}
+		break;
+	case PROTO_EVENT_LOG:
+		if ((rc = proto_log_chunk_decode(payload, &lc, cause)) == 0)
+			rc = con_log_chunk(m, &lc, now, cause);
+		break;
+	case PROTO_EVENT_LOG_END:
+		if ((rc = proto_log_end_decode(payload, &le, cause)) == 0)
+			con_log_end(m, &le, now);
 		break;
 	default:
 		rc = 1;
@@ -911,21 +1159,56 @@ con_model_detail_fail(struct con_model *m, const char *error)
 
 /* ---- the log of one task ---- */
 
+static void
+con_log_clear(struct con_log *l)
+{
+	size_t i;
+
+	for (i = 0; i < CON_LOG_LINES; i++)
+		free(l->lines[i]);
+	free(l->partial);
+	free(l->end);
+	free(l->error);
+	memset(l, 0, sizeof *l);
+}
+
+/* Empty, for that task (its generation goes on). */
+static void
+con_log_reset(struct con_model *m, const char *id)
+{
+	struct con_log *l = &m->log;
+	uint64_t gen = l->gen;
+	char keep[sizeof l->id];
+
+	snprintf(keep, sizeof keep, "%s", id);
+	con_log_clear(l);
+	snprintf(l->id, sizeof l->id, "%s", keep);
+	l->gen = gen + 1;
+	m->gen++;
+}
+
 void
 con_model_log_open(struct con_model *m, const char *id)
 {
-	struct con_log *l = &m->log;
-	size_t i;
+	if (strcmp(m->log.id, id) != 0)
+		con_log_reset(m, id);
+}
 
-	if (strcmp(l->id, id) == 0)
+void
+con_model_log_restart(struct con_model *m)
+{
+	con_log_reset(m, m->log.id);
+}
+
+void
+con_model_log_fail(struct con_model *m, const char *id, const char *error)
+{
+	struct con_log *l = &m->log;
+
+	if (strcmp(l->id, id) != 0)
 		return;
-	for (i = 0; i < CON_LOG_LINES; i++) {
-		free(l->lines[i]);
-		l->lines[i] = NULL;
-	}
-	free(l->partial);
-	memset(l, 0, sizeof *l);
-	snprintf(l->id, sizeof l->id, "%s", id);
+	free(l->error);
+	l->error = con_copy(error, 512);
 	l->gen++;
 	m->gen++;
 }
@@ -992,9 +1275,10 @@ con_log_partial(struct con_log *l, const char *s, size_t len)
 	free(joined);
 }
 
-int
-con_model_log_append(struct con_model *m, const char *id, int64_t offset, const char *data,
-    size_t len, int ended)
+/* data[0..len) is the text of bytes bytes of the log from offset. */
+static int
+con_log_append(struct con_model *m, const char *id, int64_t offset, int64_t bytes,
+    const char *data, size_t len, int ended)
 {
 	struct con_log *l = &m->log;
 	const char *p = data, *end = data + len, *nl;
@@ -1003,7 +1287,7 @@ con_model_log_append(struct con_model *m, const char *id, int64_t offset, const 
 
 	if (strcmp(l->id, id) != 0)
 		return 0;	/* the log of a task no longer shown */
-	if (offset < 0 || (uint64_t)offset > (uint64_t)INT64_MAX - len)
+	if (offset < 0 || bytes < 0 || offset > INT64_MAX - bytes)
 		return -1;
 	if (offset != l->offset) {
 		/* A repeat is dropped; a gap (the log moved on) starts over there. */
@@ -1030,7 +1314,7 @@ con_model_log_append(struct con_model *m, const char *id, int64_t offset, const 
 			con_log_add(l, p, (size_t)(nl - p));
 		p = nl + 1;
 	}
-	l->offset = offset + (int64_t)len;
+	l->offset = offset + bytes;
 	if (ended) {
 		if (l->partial != NULL) {
 			con_log_add(l, l->partial, strlen(l->partial));
@@ -1042,6 +1326,57 @@ con_model_log_append(struct con_model *m, const char *id, int64_t offset, const 
 	l->gen++;
 	m->gen++;
 	return 0;
+}
+
+int
+con_model_log_append(struct con_model *m, const char *id, int64_t offset, const char *data,
+    size_t len, int ended)
+{
+	if (len > INT64_MAX)
+		return -1;
+	return con_log_append(m, id, offset, (int64_t)len, data, len, ended);
+}
+
+/* A log event: its chunk, for the log shown (a later attempt's starts the lines over). */
+static int
+con_log_chunk(struct con_model *m, const struct proto_log_chunk *c, int64_t now, char **cause)
+{
+	struct con_log *l = &m->log;
+
+	if (c->task_id == NULL || strcmp(l->id, c->task_id) != 0 || c->attempt < l->attempt)
+		return 0;
+	if (l->attempt != 0 && c->attempt > l->attempt)
+		con_log_reset(m, c->task_id);
+	l->attempt = c->attempt;
+	if (con_log_append(m, c->task_id, c->offset, c->bytes, c->data, c->len, 0) != 0) {
+		xasprintf(cause, "a log chunk at offset %lld of %lld bytes is out of range",
+		    (long long)c->offset, (long long)c->bytes);
+		return -1;
+	}
+	con_model_source(m, CON_SRC_LOGS, CON_OFFER_YES, NULL, now);
+	return 0;
+}
+
+/* A log_end event: the lines held are all there is; why it ended. */
+static void
+con_log_end(struct con_model *m, const struct proto_log_end *e, int64_t now)
+{
+	struct con_log *l = &m->log;
+	char *why;
+
+	if (e->task_id == NULL || strcmp(l->id, e->task_id) != 0 || e->attempt < l->attempt)
+		return;
+	con_log_append(m, l->id, l->offset, 0, "", 0, 1);
+	free(l->end);
+	if (e->error != NULL) {
+		xasprintf(&why, "%s: %s", e->reason_name != NULL ? e->reason_name : "error",
+		    e->error);
+		l->end = con_copy(why, 512);
+		free(why);
+	} else
+		l->end = con_copy(e->reason_name != NULL ? e->reason_name :
+		    proto_log_reason_name(e->reason), 64);
+	con_model_source(m, CON_SRC_LOGS, CON_OFFER_YES, NULL, now);
 }
 
 const char *

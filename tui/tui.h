@@ -56,7 +56,6 @@ enum con_offer {
 	CON_OFFER_UNKNOWN,	/* not asked yet */
 	CON_OFFER_YES,
 	CON_OFFER_NO,		/* the gateway refused the command as unknown */
-	CON_OFFER_NONE,		/* this console has no request for it yet */
 };
 
 struct con_source {
@@ -187,8 +186,10 @@ struct con_gpu_node {
 };
 
 struct con_vpn {
-	int has;
+	int has;			/* an answer or event came */
+	int enabled;			/* 0: no tunnel configured (not an error) */
 	char *state;			/* CONNECTED, RECONNECTING, ... */
+	int healthy;			/* CONNECTED and every check passed */
 	int64_t since;			/* wall ms */
 	int64_t bytes_in, bytes_out;
 	char *checks;			/* route and endpoint checks, one line */
@@ -200,12 +201,15 @@ struct con_vpn {
 #define CON_LOG_LINE_MAX 4096
 struct con_log {
 	char id[TASK_ID_MAX + 1];
+	int attempt;			/* of the chunks read; 0 none yet */
 	char *lines[CON_LOG_LINES];	/* cleaned, each capped */
 	size_t head, n;			/* ring */
 	uint64_t total;			/* lines ever added (the ring's numbering) */
 	int64_t offset;			/* bytes of the log consumed */
 	char *partial;			/* a line not ended yet */
 	int ended;			/* the task ended and the log is read */
+	char *end;			/* why it ended ("done", "error: ..."), or NULL */
+	char *error;			/* why there is no log (the request refused), or NULL */
 	uint64_t gen;
 };
 
@@ -259,14 +263,16 @@ struct con_model {
 
 	struct con_detail detail;
 
-	struct con_pod *pods;
+	struct con_pod *pods;		/* oldest first, as the gateway lists them */
 	size_t npods;
+	char *pods_runner;		/* "k8s", "local"; NULL until answered */
+	int pods_synced;		/* the informer has listed once */
 	struct con_gpu_node *gpu_nodes;	/* in the gateway's order */
 	size_t ngpu_nodes;
 	int gpu_enabled;		/* the gateway probes GPU nodes */
 	struct con_vpn vpn;
 	struct con_log log;
-	struct con_video *videos;
+	struct con_video *videos;	/* newest first, at most CON_VIDEOS_MAX */
 	size_t nvideos;
 
 	uint64_t gen;			/* anything changed: a frame is due */
@@ -296,6 +302,11 @@ int con_model_status_answer(struct con_model *, const cJSON *answer, int64_t now
 int con_model_tasks_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
 int con_model_lag_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
 int con_model_gpus_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
+int con_model_pods_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
+int con_model_vpn_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
+int con_model_videos_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
+#define CON_PODS_MAX 4096
+#define CON_VIDEOS_MAX 1000
 /* GPUs busy (a task of ours on it, or in use) and known. */
 void con_model_gpu_count(const struct con_model *, size_t *busy, size_t *total);
 /* The task answer for the open task (the model takes answer). */
@@ -313,6 +324,10 @@ void con_model_log_open(struct con_model *, const char *id);
  */
 int con_model_log_append(struct con_model *, const char *id, int64_t offset, const char *data,
     size_t len, int ended);
+/* The log is asked again from its start (a new connection): the lines start over. */
+void con_model_log_restart(struct con_model *);
+/* The request for that task's log was refused: why (shown instead of the lines). */
+void con_model_log_fail(struct con_model *, const char *id, const char *error);
 /* Line number n of the log (0: the first ever added), or NULL when not held. */
 const char *con_log_line(const struct con_log *, uint64_t n);
 
@@ -353,6 +368,12 @@ struct feed *feed_new(const struct feed_args *);
 void feed_free(struct feed *);
 /* The open task's answer wanted (again): asked now, and after each of its events. */
 void feed_task(struct feed *, const char *id);
+/*
+ * Show that task's log (the model's log starts over for a new id) and
+ * follow it on the connection, unless it is followed already; asked
+ * again from its start after a reconnect.
+ */
+void feed_log(struct feed *, const char *id);
 /*
  * requeue/cancel: done(arg, ok, text) later with what to show: what
  * the gateway did, or its refusal, naming the task.
@@ -601,7 +622,8 @@ void con_help_draw(struct con *, WINDOW *, int rows, int cols);
 void con_link_banner(struct con *, WINDOW *, int rows, int cols);
 /*
  * A source this view needs that is not there: one plain line saying why
- * ("the gateway does not offer pods yet"), drawn at y. 1 when drawn.
+ * ("the gateway does not offer pods: unknown command"), drawn at y. 1
+ * when drawn.
  */
 int con_source_note(struct con *, WINDOW *, int y, int cols, enum con_src, const char *what);
 

@@ -72,13 +72,16 @@ con_logs_draw(struct con *con, WINDOW *w, int rows, int cols)
 			con_put(w, y, 0, cols - 1, a, CON_LEFT, 0, line);
 		}
 	}
-	if (l->total == 0)
+	if (l->error != NULL && strcmp(l->id, ui->selected) == 0)
+		con_put(w, 1, 1, cols - 2, con_attr(CON_C_BAD), CON_LEFT, 0, l->error);
+	else if (l->total == 0)
 		con_put(w, 1, 1, cols - 2, con_attr(CON_C_DIM), CON_LEFT, 0,
 		    l->ended ? "(the log is empty)" : "(nothing yet)");
-	snprintf(info, sizeof info, "%llu lines%s  %s  %s%s%s",
+	snprintf(info, sizeof info, "%llu lines%s  %s%s%s  %s%s%s",
 	    (unsigned long long)l->total, l->total > l->n ? " (older ones dropped)" : "",
 	    ui->log_paused ? "PAUSED" : ui->log_scroll > 0 ? "scrolled" :
-	    l->ended ? "ended" : "following", ui->log_wrap ? "wrap" : "nowrap",
+	    l->ended ? "ended" : "following", l->ended && l->end != NULL ? ": " : "",
+	    l->ended && l->end != NULL ? l->end : "", ui->log_wrap ? "wrap" : "nowrap",
 	    ui->log_search != NULL ? "  /" : "", ui->log_search != NULL ? ui->log_search : "");
 	con_put(w, rows - 1, 1, cols - 2, con_attr(ui->log_paused ? CON_C_WARN : CON_C_DIM),
 	    CON_RIGHT, 0, info);
@@ -118,7 +121,11 @@ con_logs_search(struct con *con, int older)
 static void
 con_logs_enter(struct con *con)
 {
-	if (con->ui.selected[0] != '\0')
+	if (con->ui.selected[0] == '\0')
+		return;
+	if (con->feed != NULL)
+		feed_log(con->feed, con->ui.selected);
+	else
 		con_model_log_open(&con->model, con->ui.selected);
 }
 

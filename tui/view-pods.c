@@ -2,7 +2,8 @@
  * view-pods.c: view 3, the game pods as kubectl lists them: NAME, the
  * task and attempt, READY, STATUS in kubectl's words and colours
  * (Running, ContainerCreating, CrashLoopBackOff, OOMKilled, Completed),
- * RESTARTS, NODE, AGE. Enter opens the pod's task.
+ * RESTARTS, NODE, AGE. Enter opens the pod's task. A gateway whose
+ * runner is local has no pods and the view says so.
  */
 #include "config.h"
 #include "tui.h"
@@ -58,7 +59,7 @@ con_pods_draw(struct con *con, WINDOW *w, int rows, int cols)
 	struct con_ui *ui = &con->ui;
 	const struct con_pod *p;
 	attr_t base;
-	char buf[64];
+	char buf[128];
 	size_t i, top = 0, page = rows > 2 ? (size_t)rows - 2 : 1;
 	int y;
 
@@ -66,8 +67,16 @@ con_pods_draw(struct con *con, WINDOW *w, int rows, int cols)
 	con_cols_title(w, 0, c, NCOLS, -1, 0);
 	if (con_source_note(con, w, 1, cols, CON_SRC_PODS, "pods"))
 		return;
+	if (m->pods_runner != NULL && strcmp(m->pods_runner, "k8s") != 0) {
+		snprintf(buf, sizeof buf, "runner is %s: games run as processes, not pods",
+		    m->pods_runner);
+		con_put(w, 1, 1, cols - 2, con_attr(CON_C_DIM), CON_LEFT, 0, buf);
+		return;
+	}
 	if (m->npods == 0) {
-		con_put(w, 1, 1, cols - 2, con_attr(CON_C_DIM), CON_LEFT, 0, "no game pod");
+		con_put(w, 1, 1, cols - 2, con_attr(CON_C_DIM), CON_LEFT, 0,
+		    m->pods_runner == NULL ? "(asking the gateway)" : !m->pods_synced ?
+		    "no game pod yet (the gateway has not listed the pods yet)" : "no game pod");
 		return;
 	}
 	if (ui->pod_sel >= m->npods)

@@ -1,7 +1,8 @@
 /*
  * view-vpn.c: view 5, the tunnel to the cloud: its state and since
  * when, bytes each way, the route and endpoint checks, and the last
- * error. "not configured" when the gateway runs without a VPN.
+ * error; the vpn answer first, then the vpn events. "no VPN tunnel
+ * configured" when the gateway runs without one (not an error).
  */
 #include "config.h"
 #include "tui.h"
@@ -29,13 +30,16 @@ con_vpn_draw(struct con *con, WINDOW *w, int rows, int cols)
 
 	if (con_source_note(con, w, 0, cols, CON_SRC_VPN, "the VPN's state"))
 		return;
-	if (!v->has) {
-		con_put(w, 0, 1, cols - 2, con_attr(CON_C_DIM), CON_LEFT, 0,
-		    "not configured: this gateway runs without a VPN");
+	if (!v->has || !v->enabled) {
+		con_put(w, 0, 1, cols - 2, con_attr(CON_C_DIM), CON_LEFT, 0, !v->has ?
+		    "(asking the gateway)" : "no VPN tunnel configured on this gateway");
 		return;
 	}
-	y = con_vpn_row(w, y, cols, "state", con_attr(v->state != NULL &&
-	    strcmp(v->state, "CONNECTED") == 0 ? CON_C_OK : CON_C_BAD), v->state);
+	y = con_vpn_row(w, y, cols, "state", con_attr(v->state == NULL ||
+	    strcmp(v->state, "CONNECTED") != 0 ? CON_C_BAD : v->healthy ? CON_C_OK : CON_C_WARN),
+	    v->state);
+	y = con_vpn_row(w, y, cols, "healthy", con_attr(v->healthy ? CON_C_OK : CON_C_WARN),
+	    v->healthy ? "yes" : "no: a check failed or the tunnel is down");
 	if (v->since > 0) {
 		snprintf(buf, sizeof buf, "%s ago", con_fmt_dur(con->now - v->since, a, sizeof a));
 		y = con_vpn_row(w, y, cols, "since", 0, buf);

@@ -9,8 +9,10 @@
  *
  * A line is an event, unless it starts with a tag: "S:" status answer,
  * "T:" tasks answer, "L:" lag answer, "K:" task answer (the open task
- * is "t1"), "U:" gpus answer, "G:<offset>:" a chunk of t1's log ("G!"
- * its end), "F:" a filter, "O:<n>" the order (column n, odd: reversed).
+ * is "t1"), "U:" gpus answer, "P:" pods answer, "V:" vpn answer, "D:"
+ * videos answer, "G:<offset>:" a chunk of t1's log ("G!" its end, "G~"
+ * its restart), "F:" a filter, "O:<n>" the order (column n, odd:
+ * reversed). Events include pod, vpn, video, log and log_end.
  */
 #include "config.h"
 #include "tui.h"
@@ -48,7 +50,7 @@ fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
 	cJSON *j = NULL;
 	long long off;
 
-	if (len >= 2 && line[1] == ':' && strchr("STLKUGFO", line[0]) != NULL) {
+	if (len >= 2 && line[1] == ':' && strchr("STLKUPVDGFO", line[0]) != NULL) {
 		const char *body = line + 2;
 		size_t blen = len - 2;
 
@@ -84,6 +86,15 @@ fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
 		case 'U':
 			(void)con_model_gpus_answer(m, j, now, &cause);
 			break;
+		case 'P':
+			(void)con_model_pods_answer(m, j, now, &cause);
+			break;
+		case 'V':
+			(void)con_model_vpn_answer(m, j, now, &cause);
+			break;
+		case 'D':
+			(void)con_model_videos_answer(m, j, now, &cause);
+			break;
 		case 'K':
 			(void)con_model_detail_answer(m, j, &cause);
 			j = NULL;	/* taken */
@@ -95,6 +106,10 @@ fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
 	}
 	if (len == 2 && line[0] == 'G' && line[1] == '!') {
 		con_model_log_append(m, "t1", m->log.offset, "", 0, 1);
+		return;
+	}
+	if (len == 2 && line[0] == 'G' && line[1] == '~') {
+		con_model_log_restart(m);
 		return;
 	}
 	if (con_model_event(m, line, len, now, &cause) < 0)
@@ -131,6 +146,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_rows_check(&con);
 		assert(con.model.ntasks <= con.model.max_tasks);
 		assert(con.model.log.n <= CON_LOG_LINES);
+		assert(con.model.npods <= CON_PODS_MAX);
+		assert(con.model.nvideos <= CON_VIDEOS_MAX);
+		assert(!con.model.vpn.enabled || con.model.vpn.has);
 		for (i = 0; i < con.model.ntasks; i++) {
 			assert(strlen(con.model.tasks[i]->id) > 0);
 			assert(con_model_task(&con.model, con.model.tasks[i]->id) ==

@@ -3,7 +3,10 @@
  * it holds N tasks and, to every subscriber, streams R task events a
  * second (tasks walking through their states) and a status event a
  * second, as a gateway as busy as that would (bench/console), and with
- * -g, GPU nodes (one of them stale) for the GPUs view. Requests are
+ * -g, GPU nodes (one of them stale) for the GPUs view; pods (a k8s
+ * runner's: running, creating, crash-looping), a healthy VPN, the done
+ * tasks' videos, and a task's log (a few lines, then its end when the
+ * task is done) for their views. Requests are
  * parsed and every view encoded through proto/ (the gateway's own
  * contract code): the console cannot tell it from a gateway.
  *
@@ -11,7 +14,10 @@
  * follow from the index and --now; only the event cadence follows the
  * clock (-r 0: no task events, for exact screens in tests/tui).
  *
- * usage: console-server -S socket [-n tasks] [-r events/s] [-g nodes] [--now ms]
+ * With --old it is a gateway from before pods, vpn, videos and logs: it
+ * refuses them as unknown commands, in the words proto/ refuses any.
+ *
+ * usage: console-server -S socket [-n tasks] [-r events/s] [-g nodes] [--now ms] [--old]
  */
 #include "config.h"
 #include "proto.h"
@@ -59,6 +65,7 @@ static int64_t bs_started;
 static struct bs_client *bs_clients;
 static uint64_t bs_events;
 static int bs_gpu_nodes;
+static int bs_old;		/* --old: pods, vpn, videos and logs are unknown */
 
 static void
 bs_task_view(const struct bs_task *t, struct proto_task_view *v)
@@ -223,6 +230,142 @@ bs_send_line(struct bs_client *c, char *line)
 	free(line);
 }
 
+/* The first three tasks' pods, as kubectl would show them. */
+static void
+bs_pods(cJSON *answer)
+{
+	static const char *const status[] = { "Running", "ContainerCreating", "CrashLoopBackOff" };
+	struct proto_pod_view pv[3];
+	struct proto_pods p;
+	char names[3][64];
+	size_t i, n = bs_ntasks < 3 ? bs_ntasks : 3;
+
+	memset(pv, 0, sizeof pv);
+	for (i = 0; i < n; i++) {
+		snprintf(names[i], sizeof names[i], "paia-%s-1", bs_tasks[i].id);
+		pv[i].name = names[i];
+		pv[i].namespace = "paia";
+		pv[i].task_id = bs_tasks[i].id;
+		pv[i].attempt = 1;
+		pv[i].phase = i == 1 ? "Pending" : "Running";
+		pv[i].status = status[i];
+		pv[i].ready = i == 0 ? 1 : 0;
+		pv[i].total = 1;
+		pv[i].restarts = i == 2 ? 4 : 0;
+		pv[i].node = i == 1 ? NULL : "gpu-node-2";
+		pv[i].created_ms = bs_now - 60000 * (int64_t)(i + 1);
+	}
+	memset(&p, 0, sizeof p);
+	p.runner = "k8s";
+	p.namespace = "paia";
+	p.synced = 1;
+	p.pods = pv;
+	p.npods = n;
+	proto_pods_encode(answer, &p);
+}
+
+/* A healthy tunnel, up for an hour, its route and endpoint checked. */
+static cJSON *
+bs_vpn(void)
+{
+	struct proto_vpn_check checks[2];
+	struct proto_vpn_view v;
+
+	memset(checks, 0, sizeof checks);
+	checks[0].kind = PROTO_VPN_ROUTE;
+	checks[0].target = "10.77.0.0/24";
+	checks[0].result = PROTO_VPN_OK;
+	checks[0].reason = "via tun0";
+	checks[0].checked_ms = bs_now - 2000;
+	checks[0].age_ms = 2000;
+	checks[0].latency_ms = -1;
+	checks[1] = checks[0];
+	checks[1].kind = PROTO_VPN_ENDPOINT;
+	checks[1].target = "10.77.0.10:443";
+	checks[1].reason = "connected to 10.77.0.10:443 in 3 ms";
+	checks[1].latency_ms = 3;
+	memset(&v, 0, sizeof v);
+	v.enabled = 1;
+	v.mode = "spawn";
+	v.state = PROTO_VPN_CONNECTED;
+	v.since_ms = bs_now - 3600000;
+	v.connected_ms = v.since_ms;
+	v.openvpn_state = "CONNECTED";
+	v.openvpn_detail = "SUCCESS";
+	v.pid = 4711;
+	v.bytes_in = 81234;
+	v.bytes_out = 20480;
+	v.tun_ip = "10.8.0.2";
+	v.tun_dev = "tun0";
+	v.healthy = 1;
+	v.checks = checks;
+	v.nchecks = 2;
+	return proto_vpn_view_encode(&v);
+}
+
+/* The done tasks' videos, newest first (at most 5). */
+static void
+bs_videos(cJSON *answer)
+{
+	struct proto_video_view v;
+	cJSON *arr = cJSON_AddArrayToObject(answer, "videos");
+	char url[128];
+	size_t i, n = 0;
+
+	for (i = bs_ntasks; i > 0 && n < 5; i--) {
+		const struct bs_task *t = &bs_tasks[i - 1];
+
+		if (t->state != TASK_DONE)
+			continue;
+		snprintf(url, sizeof url, "s3://results/%s/%d/video.mp4", t->id, t->attempt);
+		memset(&v, 0, sizeof v);
+		v.task_id = t->id;
+		v.attempt = t->attempt;
+		v.game = "catch";
+		v.status = "succeeded";
+		v.name = "video.mp4";
+		v.url = url;
+		v.content_type = "video/mp4";
+		v.bytes = 11431 + (int64_t)i;
+		v.reported_ms = t->timeline[TASK_REPORTING] != 0 ? t->timeline[TASK_REPORTING] :
+		    bs_now;
+		cJSON_AddItemToArray(arr, proto_video_view_encode(&v));
+		n++;
+	}
+}
+
+/* A task's log after the logs answer: three lines, and its end when the task is done. */
+static void
+bs_log(struct bs_client *c, const struct bs_task *t)
+{
+	struct proto_log_chunk ch;
+	struct proto_log_end e;
+	char raw[512], *text;
+	size_t keep;
+
+	snprintf(raw, sizeof raw, "[demo-game] start: task %s, game catch\n"
+	    "[demo-game] frame 0: ball 14,1 paddle 9 score 0\n"
+	    "[demo-game] frame 1: ball 14,2 paddle 10 score 0\n", t->id);
+	text = proto_log_text(raw, strlen(raw), 1, &keep);
+	memset(&ch, 0, sizeof ch);
+	ch.task_id = t->id;
+	ch.attempt = t->attempt;
+	ch.source = "file";
+	ch.bytes = (int64_t)strlen(raw);
+	ch.data = text;
+	ch.len = strlen(text);
+	bs_send_line(c, proto_event_encode(PROTO_EVENT_LOG, proto_log_chunk_encode(&ch)));
+	free(text);
+	if (t->state != TASK_DONE)
+		return;
+	memset(&e, 0, sizeof e);
+	e.task_id = t->id;
+	e.attempt = t->attempt;
+	e.reason = PROTO_LOG_DONE;
+	e.bytes = (int64_t)strlen(raw);
+	bs_send_line(c, proto_event_encode(PROTO_EVENT_LOG_END, proto_log_end_encode(&e)));
+}
+
 static cJSON *
 bs_ok(void)
 {
@@ -247,6 +390,15 @@ bs_request(struct bs_client *c, const char *line, size_t len)
 		free(cause);
 		return;
 	}
+	if (bs_old && (req.cmd == PROTO_CMD_PODS || req.cmd == PROTO_CMD_VPN ||
+	    req.cmd == PROTO_CMD_VIDEOS || req.cmd == PROTO_CMD_LOGS)) {
+		xasprintf(&cause, "unknown command '%s' (status, tasks, task, requeue, cancel, "
+		    "lag, subscribe, gpus)", proto_cmd_name(req.cmd));
+		bs_send_line(c, proto_answer_error(cause));
+		free(cause);
+		proto_request_clear(&req);
+		return;
+	}
 	r = bs_ok();
 	switch (req.cmd) {
 	case PROTO_CMD_STATUS:
@@ -260,7 +412,17 @@ bs_request(struct bs_client *c, const char *line, size_t len)
 			cJSON_AddItemToArray(arr, proto_task_view_encode(&tv));
 		}
 		break;
+	case PROTO_CMD_PODS:
+		bs_pods(r);
+		break;
+	case PROTO_CMD_VPN:
+		cJSON_AddItemToObject(r, "vpn", bs_vpn());
+		break;
+	case PROTO_CMD_VIDEOS:
+		bs_videos(r);
+		break;
 	case PROTO_CMD_TASK:
+	case PROTO_CMD_LOGS:
 		for (i = 0; i < bs_ntasks && strcmp(bs_tasks[i].id, req.id) != 0; i++)
 			;
 		if (i == bs_ntasks) {
@@ -268,6 +430,17 @@ bs_request(struct bs_client *c, const char *line, size_t len)
 			xasprintf(&cause, "no task %s known to this gateway", req.id);
 			bs_send_line(c, proto_answer_error(cause));
 			free(cause);
+			proto_request_clear(&req);
+			return;
+		}
+		if (req.cmd == PROTO_CMD_LOGS) {
+			cJSON_AddStringToObject(r, "task_id", bs_tasks[i].id);
+			cJSON_AddNumberToObject(r, "attempt", bs_tasks[i].attempt);
+			cJSON_AddBoolToObject(r, "follow", req.follow);
+			cJSON_AddStringToObject(r, "state", proto_state_name(bs_tasks[i].state));
+			bs_send(c, r);
+			cJSON_Delete(r);
+			bs_log(c, &bs_tasks[i]);
 			proto_request_clear(&req);
 			return;
 		}
@@ -425,6 +598,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "now", required_argument, NULL, 'N' },
+		{ "old", no_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sockaddr_un sa;
@@ -453,6 +627,9 @@ main(int argc, char **argv)
 			if (util_parse_int(optarg, 1, INT64_MAX, &now) != 0)
 				fatalx("--now: ms since the epoch");
 			break;
+		case 'O':
+			bs_old = 1;
+			break;
 		case 'g':
 			if (util_parse_int(optarg, 0, 26, &g) != 0)
 				fatalx("-g: 0 to 26 GPU nodes");
@@ -460,7 +637,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: console-server -S socket [-n tasks] [-r events/s] "
-			    "[-g nodes] [--now ms]\n");
+			    "[-g nodes] [--now ms] [--old]\n");
 			return 2;
 		}
 	}

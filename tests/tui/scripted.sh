@@ -3,7 +3,8 @@
 # proto/'s encoders, fixed times and values) with the console's clock
 # pinned (PAIA_CONSOLE_NOW): ages, durations and clock times are drawn as
 # they are, not normalised. The Tasks view, a running task's timeline,
-# and the GPUs view (a node stale with its reason) at 80x24 and 200x50.
+# the GPUs view (a node stale with its reason), pods, the VPN, videos
+# and a task's log at 80x24 and 200x50.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$(dirname "$0")/lib.sh"
 
@@ -32,8 +33,40 @@ for size in 80x24 200x50; do
 		on_screen "$s" "gpus         gpu-a GPU 0 NVIDIA L40S, peak 12000 MiB, mean 60%"
 	keys "$s" 4 Down Down Enter
 	check "$size: down twice: the stale node's first card, its task" on_screen "$s" "Task bench-000001"
+	keys "$s" 3
+	check "$size: pods: kubectl's columns, one creating, one crash-looping" \
+		golden "$s" "scripted-pods-$size"
+	keys "$s" 5
+	check "$size: the VPN: its state, traffic and checks" golden "$s" "scripted-vpn-$size"
+	keys "$s" 7
+	check "$size: videos of the done tasks" golden "$s" "scripted-videos-$size"
+	keys "$s" : "task bench-000008" Enter 6
+	check "$size: a done task's log, to its end" golden "$s" "scripted-logs-$size"
+	keys "$s" : "task bench-000003" Enter 6
+	check "$size: a running task's log, followed" \
+		on_screen "$s" "3 lines  following"
 	keys "$s" q
 done
+
+# A gateway from before pods, vpn, videos and logs: each view says the
+# gateway does not offer it, in the gateway's words; the header n/a.
+OLD=$TMPD/old.sock
+"$SERVER" -S "$OLD" -n 12 -r 0 --now "$T0" --old 2>"$TMPD/old.err" &
+OPID=$!
+scripted_stop() { kill "$SPID" "$OPID" 2>/dev/null; tui_cleanup; }
+wait_for 20 test -S "$OLD" || bail "the old gateway did not start: $(cat "$TMPD/old.err")"
+CON_TARGET="-S $OLD" con_start old 100 24 PAIA_CONSOLE_TEST_TIMES=0 PAIA_CONSOLE_NOW=$((T0 + 5000))
+keys old 3
+check "old gateway: pods not offered, its words" \
+	on_screen old "the gateway does not offer pods: unknown command 'pods'"
+check "old gateway: the header's vpn is n/a" on_screen old "vpn n/a"
+keys old 5
+check "old gateway: the VPN not offered" on_screen old "does not offer the VPN's state: unknown command"
+keys old 7
+check "old gateway: videos not offered" on_screen old "does not offer result videos: unknown command"
+keys old : "task bench-000008" Enter 6
+check "old gateway: logs not offered" on_screen old "does not offer task logs: unknown command 'logs'"
+keys old q
 
 [ "$tap_failed" -eq 0 ] || sed 's/^/# server: /' "$TMPD/server.err"
 tap_done

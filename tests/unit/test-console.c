@@ -2,7 +2,8 @@
  * test-console.c: the pure parts of paia-console (tui/): the model fed
  * with events and answers made by proto/'s encoders (status, a relist,
  * eviction at the cap, the journal, the rate, a task's log, GPU nodes
- * from the gpus answer and gpu events), the tasks view's rows patched
+ * from the gpus answer and gpu events; pods, the VPN and videos from
+ * their answers and events, a followed log's chunks and end), the tasks view's rows patched
  * from the journal against rows rebuilt, filters, durations, columns,
  * and con_put's cleaning of text (into a window of a terminal that
  * writes to /dev/null).
@@ -437,6 +438,378 @@ test_model_gpus(void **state)
 	con_model_free(&m);
 }
 
+/* ---- pods, the VPN, videos, a followed log ---- */
+
+static cJSON *
+pod_view(const char *name, const char *task, const char *status, int deleted)
+{
+	struct proto_pod_view v;
+
+	memset(&v, 0, sizeof v);
+	v.name = name;
+	v.namespace = "paia";
+	v.task_id = task;
+	v.attempt = 1;
+	v.phase = "Running";
+	v.status = status;
+	v.ready = 1;
+	v.total = 2;
+	v.restarts = 3;
+	v.node = "gpu-node-2";
+	v.created_ms = T0;
+	v.deleted = deleted;
+	return proto_pod_view_encode(&v);
+}
+
+static void
+test_model_pods(void **state)
+{
+	struct proto_pod_view pv[2];
+	struct proto_pods p;
+	struct con_model m;
+	cJSON *a;
+	char *cause = NULL, name[32];
+	int i;
+
+	con_model_init(&m, 100);
+	/* A local runner: none, and the answer says which runner. */
+	memset(&p, 0, sizeof p);
+	p.runner = "local";
+	a = proto_answer_ok();
+	proto_pods_encode(a, &p);
+	assert_int_equal(con_model_pods_answer(&m, a, 1000, &cause), 0);
+	cJSON_Delete(a);
+	assert_string_equal(m.pods_runner, "local");
+	assert_int_equal(m.npods, 0);
+	assert_int_equal(m.src[CON_SRC_PODS].offer, CON_OFFER_YES);
+
+	/* k8s: two pods, kubectl's columns, text cleaned. */
+	memset(pv, 0, sizeof pv);
+	assert_int_equal(proto_pod_view_decode(a = pod_view("paia-t1-1", "t1", "Running", 0),
+	    &pv[0], &cause), 0);
+	memset(&p, 0, sizeof p);
+	p.runner = "k8s";
+	p.namespace = "paia";
+	p.synced = 1;
+	pv[1] = pv[0];
+	pv[1].name = "paia-t2-1";
+	pv[1].status = "OOM\x1b[2JKilled";
+	p.pods = pv;
+	p.npods = 2;
+	{
+		cJSON *ans = proto_answer_ok();
+
+		proto_pods_encode(ans, &p);
+		cJSON_Delete(a);
+		assert_int_equal(con_model_pods_answer(&m, ans, 2000, &cause), 0);
+		cJSON_Delete(ans);
+	}
+	assert_string_equal(m.pods_runner, "k8s");
+	assert_true(m.pods_synced);
+	assert_int_equal(m.npods, 2);
+	assert_string_equal(m.pods[0].name, "paia-t1-1");
+	assert_string_equal(m.pods[0].task, "t1");
+	assert_string_equal(m.pods[0].ready, "1/2");
+	assert_int_equal(m.pods[0].restarts, 3);
+	assert_string_equal(m.pods[0].node, "gpu-node-2");
+	assert_int_equal(m.pods[0].created, T0);
+	assert_string_equal(m.pods[1].status, "OOM?[2JKilled");
+
+	/* Events: a change replaces by name, a new one is added, deleted removes. */
+	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-t1-1", "t1", "Completed", 0)),
+	    3000);
+	assert_int_equal(m.npods, 2);
+	assert_string_equal(m.pods[0].status, "Completed");
+	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-t3-1", "t3", "Pending", 0)),
+	    3000);
+	assert_int_equal(m.npods, 3);
+	assert_string_equal(m.pods[2].name, "paia-t3-1");
+	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-t1-1", "t1", "Completed", 1)),
+	    3000);
+	assert_int_equal(m.npods, 2);
+	assert_string_equal(m.pods[0].name, "paia-t2-1");
+	assert_string_equal(m.pods[1].name, "paia-t3-1");
+	/* A name with a control character matches itself as kept (cleaned). */
+	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("odd\x1bpod", NULL, "Running", 0)),
+	    3000);
+	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("odd\x1bpod", NULL, "Running", 1)),
+	    3000);
+	assert_int_equal(m.npods, 2);
+	/* A pod gone that was never seen: nothing. */
+	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-x", NULL, "Failed", 1)), 3000);
+	assert_int_equal(m.npods, 2);
+	assert_null(m.pods[0].task == NULL ? NULL : strstr(m.pods[0].task, "x"));
+	/* Bounded. */
+	for (i = 0; i < CON_PODS_MAX + 10; i++) {
+		snprintf(name, sizeof name, "p-%d", i);
+		feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view(name, NULL, "Running", 0)),
+		    4000);
+	}
+	assert_int_equal(m.npods, CON_PODS_MAX);
+	assert_null(m.pods[5].task);
+
+	/* A bad answer leaves the model as it was. */
+	a = cJSON_Parse("{\"ok\":true,\"pods\":[]}");
+	assert_int_equal(con_model_pods_answer(&m, a, 5000, &cause), -1);
+	assert_non_null(strstr(cause, "runner"));
+	free(cause);
+	cause = NULL;
+	cJSON_Delete(a);
+	assert_int_equal(m.npods, CON_PODS_MAX);
+	con_model_free(&m);
+}
+
+static cJSON *
+vpn_view(int enabled, enum proto_vpn_result r2)
+{
+	static struct proto_vpn_check checks[2];
+	struct proto_vpn_view v;
+
+	memset(&v, 0, sizeof v);
+	memset(checks, 0, sizeof checks);
+	v.enabled = enabled;
+	v.mode = "spawn";
+	v.state = PROTO_VPN_CONNECTED;
+	v.since_ms = T0;
+	v.pid = 4711;
+	v.bytes_in = 81234;
+	v.bytes_out = 20480;
+	v.tun_ip = "10.8.0.2";
+	v.tun_dev = "tun0";
+	v.healthy = r2 == PROTO_VPN_OK;
+	checks[0].kind = PROTO_VPN_ROUTE;
+	checks[0].target = "10.77.0.0/24";
+	checks[0].result = PROTO_VPN_OK;
+	checks[0].reason = "via tun0";
+	checks[0].age_ms = checks[0].latency_ms = -1;
+	checks[1].kind = PROTO_VPN_ENDPOINT;
+	checks[1].target = "10.77.0.10:443";
+	checks[1].result = r2;
+	checks[1].reason = "connection refused";
+	checks[1].age_ms = checks[1].latency_ms = -1;
+	v.checks = checks;
+	v.nchecks = 2;
+	if (r2 == PROTO_VPN_FAILED)
+		v.error = "a \x1b]0;title\x07 error";
+	return proto_vpn_view_encode(&v);
+}
+
+static void
+test_model_vpn(void **state)
+{
+	struct con_model m;
+	cJSON *a;
+	char *cause = NULL;
+
+	con_model_init(&m, 100);
+	/* Not configured: an answer, not an error. */
+	a = proto_answer_ok();
+	cJSON_AddItemToObject(a, "vpn", vpn_view(0, PROTO_VPN_OK));
+	assert_int_equal(con_model_vpn_answer(&m, a, 1000, &cause), 0);
+	cJSON_Delete(a);
+	assert_true(m.vpn.has);
+	assert_false(m.vpn.enabled);
+	assert_null(m.vpn.state);
+	assert_int_equal(m.src[CON_SRC_VPN].offer, CON_OFFER_YES);
+	assert_null(m.src[CON_SRC_VPN].error);
+
+	a = proto_answer_ok();
+	cJSON_AddItemToObject(a, "vpn", vpn_view(1, PROTO_VPN_OK));
+	assert_int_equal(con_model_vpn_answer(&m, a, 1000, &cause), 0);
+	cJSON_Delete(a);
+	assert_true(m.vpn.enabled);
+	assert_true(m.vpn.healthy);
+	assert_string_equal(m.vpn.state, "CONNECTED");
+	assert_int_equal(m.vpn.since, T0);
+	assert_int_equal(m.vpn.bytes_in, 81234);
+	assert_int_equal(m.vpn.bytes_out, 20480);
+	assert_string_equal(m.vpn.checks, "2 ok, 0 failed, 0 pending");
+	assert_null(m.vpn.error);
+
+	/* An event carries the whole view: a failed check and its reason, the error cleaned. */
+	feed(&m, proto_event_encode(PROTO_EVENT_VPN, vpn_view(1, PROTO_VPN_FAILED)), 2000);
+	assert_false(m.vpn.healthy);
+	assert_string_equal(m.vpn.checks,
+	    "1 ok, 1 failed, 0 pending; 10.77.0.10:443: connection refused");
+	assert_non_null(m.vpn.error);
+	assert_null(strchr(m.vpn.error, '\x1b'));
+	assert_null(strchr(m.vpn.error, '\x07'));
+
+	/* No vpn object: refused, the model unchanged. */
+	a = proto_answer_ok();
+	assert_int_equal(con_model_vpn_answer(&m, a, 3000, &cause), -1);
+	assert_non_null(strstr(cause, "vpn"));
+	free(cause);
+	cJSON_Delete(a);
+	assert_string_equal(m.vpn.state, "CONNECTED");
+	con_model_free(&m);
+}
+
+static cJSON *
+video_view(const char *task, int attempt, int64_t reported)
+{
+	struct proto_video_view v;
+
+	memset(&v, 0, sizeof v);
+	v.task_id = task;
+	v.attempt = attempt;
+	v.game = "catch";
+	v.status = "succeeded";
+	v.name = "video.mp4";
+	v.url = "s3://results/t/1/video.mp4";
+	v.content_type = "video/mp4";
+	v.bytes = 11431;
+	v.reported_ms = reported;
+	return proto_video_view_encode(&v);
+}
+
+static void
+test_model_videos(void **state)
+{
+	struct con_model m;
+	cJSON *a, *arr;
+	char *cause = NULL, id[32];
+	int i;
+
+	con_model_init(&m, 100);
+	/* The answer is newest first, and so is the model. */
+	a = proto_answer_ok();
+	arr = cJSON_AddArrayToObject(a, "videos");
+	cJSON_AddItemToArray(arr, video_view("t2", 1, T0 + 2000));
+	cJSON_AddItemToArray(arr, video_view("t1", 1, T0 + 1000));
+	assert_int_equal(con_model_videos_answer(&m, a, 1000, &cause), 0);
+	cJSON_Delete(a);
+	assert_int_equal(m.nvideos, 2);
+	assert_string_equal(m.videos[0].task, "t2");
+	assert_string_equal(m.videos[1].task, "t1");
+	assert_int_equal(m.videos[1].bytes, 11431);
+	assert_int_equal(m.videos[1].reported, T0 + 1000);
+	assert_string_equal(m.videos[1].url, "s3://results/t/1/video.mp4");
+
+	/* An event goes first; a repeat of one moves it first, not twice. */
+	feed(&m, proto_event_encode(PROTO_EVENT_VIDEO, video_view("t3", 1, T0 + 3000)), 2000);
+	assert_int_equal(m.nvideos, 3);
+	assert_string_equal(m.videos[0].task, "t3");
+	feed(&m, proto_event_encode(PROTO_EVENT_VIDEO, video_view("t1", 1, T0 + 4000)), 2000);
+	assert_int_equal(m.nvideos, 3);
+	assert_string_equal(m.videos[0].task, "t1");
+	assert_string_equal(m.videos[1].task, "t3");
+	assert_string_equal(m.videos[2].task, "t2");
+	/* Another attempt is another video. */
+	feed(&m, proto_event_encode(PROTO_EVENT_VIDEO, video_view("t1", 2, T0 + 5000)), 2000);
+	assert_int_equal(m.nvideos, 4);
+	/* Bounded: the oldest go. */
+	for (i = 0; i < CON_VIDEOS_MAX + 5; i++) {
+		snprintf(id, sizeof id, "v%d", i);
+		feed(&m, proto_event_encode(PROTO_EVENT_VIDEO, video_view(id, 1, T0 + i)), 3000);
+	}
+	assert_int_equal(m.nvideos, CON_VIDEOS_MAX);
+	snprintf(id, sizeof id, "v%d", CON_VIDEOS_MAX + 4);
+	assert_string_equal(m.videos[0].task, id);
+	assert_string_equal(m.videos[CON_VIDEOS_MAX - 1].task, "v5");
+
+	a = cJSON_Parse("{\"ok\":true}");
+	assert_int_equal(con_model_videos_answer(&m, a, 4000, &cause), -1);
+	free(cause);
+	cJSON_Delete(a);
+	assert_int_equal(m.nvideos, CON_VIDEOS_MAX);
+	con_model_free(&m);
+}
+
+static char *
+ev_log(const char *id, int attempt, int64_t offset, const char *raw)
+{
+	struct proto_log_chunk c;
+	size_t keep;
+	char *text, *line;
+
+	memset(&c, 0, sizeof c);
+	c.task_id = id;
+	c.attempt = attempt;
+	c.source = "file";
+	c.offset = offset;
+	c.bytes = (int64_t)strlen(raw);
+	text = proto_log_text(raw, strlen(raw), 1, &keep);
+	c.data = text;
+	c.len = strlen(text);
+	line = proto_event_encode(PROTO_EVENT_LOG, proto_log_chunk_encode(&c));
+	free(text);
+	return line;
+}
+
+static char *
+ev_log_end(const char *id, int attempt, enum proto_log_reason r, const char *error)
+{
+	struct proto_log_end e;
+
+	memset(&e, 0, sizeof e);
+	e.task_id = id;
+	e.attempt = attempt;
+	e.reason = r;
+	e.error = error;
+	e.bytes = 10;
+	return proto_event_encode(PROTO_EVENT_LOG_END, proto_log_end_encode(&e));
+}
+
+static void
+test_model_log_events(void **state)
+{
+	struct con_model m;
+
+	con_model_init(&m, 100);
+	con_model_log_open(&m, "t1");
+	/*
+	 * A byte that is no UTF-8 comes as U+FFFD (3 bytes of text for 1 of
+	 * log): the next chunk's offset counts the log's bytes, so it is
+	 * not taken for a repeat.
+	 */
+	feed(&m, ev_log("t1", 1, 0, "a\xff\n"), 1000);
+	feed(&m, ev_log("t1", 1, 3, "b\nc"), 1000);
+	assert_int_equal(m.log.total, 2);
+	assert_int_equal(m.log.offset, 6);
+	assert_string_equal(con_log_line(&m.log, 1), "b");
+	/* Another task's chunk, and a repeat: ignored. */
+	feed(&m, ev_log("t2", 1, 6, "x\n"), 1000);
+	feed(&m, ev_log("t1", 1, 3, "b\nc"), 1000);
+	assert_int_equal(m.log.total, 2);
+	assert_int_equal(m.src[CON_SRC_LOGS].offer, CON_OFFER_YES);
+	/* The end: the partial line is a line, and why it ended. */
+	feed(&m, ev_log_end("t2", 1, PROTO_LOG_DONE, NULL), 1000);
+	assert_false(m.log.ended);
+	feed(&m, ev_log_end("t1", 1, PROTO_LOG_ERROR, "log.txt is a FIFO"), 1000);
+	assert_true(m.log.ended);
+	assert_int_equal(m.log.total, 3);
+	assert_string_equal(con_log_line(&m.log, 2), "c");
+	assert_string_equal(m.log.end, "error: log.txt is a FIFO");
+
+	/* Asked again from the start (a reconnect): the lines start over. */
+	con_model_log_restart(&m);
+	assert_string_equal(m.log.id, "t1");
+	assert_int_equal(m.log.total, 0);
+	assert_false(m.log.ended);
+	assert_null(m.log.end);
+	feed(&m, ev_log("t1", 1, 0, "a\n"), 2000);
+	assert_int_equal(m.log.total, 1);
+	/* A later attempt's log starts over from its own start. */
+	feed(&m, ev_log("t1", 2, 0, "second\n"), 2000);
+	assert_int_equal(m.log.attempt, 2);
+	assert_int_equal(m.log.total, 1);
+	assert_string_equal(con_log_line(&m.log, 0), "second");
+	/* The older attempt's rest is dropped. */
+	feed(&m, ev_log("t1", 1, 2, "late\n"), 2000);
+	assert_int_equal(m.log.total, 1);
+	feed(&m, ev_log_end("t1", 2, PROTO_LOG_DONE, NULL), 2000);
+	assert_string_equal(m.log.end, "done");
+
+	/* Refused: why, for that task only. */
+	con_model_log_fail(&m, "t9", "no task t9");
+	assert_null(m.log.error);
+	con_model_log_open(&m, "t9");
+	con_model_log_fail(&m, "t9", "no task \x1bt9");
+	assert_string_equal(m.log.error, "no task ?t9");
+	con_model_free(&m);
+}
+
 /* ---- the tasks view's rows ---- */
 
 static void
@@ -659,6 +1032,10 @@ main(void)
 		cmocka_unit_test(test_model_evict),
 		cmocka_unit_test(test_model_log),
 		cmocka_unit_test(test_model_gpus),
+		cmocka_unit_test(test_model_pods),
+		cmocka_unit_test(test_model_vpn),
+		cmocka_unit_test(test_model_videos),
+		cmocka_unit_test(test_model_log_events),
 		cmocka_unit_test(test_rows_patch),
 		cmocka_unit_test(test_filter),
 		cmocka_unit_test(test_formats),
