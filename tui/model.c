@@ -240,9 +240,13 @@ con_model_task(const struct con_model *m, const char *id)
 	return NULL;
 }
 
-/* Too much changed to patch: the tasks view rebuilds; what was removed goes now. */
+/*
+ * Empty the journal: tasks removed meanwhile are freed now, the others
+ * may be journaled again. overflow: too much changed to patch, the tasks
+ * view rebuilds (and nothing more is journaled until it has).
+ */
 static void
-con_journal_overflow(struct con_model *m)
+con_journal_reset(struct con_model *m, int overflow)
 {
 	size_t i;
 
@@ -253,7 +257,7 @@ con_journal_overflow(struct con_model *m)
 			m->journal[i]->journaled = 0;
 	}
 	m->njournal = 0;
-	m->journal_overflow = 1;
+	m->journal_overflow = overflow;
 }
 
 static void
@@ -262,7 +266,7 @@ con_journal_add(struct con_model *m, struct con_task *t)
 	if (m->journal_overflow || t->journaled)
 		return;
 	if (m->njournal == CON_JOURNAL_MAX) {
-		con_journal_overflow(m);
+		con_journal_reset(m, 1);
 		return;
 	}
 	t->journaled = 1;
@@ -272,16 +276,7 @@ con_journal_add(struct con_model *m, struct con_task *t)
 void
 con_model_journal_done(struct con_model *m)
 {
-	size_t i;
-
-	for (i = 0; i < m->njournal; i++) {
-		if (m->journal[i]->gone)
-			con_task_free(m->journal[i]);
-		else
-			m->journal[i]->journaled = 0;
-	}
-	m->njournal = 0;
-	m->journal_overflow = 0;
+	con_journal_reset(m, 0);
 }
 
 static void
@@ -309,7 +304,7 @@ con_task_remove(struct con_model *m, struct con_task *t)
 		t->journaled = 1;
 		m->journal[m->njournal++] = t;
 	} else {
-		con_journal_overflow(m);
+		con_journal_reset(m, 1);
 		con_task_free(t);
 	}
 	m->gen++;
@@ -1066,7 +1061,7 @@ con_model_tasks_answer(struct con_model *m, const cJSON *answer, int64_t now, ch
 		i++;
 	}
 	/* A relist: the whole table may change; rebuild rather than patch. */
-	con_journal_overflow(m);
+	con_journal_reset(m, 1);
 	mark = m->seq;
 	for (i = 0; i < n; i++)
 		if (con_task_apply(m, &views[i], cause) != 0)
