@@ -1,9 +1,7 @@
 /*
  * view-videos.c: view 7, the result videos as they arrive (newest
- * first): task, attempt, size, when reported, where. Enter previews a
- * frame in the terminal (libchafa: symbols, or sixels or kitty images
- * where the terminal says it can); o opens the video in $PAIA_PLAYER,
- * downloaded first when the gateway is remote.
+ * first): task, attempt, size, when reported, where. No preview yet: a
+ * still is "paiactl frame ID --at S" (the gateway's frame command).
  */
 #include "config.h"
 #include "tui.h"
@@ -71,7 +69,5 @@ con_videos_key(struct con *con, int key)
 
 const struct con_view con_view_videos = {
 	CON_V_VIDEOS, "videos", "Videos", '7', con_videos_draw, con_videos_key, NULL,
-	"up/down  select\n"
-	"enter    preview a frame in the terminal\n"
-	"o        open the video in $PAIA_PLAYER\n",
+	"up/down  select\n",
 };
