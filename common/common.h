@@ -67,10 +67,15 @@ void log_close(void);
  */
 void log_msg(enum log_level, const char *msg, const char *fields, ...)
     printflike(3, 4);
-#define log_debug(m, ...) log_msg(LOG_LEVEL_DEBUG, m, __VA_ARGS__)
-#define log_info(m, ...) log_msg(LOG_LEVEL_INFO, m, __VA_ARGS__)
-#define log_warn(m, ...) log_msg(LOG_LEVEL_WARN, m, __VA_ARGS__)
-#define log_error(m, ...) log_msg(LOG_LEVEL_ERROR, m, __VA_ARGS__)
+/* A line below the level costs nothing, not even its fields' quoting (log_q). */
+#define log_at(l, m, ...) do {						\
+	if ((l) >= log_get_level())					\
+		log_msg(l, m, __VA_ARGS__);				\
+} while (0)
+#define log_debug(m, ...) log_at(LOG_LEVEL_DEBUG, m, __VA_ARGS__)
+#define log_info(m, ...) log_at(LOG_LEVEL_INFO, m, __VA_ARGS__)
+#define log_warn(m, ...) log_at(LOG_LEVEL_WARN, m, __VA_ARGS__)
+#define log_error(m, ...) log_at(LOG_LEVEL_ERROR, m, __VA_ARGS__)
 /*
  * log_msg for what may repeat (a broker that does not answer): a line
  * whose level and key (NULL: msg and the formatted fields) were written
@@ -151,6 +156,15 @@ int util_rmtree_at(int dirfd, const char *name, char **cause);
  * descriptor, or -1 with errno.
  */
 int util_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+/*
+ * The umask, noted once at start while one thread runs (util_umask_note(1);
+ * a program that changes its umask for good notes it again, or forgets it
+ * with util_umask_note(0)): then util_mode_needs_chmod(mode) is 0 when a
+ * file or folder made with mode got exactly mode, and the chmod after it
+ * can go. Not noted: always 1.
+ */
+void util_umask_note(int);
+int util_mode_needs_chmod(mode_t);
 /* Tests: 1 makes util_open_beneath use its fallback walk, as without openat2. */
 void util_open_beneath_fallback(int on);
 /* Disk use in bytes (allocated blocks) of entry name of dirfd and below; links not followed. */

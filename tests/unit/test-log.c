@@ -174,6 +174,43 @@ test_file_reopen(void **state)
 	free(moved);
 }
 
+static int log_evaluated;
+
+static const char *
+log_counted(const char *s)
+{
+	log_evaluated++;
+	return s;
+}
+
+/* A line below the level is not formatted: its fields are not even evaluated. */
+static void
+test_level_skips_fields(void **state)
+{
+	enum log_level old = log_get_level();
+	char *path, *cause = NULL, *text;
+
+	xasprintf(&path, "%s/levels.log", dir);
+	assert_int_equal(log_open(path, &cause), 0);
+	log_set_level(LOG_LEVEL_WARN);
+	log_evaluated = 0;
+	log_debug("hidden", "v=%s", log_q(log_counted("a")));
+	log_info("hidden", "v=%s", log_q(log_counted("b")));
+	assert_int_equal(log_evaluated, 0);
+	log_warn("shown", "v=%s", log_q(log_counted("c")));
+	log_error("shown", "v=%s", log_q(log_counted("d")));
+	assert_int_equal(log_evaluated, 2);
+	log_set_level(old);
+	log_close();
+	text = slurp(path);
+	assert_int_equal(count(text, "\n"), 2);
+	assert_non_null(strstr(text, "level=warn msg=\"shown\" v=c\n"));
+	assert_null(strstr(text, "hidden"));
+	free(text);
+	free(path);
+	(void)state;
+}
+
 /* Point standard error at a file; returns the saved descriptor. */
 static int
 stderr_to(const char *path)
@@ -356,6 +393,7 @@ main(void)
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_q),
 		cmocka_unit_test(test_file_reopen),
+		cmocka_unit_test(test_level_skips_fields),
 		cmocka_unit_test(test_journal_prefix),
 		cmocka_unit_test(test_limited),
 		cmocka_unit_test(test_kafka_key),
