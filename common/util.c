@@ -250,6 +250,27 @@ util_rmtree(const char *path)
 /* 0: openat2 is tried; 1: it is missing (ENOSYS) or a test turned it off. */
 static int util_no_openat2;
 
+static int util_umask_known;
+static mode_t util_umask_bits;
+
+void
+util_umask_note(int known)
+{
+	mode_t m;
+
+	if ((util_umask_known = known)) {
+		m = umask(0);
+		umask(m);
+		util_umask_bits = m;
+	}
+}
+
+int
+util_mode_needs_chmod(mode_t mode)
+{
+	return !util_umask_known || (mode & util_umask_bits) != 0;
+}
+
 void
 util_open_beneath_fallback(int on)
 {

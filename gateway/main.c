@@ -625,6 +625,8 @@ main(int argc, char **argv)
 
 	/* Until the loop handles it: a SIGHUP during start-up is not a reason to die. */
 	signal(SIGHUP, SIG_IGN);
+	/* One thread yet: folders and files made with a mode the umask leaves whole need no chmod. */
+	util_umask_note(1);
 	memset(&a, 0, sizeof a);
 	memset(&g, 0, sizeof g);
 	while ((ch = getopt_long(argc, argv, "c:o:qvVh", longopts, NULL)) != -1) {

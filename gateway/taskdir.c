@@ -260,10 +260,10 @@ taskdir_mkdir(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid, ch
 	/*
 	 * Made now, in a folder only the gateway writes (the state folder's
 	 * tasks/, a task folder): it is ours, a directory. Only the mode
-	 * (the umask took bits) and the owner are left: two calls, not five.
+	 * (if the umask took bits) and the owner are left: two calls at most.
 	 */
 	if (mkdirat(dirfd, name, mode) == 0) {
-		if (fchmodat(dirfd, name, mode, 0) != 0) {
+		if (util_mode_needs_chmod(mode) && fchmodat(dirfd, name, mode, 0) != 0) {
 			xasprintf(cause, "chmod %s: %s", name, strerror(errno));
 			return -1;
 		}
@@ -310,7 +310,7 @@ taskdir_create(int taskfd, const char *rel, mode_t mode, char **cause)
 
 	fd = util_open_beneath(taskfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOCTTY, mode);
 	/* The mode exactly (the umask may have taken bits): ours, new, by its descriptor. */
-	if (fd >= 0 && fchmod(fd, mode) != 0) {
+	if (fd >= 0 && util_mode_needs_chmod(mode) && fchmod(fd, mode) != 0) {
 		xasprintf(cause, "chmod %s: %s", rel, strerror(errno));
 		close(fd);
 		unlinkat(taskfd, rel, 0);

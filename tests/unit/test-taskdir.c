@@ -368,6 +368,26 @@ test_mkdir(void **state)
 	assert_int_equal(stat(p, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0755);
 	free(p);
+	/* The umask noted (the daemon's start): the chmod goes only when it took no bits. */
+	{
+		mode_t old = umask(077);
+		int rc;
+
+		util_umask_note(1);
+		rc = taskdir_mkdir(f->taskfd, "noted", 0755, (uid_t)-1, (gid_t)-1, &cause);
+		assert_int_equal(util_mode_needs_chmod(0755), 1);
+		umask(022);
+		util_umask_note(1);
+		assert_int_equal(util_mode_needs_chmod(0755), 0);
+		assert_int_equal(util_mode_needs_chmod(0775), 1);
+		umask(old);
+		util_umask_note(0);
+		assert_int_equal(rc, 0);
+	}
+	p = at(f, "noted");
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	free(p);
 	p = at(f, "output");
 	/* A link where the directory should be: refused, its target untouched. */
 	assert_int_equal(util_rmtree(p), 0);
