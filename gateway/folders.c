@@ -252,6 +252,19 @@ folders_prepare(struct folders *f, const char *id, const char *dir, char **cause
 }
 
 int
+folders_task_open(struct folders *f, const struct task *t, char **cause)
+{
+	int fd;
+
+	if (f == NULL || t->kept)
+		return taskdir_open(t->dir, cause);
+	if ((fd = openat(f->fd, t->spec->task_id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		xasprintf(cause, "%s: %s", t->dir, strerror(errno));
+	return fd;
+}
+
+int
 folders_reset_output(const char *dir, char **cause)
 {
 	int fd, rc;

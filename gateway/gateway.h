@@ -536,6 +536,14 @@ struct gw {
 	size_t nupwait;			/* upload_wait: outputs waiting for storage */
 	int upwait_full;		/* max_upwait reached (logged once) */
 	size_t nhistory;
+	/*
+	 * Tasks in memory (active or history) per bucket of a hash of their
+	 * task id, which names their folder: a bucket of 1 means no other
+	 * attempt shares the folder (task_dir_shared without a walk). Made
+	 * at the first task, ~8 buckets a task the gateway may hold.
+	 */
+	uint32_t *dir_refs;
+	size_t ndir_refs;
 	size_t max_inflight;
 	size_t prefetch;		/* received tasks held ready beyond max_inflight */
 	size_t max_history;
@@ -643,6 +651,12 @@ struct folders *folders_open(struct gw *, char **cause);
 void folders_close(struct folders *);
 /* A fresh, empty folder for the task: input/ and output/. */
 int folders_prepare(struct folders *, const char *id, const char *dir, char **cause);
+/*
+ * The task's folder as a descriptor (taskdir.c's model): by its name
+ * beneath the open tasks/ folder (one lookup, not the whole path), or by
+ * its path once it moved under kept/. -1 with *cause.
+ */
+int folders_task_open(struct folders *, const struct task *, char **cause);
 /* A new attempt: output/ emptied (and the last attempt's .outcome removed). */
 int folders_reset_output(const char *dir, char **cause);
 /* A task of this run owns the folder name (found at start: no longer a leftover). */

@@ -165,7 +165,7 @@ logs_file_open(struct logs_stream *s, const struct task *t, char **cause)
 		free(why);
 		return -1;
 	}
-	if ((taskfd = taskdir_open(t->dir, cause)) < 0)
+	if ((taskfd = folders_task_open(t->gw->folders, t, cause)) < 0)
 		return -1;
 	outfd = taskdir_open_sub(taskfd, "output", &why);
 	close(taskfd);

@@ -58,6 +58,7 @@ static void task_report(struct task *);
 static void task_start_waiting(struct gw *);
 static void task_kick_cb(evutil_socket_t, short, void *);
 static void task_history_add(struct task *);
+static uint32_t *task_dir_ref(struct gw *, const char *);
 static void task_check_drained(struct gw *);
 static void task_receive(struct gw *, int32_t, int64_t, const void *, size_t);
 static void task_revoke_partition(struct gw *, int32_t);
@@ -92,7 +93,7 @@ task_set_state(struct task *t, enum task_state s)
 	t->ts[s] = now;
 	log_debug("task state", "task=%s attempt=%d state=%s", log_q(t->spec->task_id),
 	    t->spec->attempt, log_q(proto_state_name(s)));
-	if (gw->control != NULL)
+	if (gw->control != NULL && control_has_subscribers(gw->control))
 		control_publish(gw->control, PROTO_EVENT_TASK, views_task(t));
 }
 
@@ -121,6 +122,8 @@ task_free(struct task *t)
 	gpus_task_clear(t);
 	free(t->upload_error);
 	cJSON_Delete(t->game_result);
+	if (t->gw->dir_refs != NULL)
+		(*task_dir_ref(t->gw, t->spec->task_id))--;
 	proto_task_free(t->spec);
 	free(t->error);
 	free(t->dir);
@@ -223,6 +226,25 @@ task_update_intake(struct gw *gw)
 	free(parts);
 }
 
+/* The dir_refs bucket of a task id (FNV-1a). */
+static uint32_t *
+task_dir_ref(struct gw *gw, const char *id)
+{
+	uint32_t h = 2166136261u;
+	size_t want;
+
+	if (gw->dir_refs == NULL) {
+		want = (gw->max_history + gw->max_inflight + gw->prefetch + gw->max_upwait) * 8;
+		for (gw->ndir_refs = 1024; gw->ndir_refs < want && gw->ndir_refs < (1u << 22);
+		    gw->ndir_refs <<= 1)
+			;
+		gw->dir_refs = xcalloc(gw->ndir_refs, sizeof *gw->dir_refs);
+	}
+	for (; *id != '\0'; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return &gw->dir_refs[h & (gw->ndir_refs - 1)];
+}
+
 /* Another task (a requeue, a resubmission) may use the same folder. */
 int
 task_dir_shared(const struct task *old)
@@ -230,6 +252,9 @@ task_dir_shared(const struct task *old)
 	struct gw *gw = old->gw;
 	const struct task *t;
 
+	/* Alone in its bucket: no other task in memory has its id, so its folder. */
+	if (*task_dir_ref(gw, old->spec->task_id) <= 1)
+		return 0;
 	TAILQ_FOREACH(t, &gw->active, entry)
 		if (strcmp(t->dir, old->dir) == 0)
 			return 1;
@@ -401,7 +426,7 @@ task_recover(struct task *t)
 		    !claims_exist(gw->journal_dir, t->spec->task_id, o.attempt + 1);
 	else if (ok)
 		ok = o.attempt == t->spec->attempt;
-	if (ok && ((taskfd = taskdir_open(t->dir, &cause)) < 0 ||
+	if (ok && ((taskfd = folders_task_open(t->gw->folders, t, &cause)) < 0 ||
 	    (outfd = taskdir_open_sub(taskfd, "output", &why)) < 0)) {
 		if (taskfd >= 0)
 			close(taskfd);
@@ -541,7 +566,7 @@ task_fetch_remove(struct task *t)
 
 	if (t->fetch_name == NULL)
 		return;
-	if ((fd = taskdir_open(t->dir, &cause)) >= 0) {
+	if ((fd = folders_task_open(t->gw->folders, t, &cause)) >= 0) {
 		xasprintf(&rel, "input/%s", t->fetch_name);
 		if (unlinkat(fd, rel, 0) != 0 && errno != ENOENT)
 			log_warn("cannot remove a partial download",
@@ -629,7 +654,7 @@ task_fetch_next(struct task *t)
 		free(prog);
 	}
 	/* A new file of the gateway's, below the folder's own input/, no link followed. */
-	if ((taskfd = taskdir_open(t->dir, &cause)) < 0) {
+	if ((taskfd = folders_task_open(t->gw->folders, t, &cause)) < 0) {
 		fd = -1;
 	} else {
 		xasprintf(&rel, "input/%s", name);
@@ -766,7 +791,7 @@ task_collect(struct task *t)
 	size_t len;
 
 	task_set_state(t, TASK_COLLECTING);
-	if ((taskfd = taskdir_open(t->dir, &cause)) < 0) {
+	if ((taskfd = folders_task_open(t->gw->folders, t, &cause)) < 0) {
 		log_warn("task folder gone, nothing to upload", "task=%s attempt=%d error=%s",
 		    log_q(t->spec->task_id), t->spec->attempt, log_q(cause));
 		free(cause);
@@ -944,7 +969,7 @@ task_artifact_reopen(struct task *t, struct artifact *a)
 	char *why = NULL, *cause = NULL;
 	int taskfd, outfd, fd = -1, cfd;
 
-	if ((taskfd = taskdir_open(t->dir, &cause)) >= 0) {
+	if ((taskfd = folders_task_open(t->gw->folders, t, &cause)) >= 0) {
 		if ((outfd = taskdir_open_sub(taskfd, "output", &why)) >= 0) {
 			fd = taskdir_artifact_open(outfd, a->name, a->max, a->max_key, &size, &why);
 			close(outfd);
@@ -1341,6 +1366,7 @@ task_receive(struct gw *gw, int32_t partition, int64_t offset, const void *buf, 
 	t->partition = partition;
 	t->offset = offset;
 	xasprintf(&t->dir, "%s/tasks/%s", gw->state_dir, spec->task_id);
+	(*task_dir_ref(gw, spec->task_id))++;
 	TAILQ_INSERT_TAIL(&gw->active, t, entry);
 	gw->nactive++;
 	task_set_state(t, TASK_RECEIVED);
@@ -1740,6 +1766,8 @@ task_shutdown(struct gw *gw)
 		TAILQ_REMOVE(&gw->history, t, entry);
 		task_free(t);
 	}
+	free(gw->dir_refs);
+	gw->dir_refs = NULL;
 	outbox_free(gw->outbox);
 	gw->outbox = NULL;
 	uploads_free(gw->uploads);

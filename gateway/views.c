@@ -425,7 +425,7 @@ views_ops_frame(const char *id, double at, void (*done)(cJSON *, const char *, v
 		free(url);
 		return NULL;
 	}
-	if ((taskfd = taskdir_open(t->dir, cause)) < 0)
+	if ((taskfd = folders_task_open(t->gw->folders, t, cause)) < 0)
 		return NULL;
 	outfd = taskdir_open_sub(taskfd, "output", &why);
 	close(taskfd);

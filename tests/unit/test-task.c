@@ -1450,6 +1450,59 @@ fx_dispatch(struct fx *f)
 }
 
 /* Draining: waiting tasks dropped, intake paused, the loop left once in-flight ones commit. */
+/*
+ * A folder is shared by the attempts of one task id: the oldest leaving
+ * the history (gateway.history = 1) keeps it while a newer attempt uses
+ * it, and an unshared one goes at once (the dir_refs fast path).
+ */
+static int
+fx_folder_exists(struct fx *f, const char *id)
+{
+	struct stat st;
+	char *path;
+	int rc;
+
+	xasprintf(&path, "%s/tasks/%s", f->gw.state_dir, id);
+	rc = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	free(path);
+	return rc;
+}
+
+static void
+test_history_shared_folder(void **state)
+{
+	const char *opts[] = { "gateway.history=1", NULL };
+	struct fx *f = fx_new(opts, 0);
+	struct fake_job *j;
+
+	fx_assign(f, 0, 0, NULL);
+	j = fx_run_task(f, 0, 0, "t1", "\"attempt\":1");
+	job_end(j, RUNNER_EXITED, 0, NULL);
+	fx_wait_state(f, "t1", TASK_REPORTING);
+	committer_answer(f->committer, 0, 1, NULL);
+	assert_true(fx_folder_exists(f, "t1"));
+	/* Attempt 2 of t1 runs in the same folder while t9 ends and pushes attempt 1 out. */
+	j = fx_run_task(f, 0, 1, "t1", "\"attempt\":2");
+	assert_true(fx_folder_exists(f, "t1"));
+	{
+		struct fake_job *j9 = fx_run_task(f, 0, 2, "t9", "\"attempt\":1");
+		job_end(j9, RUNNER_EXITED, 0, NULL);
+		fx_wait_state(f, "t9", TASK_REPORTING);
+		committer_answer(f->committer, 1, 1, NULL);
+	}
+	assert_int_equal(f->gw.nhistory, 1);
+	assert_true(fx_folder_exists(f, "t1"));
+	assert_true(fx_folder_exists(f, "t9"));
+	/* Attempt 2 ends: t9 leaves the history, and its folder, shared with no one, with it. */
+	job_end(j, RUNNER_EXITED, 0, NULL);
+	fx_wait_state(f, "t1", TASK_REPORTING);
+	committer_answer(f->committer, 2, 1, NULL);
+	assert_false(fx_folder_exists(f, "t9"));
+	assert_true(fx_folder_exists(f, "t1"));
+	fx_free(f);
+	(void)state;
+}
+
 static void
 test_drain(void **state)
 {
@@ -2049,6 +2102,7 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_redelivered_offset),
 		cmocka_unit_test(test_requeue),
+		cmocka_unit_test(test_history_shared_folder),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_drain_grace),
 		cmocka_unit_test(test_fatal_commit),
