@@ -127,17 +127,24 @@ util_rmtree_dir(int top, int dirfd, int depth, unsigned long *moved, int *err)
 		while ((de = readdir(d)) != NULL) {
 			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 				continue;
-			if (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT)
-				continue;
-			if (errno != EISDIR && errno != EPERM) {
-				*err = errno;
-				rc = -1;
-				continue;
-			}
-			if (util_entry_mode(dirfd, de->d_name, &mode) != 0 || !S_ISDIR(mode)) {
-				*err = errno != 0 ? errno : EPERM;
-				rc = -1;
-				continue;
+			/*
+			 * A folder by its d_type goes straight to the walk (the open
+			 * below refuses anything else put there meanwhile); the rest,
+			 * or a file system without d_type, is unlinked first.
+			 */
+			if (de->d_type != DT_DIR) {
+				if (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT)
+					continue;
+				if (errno != EISDIR && errno != EPERM) {
+					*err = errno;
+					rc = -1;
+					continue;
+				}
+				if (util_entry_mode(dirfd, de->d_name, &mode) != 0 || !S_ISDIR(mode)) {
+					*err = errno != 0 ? errno : EPERM;
+					rc = -1;
+					continue;
+				}
 			}
 			if (depth >= UTIL_RMTREE_DEPTH) {
 				snprintf(fresh, sizeof fresh, ".paia-rm-%ld-%lu", (long)getpid(),
@@ -150,6 +157,10 @@ util_rmtree_dir(int top, int dirfd, int depth, unsigned long *moved, int *err)
 			}
 			sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 			    O_CLOEXEC);
+			/* Not a folder after all (swapped since readdir): an entry to unlink. */
+			if (sub < 0 && (errno == ELOOP || errno == ENOTDIR) &&
+			    (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT))
+				continue;
 			if (sub < 0) {
 				*err = errno;
 				rc = -1;
