@@ -32,7 +32,7 @@
 struct committer {
 	rd_kafka_t *rk;
 	char *txid;
-	struct worker *worker;
+	struct worker *worker;		/* NULL once stopped (committer_stop) */
 	size_t max_records;		/* per transaction */
 	rd_kafka_t *consumer;		/* for fresh group metadata; worker_lock */
 	uint64_t epoch;			/* the gateway's ownership epoch; worker_lock */
@@ -86,7 +86,7 @@ committer_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *b
  * poll slept out its 10 ms after the last record was acknowledged (two
  * thirds of a commit on a near broker, bench/eos). With one, each
  * acknowledgement wakes the flush. A record not delivered fails the
- * commit, which says why; the report only names the record.
+ * commit, which says why; its report only names it, at debug level.
  */
 static void
 committer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -94,11 +94,17 @@ committer_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	struct committer *c = opaque;
 
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		/* An abort purges the records it drops: logged once, as the abort. */
+		if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+		    m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+			return;
 		log_debug("transactional record not delivered", "topic=%s partition=%d error=%s",
 		    log_q(rd_kafka_topic_name(m->rkt)), (int)m->partition,
 		    log_q(rd_kafka_err2str(m->err)));
 		return;
 	}
+	if (c->worker == NULL)
+		return;
 	worker_lock(c->worker);
 	c->delivered++;
 	worker_unlock(c->worker);
@@ -247,7 +253,7 @@ committer_run(struct committer *c, struct worker_jobs *batches, char **fatal_msg
 	rd_kafka_resp_err_t err;
 	enum committer_step step;
 	struct backoff bo;
-	size_t i, nrecords;
+	size_t i, nrecords = 0;
 	int tries;
 	double t0, t_begun = 0, t_produced = 0, t_offsets = 0;
 
@@ -617,6 +623,8 @@ committer_stop(struct committer *c)
 		return;
 	/* The batches queued are committed first. */
 	worker_stop(c->worker, 1, committer_discard);
+	/* Gone: the reports this flush serves (on this thread) are not counted. */
+	c->worker = NULL;
 	rd_kafka_flush(c->rk, 5000);
 	rd_kafka_destroy(c->rk);
 	free(c->fatal_msg);
