@@ -167,6 +167,8 @@ int committer_ready(const struct committer *);
 int64_t committer_stalled_ms(const struct committer *);
 /* Transactions committed and aborted so far. */
 void committer_stats(const struct committer *, uint64_t *committed, uint64_t *aborted);
+/* Records the broker acknowledged (delivery reports), committed or not. */
+uint64_t committer_acked(const struct committer *);
 
 /* ---- runner.c, runner-local.c: where the game runs ---- */
 
