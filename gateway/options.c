@@ -27,6 +27,8 @@ const struct config_key options_schema[] = {
 	{ "gateway", "batch_max", CONFIG_INT, "500", 1, 100000, NULL, "records that start a transaction at once" },
 	{ "gateway", "batch_adaptive", CONFIG_BOOL, "true", 0, 0, NULL,
 	  "a record goes at once when no transaction is in flight (false: it always waits batch_ms)" },
+	{ "gateway", "batch_min_ms", CONFIG_INT, "10", 0, 60000, NULL,
+	  "shortest time between two batches (0: a batch goes whenever no transaction is in flight)" },
 	{ "gateway", "transaction_max_records", CONFIG_INT, "10000", 1, 1000000, NULL,
 	  "records merged into one transaction at most (queued batches are merged)" },
 	{ "gateway", "grace_s", CONFIG_INT, "30", 0, 86400, NULL, "SIGTERM: time in-flight tasks get to finish" },

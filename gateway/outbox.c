@@ -9,7 +9,12 @@
  * batch is as large as what arrived during the last transaction: small
  * when the rate is low, large when it is high (the committer also
  * merges what is queued behind it). gateway.batch_adaptive = false
- * keeps the fixed wait (fewer, larger transactions at low rates). A
+ * keeps the fixed wait (fewer, larger transactions at low rates). Batches
+ * go at most one every gateway.batch_min_ms: every transaction costs
+ * librdkafka's transactional producer CPU of its own (about 1.7 ms of
+ * 2.0.2's main thread; docs/performance.md), so at high rates a few more
+ * milliseconds of gathering buy far fewer transactions; at low rates
+ * results are further apart than that and go at once all the same. A
  * batch goes as one, with every partition's commit
  * point and metadata from the ledger (an offset is marked done in the
  * ledger when its record joins a batch). When the committer answers, the
@@ -26,6 +31,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include <event2/event.h>
 
@@ -59,6 +65,7 @@ struct outbox {
 	struct outbox_batches awaiting;
 	struct event *timer;
 	uint64_t next_id;
+	int64_t last_flush_ms;	/* monotonic: when the last batch went */
 };
 
 static void
@@ -115,6 +122,37 @@ outbox_idle(const struct outbox *o)
 	return o->npending == 0 && TAILQ_EMPTY(&o->awaiting);
 }
 
+/*
+ * Nothing in flight: the batch goes now, or when gateway.batch_min_ms
+ * since the last one has passed (the timer brought forward to then).
+ */
+static void
+outbox_flush_soon(struct outbox *o)
+{
+	struct gw *gw = o->gw;
+	int64_t min = config_get_int(gw->conf, "gateway", "batch_min_ms");
+	int64_t left = o->last_flush_ms + min - util_mono_ms();
+	int64_t most = config_get_int(gw->conf, "gateway", "batch_ms");
+	struct timeval tv, due, now, when;
+
+	if (o->last_flush_ms == 0 || left <= 0) {
+		outbox_flush(o);
+		return;
+	}
+	if (left > most)
+		left = most;
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)((left % 1000) * 1000);
+	/* Sooner than a pending batch_ms timer, never later (both in wall-clock time). */
+	if (evtimer_pending(o->timer, &due)) {
+		event_base_gettimeofday_cached(gw->base, &now);
+		timeradd(&now, &tv, &when);
+		if (timercmp(&due, &when, <=))
+			return;
+	}
+	evtimer_add(o->timer, &tv);
+}
+
 void
 outbox_queue(struct outbox *o, enum commit_kind kind, const char *topic, const char *key,
     char *value, int32_t partition, int64_t offset, struct task *t)
@@ -138,10 +176,13 @@ outbox_queue(struct outbox *o, enum commit_kind kind, const char *topic, const c
 	p->partition = partition;
 	p->offset = offset;
 	p->task = t;
-	if ((long long)o->npending >= config_get_int(gw->conf, "gateway", "batch_max") ||
-	    (gw->committer != NULL && committer_inflight(gw->committer) == 0 &&
-	    config_get_bool(gw->conf, "gateway", "batch_adaptive"))) {
+	if ((long long)o->npending >= config_get_int(gw->conf, "gateway", "batch_max")) {
 		outbox_flush(o);
+		return;
+	}
+	if (gw->committer != NULL && committer_inflight(gw->committer) == 0 &&
+	    config_get_bool(gw->conf, "gateway", "batch_adaptive")) {
+		outbox_flush_soon(o);
 		return;
 	}
 	if (!evtimer_pending(o->timer, NULL)) {
@@ -163,6 +204,7 @@ outbox_flush(struct outbox *o)
 	evtimer_del(o->timer);
 	if (o->npending == 0 || gw->committer == NULL)
 		return;
+	o->last_flush_ms = util_mono_ms();
 	b = xcalloc(1, sizeof *b);
 	a = xcalloc(1, sizeof *a);
 	b->id = a->id = o->next_id++;
@@ -262,6 +304,6 @@ outbox_answered(uint64_t id, int ok, int dropped, const char *error, void *arg)
 	/* What came in during that transaction goes now, as one batch. */
 	if (o->npending > 0 && committer_inflight(gw->committer) == 0 &&
 	    config_get_bool(gw->conf, "gateway", "batch_adaptive"))
-		outbox_flush(o);
+		outbox_flush_soon(o);
 	task_committed(gw);
 }

@@ -1673,7 +1673,8 @@ test_batching(void **state)
 static void
 test_batching_adaptive(void **state)
 {
-	const char *const opts[] = { "gateway.batch_max=100", "gateway.batch_ms=60000", NULL };
+	const char *const opts[] = { "gateway.batch_max=100", "gateway.batch_ms=60000",
+	    "gateway.batch_min_ms=0", NULL };
 	struct fx *f = fx_new(opts, 0);
 	struct gw *gw = &f->gw;
 
@@ -1693,6 +1694,34 @@ test_batching_adaptive(void **state)
 	assert_int_equal(f->committer->batches[1]->nrecords, 2);
 	assert_int_equal(fx_batch_offset(f, 1, 0, NULL), 3);
 	fx_free(f);
+}
+
+/*
+ * gateway.batch_min_ms: idle or not, batches go at most one that often;
+ * what waits goes when the spacing allows, never later than batch_ms.
+ */
+static void
+test_batching_min_spacing(void **state)
+{
+	const char *const opts[] = { "gateway.batch_max=100", "gateway.batch_ms=50",
+	    "gateway.batch_min_ms=60000", NULL };
+	struct fx *f = fx_new(opts, 0);
+
+	fx_assign(f, 0, 0, NULL);
+	fx_deliver(f, 0, 0, "not json");
+	/* The first batch of the gateway's life: at once. */
+	assert_int_equal(f->committer->nbatches, 1);
+	committer_answer(f->committer, 0, 1, NULL);
+	fx_deliver(f, 0, 1, "not json");
+	fx_deliver(f, 0, 2, "not json");
+	/* Nothing in flight, but the last batch went less than batch_min_ms ago. */
+	assert_int_equal(f->committer->nbatches, 1);
+	/* batch_ms (50 ms) comes first: both go then, as one batch. */
+	fx_wait_batches(f, 2);
+	assert_int_equal(f->committer->batches[1]->nrecords, 2);
+	assert_int_equal(fx_batch_offset(f, 1, 0, NULL), 3);
+	fx_free(f);
+	(void)state;
 }
 
 /* TASK and STATUS as the control socket shows them, decoded through proto/. */
@@ -2108,6 +2137,7 @@ main(void)
 		cmocka_unit_test(test_fatal_commit),
 		cmocka_unit_test(test_batching),
 		cmocka_unit_test(test_batching_adaptive),
+		cmocka_unit_test(test_batching_min_spacing),
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_intake_pause),
 		cmocka_unit_test(test_assigned),
