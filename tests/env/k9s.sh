@@ -46,22 +46,6 @@ BUILD_JOBS=${K9S_BUILD_JOBS:-2}
 ENV_NAME=k9s
 . "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-# go_minor GO: print N of the go1.N version GO runs as (no toolchain switch).
-go_minor() {
-	GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p'
-}
-
-# find_go: the first Go 1.24 or later among $GO, PATH's, /usr/local/go's.
-find_go() {
-	local g m
-	for g in ${GO:-} "$(command -v go || true)" /usr/local/go/bin/go /usr/lib/go/bin/go; do
-		[ -n "$g" ] && [ -x "$g" ] || continue
-		m=$(go_minor "$g")
-		[ -n "$m" ] && [ "$m" -ge 24 ] && { echo "$g"; return 0; }
-	done
-	return 1
-}
-
 installed() {
 	[ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "k9s $K9S_VERSION" ] && [ -x "$BIN/k9s" ]
 }
@@ -69,7 +53,7 @@ installed() {
 do_build() {
 	local go gov t0 tmp build_pid
 	installed && return 0
-	go=$(find_go) || die "no Go 1.24 or later (k9s $K9S_VERSION needs it): install one," \
+	go=$(find_go 24) || die "no Go 1.24 or later (k9s $K9S_VERSION needs it): install one," \
 		"e.g. in /usr/local/go, or set GO=/path/to/go"
 	gov=$(GOTOOLCHAIN=local "$go" env GOVERSION)
 	mkdir -p "$INST"
