@@ -163,22 +163,6 @@ fail_start() {
 	exit 1
 }
 
-# go_minor GO: print N of the go1.N version GO runs as (no toolchain switch).
-go_minor() {
-	GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p'
-}
-
-# find_go: the first Go 1.26 or later among $GO, PATH's, /usr/local/go's.
-find_go() {
-	local g m
-	for g in ${GO:-} "$(command -v go || true)" /usr/local/go/bin/go /usr/lib/go/bin/go; do
-		[ -n "$g" ] && [ -x "$g" ] || continue
-		m=$(go_minor "$g")
-		[ -n "$m" ] && [ "$m" -ge 26 ] && { echo "$g"; return 0; }
-	done
-	return 1
-}
-
 # ---------------------------------------------------------------- install --
 
 stamp_text() {
@@ -193,7 +177,7 @@ installed() {
 do_install() {
 	local go gov t0 tmp part build_pid kwok
 	installed && return 0
-	go=$(find_go) || die "no Go 1.26 or later (tests/env/k8s/go.mod needs it; Debian's golang-go" \
+	go=$(find_go 26) || die "no Go 1.26 or later (tests/env/k8s/go.mod needs it; Debian's golang-go" \
 		"is older): install one, e.g. in /usr/local/go, or set GO=/path/to/go"
 	gov=$(GOTOOLCHAIN=local "$go" env GOVERSION)
 	command -v openssl >/dev/null && command -v curl >/dev/null ||

@@ -1,5 +1,5 @@
 # lib.sh: what the tests/env/ scripts share (sourced after ENV_NAME is
-# set): messages, process checks, the loopback port probe, apt.
+# set): messages, process checks, the loopback port probe, apt, the Go finder.
 
 say() { echo "$ENV_NAME: $*"; }
 die() { echo "$ENV_NAME: $*" >&2; exit 1; }
@@ -56,4 +56,20 @@ stop_pid() {
 		alive "$1" || return 0
 		sleep 0.1
 	done
+}
+
+# go_minor GO: print N of the go1.N version GO runs as (no toolchain switch).
+go_minor() {
+	GOTOOLCHAIN=local "$1" env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9][0-9]*\).*/\1/p'
+}
+
+# find_go MINOR: the first Go 1.MINOR or later among $GO, PATH's, /usr/local/go's.
+find_go() {
+	local g m
+	for g in ${GO:-} "$(command -v go || true)" /usr/local/go/bin/go /usr/lib/go/bin/go; do
+		[ -n "$g" ] && [ -x "$g" ] || continue
+		m=$(go_minor "$g")
+		[ -n "$m" ] && [ "$m" -ge "$1" ] && { echo "$g"; return 0; }
+	done
+	return 1
 }
