@@ -611,6 +611,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	con.o.remote = a.ssh != NULL;
 	con_model_init(&con.model, con.o.max_tasks);
 	con.ui.view = &con_view_overview;
 	con.ui.task_sort = -1;
@@ -678,6 +679,9 @@ main(int argc, char **argv)
 	event_free(input);
 	event_free(frame);
 	feed_free(con.feed);
+	con_fetch_free(&con);
+	con_canvas_free(&con.canvas);
+	free(con.canvas_error);
 	delwin(l.header);
 	delwin(l.body);
 	delwin(l.status);
