@@ -9,7 +9,11 @@
  * videos are asked once a connection, then kept current by their
  * events. The log shown is followed on the same connection (logs with
  * follow): its chunks and end come as events. Requeue and cancel go on
- * the same connection; their answers come back in order.
+ * the same connection; their answers come back in order. The frame
+ * previewed is asked one request at a time (the gateway's ffmpeg makes
+ * it; a newer wish waits for the answer out), and a video for the
+ * player in pieces (video_data), each asked by player.c once the one
+ * before is written.
  *
  * A connection streams at most FEED_STREAMS_MAX logs, and never the
  * same task's twice: the feed keeps the ids it streams (asked and not

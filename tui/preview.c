@@ -2,7 +2,8 @@
  * preview.c: a frame of a task's video (the PNG the gateway's "frame"
  * answer carries) drawn as text with libchafa, as chafa's own symbols
  * mode does: block and border symbols (ASCII only under --ascii), in
- * the terminal's palette (none under NO_COLOR). The console draws the
+ * the terminal's palette or, on a direct-colour terminal, in RGB (none
+ * under NO_COLOR). The console draws the
  * cells with ncurses like any other text, so tmux, a slow link and the
  * golden screens see characters, never image escapes.
  *
@@ -253,10 +254,14 @@ con_preview_render(const unsigned char *png, size_t len, int cols, int rows,
 		chafa_canvas_config_set_canvas_mode(cfg, CHAFA_CANVAS_MODE_FGBG);
 		chafa_canvas_config_set_fg_color(cfg, 0xffffff);
 		chafa_canvas_config_set_bg_color(cfg, 0x000000);
-	} else
-		chafa_canvas_config_set_canvas_mode(cfg, colors >= 256 ?
-		    CHAFA_CANVAS_MODE_INDEXED_240 : colors >= 16 ? CHAFA_CANVAS_MODE_INDEXED_16 :
-		    CHAFA_CANVAS_MODE_INDEXED_8);
+	} else {
+		/* A direct-colour terminal (xterm-direct) takes RGB for a colour number. */
+		if (colors > 256 && colors < CON_COLORS_DIRECT)
+			colors = 256;
+		chafa_canvas_config_set_canvas_mode(cfg, colors >= CON_COLORS_DIRECT ?
+		    CHAFA_CANVAS_MODE_TRUECOLOR : colors >= 256 ? CHAFA_CANVAS_MODE_INDEXED_240 :
+		    colors >= 16 ? CHAFA_CANVAS_MODE_INDEXED_16 : CHAFA_CANVAS_MODE_INDEXED_8);
+	}
 	canvas = chafa_canvas_new(cfg);
 	chafa_canvas_draw_all_pixels(canvas, CHAFA_PIXEL_RGBA8_UNASSOCIATED, rgba, w, h,
 	    w * 4);
@@ -275,8 +280,8 @@ con_preview_render(const unsigned char *png, size_t len, int cols, int rows,
 			fg = bg = -1;
 			if (colors > 0)
 				chafa_canvas_get_raw_colors_at(canvas, x, y, &fg, &bg);
-			out->fg[i] = (int16_t)(fg >= 0 && fg < colors ? fg : -1);
-			out->bg[i] = (int16_t)(bg >= 0 && bg < colors ? bg : -1);
+			out->fg[i] = fg >= 0 && fg < colors ? fg : -1;
+			out->bg[i] = bg >= 0 && bg < colors ? bg : -1;
 		}
 	}
 	chafa_canvas_unref(canvas);

@@ -478,16 +478,20 @@ void con_fatal(const char *, ...) __attribute__((noreturn, format(printf, 1, 2))
 #define CON_CANVAS_SIDE_MAX 1000
 #define CON_PREVIEW_MISSING "previews need libchafa: this paia-console was built without " \
 	"it (Debian packages libchafa-dev, libpng-dev; then configure again)"
-/* Text cells: a code point each (printable), its palette colours (-1: the terminal's). */
+/*
+ * Text cells: a code point each (printable), its colours (-1: the
+ * terminal's): palette indexes, or 0xRRGGBB on a direct-colour terminal.
+ */
 struct con_canvas {
 	int cols, rows;
 	uint32_t *ch;
-	int16_t *fg, *bg;
+	int32_t *fg, *bg;
 };
+#define CON_COLORS_DIRECT 0x1000000
 struct con_preview_opts {
 	int ascii;		/* ASCII symbols only */
 	int mono;		/* no colours */
-	int colors;		/* the terminal's palette: 8, 16, 256 */
+	int colors;		/* terminfo's colours: 8, 16, 256, CON_COLORS_DIRECT (RGB) */
 };
 /* 1 when built with libchafa and libpng. */
 int con_preview_available(void);

@@ -69,9 +69,14 @@ con_videos_cells(struct con *con, WINDOW *w, int y0, int x0)
 			wc[0] = (wchar_t)c->ch[i];
 			pair = 0;
 			if (!con->o.mono && (c->fg[i] >= 0 || c->bg[i] >= 0) &&
-			    ((pair = alloc_pair(c->fg[i], c->bg[i])) < 0 || pair > SHRT_MAX))
+			    (pair = alloc_pair(c->fg[i], c->bg[i])) < 0)
 				pair = 0;
-			setcchar(&cc, wc, A_NORMAL, (short)pair, NULL);
+#if NCURSES_EXT_COLORS
+			/* A pair past a short's range goes by opts (ncurses' extended colours). */
+			setcchar(&cc, wc, A_NORMAL, (short)(pair <= SHRT_MAX ? pair : 0), &pair);
+#else
+			setcchar(&cc, wc, A_NORMAL, (short)(pair <= SHRT_MAX ? pair : 0), NULL);
+#endif
 			mvwadd_wch(w, y0 + y, x0 + x, &cc);
 		}
 	}
@@ -176,7 +181,6 @@ con_videos_preview_key(struct con *con, int key)
 
 	switch (key) {
 	case CON_ESC:
-	case 'q':
 		con->ui.video_preview = 0;
 		con_model_frame_close(&con->model);
 		return CON_KEY_HANDLED | CON_KEY_REDRAW;

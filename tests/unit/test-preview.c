@@ -3,7 +3,8 @@
  * player's argv (tui/player.c). A PNG made here with libpng renders to
  * a canvas of the room asked (aspect kept), holding something besides
  * blanks, printable symbols only (ASCII under --ascii, no colour under
- * NO_COLOR); a PNG cut short, one with a broken IDAT, one over the
+ * NO_COLOR, palette indexes within the terminal's colours, RGB on a
+ * direct-colour one); a PNG cut short, one with a broken IDAT, one over the
  * size caps and bytes that are no PNG are refused with a reason and
  * nothing kept (LeakSanitizer under --enable-asan). $PAIA_PLAYER is
  * split on spaces, the file last, never through a shell.
@@ -137,6 +138,21 @@ test_render_symbols(void **state)
 	assert_int_equal(con_preview_render(png, len, 20, 8, &o, &c, &cause), 0);
 	for (i = 0; i < (size_t)c.cols * c.rows; i++)
 		assert_true(c.fg[i] < 16 && c.bg[i] < 16);
+	con_canvas_free(&c);
+
+	/* A direct-colour terminal: RGB, several of them. */
+	o.colors = CON_COLORS_DIRECT;
+	assert_int_equal(con_preview_render(png, len, 20, 8, &o, &c, &cause), 0);
+	{
+		int distinct = 0;
+
+		for (i = 0; i < (size_t)c.cols * c.rows; i++) {
+			assert_true(c.fg[i] >= -1 && c.fg[i] <= 0xffffff);
+			assert_true(c.bg[i] >= -1 && c.bg[i] <= 0xffffff);
+			distinct += i > 0 && c.bg[i] != c.bg[i - 1];
+		}
+		assert_true(distinct > 5);
+	}
 	con_canvas_free(&c);
 	free(png);
 }
