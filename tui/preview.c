@@ -14,6 +14,12 @@
  * set as well, its errors come back by longjmp to one place that frees
  * what was taken, and only printable symbols leave this file.
  *
+ * Where the terminal shows images (kitty's graphics protocol, sixel) as
+ * chafa's terminal database tells from the environment, and not inside
+ * tmux or screen, the preview is that image instead (chafa's escapes,
+ * written by view-videos.c after ncurses' update); elsewhere, and
+ * with PAIA_CONSOLE_GRAPHICS=symbols, the symbols.
+ *
  * Without libchafa (configure did not find chafa and libpng) the
  * render says previews need it.
  */
@@ -51,6 +57,20 @@ con_preview_available(void)
 }
 
 #ifndef HAVE_CHAFA
+
+enum con_pixels
+con_preview_pixels_detect(char **envp)
+{
+	return CON_PIXELS_NONE;
+}
+
+char *
+con_preview_pixels(const unsigned char *png, size_t len, int cols, int rows, int cell_w,
+    int cell_h, enum con_pixels mode, char **envp, int *used_cols, int *used_rows, char **cause)
+{
+	xasprintf(cause, "%s", CON_PREVIEW_MISSING);
+	return NULL;
+}
 
 int
 con_png_decode(const unsigned char *png, size_t len, unsigned char **rgba, int *w, int *h,
@@ -288,6 +308,89 @@ con_preview_render(const unsigned char *png, size_t len, int cols, int rows,
 	chafa_canvas_config_unref(cfg);
 	chafa_symbol_map_unref(map);
 	return 0;
+}
+
+static const char *
+con_env(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+enum con_pixels
+con_preview_pixels_detect(char **envp)
+{
+	const char *v;
+	ChafaTermInfo *ti;
+	enum con_pixels p = CON_PIXELS_NONE;
+
+	if ((v = con_env(envp, "PAIA_CONSOLE_GRAPHICS")) != NULL && strcmp(v, "symbols") == 0)
+		return CON_PIXELS_NONE;
+	/* A multiplexer passes images on badly or not at all: symbols there. */
+	if (con_env(envp, "TMUX") != NULL || con_env(envp, "STY") != NULL)
+		return CON_PIXELS_NONE;
+	if ((v = con_env(envp, "TERM")) == NULL || strncmp(v, "screen", 6) == 0 ||
+	    strncmp(v, "tmux", 4) == 0 || strcmp(v, "dumb") == 0)
+		return CON_PIXELS_NONE;
+	ti = chafa_term_db_detect(chafa_term_db_get_default(), envp);
+	if (chafa_term_info_have_seq(ti, CHAFA_TERM_SEQ_BEGIN_KITTY_IMMEDIATE_IMAGE_V1))
+		p = CON_PIXELS_KITTY;
+	else if (chafa_term_info_have_seq(ti, CHAFA_TERM_SEQ_BEGIN_SIXELS))
+		p = CON_PIXELS_SIXEL;
+	chafa_term_info_unref(ti);
+	return p;
+}
+
+char *
+con_preview_pixels(const unsigned char *png, size_t len, int cols, int rows, int cell_w,
+    int cell_h, enum con_pixels mode, char **envp, int *used_cols, int *used_rows, char **cause)
+{
+	ChafaCanvasConfig *cfg;
+	ChafaCanvas *canvas;
+	ChafaTermInfo *ti;
+	unsigned char *rgba;
+	int w, h, cw = cols, ch = rows;
+	GString *gs;
+	char *out;
+
+	if (mode == CON_PIXELS_NONE || cols < 1 || rows < 1 || cols > CON_CANVAS_SIDE_MAX ||
+	    rows > CON_CANVAS_SIDE_MAX || cell_w < 1 || cell_h < 1 || cell_w > 256 ||
+	    cell_h > 256) {
+		xasprintf(cause, "no room for an image (%dx%d cells of %dx%d pixels)", cols, rows,
+		    cell_w, cell_h);
+		return NULL;
+	}
+	if (con_png_decode(png, len, &rgba, &w, &h, cause) != 0)
+		return NULL;
+	chafa_set_n_threads(1);
+	chafa_calc_canvas_geometry(w, h, &cw, &ch, (float)cell_w / (float)cell_h, TRUE, FALSE);
+	if (cw < 1)
+		cw = 1;
+	if (ch < 1)
+		ch = 1;
+	cfg = chafa_canvas_config_new();
+	chafa_canvas_config_set_geometry(cfg, cw, ch);
+	chafa_canvas_config_set_cell_geometry(cfg, cell_w, cell_h);
+	chafa_canvas_config_set_pixel_mode(cfg, mode == CON_PIXELS_KITTY ? CHAFA_PIXEL_MODE_KITTY :
+	    CHAFA_PIXEL_MODE_SIXELS);
+	chafa_canvas_config_set_canvas_mode(cfg, CHAFA_CANVAS_MODE_TRUECOLOR);
+	canvas = chafa_canvas_new(cfg);
+	chafa_canvas_draw_all_pixels(canvas, CHAFA_PIXEL_RGBA8_UNASSOCIATED, rgba, w, h, w * 4);
+	free(rgba);
+	ti = chafa_term_db_detect(chafa_term_db_get_default(), envp);
+	gs = chafa_canvas_print(canvas, ti);
+	out = xstrdup(gs->str);
+	g_string_free(gs, TRUE);
+	chafa_term_info_unref(ti);
+	chafa_canvas_unref(canvas);
+	chafa_canvas_config_unref(cfg);
+	*used_cols = cw;
+	*used_rows = ch;
+	return out;
 }
 
 #endif

@@ -455,6 +455,9 @@ struct con_screen_opts {
 	int ascii;		/* --ascii, or a locale that is not UTF-8 */
 	int mono;		/* NO_COLOR, or a terminal without colours */
 };
+/* The whole screen is drawn again at the next update (resize, ^L): its count goes up. */
+void con_screen_clear(void);
+uint64_t con_screen_epoch(void);
 /* Take the terminal; 0, or -1 with *cause (no terminal). */
 int con_screen_init(struct con_screen_opts *);
 /* The read end of the pipe stderr goes to while the screen is up, or -1. */
@@ -495,6 +498,22 @@ struct con_preview_opts {
 };
 /* 1 when built with libchafa and libpng. */
 int con_preview_available(void);
+/* Images a terminal shows besides text. */
+enum con_pixels { CON_PIXELS_NONE, CON_PIXELS_SIXEL, CON_PIXELS_KITTY };
+/*
+ * What the terminal of this environment shows, as chafa's terminal
+ * database reads it (TERM, TERM_PROGRAM...), kept conservative: none
+ * inside tmux or screen ($TMUX, $STY, TERM screen* or tmux*), nor with
+ * PAIA_CONSOLE_GRAPHICS=symbols, nor without libchafa.
+ */
+enum con_pixels con_preview_pixels_detect(char **envp);
+/*
+ * The PNG as that terminal's image escapes (chafa's), fitted into at
+ * most cols x rows cells of cell_w x cell_h pixels, aspect kept; *used_cols
+ * and *used_rows the cells it covers. NULL with *cause.
+ */
+char *con_preview_pixels(const unsigned char *png, size_t len, int cols, int rows, int cell_w,
+    int cell_h, enum con_pixels, char **envp, int *used_cols, int *used_rows, char **cause);
 /* A PNG into RGBA8 (*rgba freed by the caller), within the caps: 0, or -1 with *cause. */
 int con_png_decode(const unsigned char *png, size_t len, unsigned char **rgba, int *w, int *h,
     char **cause);
@@ -679,7 +698,18 @@ struct con {
 	uint64_t canvas_gen;
 	int canvas_cols, canvas_rows;
 	char *canvas_error;
+	/* the preview as the terminal's image (sixel, kitty) instead, where it shows them */
+	enum con_pixels pixels;
+	char *pixel_img;		/* the escapes, or NULL */
+	int pixel_y, pixel_x;		/* where (the screen's row and column) */
+	int pixel_want;			/* this frame draws it */
+	int pixel_shown;		/* the terminal shows it now */
+	int pixel_dirty;		/* a new one, not written yet */
+	uint64_t pixel_epoch;		/* con_screen_epoch() when written */
 };
+
+/* view-videos.c: after the frame's update, the preview's image written, or taken away. */
+void con_videos_pixels(struct con *);
 
 /* player.c */
 /* $PAIA_PLAYER split on spaces, then file: a NULL-ended argv, or NULL with *cause. */

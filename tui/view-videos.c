@@ -4,15 +4,22 @@
  * selected video: a frame asked from the gateway ("frame", made by its
  * ffmpeg) drawn as text by preview.c over the list, [ and ] (left and
  * right) a step of CON_FRAME_STEP_S seconds back and on, esc back to the
- * list. `o` plays the video in $PAIA_PLAYER (player.c).
+ * list. `o` plays the video in $PAIA_PLAYER (player.c). Where the
+ * terminal shows images (preview.c decides, never inside tmux), the
+ * preview is chafa's sixel or kitty image over blank cells, written
+ * after ncurses' update.
  */
 #include "config.h"
 #include "tui.h"
 
+#include <sys/ioctl.h>
+
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common.h"
 
@@ -27,6 +34,34 @@ static struct con_col con_videos_cols[NCOLS] = {
 };
 
 #define CON_FRAME_STEP_S 5.0
+
+/*
+ * The frame as the terminal's image, where it shows them and says how
+ * large a cell is (TIOCGWINSZ's pixels); 0: symbols instead.
+ */
+static int
+con_videos_image(struct con *con, int cols, int rows)
+{
+	const struct con_frame *f = &con->model.frame;
+	struct winsize ws;
+	char *cause = NULL;
+	int uc, ur;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0 || ws.ws_row == 0 ||
+	    ws.ws_xpixel < ws.ws_col || ws.ws_ypixel < ws.ws_row)
+		return 0;
+	if ((con->pixel_img = con_preview_pixels(f->png, f->len, cols, rows,
+	    ws.ws_xpixel / ws.ws_col, ws.ws_ypixel / ws.ws_row, con->pixels, environ, &uc, &ur,
+	    &cause)) == NULL) {
+		con->canvas_error = cause;
+		return 1;
+	}
+	/* Blank cells under it, centred as the symbols would be. */
+	con->canvas.cols = uc;
+	con->canvas.rows = ur;
+	con->pixel_dirty = 1;
+	return 1;
+}
 
 /* model->frame as cells for that room, rendered again only when it or the room changed. */
 static void
@@ -43,7 +78,11 @@ con_videos_canvas(struct con *con, int cols, int rows)
 	con->canvas_gen = f->gen;
 	con->canvas_cols = cols;
 	con->canvas_rows = rows;
+	free(con->pixel_img);
+	con->pixel_img = NULL;
 	if (f->png == NULL)
+		return;
+	if (con->pixels != CON_PIXELS_NONE && con_videos_image(con, cols, rows))
 		return;
 	memset(&o, 0, sizeof o);
 	o.ascii = con->o.ascii;
@@ -112,8 +151,68 @@ con_videos_preview(struct con *con, WINDOW *w, int rows, int cols)
 	con_videos_canvas(con, cols - 2, room);
 	if (con->canvas_error != NULL)
 		con_put(w, 2, 1, cols - 2, con_attr(CON_C_BAD), CON_LEFT, 0, con->canvas_error);
-	else if (con->canvas.ch != NULL)
+	else if (con->pixel_img != NULL) {
+		getbegyx(w, con->pixel_y, con->pixel_x);
+		con->pixel_y += 2;
+		con->pixel_x += 1 + (cols - 2 - con->canvas.cols) / 2;
+		con->pixel_want = 1;
+	} else if (con->canvas.ch != NULL)
 		con_videos_cells(con, w, 2, 1 + (cols - 2 - con->canvas.cols) / 2);
+}
+
+static void
+con_videos_write(const char *s, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(STDOUT_FILENO, s, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		s += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * After ncurses' update: the image written where the preview's blank
+ * cells are (cursor saved and put back, so ncurses' idea of it holds),
+ * again after the screen was cleared or the image changed; taken away
+ * when the frame no longer draws it (kitty: deleted; sixel: the screen
+ * drawn again over it).
+ */
+void
+con_videos_pixels(struct con *con)
+{
+	char *pos;
+
+	if (con->pixels == CON_PIXELS_NONE)
+		return;
+	if (!con->pixel_want || con->pixel_img == NULL) {
+		if (con->pixel_shown) {
+			con->pixel_shown = 0;
+			if (con->pixels == CON_PIXELS_KITTY)
+				con_videos_write("\033_Ga=d\033\\", 8);
+			else {
+				con_screen_clear();
+				doupdate();
+			}
+		}
+		return;
+	}
+	if (con->pixel_shown && !con->pixel_dirty && con->pixel_epoch == con_screen_epoch())
+		return;
+	xasprintf(&pos, "\0337%s\033[%d;%dH", con->pixels == CON_PIXELS_KITTY ?
+	    "\033_Ga=d\033\\" : "", con->pixel_y + 1, con->pixel_x + 1);
+	con_videos_write(pos, strlen(pos));
+	con_videos_write(con->pixel_img, strlen(con->pixel_img));
+	con_videos_write("\0338", 2);
+	free(pos);
+	con->pixel_shown = 1;
+	con->pixel_dirty = 0;
+	con->pixel_epoch = con_screen_epoch();
 }
 
 static void

@@ -7,7 +7,9 @@
  * direct-colour one); a PNG cut short, one with a broken IDAT, one over the
  * size caps and bytes that are no PNG are refused with a reason and
  * nothing kept (LeakSanitizer under --enable-asan). $PAIA_PLAYER is
- * split on spaces, the file last, never through a shell.
+ * split on spaces, the file last, never through a shell. Images (kitty,
+ * sixel) only where chafa's terminal database says the terminal shows
+ * them and never inside tmux or screen, and then chafa's escapes.
  */
 #include "config.h"
 #include "tui.h"
@@ -222,6 +224,60 @@ test_render_refused(void **state)
 	free(png);
 }
 
+static void
+test_pixels(void **state)
+{
+	static char t_kitty[] = "TERM=xterm-kitty", t_foot[] = "TERM=foot",
+	    t_tmux[] = "TERM=tmux-256color", t_xterm[] = "TERM=xterm-256color",
+	    e_tmux[] = "TMUX=/tmp/tmux-0/default,1,0", e_sty[] = "STY=1.pts-0",
+	    e_off[] = "PAIA_CONSOLE_GRAPHICS=symbols";
+	char *kitty[] = { t_kitty, NULL };
+	char *kitty_tmux[] = { t_kitty, e_tmux, NULL };
+	char *foot[] = { t_foot, NULL };
+	char *foot_off[] = { t_foot, e_off, NULL };
+	char *foot_screen[] = { t_foot, e_sty, NULL };
+	char *tmux[] = { t_tmux, NULL };
+	char *xterm[] = { t_xterm, NULL };
+	char *none[] = { NULL };
+	unsigned char *png;
+	char *img, *cause = NULL;
+	size_t len;
+	int uc = 0, ur = 0;
+
+	/* As chafa's database says, never inside a multiplexer, never when told not to. */
+	assert_int_equal(con_preview_pixels_detect(kitty), CON_PIXELS_KITTY);
+	assert_int_equal(con_preview_pixels_detect(foot), CON_PIXELS_SIXEL);
+	assert_int_equal(con_preview_pixels_detect(kitty_tmux), CON_PIXELS_NONE);
+	assert_int_equal(con_preview_pixels_detect(foot_off), CON_PIXELS_NONE);
+	assert_int_equal(con_preview_pixels_detect(foot_screen), CON_PIXELS_NONE);
+	assert_int_equal(con_preview_pixels_detect(tmux), CON_PIXELS_NONE);
+	assert_int_equal(con_preview_pixels_detect(xterm), CON_PIXELS_NONE);
+	assert_int_equal(con_preview_pixels_detect(none), CON_PIXELS_NONE);
+
+	png = make_png(160, 120, &len);
+	img = con_preview_pixels(png, len, 40, 20, 10, 20, CON_PIXELS_KITTY, kitty, &uc, &ur,
+	    &cause);
+	assert_non_null(img);
+	assert_true(strncmp(img, "\033_G", 3) == 0);
+	assert_true(uc >= 1 && uc <= 40 && ur >= 1 && ur <= 20 && (uc == 40 || ur == 20));
+	free(img);
+	img = con_preview_pixels(png, len, 40, 20, 10, 20, CON_PIXELS_SIXEL, foot, &uc, &ur,
+	    &cause);
+	assert_non_null(img);
+	assert_non_null(strstr(img, "\033P"));
+	assert_non_null(strstr(img, "\033\\"));
+	free(img);
+	assert_null(con_preview_pixels(png, len / 2, 40, 20, 10, 20, CON_PIXELS_SIXEL, foot, &uc,
+	    &ur, &cause));
+	assert_non_null(strstr(cause, "not a PNG that can be read"));
+	free(cause);
+	assert_null(con_preview_pixels(png, len, 40, 20, 0, 20, CON_PIXELS_SIXEL, foot, &uc, &ur,
+	    &cause));
+	assert_non_null(strstr(cause, "no room"));
+	free(cause);
+	free(png);
+}
+
 #else
 
 static void
@@ -269,6 +325,7 @@ main(void)
 #ifdef HAVE_CHAFA
 		cmocka_unit_test(test_render_symbols),
 		cmocka_unit_test(test_render_refused),
+		cmocka_unit_test(test_pixels),
 #else
 		cmocka_unit_test(test_render_missing),
 #endif
