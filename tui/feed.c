@@ -45,6 +45,11 @@
 #define FEED_IDLE_MS 3000
 #define FEED_BACKOFF_MAX_MS 2000
 #define FEED_ANSWER_MS 5000
+/*
+ * A frame waits for ffmpeg (control.frame_timeout_s, 10 s by default),
+ * a piece of video for 256 KiB over a slow link: as paiactl waits.
+ */
+#define FEED_SLOW_MS 60000
 #define FEED_STREAMS_MAX 8		/* the gateway's cap a connection (docs/control.md) */
 
 struct feed {
@@ -275,7 +280,8 @@ feed_ask_req(struct feed *f, const struct proto_request *req, feed_done_cb *done
 	r->done = done;
 	r->piece = piece;
 	r->arg = arg;
-	client_conn_request(f->conn, j, FEED_ANSWER_MS, feed_answer_cb, r);
+	client_conn_request(f->conn, j, cmd == PROTO_CMD_FRAME || cmd == PROTO_CMD_VIDEO_DATA ?
+	    FEED_SLOW_MS : FEED_ANSWER_MS, feed_answer_cb, r);
 	cJSON_Delete(j);
 	feed_arm(f);
 }
