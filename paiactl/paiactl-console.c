@@ -359,23 +359,6 @@ paiactl_cmd_videos(struct paiactl *ctx, const struct paiactl_args *a)
 
 /* ---- frame ---- */
 
-static int
-paiactl_write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 paiactl_cmd_frame(struct paiactl *ctx, const struct paiactl_args *a)
 {
@@ -414,7 +397,7 @@ paiactl_cmd_frame(struct paiactl *ctx, const struct paiactl_args *a)
 		fd = STDOUT_FILENO;
 	else if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		rc = paiactl_err("%s: %s", out, strerror(errno));
-	if (rc == 0 && paiactl_write_all(fd, f.data, f.len) != 0)
+	if (rc == 0 && util_write_all(fd, f.data, f.len) != 0)
 		rc = paiactl_err("%s: %s", out, strerror(errno));
 	if (fd >= 0 && fd != STDOUT_FILENO && close(fd) != 0 && rc == 0)
 		rc = paiactl_err("%s: %s", out, strerror(errno));
@@ -493,7 +476,7 @@ paiactl_cmd_video(struct paiactl *ctx, const struct paiactl_args *a)
 		else if (fd < 0 && (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0644)) < 0)
 			rc = paiactl_err("%s: %s", out, strerror(errno));
-		if (rc == 0 && paiactl_write_all(fd, d.data, d.len) != 0)
+		if (rc == 0 && util_write_all(fd, d.data, d.len) != 0)
 			rc = paiactl_err("%s: %s", out, strerror(errno));
 		offset += (int64_t)d.len;
 		proto_video_data_clear(&d);

@@ -377,6 +377,27 @@ proto_videos_clear(struct proto_videos *vs)
 
 /* ---- FRAME ---- */
 
+/* A "data" field: base64 of at most max bytes, decoded (caller frees), or NULL with *cause. */
+static unsigned char *
+proto_b64_data(const char *data, size_t max, size_t *len, char **cause)
+{
+	unsigned char *bin;
+
+	if (data == NULL) {
+		xasprintf(cause, "field 'data' must not be null");
+		return NULL;
+	}
+	if (strlen(data) > (max / 3 + 1) * 4) {
+		xasprintf(cause, "field 'data' is over %zu bytes decoded", max);
+		return NULL;
+	}
+	if ((bin = util_base64_decode(data, len)) == NULL) {
+		xasprintf(cause, "field 'data' is not base64");
+		return NULL;
+	}
+	return bin;
+}
+
 cJSON *
 proto_frame_encode(const struct proto_frame *f)
 {
@@ -418,18 +439,8 @@ proto_frame_decode(const cJSON *j, struct proto_frame *f, char **cause)
 	    proto_get_i64(j, "bytes", &bytes, cause) != 0 ||
 	    proto_get_str(j, "data", &data, cause) != 0)
 		return -1;
-	if (data == NULL) {
-		xasprintf(cause, "field 'data' must not be null");
+	if ((bin = proto_b64_data(data, PROTO_FRAME_MAX, &len, cause)) == NULL)
 		return -1;
-	}
-	if (strlen(data) > (PROTO_FRAME_MAX / 3 + 1) * 4) {
-		xasprintf(cause, "field 'data' is over %d bytes decoded", PROTO_FRAME_MAX);
-		return -1;
-	}
-	if ((bin = util_base64_decode(data, &len)) == NULL) {
-		xasprintf(cause, "field 'data' is not base64");
-		return -1;
-	}
 	if (bytes >= 0 && (size_t)bytes != len) {
 		free(bin);
 		xasprintf(cause, "field 'bytes' says %jd, the data holds %zu", (intmax_t)bytes, len);
@@ -490,24 +501,14 @@ proto_video_data_decode(const cJSON *j, struct proto_video_data *d, char **cause
 	    proto_get_i64(j, "bytes", &bytes, cause) != 0 ||
 	    proto_get_str(j, "data", &data, cause) != 0)
 		return -1;
-	if (data == NULL) {
-		xasprintf(cause, "field 'data' must not be null");
-		return -1;
-	}
 	if (d->offset < 0 || d->size < 0 || d->offset > PROTO_OFFSET_MAX ||
 	    d->size > PROTO_OFFSET_MAX) {
 		xasprintf(cause, "field 'offset' or 'size' is out of range (%jd, %jd)",
 		    (intmax_t)d->offset, (intmax_t)d->size);
 		return -1;
 	}
-	if (strlen(data) > (PROTO_VIDEO_CHUNK_MAX / 3 + 1) * 4) {
-		xasprintf(cause, "field 'data' is over %d bytes decoded", PROTO_VIDEO_CHUNK_MAX);
+	if ((bin = proto_b64_data(data, PROTO_VIDEO_CHUNK_MAX, &len, cause)) == NULL)
 		return -1;
-	}
-	if ((bin = util_base64_decode(data, &len)) == NULL) {
-		xasprintf(cause, "field 'data' is not base64");
-		return -1;
-	}
 	if (len > PROTO_VIDEO_CHUNK_MAX || (bytes >= 0 && (size_t)bytes != len) ||
 	    (int64_t)len > d->size - (d->offset < d->size ? d->offset : d->size)) {
 		free(bin);

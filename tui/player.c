@@ -213,23 +213,6 @@ con_fetch_free(struct con *con)
 		con_fetch_end(con->fetch, 0);
 }
 
-static int
-con_write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A piece came (or the request failed): write it, ask the next, or play. */
 static void
 con_fetch_piece(void *arg, const struct proto_video_data *d, const char *error)
@@ -253,7 +236,7 @@ con_fetch_piece(void *arg, const struct proto_video_data *d, const char *error)
 	}
 	fc->size = d->size;
 	fc->attempt = d->attempt;
-	if (con_write_all(fc->fd, d->data, d->len) != 0) {
+	if (util_write_all(fc->fd, d->data, d->len) != 0) {
 		con_message(con, 1, "video of %s: %s: %s", fc->id, fc->path, strerror(errno));
 		con_fetch_end(fc, 0);
 		return;

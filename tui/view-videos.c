@@ -14,7 +14,6 @@
 
 #include <sys/ioctl.h>
 
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,22 +159,6 @@ con_videos_preview(struct con *con, WINDOW *w, int rows, int cols)
 		con_videos_cells(con, w, 2, 1 + (cols - 2 - con->canvas.cols) / 2);
 }
 
-static void
-con_videos_write(const char *s, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(STDOUT_FILENO, s, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return;
-		}
-		s += n;
-		len -= (size_t)n;
-	}
-}
-
 /*
  * After ncurses' update: the image written where the preview's blank
  * cells are (cursor saved and put back, so ncurses' idea of it holds),
@@ -194,7 +177,7 @@ con_videos_pixels(struct con *con)
 		if (con->pixel_shown) {
 			con->pixel_shown = 0;
 			if (con->pixels == CON_PIXELS_KITTY)
-				con_videos_write("\033_Ga=d\033\\", 8);
+				(void)util_write_all(STDOUT_FILENO, "\033_Ga=d\033\\", 8);
 			else {
 				con_screen_clear();
 				doupdate();
@@ -206,9 +189,9 @@ con_videos_pixels(struct con *con)
 		return;
 	xasprintf(&pos, "\0337%s\033[%d;%dH", con->pixels == CON_PIXELS_KITTY ?
 	    "\033_Ga=d\033\\" : "", con->pixel_y + 1, con->pixel_x + 1);
-	con_videos_write(pos, strlen(pos));
-	con_videos_write(con->pixel_img, strlen(con->pixel_img));
-	con_videos_write("\0338", 2);
+	(void)util_write_all(STDOUT_FILENO, pos, strlen(pos));
+	(void)util_write_all(STDOUT_FILENO, con->pixel_img, strlen(con->pixel_img));
+	(void)util_write_all(STDOUT_FILENO, "\0338", 2);
 	free(pos);
 	con->pixel_shown = 1;
 	con->pixel_dirty = 0;

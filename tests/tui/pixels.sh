@@ -16,13 +16,15 @@ command -v ffmpeg >/dev/null || { echo "1..0 # SKIP no ffmpeg (Debian package ff
 tui_scenario
 
 cat >"$TMPD/console-pty.py" <<'PY'
-# console-pty.py CONSOLE STATE OUT [NAME=VALUE...]: the console on a pty of 100x40 cells of 8x16
+# console-pty.py CONSOLE STATE OUT [--image] [NAME=VALUE...]: the console on a pty of 100x40 cells of 8x16
 # pixels; keys 7, Enter, then esc, then q; what it wrote goes to OUT, in three parts.
 import fcntl, os, pty, select, struct, sys, termios, time
 console, state, out = sys.argv[1:4]
 env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
        "TERM": "xterm-256color", "PAIA_CONSOLE_TEST_TIMES": "1"}
-for a in sys.argv[4:]:
+# --image: an image is expected after each frame of the preview (its end: ST, then DECRC).
+image = sys.argv[4:5] == ["--image"]
+for a in sys.argv[4 + image:]:
     k, v = a.split("=", 1)
     env[k] = v
 pid, fd = pty.fork()
@@ -61,10 +63,21 @@ until(b"preview a frame", mark1)
 help_at = buf.index(b"preview a frame", mark1)
 os.write(fd, b"\x1b")
 until(b" pixels, ", help_at)
+if image:
+    until(b"\x1b\\\x1b8", help_at)
 mark2 = len(buf)
 os.write(fd, b"\x1b")
 until(b"REPORTED", mark2)
 os.write(fd, b"q")
+# Everything it wrote, to its exit (what esc wrote may still be on its way).
+while True:
+    try:
+        d = os.read(fd, 65536)
+    except OSError:
+        break
+    if not d:
+        break
+    buf.extend(d)
 _, status = os.waitpid(pid, 0)
 for name, part in (("enter", buf[mark1:help_at]), ("esc", buf[mark2:])):
     open(out + "." + name, "wb").write(part)
@@ -73,7 +86,7 @@ PY
 
 run_pty() { python3 "$TMPD/console-pty.py" "$CONSOLE" "$STATE" "$TMPD/$1" "${@:2}"; }
 
-rc=$(run_pty six TERM_PROGRAM=WezTerm)
+rc=$(run_pty six --image TERM_PROGRAM=WezTerm)
 check "a sixel terminal: the console ran and quit (exit $rc)" test "$rc" = 0
 check "Enter: a sixel image (DCS q ... ST)" grep -qaP '\x1bP[0-9;]*q' "$TMPD/six.enter"
 check "... written with the cursor saved and placed in the preview (row 6)" \
@@ -81,6 +94,8 @@ check "... written with the cursor saved and placed in the preview (row 6)" \
 check "... and put back after it" grep -qaP '\x1b\\\x1b8' "$TMPD/six.enter"
 check "... no symbols drawn under it" eval 'test -s "$TMPD/six.enter" && ! grep -qa "▀\|▄\|▂\|▆" "$TMPD/six.enter"'
 check "esc: the screen drawn again over it (cleared)" grep -qaP '\x1b\[H\x1b\[2J|\x1b\[2J' "$TMPD/six.esc"
+grep -qaP '\x1b\[H\x1b\[2J|\x1b\[2J' "$TMPD/six.esc" ||
+	diag "after esc: $(od -c "$TMPD/six.esc" | head -20 | tr '\n' '|')"
 check "... no image again" eval 'test -s "$TMPD/six.esc" && ! grep -qaP "\x1bP[0-9;]*q" "$TMPD/six.esc"'
 
 rc=$(run_pty tmux TERM_PROGRAM=WezTerm TMUX=/tmp/none,1,0)
