@@ -106,6 +106,29 @@ con_player_exec(char **argv)
 	_exit(127);
 }
 
+/* The player can be run: a path that is executable, or a name found so on $PATH. */
+static int
+con_player_found(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char *try;
+	int ok = 0;
+
+	if (strchr(name, '/') != NULL)
+		return access(name, X_OK) == 0;
+	for (p = path != NULL && *path != '\0' ? path : "/usr/bin:/bin"; !ok; p = end + 1) {
+		end = strchr(p, ':');
+		if (end == NULL)
+			end = p + strlen(p);
+		xasprintf(&try, "%.*s/%s", (int)(end - p), end == p ? "." : p, name);
+		ok = access(try, X_OK) == 0;
+		free(try);
+		if (*end == '\0')
+			break;
+	}
+	return ok;
+}
+
 int
 con_player_spawn(const char *spec, const char *file, int remove, char **cause)
 {
@@ -116,6 +139,13 @@ con_player_spawn(const char *spec, const char *file, int remove, char **cause)
 
 	if ((argv = con_player_argv(spec, file, cause)) == NULL)
 		return -1;
+	/* Detached, its failure to start would go unseen: look first. */
+	if (!con_player_found(argv[0])) {
+		xasprintf(cause, "PAIA_PLAYER: %s is not a program that can be run (not found on "
+		    "PATH, or not executable)", argv[0]);
+		con_argv_free(argv);
+		return -1;
+	}
 	/* The children start with the loop's signals blocked, then take the defaults. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);

@@ -316,6 +316,14 @@ test_player_argv(void **state)
 	assert_null(con_player_argv("   ", "f", &cause));
 	assert_non_null(strstr(cause, "PAIA_PLAYER is not set"));
 	free(cause);
+
+	/* A player that cannot run is said so, nothing is started. */
+	assert_int_equal(con_player_spawn("/nonexistent/player --x", "/tmp/f", 0, &cause), -1);
+	assert_non_null(strstr(cause, "/nonexistent/player is not a program that can be run"));
+	free(cause);
+	assert_int_equal(con_player_spawn("no-such-player-paia", "/tmp/f", 0, &cause), -1);
+	assert_non_null(strstr(cause, "no-such-player-paia is not a program"));
+	free(cause);
 }
 
 int
