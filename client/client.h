@@ -212,7 +212,9 @@ struct client_transport *client_transport_ssh_new(struct event_base *base,
  * is pending; a line nobody waits for is handed to on_event too.
  *
  * A request not answered within its timeout fails, and the connection
- * is dropped (a late answer would be taken for the next one's). A line
+ * is dropped (a late answer would be taken for the next one's); a
+ * request is never due before one queued ahead of it (a short lag
+ * behind a frame ffmpeg makes waits as long as the frame may). A line
  * longer than line_max fails the request waiting for it naming the cap,
  * and drops the connection. A connection lost fails every request sent
  * on it (the gateway may or may not have acted on them); requests not

@@ -583,6 +583,9 @@ client_conn_request(struct client_conn *c, const cJSON *req, int timeout_ms,
 	cJSON_free(text);
 	r->timeout_ms = timeout_ms > 0 ? timeout_ms : c->o.timeout_ms;
 	r->deadline = util_mono_ms() + r->timeout_ms;
+	/* Answers come in order: none is due before the one ahead of it. */
+	if (c->tail != NULL && r->deadline < c->tail->deadline)
+		r->deadline = c->tail->deadline;
 	r->subscribe = cmd != NULL && strcmp(cmd, "subscribe") == 0;
 	r->cb = cb;
 	r->arg = arg;

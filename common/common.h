@@ -203,6 +203,8 @@ char *util_read_file(const char *path, size_t max, size_t *lenp, char **cause);
 char *util_read_fd(int fd, size_t max, size_t *lenp, char **cause);
 /* Write a file atomically (tmp + rename). */
 int util_write_file(const char *path, const char *data, size_t len, mode_t mode, char **cause);
+/* All of len bytes to fd (a short write goes on, EINTR retried): 0, or -1 with errno. */
+int util_write_all(int fd, const void *p, size_t len);
 /* Parse a non-negative integer with bounds; 0 or -1. */
 int util_parse_int(const char *s, long long min, long long max, long long *out);
 /*

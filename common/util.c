@@ -697,11 +697,27 @@ util_read_file(const char *path, size_t max, size_t *lenp, char **cause)
 }
 
 int
+util_write_all(int fd, const void *p, size_t len)
+{
+	const char *b = p;
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, b, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
 util_write_file(const char *path, const char *data, size_t len, mode_t mode, char **cause)
 {
 	char *tmp;
-	size_t off = 0;
-	ssize_t n;
 	int fd;
 
 	xasprintf(&tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -710,17 +726,12 @@ util_write_file(const char *path, const char *data, size_t len, mode_t mode, cha
 		free(tmp);
 		return -1;
 	}
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) < 0) {
-			if (errno == EINTR)
-				continue;
-			xasprintf(cause, "write %s: %s", tmp, strerror(errno));
-			close(fd);
-			unlink(tmp);
-			free(tmp);
-			return -1;
-		}
-		off += (size_t)n;
+	if (util_write_all(fd, data, len) != 0) {
+		xasprintf(cause, "write %s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
 	}
 	close(fd);
 	if (rename(tmp, path) != 0) {

@@ -389,6 +389,18 @@ control_cmd_frame(struct control *ctl, struct control_client *c,
 	return 1;
 }
 
+static int
+control_cmd_video_data(struct control *ctl, struct control_client *c,
+    const struct proto_request *req, cJSON *r, char **cause)
+{
+	cJSON *d;
+
+	if ((d = ctl->ops->video_data(req->id, req->offset, cause, ctl->arg)) == NULL)
+		return -1;
+	cJSON_AddItemToObject(r, "video_data", d);
+	return 0;
+}
+
 /* Indexed by enum proto_cmd: proto/ names the commands and their fields. */
 static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
 	[PROTO_CMD_STATUS] = control_cmd_status,
@@ -402,6 +414,7 @@ static control_cmd_fn *const control_cmds[PROTO_NCMDS] = {
 	[PROTO_CMD_LOGS] = control_cmd_logs,
 	[PROTO_CMD_VIDEOS] = control_cmd_videos,
 	[PROTO_CMD_FRAME] = control_cmd_frame,
+	[PROTO_CMD_VIDEO_DATA] = control_cmd_video_data,
 	[PROTO_CMD_GPUS] = control_cmd_gpus,
 	[PROTO_CMD_VPN] = control_cmd_vpn,
 };

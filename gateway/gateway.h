@@ -1029,6 +1029,8 @@ struct control_ops {
 	/* Start making a frame: done answers later (frames.c). */
 	struct frame_job *(*frame)(const char *id, double at, void (*done)(cJSON *answer,
 	    const char *error, void *done_arg), void *done_arg, char **cause, void *arg);
+	/* A piece of a task's video from offset (the video_data answer's object). */
+	cJSON *(*video_data)(const char *id, int64_t offset, char **cause, void *arg);
 	/* Add the gpus answer's fields to answer. */
 	void (*gpus)(cJSON *answer, void *arg);
 	/* The VPN view (enabled false when no tunnel is configured). */

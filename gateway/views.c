@@ -10,6 +10,7 @@
 #include "config.h"
 #include "gateway.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ views_video(const struct task *t)
 	v.reported_ms = t->ts[TASK_DONE] > t->ts[TASK_FAILED] ? t->ts[TASK_DONE] :
 	    t->ts[TASK_FAILED];
 	v.local = !t->dir_gone;
+	v.path = v.local ? a->path : NULL;
 	j = proto_video_view_encode(&v);
 	free(url);
 	return j;
@@ -392,22 +394,23 @@ views_frame_done(const unsigned char *png, size_t len, int width, int height,
 	free(vf);
 }
 
-static struct frame_job *
-views_ops_frame(const char *id, double at, void (*done)(cJSON *, const char *, void *),
-    void *done_arg, char **cause, void *arg)
+/*
+ * The video of task id, opened as the game left it in the task folder
+ * (no link followed, a regular file of one link, within
+ * storage.max_artifact_bytes): the descriptor, or -1 with *cause.
+ */
+static int
+views_video_open(struct gw *gw, const char *id, const struct task **tp, off_t *size,
+    char **cause)
 {
-	struct gw *gw = arg;
 	const struct task *t = task_find(gw, id);
 	const struct artifact *a;
-	struct views_frame *vf;
-	struct frame_job *job;
 	char *why = NULL, *url;
-	off_t size;
 	int taskfd, outfd, fd;
 
 	if (t == NULL) {
 		xasprintf(cause, "no task %s known to this gateway", id);
-		return NULL;
+		return -1;
 	}
 	if ((a = views_video_artifact(t)) == NULL) {
 		if (t->state < TASK_DONE)
@@ -415,31 +418,48 @@ views_ops_frame(const char *id, double at, void (*done)(cJSON *, const char *, v
 			    proto_state_name(t->state));
 		else
 			xasprintf(cause, "task %s has no video", id);
-		return NULL;
+		return -1;
 	}
 	if (t->dir_gone) {
 		url = log_redact_url(a->url);
-		/* An http(s) or s3 copy is not downloaded for a still. */
+		/* An http(s) or s3 copy is not downloaded for a still or a piece. */
 		xasprintf(cause, "no local copy of the video of task %s (its folder was removed); "
 		    "it is at %s", id, url);
 		free(url);
-		return NULL;
+		return -1;
 	}
 	if ((taskfd = folders_task_open(t->gw->folders, t, cause)) < 0)
-		return NULL;
+		return -1;
 	outfd = taskdir_open_sub(taskfd, "output", &why);
 	close(taskfd);
 	fd = outfd < 0 ? -1 : taskdir_artifact_open(outfd, a->name,
 	    (off_t)config_get_int(gw->conf, "storage", "max_artifact_bytes"),
-	    "storage.max_artifact_bytes", &size, &why);
+	    "storage.max_artifact_bytes", size, &why);
 	if (outfd >= 0)
 		close(outfd);
 	if (fd < 0) {
 		xasprintf(cause, "task %s: output/%s is not read: %s", id, a->name,
 		    why != NULL ? why : "it is gone");
 		free(why);
-		return NULL;
+		return -1;
 	}
+	*tp = t;
+	return fd;
+}
+
+static struct frame_job *
+views_ops_frame(const char *id, double at, void (*done)(cJSON *, const char *, void *),
+    void *done_arg, char **cause, void *arg)
+{
+	struct gw *gw = arg;
+	const struct task *t;
+	struct views_frame *vf;
+	struct frame_job *job;
+	off_t size;
+	int fd;
+
+	if ((fd = views_video_open(gw, id, &t, &size, cause)) < 0)
+		return NULL;
 	vf = xcalloc(1, sizeof *vf);
 	vf->task_id = xstrdup(id);
 	vf->attempt = t->spec->attempt;
@@ -451,6 +471,52 @@ views_ops_frame(const char *id, double at, void (*done)(cJSON *, const char *, v
 		free(vf);
 	}
 	return job;
+}
+
+/*
+ * A piece of a task's video (video_data): at most PROTO_VIDEO_CHUNK_MAX
+ * bytes from offset, read from the descriptor views_video_open checked.
+ * One read a request: a client asks piece after piece, and the answers
+ * it has not read hold up its next requests (control.c's cap), so a
+ * download costs the gateway one piece at a time.
+ */
+static cJSON *
+views_ops_video_data(const char *id, int64_t offset, char **cause, void *arg)
+{
+	struct gw *gw = arg;
+	const struct task *t;
+	struct proto_video_data d;
+	unsigned char *buf;
+	off_t size;
+	ssize_t n;
+	size_t want;
+	cJSON *j;
+	int fd;
+
+	if ((fd = views_video_open(gw, id, &t, &size, cause)) < 0)
+		return NULL;
+	want = offset >= (int64_t)size ? 0 : (int64_t)size - offset > PROTO_VIDEO_CHUNK_MAX ?
+	    PROTO_VIDEO_CHUNK_MAX : (size_t)((int64_t)size - offset);
+	buf = xmalloc(want + 1);
+	do
+		n = want == 0 ? 0 : pread(fd, buf, want, (off_t)offset);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n < 0) {
+		xasprintf(cause, "task %s: cannot read its video: %s", id, strerror(errno));
+		free(buf);
+		return NULL;
+	}
+	memset(&d, 0, sizeof d);
+	d.task_id = id;
+	d.attempt = t->spec->attempt;
+	d.offset = offset;
+	d.size = (int64_t)size;
+	d.data = buf;
+	d.len = (size_t)n;
+	j = proto_video_data_encode(&d);
+	free(buf);
+	return j;
 }
 
 static void
@@ -476,6 +542,7 @@ const struct control_ops views_control_ops = {
 	views_ops_videos,
 	views_ops_logs,
 	views_ops_frame,
+	views_ops_video_data,
 	views_ops_gpus,
 	views_ops_vpn,
 };

@@ -359,23 +359,6 @@ paiactl_cmd_videos(struct paiactl *ctx, const struct paiactl_args *a)
 
 /* ---- frame ---- */
 
-static int
-paiactl_write_all(int fd, const unsigned char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 paiactl_cmd_frame(struct paiactl *ctx, const struct paiactl_args *a)
 {
@@ -414,7 +397,7 @@ paiactl_cmd_frame(struct paiactl *ctx, const struct paiactl_args *a)
 		fd = STDOUT_FILENO;
 	else if ((fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		rc = paiactl_err("%s: %s", out, strerror(errno));
-	if (rc == 0 && paiactl_write_all(fd, f.data, f.len) != 0)
+	if (rc == 0 && util_write_all(fd, f.data, f.len) != 0)
 		rc = paiactl_err("%s: %s", out, strerror(errno));
 	if (fd >= 0 && fd != STDOUT_FILENO && close(fd) != 0 && rc == 0)
 		rc = paiactl_err("%s: %s", out, strerror(errno));
@@ -434,5 +417,86 @@ paiactl_cmd_frame(struct paiactl *ctx, const struct paiactl_args *a)
 		    f.width, f.height, f.len, f.at, id);
 	proto_frame_clear(&f);
 	cJSON_Delete(resp);
+	return rc;
+}
+
+/* ---- video ---- */
+
+/*
+ * The video file, piece by piece (video_data) on one connection, into
+ * FILE: each piece must follow the one before, of the same attempt and
+ * the same size, or the download stops naming what changed.
+ */
+int
+paiactl_cmd_video(struct paiactl *ctx, const struct paiactl_args *a)
+{
+	const char *id = a->operands[0], *out = paiactl_arg(a, "output");
+	int json = paiactl_arg(a, "json") != NULL, rc = 0, fd = -1, attempt = 0;
+	struct proto_video_data d;
+	struct client_conn *c;
+	int64_t offset = 0, size = -1;
+	cJSON *req, *resp, *j;
+	char *cause = NULL;
+
+	if (out == NULL || *out == '\0')
+		return paiactl_usage_err(a->cmd, "where to? give -o FILE (- for stdout)");
+	if (json && strcmp(out, "-") == 0)
+		return paiactl_usage_err(a->cmd, "--json with -o -: stdout cannot hold both the "
+		    "video and the JSON");
+	if ((c = paiactl_conn_new(ctx, NULL, &cause)) == NULL)
+		return paiactl_err_cause(cause);
+	for (;;) {
+		req = client_request_new("video_data", "id", id);
+		if (offset > 0)
+			cJSON_AddNumberToObject(req, "offset", (double)offset);
+		resp = client_call(c, req, PAIACTL_FRAME_MS, ctx->stop, &cause);
+		cJSON_Delete(req);
+		if (resp == NULL) {
+			rc = paiactl_err_cause(cause);
+			break;
+		}
+		if (proto_video_data_decode(cJSON_GetObjectItemCaseSensitive(resp, "video_data"),
+		    &d, &cause) != 0) {
+			rc = paiactl_bad_answer(ctx, "video_data", cause, resp);
+			break;
+		}
+		if (d.offset != offset || (size >= 0 && (d.size != size || d.attempt != attempt)) ||
+		    (d.len == 0 && offset < d.size)) {
+			rc = paiactl_err("%s: the video of task %s changed while it was read "
+			    "(attempt %d, %jd bytes; now attempt %d, %jd bytes from %jd)", out, id,
+			    attempt, (intmax_t)size, d.attempt, (intmax_t)d.size, (intmax_t)d.offset);
+			proto_video_data_clear(&d);
+			cJSON_Delete(resp);
+			break;
+		}
+		size = d.size;
+		attempt = d.attempt;
+		if (fd < 0 && strcmp(out, "-") == 0)
+			fd = STDOUT_FILENO;
+		else if (fd < 0 && (fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644)) < 0)
+			rc = paiactl_err("%s: %s", out, strerror(errno));
+		if (rc == 0 && util_write_all(fd, d.data, d.len) != 0)
+			rc = paiactl_err("%s: %s", out, strerror(errno));
+		offset += (int64_t)d.len;
+		proto_video_data_clear(&d);
+		cJSON_Delete(resp);
+		if (rc != 0 || offset >= size)
+			break;
+	}
+	client_conn_free(c);
+	if (fd >= 0 && fd != STDOUT_FILENO && close(fd) != 0 && rc == 0)
+		rc = paiactl_err("%s: %s", out, strerror(errno));
+	if (rc == 0 && json) {
+		j = cJSON_CreateObject();
+		cJSON_AddStringToObject(j, "task_id", id);
+		cJSON_AddNumberToObject(j, "attempt", attempt);
+		cJSON_AddNumberToObject(j, "bytes", (double)offset);
+		cJSON_AddStringToObject(j, "file", out);
+		paiactl_json_print(j);
+		cJSON_Delete(j);
+	} else if (rc == 0 && fd != STDOUT_FILENO)
+		fprintf(stderr, "wrote %s: %jd bytes, the video of task %s (attempt %d)\n", out,
+		    (intmax_t)offset, id, attempt);
 	return rc;
 }

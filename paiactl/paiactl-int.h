@@ -143,6 +143,7 @@ int paiactl_cmd_pods(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_logs(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_videos(struct paiactl *, const struct paiactl_args *);
 int paiactl_cmd_frame(struct paiactl *, const struct paiactl_args *);
+int paiactl_cmd_video(struct paiactl *, const struct paiactl_args *);
 /* The GPU view (paiactl-gpu.c). */
 int paiactl_cmd_gpus(struct paiactl *, const struct paiactl_args *);
 /* The VPN tunnel (paiactl-vpn.c); exits 3 while it is not healthy. */

@@ -3,7 +3,7 @@
  * It finds one gateway (flags, environment, paia-gateway.conf, the
  * embedded.json an embedded gateway leaves in its state folder), talks
  * JSON lines to its control socket (status, tasks, task, requeue,
- * cancel, watch, wait: paiactl-control.c; logs, pods, videos, frame:
+ * cancel, watch, wait: paiactl-control.c; logs, pods, videos, frame, video:
  * paiactl-console.c; docs/control.md), and reaches Kafka directly to
  * submit tasks, read results and measure a group's lag from the broker
  * (paiactl-kafka.c, paiactl-lag.c). Finding the
@@ -154,6 +154,11 @@ static const struct paiactl_flag paiactl_f_frame[] = {
 	    "\"height\",\"bytes\",\"file\"}"),
 	PAIACTL_F_END
 };
+static const struct paiactl_flag paiactl_f_video[] = {
+	{ "output", 'o', "FILE", "where the video goes, - for stdout (required)" },
+	PAIACTL_F_JSON("what was written: {\"task_id\",\"attempt\",\"bytes\",\"file\"}"),
+	PAIACTL_F_END
+};
 static const struct paiactl_flag paiactl_f_watch[] = {
 	{ "count", 0, "N", "stop after N events (fewer: exit 1)" },
 	PAIACTL_F_JSON("events are JSON lines already; accepted for symmetry"),
@@ -196,6 +201,8 @@ static const struct paiactl_cmd paiactl_cmds[] = {
 	  "recent tasks with a video, newest first" },
 	{ "frame", "ID", paiactl_f_frame, paiactl_cmd_frame,
 	  "a still of a task's video as PNG, made on the gateway" },
+	{ "video", "ID", paiactl_f_video, paiactl_cmd_video,
+	  "download a task's video file through the control socket (a remote gateway too)" },
 	{ "watch", "", paiactl_f_watch, paiactl_cmd_watch,
 	  "print the gateway's events as JSON lines" },
 	{ "wait", "", paiactl_f_wait, paiactl_cmd_wait,

@@ -310,6 +310,8 @@ proto_video_view_encode(const struct proto_video_view *v)
 	cJSON_AddNumberToObject(j, "bytes", (double)v->bytes);
 	proto_add_time(j, "reported", v->reported_ms);
 	cJSON_AddBoolToObject(j, "local", v->local);
+	if (v->path != NULL)
+		cJSON_AddStringToObject(j, "path", v->path);
 	return j;
 }
 
@@ -332,7 +334,8 @@ proto_video_view_decode(const cJSON *j, struct proto_video_view *v, char **cause
 	    proto_get_str(j, "content_type", &v->content_type, cause) != 0 ||
 	    proto_get_i64(j, "bytes", &v->bytes, cause) != 0 ||
 	    proto_get_time(j, "reported", &v->reported_ms, cause) != 0 ||
-	    proto_get_bool(j, "local", &v->local, cause) != 0)
+	    proto_get_bool(j, "local", &v->local, cause) != 0 ||
+	    proto_get_str(j, "path", &v->path, cause) != 0)
 		return -1;
 	if (v->task_id == NULL) {
 		xasprintf(cause, "field 'task_id' must not be null");
@@ -373,6 +376,27 @@ proto_videos_clear(struct proto_videos *vs)
 }
 
 /* ---- FRAME ---- */
+
+/* A "data" field: base64 of at most max bytes, decoded (caller frees), or NULL with *cause. */
+static unsigned char *
+proto_b64_data(const char *data, size_t max, size_t *len, char **cause)
+{
+	unsigned char *bin;
+
+	if (data == NULL) {
+		xasprintf(cause, "field 'data' must not be null");
+		return NULL;
+	}
+	if (strlen(data) > (max / 3 + 1) * 4) {
+		xasprintf(cause, "field 'data' is over %zu bytes decoded", max);
+		return NULL;
+	}
+	if ((bin = util_base64_decode(data, len)) == NULL) {
+		xasprintf(cause, "field 'data' is not base64");
+		return NULL;
+	}
+	return bin;
+}
 
 cJSON *
 proto_frame_encode(const struct proto_frame *f)
@@ -415,18 +439,8 @@ proto_frame_decode(const cJSON *j, struct proto_frame *f, char **cause)
 	    proto_get_i64(j, "bytes", &bytes, cause) != 0 ||
 	    proto_get_str(j, "data", &data, cause) != 0)
 		return -1;
-	if (data == NULL) {
-		xasprintf(cause, "field 'data' must not be null");
+	if ((bin = proto_b64_data(data, PROTO_FRAME_MAX, &len, cause)) == NULL)
 		return -1;
-	}
-	if (strlen(data) > (PROTO_FRAME_MAX / 3 + 1) * 4) {
-		xasprintf(cause, "field 'data' is over %d bytes decoded", PROTO_FRAME_MAX);
-		return -1;
-	}
-	if ((bin = util_base64_decode(data, &len)) == NULL) {
-		xasprintf(cause, "field 'data' is not base64");
-		return -1;
-	}
 	if (bytes >= 0 && (size_t)bytes != len) {
 		free(bin);
 		xasprintf(cause, "field 'bytes' says %jd, the data holds %zu", (intmax_t)bytes, len);
@@ -444,4 +458,75 @@ proto_frame_clear(struct proto_frame *f)
 {
 	proto_own_free(f->own);
 	memset(f, 0, sizeof *f);
+}
+
+/* ---- VIDEO DATA ---- */
+
+cJSON *
+proto_video_data_encode(const struct proto_video_data *d)
+{
+	cJSON *j = cJSON_CreateObject();
+	char *b64 = util_base64(d->data, d->len);
+
+	cJSON_AddStringToObject(j, "task_id", d->task_id);
+	cJSON_AddNumberToObject(j, "attempt", d->attempt);
+	cJSON_AddNumberToObject(j, "offset", (double)d->offset);
+	cJSON_AddNumberToObject(j, "bytes", (double)d->len);
+	cJSON_AddNumberToObject(j, "size", (double)d->size);
+	cJSON_AddStringToObject(j, "data", b64);
+	free(b64);
+	return j;
+}
+
+int
+proto_video_data_decode(const cJSON *j, struct proto_video_data *d, char **cause)
+{
+	const char *data = NULL;
+	unsigned char *bin;
+	int64_t bytes = -1;
+	size_t len;
+
+	memset(d, 0, sizeof *d);
+	d->size = -1;
+	if (!cJSON_IsObject(j)) {
+		xasprintf(cause, "a video piece that is %s, not an object", proto_type_name(j));
+		return -1;
+	}
+	if (proto_need(j, "data", cause) != 0 || proto_need(j, "offset", cause) != 0 ||
+	    proto_need(j, "size", cause) != 0 ||
+	    proto_get_str(j, "task_id", &d->task_id, cause) != 0 ||
+	    proto_get_int(j, "attempt", &d->attempt, cause) != 0 ||
+	    proto_get_i64(j, "offset", &d->offset, cause) != 0 ||
+	    proto_get_i64(j, "size", &d->size, cause) != 0 ||
+	    proto_get_i64(j, "bytes", &bytes, cause) != 0 ||
+	    proto_get_str(j, "data", &data, cause) != 0)
+		return -1;
+	if (d->offset < 0 || d->size < 0 || d->offset > PROTO_OFFSET_MAX ||
+	    d->size > PROTO_OFFSET_MAX) {
+		xasprintf(cause, "field 'offset' or 'size' is out of range (%jd, %jd)",
+		    (intmax_t)d->offset, (intmax_t)d->size);
+		return -1;
+	}
+	if ((bin = proto_b64_data(data, PROTO_VIDEO_CHUNK_MAX, &len, cause)) == NULL)
+		return -1;
+	if (len > PROTO_VIDEO_CHUNK_MAX || (bytes >= 0 && (size_t)bytes != len) ||
+	    (int64_t)len > d->size - (d->offset < d->size ? d->offset : d->size)) {
+		free(bin);
+		xasprintf(cause, "a video piece of %zu bytes at %jd does not fit (bytes %jd, "
+		    "size %jd, at most %d a piece)", len, (intmax_t)d->offset, (intmax_t)bytes,
+		    (intmax_t)d->size, PROTO_VIDEO_CHUNK_MAX);
+		return -1;
+	}
+	d->own = proto_own_new(NULL);
+	((struct proto_own *)d->own)->arrays[0] = bin;
+	d->data = bin;
+	d->len = len;
+	return 0;
+}
+
+void
+proto_video_data_clear(struct proto_video_data *d)
+{
+	proto_own_free(d->own);
+	memset(d, 0, sizeof *d);
 }

@@ -20,7 +20,8 @@
 
 #include "common.h"
 
-enum { F_ID = 1, F_STATE = 2, F_CHECK = 4, F_FOLLOW = 8, F_AT = 16, F_ATTEMPT = 32 };
+enum { F_ID = 1, F_STATE = 2, F_CHECK = 4, F_FOLLOW = 8, F_AT = 16, F_ATTEMPT = 32,
+	F_OFFSET = 64 };
 
 static const struct proto_cmd_def {
 	const char *name;
@@ -52,6 +53,8 @@ static const struct proto_cmd_def {
 	  "recent tasks whose result has a video, newest first (VIDEO)" },
 	{ "frame", PROTO_CMD_FRAME, F_ID | F_AT, F_ID, "id, at",
 	  "a still of a task's video as PNG" },
+	{ "video_data", PROTO_CMD_VIDEO_DATA, F_ID | F_OFFSET, F_ID, "id, offset",
+	  "a piece of a task's video file, from offset" },
 };
 
 const char *
@@ -143,7 +146,8 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 		    strcmp(f->string, "check") == 0 ? F_CHECK :
 		    strcmp(f->string, "follow") == 0 ? F_FOLLOW :
 		    strcmp(f->string, "at") == 0 ? F_AT :
-		    strcmp(f->string, "attempt") == 0 ? F_ATTEMPT : 0;
+		    strcmp(f->string, "attempt") == 0 ? F_ATTEMPT :
+		    strcmp(f->string, "offset") == 0 ? F_OFFSET : 0;
 
 		if (strcmp(f->string, "cmd") == 0)
 			continue;
@@ -185,6 +189,16 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 				goto out;
 			}
 			req->attempt = (int)f->valuedouble;
+		} else if (bit == F_OFFSET) {
+			if (!cJSON_IsNumber(f) || !(f->valuedouble >= 0 &&
+			    f->valuedouble <= (double)PROTO_OFFSET_MAX) ||
+			    f->valuedouble != (double)(int64_t)f->valuedouble) {
+				xasprintf(cause, "field 'offset' must be an integer from 0 to %jd%s%s",
+				    (intmax_t)PROTO_OFFSET_MAX, cJSON_IsNumber(f) ? "" : ", not ",
+				    cJSON_IsNumber(f) ? "" : proto_type_name(f));
+				goto out;
+			}
+			req->offset = (int64_t)f->valuedouble;
 		} else if (control_string_field(f, bit == F_ID ? &req->id : &req->state,
 		    cause) != 0)
 			goto out;
@@ -243,6 +257,8 @@ proto_request_build(const struct proto_request *req)
 		cJSON_AddNumberToObject(r, "at", req->at);
 	if (req->attempt > 0)
 		cJSON_AddNumberToObject(r, "attempt", req->attempt);
+	if (req->cmd == PROTO_CMD_VIDEO_DATA && req->offset > 0)
+		cJSON_AddNumberToObject(r, "offset", (double)req->offset);
 	return control_print(r);
 }
 

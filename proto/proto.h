@@ -303,19 +303,23 @@ enum proto_cmd {
 	PROTO_CMD_LOGS,
 	PROTO_CMD_VIDEOS,
 	PROTO_CMD_FRAME,
+	PROTO_CMD_VIDEO_DATA,
 	PROTO_NCMDS
 };
 /* frame: the longest "at" taken (seconds into a video). */
 #define PROTO_FRAME_AT_MAX (7 * 24 * 3600.0)
 struct proto_request {
 	enum proto_cmd cmd;
-	char *id;	/* task, requeue, cancel, logs, frame: 1..TASK_ID_MAX bytes */
+	char *id;	/* task, requeue, cancel, logs, frame, video_data: 1..TASK_ID_MAX bytes */
 	char *state;	/* tasks: a state name, "active", or NULL for all */
 	int check;	/* lag: start a health check round */
 	int follow;	/* logs: go on until the task's game ends */
 	double at;	/* frame: seconds into the video, 0..PROTO_FRAME_AT_MAX */
 	int attempt;	/* requeue: only this attempt (0: the latest) */
+	int64_t offset;	/* video_data: the first byte wanted, 0..PROTO_OFFSET_MAX */
 };
+/* video_data: the largest offset taken (2^53, exact in JSON). */
+#define PROTO_OFFSET_MAX (INT64_C(1) << 53)
 /* The command's name ("status", ...). */
 const char *proto_cmd_name(enum proto_cmd);
 /* "status, tasks, task, ..." (static). */
@@ -656,6 +660,7 @@ struct proto_video_view {
 	int64_t bytes;
 	int64_t reported_ms;		/* wall ms */
 	int local;			/* its file is still in the task folder: frame works */
+	const char *path;		/* that file on the gateway's host (when local), or NULL */
 };
 cJSON *proto_video_view_encode(const struct proto_video_view *);
 int proto_video_view_decode(const cJSON *j, struct proto_video_view *, char **cause);
@@ -684,6 +689,26 @@ cJSON *proto_frame_encode(const struct proto_frame *);
 /* The PNG decoded from base64, at most PROTO_FRAME_MAX bytes. */
 int proto_frame_decode(const cJSON *j, struct proto_frame *, char **cause);
 void proto_frame_clear(struct proto_frame *);
+
+/*
+ * A piece of a task's video file (the video_data answer's "video_data"):
+ * at most PROTO_VIDEO_CHUNK_MAX bytes from offset, of a file of size
+ * bytes; len 0 at or past its end.
+ */
+#define PROTO_VIDEO_CHUNK_MAX (256 * 1024)
+struct proto_video_data {
+	const char *task_id;
+	int attempt;
+	int64_t offset;
+	int64_t size;			/* the whole file's */
+	const unsigned char *data;	/* decode: allocated (own) */
+	size_t len;
+	void *own;
+};
+cJSON *proto_video_data_encode(const struct proto_video_data *);
+/* At most PROTO_VIDEO_CHUNK_MAX bytes, within size from offset. */
+int proto_video_data_decode(const cJSON *j, struct proto_video_data *, char **cause);
+void proto_video_data_clear(struct proto_video_data *);
 
 /* ---- gpu.c: GPU nodes ("gpus" answer, "gpu" events) and a task's GPUs ---- */
 

@@ -192,6 +192,7 @@ con_frame(struct con *con, WINDOW *header, WINDOW *body, WINDOW *status)
 	int rows, cols;
 
 	getmaxyx(body, rows, cols);
+	con->pixel_want = 0;
 	werase(header);
 	werase(body);
 	werase(status);
@@ -212,6 +213,7 @@ con_frame(struct con *con, WINDOW *header, WINDOW *body, WINDOW *status)
 	wnoutrefresh(body);
 	wnoutrefresh(status);
 	doupdate();
+	con_videos_pixels(con);
 }
 
 static void
@@ -611,6 +613,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 
+	con.o.remote = a.ssh != NULL;
 	con_model_init(&con.model, con.o.max_tasks);
 	con.ui.view = &con_view_overview;
 	con.ui.task_sort = -1;
@@ -629,6 +632,9 @@ main(int argc, char **argv)
 	}
 	con.o.ascii = so.ascii;
 	con.o.mono = so.mono;
+	/* Images only in colour and beyond ASCII, where the terminal says it shows them. */
+	if (!con.o.ascii && !con.o.mono)
+		con.pixels = con_preview_pixels_detect(environ);
 	con_windows(&l);
 	if ((nc = getenv("PAIA_CONSOLE_FRAME_LOG")) != NULL && *nc != '\0') {
 		l.frames.path = (char *)nc;
@@ -678,6 +684,10 @@ main(int argc, char **argv)
 	event_free(input);
 	event_free(frame);
 	feed_free(con.feed);
+	con_fetch_free(&con);
+	con_canvas_free(&con.canvas);
+	free(con.canvas_error);
+	free(con.pixel_img);
 	delwin(l.header);
 	delwin(l.body);
 	delwin(l.status);

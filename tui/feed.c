@@ -9,7 +9,11 @@
  * videos are asked once a connection, then kept current by their
  * events. The log shown is followed on the same connection (logs with
  * follow): its chunks and end come as events. Requeue and cancel go on
- * the same connection; their answers come back in order.
+ * the same connection; their answers come back in order. The frame
+ * previewed is asked one request at a time (the gateway's ffmpeg makes
+ * it; a newer wish waits for the answer out), and a video for the
+ * player in pieces (video_data), each asked by player.c once the one
+ * before is written.
  *
  * A connection streams at most FEED_STREAMS_MAX logs, and never the
  * same task's twice: the feed keeps the ids it streams (asked and not
@@ -41,6 +45,11 @@
 #define FEED_IDLE_MS 3000
 #define FEED_BACKOFF_MAX_MS 2000
 #define FEED_ANSWER_MS 5000
+/*
+ * A frame waits for ffmpeg (control.frame_timeout_s, 10 s by default),
+ * a piece of video for 256 KiB over a slow link: as paiactl waits.
+ */
+#define FEED_SLOW_MS 60000
 #define FEED_STREAMS_MAX 8		/* the gateway's cap a connection (docs/control.md) */
 
 struct feed {
@@ -57,6 +66,8 @@ struct feed {
 	int lag_asked;			/* a lag request is out */
 	int detail_asked;		/* a task request is out */
 	int detail_again;		/* and another is wanted after it */
+	int frame_asked;		/* a frame request is out */
+	int frame_again;		/* model->frame wants another after it */
 
 	char streams[FEED_STREAMS_MAX][TASK_ID_MAX + 1];	/* logs streaming */
 	size_t nstreams;
@@ -68,6 +79,7 @@ struct feed_req {
 	enum proto_cmd cmd;
 	char id[TASK_ID_MAX + 1];
 	feed_done_cb *done;
+	feed_piece_cb *piece;
 	void *arg;
 };
 
@@ -119,6 +131,8 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 	if (f->freeing) {
 		if (r->done != NULL)
 			r->done(r->arg, 0, "connection closed");
+		if (r->piece != NULL)
+			r->piece(r->arg, NULL, "connection closed");
 		cJSON_Delete(answer);
 		free(r);
 		return;
@@ -194,6 +208,28 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 			feed_task(f, m->detail.id);
 		}
 		break;
+	case PROTO_CMD_FRAME:
+		f->frame_asked = 0;
+		if (error != NULL)
+			con_model_frame_fail(m, r->id, error);
+		else
+			(void)con_model_frame_answer(m, r->id, answer, &cause);
+		if (f->frame_again) {
+			f->frame_again = 0;
+			feed_frame(f, m->frame.id, m->frame.at);
+		}
+		break;
+	case PROTO_CMD_VIDEO_DATA: {
+		struct proto_video_data d;
+
+		if (error == NULL && proto_video_data_decode(cJSON_GetObjectItemCaseSensitive(answer,
+		    "video_data"), &d, &cause) != 0)
+			error = cause;
+		r->piece(r->arg, error == NULL ? &d : NULL, error);
+		if (error == NULL)
+			proto_video_data_clear(&d);
+		break;
+	}
 	case PROTO_CMD_REQUEUE:
 		if (error == NULL && proto_answer_requeue(answer, &id, &attempt, &cause) != 0)
 			error = cause;
@@ -224,7 +260,8 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 
 /* Queue one request (built by proto/) with its context. */
 static void
-feed_ask_req(struct feed *f, const struct proto_request *req, feed_done_cb *done, void *arg)
+feed_ask_req(struct feed *f, const struct proto_request *req, feed_done_cb *done,
+    feed_piece_cb *piece, void *arg)
 {
 	struct feed_req *r = xcalloc(1, sizeof *r);
 	enum proto_cmd cmd = req->cmd;
@@ -241,8 +278,10 @@ feed_ask_req(struct feed *f, const struct proto_request *req, feed_done_cb *done
 	if (id != NULL)
 		snprintf(r->id, sizeof r->id, "%s", id);
 	r->done = done;
+	r->piece = piece;
 	r->arg = arg;
-	client_conn_request(f->conn, j, FEED_ANSWER_MS, feed_answer_cb, r);
+	client_conn_request(f->conn, j, cmd == PROTO_CMD_FRAME || cmd == PROTO_CMD_VIDEO_DATA ?
+	    FEED_SLOW_MS : FEED_ANSWER_MS, feed_answer_cb, r);
 	cJSON_Delete(j);
 	feed_arm(f);
 }
@@ -255,7 +294,7 @@ feed_ask(struct feed *f, enum proto_cmd cmd, const char *id, feed_done_cb *done,
 	memset(&req, 0, sizeof req);
 	req.cmd = cmd;
 	req.id = (char *)id;
-	feed_ask_req(f, &req, done, arg);
+	feed_ask_req(f, &req, done, NULL, arg);
 }
 
 /* The stream of that task's log is over (ended, or refused): it may be asked again. */
@@ -329,6 +368,7 @@ feed_state_cb(struct client_conn *c, enum client_conn_state st, const char *erro
 		/* Subscribe first: nothing that happens after the lists is missed. */
 		con_model_link(m, CON_LINK_UP, NULL, f->mono());
 		f->lag_asked = f->detail_asked = f->detail_again = 0;
+		f->frame_asked = f->frame_again = 0;
 		feed_ask(f, PROTO_CMD_SUBSCRIBE, NULL, NULL, NULL);
 		feed_ask(f, PROTO_CMD_STATUS, NULL, NULL, NULL);
 		feed_ask(f, PROTO_CMD_TASKS, NULL, NULL, NULL);
@@ -340,6 +380,9 @@ feed_state_cb(struct client_conn *c, enum client_conn_state st, const char *erro
 		feed_ask(f, PROTO_CMD_VIDEOS, NULL, NULL, NULL);
 		if (m->detail.id[0] != '\0')
 			feed_task(f, m->detail.id);
+		/* A frame asked on the last connection is not coming: ask again. */
+		if (m->frame.id[0] != '\0' && m->frame.waiting)
+			feed_frame(f, m->frame.id, m->frame.at);
 		/* The last connection's streams are gone: the log shown starts over. */
 		f->nstreams = 0;
 		if (m->log.id[0] != '\0') {
@@ -444,7 +487,39 @@ feed_log(struct feed *f, const char *id)
 	req.cmd = PROTO_CMD_LOGS;
 	req.id = (char *)id;
 	req.follow = 1;
-	feed_ask_req(f, &req, NULL, NULL);
+	feed_ask_req(f, &req, NULL, NULL, NULL);
+}
+
+void
+feed_frame(struct feed *f, const char *id, double at)
+{
+	struct proto_request req;
+
+	con_model_frame_open(f->m, id, at);
+	if (f->frame_asked) {
+		f->frame_again = 1;
+		return;
+	}
+	if (!client_conn_connected(f->conn))
+		return;		/* asked once it is up */
+	f->frame_asked = 1;
+	memset(&req, 0, sizeof req);
+	req.cmd = PROTO_CMD_FRAME;
+	req.id = (char *)id;
+	req.at = at;
+	feed_ask_req(f, &req, NULL, NULL, NULL);
+}
+
+void
+feed_video_data(struct feed *f, const char *id, int64_t offset, feed_piece_cb *done, void *arg)
+{
+	struct proto_request req;
+
+	memset(&req, 0, sizeof req);
+	req.cmd = PROTO_CMD_VIDEO_DATA;
+	req.id = (char *)id;
+	req.offset = offset;
+	feed_ask_req(f, &req, NULL, done, arg);
 }
 
 void

@@ -460,7 +460,7 @@ con_input_key(struct con *con, int key)
 		return CON_KEY_HANDLED | CON_KEY_REDRAW;
 	}
 	if (key == 12 /* ^L */) {
-		clearok(curscr, TRUE);
+		con_screen_clear();
 		return CON_KEY_HANDLED | CON_KEY_REDRAW;
 	}
 	/* The view first: it may give a key its own meaning (Enter, r, /). */

@@ -171,6 +171,7 @@ con_model_free(struct con_model *m)
 	for (i = 0; i < m->nvideos; i++)
 		con_video_clear(&m->videos[i]);
 	free(m->videos);
+	con_model_frame_close(m);
 	memset(m, 0, sizeof *m);
 }
 
@@ -850,6 +851,7 @@ con_video_clear(struct con_video *v)
 	free(v->task);
 	free(v->url);
 	free(v->path);
+	free(v->name);
 	memset(v, 0, sizeof *v);
 }
 
@@ -860,6 +862,12 @@ con_video_set(struct con_video *c, const struct proto_video_view *v)
 	c->task = con_copy(v->task_id, TASK_ID_MAX);
 	c->attempt = v->attempt;
 	c->url = con_copy(v->url, 1024);
+	c->name = con_copy(v->name, 255);
+	c->local = v->local;
+	/* A path is used as it is (for the player), or not at all. */
+	if (v->path != NULL && *v->path == '/' && strlen(v->path) < 4096 &&
+	    util_find_control(v->path) == NULL)
+		c->path = xstrdup(v->path);
 	c->bytes = v->bytes;
 	c->reported = v->reported_ms;
 }
@@ -912,6 +920,76 @@ con_model_videos_answer(struct con_model *m, const cJSON *answer, int64_t now, c
 	m->gen++;
 	con_model_source(m, CON_SRC_VIDEOS, CON_OFFER_YES, NULL, now);
 	return 0;
+}
+
+/* ---- the frame previewed ---- */
+
+void
+con_model_frame_close(struct con_model *m)
+{
+	struct con_frame *f = &m->frame;
+
+	free(f->error);
+	free(f->png);
+	memset(f, 0, sizeof *f);
+	f->gen = ++m->gen;
+}
+
+void
+con_model_frame_open(struct con_model *m, const char *id, double at)
+{
+	struct con_frame *f = &m->frame;
+
+	if (strcmp(f->id, id) != 0) {
+		con_model_frame_close(m);
+		snprintf(f->id, sizeof f->id, "%s", id);
+	}
+	f->at = at;
+	f->waiting = 1;
+	free(f->error);
+	f->error = NULL;
+	f->gen = ++m->gen;
+}
+
+int
+con_model_frame_answer(struct con_model *m, const char *id, const cJSON *answer, char **cause)
+{
+	struct con_frame *f = &m->frame;
+	struct proto_frame pf;
+
+	if (strcmp(f->id, id) != 0)
+		return 0;	/* another task's, asked before this one */
+	f->waiting = 0;
+	f->gen = ++m->gen;
+	if (proto_frame_decode(cJSON_GetObjectItemCaseSensitive(answer, "frame"), &pf,
+	    cause) != 0) {
+		free(f->error);
+		f->error = con_copy(*cause, 256);
+		return -1;
+	}
+	free(f->png);
+	f->png = xmalloc(pf.len + 1);
+	memcpy(f->png, pf.data, pf.len);
+	f->len = pf.len;
+	f->attempt = pf.attempt;
+	f->width = pf.width;
+	f->height = pf.height;
+	f->png_at = pf.at;
+	proto_frame_clear(&pf);
+	return 0;
+}
+
+void
+con_model_frame_fail(struct con_model *m, const char *id, const char *error)
+{
+	struct con_frame *f = &m->frame;
+
+	if (strcmp(f->id, id) != 0)
+		return;
+	f->waiting = 0;
+	free(f->error);
+	f->error = con_copy(error, 512);
+	f->gen = ++m->gen;
 }
 
 /* ---- lines and answers ---- */

@@ -238,6 +238,21 @@ con_screen_end(void)
 	con_err_restore();
 }
 
+static uint64_t con_epoch;
+
+void
+con_screen_clear(void)
+{
+	clearok(curscr, TRUE);
+	con_epoch++;
+}
+
+uint64_t
+con_screen_epoch(void)
+{
+	return con_epoch;
+}
+
 void
 con_screen_resize(void)
 {
@@ -249,7 +264,7 @@ con_screen_resize(void)
 		resizeterm(ws.ws_row, ws.ws_col);
 	else
 		resizeterm(LINES, COLS);
-	clearok(curscr, TRUE);
+	con_screen_clear();
 }
 
 void

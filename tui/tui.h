@@ -9,6 +9,8 @@
  *    what comes back to the model; asks again after a resync.
  *  - screen.c: the terminal (ncurses init and endwin, colours or
  *    NO_COLOR, UTF-8 or --ascii, resizes, the fatal path).
+ *  - preview.c: a video's frame (PNG) as text cells, with libchafa.
+ *  - player.c: a video in $PAIA_PLAYER (downloaded first when remote).
  *  - draw.c: what every view draws with (clipped text, columns, bars,
  *    sparklines, durations).
  *  - header.c and view-*.c: one file a view; each draws from the model
@@ -218,8 +220,23 @@ struct con_video {
 	int attempt;
 	char *url;
 	char *path;			/* on the gateway's host, or NULL */
+	char *name;			/* the file's name (video.mp4) */
+	int local;			/* the file is still in the task folder */
 	int64_t bytes;			/* -1 unknown */
 	int64_t reported;		/* wall ms */
+};
+
+/* The frame previewed: what was asked, and the last answer. */
+struct con_frame {
+	char id[TASK_ID_MAX + 1];	/* the task previewed; "" none */
+	double at;			/* the second asked */
+	int waiting;			/* its answer is awaited */
+	char *error;			/* the gateway's reason (cleaned), or NULL */
+	unsigned char *png;		/* the last frame of that task, or NULL */
+	size_t len;
+	int attempt, width, height;
+	double png_at;			/* its second */
+	uint64_t gen;			/* bumped at each change */
 };
 
 enum con_link {
@@ -274,6 +291,7 @@ struct con_model {
 	struct con_log log;
 	struct con_video *videos;	/* newest first, at most CON_VIDEOS_MAX */
 	size_t nvideos;
+	struct con_frame frame;
 
 	uint64_t gen;			/* anything changed: a frame is due */
 	uint64_t bad_lines;		/* lines the model could not use */
@@ -328,6 +346,15 @@ int con_model_log_append(struct con_model *, const char *id, int64_t offset, con
 void con_model_log_restart(struct con_model *);
 /* The request for that task's log was refused: why (shown instead of the lines). */
 void con_model_log_fail(struct con_model *, const char *id, const char *error);
+/* A frame of that task at that second is asked: waiting (the last one of that task kept). */
+void con_model_frame_open(struct con_model *, const char *id, double at);
+/* The frame answer (after "ok": true) for id: 0, or -1 with *cause (shown as the error). */
+int con_model_frame_answer(struct con_model *, const char *id, const cJSON *answer,
+    char **cause);
+/* The frame request for id failed: the gateway's reason. */
+void con_model_frame_fail(struct con_model *, const char *id, const char *error);
+void con_model_frame_close(struct con_model *);
+
 /* Line number n of the log (0: the first ever added), or NULL when not held. */
 const char *con_log_line(const struct con_log *, uint64_t n);
 
@@ -381,6 +408,16 @@ void feed_log(struct feed *, const char *id);
 typedef void feed_done_cb(void *arg, int ok, const char *text);
 void feed_requeue(struct feed *, const char *id, feed_done_cb *, void *arg);
 void feed_cancel(struct feed *, const char *id, feed_done_cb *, void *arg);
+/*
+ * The frame of that task at that second (model->frame): one request
+ * out at a time; asked while one is out, it is asked after it (the
+ * last wish only).
+ */
+void feed_frame(struct feed *, const char *id, double at);
+/* A piece of a task's video from offset: done(arg, piece, NULL) or done(arg, NULL, why). */
+struct proto_video_data;
+typedef void feed_piece_cb(void *arg, const struct proto_video_data *, const char *error);
+void feed_video_data(struct feed *, const char *id, int64_t offset, feed_piece_cb *, void *arg);
 /* "local", "ssh user@host:port" */
 const char *feed_name(const struct feed *);
 
@@ -418,6 +455,9 @@ struct con_screen_opts {
 	int ascii;		/* --ascii, or a locale that is not UTF-8 */
 	int mono;		/* NO_COLOR, or a terminal without colours */
 };
+/* The whole screen is drawn again at the next update (resize, ^L): its count goes up. */
+void con_screen_clear(void);
+uint64_t con_screen_epoch(void);
 /* Take the terminal; 0, or -1 with *cause (no terminal). */
 int con_screen_init(struct con_screen_opts *);
 /* The read end of the pipe stderr goes to while the screen is up, or -1. */
@@ -431,6 +471,56 @@ const char *con_glyph(enum con_glyph);
 int con_screen_ascii(void);
 /* Restore the terminal, print "paia-console: ..." and exit 1 (htop CRT_fatalError). */
 void con_fatal(const char *, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* ---- preview.c ---- */
+
+/* What a frame may be: bytes, pixels a side and in all (checked before decoding). */
+#define CON_PNG_BYTES_MAX PROTO_FRAME_MAX
+#define CON_PNG_SIDE_MAX 4096
+#define CON_PNG_PIXELS_MAX (2048 * 2048)
+#define CON_CANVAS_SIDE_MAX 1000
+#define CON_PREVIEW_MISSING "previews need libchafa: this paia-console was built without " \
+	"it (Debian packages libchafa-dev, libpng-dev; then configure again)"
+/*
+ * Text cells: a code point each (printable), its colours (-1: the
+ * terminal's): palette indexes, or 0xRRGGBB on a direct-colour terminal.
+ */
+struct con_canvas {
+	int cols, rows;
+	uint32_t *ch;
+	int32_t *fg, *bg;
+};
+#define CON_COLORS_DIRECT 0x1000000
+struct con_preview_opts {
+	int ascii;		/* ASCII symbols only */
+	int mono;		/* no colours */
+	int colors;		/* terminfo's colours: 8, 16, 256, CON_COLORS_DIRECT (RGB) */
+};
+/* 1 when built with libchafa and libpng. */
+int con_preview_available(void);
+/* Images a terminal shows besides text. */
+enum con_pixels { CON_PIXELS_NONE, CON_PIXELS_SIXEL, CON_PIXELS_KITTY };
+/*
+ * What the terminal of this environment shows, as chafa's terminal
+ * database reads it (TERM, TERM_PROGRAM...), kept conservative: none
+ * inside tmux or screen ($TMUX, $STY, TERM screen* or tmux*), nor with
+ * PAIA_CONSOLE_GRAPHICS=symbols, nor without libchafa.
+ */
+enum con_pixels con_preview_pixels_detect(char **envp);
+/*
+ * The PNG as that terminal's image escapes (chafa's), fitted into at
+ * most cols x rows cells of cell_w x cell_h pixels, aspect kept; *used_cols
+ * and *used_rows the cells it covers. NULL with *cause.
+ */
+char *con_preview_pixels(const unsigned char *png, size_t len, int cols, int rows, int cell_w,
+    int cell_h, enum con_pixels, char **envp, int *used_cols, int *used_rows, char **cause);
+/* A PNG into RGBA8 (*rgba freed by the caller), within the caps: 0, or -1 with *cause. */
+int con_png_decode(const unsigned char *png, size_t len, unsigned char **rgba, int *w, int *h,
+    char **cause);
+/* The PNG fitted into at most cols x rows cells, aspect kept: 0, or -1 with *cause. */
+int con_preview_render(const unsigned char *png, size_t len, int cols, int rows,
+    const struct con_preview_opts *, struct con_canvas *, char **cause);
+void con_canvas_free(struct con_canvas *);
 
 /* ---- draw.c ---- */
 
@@ -572,6 +662,7 @@ struct con_ui {
 	/* pods, gpus, videos */
 	size_t pod_sel, gpu_sel, video_sel;
 	/* logs */
+	int video_preview;		/* the videos view shows model->frame */
 	int log_paused, log_wrap;
 	size_t log_scroll;		/* lines up from the end */
 	char *log_search;
@@ -584,6 +675,7 @@ struct con_opts {
 	int ascii;
 	int mono;
 	long long cycles;		/* -n: frames, then exit; 0: until quit */
+	int remote;			/* --ssh: the gateway's files are not ours to read */
 	size_t max_tasks;
 };
 
@@ -600,7 +692,39 @@ struct con {
 	int rows_valid;
 	int64_t now;			/* wall ms, this frame */
 	int64_t mono;			/* monotonic ms, this frame */
+	struct con_fetch *fetch;	/* a video being downloaded for the player, or NULL */
+	/* the preview drawn: model->frame rendered for that room and those options */
+	struct con_canvas canvas;
+	uint64_t canvas_gen;
+	int canvas_cols, canvas_rows;
+	char *canvas_error;
+	/* the preview as the terminal's image (sixel, kitty) instead, where it shows them */
+	enum con_pixels pixels;
+	char *pixel_img;		/* the escapes, or NULL */
+	int pixel_y, pixel_x;		/* where (the screen's row and column) */
+	int pixel_want;			/* this frame draws it */
+	int pixel_shown;		/* the terminal shows it now */
+	int pixel_dirty;		/* a new one, not written yet */
+	uint64_t pixel_epoch;		/* con_screen_epoch() when written */
 };
+
+/* view-videos.c: after the frame's update, the preview's image written, or taken away. */
+void con_videos_pixels(struct con *);
+
+/* player.c */
+/* $PAIA_PLAYER split on spaces, then file: a NULL-ended argv, or NULL with *cause. */
+char **con_player_argv(const char *spec, const char *file, char **cause);
+void con_argv_free(char **);
+/*
+ * Run the player on file, detached (its own session, stdin/out/err on
+ * /dev/null; execvp, no shell); remove: unlink file once it exits. 0,
+ * or -1 with *cause.
+ */
+int con_player_spawn(const char *spec, const char *file, int remove, char **cause);
+/* The `o` key: that video in $PAIA_PLAYER (downloaded first when remote). */
+void con_video_play(struct con *, const struct con_video *);
+/* A download cancelled (quit). */
+void con_fetch_free(struct con *);
 
 /* input.c */
 int con_input_key(struct con *, int key);

@@ -12,7 +12,8 @@
  * is "t1"), "U:" gpus answer, "P:" pods answer, "V:" vpn answer, "D:"
  * videos answer, "G:<offset>:" a chunk of t1's log ("G!" its end, "G~"
  * its restart), "F:" a filter, "O:<n>" the order (column n, odd:
- * reversed). Events include pod, vpn, video, log and log_end.
+ * reversed), "R:" a frame answer for t1, its PNG then rendered as the
+ * preview draws it. Events include pod, vpn, video, log and log_end.
  */
 #include "config.h"
 #include "tui.h"
@@ -42,6 +43,34 @@ fuzz_rows_check(struct con *con)
 	free(want);
 }
 
+/* A frame answer for t1, and its PNG drawn as the preview would (a hostile PNG). */
+static void
+fuzz_frame(struct con *con, const cJSON *j)
+{
+	struct con_model *m = &con->model;
+	struct con_preview_opts o = { 0, 0, 256 };
+	struct con_canvas c;
+	char *cause = NULL;
+	size_t i;
+
+	con_model_frame_open(m, "t1", 0);
+	if (con_model_frame_answer(m, "t1", j, &cause) != 0) {
+		assert(cause != NULL && m->frame.error != NULL && !m->frame.waiting);
+		free(cause);
+		return;
+	}
+	assert(m->frame.png != NULL && m->frame.len <= CON_PNG_BYTES_MAX);
+	if (con_preview_render(m->frame.png, m->frame.len, 24, 12, &o, &c, &cause) != 0) {
+		assert(cause != NULL && c.ch == NULL);
+		free(cause);
+		return;
+	}
+	assert(c.cols >= 1 && c.cols <= 24 && c.rows >= 1 && c.rows <= 12);
+	for (i = 0; i < (size_t)c.cols * c.rows; i++)
+		assert(c.ch[i] >= 0x20 && !(c.ch[i] >= 0x7f && c.ch[i] < 0xa0));
+	con_canvas_free(&c);
+}
+
 static void
 fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
 {
@@ -50,7 +79,7 @@ fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
 	cJSON *j = NULL;
 	long long off;
 
-	if (len >= 2 && line[1] == ':' && strchr("STLKUPVDGFO", line[0]) != NULL) {
+	if (len >= 2 && line[1] == ':' && strchr("STLKUPVDGFOR", line[0]) != NULL) {
 		const char *body = line + 2;
 		size_t blen = len - 2;
 
@@ -98,6 +127,9 @@ fuzz_line(struct con *con, const char *line, size_t len, int64_t now)
 		case 'K':
 			(void)con_model_detail_answer(m, j, &cause);
 			j = NULL;	/* taken */
+			break;
+		case 'R':
+			fuzz_frame(con, j);
 			break;
 		}
 		cJSON_Delete(j);

@@ -2,7 +2,8 @@
  * fuzz-control.c: control request parsing (proto_request_parse). An
  * accepted request names a known command with only its fields, each of
  * its type (ids 1 to TASK_ID_MAX bytes, no control characters, follow
- * only for logs, a frame's "at" within its range); a
+ * only for logs, a frame's "at" within its range, video_data's "offset"
+ * a whole number from 0 to 2^53); a
  * refused one gets a short error. Neither may crash, leak or read out
  * of bounds.
  */
@@ -39,7 +40,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	assert(cause == NULL && req.cmd < PROTO_NCMDS);
 	if (req.cmd == PROTO_CMD_TASK || req.cmd == PROTO_CMD_CANCEL || req.cmd == PROTO_CMD_REQUEUE ||
-	    req.cmd == PROTO_CMD_LOGS || req.cmd == PROTO_CMD_FRAME)
+	    req.cmd == PROTO_CMD_LOGS || req.cmd == PROTO_CMD_FRAME ||
+	    req.cmd == PROTO_CMD_VIDEO_DATA)
 		assert(req.id != NULL && *req.id != '\0' && strlen(req.id) <= TASK_ID_MAX &&
 		    fuzz_control_clean(req.id));
 	else
@@ -49,6 +51,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(!req.follow || req.cmd == PROTO_CMD_LOGS);
 	assert(req.at == 0 || (req.cmd == PROTO_CMD_FRAME && req.at > 0 &&
 	    req.at <= PROTO_FRAME_AT_MAX));
+	assert(req.offset == 0 || (req.cmd == PROTO_CMD_VIDEO_DATA && req.offset > 0 &&
+	    req.offset <= PROTO_OFFSET_MAX));
 	proto_request_clear(&req);
 	return 0;
 }

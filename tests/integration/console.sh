@@ -10,7 +10,11 @@
 #     small), then the client gets every byte, in order;
 #  3. videos and the video event; frame: a real PNG of the size the
 #     answer says, scaled to at most frame_width; a task without video,
-#     a second past the end, an unknown task: clear errors;
+#     a second past the end, an unknown task: clear errors; video_data
+#     and paiactl video: the file byte for byte, in pieces (700 kB of
+#     random bytes as a video: three), the pieces at any offset; a
+#     client that asks 300 pieces and reads none costs the gateway
+#     about 1 MiB, then gets every one;
 #  4. pods on the local runner: none, said plainly; lag's history.
 . "$(dirname "$0")/lib.sh"
 
@@ -74,6 +78,35 @@ elif mode == "slow":
             break
     open(out, "wb").write(bytes(got))
     print(json.dumps({"bytes": expect, "chunks": chunks, "end": m["log_end"]}))
+elif mode == "pieces":
+    # video_data at offsets checked against the file; then many asked, none read for a while.
+    import base64
+    task, video, gate, out = sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+    want = open(video, "rb").read()
+    def piece(offset):
+        send({"cmd": "video_data", "id": task, "offset": offset})
+        a = line()
+        if not a.get("ok"):
+            sys.exit("refused: " + a.get("error", "?"))
+        return a["video_data"]
+    for off in (0, 1, 262144, len(want) - 10, len(want), len(want) + 1000):
+        d = piece(off)
+        data = base64.b64decode(d["data"])
+        if (d["offset"], d["size"], d["bytes"], d["task_id"]) != (off, len(want), len(data), task) \
+                or data != want[off:off + 262144]:
+            sys.exit("piece at %d: %r" % (off, {k: d[k] for k in d if k != "data"}))
+    # One write: 300 small ones could block on the socket's buffer (each its own skb)
+    # once the gateway holds this client's requests, and it would then be dropped.
+    f.write(("".join(json.dumps({"cmd": "video_data", "id": task}) + "\n"
+                     for i in range(300))).encode()); f.flush()
+    open(out + ".stalled", "w").write("300")
+    while not os.path.exists(gate):
+        time.sleep(0.1)
+    for i in range(300):
+        d = line()["video_data"]
+        if base64.b64decode(d["data"]) != want[:262144]:
+            sys.exit("piece %d of the 300 is not the file's start" % i)
+    print("300 pieces")
 PY
 
 # rchar PID: bytes the process has read (read, pread, recv).
@@ -211,6 +244,47 @@ check "frame of an unknown task: a clear error" fails_with "$rc" "$out" "no task
 out=$(ctl frame vid --at -1 -o "$TMP/g.png" 2>&1); rc=$?
 check "frame --at -1: a usage error (exit 2)" test "$rc" -eq 2
 check "nothing is written on errors" test ! -e "$TMP/g.png"
+
+# video_data: the file, in pieces; paiactl video.
+VIDEO=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["videos"][0]["path"])' "$TMP/videos.json")
+check "videos names the local copy's path" test "$VIDEO" = "$STATE/tasks/vid/output/video.mp4"
+out=$(ctl video vid -o "$TMP/v.mp4" 2>&1)
+check "video writes the file ($out)" cmp -s "$TMP/v.mp4" "$VIDEO"
+BIG=$(program big.sh 'head -c 700000 /dev/urandom >output/video.mp4
+while read -r line; do echo STAY; done')
+ctl submit --id big --program "$BIG" --params '{"frames":3,"video":false}' >/dev/null
+result_of big >/dev/null || bail "no result for big"
+BIGV=$STATE/tasks/big/output/video.mp4
+check "big's video is its 700000 random bytes" test "$(stat -c %s "$BIGV")" -eq 700000
+ctl video big -o "$TMP/big.mp4" --json >"$TMP/big.json"
+check "video of 700 kB (three pieces): byte for byte" cmp -s "$TMP/big.mp4" "$BIGV"
+check "... --json says what was written" test "$(cat "$TMP/big.json")" = \
+	"{\"task_id\":\"big\",\"attempt\":1,\"bytes\":700000,\"file\":\"$TMP/big.mp4\"}"
+check "video -o - writes it to stdout" eval '[ "$(ctl video big -o - | sha256sum)" = "$(sha256sum <"$BIGV")" ]'
+out=$(ctl video gated -o "$TMP/g.mp4" 2>&1); rc=$?
+check "video of a task without video: a clear error" fails_with "$rc" "$out" "task gated has no video"
+out=$(ctl video nosuch -o "$TMP/g.mp4" 2>&1); rc=$?
+check "video of an unknown task: a clear error" fails_with "$rc" "$out" "no task nosuch known"
+check "... nothing written" test ! -e "$TMP/g.mp4"
+rss0=$(rss_kb "$GW_PID")
+r0=$(rchar "$GW_PID")
+python3 "$TMP/client.py" pieces "$STATE/control.sock" big "$BIGV" "$TMP/pgo" "$TMP/pieces" \
+	>"$TMP/pieces.out" 2>&1 &
+pieces=$!
+check "video_data at offsets: the file's bytes there" wait_for 60 test -s "$TMP/pieces.stalled"
+check "... 300 pieces asked, none read: the gateway stops reading the file" \
+	wait_for 30 paused "$GW_PID"
+read_mb=$(( ($(rchar "$GW_PID") - r0) / 1024 / 1024 ))
+grew_mb=$(( ($(rss_kb "$GW_PID") - rss0) / 1024 ))
+diag "gateway read $read_mb MiB and grew $grew_mb MiB with 300 pieces (75 MiB) asked, none read"
+check "... it read little of the 75 MiB ($read_mb MiB)" test "$read_mb" -lt 16
+check "... 300 pieces asked, none read: the gateway's memory stays bounded ($grew_mb MiB)" \
+	test "$grew_mb" -lt 16
+touch "$TMP/pgo"
+check "... then read: every piece" wait_for 120 sh -c "! kill -0 $pieces"
+wait "$pieces"
+check "... each the file's start" grep -qx "300 pieces" "$TMP/pieces.out"
+grep -qx "300 pieces" "$TMP/pieces.out" || diag "the client: $(cat "$TMP/pieces.out")"
 
 # --- 4. pods on the local runner, lag history --------------------------------------------
 check "pods --json: runner local, no pods" \

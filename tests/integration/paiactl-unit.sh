@@ -279,6 +279,10 @@ run -S "$SOCK" frame t1
 check "frame without -o: exit 2" eval '[ "$rc" -eq 2 ] && grep -q -- "-o FILE" <<<"$err"'
 run -S "$SOCK" frame t1 -o - --json
 check "frame -o - --json: exit 2 (stdout is the PNG)" eval '[ "$rc" -eq 2 ]'
+run -S "$SOCK" video t1
+check "video without -o: exit 2" eval '[ "$rc" -eq 2 ] && grep -q -- "-o FILE" <<<"$err"'
+run -S "$SOCK" video t1 -o - --json
+check "video -o - --json: exit 2 (stdout is the video)" eval '[ "$rc" -eq 2 ]'
 run -S "$SOCK" frame t1 -o "$STATE/f.png" --at -1
 check "frame --at out of range: exit 2 naming it" \
 	eval '[ "$rc" -eq 2 ] && grep -q -- "--at: \"-1\"" <<<"$err"'
@@ -333,7 +337,7 @@ complete_words() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _paiactl;
 		printf "%s\n" "${COMPREPLY[@]}"' _ "$SRCDIR/paiactl/paiactl.bash-completion" "$PAIACTL" "$@"
 }
-check "completion: the commands" eval '[ "$(complete_words "" | tr "\n" " ")" = "submit results topics status lag tasks task requeue cancel logs pods videos frame watch wait gpus vpn dial-stdio help " ]'
+check "completion: the commands" eval '[ "$(complete_words "" | tr "\n" " ")" = "submit results topics status lag tasks task requeue cancel logs pods videos frame video watch wait gpus vpn dial-stdio help " ]'
 check "completion: a command's flags from its table" \
 	eval '[ "$(complete_words results --f | tr "\n" " ")" = "--follow --from-beginning --from-end " ]'
 check "completion: the states after --state" \

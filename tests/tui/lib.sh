@@ -104,6 +104,15 @@ golden() {
 	return 1
 }
 
+# The Videos view's preview: its rows (the body below its two lines, over the status
+# line), the cells there that are not blank, and the colours they are drawn in (SGRs).
+preview_rows() { screen "$1" | sed -n '6,$p' | head -n -1; }
+preview_inked() { preview_rows "$1" | tr -d ' \n' | wc -m; }
+preview_colours() {
+	screen_e "$1" | sed -n '6,$p' | head -n -1 | grep -oE $'\033\\[[0-9;]*[34]8;5;[0-9]+' |
+		sort -u | wc -l
+}
+
 # task_is ID FIELD VALUE: paiactl's view of the task has FIELD = VALUE.
 task_is() { [ "$(task_field "$1" "$2" 2>/dev/null)" = "$3" ]; }
 

@@ -1,7 +1,10 @@
 #!/bin/bash
 # paia-console --ssh: a real OpenSSH server on loopback (keys made here),
 # the console's SSH session (common/ssh.c) running paiactl dial-stdio on
-# the "remote" side. The remote Tasks screen equals the local one; a key
+# the "remote" side. The remote Tasks screen equals the local one; the
+# Videos view's preview is drawn from a frame asked over SSH, and `o`
+# downloads the video through the socket (video_data) into a private
+# file the player gets (same bytes, mode 600, removed once it exits); a key
 # pinned to dial-stdio by command= in authorized_keys works; an unknown
 # or changed host key is refused naming the host and the SHA256
 # fingerprint; a key the server does not accept is refused.
@@ -104,6 +107,53 @@ check "remote: requeue over SSH" on_screen far80 "requeued demo-2 as attempt 2"
 check "paiactl sees it" wait_for 30 task_is demo-2 attempt 2
 keys far80 q
 keys local80 q
+
+# The Videos view over SSH: the preview, and `o` downloading the video first. big-1's
+# program leaves 700 kB of random bytes as its video: three pieces of video_data, and
+# no frame ffmpeg can make of it.
+BIG=$(program big.sh 'head -c 700000 /dev/urandom >output/video.mp4
+while read -r line; do echo STAY; done')
+ctl submit --id big-1 --program "$BIG" --params '{"frames":3,"video":false}' >/dev/null ||
+	bail "submit big-1"
+result_of big-1 1 60 >/dev/null || bail "no result for big-1"
+video_of() {
+	ctl videos --json | python3 -c 'import json,sys
+print(next(v["path"] for v in json.load(sys.stdin)["videos"] if v["task_id"] == sys.argv[1]))' "$1"
+}
+VIDEO=$(video_of big-1)
+check "big-1's video is a video of 700000 bytes" test "$(stat -c %s "$VIDEO")" -eq 700000
+SUM=$(sha256sum <"$VIDEO" | cut -d' ' -f1)
+cat >"$TMPD/player.sh" <<'SH'
+#!/bin/sh
+for last; do :; done
+{
+	for a; do printf 'arg=%s\n' "$a"; done
+	printf 'sum=%s\n' "$(sha256sum <"$last" | cut -d' ' -f1)"
+	printf 'mode=%s\n' "$(stat -c %a "$last")"
+} >"$PLAYER_OUT.tmp"
+mv "$PLAYER_OUT.tmp" "$PLAYER_OUT"
+SH
+chmod 755 "$TMPD/player.sh"
+mkdir -m 700 "$TMPD/run"
+remote vids 100 40 userkey known_hosts PAIA_PLAYER=$TMPD/player.sh PLAYER_OUT=$TMPD/played \
+	XDG_RUNTIME_DIR=$TMPD/run -- --paiactl "$PAIACTL" --socket "$STATE/control.sock"
+keys vids 7
+on_screen vids big-1 >/dev/null
+keys vids Enter
+check "remote: a video ffmpeg cannot read: the gateway's reason" \
+	on_screen vids "no frame at 0 s: ffmpeg failed"
+keys vids Escape Down Enter
+check "remote: Enter previews demo-3's frame, asked over SSH" on_screen vids "attempt 1, "
+check "... drawn (cells in colour)" wait_for 20 eval '[ "$(preview_colours vids)" -ge 4 ]'
+keys vids Escape Up o
+check "remote: o downloads the video and runs the player" wait_for 30 test -s "$TMPD/played"
+got=$(sed -n 's/^arg=//p' "$TMPD/played" | tail -1)
+check "... on a file of the runtime folder ($got)" eval 'case "$got" in "$TMPD/run/paia-video-big-1-"*.mp4) true;; *) false;; esac'
+check "... holding the video's bytes" grep -qxF "sum=$SUM" "$TMPD/played"
+check "... private (mode 600)" grep -qxF "mode=600" "$TMPD/played"
+check "... removed once the player exited" wait_for 20 test ! -e "$got"
+check "... and the console says it played it" on_screen vids "playing big-1 (downloaded, 700000 bytes)"
+keys vids q
 
 # A key pinned to "paiactl dial-stdio" by command= (no --paiactl, no --socket).
 remote forced 100 30 forcedkey known_hosts

@@ -5,7 +5,7 @@
  * and the client step by step and polls for each condition with a
  * generous deadline). Answers in order, lines split and merged, events
  * between answers, the line cap, a server closing mid-answer or never
- * answering, reconnecting with resync after a restart, and the blocking
+ * answering, a short request waiting behind a slow one, reconnecting with resync after a restart, and the blocking
  * client_call against a forked server.
  *
  * Does not test the SSH transport (it does not exist yet) nor what a
@@ -592,6 +592,43 @@ test_never_answers(void **state)
 	finish(s, c, &w);
 }
 
+static int64_t behind_t0;
+
+static int
+behind_past(void *arg)
+{
+	return util_mono_ms() - behind_t0 >= 600;
+}
+
+/*
+ * A short request behind a slow one (a console's lag after a frame that
+ * ffmpeg makes): answers come in order, so its time counts from the one
+ * ahead of it; it is not failed, nor the connection dropped, while the
+ * slow one may still be answered.
+ */
+static void
+test_short_behind_slow(void **state)
+{
+	struct srv *s = srv_new(1);
+	struct seen w = { 0 };
+	struct client_conn *c = conn_new(s, &w, NULL);
+
+	request(c, "frame", &w, 5000);
+	request(c, "lag", &w, 200);
+	start_sent(s, c, &w, 2);
+	behind_t0 = util_mono_ms();
+	pump_until(s, c, behind_past, &w);
+	assert_int_equal(w.nanswers, 0);
+	assert_true(client_conn_connected(c));
+	srv_send(s, "{\"ok\":true,\"n\":1}\n{\"ok\":true,\"n\":2}\n");
+	w.want = 2;
+	pump_until(s, c, answers_ge, &w);
+	assert_string_equal(w.answers[0], "{\"ok\":true,\"n\":1}");
+	assert_string_equal(w.answers[1], "{\"ok\":true,\"n\":2}");
+	assert_true(client_conn_connected(c));
+	finish(s, c, &w);
+}
+
 static void
 test_no_gateway(void **state)
 {
@@ -813,6 +850,7 @@ main(void)
 		cmocka_unit_test(test_close_mid_answer),
 		cmocka_unit_test(test_close_before_answer),
 		cmocka_unit_test(test_never_answers),
+		cmocka_unit_test(test_short_behind_slow),
 		cmocka_unit_test(test_no_gateway),
 		cmocka_unit_test(test_reconnect_resync),
 		cmocka_unit_test(test_idle_subscriber),

@@ -102,6 +102,16 @@ test_accepted(void **state)
 	r = parse_ok("{\"cmd\":\"vpn\"}");
 	assert_int_equal(r.cmd, PROTO_CMD_VPN);
 	proto_request_clear(&r);
+
+	r = parse_ok("{\"cmd\":\"video_data\",\"id\":\"t1\"}");
+	assert_int_equal(r.cmd, PROTO_CMD_VIDEO_DATA);
+	assert_string_equal(r.id, "t1");
+	assert_true(r.offset == 0);
+	proto_request_clear(&r);
+
+	r = parse_ok("{\"cmd\":\"video_data\",\"id\":\"t1\",\"offset\":9007199254740992}");
+	assert_true(r.offset == INT64_C(9007199254740992));
+	proto_request_clear(&r);
 }
 
 struct bad {
@@ -137,7 +147,7 @@ static const struct bad bad[] = {
 	{ "{\"cmd\":5}", 0, "field 'cmd' must be a string, not a number" },
 	{ "{\"cmd\":null}", 0, "field 'cmd' must be a string, not null" },
 	{ "{\"cmd\":[\"status\"]}", 0, "field 'cmd' must be a string, not an array" },
-	{ "{\"cmd\":\"stat\"}", 0, "unknown command 'stat' (status, tasks, task, requeue, cancel, lag, subscribe, gpus, vpn, pods, logs, videos, frame)" },
+	{ "{\"cmd\":\"stat\"}", 0, "unknown command 'stat' (status, tasks, task, requeue, cancel, lag, subscribe, gpus, vpn, pods, logs, videos, frame, video_data)" },
 	{ "{\"cmd\":\"vpn\",\"check\":true}", 0, "unknown field 'check' for 'vpn' (it takes no other field)" },
 	{ "{\"cmd\":\"Status\"}", 0, "unknown command 'Status'" },
 	{ "{\"cmd\":\"status\\n\"}", 0, "field 'cmd' must not hold control characters" },
@@ -178,6 +188,19 @@ static const struct bad bad[] = {
 	{ "{\"cmd\":\"task\",\"id\":\"t1\",\"attempt\":2}", 0,
 	  "unknown field 'attempt' for 'task' (it takes id)" },
 	{ "{\"cmd\":\"lag\",\"check\":\"true\"}", 0, "field 'check' must be a boolean, not a string" },
+	{ "{\"cmd\":\"video_data\"}", 0, "request needs a string field 'id'" },
+	{ "{\"cmd\":\"video_data\",\"id\":\"t1\",\"offset\":-1}", 0,
+	  "field 'offset' must be an integer from 0 to 9007199254740992" },
+	{ "{\"cmd\":\"video_data\",\"id\":\"t1\",\"offset\":1.5}", 0,
+	  "field 'offset' must be an integer from 0 to 9007199254740992" },
+	{ "{\"cmd\":\"video_data\",\"id\":\"t1\",\"offset\":1e300}", 0,
+	  "field 'offset' must be an integer from 0 to 9007199254740992" },
+	{ "{\"cmd\":\"video_data\",\"id\":\"t1\",\"offset\":\"0\"}", 0,
+	  "field 'offset' must be an integer from 0 to 9007199254740992, not a string" },
+	{ "{\"cmd\":\"frame\",\"id\":\"t1\",\"offset\":0}", 0,
+	  "unknown field 'offset' for 'frame' (it takes id, at)" },
+	{ "{\"cmd\":\"video_data\",\"id\":\"t1\",\"at\":0}", 0,
+	  "unknown field 'at' for 'video_data' (it takes id, offset)" },
 };
 
 static void

@@ -365,7 +365,7 @@ test_request_build_parse(void **state)
 		memset(&in, 0, sizeof in);
 		in.cmd = (enum proto_cmd)c;
 		if (c == PROTO_CMD_TASK || c == PROTO_CMD_REQUEUE || c == PROTO_CMD_CANCEL ||
-		    c == PROTO_CMD_LOGS || c == PROTO_CMD_FRAME)
+		    c == PROTO_CMD_LOGS || c == PROTO_CMD_FRAME || c == PROTO_CMD_VIDEO_DATA)
 			in.id = (char *)"t-1";
 		if (c == PROTO_CMD_TASKS)
 			in.state = (char *)"running";
@@ -375,6 +375,8 @@ test_request_build_parse(void **state)
 			in.follow = 1;
 		if (c == PROTO_CMD_FRAME)
 			in.at = 2.5;
+		if (c == PROTO_CMD_VIDEO_DATA)
+			in.offset = (INT64_C(1) << 40) + 3;
 		line = proto_request_build(&in);
 		if (proto_request_parse(line, strlen(line), &out, &cause) != 0)
 			fail_msg("%s: %s", line, cause);
@@ -388,6 +390,7 @@ test_request_build_parse(void **state)
 		assert_int_equal(out.check, in.check);
 		assert_int_equal(out.follow, in.follow);
 		assert_true(out.at == in.at);
+		assert_true(out.offset == in.offset);
 		proto_request_clear(&out);
 		free(line);
 	}
@@ -721,6 +724,40 @@ test_video_and_frame_round_trip(void **state)
 	assert_string_equal(cause, "field 'data' is not base64");
 	free(cause);
 	cJSON_Delete(j);
+
+	/* A piece of a video: round trip; it must fit its file, and the cap. */
+	{
+		struct proto_video_data d, dout;
+
+		memset(&d, 0, sizeof d);
+		d.task_id = "t1";
+		d.attempt = 2;
+		d.offset = 100;
+		d.size = 111;
+		d.data = png;
+		d.len = sizeof png;
+		j = proto_video_data_encode(&d);
+		if (proto_video_data_decode(j, &dout, &cause) != 0)
+			fail_msg("%s", cause);
+		assert_int_equal(dout.len, sizeof png);
+		assert_memory_equal(dout.data, png, sizeof png);
+		assert_true(dout.offset == 100 && dout.size == 111 && dout.attempt == 2);
+		assert_string_equal(dout.task_id, "t1");
+		proto_video_data_clear(&dout);
+		cJSON_ReplaceItemInObject(j, "size", cJSON_CreateNumber(105));
+		assert_int_equal(proto_video_data_decode(j, &dout, &cause), -1);
+		assert_non_null(strstr(cause, "does not fit"));
+		free(cause);
+		cJSON_ReplaceItemInObject(j, "size", cJSON_CreateNumber(-1));
+		assert_int_equal(proto_video_data_decode(j, &dout, &cause), -1);
+		assert_non_null(strstr(cause, "out of range"));
+		free(cause);
+		cJSON_DeleteItemFromObject(j, "offset");
+		assert_int_equal(proto_video_data_decode(j, &dout, &cause), -1);
+		assert_non_null(strstr(cause, "offset"));
+		free(cause);
+		cJSON_Delete(j);
+	}
 }
 
 static void
