@@ -16,7 +16,10 @@
  * at CONTROL_OUT_MAX. Past it, its requests are no longer read (they
  * wait in the kernel's socket buffer, then the client's write blocks)
  * until it has read half of what is queued; an event that finds a
- * subscriber over the cap drops the subscriber (events cannot wait),
+ * subscriber over the cap drops the subscriber (events cannot wait).
+ * An answer larger than the cap (the pods of a big cluster) is not held
+ * against the events that follow it: while it drains, they count from
+ * its end (so at most one answer past the cap, plus the cap, is queued),
  * and a client that reads nothing for CONTROL_STALL_S while output
  * waits is dropped. A request line is at most CONTROL_LINE_MAX bytes.
  * At most control.max_clients connections: one more is told so in an
@@ -64,6 +67,8 @@ struct control_client {
 	struct bufferevent *bev;
 	int subscribed;
 	int held;		/* over CONTROL_OUT_MAX: requests not read */
+	uint64_t added;		/* bytes ever queued to it */
+	uint64_t answer_end;	/* added when its last answer was queued */
 	int dropped;		/* freed at the loop's next turn */
 	struct follow_list follows;
 	size_t nfollows;
@@ -149,14 +154,35 @@ control_reap_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Queue a line (without its newline) to the client. */
+static void
+control_out(struct control_client *c, const char *s, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add(out, s, len);
+	evbuffer_add(out, "\n", 1);
+	c->added += len + 1;
+}
+
+/* Queued output that events count: what is left of the last answer is not. */
+static size_t
+control_event_queued(const struct control_client *c)
+{
+	size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+	uint64_t drained = c->added - queued, answer_left;
+
+	answer_left = c->answer_end > drained ? c->answer_end - drained : 0;
+	return queued - (size_t)answer_left;
+}
+
 static void
 control_send(struct control_client *c, cJSON *obj)
 {
 	char *s = cJSON_PrintUnformatted(obj);
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	evbuffer_add(out, s, strlen(s));
-	evbuffer_add(out, "\n", 1);
+	control_out(c, s, strlen(s));
+	c->answer_end = c->added;
 	free(s);
 }
 
@@ -304,7 +330,6 @@ control_follow_event(enum proto_event_type type, cJSON *payload, void *arg)
 {
 	struct control_follow *f = arg;
 	struct control_client *c = f->c;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
 	char *line;
 
 	if (type == PROTO_EVENT_LOG_END)
@@ -314,8 +339,7 @@ control_follow_event(enum proto_event_type type, cJSON *payload, void *arg)
 		return;
 	}
 	line = proto_event_encode(type, payload);
-	evbuffer_add(out, line, strlen(line));
-	evbuffer_add(out, "\n", 1);
+	control_out(c, line, strlen(line));
 	free(line);
 }
 
@@ -608,14 +632,14 @@ control_broadcast(struct control *ctl, const char *s)
 		next = LIST_NEXT(c, entry);
 		if (!c->subscribed || c->dropped)
 			continue;
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > CONTROL_OUT_MAX) {
-			log_warn("control subscriber too slow, dropped", "queued=%zu",
-			    evbuffer_get_length(bufferevent_get_output(c->bev)));
+		if (control_event_queued(c) > CONTROL_OUT_MAX) {
+			log_warn("control subscriber too slow, dropped", "queued=%zu events=%zu",
+			    evbuffer_get_length(bufferevent_get_output(c->bev)),
+			    control_event_queued(c));
 			control_client_drop(c);
 			continue;
 		}
-		evbuffer_add(bufferevent_get_output(c->bev), s, len);
-		evbuffer_add(bufferevent_get_output(c->bev), "\n", 1);
+		control_out(c, s, len);
 	}
 }
 

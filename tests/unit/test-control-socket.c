@@ -80,6 +80,19 @@ fake_tasks(const char *state, void *arg)
 	rec_call(arg, "tasks(%s)", state != NULL ? state : "NULL");
 	cJSON_AddStringToObject(t, "task_id", "listed");
 	cJSON_AddItemToArray(a, t);
+	/* "failed": an answer of about 3 MB, three times the cap on unread output. */
+	if (state != NULL && strcmp(state, "failed") == 0) {
+		char pad[501];
+		int i;
+
+		memset(pad, 'x', sizeof pad - 1);
+		pad[sizeof pad - 1] = '\0';
+		for (i = 0; i < 6000; i++) {
+			t = cJSON_CreateObject();
+			cJSON_AddStringToObject(t, "task_id", pad);
+			cJSON_AddItemToArray(a, t);
+		}
+	}
 	return a;
 }
 
@@ -486,6 +499,63 @@ test_pipelined(void **state)
 	fx_free(f);
 }
 
+/*
+ * An answer bigger than the cap on unread output (a big cluster's pods)
+ * does not get its subscriber dropped by the events that follow it while
+ * it drains: the events count from its end.
+ */
+static void
+test_big_answer_then_events(void **state)
+{
+	struct fx *f = fx_new();
+	struct client *c = client_new(f);
+	const cJSON *payload;
+	cJSON *root;
+	size_t n;
+	int i;
+
+	cJSON_Delete(fx_ask(f, c, "{\"cmd\":\"subscribe\"}", 1));
+	n = c->nlines;
+	/* The client stops reading; its answer waits in the gateway's buffer. */
+	bufferevent_disable(c->bev, EV_READ);
+	client_send(c, "{\"cmd\":\"tasks\",\"state\":\"failed\"}\n");
+	{
+		int64_t end = util_mono_ms() + DEADLINE_MS;
+
+		while (strstr(f->rec.calls, "tasks(failed)") == NULL) {
+			if (util_mono_ms() >= end)
+				fail_msg("the tasks request never came: %s", f->rec.calls);
+			event_base_loop(f->base, EVLOOP_NONBLOCK);
+		}
+	}
+	for (i = 0; i < 5; i++) {
+		cJSON *p = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(p, "task_id", "after");
+		control_publish(f->ctl, PROTO_EVENT_TASK, p);
+	}
+	/* Reading again: the whole answer, then every event, and no hang-up. */
+	bufferevent_enable(c->bev, EV_READ);
+	/* (A status tick may have come before it.) */
+	for (;;) {
+		fx_wait_lines(f, c, n + 1);
+		if (strlen(c->lines[n]) > 3000000)
+			break;
+		n++;
+	}
+	assert_non_null(strstr(c->lines[n], "\"ok\":true"));
+	c->seen = n + 1;
+	for (i = 0; i < 5; i++) {
+		root = fx_wait_event(f, c, PROTO_EVENT_TASK, &payload);
+		assert_string_equal(get_str(payload, "task_id"), "after");
+		cJSON_Delete(root);
+	}
+	assert_false(c->eof);
+	client_free(c);
+	fx_free(f);
+	(void)state;
+}
+
 /* Only subscribers get events: control_publish's, and a status line every second. */
 static void
 test_subscribe(void **state)
@@ -546,6 +616,7 @@ main(void)
 		cmocka_unit_test(test_unknown_command),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_subscribe),
+		cmocka_unit_test(test_big_answer_then_events),
 	};
 
 	log_set_level(LOG_LEVEL_ERROR);
