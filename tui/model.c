@@ -748,8 +748,10 @@ con_pod_put(struct con_model *m, const struct proto_pod_view *v)
 		return;
 	}
 	if (i == m->npods) {
-		if (m->npods == CON_PODS_MAX)
+		if (m->npods == CON_PODS_MAX) {
+			m->pods_cut++;
 			return;
+		}
 		m->pods = xreallocarray(m->pods, m->npods + 1, sizeof *m->pods);
 		memset(&m->pods[m->npods++], 0, sizeof *m->pods);
 	}
@@ -768,6 +770,7 @@ con_model_pods_answer(struct con_model *m, const cJSON *answer, int64_t now, cha
 	for (i = 0; i < m->npods; i++)
 		con_pod_clear(&m->pods[i]);
 	m->npods = 0;
+	m->pods_cut = 0;
 	for (i = 0; i < p.npods; i++)
 		con_pod_put(m, &p.pods[i]);
 	free(m->pods_runner);

@@ -282,6 +282,7 @@ struct con_model {
 
 	struct con_pod *pods;		/* oldest first, as the gateway lists them */
 	size_t npods;
+	size_t pods_cut;		/* pods not kept (CON_PODS_MAX) since the last answer */
 	char *pods_runner;		/* "k8s", "local"; NULL until answered */
 	int pods_synced;		/* the informer has listed once */
 	struct con_gpu_node *gpu_nodes;	/* in the gateway's order */

@@ -109,8 +109,13 @@ con_pods_draw(struct con *con, WINDOW *w, int rows, int cols)
 		con_put(w, y, c[COL_AGE].x, c[COL_AGE].w, base, CON_RIGHT, 0,
 		    con_fmt_dur(p->created > 0 ? con->now - p->created : -1, buf, sizeof buf));
 	}
-	snprintf(buf, sizeof buf, "%zu pods%s", m->npods,
-	    con_model_stale(m, CON_SRC_PODS, con->mono) ? " (stale)" : "");
+	if (m->pods_cut > 0)
+		snprintf(buf, sizeof buf, "%zu pods shown; more not (the console keeps %d)%s",
+		    m->npods, CON_PODS_MAX,
+		    con_model_stale(m, CON_SRC_PODS, con->mono) ? " (stale)" : "");
+	else
+		snprintf(buf, sizeof buf, "%zu pods%s", m->npods,
+		    con_model_stale(m, CON_SRC_PODS, con->mono) ? " (stale)" : "");
 	con_put(w, rows - 1, 1, cols - 2, con_attr(CON_C_DIM), CON_RIGHT, 0, buf);
 }
 

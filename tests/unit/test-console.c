@@ -547,6 +547,8 @@ test_model_pods(void **state)
 	}
 	assert_int_equal(m.npods, CON_PODS_MAX);
 	assert_null(m.pods[5].task);
+	/* ... and it knows it: the view says more are not shown. */
+	assert_int_equal(m.pods_cut, 12);
 
 	/* A bad answer leaves the model as it was. */
 	a = cJSON_Parse("{\"ok\":true,\"pods\":[]}");
