@@ -128,7 +128,9 @@ ENV_NAME=k8s
 
 # our_pid PART: print PART's pid when its pid file names a live PART of
 # this K8S_DIR (every part gets a path below K8S_DIR among its arguments).
-our_pid() { pid_of "$K8S_DIR/$1.pid" "^[^ ]*/$1 .*$K8S_DIR/"; }
+# (Until setsid has exec'd the part, its command line still starts with "setsid":
+# a poll in that instant is not "the part exited".)
+our_pid() { pid_of "$K8S_DIR/$1.pid" "^(setsid )?[^ ]*/$1 .*$K8S_DIR/"; }
 
 kubectl_admin() { "$BIN/kubectl" --kubeconfig "$ADMIN_KC" "$@"; }
 
@@ -304,7 +306,17 @@ spawn() {
 	shift
 	# setsid: the parts outlive this script and the caller's signals.
 	setsid "$BIN/$part" "$@" >>"$K8S_DIR/$part.log" 2>&1 </dev/null 9>&- &
-	echo $! >"$K8S_DIR/$part.pid"
+	local pid=$! i
+	echo "$pid" >"$K8S_DIR/$part.pid"
+	# Until the part has been exec'd, its pid shows this shell's or setsid's
+	# command line: wait for it (or its end), so that a first poll does not
+	# take "not yet" for "exited" (it did once, under a loaded CI).
+	for i in $(seq 500); do
+		if our_pid "$part" >/dev/null || ! alive "$pid"; then
+			break
+		fi
+		sleep 0.01
+	done
 }
 
 start_etcd() {
