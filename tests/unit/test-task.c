@@ -1724,6 +1724,47 @@ test_batching_min_spacing(void **state)
 	(void)state;
 }
 
+/*
+ * gateway.batch_busy_ms: after a batch of batch_busy_records or more, the
+ * next waits that long (here batch_ms comes first); after smaller ones,
+ * batch_min_ms (here 0) applies and records go at once.
+ */
+static void
+test_batching_busy_spacing(void **state)
+{
+	const char *const opts[] = { "gateway.batch_max=100", "gateway.batch_ms=50",
+	    "gateway.batch_min_ms=0", "gateway.batch_busy_records=2",
+	    "gateway.batch_busy_ms=60000", NULL };
+	struct fx *f = fx_new(opts, 0);
+	int64_t t0;
+
+	fx_assign(f, 0, 0, NULL);
+	fx_deliver(f, 0, 0, "not json");
+	assert_int_equal(f->committer->nbatches, 1);
+	committer_answer(f->committer, 0, 1, NULL);
+	/* After a batch of one: at once. */
+	fx_deliver(f, 0, 1, "not json");
+	assert_int_equal(f->committer->nbatches, 2);
+	fx_deliver(f, 0, 2, "not json");
+	fx_deliver(f, 0, 3, "not json");
+	assert_int_equal(f->committer->nbatches, 2);
+	/* The answer sends the two that gathered (the last batch had one). */
+	committer_answer(f->committer, 1, 1, NULL);
+	assert_int_equal(f->committer->nbatches, 3);
+	assert_int_equal(f->committer->batches[2]->nrecords, 2);
+	committer_answer(f->committer, 2, 1, NULL);
+	/* After a busy batch: the next waits, here until batch_ms. */
+	t0 = util_mono_ms();
+	fx_deliver(f, 0, 4, "not json");
+	assert_int_equal(f->committer->nbatches, 3);
+	fx_wait_batches(f, 4);
+	assert_true(util_mono_ms() - t0 >= 50 - 11);
+	assert_int_equal(f->committer->batches[3]->nrecords, 1);
+	assert_int_equal(fx_batch_offset(f, 3, 0, NULL), 5);
+	fx_free(f);
+	(void)state;
+}
+
 /* TASK and STATUS as the control socket shows them, decoded through proto/. */
 static void
 test_views(void **state)
@@ -2138,6 +2179,7 @@ main(void)
 		cmocka_unit_test(test_batching),
 		cmocka_unit_test(test_batching_adaptive),
 		cmocka_unit_test(test_batching_min_spacing),
+		cmocka_unit_test(test_batching_busy_spacing),
 		cmocka_unit_test(test_views),
 		cmocka_unit_test(test_intake_pause),
 		cmocka_unit_test(test_assigned),
