@@ -124,6 +124,8 @@ void backoff_reset(struct backoff *);
 /* Wall clock in milliseconds since the epoch; monotonic milliseconds. */
 int64_t util_now_ms(void);
 int64_t util_mono_ms(void);
+uint64_t util_fnv1a(uint64_t h, const char *s);
+#define UTIL_FNV1A_INIT 0xcbf29ce484222325ULL
 /* RFC 3339 UTC with milliseconds into buf (>= 32 bytes). */
 char *util_time_fmt(int64_t ms, char *buf, size_t len);
 /*

@@ -48,6 +48,8 @@ struct config {
 	const char **passthrough;
 	struct config_value *values;
 	size_t nvalues;
+	size_t *index;		/* open addressing by section and key: value + 1, 0 free */
+	size_t nindex;		/* a power of two, over twice nvalues */
 };
 
 static int
@@ -85,16 +87,46 @@ config_section_known(const struct config *c, const char *section)
 	return 0;
 }
 
+static size_t
+config_slot(const struct config *c, const char *section, const char *key)
+{
+	return (size_t)util_fnv1a(util_fnv1a(UTIL_FNV1A_INIT, section), key) & (c->nindex - 1);
+}
+
+/* The daemon reads its settings as it goes (task after task): no walk of them. */
 static struct config_value *
 config_find(const struct config *c, const char *section, const char *key)
 {
+	struct config_value *v;
 	size_t i;
 
-	for (i = 0; i < c->nvalues; i++)
-		if (strcmp(c->values[i].section, section) == 0 &&
-		    strcmp(c->values[i].key, key) == 0)
-			return &c->values[i];
+	if (c->nindex == 0)
+		return NULL;
+	for (i = config_slot(c, section, key); c->index[i] != 0; i = (i + 1) & (c->nindex - 1)) {
+		v = &c->values[c->index[i] - 1];
+		if (strcmp(v->key, key) == 0 && strcmp(v->section, section) == 0)
+			return v;
+	}
 	return NULL;
+}
+
+/* Index value n (the index grown and rebuilt when it is half full). */
+static void
+config_index(struct config *c, size_t n)
+{
+	size_t i, j;
+
+	if (2 * (n + 1) > c->nindex) {
+		free(c->index);
+		c->nindex = c->nindex == 0 ? 256 : 2 * c->nindex;
+		c->index = xcalloc(c->nindex, sizeof *c->index);
+		for (j = 0; j < n; j++)
+			config_index(c, j);
+	}
+	for (i = config_slot(c, c->values[n].section, c->values[n].key); c->index[i] != 0;
+	    i = (i + 1) & (c->nindex - 1))
+		;
+	c->index[i] = n + 1;
 }
 
 static void
@@ -111,6 +143,7 @@ config_store(struct config *c, const char *section, const char *key, const char 
 		v->key = xstrdup(key);
 		v->value = NULL;
 		v->schema = schema;
+		config_index(c, c->nvalues - 1);
 	}
 	/* value may be v->value itself (config_get's answer): copy first. */
 	copy = xstrdup(value);
@@ -145,6 +178,7 @@ config_free(struct config *c)
 		free(c->values[i].value);
 	}
 	free(c->values);
+	free(c->index);
 	free(c);
 }
 

@@ -358,15 +358,6 @@ log_set_repeat_window(int seconds)
 	log_repeat_window_ms = (int64_t)seconds * 1000;
 }
 
-static uint64_t
-log_hash(uint64_t h, const char *s)
-{
-	/* FNV-1a, and a separator so "ab"+"c" differs from "a"+"bc". */
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return (h ^ 0xff) * 0x100000001b3ULL;
-}
-
 /* The summary line of a slot's left-out lines. @locked */
 static void
 log_repeat_flush(struct log_repeat *r, int64_t now)
@@ -402,9 +393,9 @@ log_limited(enum log_level level, const char *key, const char *msg, const char *
 		free(f);
 		return;
 	}
-	h = log_hash(0xcbf29ce484222325ULL + (uint64_t)level, key != NULL ? key : msg);
+	h = util_fnv1a(UTIL_FNV1A_INIT + (uint64_t)level, key != NULL ? key : msg);
 	if (key == NULL && f != NULL)
-		h = log_hash(h, f);
+		h = util_fnv1a(h, f);
 	if (h == 0)
 		h = 1;
 	pthread_mutex_lock(&log_lock);

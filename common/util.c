@@ -47,6 +47,18 @@ util_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * FNV-1a of s continuing from h (UTIL_FNV1A_INIT to start), closed by a
+ * separator so that "ab" then "c" differs from "a" then "bc".
+ */
+uint64_t
+util_fnv1a(uint64_t h, const char *s)
+{
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return (h ^ 0xff) * 0x100000001b3ULL;
+}
+
 char *
 util_time_fmt(int64_t ms, char *buf, size_t len)
 {

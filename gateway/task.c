@@ -230,7 +230,6 @@ task_update_intake(struct gw *gw)
 static uint32_t *
 task_dir_ref(struct gw *gw, const char *id)
 {
-	uint32_t h = 2166136261u;
 	size_t want;
 
 	if (gw->dir_refs == NULL) {
@@ -240,9 +239,7 @@ task_dir_ref(struct gw *gw, const char *id)
 			;
 		gw->dir_refs = xcalloc(gw->ndir_refs, sizeof *gw->dir_refs);
 	}
-	for (; *id != '\0'; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return &gw->dir_refs[h & (gw->ndir_refs - 1)];
+	return &gw->dir_refs[util_fnv1a(UTIL_FNV1A_INIT, id) & (gw->ndir_refs - 1)];
 }
 
 /* Another task (a requeue, a resubmission) may use the same folder. */

@@ -317,6 +317,37 @@ test_set(void **state)
 }
 
 /*
+ * Values are found by a hash of section and key, grown as keys come: a
+ * few thousand passthrough keys (several rebuilds of the index), keys
+ * that differ only in where section and key split, each set twice.
+ */
+static void
+test_many_keys(void **state)
+{
+	struct config *c = config_new(small_schema, small_passthrough);
+	char *cause = NULL, key[32], val[32];
+	int i, round;
+
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < 3000; i++) {
+			snprintf(key, sizeof key, "k%d", i);
+			snprintf(val, sizeof val, "%d-%d", i, round);
+			assert_int_equal(config_set(c, "p", key, val, &cause), 0);
+		}
+	for (i = 0; i < 3000; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		snprintf(val, sizeof val, "%d-1", i);
+		assert_string_equal(config_get(c, "p", key), val);
+	}
+	assert_null(config_get(c, "p", "k3000"));
+	assert_null(config_get(c, "pk", "1"));
+	assert_int_equal(config_get_int(c, "s", "n"), 5);
+	assert_int_equal(config_count(c), 3000 + 5);
+	config_free(c);
+	(void)state;
+}
+
+/*
  * BUG (common/config.c config_store): it frees the old value before
  * copying the new one, so setting a key to the string config_get()
  * returned for that same key reads freed memory (heap-use-after-free
@@ -851,6 +882,7 @@ main(void)
 		cmocka_unit_test(test_enum_choices),
 		cmocka_unit_test(test_syntax_error_line),
 		cmocka_unit_test(test_set),
+		cmocka_unit_test(test_many_keys),
 		cmocka_unit_test(test_options_defaults),
 		cmocka_unit_test(test_options_file),
 		cmocka_unit_test(test_env),
