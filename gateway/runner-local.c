@@ -149,6 +149,7 @@ struct runner_local {
 	int drop;		/* started as root: games run as uid/gid */
 	uid_t uid;
 	gid_t gid;
+	pid_t pid;		/* the gateway's (getpid once: a launch's child checks it) */
 	int orphans;		/* orphan reaping turned on */
 	void *stack;		/* RUNNER_CHILD_STACK bytes for the launching child */
 	char *journal;		/* launch claims: each game's process group is noted there */
@@ -606,7 +607,7 @@ runner_local_launch_new(const struct runner_local *r, char *const *argv, const s
 	l->gid = r->gid;
 	l->cpu = config_get_int(r->conf, "runner", "cpu_s");
 	l->mem = config_get_int(r->conf, "runner", "memory_mb");
-	l->parent = getpid();
+	l->parent = r->pid;
 	if (r->bwrap) {
 		memset(&sb, 0, sizeof sb);
 		sb.bwrap = r->bwrap_path;
@@ -1516,6 +1517,7 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	r->gen.ops = &runner_local_ops;
 	r->base = base;
 	r->conf = conf;
+	r->pid = getpid();
 	r->journal = claims_dir(conf);
 	LIST_INIT(&r->jobs);
 	r->stack = mmap(NULL, RUNNER_CHILD_STACK, PROT_READ | PROT_WRITE,
