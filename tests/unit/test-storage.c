@@ -1148,6 +1148,17 @@ test_file_links(void **state)
 	xasprintf(&url, "file://%s/results/k1/2/log.txt", root);
 	assert_send_refused(s, base, src, url);
 	free(url);
+	/* A remembered folder removed meanwhile: made again. */
+	xasprintf(&p, "%s/results/k0", root);
+	xasprintf(&url, "file://%s/1/log.txt", p);
+	assert_int_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	assert_int_equal(util_rmtree(p), 0);
+	assert_int_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	free(url);
+	xasprintf(&url, "%s/1/log.txt", p);
+	assert_int_equal(util_file_size(url), 4);
+	free(url);
+	free(p);
 	xasprintf(&p, "%s/results/k3", root);
 	assert_int_equal(mkdir(p, 0755), 0);
 	free(p);
