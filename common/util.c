@@ -107,6 +107,15 @@ util_entry_mode(int dirfd, const char *name, mode_t *mode)
 	return 0;
 }
 
+/* An entry as getdents64(2) returns it (glibc's wrapper is 2.30 and later). */
+struct util_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
 /*
  * Empty the directory dirfd (the top of a removal at depth 0). Below
  * UTIL_RMTREE_DEPTH levels a directory is not descended into but moved
@@ -114,79 +123,93 @@ util_entry_mode(int dirfd, const char *name, mode_t *mode)
  * goes with a bounded number of descriptors; the top's loop meets it
  * again. Entries are opened and removed relative to their parent's
  * descriptor, so a rename racing us cannot lead the walk outside.
+ *
+ * The entries are read with getdents64 on dirfd itself into a buffer on
+ * the stack (opendir's dup, fcntl and rewind cost three calls a folder):
+ * dirfd must be freshly opened (at offset 0); a second pass of the top
+ * seeks back to 0 first.
  */
 #define UTIL_RMTREE_DEPTH 16
 static int
 util_rmtree_dir(int top, int dirfd, int depth, unsigned long *moved, int *err)
 {
-	struct dirent *de;
+	uint64_t buf[512];	/* 4 KiB, aligned for the entries; 16 levels at most */
+	struct util_dirent64 *de;
 	char fresh[64];
 	mode_t mode;
 	unsigned long before;
-	DIR *d;
-	int fd, sub, rc = 0, passes;
+	long n, off;
+	int sub, rc = 0, passes;
 
 	/* Each pass of the top takes UTIL_RMTREE_DEPTH levels off the deepest branch. */
 	for (passes = 0; passes < 4096; passes++) {
 		before = *moved;
-		if ((fd = dup(dirfd)) < 0 || (d = fdopendir(fd)) == NULL) {
-			if (fd >= 0)
-				close(fd);
+		if (passes > 0 && lseek(dirfd, 0, SEEK_SET) != 0) {
 			*err = errno;
 			return -1;
 		}
-		rewinddir(d);
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			/*
-			 * A folder by its d_type goes straight to the walk (the open
-			 * below refuses anything else put there meanwhile); the rest,
-			 * or a file system without d_type, is unlinked first.
-			 */
-			if (de->d_type != DT_DIR) {
-				if (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT)
+		for (;;) {
+			if ((n = syscall(SYS_getdents64, dirfd, buf, sizeof buf)) <= 0) {
+				if (n < 0) {
+					*err = errno;
+					rc = -1;
+				}
+				break;
+			}
+			for (off = 0; off < n; off += de->d_reclen) {
+				de = (struct util_dirent64 *)((char *)buf + off);
+				if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 					continue;
-				if (errno != EISDIR && errno != EPERM) {
+				/*
+				 * A folder by its d_type goes straight to the walk (the
+				 * open below refuses anything else put there meanwhile);
+				 * the rest, or a file system without d_type, is unlinked
+				 * first.
+				 */
+				if (de->d_type != DT_DIR) {
+					if (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT)
+						continue;
+					if (errno != EISDIR && errno != EPERM) {
+						*err = errno;
+						rc = -1;
+						continue;
+					}
+					if (util_entry_mode(dirfd, de->d_name, &mode) != 0 ||
+					    !S_ISDIR(mode)) {
+						*err = errno != 0 ? errno : EPERM;
+						rc = -1;
+						continue;
+					}
+				}
+				if (depth >= UTIL_RMTREE_DEPTH) {
+					snprintf(fresh, sizeof fresh, ".paia-rm-%ld-%lu",
+					    (long)getpid(), ++*moved);
+					if (renameat(dirfd, de->d_name, top, fresh) != 0) {
+						*err = errno;
+						rc = -1;
+					}
+					continue;
+				}
+				sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+				    O_CLOEXEC);
+				/* Not a folder after all (swapped since it was read): unlink it. */
+				if (sub < 0 && (errno == ELOOP || errno == ENOTDIR) &&
+				    (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT))
+					continue;
+				if (sub < 0) {
 					*err = errno;
 					rc = -1;
 					continue;
 				}
-				if (util_entry_mode(dirfd, de->d_name, &mode) != 0 || !S_ISDIR(mode)) {
-					*err = errno != 0 ? errno : EPERM;
+				if (util_rmtree_dir(top, sub, depth + 1, moved, err) != 0)
 					rc = -1;
-					continue;
-				}
-			}
-			if (depth >= UTIL_RMTREE_DEPTH) {
-				snprintf(fresh, sizeof fresh, ".paia-rm-%ld-%lu", (long)getpid(),
-				    ++*moved);
-				if (renameat(dirfd, de->d_name, top, fresh) != 0) {
+				close(sub);
+				if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
 					*err = errno;
 					rc = -1;
 				}
-				continue;
-			}
-			sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			    O_CLOEXEC);
-			/* Not a folder after all (swapped since readdir): an entry to unlink. */
-			if (sub < 0 && (errno == ELOOP || errno == ENOTDIR) &&
-			    (unlinkat(dirfd, de->d_name, 0) == 0 || errno == ENOENT))
-				continue;
-			if (sub < 0) {
-				*err = errno;
-				rc = -1;
-				continue;
-			}
-			if (util_rmtree_dir(top, sub, depth + 1, moved, err) != 0)
-				rc = -1;
-			close(sub);
-			if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
-				*err = errno;
-				rc = -1;
 			}
 		}
-		closedir(d);
 		/* Only the top is read again: what was moved up lands there. */
 		if (*moved == before || depth > 0 || rc != 0)
 			break;

@@ -231,13 +231,37 @@ folders_keep(struct folders *f, const char *name)
 }
 
 int
-folders_prepare(struct folders *f, const char *id, const char *dir, char **cause)
+folders_make(struct folders *f, const char *id, char **cause)
+{
+	/*
+	 * Made first, not looked for first: a new task's folder (the usual
+	 * case) costs one call and no failing lookup. tasks/ is the
+	 * gateway's alone; what is there already (a folder of an earlier
+	 * attempt or life, or anything else) is for the caller to read and
+	 * folders_prepare to clear.
+	 */
+	if (mkdirat(f->fd, id, FOLDER_MODE) == 0) {
+		if (util_mode_needs_chmod(FOLDER_MODE) && fchmodat(f->fd, id, FOLDER_MODE, 0) != 0) {
+			xasprintf(cause, "chmod %s: %s", id, strerror(errno));
+			return -1;
+		}
+		return 1;
+	}
+	if (errno == EEXIST)
+		return 0;
+	xasprintf(cause, "mkdir %s: %s", id, strerror(errno));
+	return -1;
+}
+
+int
+folders_prepare(struct folders *f, const char *id, const char *dir, int made, char **cause)
 {
 	int fd, rc;
 
 	folders_keep(f, id);
-	if (util_rmtree_at(f->fd, id, cause) != 0 ||
-	    taskdir_mkdir(f->fd, id, FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause) != 0)
+	/* A folder folders_make made is new and empty: nothing to clear. */
+	if (!made && (util_rmtree_at(f->fd, id, cause) != 0 ||
+	    taskdir_mkdir(f->fd, id, FOLDER_MODE, (uid_t)-1, (gid_t)-1, cause) != 0))
 		return -1;
 	/* Below the tasks/ descriptor: no walk of the whole path. */
 	if ((fd = openat(f->fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {

@@ -651,8 +651,16 @@ void outbox_answered(uint64_t batch_id, int ok, int dropped, const char *error, 
 /* Open <state_dir>/tasks, find an earlier run's folders, apply the disk budget. */
 struct folders *folders_open(struct gw *, char **cause);
 void folders_close(struct folders *);
-/* A fresh, empty folder for the task: input/ and output/. */
-int folders_prepare(struct folders *, const char *id, const char *dir, char **cause);
+/*
+ * The task's folder made if it is not there: 1 made now (new and empty:
+ * no earlier outcome to look for), 0 there already, -1 with *cause.
+ */
+int folders_make(struct folders *, const char *id, char **cause);
+/*
+ * A fresh, empty folder for the task: input/ and output/. made is what
+ * folders_make said: a folder there already (0) is removed and made again.
+ */
+int folders_prepare(struct folders *, const char *id, const char *dir, int made, char **cause);
 /*
  * The task's folder as a descriptor (taskdir.c's model): by its name
  * beneath the open tasks/ folder (one lookup, not the whole path), or by

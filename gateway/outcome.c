@@ -168,13 +168,23 @@ outcome_write(const char *dir, const struct outcome_record *o, char **cause)
 		free(text);
 		return -1;
 	}
-	/* A temporary file an earlier crash left goes first; nothing is followed. */
-	if (unlinkat(taskfd, OUTCOME_TMP, 0) != 0 && errno != ENOENT) {
-		xasprintf(cause, "%s/%s: %s", dir, OUTCOME_TMP, strerror(errno));
-		goto out;
+	/*
+	 * Made new (O_EXCL: a link in its place is never followed nor written
+	 * through); only a temporary file an earlier crash left (EEXIST: a
+	 * file, a link, whatever) is removed, by its name, and the file made
+	 * again. Removing first would cost a failing call every time.
+	 */
+	fd = openat(taskfd, OUTCOME_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0640);
+	if (fd < 0 && errno == EEXIST) {
+		if (unlinkat(taskfd, OUTCOME_TMP, 0) != 0 && errno != ENOENT) {
+			xasprintf(cause, "%s/%s: %s", dir, OUTCOME_TMP, strerror(errno));
+			goto out;
+		}
+		fd = openat(taskfd, OUTCOME_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0640);
 	}
-	if ((fd = openat(taskfd, OUTCOME_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0640)) < 0) {
+	if (fd < 0) {
 		xasprintf(cause, "%s/%s: %s", dir, OUTCOME_TMP, strerror(errno));
 		goto out;
 	}

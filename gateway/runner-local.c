@@ -106,13 +106,26 @@
 
 enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_DEAD };
 
+/*
+ * What a child reports when set-up or exec failed: errno, then what
+ * failed (the parent adds errno's words). The child writes it into the
+ * gateway's memory, which it shares (CLONE_VM), before it exits; the
+ * parent reads it once clone returns (CLONE_VFORK: exec'd or exited by
+ * then). No pipe: four system calls a launch fewer.
+ */
+struct runner_local_exec_report {
+	int failed;		/* 0: exec'd (or ended without a word) */
+	int err;
+	char what[508];
+};
+
 struct runner_local_job {
 	struct runner_job gen;		/* first: the generic handle */
 	struct runner_local *r;
 	pid_t pid;		/* our child: bwrap, or the game itself (none) */
 	struct reaper_watch *watch;	/* until the reaper collects pid */
-	int errfd;		/* exec status pipe, until exec or failure */
-	struct event *exec_ev;
+	struct runner_local_exec_report exec;	/* the child's report (exec.failed) */
+	struct event *exec_ev;	/* says exec's outcome; NULL once said */
 	int statusfd;		/* bwrap's --json-status-fd, until EOF */
 	struct event *status_ev;
 	char status[1024];
@@ -149,6 +162,7 @@ struct runner_local {
 	int drop;		/* started as root: games run as uid/gid */
 	uid_t uid;
 	gid_t gid;
+	pid_t pid;		/* the gateway's (getpid once: a launch's child checks it) */
 	int orphans;		/* orphan reaping turned on */
 	void *stack;		/* RUNNER_CHILD_STACK bytes for the launching child */
 	char *journal;		/* launch claims: each game's process group is noted there */
@@ -179,10 +193,12 @@ struct runner_local_launch {
 	pid_t parent;
 };
 
-/* What a child reports when set-up or exec failed: errno, then what failed (the parent adds errno's words). */
-struct runner_local_exec_report {
-	int err;
-	char what[508];
+
+/* What clone hands the child; rep is the child's to write. */
+struct runner_local_child_args {
+	const struct runner_local_launch *l;
+	int statusfd;
+	struct runner_local_exec_report rep;
 };
 
 static void
@@ -606,7 +622,7 @@ runner_local_launch_new(const struct runner_local *r, char *const *argv, const s
 	l->gid = r->gid;
 	l->cpu = config_get_int(r->conf, "runner", "cpu_s");
 	l->mem = config_get_int(r->conf, "runner", "memory_mb");
-	l->parent = getpid();
+	l->parent = r->pid;
 	if (r->bwrap) {
 		memset(&sb, 0, sizeof sb);
 		sb.bwrap = r->bwrap_path;
@@ -657,19 +673,17 @@ runner_local_launch_new(const struct runner_local *r, char *const *argv, const s
 
 /* ---- the child: system calls only, then exec ---- */
 
-/* In the child: report a failed set-up on fd (errno and what) and exit. */
+/* In the child: report a failed set-up in a->rep (errno and what) and exit. */
 static void RUNNER_CHILD_CODE __attribute__((noreturn))
-runner_local_child_fail(int fd, const char *what)
+runner_local_child_fail(struct runner_local_child_args *a, const char *what)
 {
-	struct runner_local_exec_report rep;
 	size_t n;
 
-	rep.err = errno;
-	for (n = 0; what[n] != '\0' && n < sizeof rep.what - 1; n++)
-		rep.what[n] = what[n];
-	if (write(fd, &rep, sizeof rep.err + n) < 0) {
-		/* The parent sees a short report; nothing else to do. */
-	}
+	a->rep.err = errno;
+	for (n = 0; what[n] != '\0' && n < sizeof a->rep.what - 1; n++)
+		a->rep.what[n] = what[n];
+	a->rep.what[n] = '\0';
+	a->rep.failed = 1;
 	_exit(127);
 }
 
@@ -698,55 +712,58 @@ runner_local_child_fd_path(char *buf, size_t len, int fd)
  * they may be below it.
  */
 static void RUNNER_CHILD_CODE
-runner_local_child_stage(const struct runner_local_launch *l, int errfd)
+runner_local_child_stage(struct runner_local_child_args *a)
 {
+	const struct runner_local_launch *l = a->l;
 	int fds[4 + RUNNER_RO_PATHS_MAX], fd;
 	char src[64];
 	struct stat sb;
 	size_t i;
 
 	if (unshare(CLONE_NEWNS) != 0)
-		runner_local_child_fail(errfd, "unshare(CLONE_NEWNS)");
+		runner_local_child_fail(a, "unshare(CLONE_NEWNS)");
 	/* Nothing mounted here may show in the host's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
-		runner_local_child_fail(errfd, "making / private");
+		runner_local_child_fail(a, "making / private");
 	for (i = 0; i < l->nstage; i++) {
 		if ((fds[i] = open(l->stage[i].src, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
-			runner_local_child_fail(errfd, l->stage[i].src);
+			runner_local_child_fail(a, l->stage[i].src);
 		if (fstat(fds[i], &sb) != 0)
-			runner_local_child_fail(errfd, l->stage[i].src);
+			runner_local_child_fail(a, l->stage[i].src);
 		if (!S_ISDIR(sb.st_mode) != !l->stage[i].dir) {
 			errno = l->stage[i].dir ? ENOTDIR : EISDIR;
-			runner_local_child_fail(errfd, l->stage[i].src);
+			runner_local_child_fail(a, l->stage[i].src);
 		}
 	}
 	if (mount("tmpfs", RUNNER_STAGE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
-		runner_local_child_fail(errfd, "mounting the staging tmpfs on " RUNNER_STAGE);
+		runner_local_child_fail(a, "mounting the staging tmpfs on " RUNNER_STAGE);
 	for (i = 0; i < l->nstage; i++) {
 		if (l->stage[i].dir) {
 			if (mkdir(l->stage[i].dst, 0755) != 0)
-				runner_local_child_fail(errfd, l->stage[i].dst);
+				runner_local_child_fail(a, l->stage[i].dst);
 		} else {
 			if ((fd = open(l->stage[i].dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
-				runner_local_child_fail(errfd, l->stage[i].dst);
+				runner_local_child_fail(a, l->stage[i].dst);
 			close(fd);
 		}
 		runner_local_child_fd_path(src, sizeof src, fds[i]);
 		if (mount(src, l->stage[i].dst, NULL, MS_BIND | MS_REC, NULL) != 0)
-			runner_local_child_fail(errfd, l->stage[i].src);
+			runner_local_child_fail(a, l->stage[i].src);
 		close(fds[i]);
 	}
 }
 
 /*
- * In the child: set up and exec; never returns. errfd reports a failure
- * (close-on-exec, so exec closing it means success); statusfd (or -1)
- * is handed to bwrap as descriptor 4. The parent has blocked every
+ * In the child: set up and exec; never returns. A failure is reported
+ * in a->rep (the parent reads it when clone returns); a->statusfd (or
+ * -1) is handed to bwrap as descriptor 4. The parent has blocked every
  * signal: the handlers here are still the gateway's until reset.
  */
 static void RUNNER_CHILD_CODE __attribute__((noreturn))
-runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
+runner_local_child(struct runner_local_child_args *a)
 {
+	const struct runner_local_launch *l = a->l;
+	int statusfd = a->statusfd;
 	struct sigaction sa;
 	struct rlimit rl;
 	sigset_t none;
@@ -756,17 +773,18 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 	 * First, drop every descriptor inherited from the gateway: a program
 	 * being downloaded is open for writing in the gateway, and a child
 	 * holding that descriptor makes exec of the program fail with
-	 * ETXTBSY in another game. errfd moves to 3 (close-on-exec), bwrap's
-	 * status to 4 (inherited).
+	 * ETXTBSY in another game. bwrap's status goes to 4 (inherited: a
+	 * copy above 10 first, so that dup2 never meets itself); nothing else
+	 * stays open from 3 on.
 	 */
-	if ((fd = fcntl(errfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
-	    (statusfd >= 0 && (statusfd = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) < 0) ||
-	    dup3(fd, 3, O_CLOEXEC) < 0)
-		runner_local_child_fail(errfd, "dup");
-	errfd = 3;
-	if (statusfd >= 0 && dup2(statusfd, 4) < 0)
-		runner_local_child_fail(errfd, "dup");
-	close_range(statusfd >= 0 ? 5 : 4, ~0U, 0);
+	if (statusfd >= 0 && ((statusfd = fcntl(statusfd, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    dup2(statusfd, 4) < 0))
+		runner_local_child_fail(a, "dup");
+	if (statusfd >= 0) {
+		close_range(3, 3, 0);
+		close_range(5, ~0U, 0);
+	} else
+		close_range(3, ~0U, 0);
 	setpgid(0, 0);
 	/* Every disposition back to the default (a handler would run the gateway's code). */
 	memset(&sa, 0, sizeof sa);
@@ -783,16 +801,16 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* As ourselves: the task folder may be out of runner.user's reach. */
 	if (chdir(l->dir) != 0)
-		runner_local_child_fail(errfd, l->dir);
+		runner_local_child_fail(a, l->dir);
 	/* output/ is fresh for each attempt; never follow what is there anyway. */
 	if ((fd = open(l->log, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
 	    0644)) < 0)
-		runner_local_child_fail(errfd, l->log);
+		runner_local_child_fail(a, l->log);
 	if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
-		runner_local_child_fail(errfd, "dup2");
+		runner_local_child_fail(a, "dup2");
 	close(fd);
 	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || dup2(fd, STDIN_FILENO) < 0)
-		runner_local_child_fail(errfd, "/dev/null");
+		runner_local_child_fail(a, "/dev/null");
 	close(fd);
 	if (l->cpu > 0) {
 		rl.rlim_cur = (rlim_t)l->cpu;
@@ -804,7 +822,7 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 		setrlimit(RLIMIT_AS, &rl);
 	}
 	if (l->nstage > 0)
-		runner_local_child_stage(l, errfd);
+		runner_local_child_stage(a);
 	if (l->drop) {
 		/*
 		 * For real, before any namespace: nothing may map the game to
@@ -814,15 +832,15 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 		if (syscall(RUNNER_SYS_SETGROUPS, 0, NULL) != 0 ||
 		    syscall(RUNNER_SYS_SETRESGID, l->gid, l->gid, l->gid) != 0 ||
 		    syscall(RUNNER_SYS_SETRESUID, l->uid, l->uid, l->uid) != 0)
-			runner_local_child_fail(errfd, "dropping to runner.user");
+			runner_local_child_fail(a, "dropping to runner.user");
 		if (syscall(RUNNER_SYS_SETUID, 0) != -1 || geteuid() != l->uid ||
 		    getegid() != l->gid) {
 			errno = EPERM;
-			runner_local_child_fail(errfd, "runner.user kept root's privileges");
+			runner_local_child_fail(a, "runner.user kept root's privileges");
 		}
 	}
 	if (l->reach && chdir(l->dir) != 0)
-		runner_local_child_fail(errfd, l->dir);
+		runner_local_child_fail(a, l->dir);
 	/*
 	 * A gateway killed with -9 takes its games along. Set after the uid
 	 * change, which clears it; the parent may be gone already.
@@ -833,22 +851,13 @@ runner_local_child(const struct runner_local_launch *l, int errfd, int statusfd)
 	/* No setuid program gives the game back what it lost. */
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	execve(l->argv[0], l->argv, l->envp);
-	runner_local_child_fail(errfd, l->argv[0]);
+	runner_local_child_fail(a, l->argv[0]);
 }
-
-/* What clone hands the child. */
-struct runner_local_child_args {
-	const struct runner_local_launch *l;
-	int errfd;
-	int statusfd;
-};
 
 static int RUNNER_CHILD_CODE
 runner_local_child_main(void *arg)
 {
-	const struct runner_local_child_args *a = arg;
-
-	runner_local_child(a->l, a->errfd, a->statusfd);
+	runner_local_child(arg);
 }
 
 /* ---- jobs ---- */
@@ -858,38 +867,23 @@ runner_local_exec_close(struct runner_local_job *j)
 {
 	if (j->exec_ev != NULL)
 		event_free(j->exec_ev);
-	if (j->errfd >= 0)
-		close(j->errfd);
 	j->exec_ev = NULL;
-	j->errfd = -1;
 }
 
 /*
- * Read the child's exec status: 1 and the report in rep if set-up or
- * exec failed, 0 once exec closed the pipe, -1 if nothing yet.
+ * The child's report from, in words in rep: 1 if set-up or exec failed,
+ * 0 if it exec'd.
  */
 static int
-runner_local_exec_status(int fd, struct runner_local_exec_report *rep)
+runner_local_exec_status(const struct runner_local_exec_report *from,
+    struct runner_local_exec_report *rep)
 {
-	ssize_t n;
-
 	memset(rep, 0, sizeof *rep);
-	do
-		n = read(fd, rep, sizeof *rep - 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -1;
-	if (n == 0)
+	if (!from->failed)
 		return 0;
-	if ((size_t)n < sizeof rep->err + 1) {
-		rep->err = 0;
-		snprintf(rep->what, sizeof rep->what, "a short report from the game's process");
-	} else {
-		char what[sizeof rep->what];
-
-		memcpy(what, rep->what, sizeof what);
-		snprintf(rep->what, sizeof rep->what, "%.300s: %s", what, strerror(rep->err));
-	}
+	rep->failed = 1;
+	rep->err = from->err;
+	snprintf(rep->what, sizeof rep->what, "%.300s: %s", from->what, strerror(from->err));
 	return 1;
 }
 
@@ -1071,8 +1065,8 @@ runner_local_reaped_cb(pid_t pid, int status, void *arg)
 	log_info("game process ended", "task=%s attempt=%d pid=%ld exit_code=%d signal=%d",
 	    log_q(j->task_id), j->attempt, (long)pid, o.exit_code, o.signal);
 	/* It ended before we heard from exec: did exec fail? */
-	if (j->errfd >= 0) {
-		if (runner_local_exec_status(j->errfd, &rep) == 1)
+	if (j->exec_ev != NULL) {
+		if (runner_local_exec_status(&j->exec, &rep) == 1)
 			runner_local_exec_outcome(j, &rep, &o);
 		else {
 			runner_local_exec_close(j);
@@ -1201,10 +1195,8 @@ runner_local_exec_cb(evutil_socket_t fd, short what, void *arg)
 	struct runner_local_job *j = arg;
 	struct runner_outcome o;
 	struct runner_local_exec_report rep;
-	int rc = runner_local_exec_status(j->errfd, &rep);
+	int rc = runner_local_exec_status(&j->exec, &rep);
 
-	if (rc < 0)
-		return;		/* nothing yet (a writer lingers): the SIGCHLD path reads it */
 	runner_local_exec_close(j);
 	if (j->abandoned)
 		return;		/* its task is gone; the reaper collects the child */
@@ -1221,36 +1213,38 @@ runner_local_exec_cb(evutil_socket_t fd, short what, void *arg)
 	j->started_cb(&j->gen, j->arg);
 }
 
-/* Close what is left of a launch's pipes. */
+/* Close what is left of bwrap's status pipe. */
 static void
-runner_local_pipes_close(int errpipe[2], int statuspipe[2])
+runner_local_pipes_close(int statuspipe[2])
 {
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		if (errpipe[i] >= 0)
-			close(errpipe[i]);
 		if (statuspipe[i] >= 0)
 			close(statuspipe[i]);
-		errpipe[i] = statuspipe[i] = -1;
+		statuspipe[i] = -1;
 	}
 }
 
 /*
- * Start the child of launch l on stack (RUNNER_CHILD_STACK bytes): its
- * exec status pipe is errpipe, bwrap's status statuspipe (or -1s).
- * Returns once the child has exec'd or failed: its pid, the pipes' write
- * ends closed and set to -1; -1 with why filled when it could not start.
+ * Start the child of launch l on stack (RUNNER_CHILD_STACK bytes), with
+ * bwrap's status pipe statuspipe (or -1s). Returns once the child has
+ * exec'd or failed: its pid, with its report in rep (rep->failed), the
+ * pipe's write end closed and set to -1; -1 with why filled when it
+ * could not start.
  */
 static pid_t
-runner_local_spawn(const struct runner_local_launch *l, void *stack, int errpipe[2],
-    int statuspipe[2], char *why, size_t len)
+runner_local_spawn(const struct runner_local_launch *l, void *stack, int statuspipe[2],
+    struct runner_local_exec_report *rep, char *why, size_t len)
 {
-	struct runner_local_child_args a = { l, errpipe[1], statuspipe[1] };
+	struct runner_local_child_args a;
 	sigset_t all, old;
 	pid_t pid;
 	int err;
 
+	memset(&a, 0, sizeof a);
+	a.l = l;
+	a.statusfd = statuspipe[1];
 	/* No handler of the gateway may run in the child before it resets them. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1258,8 +1252,6 @@ runner_local_spawn(const struct runner_local_launch *l, void *stack, int errpipe
 	    CLONE_VM | CLONE_VFORK | SIGCHLD, &a);
 	err = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	close(errpipe[1]);
-	errpipe[1] = -1;
 	if (statuspipe[1] >= 0)
 		close(statuspipe[1]);
 	statuspipe[1] = -1;
@@ -1267,24 +1259,23 @@ runner_local_spawn(const struct runner_local_launch *l, void *stack, int errpipe
 		snprintf(why, len, "clone: %s", strerror(err));
 		return -1;
 	}
+	/*
+	 * The child has exec'd or exited (CLONE_VFORK): what it wrote in
+	 * a.rep is all it will write.
+	 */
+	*rep = a.rep;
 	/* The child set its group before exec: the parent resumed only after that. */
 	return pid;
 }
 
-/* The pipes of a launch: the exec status, and bwrap's status when sandboxed. */
+/* bwrap's status pipe when sandboxed (-1s otherwise). */
 static int
-runner_local_pipes(const struct runner_local *r, int errpipe[2], int statuspipe[2], char *why, size_t len)
+runner_local_pipes(const struct runner_local *r, int statuspipe[2], char *why, size_t len)
 {
-	errpipe[0] = errpipe[1] = statuspipe[0] = statuspipe[1] = -1;
-	/*
-	 * The report end does not block: it is read at once after the launch
-	 * (CLONE_VFORK: exec'd or failed by then), and a writer that somehow
-	 * lingered must not stall the loop (SIGCHLD reads it again).
-	 */
-	if (pipe2(errpipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
-	    (r->bwrap && pipe2(statuspipe, O_CLOEXEC) != 0)) {
+	statuspipe[0] = statuspipe[1] = -1;
+	if (r->bwrap && pipe2(statuspipe, O_CLOEXEC) != 0) {
 		snprintf(why, len, "pipe: %s", strerror(errno));
-		runner_local_pipes_close(errpipe, statuspipe);
+		runner_local_pipes_close(statuspipe);
 		return -1;
 	}
 	if (statuspipe[0] >= 0)
@@ -1304,12 +1295,12 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 	struct runner_local_launch *l = NULL;
 	struct runner_outcome o;
 	char why[512], *cause = NULL;
-	int errpipe[2], statuspipe[2];
+	int statuspipe[2];
 	pid_t pid;
 
 	j->gen.ops = &runner_local_ops;
 	j->r = r;
-	j->errfd = j->statusfd = j->gamefd = -1;
+	j->statusfd = j->gamefd = -1;
 	j->done_cb = done;
 	j->arg = arg;
 	j->task_id = xstrdup(req->task_id);
@@ -1324,11 +1315,11 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 		free(cause);
 		goto fail;
 	}
-	/* The child reports a failed set-up or exec on errpipe; exec closes it. */
-	if (runner_local_pipes(r, errpipe, statuspipe, why, sizeof why) != 0)
+	/* The child reports a failed set-up or exec in j->exec. */
+	if (runner_local_pipes(r, statuspipe, why, sizeof why) != 0)
 		goto fail;
-	if ((pid = runner_local_spawn(l, r->stack, errpipe, statuspipe, why, sizeof why)) < 0) {
-		runner_local_pipes_close(errpipe, statuspipe);
+	if ((pid = runner_local_spawn(l, r->stack, statuspipe, &j->exec, why, sizeof why)) < 0) {
+		runner_local_pipes_close(statuspipe);
 		goto fail;
 	}
 	runner_local_launch_free(l);
@@ -1343,11 +1334,10 @@ runner_local_start(struct runner *rr, const struct runner_req *req, runner_start
 	j->deadline = evtimer_new(r->base, runner_local_deadline_cb, j);
 	evtimer_add(j->deadline, &tv);
 	/*
-	 * The child has exec'd or failed by now (CLONE_VFORK): the pipe holds
-	 * its report, or nothing and no writer. Said from the loop's next
-	 * turn, not from inside runner_start.
+	 * The child has exec'd or failed by now (CLONE_VFORK): j->exec holds
+	 * its report. Said from the loop's next turn, not from inside
+	 * runner_start.
 	 */
-	j->errfd = errpipe[0];
 	j->exec_ev = event_new(r->base, -1, 0, runner_local_exec_cb, j);
 	event_active(j->exec_ev, EV_READ, 0);
 	if ((j->statusfd = statuspipe[0]) >= 0) {
@@ -1412,10 +1402,10 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 {
 	struct runner_req req;
 	struct runner_local_launch *l = NULL;
-	struct runner_local_exec_report rep;
+	struct runner_local_exec_report raw, rep;
 	enum runner_end end;
 	char *dir, *p, *log = NULL, *game[2] = { NULL, NULL }, why[512], status[1024];
-	int errpipe[2] = { -1, -1 }, statuspipe[2] = { -1, -1 }, wst = 0, code = -1;
+	int statuspipe[2] = { -1, -1 }, wst = 0, code = -1;
 	int64_t start = util_mono_ms();
 	long child;
 	ssize_t n;
@@ -1451,8 +1441,8 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 	    runner_local_workspace_prepare(r, &req, cause) != 0 ||
 	    (l = runner_local_launch_new(r, game, &req, r->bwrap ? 4 : -1, &end, cause)) == NULL)
 		goto out;
-	if (runner_local_pipes(r, errpipe, statuspipe, why, sizeof why) != 0 ||
-	    (pid = runner_local_spawn(l, r->stack, errpipe, statuspipe, why, sizeof why)) < 0) {
+	if (runner_local_pipes(r, statuspipe, why, sizeof why) != 0 ||
+	    (pid = runner_local_spawn(l, r->stack, statuspipe, &raw, why, sizeof why)) < 0) {
 		*cause = xstrdup(why);
 		goto out;
 	}
@@ -1466,7 +1456,7 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 		poll(NULL, 0, 2);
 	}
 	*ms = util_mono_ms() - start;
-	if (runner_local_exec_status(errpipe[0], &rep) == 1) {
+	if (runner_local_exec_status(&raw, &rep) == 1) {
 		*cause = xstrdup(rep.what);
 		goto out;
 	}
@@ -1488,7 +1478,7 @@ runner_local_probe(struct runner_local *r, long long *ms, char **cause)
 		xasprintf(cause, "%s", log != NULL && *log != '\0' ? log : "it failed and said nothing");
 	}
 out:
-	runner_local_pipes_close(errpipe, statuspipe);
+	runner_local_pipes_close(statuspipe);
 	runner_local_launch_free(l);
 	free(game[0]);
 	free(log);
@@ -1516,6 +1506,7 @@ runner_local_new(struct event_base *base, const struct config *conf, char **caus
 	r->gen.ops = &runner_local_ops;
 	r->base = base;
 	r->conf = conf;
+	r->pid = getpid();
 	r->journal = claims_dir(conf);
 	LIST_INIT(&r->jobs);
 	r->stack = mmap(NULL, RUNNER_CHILD_STACK, PROT_READ | PROT_WRITE,

@@ -14,7 +14,8 @@
  * of its descriptor into a new temporary file next to the destination
  * (O_EXCL) and renames it into place, so a reader never sees half a
  * result; its folder is opened beneath the root the same way, and made
- * deepest first (only the missing folders cost a call). Either copies at
+ * below the deepest folder known to be there (made lately), so only the
+ * missing folders cost a call and none a failing one. Either copies at
  * most STORAGE_FILE_STEP bytes per turn of the loop, so a 2 GiB video
  * does not stall the gateway, and stops at the transfer's deadline.
  *
@@ -239,7 +240,7 @@ storage_file_open_source(struct storage *s, const char *path)
  * descriptor, or -1 with errno (EXDEV: a link leads out; ENOSYS).
  */
 static int
-storage_file_open_dir(int rootfd, const char *rel)
+storage_file_open_deep(int rootfd, const char *rel)
 {
 	const char *slash = strrchr(rel, '/'), *name = slash != NULL ? slash + 1 : rel;
 	char *parent;
@@ -251,7 +252,7 @@ storage_file_open_dir(int rootfd, const char *rel)
 		pfd = rootfd;
 	else {
 		parent = xstrndup(rel, (size_t)(slash - rel));
-		pfd = storage_file_open_dir(rootfd, parent);
+		pfd = storage_file_open_deep(rootfd, parent);
 		free(parent);
 		if (pfd < 0)
 			return -1;
@@ -264,6 +265,93 @@ storage_file_open_dir(int rootfd, const char *rel)
 	if (pfd != rootfd)
 		close(pfd);
 	errno = err;
+	return fd;
+}
+
+/*
+ * How many leading bytes of rel name a folder that known names or holds:
+ * whole components only ("a/b" of "a/b/c"; "a" of "a/x" when known is
+ * "a/b"); 0 when none.
+ */
+static size_t
+storage_file_common(const char *known, const char *rel)
+{
+	size_t i, last = 0;
+
+	for (i = 0; known[i] != '\0' && known[i] == rel[i]; i++) {
+		if (rel[i] == '/')
+			last = i;
+	}
+	if (known[i] == '\0' && (rel[i] == '/' || rel[i] == '\0'))
+		return i;
+	return last;
+}
+
+/*
+ * The folder rel below the root, made as needed: an O_PATH descriptor,
+ * or -1 with errno (EXDEV: a link leads out; ENOSYS: no openat2).
+ *
+ * The folders made lately are remembered (s->dirs), so that the usual
+ * upload costs no failing call: into a folder made before, one open; into
+ * a new one (results/<task>/<attempt> next to results/<other task>/...),
+ * the part known opened and each level below made first and opened
+ * after (EEXIST: someone made it, open it all the same). Every open is
+ * beneath the root's descriptor or a descriptor so opened, with the same
+ * rules as the first lookup; what is remembered decides only the order
+ * of the calls, and a folder gone meanwhile (ENOENT) takes the deepest
+ * first way, which needs no memory.
+ */
+static int
+storage_file_open_dir(struct storage *s, const char *rel)
+{
+	size_t i, n, best = 0, len = strlen(rel);
+	const char *p, *end;
+	char *part;
+	int fd, pfd, err;
+
+	for (i = 0; i < nitems(s->dirs) && s->dirs[i] != NULL && best < len; i++) {
+		if ((n = storage_file_common(s->dirs[i], rel)) > best)
+			best = n;
+	}
+	if (best == len) {
+		if ((fd = storage_file_beneath(s->root_fd, rel, O_PATH | O_DIRECTORY)) >= 0 ||
+		    errno != ENOENT)
+			return fd;
+		best = 0;
+	}
+	if (best == 0)
+		fd = storage_file_open_deep(s->root_fd, rel);
+	else {
+		part = xstrndup(rel, best);
+		pfd = storage_file_beneath(s->root_fd, part, O_PATH | O_DIRECTORY);
+		free(part);
+		if (pfd < 0)
+			return errno == ENOENT ? storage_file_open_deep(s->root_fd, rel) : -1;
+		for (p = rel + best; pfd >= 0; p = end) {
+			while (*p == '/')
+				p++;
+			if (*p == '\0')
+				break;
+			if ((end = strchr(p, '/')) == NULL)
+				end = p + strlen(p);
+			part = xstrndup(p, (size_t)(end - p));
+			if (mkdirat(pfd, part, 0755) != 0 && errno != EEXIST)
+				fd = -1;
+			else
+				fd = storage_file_beneath(pfd, part, O_PATH | O_DIRECTORY);
+			err = errno;
+			close(pfd);
+			free(part);
+			errno = err;
+			pfd = fd;
+		}
+		fd = pfd;
+	}
+	if (fd >= 0) {
+		free(s->dirs[s->dirs_next]);
+		s->dirs[s->dirs_next] = xstrdup(rel);
+		s->dirs_next = (s->dirs_next + 1) % nitems(s->dirs);
+	}
 	return fd;
 }
 
@@ -421,7 +509,7 @@ storage_file_open_dest(struct storage_xfer *x, const char *path, char **what)
 		return -1;
 	}
 	rel = storage_file_rel(x->s, *dir != '\0' ? dir : "/");
-	if (rel == NULL || (f->dirfd = storage_file_open_dir(x->s->root_fd, rel)) < 0) {
+	if (rel == NULL || (f->dirfd = storage_file_open_dir(x->s, rel)) < 0) {
 		if (rel != NULL && errno != EXDEV && errno != ENOSYS) {
 			free(dir);
 			*what = xstrdup("making its folder");
@@ -447,7 +535,9 @@ storage_file_open_dest(struct storage_xfer *x, const char *path, char **what)
 		*what = xstrdup("opening its folder");
 		return -1;
 	}
-	xasprintf(&f->tmp, ".%.200s.part-%ld-%lu", f->name, (long)getpid(), ++x->s->nfiles);
+	if (x->s->pid == 0)
+		x->s->pid = (long)getpid();	/* a system call each time otherwise */
+	xasprintf(&f->tmp, ".%.200s.part-%ld-%lu", f->name, x->s->pid, ++x->s->nfiles);
 	f->dst = openat(f->dirfd, f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0644);
 	if (f->dst < 0) {

@@ -40,6 +40,9 @@ struct storage_s3_conf {
 	off_t part_size;
 };
 
+/* Upload folders below storage.file_root remembered (storage-file.c). */
+#define STORAGE_FILE_DIRS 64
+
 struct storage {
 	struct event_base *base;
 	struct evcurl *ec;
@@ -52,6 +55,9 @@ struct storage {
 	uint64_t bytes_in, bytes_out, nretries;
 	uint64_t failures[2][STORAGE_NRESULTS];	/* [upload][result]: transfers that failed */
 	unsigned long nfiles;	/* file:// uploads: unique temporary names */
+	long pid;		/* file:// uploads: getpid(), asked once */
+	char *dirs[STORAGE_FILE_DIRS];	/* file:// uploads: folders made lately */
+	unsigned dirs_next;	/* the slot of dirs to take next */
 	struct storage_s3_conf s3;
 };
 

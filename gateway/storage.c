@@ -78,8 +78,12 @@ storage_new(struct event_base *base, struct evcurl *ec, const struct config *con
 void
 storage_free(struct storage *s)
 {
+	size_t i;
+
 	if (s == NULL)
 		return;
+	for (i = 0; i < nitems(s->dirs); i++)
+		free(s->dirs[i]);
 	free(s->file_root);
 	free(s->file_root_given);
 	if (s->root_fd >= 0)

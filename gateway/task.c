@@ -497,6 +497,7 @@ task_start(struct task *t)
 	struct gw *gw = t->gw;
 	char *cause = NULL;
 	const char *prefix;
+	int made;
 
 	t->waiting = 0;
 	t->first_attempt = t->spec->attempt;
@@ -514,7 +515,17 @@ task_start(struct task *t)
 		task_report(t);
 		return;
 	}
-	if (task_recover(t))
+	/*
+	 * The folder made first: a new one (the usual case) holds no outcome
+	 * of an earlier life to look for, nor anything to clear.
+	 */
+	if ((made = folders_make(gw->folders, t->spec->task_id, &cause)) < 0) {
+		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
+		free(cause);
+		task_report(t);
+		return;
+	}
+	if (!made && task_recover(t))
 		return;
 	if (runner_uses_claims(gw->runner) && task_claim_attempt(t, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
@@ -523,7 +534,7 @@ task_start(struct task *t)
 		return;
 	}
 	task_set_prefix(t);
-	if (folders_prepare(gw->folders, t->spec->task_id, t->dir, &cause) != 0) {
+	if (folders_prepare(gw->folders, t->spec->task_id, t->dir, made, &cause) != 0) {
 		task_finish(t, RESULT_ERROR, ERROR_INFRA, "%s", cause);
 		free(cause);
 		task_report(t);

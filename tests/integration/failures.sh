@@ -46,6 +46,7 @@ r=$(result_of nogame) || bail "no result for nogame"
 check "a game command gone since start gives status error, class infra" \
 	test "$(jget "$r" 'r["status"] + "/" + r["error"]["class"]')" = "error/infra"
 check "the error names the command" contains "$r" "$GAMEDIR/paia-game"
+check "the error says why exec failed (the child's errno)" contains "$r" "paia-game: No such file or directory"
 check "an infra failure is retried as new attempts up to runner.max_attempts (3)" \
 	test "$(jget "$r" 'r["attempt"]')" = 3
 check "the error says which attempt gave up" contains "$r" "attempt 3, runner.max_attempts 3"

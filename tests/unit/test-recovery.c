@@ -133,7 +133,7 @@ static void
 test_outcome_files(void **state)
 {
 	struct outcome_record in = sample(), out;
-	char *dir = folder(), *path, *cause = NULL;
+	char *dir = folder(), *path, *victim, *cause = NULL;
 	struct stat st;
 	int fd;
 
@@ -160,6 +160,32 @@ test_outcome_files(void **state)
 	assert_int_equal(write(fd, "{\"ver", 5), 5);
 	close(fd);
 	assert_int_equal(outcome_write(dir, &in, &cause), 0);
+	assert_int_equal(lstat(path, &st), -1);
+	/*
+	 * Nor does one planted as a symbolic link or a hard link to another
+	 * file: the write goes to a new file, the other is never written.
+	 */
+	xasprintf(&victim, "%s/victim", dir);
+	fd = open(victim, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "keep", 4), 4);
+	close(fd);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(outcome_write(dir, &in, &cause), 0);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(lstat(victim, &st), 0);
+	assert_int_equal(st.st_size, 4);
+	assert_int_equal(link(victim, path), 0);
+	assert_int_equal(outcome_write(dir, &in, &cause), 0);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(lstat(victim, &st), 0);
+	assert_int_equal(st.st_size, 4);
+	assert_int_equal(st.st_nlink, 1);
+	assert_int_equal(outcome_read(dir, &out, &cause), 0);
+	assert_int_equal(out.attempt, 4);
+	outcome_clear(&out);
+	unlink(victim);
+	free(victim);
 	free(path);
 
 	/* A symbolic link in its place is not followed. */

@@ -1120,6 +1120,59 @@ test_file_links(void **state)
 	xasprintf(&url, "file://%s/results/../../%s/log.txt", root, base_out);
 	assert_send_refused(s, base, src, url);
 	free(url);
+	/*
+	 * Folders made lately are remembered (the next upload makes only
+	 * what is missing below them, no probe first): an upload makes
+	 * results/k1/1; then a sibling planted as a relative link out, a
+	 * remembered folder swapped for an absolute link out: refused the
+	 * same; a folder someone else made meanwhile: used.
+	 */
+	xasprintf(&url, "file://%s/results/k1/1/log.txt", root);
+	assert_int_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	free(url);
+	xasprintf(&p, "%s/results/k2", root);
+	xasprintf(&text, "../../%s", base_out);
+	assert_int_equal(symlink(text, p), 0);
+	free(text);
+	free(p);
+	xasprintf(&url, "file://%s/results/k2/1/log.txt", root);
+	assert_send_refused(s, base, src, url);
+	free(url);
+	xasprintf(&p, "%s/results/k1", root);
+	assert_int_equal(util_rmtree(p), 0);
+	assert_int_equal(symlink(out, p), 0);
+	free(p);
+	xasprintf(&url, "file://%s/results/k1/1/log.txt", root);
+	assert_send_refused(s, base, src, url);
+	free(url);
+	xasprintf(&url, "file://%s/results/k1/2/log.txt", root);
+	assert_send_refused(s, base, src, url);
+	free(url);
+	/* A remembered folder removed meanwhile: made again. */
+	xasprintf(&p, "%s/results/k0", root);
+	xasprintf(&url, "file://%s/1/log.txt", p);
+	assert_int_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	assert_int_equal(util_rmtree(p), 0);
+	assert_int_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	free(url);
+	xasprintf(&url, "%s/1/log.txt", p);
+	assert_int_equal(util_file_size(url), 4);
+	free(url);
+	free(p);
+	xasprintf(&p, "%s/results/k3", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	xasprintf(&p, "%s/results/k3/1", root);
+	assert_int_equal(mkdir(p, 0755), 0);
+	free(p);
+	xasprintf(&url, "file://%s/results/k3/1/log.txt", root);
+	assert_int_equal(send_file(s, base, src, url, &error), STORAGE_OK);
+	free(url);
+	xasprintf(&p, "%s/results/k3/1/log.txt", root);
+	text = util_read_file(p, 100, &len, &cause);
+	assert_string_equal(text, "0123");
+	free(text);
+	free(p);
 	/* Nothing was made outside: no folder, no result, no temporary file. */
 	xasprintf(&p, "%s/t1", out);
 	assert_int_equal(access(p, F_OK), -1);

@@ -1503,6 +1503,71 @@ test_history_shared_folder(void **state)
 	(void)state;
 }
 
+/*
+ * A task's folder is made first (folders_make), not looked for: a new
+ * one is used as made; one there already (an earlier delivery, an
+ * earlier life) is cleared and made again, what it held gone and links
+ * in it removed, not followed.
+ */
+static void
+test_existing_folder(void **state)
+{
+	struct fx *f = fx_new(NULL, 0);
+	struct fake_job *j;
+	char *outside, *p, *cause = NULL;
+	struct stat st;
+	size_t len;
+
+	xasprintf(&outside, "%s/outside", f->tmp);
+	fx_write_file(outside, "keep me\n");
+	xasprintf(&p, "%s/tasks/t1/output/sub", f->gw.state_dir);
+	assert_int_equal(util_mkdirs(p, 0755, &cause), 0);
+	free(p);
+	xasprintf(&p, "%s/tasks/t1/input", f->gw.state_dir);
+	assert_int_equal(util_mkdirs(p, 0755, &cause), 0);
+	free(p);
+	xasprintf(&p, "%s/tasks/t1/output/sub/stale", f->gw.state_dir);
+	fx_write_file(p, "left by an earlier delivery");
+	free(p);
+	xasprintf(&p, "%s/tasks/t1/input/old.py", f->gw.state_dir);
+	fx_write_file(p, "old");
+	free(p);
+	xasprintf(&p, "%s/tasks/t1/output/link", f->gw.state_dir);
+	assert_int_equal(symlink(outside, p), 0);
+	free(p);
+	xasprintf(&p, "%s/tasks/t1/.outcome.tmp", f->gw.state_dir);
+	assert_int_equal(symlink(outside, p), 0);
+	free(p);
+
+	fx_assign(f, 0, 0, NULL);
+	j = fx_run_task(f, 0, 0, "t1", NULL);
+	assert_false(fx_exists("%s/output/sub", j->dir));
+	assert_false(fx_exists("%s/output/link", j->dir));
+	assert_false(fx_exists("%s/input/old.py", j->dir));
+	assert_false(fx_exists("%s/.outcome.tmp", j->dir));
+	xasprintf(&p, "%s/output", j->dir);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	free(p);
+	/* A new one: made with input/ and output/. */
+	j = fx_run_task(f, 0, 1, "t2", NULL);
+	xasprintf(&p, "%s/output", j->dir);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	free(p);
+	xasprintf(&p, "%s/input", j->dir);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	free(p);
+	/* What the links pointed to stays as it was. */
+	p = util_read_file(outside, 100, &len, &cause);
+	assert_string_equal(p, "keep me\n");
+	free(p);
+	free(outside);
+	fx_free(f);
+	(void)state;
+}
+
 static void
 test_drain(void **state)
 {
@@ -2173,6 +2238,7 @@ main(void)
 		cmocka_unit_test(test_redelivered_offset),
 		cmocka_unit_test(test_requeue),
 		cmocka_unit_test(test_history_shared_folder),
+		cmocka_unit_test(test_existing_folder),
 		cmocka_unit_test(test_drain),
 		cmocka_unit_test(test_drain_grace),
 		cmocka_unit_test(test_fatal_commit),

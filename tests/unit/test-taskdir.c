@@ -469,6 +469,27 @@ test_rmtree(void **state)
 	}
 	assert_int_equal(symlinkat(q, fd, "deep-link"), 0);
 	close(fd);
+	/*
+	 * A folder of more entries than one read of the walk holds (4 KiB):
+	 * read on while its entries go; a FIFO among them is unlinked, not
+	 * opened (that would block).
+	 */
+	p = at(f, "output/many");
+	mk(p);
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	free(p);
+	for (i = 0; i < 400; i++) {
+		char name[80];
+		int one;
+
+		snprintf(name, sizeof name, "a-rather-long-file-name-to-fill-the-buffer-%03zu", i);
+		one = openat(fd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		assert_true(one >= 0);
+		close(one);
+	}
+	assert_int_equal(mkfifoat(fd, "fifo", 0644), 0);
+	close(fd);
 	assert_true(util_du_at(f->taskfd, "output") > 0);
 	assert_int_equal(util_rmtree_at(f->taskfd, "output", &cause), 0);
 	p = at(f, "output");
