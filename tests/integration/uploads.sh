@@ -34,7 +34,16 @@ check "waiting tasks hold no game slot (inflight: a probe at most)" \
 	test "$(status_field 's["inflight"] <= 1 and s["backlog"] == 0')" = True
 in_state() { [ "$(ctl tasks --state upload_wait --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["tasks"]))')" = "$N" ]; }
 check "their state is upload_wait" wait_for 30 in_state
-t=$(ctl task up-1 --json)
+# A waiting task's view (not the one being probed now: it is uploading, not waiting).
+waiting_view() {
+	local i
+	for i in $(seq 1 $N); do
+		t=$(ctl task up-$i --json)
+		case "$t" in *'"state":"upload_wait"'*) return 0;; esac
+	done
+	return 1
+}
+waiting_view || t=$(ctl task up-2 --json)
 check "the TASK view says why it waits" \
 	sh -c 'printf "%s" "$0" | grep -q "\"upload_error\":\"file://.*Not a directory"' "$t"
 check "...since when, and its deadline (storage.upload_deadline_s after the game ended)" \

@@ -109,9 +109,10 @@ keys far80 q
 keys local80 q
 
 # The Videos view over SSH: the preview, and `o` downloading the video first. big-1's
-# program leaves 700 kB of random bytes as its video: three pieces of video_data, and
-# no frame ffmpeg can make of it.
-BIG=$(program big.sh 'head -c 700000 /dev/urandom >output/video.mp4
+# program leaves 700 kB of numbers as its video: three pieces of video_data, no piece
+# like another, and no frame ffmpeg can make of it (random bytes were not that: now and
+# then ffmpeg found a frame in them).
+BIG=$(program big.sh 'seq 1 200000 | head -c 700000 >output/video.mp4
 while read -r line; do echo STAY; done')
 ctl submit --id big-1 --program "$BIG" --params '{"frames":3,"video":false}' >/dev/null ||
 	bail "submit big-1"
