@@ -11,6 +11,14 @@
  *     an empty environment but PATH, stdin /dev/null), one thread,
  *     rlimits on CPU, memory and file writes (none), and a deadline
  *     (control.frame_timeout_s) after which it is killed;
+ *   - started as root, it runs as runner.user (as games do), never as
+ *     root; with control.frame_sandbox = bwrap (the default) inside
+ *     bubblewrap's namespaces: no network, and of the host's files only
+ *     what a sandboxed game sees of the system (/usr, the loader's /etc
+ *     files), so a crafted video that makes a demuxer open other files
+ *     or URLs (a playlist, a reference) finds nothing of the gateway;
+ *     and ffmpeg is told to read only MP4/QuickTime and Matroska/WebM
+ *     (the video contract's containers) through no protocol but file;
  *   - its output is read from non-blocking pipes in the loop, at most
  *     PROTO_FRAME_MAX bytes of PNG and FRAMES_ERR_MAX of messages; more
  *     kills it;
@@ -27,10 +35,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -40,6 +51,8 @@
 
 #define FRAMES_ERR_MAX 4096
 #define FRAMES_MEMORY (2048ULL * 1024 * 1024)
+/* The demuxers of the video contract (docs/messages.md): MP4 and WebM. */
+#define FRAMES_FORMATS "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm"
 
 struct frame_job {
 	struct frames *f;
@@ -66,6 +79,17 @@ struct frames {
 	size_t max_jobs;
 	size_t njobs;
 	LIST_HEAD(, frame_job) jobs;
+
+	int sandbox;			/* control.frame_sandbox = bwrap */
+	char *bwrap;			/* runner.bwrap, as configured */
+	char *user;			/* runner.user */
+	/* Found at the first frame (and again after a failure): */
+	int ready;
+	char *bwrap_path;
+	char **system;			/* bwrap options for the host's system files */
+	int drop;			/* root: run as uid/gid */
+	uid_t uid;
+	gid_t gid;
 };
 
 struct frames *
@@ -78,8 +102,101 @@ frames_new(struct event_base *base, const struct config *conf)
 	f->timeout_s = (long)config_get_int(conf, "control", "frame_timeout_s");
 	f->width = (long)config_get_int(conf, "control", "frame_width");
 	f->max_jobs = (size_t)config_get_int(conf, "control", "frame_jobs");
+	f->sandbox = strcmp(config_get(conf, "control", "frame_sandbox"), "bwrap") == 0;
+	f->bwrap = xstrdup(config_get(conf, "runner", "bwrap"));
+	f->user = xstrdup(config_get(conf, "runner", "user"));
 	LIST_INIT(&f->jobs);
 	return f;
+}
+
+/*
+ * What every job needs, found when the first frame is asked (a gateway
+ * that never makes one needs neither bwrap nor runner.user); a failure
+ * is the request's error and is looked at again on the next.
+ */
+static int
+frames_ready(struct frames *f, char **cause)
+{
+	struct passwd *pw;
+	char *why;
+
+	if (f->ready)
+		return 0;
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(f->user)) == NULL) {
+			xasprintf(cause, "runner.user %s does not exist: ffmpeg never reads a game's "
+			    "video as root (scripts/setup.sh creates %s)", f->user, f->user);
+			return -1;
+		}
+		if (pw->pw_uid == 0 || pw->pw_gid == 0) {
+			xasprintf(cause, "runner.user %s is root (uid or gid 0): ffmpeg never reads a "
+			    "game's video as root", f->user);
+			return -1;
+		}
+		f->drop = 1;
+		f->uid = pw->pw_uid;
+		f->gid = pw->pw_gid;
+	}
+	if (f->sandbox) {
+		if ((f->bwrap_path = util_which(f->bwrap, &why)) == NULL) {
+			xasprintf(cause, "control.frame_sandbox = bwrap, but runner.bwrap %s (Debian "
+			    "package bubblewrap); control.frame_sandbox = none runs ffmpeg without it",
+			    why);
+			free(why);
+			return -1;
+		}
+		f->system = runner_local_system_args();
+	}
+	f->ready = 1;
+	return 0;
+}
+
+/*
+ * ffmpeg's command line, in bwrap when sandboxed: its own namespaces
+ * (no network), the host's system files read-only, /proc for
+ * /dev/fd/3, and the program itself when it is not among them.
+ */
+static char **
+frames_argv(struct frames *f, const char *path, double at)
+{
+	static const char *const ns[] = {
+		"--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+		"--new-session", "--proc", "/proc", "--dev", "/dev", NULL
+	};
+	char **v = NULL, ss[32], vf[96];
+	size_t n = 0, i;
+
+	snprintf(ss, sizeof ss, "%.3f", at);
+	snprintf(vf, sizeof vf, "scale='min(%ld,iw)':-2", f->width);
+	if (f->sandbox) {
+		runner_local_strv_add(&v, &n, f->bwrap_path);
+		for (i = 0; ns[i] != NULL; i++)
+			runner_local_strv_add(&v, &n, ns[i]);
+		for (i = 0; f->system[i] != NULL; i++)
+			runner_local_strv_add(&v, &n, f->system[i]);
+		if (strncmp(path, "/usr/", 5) != 0) {
+			runner_local_strv_add(&v, &n, "--ro-bind");
+			runner_local_strv_add(&v, &n, path);
+			runner_local_strv_add(&v, &n, path);
+		}
+		runner_local_strv_add(&v, &n, "--remount-ro");
+		runner_local_strv_add(&v, &n, "/");
+		runner_local_strv_add(&v, &n, "--chdir");
+		runner_local_strv_add(&v, &n, "/");
+		runner_local_strv_add(&v, &n, "--");
+	}
+	{
+		const char *const args[] = {
+			path, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
+			"-protocol_whitelist", "file", "-format_whitelist", FRAMES_FORMATS,
+			"-ss", ss, "-i", "/dev/fd/3", "-frames:v", "1", "-vf", vf, "-an",
+			"-f", "image2pipe", "-c:v", "png", "pipe:1", NULL
+		};
+
+		for (i = 0; args[i] != NULL; i++)
+			runner_local_strv_add(&v, &n, args[i]);
+	}
+	return v;
 }
 
 static void
@@ -117,6 +234,10 @@ frames_free(struct frames *f)
 		frames_job_free(j);
 	}
 	free(f->ffmpeg);
+	free(f->bwrap);
+	free(f->user);
+	free(f->bwrap_path);
+	runner_local_strv_free(f->system);
 	free(f);
 }
 
@@ -264,7 +385,7 @@ frames_err_cb(evutil_socket_t fd, short what, void *arg)
 
 /* In the child, after fork: only async-signal-safe calls until exec. */
 static void
-frames_child(int video, int out, int err, const char *path, const char *const argv[],
+frames_child(const struct frames *f, int video, int out, int err, char *const argv[],
     char *const envp[], long cpu_s)
 {
 	struct rlimit rl;
@@ -287,8 +408,13 @@ frames_child(int video, int out, int err, const char *path, const char *const ar
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_FSIZE, &rl);
 	setrlimit(RLIMIT_CORE, &rl);
-	/* execve's prototype is older than const: it does not write them. */
-	execve(path, (char *const *)(uintptr_t)argv, envp);
+	/* For real, and checked: the video is the game's, its decoder never root. */
+	if (f->drop && (setgroups(0, NULL) != 0 || setresgid(f->gid, f->gid, f->gid) != 0 ||
+	    setresuid(f->uid, f->uid, f->uid) != 0 || setuid(0) != -1))
+		_exit(126);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	execve(argv[0], argv, envp);
 	_exit(127);
 }
 
@@ -297,7 +423,7 @@ frames_start(struct frames *f, int fd, double at, frames_done_cb *done, void *ar
 {
 	struct frame_job *j;
 	struct timeval tv = { f->timeout_s, 0 };
-	char *path, ss[32], vf[96], *env[2], *pathenv;
+	char *path = NULL, **argv = NULL, *env[] = { (char *)"PATH=/usr/local/bin:/usr/bin:/bin", NULL };
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	pid_t pid;
 
@@ -307,38 +433,26 @@ frames_start(struct frames *f, int fd, double at, frames_done_cb *done, void *ar
 		close(fd);
 		return NULL;
 	}
-	if ((path = util_which(f->ffmpeg, cause)) == NULL) {
+	if (frames_ready(f, cause) != 0 || (path = util_which(f->ffmpeg, cause)) == NULL) {
 		close(fd);
 		return NULL;
 	}
-	snprintf(ss, sizeof ss, "%.3f", at);
-	snprintf(vf, sizeof vf, "scale='min(%ld,iw)':-2", f->width);
-	{
-		const char *const argv[] = {
-			path, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
-			"-ss", ss, "-i", "/dev/fd/3", "-frames:v", "1", "-vf", vf, "-an",
-			"-f", "image2pipe", "-c:v", "png", "pipe:1", NULL
-		};
-
-		xasprintf(&pathenv, "PATH=%s", "/usr/local/bin:/usr/bin:/bin");
-		env[0] = pathenv;
-		env[1] = NULL;
-		if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-			xasprintf(cause, "pipe: %s", strerror(errno));
-			goto fail;
-		}
-		if ((pid = fork()) < 0) {
-			xasprintf(cause, "fork: %s", strerror(errno));
-			goto fail;
-		}
-		if (pid == 0)
-			frames_child(fd, out[1], err[1], path, argv, env, f->timeout_s + 1);
+	argv = frames_argv(f, path, at);
+	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
+		xasprintf(cause, "pipe: %s", strerror(errno));
+		goto fail;
 	}
+	if ((pid = fork()) < 0) {
+		xasprintf(cause, "fork: %s", strerror(errno));
+		goto fail;
+	}
+	if (pid == 0)
+		frames_child(f, fd, out[1], err[1], argv, env, f->timeout_s + 1);
 	close(out[1]);
 	close(err[1]);
 	close(fd);
 	free(path);
-	free(pathenv);
+	runner_local_strv_free(argv);
 	j = xcalloc(1, sizeof *j);
 	j->f = f;
 	j->pid = pid;
@@ -370,7 +484,7 @@ fail:
 	}
 	close(fd);
 	free(path);
-	free(pathenv);
+	runner_local_strv_free(argv);
 	return NULL;
 }
 

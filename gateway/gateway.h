@@ -822,6 +822,15 @@ void logs_resume(struct logs_stream *);
 /* The client went: stop without an end. */
 void logs_close(struct logs_stream *);
 
+/*
+ * runner-local.c, shared with frames.c: bwrap options that show the
+ * host's system files (/usr, the loader's /etc files) and nothing else
+ * of it; a NULL-terminated list of copies.
+ */
+char **runner_local_system_args(void);
+void runner_local_strv_add(char ***, size_t *, const char *);
+void runner_local_strv_free(char **);
+
 /* ---- frames.c: stills of videos, made by ffmpeg ---- */
 
 struct frames;

@@ -193,6 +193,9 @@ const struct config_key options_schema[] = {
 	  "an ffmpeg making a frame is killed after this long" },
 	{ "control", "frame_width", CONFIG_INT, "640", 16, 4096, NULL,
 	  "frames wider than this many pixels are scaled down" },
+	{ "control", "frame_sandbox", CONFIG_ENUM, "bwrap", 0, 0, "bwrap|none",
+	  "ffmpeg reads a game's video in bubblewrap namespaces, as runner.user when root "
+	  "(none: no namespaces, the user drop and rlimits only)" },
 	{ "gpu", "nodes", CONFIG_STRING, "", 0, 0, NULL,
 	  "GPU nodes probed over SSH: [NAME=][USER@]HOST[:PORT], space separated (empty: none)" },
 	{ "gpu", "k8s_nodes", CONFIG_BOOL, "false", 0, 0, NULL,

@@ -57,7 +57,4 @@ char **runner_local_env_build(const struct runner_req *, const char *workspace,
  */
 void runner_local_status_parse(const char *text, size_t len, long *child_pid, int *exit_code);
 
-/* Free a NULL-terminated vector of strings. */
-void runner_local_strv_free(char **);
-
 #endif

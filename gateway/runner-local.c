@@ -201,7 +201,7 @@ struct runner_local_child_args {
 	struct runner_local_exec_report rep;
 };
 
-static void
+void
 runner_local_strv_add(char ***v, size_t *n, const char *s)
 {
 	*v = xreallocarray(*v, *n + 2, sizeof **v);
@@ -406,9 +406,10 @@ runner_local_status_parse(const char *text, size_t len, long *child_pid, int *ex
  * merged-/usr links (or folders) at the top, the loader's and the
  * alternatives' files in /etc (ffmpeg's libraries go through
  * /etc/alternatives), Python's /etc/python3*. Not /etc as a whole:
- * passwd, hosts, the gateway's own config may live there.
+ * passwd, hosts, the gateway's own config may live there. frames.c's
+ * ffmpeg sees the same.
  */
-static char **
+char **
 runner_local_system_args(void)
 {
 	static const char *const paths[] = {
