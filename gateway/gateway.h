@@ -236,6 +236,11 @@ struct runner_log_cbs {
 };
 /* A pod changed (deleted: gone); the view's strings live during the call. */
 typedef void runner_pod_cb(const struct proto_pod_view *, void *arg);
+/*
+ * The pods were listed afresh (count of them), their changes not told
+ * one by one: whoever shows them asks the runner's pods again.
+ */
+typedef void runner_pods_cb(size_t count, void *arg);
 /* What each kind of runner provides; its runner and jobs embed the handles first. */
 struct runner_ops {
 	const char *name;
@@ -272,6 +277,7 @@ struct runner_ops {
 struct runner {
 	const struct runner_ops *ops;
 	runner_pod_cb *pod_cb;		/* runner_watch_pods */
+	runner_pods_cb *pods_cb;
 	void *pod_arg;
 };
 struct runner_job {
@@ -300,8 +306,11 @@ pid_t runner_job_pid(const struct runner_job *);
 size_t runner_active(const struct runner *);
 int runner_uses_claims(const struct runner *);
 void runner_release(struct runner *, const char *task_id, int first, int last);
-/* Tell cb about every change of a game pod (k8s; the local runner has none). */
-void runner_watch_pods(struct runner *, runner_pod_cb *cb, void *arg);
+/*
+ * Tell cb about every change of a game pod (k8s; the local runner has
+ * none), but a list's: listed says a (re)list replaced them all.
+ */
+void runner_watch_pods(struct runner *, runner_pod_cb *cb, runner_pods_cb *listed, void *arg);
 /* The pods answer's fields: the runner's name, its pods (none for the local runner). */
 void runner_pods(struct runner *, struct proto_pods *, struct proto_pod_view **tofree);
 struct runner_log *runner_log_open(struct runner *, const char *task_id, int attempt,
@@ -793,6 +802,8 @@ cJSON *views_status(struct gw *);
 cJSON *views_video(const struct task *);
 /* A pod changed (runner_pod_cb; arg: the struct gw): a pod event. */
 void views_pod_changed(const struct proto_pod_view *, void *arg);
+/* The pods were listed afresh (runner_pods_cb): one pods event. */
+void views_pods_listed(size_t count, void *arg);
 
 /* ---- logs.c: a task's log, streamed to a control client ---- */
 

@@ -515,7 +515,7 @@ main_start(struct gw *g, char **txid, char **sock, char **cause)
 	if ((g->runner = runner_new(g->base, g->evcurl, g->conf, main_runner_fatal, g,
 	    cause)) == NULL)
 		return -1;
-	runner_watch_pods(g->runner, views_pod_changed, g);
+	runner_watch_pods(g->runner, views_pod_changed, views_pods_listed, g);
 	g->frames = frames_new(g->base, g->conf);
 	xasprintf(txid, "%s-%s", g->group_id, g->instance);
 	if ((g->committer = committer_start(g->base, g->conf, *txid, outbox_answered, g->outbox,

@@ -10,7 +10,10 @@
  * running instead of starting a second one.
  *
  * One informer (list + watch, bookmarks, relist on 410) on the pods with
- * that label drives every job; no job polls. Its events decide:
+ * that label drives every job; no job polls. Each watch event is a pod
+ * event for the console; a (re)list is one "listed afresh" instead (its
+ * thousands of changes at once would overflow the control socket), the
+ * jobs still judging each of its pods. The informer's events decide:
  *
  *   Running                            started
  *   Succeeded                          exited 0
@@ -453,13 +456,19 @@ runner_k8s_pod_view(struct runner_k8s *r, const struct k8s_pod *pod, struct k8s_
 		v->message = pod->scheduled_message;
 }
 
+/*
+ * A pod changed: tell the console. Not while the informer applies a
+ * (re)list: that is every pod at once (10,000: 2.7 MB of events queued to
+ * each subscriber in one turn, over the control socket's cap, which drops
+ * them); synced tells "listed afresh" once instead (runner_k8s_on_synced).
+ */
 static void
 runner_k8s_pod_publish(struct runner_k8s *r, const struct k8s_object *o, int deleted)
 {
 	struct k8s_pod_summary sum;
 	struct proto_pod_view v;
 
-	if (r->gen.pod_cb == NULL)
+	if (r->gen.pod_cb == NULL || k8s_informer_listing(r->inf))
 		return;
 	runner_k8s_pod_view(r, (const struct k8s_pod *)o, &sum, &v);
 	v.deleted = deleted;
@@ -625,6 +634,9 @@ runner_k8s_on_synced(void *arg)
 	struct runner_k8s *r = arg;
 	struct runner_k8s_job *j, *next;
 
+	/* The list's changes were not published one by one (runner_k8s_pod_publish). */
+	if (r->gen.pods_cb != NULL)
+		r->gen.pods_cb(k8s_informer_count(r->inf), r->gen.pod_arg);
 	for (j = LIST_FIRST(&r->jobs); j != NULL; j = next) {
 		next = LIST_NEXT(j, entry);
 		if (j->state == KJOB_WAIT_SYNC)

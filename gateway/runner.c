@@ -85,9 +85,10 @@ runner_free(struct runner *r)
 }
 
 void
-runner_watch_pods(struct runner *r, runner_pod_cb *cb, void *arg)
+runner_watch_pods(struct runner *r, runner_pod_cb *cb, runner_pods_cb *listed, void *arg)
 {
 	r->pod_cb = cb;
+	r->pods_cb = listed;
 	r->pod_arg = arg;
 }
 

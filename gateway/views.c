@@ -64,6 +64,19 @@ views_pod_changed(const struct proto_pod_view *v, void *arg)
 		control_publish(gw->control, PROTO_EVENT_POD, proto_pod_view_encode(v));
 }
 
+void
+views_pods_listed(size_t count, void *arg)
+{
+	struct gw *gw = arg;
+	struct proto_pods_event e;
+
+	if (gw->control != NULL && control_has_subscribers(gw->control)) {
+		e.synced = 1;
+		e.count = (int64_t)count;
+		control_publish(gw->control, PROTO_EVENT_PODS, proto_pods_event_encode(&e));
+	}
+}
+
 cJSON *
 views_task(const struct task *t)
 {

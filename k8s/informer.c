@@ -43,6 +43,7 @@ struct k8s_informer {
 	uint32_t mark;
 	char *rv;
 	int synced;
+	int listing;		/* the handlers run for a list being applied */
 	int dead;
 	int depth;		/* inside one of our callbacks */
 	enum inf_state state;
@@ -307,6 +308,7 @@ inf_list_apply(struct k8s_informer *inf)
 	uint64_t h;
 
 	inf->mark++;
+	inf->listing = 1;
 	for (i = 0; i < inf->npending && !inf->dead; i++) {
 		obj = inf->pending[i];
 		inf->pending[i] = NULL;
@@ -351,6 +353,7 @@ inf_list_apply(struct k8s_informer *inf)
 			free(e);
 		}
 	}
+	inf->listing = 0;
 	if (inf->dead)
 		return;
 	inf_set_rv(inf, inf->list_rv);
@@ -783,6 +786,12 @@ int
 k8s_informer_synced(const struct k8s_informer *inf)
 {
 	return inf->synced;
+}
+
+int
+k8s_informer_listing(const struct k8s_informer *inf)
+{
+	return inf->listing;
 }
 
 const char *

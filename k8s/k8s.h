@@ -501,6 +501,14 @@ void k8s_informer_foreach(const struct k8s_informer *,
     void (*)(const struct k8s_object *, void *), void *);
 /* 1 once the first list has been applied. */
 int k8s_informer_synced(const struct k8s_informer *);
+/*
+ * 1 while a complete (re)list is being applied: the add, update and del
+ * handlers running are the list's (one loop turn; synced follows), not
+ * the watch's. A handler that tells others of each change may hold them
+ * back and tell "replaced" once, from synced (a list of 10,000 objects
+ * is 10,000 calls at once).
+ */
+int k8s_informer_listing(const struct k8s_informer *);
 /* The last resourceVersion seen (list, event or bookmark); "" before. */
 const char *k8s_informer_resource_version(const struct k8s_informer *);
 void k8s_informer_stats(const struct k8s_informer *, struct k8s_informer_stats *);

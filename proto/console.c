@@ -1,7 +1,8 @@
 /*
  * console.c: the views the operator console reads besides TASK, STATUS
  * and LAG (docs/control.md): POD (the game pods the k8s runner's
- * informer sees, with kubectl's STATUS), the pieces of a task's log and
+ * informer sees, with kubectl's STATUS) and the pods event (they were
+ * listed afresh), the pieces of a task's log and
  * the end of its stream, VIDEO (a finished task with a video) and the
  * still of a video that "frame" answers. The daemon fills and encodes
  * them, clients decode them.
@@ -76,6 +77,34 @@ proto_pod_view_decode(const cJSON *j, struct proto_pod_view *v, char **cause)
 		return -1;
 	if (v->name == NULL) {
 		xasprintf(cause, "field 'name' must not be null");
+		return -1;
+	}
+	return 0;
+}
+
+cJSON *
+proto_pods_event_encode(const struct proto_pods_event *e)
+{
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(j, "synced", e->synced);
+	cJSON_AddNumberToObject(j, "count", (double)e->count);
+	return j;
+}
+
+int
+proto_pods_event_decode(const cJSON *j, struct proto_pods_event *e, char **cause)
+{
+	memset(e, 0, sizeof *e);
+	if (!cJSON_IsObject(j)) {
+		xasprintf(cause, "a pods event that is %s, not an object", proto_type_name(j));
+		return -1;
+	}
+	if (proto_get_bool(j, "synced", &e->synced, cause) != 0 ||
+	    proto_get_i64(j, "count", &e->count, cause) != 0)
+		return -1;
+	if (e->count < 0) {
+		xasprintf(cause, "field 'count' must not be negative");
 		return -1;
 	}
 	return 0;

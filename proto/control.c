@@ -312,7 +312,7 @@ fail:
 }
 
 static const char *event_names[] = {
-	"task", "status", "gpu", "vpn", "pod", "video", "log", "log_end"
+	"task", "status", "gpu", "vpn", "pod", "video", "log", "log_end", "pods"
 };
 
 char *

@@ -546,12 +546,13 @@ int proto_answer_parse(const char *line, size_t len, cJSON **root, int *ok,
     const char **error, char **cause);
 
 /*
- * Events: task, status, gpu, vpn (and pod, video) on a subscribed
+ * Events: task, status, gpu, vpn (and pod, pods, video) on a subscribed
  * connection; log and log_end on a connection that asked for a task's log.
  * OTHER is an event this client does not know (a newer gateway's).
  */
 enum proto_event_type { PROTO_EVENT_TASK, PROTO_EVENT_STATUS, PROTO_EVENT_GPU, PROTO_EVENT_VPN,
-	PROTO_EVENT_POD, PROTO_EVENT_VIDEO, PROTO_EVENT_LOG, PROTO_EVENT_LOG_END, PROTO_EVENT_OTHER };
+	PROTO_EVENT_POD, PROTO_EVENT_VIDEO, PROTO_EVENT_LOG, PROTO_EVENT_LOG_END, PROTO_EVENT_PODS,
+	PROTO_EVENT_OTHER };
 char *proto_event_encode(enum proto_event_type, cJSON *payload);
 /*
  * Which event a line is, and its payload (borrowed from *root, which the
@@ -583,6 +584,19 @@ struct proto_pod_view {
 cJSON *proto_pod_view_encode(const struct proto_pod_view *);
 /* Strings borrowed from j. */
 int proto_pod_view_decode(const cJSON *j, struct proto_pod_view *, char **cause);
+
+/*
+ * The game pods were listed afresh (event "pods"): the k8s runner's
+ * informer applied a complete list (at start, after 410 Gone). The list's
+ * changes do not come as pod events (thousands at once): a client asks
+ * pods again for them.
+ */
+struct proto_pods_event {
+	int synced;			/* the informer has listed (the pods answer's) */
+	int64_t count;			/* pods in the list */
+};
+cJSON *proto_pods_event_encode(const struct proto_pods_event *);
+int proto_pods_event_decode(const cJSON *j, struct proto_pods_event *, char **cause);
 
 /* The pods answer: the runner, and its pods (runner "local": none). */
 struct proto_pods {

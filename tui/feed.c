@@ -7,7 +7,9 @@
  * afresh. The open task's full view is asked when it opens and again
  * after each of its events, one request at a time. Pods, the VPN and
  * videos are asked once a connection, then kept current by their
- * events. The log shown is followed on the same connection (logs with
+ * events; pods again after a pods event (the gateway listed them
+ * afresh), unless a pods request is out (its answer, read after the
+ * event, was made after it). The log shown is followed on the same connection (logs with
  * follow): its chunks and end come as events. Requeue and cancel go on
  * the same connection; their answers come back in order. The frame
  * previewed is asked one request at a time (the gateway's ffmpeg makes
@@ -68,6 +70,7 @@ struct feed {
 	int detail_again;		/* and another is wanted after it */
 	int frame_asked;		/* a frame request is out */
 	int frame_again;		/* model->frame wants another after it */
+	int pods_out;			/* pods requests out */
 
 	char streams[FEED_STREAMS_MAX][TASK_ID_MAX + 1];	/* logs streaming */
 	size_t nstreams;
@@ -175,6 +178,7 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 		feed_source_answer(f, CON_SRC_GPUS, con_model_gpus_answer, answer, error);
 		break;
 	case PROTO_CMD_PODS:
+		f->pods_out--;
 		feed_source_answer(f, CON_SRC_PODS, con_model_pods_answer, answer, error);
 		break;
 	case PROTO_CMD_VPN:
@@ -275,6 +279,8 @@ feed_ask_req(struct feed *f, const struct proto_request *req, feed_done_cb *done
 	free(line);
 	r->f = f;
 	r->cmd = cmd;
+	if (cmd == PROTO_CMD_PODS)
+		f->pods_out++;
 	if (id != NULL)
 		snprintf(r->id, sizeof r->id, "%s", id);
 	r->done = done;
@@ -340,7 +346,7 @@ feed_event_cb(struct client_conn *c, cJSON *event, const char *line, void *arg)
 	struct feed *f = arg;
 	struct con_model *m = f->m;
 	struct con_task *t;
-	uint64_t before = m->seq;
+	uint64_t before = m->seq, listed = m->pods_listed;
 	char *cause = NULL;
 
 	cJSON_Delete(event);
@@ -351,6 +357,9 @@ feed_event_cb(struct client_conn *c, cJSON *event, const char *line, void *arg)
 	    m->detail.id[0] != '\0' && (t = con_model_task(m, m->detail.id)) != NULL &&
 	    t->touched > before)
 		feed_task(f, m->detail.id);	/* the open task changed */
+	/* The gateway listed its pods afresh, not as pod events: ask for them. */
+	if (m->pods_listed != listed && f->pods_out == 0)
+		feed_ask(f, PROTO_CMD_PODS, NULL, NULL, NULL);
 	free(cause);
 }
 

@@ -14,8 +14,10 @@
  * be driven by a fuzzer or a test with any clock.
  *
  * Bounded: at most max_tasks tasks (the oldest finished ones go first
- * when more come), every string copied with a cap and cleaned for the
- * terminal, a fixed number of samples per series.
+ * when more come), CON_PODS_MAX pods (more are counted, not kept), every
+ * string copied with a cap and cleaned for the terminal, a fixed number
+ * of samples per series. Tasks and pods are found by a hash of their
+ * id or name, so an event costs the same with 10 or 50,000 of them.
  *
  * The tasks view keeps its rows sorted and filtered across frames; to
  * patch them instead of sorting 10,000 tasks a frame it reads the
@@ -51,7 +53,7 @@ static const int con_stale_ms[CON_NSRC] = {
 };
 
 static void con_gpu_node_clear(struct con_gpu_node *);
-static void con_pod_clear(struct con_pod *);
+static void con_pods_clear(struct con_model *);
 static void con_vpn_clear(struct con_vpn *);
 static void con_video_clear(struct con_video *);
 static void con_log_clear(struct con_log *);
@@ -159,9 +161,9 @@ con_model_free(struct con_model *m)
 	free(m->health_why);
 	free(m->last_bad);
 	con_detail_clear(&m->detail);
-	for (i = 0; i < m->npods; i++)
-		con_pod_clear(&m->pods[i]);
+	con_pods_clear(m);
 	free(m->pods);
+	free(m->pod_buckets);
 	free(m->pods_runner);
 	for (i = 0; i < m->ngpu_nodes; i++)
 		con_gpu_node_clear(&m->gpu_nodes[i]);
@@ -697,7 +699,7 @@ con_model_gpu_count(const struct con_model *m, size_t *busy, size_t *total)
 /* ---- pods, the VPN, videos ---- */
 
 static void
-con_pod_clear(struct con_pod *p)
+con_pod_free(struct con_pod *p)
 {
 	free(p->name);
 	free(p->task);
@@ -705,14 +707,32 @@ con_pod_clear(struct con_pod *p)
 	free(p->status);
 	free(p->ready);
 	free(p->node);
-	memset(p, 0, sizeof *p);
+	free(p);
 }
 
+/* Every pod, and the index: empty. */
+static void
+con_pods_clear(struct con_model *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->pods_len; i++)
+		if (m->pods[i] != NULL)
+			con_pod_free(m->pods[i]);
+	m->npods = m->pods_len = 0;
+	if (m->pod_buckets != NULL)
+		memset(m->pod_buckets, 0, m->pod_nbuckets * sizeof *m->pod_buckets);
+}
+
+/* Its fields but the name (the key) from v. */
 static void
 con_pod_set(struct con_pod *p, const struct proto_pod_view *v)
 {
-	con_pod_clear(p);
-	p->name = con_copy(v->name, 253);
+	free(p->task);
+	free(p->phase);
+	free(p->status);
+	free(p->ready);
+	free(p->node);
 	p->task = con_copy(v->task_id, TASK_ID_MAX);
 	p->attempt = v->attempt;
 	p->phase = con_copy(v->phase, 32);
@@ -723,39 +743,138 @@ con_pod_set(struct con_pod *p, const struct proto_pod_view *v)
 	p->created = v->created_ms;
 }
 
+static struct con_pod *
+con_pod_find(const struct con_model *m, const char *name, uint64_t h)
+{
+	struct con_pod *p;
+
+	if (m->pod_nbuckets == 0)
+		return NULL;
+	for (p = m->pod_buckets[h & (m->pod_nbuckets - 1)]; p != NULL; p = p->hnext)
+		if (p->hash == h && strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+struct con_pod *
+con_model_pod(const struct con_model *m, const char *name)
+{
+	return con_pod_find(m, name, con_hash(name));
+}
+
+/* At most one pod a bucket on average: at CON_PODS_MAX, that many buckets. */
+static void
+con_pod_buckets_grow(struct con_model *m)
+{
+	size_t n = m->pod_nbuckets == 0 ? 256 : m->pod_nbuckets * 2, i, b;
+	struct con_pod **nb = xcalloc(n, sizeof *nb), *p, *next;
+
+	for (i = 0; i < m->pod_nbuckets; i++) {
+		for (p = m->pod_buckets[i]; p != NULL; p = next) {
+			next = p->hnext;
+			b = p->hash & (n - 1);
+			p->hnext = nb[b];
+			nb[b] = p;
+		}
+	}
+	free(m->pod_buckets);
+	m->pod_buckets = nb;
+	m->pod_nbuckets = n;
+}
+
+/* A new pod (name taken: cleaned and cut) after the others. */
+static struct con_pod *
+con_pod_add(struct con_model *m, char *name, uint64_t h)
+{
+	struct con_pod *p = xcalloc(1, sizeof *p);
+	size_t b;
+
+	if (m->npods >= m->pod_nbuckets)
+		con_pod_buckets_grow(m);
+	if (m->pods_len == m->pods_cap) {
+		m->pods_cap = m->pods_cap == 0 ? 64 : m->pods_cap * 2;
+		m->pods = xreallocarray(m->pods, m->pods_cap, sizeof *m->pods);
+	}
+	p->name = name;
+	p->hash = h;
+	b = h & (m->pod_nbuckets - 1);
+	p->hnext = m->pod_buckets[b];
+	m->pod_buckets[b] = p;
+	p->at = m->pods_len;
+	m->pods[m->pods_len++] = p;
+	m->npods++;
+	return p;
+}
+
+void
+con_model_pods_pack(struct con_model *m)
+{
+	size_t i, n = 0;
+
+	if (m->pods_len == m->npods)
+		return;
+	for (i = 0; i < m->pods_len; i++) {
+		if (m->pods[i] == NULL)
+			continue;
+		m->pods[n] = m->pods[i];
+		m->pods[n]->at = n;
+		n++;
+	}
+	m->pods_len = n;
+}
+
+/*
+ * Out of the index and the order: its slot becomes a hole, closed once
+ * the holes outnumber the pods (each hole is moved over once: O(1) a
+ * delete, amortised) or when a view reads the list.
+ */
+static void
+con_pod_remove(struct con_model *m, struct con_pod *p)
+{
+	struct con_pod **pp;
+
+	for (pp = &m->pod_buckets[p->hash & (m->pod_nbuckets - 1)]; *pp != p; pp = &(*pp)->hnext)
+		;
+	*pp = p->hnext;
+	m->pods[p->at] = NULL;
+	m->npods--;
+	con_pod_free(p);
+	if (m->pods_len - m->npods > m->npods)
+		con_model_pods_pack(m);
+}
+
 /* A pod event: added or changed (by name), or gone (deleted). */
 static void
 con_pod_put(struct con_model *m, const struct proto_pod_view *v)
 {
+	struct con_pod *p;
 	char *name;
-	size_t i;
+	uint64_t h;
 
 	if (v->name == NULL)
 		return;
 	/* By the name as kept (cleaned and cut), so an odd one still matches itself. */
 	name = con_copy(v->name, 253);
-	for (i = 0; i < m->npods; i++)
-		if (strcmp(m->pods[i].name, name) == 0)
-			break;
-	free(name);
+	h = con_hash(name);
+	p = con_pod_find(m, name, h);
 	if (v->deleted) {
-		if (i == m->npods)
-			return;
-		con_pod_clear(&m->pods[i]);
-		memmove(&m->pods[i], &m->pods[i + 1], (m->npods - i - 1) * sizeof *m->pods);
-		m->npods--;
-		m->gen++;
+		free(name);
+		if (p != NULL) {
+			con_pod_remove(m, p);
+			m->gen++;
+		}
 		return;
 	}
-	if (i == m->npods) {
+	if (p == NULL) {
 		if (m->npods == CON_PODS_MAX) {
+			free(name);
 			m->pods_cut++;
 			return;
 		}
-		m->pods = xreallocarray(m->pods, m->npods + 1, sizeof *m->pods);
-		memset(&m->pods[m->npods++], 0, sizeof *m->pods);
-	}
-	con_pod_set(&m->pods[i], v);
+		p = con_pod_add(m, name, h);
+	} else
+		free(name);
+	con_pod_set(p, v);
 	m->gen++;
 }
 
@@ -767,9 +886,7 @@ con_model_pods_answer(struct con_model *m, const cJSON *answer, int64_t now, cha
 
 	if (proto_pods_decode(answer, &p, cause) != 0)
 		return -1;
-	for (i = 0; i < m->npods; i++)
-		con_pod_clear(&m->pods[i]);
-	m->npods = 0;
+	con_pods_clear(m);
 	m->pods_cut = 0;
 	for (i = 0; i < p.npods; i++)
 		con_pod_put(m, &p.pods[i]);
@@ -1031,6 +1148,7 @@ con_model_event(struct con_model *m, const char *line, size_t len, int64_t now, 
 	struct proto_task_view tv;
 	struct proto_gpus gv;
 	struct proto_pod_view pv;
+	struct proto_pods_event pe;
 	struct proto_vpn_view vv;
 	struct proto_video_view dv;
 	struct proto_log_chunk lc;
@@ -1076,6 +1194,13 @@ con_model_event(struct con_model *m, const char *line, size_t len, int64_t now, 
 	case PROTO_EVENT_POD:
 		if ((rc = proto_pod_view_decode(payload, &pv, cause)) == 0) {
 			con_pod_put(m, &pv);
+			con_model_source(m, CON_SRC_PODS, CON_OFFER_YES, NULL, now);
+		}
+		break;
+	case PROTO_EVENT_PODS:
+		/* Listed afresh: the list is what pods answers now (the feed asks). */
+		if ((rc = proto_pods_event_decode(payload, &pe, cause)) == 0) {
+			m->pods_listed++;
 			con_model_source(m, CON_SRC_PODS, CON_OFFER_YES, NULL, now);
 		}
 		break;

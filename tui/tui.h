@@ -161,6 +161,10 @@ struct con_pod {
 	int restarts;
 	char *node;
 	int64_t created;		/* wall ms; 0 unknown */
+	/* the model's own */
+	size_t at;			/* its index in the model's pods */
+	uint64_t hash;			/* of name */
+	struct con_pod *hnext;		/* the index by name */
 };
 
 /* One GPU of a node, as the gateway's prober last saw it. */
@@ -280,11 +284,21 @@ struct con_model {
 
 	struct con_detail detail;
 
-	struct con_pod *pods;		/* oldest first, as the gateway lists them */
-	size_t npods;
+	/*
+	 * pods: oldest first, as the gateway lists them, new ones after;
+	 * indexed by name. A delete leaves a hole (NULL) in pods[0..pods_len)
+	 * that con_model_pods_pack closes (views call it before reading
+	 * pods[0..npods)), so no event moves the others.
+	 */
+	struct con_pod **pods;
+	size_t npods;			/* pods kept */
+	size_t pods_len, pods_cap;	/* slots used (holes too), allocated */
+	struct con_pod **pod_buckets;	/* by name */
+	size_t pod_nbuckets;
 	size_t pods_cut;		/* pods not kept (CON_PODS_MAX) since the last answer */
 	char *pods_runner;		/* "k8s", "local"; NULL until answered */
 	int pods_synced;		/* the informer has listed once */
+	uint64_t pods_listed;		/* pods events: listed afresh (the feed asks pods) */
 	struct con_gpu_node *gpu_nodes;	/* in the gateway's order */
 	size_t ngpu_nodes;
 	int gpu_enabled;		/* the gateway probes GPU nodes */
@@ -324,7 +338,15 @@ int con_model_gpus_answer(struct con_model *, const cJSON *answer, int64_t now, 
 int con_model_pods_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
 int con_model_vpn_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
 int con_model_videos_answer(struct con_model *, const cJSON *answer, int64_t now, char **cause);
-#define CON_PODS_MAX 4096
+/*
+ * A cluster's worth of game pods (10,000 in bench/console-k9s), still a
+ * bound: a gateway sending more costs at most this many.
+ */
+#define CON_PODS_MAX 65536
+/* The pod of that name as the model keeps it (cleaned and cut), or NULL. */
+struct con_pod *con_model_pod(const struct con_model *, const char *name);
+/* Close the holes deletes left: pods[0..npods) are the pods, in order. */
+void con_model_pods_pack(struct con_model *);
 #define CON_VIDEOS_MAX 1000
 /* GPUs busy (a task of ours on it, or in use) and known. */
 void con_model_gpu_count(const struct con_model *, size_t *busy, size_t *total);

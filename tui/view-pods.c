@@ -63,6 +63,7 @@ con_pods_draw(struct con *con, WINDOW *w, int rows, int cols)
 	size_t i, top = 0, page = rows > 2 ? (size_t)rows - 2 : 1;
 	int y;
 
+	con_model_pods_pack(m);
 	con_cols_layout(c, NCOLS, cols);
 	con_cols_title(w, 0, c, NCOLS, -1, 0);
 	if (con_source_note(con, w, 1, cols, CON_SRC_PODS, "pods"))
@@ -84,7 +85,7 @@ con_pods_draw(struct con *con, WINDOW *w, int rows, int cols)
 	if (ui->pod_sel >= page)
 		top = ui->pod_sel - page + 1;
 	for (i = top, y = 1; i < m->npods && y <= (int)page; i++, y++) {
-		p = &m->pods[i];
+		p = m->pods[i];
 		base = i == ui->pod_sel ? con_attr(CON_C_SELECT) : 0;
 		if (base != 0)
 			mvwhline(w, y, 0, ' ' | (chtype)base, cols);
@@ -125,12 +126,13 @@ con_pods_key(struct con *con, int key)
 	struct con_model *m = &con->model;
 	int flags;
 
+	con_model_pods_pack(m);
 	if ((flags = con_key_move(key, &con->ui.pod_sel, m->npods, LINES - 6)) != 0)
 		return flags;
 	if (con_key_enter(key) && con->ui.pod_sel < m->npods &&
-	    m->pods[con->ui.pod_sel].task != NULL) {
+	    m->pods[con->ui.pod_sel]->task != NULL) {
 		snprintf(con->ui.selected, sizeof con->ui.selected, "%s",
-		    m->pods[con->ui.pod_sel].task);
+		    m->pods[con->ui.pod_sel]->task);
 		con_view_show(con, &con_view_task, 1);
 		return CON_KEY_HANDLED | CON_KEY_REDRAW;
 	}

@@ -13,7 +13,8 @@
  * videos answer, "G:<offset>:" a chunk of t1's log ("G!" its end, "G~"
  * its restart), "F:" a filter, "O:<n>" the order (column n, odd:
  * reversed), "R:" a frame answer for t1, its PNG then rendered as the
- * preview draws it. Events include pod, vpn, video, log and log_end.
+ * preview draws it. Events include pod, pods, vpn, video, log and
+ * log_end. The pods are found by name at their place, holes or not.
  */
 #include "config.h"
 #include "tui.h"
@@ -155,7 +156,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct con con;
 	const char *p = (const char *)data, *end = p + size, *nl;
 	int64_t now = 1000;
-	size_t i, len;
+	size_t i, len, kept, nlines = 0;
 	char *line;
 
 	memset(&con, 0, sizeof con);
@@ -179,6 +180,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(con.model.ntasks <= con.model.max_tasks);
 		assert(con.model.log.n <= CON_LOG_LINES);
 		assert(con.model.npods <= CON_PODS_MAX);
+		assert(con.model.pods_len <= 2 * con.model.npods + 1);
+		for (i = 0, kept = 0; i < con.model.pods_len; i++) {
+			if (con.model.pods[i] == NULL)
+				continue;
+			kept++;
+			assert(con.model.pods[i]->at == i);
+			assert(con_model_pod(&con.model, con.model.pods[i]->name) ==
+			    con.model.pods[i]);
+		}
+		assert(kept == con.model.npods);
+		if (++nlines % 3 == 0)
+			con_model_pods_pack(&con.model);	/* as the pods view does now and then */
 		assert(con.model.nvideos <= CON_VIDEOS_MAX);
 		assert(!con.model.vpn.enabled || con.model.vpn.has);
 		for (i = 0; i < con.model.ntasks; i++) {

@@ -1,7 +1,7 @@
 /*
  * fuzz-event.c: what a client does with a line from the gateway
  * (docs/control.md): proto_event_parse, then the decoder of the event's
- * view (TASK, STATUS, GPU node, VPN, POD, VIDEO, log chunk, log end),
+ * view (TASK, STATUS, GPU node, VPN, POD, pods, VIDEO, log chunk, log end),
  * or, for a line that is an answer, proto_answer_parse and every answer
  * decoder
  * (pods, videos, LAG with its history, FRAME, TASK, STATUS). A hostile
@@ -28,6 +28,7 @@ fuzz_event_payload(enum proto_event_type type, const cJSON *payload)
 	struct proto_task_view tv;
 	struct proto_status_view sv;
 	struct proto_pod_view pv;
+	struct proto_pods_event pe;
 	struct proto_video_view vv;
 	struct proto_log_chunk lc;
 	struct proto_log_end le;
@@ -52,6 +53,10 @@ fuzz_event_payload(enum proto_event_type type, const cJSON *payload)
 	case PROTO_EVENT_POD:
 		if ((rc = proto_pod_view_decode(payload, &pv, &cause)) == 0)
 			assert(pv.name != NULL);
+		break;
+	case PROTO_EVENT_PODS:
+		if ((rc = proto_pods_event_decode(payload, &pe, &cause)) == 0)
+			assert(pe.count >= 0);
 		break;
 	case PROTO_EVENT_VIDEO:
 		if ((rc = proto_video_view_decode(payload, &vv, &cause)) == 0)

@@ -16,8 +16,12 @@
  *
  * With --old it is a gateway from before pods, vpn, videos and logs: it
  * refuses them as unknown commands, in the words proto/ refuses any.
+ * With --listed its informer lists only after a connection's first pods
+ * request: that one is answered "not listed yet" (no pods), then comes a
+ * pods event; the pods come only to a client that asks again.
  *
  * usage: console-server -S socket [-n tasks] [-r events/s] [-g nodes] [--now ms] [--old]
+ *        [--listed]
  */
 #include "config.h"
 #include "proto.h"
@@ -53,6 +57,7 @@ struct bs_task {
 struct bs_client {
 	struct bufferevent *bev;
 	int subscribed;
+	int pods_asked;		/* --listed: its first pods request was answered */
 	struct bs_client *next;
 };
 
@@ -66,6 +71,7 @@ static struct bs_client *bs_clients;
 static uint64_t bs_events;
 static int bs_gpu_nodes;
 static int bs_old;		/* --old: pods, vpn, videos and logs are unknown */
+static int bs_listed;		/* --listed: a connection's first pods answer is empty */
 
 static void
 bs_task_view(const struct bs_task *t, struct proto_task_view *v)
@@ -230,9 +236,9 @@ bs_send_line(struct bs_client *c, char *line)
 	free(line);
 }
 
-/* The first three tasks' pods, as kubectl would show them. */
+/* The first three tasks' pods, as kubectl would show them (none: not listed yet). */
 static void
-bs_pods(cJSON *answer)
+bs_pods(cJSON *answer, int none)
 {
 	static const char *const status[] = { "Running", "ContainerCreating", "CrashLoopBackOff" };
 	struct proto_pod_view pv[3];
@@ -258,9 +264,9 @@ bs_pods(cJSON *answer)
 	memset(&p, 0, sizeof p);
 	p.runner = "k8s";
 	p.namespace = "paia";
-	p.synced = 1;
+	p.synced = !none;
 	p.pods = pv;
-	p.npods = n;
+	p.npods = none ? 0 : n;
 	proto_pods_encode(answer, &p);
 }
 
@@ -413,7 +419,20 @@ bs_request(struct bs_client *c, const char *line, size_t len)
 		}
 		break;
 	case PROTO_CMD_PODS:
-		bs_pods(r);
+		if (bs_listed && !c->pods_asked) {
+			struct proto_pods_event e = { 1, bs_ntasks < 3 ? (int64_t)bs_ntasks : 3 };
+
+			c->pods_asked = 1;
+			bs_pods(r, 1);
+			bs_send(c, r);
+			cJSON_Delete(r);
+			proto_request_clear(&req);
+			if (c->subscribed)
+				bs_send_line(c, proto_event_encode(PROTO_EVENT_PODS,
+				    proto_pods_event_encode(&e)));
+			return;
+		}
+		bs_pods(r, 0);
 		break;
 	case PROTO_CMD_VPN:
 		cJSON_AddItemToObject(r, "vpn", bs_vpn());
@@ -599,6 +618,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "now", required_argument, NULL, 'N' },
 		{ "old", no_argument, NULL, 'O' },
+		{ "listed", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sockaddr_un sa;
@@ -630,6 +650,9 @@ main(int argc, char **argv)
 		case 'O':
 			bs_old = 1;
 			break;
+		case 'L':
+			bs_listed = 1;
+			break;
 		case 'g':
 			if (util_parse_int(optarg, 0, 26, &g) != 0)
 				fatalx("-g: 0 to 26 GPU nodes");
@@ -637,7 +660,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: console-server -S socket [-n tasks] [-r events/s] "
-			    "[-g nodes] [--now ms] [--old]\n");
+			    "[-g nodes] [--now ms] [--old] [--listed]\n");
 			return 2;
 		}
 	}

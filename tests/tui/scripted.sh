@@ -68,5 +68,19 @@ keys old : "task bench-000008" Enter 6
 check "old gateway: logs not offered" on_screen old "does not offer task logs: unknown command 'logs'"
 keys old q
 
+# A gateway whose informer lists after the console first asked pods:
+# that answer is empty (not listed yet), then a pods event says the pods
+# were listed. The console asks again and shows them.
+LISTED=$TMPD/listed.sock
+"$SERVER" -S "$LISTED" -n 12 -r 0 --now "$T0" --listed 2>"$TMPD/listed.err" &
+LPID=$!
+scripted_stop() { kill "$SPID" "$OPID" "$LPID" 2>/dev/null; tui_cleanup; }
+wait_for 20 test -S "$LISTED" || bail "the listing gateway did not start: $(cat "$TMPD/listed.err")"
+CON_TARGET="-S $LISTED" con_start listed 100 24 PAIA_CONSOLE_TEST_TIMES=0 PAIA_CONSOLE_NOW=$((T0 + 5000))
+keys listed 3
+check "pods listed after the first answer: the console asks again on the pods event" \
+	on_screen listed "paia-bench-000002-1"
+keys listed q
+
 [ "$tap_failed" -eq 0 ] || sed 's/^/# server: /' "$TMPD/server.err"
 tap_done

@@ -507,28 +507,29 @@ test_model_pods(void **state)
 	assert_string_equal(m.pods_runner, "k8s");
 	assert_true(m.pods_synced);
 	assert_int_equal(m.npods, 2);
-	assert_string_equal(m.pods[0].name, "paia-t1-1");
-	assert_string_equal(m.pods[0].task, "t1");
-	assert_string_equal(m.pods[0].ready, "1/2");
-	assert_int_equal(m.pods[0].restarts, 3);
-	assert_string_equal(m.pods[0].node, "gpu-node-2");
-	assert_int_equal(m.pods[0].created, T0);
-	assert_string_equal(m.pods[1].status, "OOM?[2JKilled");
+	assert_string_equal(m.pods[0]->name, "paia-t1-1");
+	assert_string_equal(m.pods[0]->task, "t1");
+	assert_string_equal(m.pods[0]->ready, "1/2");
+	assert_int_equal(m.pods[0]->restarts, 3);
+	assert_string_equal(m.pods[0]->node, "gpu-node-2");
+	assert_int_equal(m.pods[0]->created, T0);
+	assert_string_equal(m.pods[1]->status, "OOM?[2JKilled");
 
 	/* Events: a change replaces by name, a new one is added, deleted removes. */
 	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-t1-1", "t1", "Completed", 0)),
 	    3000);
 	assert_int_equal(m.npods, 2);
-	assert_string_equal(m.pods[0].status, "Completed");
+	assert_string_equal(m.pods[0]->status, "Completed");
 	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-t3-1", "t3", "Pending", 0)),
 	    3000);
 	assert_int_equal(m.npods, 3);
-	assert_string_equal(m.pods[2].name, "paia-t3-1");
+	assert_string_equal(m.pods[2]->name, "paia-t3-1");
 	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-t1-1", "t1", "Completed", 1)),
 	    3000);
 	assert_int_equal(m.npods, 2);
-	assert_string_equal(m.pods[0].name, "paia-t2-1");
-	assert_string_equal(m.pods[1].name, "paia-t3-1");
+	con_model_pods_pack(&m);
+	assert_string_equal(m.pods[0]->name, "paia-t2-1");
+	assert_string_equal(m.pods[1]->name, "paia-t3-1");
 	/* A name with a control character matches itself as kept (cleaned). */
 	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("odd\x1bpod", NULL, "Running", 0)),
 	    3000);
@@ -538,7 +539,8 @@ test_model_pods(void **state)
 	/* A pod gone that was never seen: nothing. */
 	feed(&m, proto_event_encode(PROTO_EVENT_POD, pod_view("paia-x", NULL, "Failed", 1)), 3000);
 	assert_int_equal(m.npods, 2);
-	assert_null(m.pods[0].task == NULL ? NULL : strstr(m.pods[0].task, "x"));
+	con_model_pods_pack(&m);
+	assert_null(m.pods[0]->task == NULL ? NULL : strstr(m.pods[0]->task, "x"));
 	/* Bounded. */
 	for (i = 0; i < CON_PODS_MAX + 10; i++) {
 		snprintf(name, sizeof name, "p-%d", i);
@@ -546,7 +548,7 @@ test_model_pods(void **state)
 		    4000);
 	}
 	assert_int_equal(m.npods, CON_PODS_MAX);
-	assert_null(m.pods[5].task);
+	assert_null(m.pods[5]->task);
 	/* ... and it knows it: the view says more are not shown. */
 	assert_int_equal(m.pods_cut, 12);
 
@@ -594,6 +596,137 @@ vpn_view(int enabled, enum proto_vpn_result r2)
 	if (r2 == PROTO_VPN_FAILED)
 		v.error = "a \x1b]0;title\x07 error";
 	return proto_vpn_view_encode(&v);
+}
+
+/* pod_event NAME STATUS DELETED: a pod event fed to the model. */
+static void
+pod_event(struct con_model *m, const char *name, const char *status, int deleted)
+{
+	feed(m, proto_event_encode(PROTO_EVENT_POD, pod_view(name, NULL, status, deleted)), 1000);
+}
+
+/* Every pod is found by its name at its place; the places are in order. */
+static void
+pods_index_ok(struct con_model *m)
+{
+	size_t i;
+
+	con_model_pods_pack(m);
+	assert_int_equal(m->pods_len, m->npods);
+	for (i = 0; i < m->npods; i++) {
+		assert_non_null(m->pods[i]);
+		assert_int_equal(m->pods[i]->at, i);
+		assert_ptr_equal(con_model_pod(m, m->pods[i]->name), m->pods[i]);
+		if (i > 0)
+			assert_true(strcmp(m->pods[i - 1]->name, m->pods[i]->name) < 0);
+	}
+}
+
+/*
+ * A big cluster's pods (tens of thousands): found by name, changed and
+ * deleted by event in place, the gateway's order kept; bounded at
+ * CON_PODS_MAX, more counted; a pods event asks for the list again.
+ */
+static void
+test_model_pods_index(void **state)
+{
+	enum { N = 20000, NN = CON_PODS_MAX + N };
+	struct proto_pod_view *pv = calloc(NN, sizeof *pv);
+	char (*names)[16] = calloc(NN, sizeof *names);
+	struct proto_pods_event pe = { 1, N };
+	struct proto_pods p;
+	struct con_model m;
+	cJSON *a;
+	char *cause = NULL;
+	size_t i, n;
+
+	assert_true(CON_PODS_MAX >= 50000);
+	con_model_init(&m, 100);
+	/* The answer: N pods, oldest first. */
+	for (i = 0; i < NN; i++) {
+		snprintf(names[i], sizeof names[i], "pod-%06zu", i);
+		pv[i].name = names[i];
+		pv[i].status = "Running";
+	}
+	memset(&p, 0, sizeof p);
+	p.runner = "k8s";
+	p.synced = 1;
+	p.pods = pv;
+	p.npods = N;
+	a = proto_answer_ok();
+	proto_pods_encode(a, &p);
+	assert_int_equal(con_model_pods_answer(&m, a, 1000, &cause), 0);
+	cJSON_Delete(a);
+	assert_int_equal(m.npods, N);
+	assert_int_equal(m.pods_cut, 0);
+	pods_index_ok(&m);
+	assert_string_equal(m.pods[N - 1]->name, "pod-019999");
+	assert_null(con_model_pod(&m, "pod-020000"));
+
+	/* Changes by event: in place, order kept. */
+	for (i = 0; i < N; i += 3)
+		pod_event(&m, names[i], "Completed", 0);
+	assert_int_equal(m.npods, N);
+	assert_string_equal(con_model_pod(&m, "pod-000003")->status, "Completed");
+	assert_string_equal(con_model_pod(&m, "pod-000004")->status, "Running");
+	assert_ptr_equal(m.pods[3], con_model_pod(&m, "pod-000003"));
+
+	/* Deletes by event: every other pod; the rest keep their order. */
+	for (i = 0; i < N; i += 2)
+		pod_event(&m, names[i], "Completed", 1);
+	assert_int_equal(m.npods, N / 2);
+	assert_null(con_model_pod(&m, "pod-000000"));
+	assert_null(con_model_pod(&m, "pod-019998"));
+	assert_non_null(con_model_pod(&m, "pod-019999"));
+	assert_true(m.pods_len <= 2 * m.npods + 1);	/* holes closed as they pile up */
+	pods_index_ok(&m);
+	assert_string_equal(m.pods[0]->name, "pod-000001");
+	assert_string_equal(m.pods[N / 2 - 1]->name, "pod-019999");
+	/* A delete of a pod not kept, again: nothing. */
+	pod_event(&m, names[0], "Completed", 1);
+	assert_int_equal(m.npods, N / 2);
+
+	/* New pods come after the others, up to the bound; more are counted, not kept. */
+	for (i = N; i < N + CON_PODS_MAX - N / 2 + 10; i++)
+		pod_event(&m, names[i], "Pending", 0);
+	assert_int_equal(m.npods, CON_PODS_MAX);
+	pods_index_ok(&m);
+	assert_string_equal(m.pods[N / 2]->name, "pod-020000");
+	assert_int_equal(m.pods_cut, 10);
+	n = m.pods_cut;
+	/* At the bound a kept pod still changes, and one gone makes room. */
+	pod_event(&m, "pod-000001", "Error", 0);
+	assert_string_equal(con_model_pod(&m, "pod-000001")->status, "Error");
+	assert_int_equal(m.pods_cut, n);
+	pod_event(&m, "pod-new", "Pending", 0);
+	assert_int_equal(m.pods_cut, n + 1);
+	assert_null(con_model_pod(&m, "pod-new"));
+	pod_event(&m, "pod-000001", "Error", 1);
+	pod_event(&m, "pod-new", "Pending", 0);
+	assert_int_equal(m.npods, CON_PODS_MAX);
+	pods_index_ok(&m);
+	assert_string_equal(m.pods[CON_PODS_MAX - 1]->name, "pod-new");
+
+	/* A pods event: the list was replaced; the model counts it for the feed, keeps the list. */
+	feed(&m, proto_event_encode(PROTO_EVENT_PODS, proto_pods_event_encode(&pe)), 2000);
+	assert_int_equal(m.pods_listed, 1);
+	assert_int_equal(m.npods, CON_PODS_MAX);
+	/* The answer then replaces it: more than the bound, the first kept, the rest counted. */
+	p.npods = CON_PODS_MAX + 10;
+	a = proto_answer_ok();
+	proto_pods_encode(a, &p);
+	assert_int_equal(con_model_pods_answer(&m, a, 3000, &cause), 0);
+	cJSON_Delete(a);
+	assert_int_equal(m.npods, CON_PODS_MAX);
+	assert_int_equal(m.pods_cut, 10);
+	pods_index_ok(&m);
+	assert_string_equal(m.pods[0]->name, "pod-000000");
+	assert_null(con_model_pod(&m, "pod-new"));
+	assert_null(con_model_pod(&m, names[CON_PODS_MAX]));
+
+	con_model_free(&m);
+	free(pv);
+	free(names);
 }
 
 static void
@@ -1035,6 +1168,7 @@ main(void)
 		cmocka_unit_test(test_model_log),
 		cmocka_unit_test(test_model_gpus),
 		cmocka_unit_test(test_model_pods),
+		cmocka_unit_test(test_model_pods_index),
 		cmocka_unit_test(test_model_vpn),
 		cmocka_unit_test(test_model_videos),
 		cmocka_unit_test(test_model_log_events),

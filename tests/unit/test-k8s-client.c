@@ -582,7 +582,15 @@ test_connection_refused(void **state)
 struct inf_log {
 	char text[1024];
 	int syncs;
+	struct k8s_informer *inf;
 };
+
+/* "list " for a call of a list being applied (k8s_informer_listing). */
+static const char *
+il_listing(const struct inf_log *l)
+{
+	return l->inf != NULL && k8s_informer_listing(l->inf) ? "list " : "";
+}
 
 static void
 il_add(const struct k8s_object *o, void *arg)
@@ -590,7 +598,8 @@ il_add(const struct k8s_object *o, void *arg)
 	struct inf_log *l = arg;
 	size_t n = strlen(l->text);
 
-	snprintf(l->text + n, sizeof l->text - n, "add %s@%s;", o->name, o->resource_version);
+	snprintf(l->text + n, sizeof l->text - n, "%sadd %s@%s;", il_listing(l), o->name,
+	    o->resource_version);
 }
 
 static void
@@ -599,7 +608,7 @@ il_update(const struct k8s_object *old, const struct k8s_object *o, void *arg)
 	struct inf_log *l = arg;
 	size_t n = strlen(l->text);
 
-	snprintf(l->text + n, sizeof l->text - n, "update %s@%s->%s;", o->name,
+	snprintf(l->text + n, sizeof l->text - n, "%supdate %s@%s->%s;", il_listing(l), o->name,
 	    old->resource_version, o->resource_version);
 }
 
@@ -609,7 +618,8 @@ il_del(const struct k8s_object *o, int final_unknown, void *arg)
 	struct inf_log *l = arg;
 	size_t n = strlen(l->text);
 
-	snprintf(l->text + n, sizeof l->text - n, "del%s %s;", final_unknown ? "?" : "", o->name);
+	snprintf(l->text + n, sizeof l->text - n, "%sdel%s %s;", il_listing(l),
+	    final_unknown ? "?" : "", o->name);
 }
 
 static void
@@ -619,7 +629,7 @@ il_synced(void *arg)
 	size_t n = strlen(l->text);
 
 	l->syncs++;
-	snprintf(l->text + n, sizeof l->text - n, "synced;");
+	snprintf(l->text + n, sizeof l->text - n, "%ssynced;", il_listing(l));
 }
 
 static void
@@ -644,15 +654,18 @@ test_informer_relist(void **state)
 	o.h.del = il_del;
 	o.h.synced = il_synced;
 	o.arg = &l;
-	inf = k8s_informer_new(c, &o);
+	l.inf = inf = k8s_informer_new(c, &o);
 	k8s_informer_start(inf);
 	run_until(&l.syncs, 2, 10000);
 	/*
 	 * List of two pages (p1, p2 | p3), watch: p4 added, p1 modified, a
 	 * bookmark, ERROR 410: relist (p1, p3, p4: p2 was deleted unseen).
+	 * The lists' calls say so (k8s_informer_listing), the watch's and
+	 * synced do not.
 	 */
-	assert_string_equal(l.text, "add p1@5;add p2@6;add p3@7;synced;add p4@11;update p1@5->12;"
-	    "del? p2;synced;");
+	assert_string_equal(l.text, "list add p1@5;list add p2@6;list add p3@7;synced;add p4@11;"
+	    "update p1@5->12;list del? p2;synced;");
+	assert_false(k8s_informer_listing(inf));
 	assert_int_equal(k8s_informer_count(inf), 3);
 	assert_null(k8s_informer_get(inf, "ns", "p2"));
 	assert_string_equal(((const struct k8s_pod *)k8s_informer_get(inf, "ns", "p4"))->phase,

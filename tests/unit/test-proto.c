@@ -545,6 +545,47 @@ test_pod_view_round_trip(void **state)
 	cJSON_Delete(answer);
 }
 
+/* The pods event: listed afresh, how many; an old client reads it as "other". */
+static void
+test_pods_event_round_trip(void **state)
+{
+	struct proto_pods_event e = { 1, 10000 }, back;
+	enum proto_event_type type;
+	const cJSON *payload;
+	cJSON *root;
+	char *line, *cause = NULL;
+
+	line = proto_event_encode(PROTO_EVENT_PODS, proto_pods_event_encode(&e));
+	assert_string_equal(line, "{\"event\":\"pods\",\"pods\":{\"synced\":true,\"count\":10000}}");
+	assert_int_equal(proto_event_parse(line, strlen(line), &root, &type, &payload, &cause), 0);
+	assert_int_equal(type, PROTO_EVENT_PODS);
+	if (proto_pods_event_decode(payload, &back, &cause) != 0)
+		fail_msg("%s", cause);
+	assert_int_equal(back.synced, 1);
+	assert_int_equal(back.count, 10000);
+	cJSON_Delete(root);
+	free(line);
+
+	/* Strict about the fields it knows, lenient about the rest. */
+	root = cJSON_Parse("{\"count\":-1}");
+	assert_int_equal(proto_pods_event_decode(root, &back, &cause), -1);
+	assert_string_equal(cause, "field 'count' must not be negative");
+	free(cause);
+	cause = NULL;
+	cJSON_Delete(root);
+	root = cJSON_Parse("{\"count\":\"3\"}");
+	assert_int_equal(proto_pods_event_decode(root, &back, &cause), -1);
+	free(cause);
+	cause = NULL;
+	cJSON_Delete(root);
+	root = cJSON_Parse("{\"newer\":[1]}");
+	assert_int_equal(proto_pods_event_decode(root, &back, &cause), 0);
+	assert_int_equal(back.count, 0);
+	cJSON_Delete(root);
+	assert_int_equal(proto_pods_event_decode(NULL, &back, &cause), -1);
+	free(cause);
+}
+
 /* Log bytes become valid UTF-8 text: kept, replaced, or held for the next chunk. */
 static void
 test_log_text(void **state)
@@ -1550,6 +1591,7 @@ main(void)
 		cmocka_unit_test(test_task_gpus),
 		cmocka_unit_test(test_request_console_fields),
 		cmocka_unit_test(test_pod_view_round_trip),
+		cmocka_unit_test(test_pods_event_round_trip),
 		cmocka_unit_test(test_log_text),
 		cmocka_unit_test(test_log_events_round_trip),
 		cmocka_unit_test(test_video_and_frame_round_trip),
