@@ -207,7 +207,8 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 	}
 	/* A stop starts nothing: what it would follow is a mistake worth naming. */
 	if (req->stop && req->follow) {
-		xasprintf(cause, "fields 'stop' and 'follow' do not go together (stop ends a stream)");
+		xasprintf(cause, "fields 'stop' and 'follow' do not go together "
+		    "(stop ends a stream)");
 		goto out;
 	}
 	if ((def->required & ~seen) & F_ID) {
