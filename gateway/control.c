@@ -6,7 +6,8 @@
  * VPN tunnel's events (published by tunnel.c); "logs" adds a task's log to
  * it as log events (logs.c reads only while the client's unread output is
  * under CONTROL_LOG_HIGH, at most CONTROL_FOLLOWS_MAX streams a
- * connection); "frame" is answered when ffmpeg is done (frames.c), the
+ * connection) and "logs" with stop takes it away again (the answer is its
+ * end); "frame" is answered when ffmpeg is done (frames.c), the
  * connection's later requests waiting. Requests are held to strict JSON
  * and to the fields each command takes (proto/control.c);
  * the socket's path is taken over only from a stale socket, never from a
@@ -347,12 +348,40 @@ static const struct logs_sink control_follow_sink = {
 	control_follow_room, control_follow_event
 };
 
+/*
+ * End the connection's stream of a task's log now. Its chunks queued so
+ * far go out before the answer, none after it: the answer is its end
+ * (no log_end). The stream's descriptor, timer and pod log request go at
+ * once.
+ */
+static int
+control_logs_stop(struct control_client *c, const struct proto_request *req, cJSON *r,
+    char **cause)
+{
+	struct control_follow *f;
+
+	LIST_FOREACH(f, &c->follows, entry)
+		if (strcmp(f->task_id, req->id) == 0)
+			break;
+	if (f == NULL) {
+		xasprintf(cause, "this connection does not stream the log of %s", req->id);
+		return -1;
+	}
+	logs_close(f->s);
+	control_follow_free(f);
+	cJSON_AddStringToObject(r, "task_id", req->id);
+	cJSON_AddTrueToObject(r, "stopped");
+	return 0;
+}
+
 static int
 control_cmd_logs(struct control *ctl, struct control_client *c,
     const struct proto_request *req, cJSON *r, char **cause)
 {
 	struct control_follow *f;
 
+	if (req->stop)
+		return control_logs_stop(c, req, r, cause);
 	LIST_FOREACH(f, &c->follows, entry)
 		if (strcmp(f->task_id, req->id) == 0) {
 			xasprintf(cause, "this connection already streams the log of %s", req->id);

@@ -830,7 +830,10 @@ struct logs_stream *logs_open(struct gw *, const char *id, int follow, const str
     void *sink_arg, cJSON *answer, char **cause);
 /* The client drained its output: go on. */
 void logs_resume(struct logs_stream *);
-/* The client went: stop without an end. */
+/*
+ * The client went, or stopped the stream: end it now, without an end
+ * event; a pod's log request is cancelled (its connection closed).
+ */
 void logs_close(struct logs_stream *);
 
 /*

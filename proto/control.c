@@ -21,7 +21,7 @@
 #include "common.h"
 
 enum { F_ID = 1, F_STATE = 2, F_CHECK = 4, F_FOLLOW = 8, F_AT = 16, F_ATTEMPT = 32,
-	F_OFFSET = 64 };
+	F_OFFSET = 64, F_STOP = 128 };
 
 static const struct proto_cmd_def {
 	const char *name;
@@ -47,8 +47,8 @@ static const struct proto_cmd_def {
 	{ "vpn", PROTO_CMD_VPN, 0, 0, "no other field", "the VPN tunnel and its checks (VPN)" },
 	{ "pods", PROTO_CMD_PODS, 0, 0, "no other field",
 	  "the game pods as the k8s runner's informer sees them (POD)" },
-	{ "logs", PROTO_CMD_LOGS, F_ID | F_FOLLOW, F_ID, "id, follow",
-	  "a task's log as log events, then log_end" },
+	{ "logs", PROTO_CMD_LOGS, F_ID | F_FOLLOW | F_STOP, F_ID, "id, follow, stop",
+	  "a task's log as log events, then log_end (stop: end this connection's stream of it)" },
 	{ "videos", PROTO_CMD_VIDEOS, 0, 0, "no other field",
 	  "recent tasks whose result has a video, newest first (VIDEO)" },
 	{ "frame", PROTO_CMD_FRAME, F_ID | F_AT, F_ID, "id, at",
@@ -147,7 +147,8 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 		    strcmp(f->string, "follow") == 0 ? F_FOLLOW :
 		    strcmp(f->string, "at") == 0 ? F_AT :
 		    strcmp(f->string, "attempt") == 0 ? F_ATTEMPT :
-		    strcmp(f->string, "offset") == 0 ? F_OFFSET : 0;
+		    strcmp(f->string, "offset") == 0 ? F_OFFSET :
+		    strcmp(f->string, "stop") == 0 ? F_STOP : 0;
 
 		if (strcmp(f->string, "cmd") == 0)
 			continue;
@@ -159,13 +160,14 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 			goto out;
 		}
 		seen |= bit;
-		if (bit == F_CHECK || bit == F_FOLLOW) {
+		if (bit == F_CHECK || bit == F_FOLLOW || bit == F_STOP) {
 			if (!cJSON_IsBool(f)) {
 				xasprintf(cause, "field '%s' must be a boolean, not %s", f->string,
 				    proto_type_name(f));
 				goto out;
 			}
-			*(bit == F_CHECK ? &req->check : &req->follow) = cJSON_IsTrue(f);
+			*(bit == F_CHECK ? &req->check : bit == F_FOLLOW ? &req->follow :
+			    &req->stop) = cJSON_IsTrue(f);
 		} else if (bit == F_AT) {
 			if (!cJSON_IsNumber(f)) {
 				xasprintf(cause, "field 'at' must be a number, not %s",
@@ -202,6 +204,12 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 		} else if (control_string_field(f, bit == F_ID ? &req->id : &req->state,
 		    cause) != 0)
 			goto out;
+	}
+	/* A stop starts nothing: what it would follow is a mistake worth naming. */
+	if (req->stop && req->follow) {
+		xasprintf(cause, "fields 'stop' and 'follow' do not go together "
+		    "(stop ends a stream)");
+		goto out;
 	}
 	if ((def->required & ~seen) & F_ID) {
 		xasprintf(cause, "request needs a string field 'id'");
@@ -253,6 +261,8 @@ proto_request_build(const struct proto_request *req)
 		cJSON_AddTrueToObject(r, "check");
 	if (req->follow)
 		cJSON_AddTrueToObject(r, "follow");
+	if (req->stop)
+		cJSON_AddTrueToObject(r, "stop");
 	if (req->cmd == PROTO_CMD_FRAME && req->at > 0)
 		cJSON_AddNumberToObject(r, "at", req->at);
 	if (req->attempt > 0)

@@ -314,6 +314,7 @@ struct proto_request {
 	char *state;	/* tasks: a state name, "active", or NULL for all */
 	int check;	/* lag: start a health check round */
 	int follow;	/* logs: go on until the task's game ends */
+	int stop;	/* logs: end this connection's stream of the task's log instead */
 	double at;	/* frame: seconds into the video, 0..PROTO_FRAME_AT_MAX */
 	int attempt;	/* requeue: only this attempt (0: the latest) */
 	int64_t offset;	/* video_data: the first byte wanted, 0..PROTO_OFFSET_MAX */

@@ -17,11 +17,20 @@
  * player in pieces (video_data), each asked by player.c once the one
  * before is written.
  *
- * A connection streams at most FEED_STREAMS_MAX logs, and never the
- * same task's twice: the feed keeps the ids it streams (asked and not
- * ended) and asks a task's log only when it is not among them. A log
- * cannot be stopped short of the connection, so a stream of a task no
- * longer shown goes on until its end; the model drops its chunks.
+ * One log is streamed: the shown one's. When another task's log is
+ * shown, the stream of the one before is stopped (logs with stop) ahead
+ * of the new request, so the gateway's cap (FEED_STREAMS_MAX a
+ * connection) is never met however many logs are browsed; leaving the
+ * view keeps the stream, so the log is current when the view is back.
+ * The feed keeps the streams it asked for, at most one a task (the
+ * gateway refuses a second): one leaves on its stop's answer or its
+ * log_end, whichever comes first. Chunks of a task no longer shown,
+ * sent before the stop's answer, are dropped by the model. A log shown
+ * again while its stream is being stopped is asked afresh once the stop
+ * is answered, its lines started over then (what came meanwhile was the
+ * old stream's). A gateway that does not know stop (an older one)
+ * refuses it: its stream goes on until its end, counted against the cap
+ * as before.
  *
  * Every request is built by proto/ (proto_request_build) and every
  * answer handed to the model, which decodes it through proto/.
@@ -54,6 +63,16 @@
 #define FEED_SLOW_MS 60000
 #define FEED_STREAMS_MAX 8		/* the gateway's cap a connection (docs/control.md) */
 
+/* A log stream asked on this connection. */
+struct feed_stream {
+	uint64_t seq;			/* its requests' tag: an id may be asked again */
+	char id[TASK_ID_MAX + 1];
+	int stopping;			/* a stop is out */
+	int unstoppable;		/* the gateway refused the stop: it ends with log_end */
+	TAILQ_ENTRY(feed_stream) entry;
+};
+TAILQ_HEAD(feed_streams, feed_stream);
+
 struct feed {
 	struct event_base *base;
 	struct con_model *m;
@@ -72,8 +91,8 @@ struct feed {
 	int frame_again;		/* model->frame wants another after it */
 	int pods_out;			/* pods requests out */
 
-	char streams[FEED_STREAMS_MAX][TASK_ID_MAX + 1];	/* logs streaming */
-	size_t nstreams;
+	struct feed_streams streams;	/* asked, oldest first */
+	uint64_t stream_seq;
 };
 
 /* A request's context: which feed, and the caller's callback for actions. */
@@ -81,13 +100,17 @@ struct feed_req {
 	struct feed *f;
 	enum proto_cmd cmd;
 	char id[TASK_ID_MAX + 1];
+	uint64_t stream;		/* logs: the stream it starts or stops */
+	int stop;
 	feed_done_cb *done;
 	feed_piece_cb *piece;
 	void *arg;
 };
 
 static void feed_arm(struct feed *);
-static void feed_stream_end(struct feed *, const char *id);
+static void feed_stream_free(struct feed *, struct feed_stream *);
+static struct feed_stream *feed_stream_find(struct feed *, uint64_t);
+static void feed_stop_answer(struct feed *, const struct feed_req *, const char *error);
 
 /* A gateway that does not know a command says so: the source is not offered, not failing. */
 static enum con_offer
@@ -188,10 +211,12 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 		feed_source_answer(f, CON_SRC_VIDEOS, con_model_videos_answer, answer, error);
 		break;
 	case PROTO_CMD_LOGS:
-		if (error == NULL)
+		if (r->stop)
+			feed_stop_answer(f, r, error);
+		else if (error == NULL)
 			con_model_source(m, CON_SRC_LOGS, CON_OFFER_YES, NULL, f->mono());
 		else {
-			feed_stream_end(f, r->id);
+			feed_stream_free(f, feed_stream_find(f, r->stream));
 			if (feed_offer(error) == CON_OFFER_NO)
 				con_model_source(m, CON_SRC_LOGS, CON_OFFER_NO, error, f->mono());
 			else
@@ -262,10 +287,10 @@ feed_answer_cb(struct client_conn *c, cJSON *answer, const char *error, void *ar
 	free(r);
 }
 
-/* Queue one request (built by proto/) with its context. */
+/* Queue one request (built by proto/) with its context; stream: the log stream it is about. */
 static void
-feed_ask_req(struct feed *f, const struct proto_request *req, feed_done_cb *done,
-    feed_piece_cb *piece, void *arg)
+feed_ask_req(struct feed *f, const struct proto_request *req, uint64_t stream,
+    feed_done_cb *done, feed_piece_cb *piece, void *arg)
 {
 	struct feed_req *r = xcalloc(1, sizeof *r);
 	enum proto_cmd cmd = req->cmd;
@@ -283,6 +308,8 @@ feed_ask_req(struct feed *f, const struct proto_request *req, feed_done_cb *done
 		f->pods_out++;
 	if (id != NULL)
 		snprintf(r->id, sizeof r->id, "%s", id);
+	r->stream = stream;
+	r->stop = req->stop;
 	r->done = done;
 	r->piece = piece;
 	r->arg = arg;
@@ -300,22 +327,86 @@ feed_ask(struct feed *f, enum proto_cmd cmd, const char *id, feed_done_cb *done,
 	memset(&req, 0, sizeof req);
 	req.cmd = cmd;
 	req.id = (char *)id;
-	feed_ask_req(f, &req, done, NULL, arg);
+	feed_ask_req(f, &req, 0, done, NULL, arg);
 }
 
-/* The stream of that task's log is over (ended, or refused): it may be asked again. */
-static void
-feed_stream_end(struct feed *f, const char *id)
+static struct feed_stream *
+feed_stream_find(struct feed *f, uint64_t seq)
 {
-	size_t i;
+	struct feed_stream *s;
 
-	for (i = 0; i < f->nstreams; i++) {
-		if (strcmp(f->streams[i], id) == 0) {
-			memmove(f->streams[i], f->streams[i + 1],
-			    (f->nstreams - i - 1) * sizeof f->streams[0]);
-			f->nstreams--;
-			return;
-		}
+	TAILQ_FOREACH(s, &f->streams, entry)
+		if (s->seq == seq)
+			return s;
+	return NULL;
+}
+
+/* The stream of that task (one at most). */
+static struct feed_stream *
+feed_stream_of(struct feed *f, const char *id)
+{
+	struct feed_stream *s;
+
+	TAILQ_FOREACH(s, &f->streams, entry)
+		if (strcmp(s->id, id) == 0)
+			return s;
+	return NULL;
+}
+
+/* That stream is over (ended, stopped or refused): the task's log may be asked again. */
+static void
+feed_stream_free(struct feed *f, struct feed_stream *s)
+{
+	if (s == NULL)
+		return;
+	TAILQ_REMOVE(&f->streams, s, entry);
+	free(s);
+}
+
+static void
+feed_streams_clear(struct feed *f)
+{
+	while (!TAILQ_EMPTY(&f->streams))
+		feed_stream_free(f, TAILQ_FIRST(&f->streams));
+}
+
+/* Ask the gateway to end a stream: it is over on the answer. */
+static void
+feed_stream_stop(struct feed *f, struct feed_stream *s)
+{
+	struct proto_request req;
+
+	s->stopping = 1;
+	memset(&req, 0, sizeof req);
+	req.cmd = PROTO_CMD_LOGS;
+	req.id = s->id;
+	req.stop = 1;
+	feed_ask_req(f, &req, s->seq, NULL, NULL, NULL);
+}
+
+/*
+ * A stop answered (or failed with the connection). A gateway that does
+ * not know stop leaves the stream running: it ends with its log_end.
+ * When the log shown is that task's again and no stream of it is left
+ * (it was shown anew while being stopped), its lines start over and it
+ * is asked afresh: what came meanwhile was the stopped stream's.
+ */
+static void
+feed_stop_answer(struct feed *f, const struct feed_req *r, const char *error)
+{
+	struct feed_stream *s = feed_stream_find(f, r->stream);
+
+	if (s != NULL) {
+		if (error != NULL && strncmp(error, "unknown field", 13) == 0) {
+			s->stopping = 0;
+			s->unstoppable = 1;
+		} else
+			feed_stream_free(f, s);
+	}
+	if (strcmp(f->m->log.id, r->id) == 0 && feed_stream_of(f, r->id) == NULL &&
+	    client_conn_connected(f->conn)) {
+		con_model_log_restart(f->m);
+		feed_log(f, r->id);
 	}
 }
 
@@ -334,7 +425,7 @@ feed_stream_event(struct feed *f, const char *line)
 	if (proto_event_parse(line, strlen(line), &root, &type, &payload, &cause) == 0) {
 		if (type == PROTO_EVENT_LOG_END && proto_log_end_decode(payload, &e, &cause) == 0 &&
 		    e.task_id != NULL)
-			feed_stream_end(f, e.task_id);
+			feed_stream_free(f, feed_stream_of(f, e.task_id));
 		cJSON_Delete(root);
 	}
 	free(cause);
@@ -393,7 +484,7 @@ feed_state_cb(struct client_conn *c, enum client_conn_state st, const char *erro
 		if (m->frame.id[0] != '\0' && m->frame.waiting)
 			feed_frame(f, m->frame.id, m->frame.at);
 		/* The last connection's streams are gone: the log shown starts over. */
-		f->nstreams = 0;
+		feed_streams_clear(f);
 		if (m->log.id[0] != '\0') {
 			con_model_log_restart(m);
 			feed_log(f, m->log.id);
@@ -478,25 +569,40 @@ void
 feed_log(struct feed *f, const char *id)
 {
 	struct proto_request req;
-	size_t i;
+	struct feed_stream *s;
+	size_t running = 0;
 
 	con_model_log_open(f->m, id);
 	if (!client_conn_connected(f->conn))
 		return;		/* asked once it is up */
-	for (i = 0; i < f->nstreams; i++)
-		if (strcmp(f->streams[i], id) == 0)
-			return;	/* streaming already: the gateway refuses a second */
-	if (f->nstreams == FEED_STREAMS_MAX) {
+	/* The logs no longer shown first: ahead of the request, so their places are free. */
+	TAILQ_FOREACH(s, &f->streams, entry) {
+		if (strcmp(s->id, id) != 0 && !s->stopping && !s->unstoppable)
+			feed_stream_stop(f, s);
+		if (!s->stopping)
+			running++;
+	}
+	/*
+	 * Streaming already (the gateway refuses a second), or being
+	 * stopped: then asked again once the stop is answered.
+	 */
+	if (feed_stream_of(f, id) != NULL)
+		return;
+	if (running >= FEED_STREAMS_MAX) {
 		con_model_log_fail(f->m, id, "this connection follows 8 logs already "
-		    "(the gateway's limit): come back when one of them has ended");
+		    "(the gateway's limit; this gateway cannot stop them): come back when "
+		    "one of them has ended");
 		return;
 	}
-	snprintf(f->streams[f->nstreams++], sizeof f->streams[0], "%s", id);
+	s = xcalloc(1, sizeof *s);
+	s->seq = ++f->stream_seq;
+	snprintf(s->id, sizeof s->id, "%s", id);
+	TAILQ_INSERT_TAIL(&f->streams, s, entry);
 	memset(&req, 0, sizeof req);
 	req.cmd = PROTO_CMD_LOGS;
 	req.id = (char *)id;
 	req.follow = 1;
-	feed_ask_req(f, &req, NULL, NULL, NULL);
+	feed_ask_req(f, &req, s->seq, NULL, NULL, NULL);
 }
 
 void
@@ -516,7 +622,7 @@ feed_frame(struct feed *f, const char *id, double at)
 	req.cmd = PROTO_CMD_FRAME;
 	req.id = (char *)id;
 	req.at = at;
-	feed_ask_req(f, &req, NULL, NULL, NULL);
+	feed_ask_req(f, &req, 0, NULL, NULL, NULL);
 }
 
 void
@@ -528,7 +634,7 @@ feed_video_data(struct feed *f, const char *id, int64_t offset, feed_piece_cb *d
 	req.cmd = PROTO_CMD_VIDEO_DATA;
 	req.id = (char *)id;
 	req.offset = offset;
-	feed_ask_req(f, &req, NULL, done, arg);
+	feed_ask_req(f, &req, 0, NULL, done, arg);
 }
 
 void
@@ -554,6 +660,7 @@ feed_new(const struct feed_args *a)
 	f->m = a->model;
 	f->name = xstrdup(a->name);
 	f->mono = a->mono;
+	TAILQ_INIT(&f->streams);
 	memset(&o, 0, sizeof o);
 	o.timeout_ms = FEED_ANSWER_MS;
 	o.idle_ms = a->idle_ms > 0 ? a->idle_ms : FEED_IDLE_MS;
@@ -581,6 +688,7 @@ feed_free(struct feed *f)
 	event_free(f->tick);
 	event_free(f->ev);
 	client_conn_free(f->conn);
+	feed_streams_clear(f);
 	free(f->name);
 	free(f);
 }

@@ -420,8 +420,9 @@ void feed_free(struct feed *);
 void feed_task(struct feed *, const char *id);
 /*
  * Show that task's log (the model's log starts over for a new id) and
- * follow it on the connection, unless it is followed already; asked
- * again from its start after a reconnect.
+ * follow it on the connection, unless it is followed already; the
+ * stream of the log shown before is stopped. Asked again from its start
+ * after a reconnect.
  */
 void feed_log(struct feed *, const char *id);
 /*

@@ -2,7 +2,7 @@
  * fuzz-control.c: control request parsing (proto_request_parse). An
  * accepted request names a known command with only its fields, each of
  * its type (ids 1 to TASK_ID_MAX bytes, no control characters, follow
- * only for logs, a frame's "at" within its range, video_data's "offset"
+ * and stop only for logs and never both, a frame's "at" within its range, video_data's "offset"
  * a whole number from 0 to 2^53); a
  * refused one gets a short error. Neither may crash, leak or read out
  * of bounds.
@@ -49,6 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	assert(req.state == NULL || (req.cmd == PROTO_CMD_TASKS && fuzz_control_clean(req.state)));
 	assert(!req.check || req.cmd == PROTO_CMD_LAG);
 	assert(!req.follow || req.cmd == PROTO_CMD_LOGS);
+	assert(!req.stop || (req.cmd == PROTO_CMD_LOGS && !req.follow));
 	assert(req.at == 0 || (req.cmd == PROTO_CMD_FRAME && req.at > 0 &&
 	    req.at <= PROTO_FRAME_AT_MAX));
 	assert(req.offset == 0 || (req.cmd == PROTO_CMD_VIDEO_DATA && req.offset > 0 &&

@@ -452,6 +452,12 @@ bs_request(struct bs_client *c, const char *line, size_t len)
 			proto_request_clear(&req);
 			return;
 		}
+		if (req.cmd == PROTO_CMD_LOGS && req.stop) {
+			/* Its lines were all sent with the answer: nothing left to stop. */
+			cJSON_AddStringToObject(r, "task_id", bs_tasks[i].id);
+			cJSON_AddTrueToObject(r, "stopped");
+			break;
+		}
 		if (req.cmd == PROTO_CMD_LOGS) {
 			cJSON_AddStringToObject(r, "task_id", bs_tasks[i].id);
 			cJSON_AddNumberToObject(r, "attempt", bs_tasks[i].attempt);

@@ -389,11 +389,27 @@ test_request_build_parse(void **state)
 			assert_string_equal(out.state, "running");
 		assert_int_equal(out.check, in.check);
 		assert_int_equal(out.follow, in.follow);
+		assert_int_equal(out.stop, 0);
 		assert_true(out.at == in.at);
 		assert_true(out.offset == in.offset);
 		proto_request_clear(&out);
 		free(line);
 	}
+	/* A stop, as the console builds it: the same id, stop and nothing else. */
+	memset(&in, 0, sizeof in);
+	in.cmd = PROTO_CMD_LOGS;
+	in.id = (char *)"t-1";
+	in.stop = 1;
+	line = proto_request_build(&in);
+	assert_string_equal(line, "{\"cmd\":\"logs\",\"id\":\"t-1\",\"stop\":true}");
+	if (proto_request_parse(line, strlen(line), &out, &cause) != 0)
+		fail_msg("%s: %s", line, cause);
+	assert_int_equal(out.cmd, PROTO_CMD_LOGS);
+	assert_string_equal(out.id, "t-1");
+	assert_int_equal(out.stop, 1);
+	assert_int_equal(out.follow, 0);
+	proto_request_clear(&out);
+	free(line);
 	/* The unknown-command message lists the table's commands. */
 	assert_int_equal(proto_request_parse("{\"cmd\":\"reboot\"}", 16, &out, &cause), -1);
 	assert_non_null(strstr(cause, proto_cmd_list()));
@@ -419,7 +435,17 @@ test_request_console_fields(void **state)
 		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"follow\":1}",
 		  "field 'follow' must be a boolean, not a number" },
 		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"at\":1}",
-		  "unknown field 'at' for 'logs' (it takes id, follow)" },
+		  "unknown field 'at' for 'logs' (it takes id, follow, stop)" },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"stop\":true}", NULL },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"stop\":false,\"follow\":true}", NULL },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"stop\":true,\"follow\":false}", NULL },
+		{ "{\"cmd\":\"logs\",\"stop\":true}", "request needs a string field 'id'" },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"stop\":1}",
+		  "field 'stop' must be a boolean, not a number" },
+		{ "{\"cmd\":\"logs\",\"id\":\"t1\",\"stop\":true,\"follow\":true}",
+		  "fields 'stop' and 'follow' do not go together" },
+		{ "{\"cmd\":\"task\",\"id\":\"t1\",\"stop\":true}",
+		  "unknown field 'stop' for 'task' (it takes id)" },
 		{ "{\"cmd\":\"frame\",\"id\":\"t1\",\"at\":-1}",
 		  "field 'at' must be 0 to 604800 (seconds into the video)" },
 		{ "{\"cmd\":\"frame\",\"id\":\"t1\",\"at\":\"1\"}",
