@@ -7,29 +7,19 @@
 #     the task ends in error (invalid: it would be refused at any attempt,
 #     so there is no second one) with the policy's message naming the
 #     image, and no pod of it exists.
-. "$(dirname "$0")/../integration/lib.sh"
-. "$(dirname "$0")/../kafka/lib.sh"
-eval "$("${K8S_ENV:-$SRCDIR/tests/env/k8s.sh}" env)" || bail "no k8s env (tests/env/k8s.sh start)"
+. "$(dirname "$0")/lib.sh"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-k8s-adm-gw.XXXXXX")
 STATES="$STATE"
 GW_LOG=$STATE/gateway.log
 conf=$STATE/gateway.conf
-kafka_conf "$conf" "$STATE/gw" k8sadm 2 10
-cat >> "$conf" <<CONF
-type = k8s
+k8s_gateway_conf "$conf" "$STATE/gw" k8sadm 2 10 <<CONF
+[runner]
 max_attempts = 2
 [k8s]
-kubeconfig = $K8S_GATEWAY_KUBECONFIG
-pod_template = $SRCDIR/deploy/game-pod.json
 images = elsewhere=docker.io/library/paiagym:1
-default_image = registry.example.net/paia/catch:test
-param_annotations = paia.io/fake-
 pod_name_prefix = a$$
 CONF
-sed -i 's/^command = .*//' "$conf"
-ctl() { "$PAIACTL" -c "$conf" "$@"; }
-admin() { "$KUBECTL" --kubeconfig "$K8S_ADMIN_KUBECONFIG" -n "$K8S_NAMESPACE" "$@"; }
 trap 'admin delete pods -l "paia.io/managed-by=k8sadm-$run" --wait=false >/dev/null 2>&1; cleanup' EXIT
 
 ctl topics --create --partitions 1,1,1 >/dev/null || bail "cannot create topics at $KAFKA"

@@ -7,29 +7,18 @@
 # configuration, another task's folder. Each is refused and named in
 # the result; storage holds none of those bytes; a plain file next to
 # them still goes up.
-. "$(dirname "$0")/../integration/lib.sh"
-. "$(dirname "$0")/../kafka/lib.sh"
-eval "$("${K8S_ENV:-$SRCDIR/tests/env/k8s.sh}" env)" || bail "no k8s env (tests/env/k8s.sh start)"
+. "$(dirname "$0")/lib.sh"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-k8s-collect.XXXXXX")
 STATES="$STATE"
 GW_LOG=$STATE/gateway.log
 conf=$STATE/gateway.conf
-kafka_conf "$conf" "$STATE/gw" k8scol 4 10
-cat >> "$conf" <<CONF
-type = k8s
+k8s_gateway_conf "$conf" "$STATE/gw" k8scol 4 10 <<CONF
 [k8s]
-kubeconfig = $K8S_GATEWAY_KUBECONFIG
-pod_template = ${POD_TEMPLATE:-$SRCDIR/deploy/game-pod.json}
-default_image = registry.example.net/paia/catch:test
-param_annotations = paia.io/fake-
 deadline_slack_s = 2
 pod_name_prefix = c$$
 CONF
-sed -i 's/^command = .*//' "$conf"
 echo "# CONFIG-MARKER-$$" >> "$conf"
-ctl() { "$PAIACTL" -c "$conf" "$@"; }
-admin() { "$KUBECTL" --kubeconfig "$K8S_ADMIN_KUBECONFIG" -n "$K8S_NAMESPACE" "$@"; }
 TOKEN=$(sed -n 's/^ *token: *//p' "$K8S_GATEWAY_KUBECONFIG" | head -1)
 [ -n "$TOKEN" ] || bail "no token in $K8S_GATEWAY_KUBECONFIG"
 cp "$K8S_GATEWAY_KUBECONFIG" "$STATE/gateway.kubeconfig"

@@ -17,10 +17,8 @@
 # Each row: NAME, TASK, ATT, READY, STATUS, RESTARTS, NODE (where the
 # width shows them) the same as kubectl's; Enter on a pod opens its task;
 # the failed rows' STATUS is drawn in another colour than Running's.
-. "$(dirname "$0")/../integration/lib.sh"
-. "$(dirname "$0")/../kafka/lib.sh"
+. "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../tui/lib.sh"
-eval "$("${K8S_ENV:-$SRCDIR/tests/env/k8s.sh}" env)" || bail "no k8s env (tests/env/k8s.sh start)"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-k8s-conpods.XXXXXX")
 STATES="$STATES $STATE"
@@ -30,23 +28,15 @@ MB=conpods-$run
 # Pod names short enough for the NAME column at 80 columns (16 cells):
 # c + three digits, the task id (8 at most), the attempt.
 PFX=c$(printf %03d $((RANDOM % 1000)))
-kafka_conf "$conf" "$STATE/gw" conpods 16 10
-cat >> "$conf" <<CONF
-type = k8s
+k8s_gateway_conf "$conf" "$STATE/gw" conpods 16 10 <<CONF
+[runner]
 max_attempts = 1
 [k8s]
-kubeconfig = $K8S_GATEWAY_KUBECONFIG
-pod_template = ${POD_TEMPLATE:-$SRCDIR/deploy/game-pod.json}
-default_image = registry.example.net/paia/catch:test
-param_annotations = paia.io/fake-
 unschedulable_s = 3600
 deadline_slack_s = 5
 pod_ttl_s = 3600
 pod_name_prefix = $PFX
 CONF
-sed -i 's/^command = .*//' "$conf"
-ctl() { "$PAIACTL" -c "$conf" "$@"; }
-admin() { "$KUBECTL" --kubeconfig "$K8S_ADMIN_KUBECONFIG" -n "$K8S_NAMESPACE" "$@"; }
 pod() { echo "$PFX-$1-1"; }
 cleanup_pods() {
 	for p in $(admin get pods -l "paia.io/managed-by=$MB" -o name 2>/dev/null); do

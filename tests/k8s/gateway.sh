@@ -9,25 +9,18 @@
 #     second pod for the same attempt (counted on the API server);
 #     /metrics counts the pods created, adopted and the API requests;
 #  4. a Role without "watch": the gateway stops naming the permission.
-. "$(dirname "$0")/../integration/lib.sh"
-. "$(dirname "$0")/../kafka/lib.sh"
-eval "$("${K8S_ENV:-$SRCDIR/tests/env/k8s.sh}" env)" || bail "no k8s env (tests/env/k8s.sh start)"
+. "$(dirname "$0")/lib.sh"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-k8s-gw.XXXXXX")
 STATES="$STATE"
 GW_LOG=$STATE/gateway.log
 conf=$STATE/gateway.conf
 # max_inflight = the GPUs of the 4 fake nodes: pods do not wait for a GPU.
-kafka_conf "$conf" "$STATE/gw" k8sgw 4 10
 # The gateway's tasks/ folder is what the pods mount as the shared volume.
-cat >> "$conf" <<CONF
-type = k8s
+k8s_gateway_conf "$conf" "$STATE/gw" k8sgw 4 10 <<CONF
+[runner]
 max_attempts = 2
 [k8s]
-kubeconfig = $K8S_GATEWAY_KUBECONFIG
-pod_template = ${POD_TEMPLATE:-$SRCDIR/deploy/game-pod.json}
-default_image = registry.example.net/paia/catch:test
-param_annotations = paia.io/fake-
 unschedulable_s = 10
 deadline_slack_s = 2
 pod_ttl_s = 3600
@@ -35,11 +28,8 @@ pod_name_prefix = t$$
 CONF
 HPORT=$(free_port)
 printf '[health]\nlisten = 127.0.0.1:%s\n' "$HPORT" >> "$conf"
-sed -i 's/^command = .*//' "$conf"
 # metric NAME: the value of a series of the gateway's /metrics (0 when absent).
 metric() { curl -s "http://127.0.0.1:$HPORT/metrics" | awk -v n="$1" '$1 == n {v = $2} END {print v + 0}'; }
-ctl() { "$PAIACTL" -c "$conf" "$@"; }
-admin() { "$KUBECTL" --kubeconfig "$K8S_ADMIN_KUBECONFIG" -n "$K8S_NAMESPACE" "$@"; }
 start() {
 	echo "--- start $(date +%T.%N)" >> "$GW_LOG"
 	"$GATEWAY" -c "$conf" 2>>"$GW_LOG" &

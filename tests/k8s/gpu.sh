@@ -12,9 +12,7 @@
 #  3. gpu.k8s_nodes: a Node advertising nvidia.com/gpu at InternalIP
 #     127.0.0.1 is probed (gpu.k8s_selector keeps to it), and dropped when
 #     it is deleted; the RBAC it needs is deploy/k8s/optional/gpu-nodes.yaml.
-. "$(dirname "$0")/../integration/lib.sh"
-. "$(dirname "$0")/../kafka/lib.sh"
-eval "$("${K8S_ENV:-$SRCDIR/tests/env/k8s.sh}" env)" || bail "no k8s env (tests/env/k8s.sh start)"
+. "$(dirname "$0")/lib.sh"
 SSHENV=$SRCDIR/tests/env/sshd.sh
 if ! bash "$SSHENV" status >/dev/null 2>&1; then
 	echo "1..0 # SKIP the test sshd GPU nodes are not running ($SSHENV start)"
@@ -30,7 +28,6 @@ FIX=gputest$$
 PID1=$((60000 + $$ % 5000))
 NODE=paia-gpu-ssh-$$
 admin() { "$KUBECTL" --kubeconfig "$K8S_ADMIN_KUBECONFIG" "$@"; }
-ctl() { "$PAIACTL" -c "$conf" "$@"; }
 gpu_test_cleanup() {
 	admin delete clusterrolebinding,clusterrole paia-gateway-gpu-nodes --ignore-not-found >/dev/null 2>&1
 	admin delete node "$NODE" --ignore-not-found --wait=false >/dev/null 2>&1
@@ -58,14 +55,8 @@ chmod a+r "$SSHD_DIR/fixtures/$FIX".*
 
 conf=$STATE/gateway.conf
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-kafka_conf "$conf" "$STATE/gw" k8sgpu 4 10
-cat >>"$conf" <<CONF
-type = k8s
+k8s_gateway_conf "$conf" "$STATE/gw" k8sgpu 4 10 <<CONF
 [k8s]
-kubeconfig = $K8S_GATEWAY_KUBECONFIG
-pod_template = $SRCDIR/deploy/game-pod.json
-default_image = registry.example.net/paia/catch:test
-param_annotations = paia.io/fake-
 pod_name_prefix = g$$
 [health]
 listen = 127.0.0.1:$PORT
@@ -78,7 +69,6 @@ proc_root = $SSHD_PROC
 interval_s = 1
 timeout_ms = 900
 CONF
-sed -i 's/^command = .*//' "$conf"
 start() {
 	"$GATEWAY" -c "$conf" "$@" 2>>"$GW_LOG" &
 	GW_PID=$!

@@ -9,30 +9,20 @@
 # connection any more though the pod's log grows (another connection
 # following it sees the new line), and the connection may follow the log
 # again.
-. "$(dirname "$0")/../integration/lib.sh"
-. "$(dirname "$0")/../kafka/lib.sh"
-eval "$("${K8S_ENV:-$SRCDIR/tests/env/k8s.sh}" env)" || bail "no k8s env (tests/env/k8s.sh start)"
+. "$(dirname "$0")/lib.sh"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-k8s-logstop.XXXXXX")
 STATES="$STATE"
 GW_LOG=$STATE/gateway.log
 conf=$STATE/gateway.conf
-kafka_conf "$conf" "$STATE/gw" k8slogstop 4 10
-cat >> "$conf" <<CONF
-type = k8s
+k8s_gateway_conf "$conf" "$STATE/gw" k8slogstop 4 10 <<CONF
+[runner]
 max_attempts = 1
 [k8s]
-kubeconfig = $K8S_GATEWAY_KUBECONFIG
-pod_template = ${POD_TEMPLATE:-$SRCDIR/deploy/game-pod.json}
-default_image = registry.example.net/paia/catch:test
-param_annotations = paia.io/fake-
 deadline_slack_s = 5
 pod_ttl_s = 3600
 pod_name_prefix = s$$
 CONF
-sed -i 's/^command = .*//' "$conf"
-ctl() { "$PAIACTL" -c "$conf" "$@"; }
-admin() { "$KUBECTL" --kubeconfig "$K8S_ADMIN_KUBECONFIG" -n "$K8S_NAMESPACE" "$@"; }
 pod() { echo "s$$-$1-1"; }
 cleanup_pods() {
 	admin delete pods -l "paia.io/managed-by=k8slogstop-$run" --wait=false >/dev/null 2>&1

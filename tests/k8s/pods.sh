@@ -16,31 +16,21 @@
 #   the kubelet would), to its end; a 33 MiB pod log to a client that
 #   stops reading: the stream pauses (the gateway stays small), then
 #   every line arrives in order.
-. "$(dirname "$0")/../integration/lib.sh"
-. "$(dirname "$0")/../kafka/lib.sh"
-eval "$("${K8S_ENV:-$SRCDIR/tests/env/k8s.sh}" env)" || bail "no k8s env (tests/env/k8s.sh start)"
+. "$(dirname "$0")/lib.sh"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/paia-k8s-pods.XXXXXX")
 STATES="$STATE"
 GW_LOG=$STATE/gateway.log
 conf=$STATE/gateway.conf
-kafka_conf "$conf" "$STATE/gw" k8spods 16 10
-cat >> "$conf" <<CONF
-type = k8s
+k8s_gateway_conf "$conf" "$STATE/gw" k8spods 16 10 <<CONF
+[runner]
 max_attempts = 1
 [k8s]
-kubeconfig = $K8S_GATEWAY_KUBECONFIG
-pod_template = ${POD_TEMPLATE:-$SRCDIR/deploy/game-pod.json}
-default_image = registry.example.net/paia/catch:test
-param_annotations = paia.io/fake-
 unschedulable_s = 20
 deadline_slack_s = 5
 pod_ttl_s = 3600
 pod_name_prefix = q$$
 CONF
-sed -i 's/^command = .*//' "$conf"
-ctl() { "$PAIACTL" -c "$conf" "$@"; }
-admin() { "$KUBECTL" --kubeconfig "$K8S_ADMIN_KUBECONFIG" -n "$K8S_NAMESPACE" "$@"; }
 pod() { echo "q$$-$1-1"; }
 cleanup_pods() {
 	for p in $(admin get pods -l "paia.io/managed-by=k8spods-$run" -o name 2>/dev/null); do
