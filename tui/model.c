@@ -17,7 +17,9 @@
  * when more come), CON_PODS_MAX pods (more are counted, not kept), every
  * string copied with a cap and cleaned for the terminal, a fixed number
  * of samples per series. Tasks and pods are found by a hash of their
- * id or name, so an event costs the same with 10 or 50,000 of them.
+ * id or name, so an event costs the same with 10 or 50,000 of them; the
+ * hash is seeded at init, so ids chosen to share a bucket cannot be
+ * made in advance.
  *
  * The tasks view keeps its rows sorted and filtered across frames; to
  * patch them instead of sorting 10,000 tasks a frame it reads the
@@ -31,6 +33,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "common.h"
@@ -122,6 +127,14 @@ con_model_init(struct con_model *m, size_t max_tasks)
 	m->journal = xcalloc(CON_JOURNAL_MAX, sizeof *m->journal);
 	m->healthy = -1;
 	m->link = CON_LINK_CONNECTING;
+	if (getrandom(&m->hash_seed, sizeof m->hash_seed, GRND_NONBLOCK) !=
+	    (ssize_t)sizeof m->hash_seed) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		m->hash_seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^
+		    (uint64_t)ts.tv_sec << 20 ^ (uint64_t)getpid();
+	}
 }
 
 static void
@@ -220,15 +233,25 @@ con_model_stale(const struct con_model *m, enum con_src src, int64_t now)
 
 /* ---- tasks ---- */
 
+/*
+ * FNV-1a from the model's seed, then murmur3's finaliser: FNV's low bits
+ * (the bucket) depend only on the low bits of what came before, and the
+ * finaliser spreads the whole state into them.
+ */
 static uint64_t
-con_hash(const char *s)
+con_hash(const struct con_model *m, const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	uint64_t h = 1469598103934665603ULL ^ m->hash_seed;
 
 	for (; *s != '\0'; s++) {
 		h ^= (unsigned char)*s;
 		h *= 1099511628211ULL;
 	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
 	return h;
 }
 
@@ -237,7 +260,7 @@ con_model_task(const struct con_model *m, const char *id)
 {
 	struct con_task *t;
 
-	for (t = m->buckets[con_hash(id) & (m->nbuckets - 1)]; t != NULL; t = t->hnext)
+	for (t = m->buckets[con_hash(m, id) & (m->nbuckets - 1)]; t != NULL; t = t->hnext)
 		if (strcmp(t->id, id) == 0)
 			return t;
 	return NULL;
@@ -288,7 +311,7 @@ con_task_remove(struct con_model *m, struct con_task *t)
 	struct con_task **tp;
 	size_t slot = t->slot;
 
-	for (tp = &m->buckets[con_hash(t->id) & (m->nbuckets - 1)]; *tp != NULL;
+	for (tp = &m->buckets[con_hash(m, t->id) & (m->nbuckets - 1)]; *tp != NULL;
 	    tp = &(*tp)->hnext) {
 		if (*tp == t) {
 			*tp = t->hnext;
@@ -363,7 +386,7 @@ con_task_add(struct con_model *m, const char *id)
 	t->duration_ms = -1;
 	t->slot = m->ntasks;
 	m->tasks[m->ntasks++] = t;
-	b = con_hash(t->id) & (m->nbuckets - 1);
+	b = con_hash(m, t->id) & (m->nbuckets - 1);
 	t->hnext = m->buckets[b];
 	m->buckets[b] = t;
 	return t;
@@ -759,7 +782,7 @@ con_pod_find(const struct con_model *m, const char *name, uint64_t h)
 struct con_pod *
 con_model_pod(const struct con_model *m, const char *name)
 {
-	return con_pod_find(m, name, con_hash(name));
+	return con_pod_find(m, name, con_hash(m, name));
 }
 
 /* At most one pod a bucket on average: at CON_PODS_MAX, that many buckets. */
@@ -855,7 +878,7 @@ con_pod_put(struct con_model *m, const struct proto_pod_view *v)
 		return;
 	/* By the name as kept (cleaned and cut), so an odd one still matches itself. */
 	name = con_copy(v->name, 253);
-	h = con_hash(name);
+	h = con_hash(m, name);
 	p = con_pod_find(m, name, h);
 	if (v->deleted) {
 		free(name);

@@ -270,6 +270,14 @@ struct con_model {
 	struct con_series results_at;	/* their monotonic times */
 	int64_t last_sample;		/* monotonic ms */
 
+	/*
+	 * The hashes of task ids and pod names start from a secret drawn at
+	 * init: ids come from whoever writes to the tasks topic, and ones
+	 * chosen to share a bucket of a fixed hash would make every event's
+	 * lookup a walk of them all.
+	 */
+	uint64_t hash_seed;
+
 	/* tasks: a hash by id and an array, bounded */
 	struct con_task **tasks;
 	size_t ntasks, tasks_cap;

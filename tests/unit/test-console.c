@@ -251,6 +251,68 @@ test_model_evict(void **state)
 	con_model_free(&m);
 }
 
+/* FNV-1a as the model used to hash ids: fixed, so collisions could be made in advance. */
+static uint64_t
+fnv1a_plain(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/*
+ * Task ids chosen to share one bucket of a fixed hash (anyone who may
+ * write to the tasks topic can pick them) spread over the buckets: the
+ * hash is seeded per model. Without the seed, every lookup of these
+ * tasks would walk all of them.
+ */
+static void
+test_model_hash_seeded(void **state)
+{
+	enum { N = 1000 };
+	struct con_model m, m2;
+	char (*ids)[16] = calloc(N, sizeof *ids);
+	uint64_t want = 0;
+	size_t i, n = 0, longest = 0, len;
+	struct con_task *t;
+	unsigned int k;
+
+	con_model_init(&m, N);
+	assert_int_equal(m.nbuckets, 1024);
+	for (k = 0; n < N; k++) {
+		char id[16];
+
+		snprintf(id, sizeof id, "c%08x", k);
+		if (n == 0)
+			want = fnv1a_plain(id) & (m.nbuckets - 1);
+		if ((fnv1a_plain(id) & (m.nbuckets - 1)) == want)
+			memcpy(ids[n++], id, sizeof id);
+	}
+	for (i = 0; i < N; i++)
+		feed(&m, ev_task(ids[i], TASK_RUNNING, T0, 1), 1);
+	assert_int_equal(m.ntasks, N);
+	for (i = 0; i < N; i++)
+		assert_non_null(con_model_task(&m, ids[i]));
+	for (i = 0; i < m.nbuckets; i++) {
+		for (len = 0, t = m.buckets[i]; t != NULL; t = t->hnext)
+			len++;
+		if (len > longest)
+			longest = len;
+	}
+	/* 1,000 ids in 1,024 buckets at random: the longest chain is over 16 about once in 10^11. */
+	assert_true(longest <= 16);
+	/* Another model, another seed. */
+	con_model_init(&m2, N);
+	assert_true(m2.hash_seed != m.hash_seed);
+	con_model_free(&m2);
+	con_model_free(&m);
+	free(ids);
+}
+
 static void
 test_model_log(void **state)
 {
@@ -1165,6 +1227,7 @@ main(void)
 		cmocka_unit_test(test_model_bad_lines),
 		cmocka_unit_test(test_model_relist),
 		cmocka_unit_test(test_model_evict),
+		cmocka_unit_test(test_model_hash_seeded),
 		cmocka_unit_test(test_model_log),
 		cmocka_unit_test(test_model_gpus),
 		cmocka_unit_test(test_model_pods),
