@@ -241,12 +241,8 @@ con_model_stale(const struct con_model *m, enum con_src src, int64_t now)
 static uint64_t
 con_hash(const struct con_model *m, const char *s)
 {
-	uint64_t h = 1469598103934665603ULL ^ m->hash_seed;
+	uint64_t h = util_fnv1a(UTIL_FNV1A_INIT ^ m->hash_seed, s);
 
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
