@@ -30,7 +30,8 @@
  * is answered, its lines started over then (what came meanwhile was the
  * old stream's). A gateway that does not know stop (an older one)
  * refuses it: its stream goes on until its end, counted against the cap
- * as before.
+ * as before, and no other stop is asked on that connection (every
+ * stream then counts, so a ninth is not asked while eight go on).
  *
  * Every request is built by proto/ (proto_request_build) and every
  * answer handed to the model, which decodes it through proto/.
@@ -68,7 +69,6 @@ struct feed_stream {
 	uint64_t seq;			/* its requests' tag: an id may be asked again */
 	char id[TASK_ID_MAX + 1];
 	int stopping;			/* a stop is out */
-	int unstoppable;		/* the gateway refused the stop: it ends with log_end */
 	TAILQ_ENTRY(feed_stream) entry;
 };
 TAILQ_HEAD(feed_streams, feed_stream);
@@ -93,6 +93,7 @@ struct feed {
 
 	struct feed_streams streams;	/* asked, oldest first */
 	uint64_t stream_seq;
+	int no_stop;			/* the gateway refused a stop: streams end with log_end */
 };
 
 /* A request's context: which feed, and the caller's callback for actions. */
@@ -399,7 +400,7 @@ feed_stop_answer(struct feed *f, const struct feed_req *r, const char *error)
 	if (s != NULL) {
 		if (error != NULL && strncmp(error, "unknown field", 13) == 0) {
 			s->stopping = 0;
-			s->unstoppable = 1;
+			f->no_stop = 1;
 		} else
 			feed_stream_free(f, s);
 	}
@@ -485,6 +486,7 @@ feed_state_cb(struct client_conn *c, enum client_conn_state st, const char *erro
 			feed_frame(f, m->frame.id, m->frame.at);
 		/* The last connection's streams are gone: the log shown starts over. */
 		feed_streams_clear(f);
+		f->no_stop = 0;		/* perhaps another gateway */
 		if (m->log.id[0] != '\0') {
 			con_model_log_restart(m);
 			feed_log(f, m->log.id);
@@ -577,7 +579,7 @@ feed_log(struct feed *f, const char *id)
 		return;		/* asked once it is up */
 	/* The logs no longer shown first: ahead of the request, so their places are free. */
 	TAILQ_FOREACH(s, &f->streams, entry) {
-		if (strcmp(s->id, id) != 0 && !s->stopping && !s->unstoppable)
+		if (strcmp(s->id, id) != 0 && !s->stopping && !f->no_stop)
 			feed_stream_stop(f, s);
 		if (!s->stopping)
 			running++;

@@ -19,9 +19,14 @@
  * With --listed its informer lists only after a connection's first pods
  * request: that one is answered "not listed yet" (no pods), then comes a
  * pods event; the pods come only to a client that asks again.
+ * With --no-stop it is a gateway from before logs' stop: it refuses the
+ * field as proto/ refused an unknown one, and a connection's streams of
+ * tasks not done (which never end here) count against the gateway's cap
+ * of 8; each request to stop is written to standard error, and the end
+ * of a connection once its requests were all read.
  *
  * usage: console-server -S socket [-n tasks] [-r events/s] [-g nodes] [--now ms] [--old]
- *        [--listed]
+ *        [--listed] [--no-stop]
  */
 #include "config.h"
 #include "proto.h"
@@ -58,6 +63,7 @@ struct bs_client {
 	struct bufferevent *bev;
 	int subscribed;
 	int pods_asked;		/* --listed: its first pods request was answered */
+	size_t nfollows;	/* --no-stop: its streams that never end */
 	struct bs_client *next;
 };
 
@@ -70,6 +76,7 @@ static int64_t bs_started;
 static struct bs_client *bs_clients;
 static uint64_t bs_events;
 static int bs_gpu_nodes;
+static int bs_nostop;		/* --no-stop: logs' stop is an unknown field */
 static int bs_old;		/* --old: pods, vpn, videos and logs are unknown */
 static int bs_listed;		/* --listed: a connection's first pods answer is empty */
 
@@ -452,11 +459,28 @@ bs_request(struct bs_client *c, const char *line, size_t len)
 			proto_request_clear(&req);
 			return;
 		}
+		if (req.cmd == PROTO_CMD_LOGS && req.stop && bs_nostop) {
+			fprintf(stderr, "stop %s refused\n", bs_tasks[i].id);
+			cJSON_Delete(r);
+			bs_send_line(c, proto_answer_error("unknown field 'stop' for 'logs' (it takes id, "
+			    "follow)"));
+			proto_request_clear(&req);
+			return;
+		}
 		if (req.cmd == PROTO_CMD_LOGS && req.stop) {
 			/* Its lines were all sent with the answer: nothing left to stop. */
 			cJSON_AddStringToObject(r, "task_id", bs_tasks[i].id);
 			cJSON_AddTrueToObject(r, "stopped");
 			break;
+		}
+		if (req.cmd == PROTO_CMD_LOGS && bs_nostop && req.follow &&
+		    bs_tasks[i].state != TASK_DONE && c->nfollows++ == 8) {
+			c->nfollows--;
+			cJSON_Delete(r);
+			bs_send_line(c, proto_answer_error("this connection already streams 8 logs "
+			    "(the most one may)"));
+			proto_request_clear(&req);
+			return;
 		}
 		if (req.cmd == PROTO_CMD_LOGS) {
 			cJSON_AddStringToObject(r, "task_id", bs_tasks[i].id);
@@ -543,8 +567,11 @@ bs_read_cb(struct bufferevent *bev, void *arg)
 static void
 bs_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (bs_nostop)
+			fprintf(stderr, "connection closed\n");	/* its requests all answered */
 		bs_client_free(arg);
+	}
 }
 
 static void
@@ -625,6 +652,7 @@ main(int argc, char **argv)
 		{ "now", required_argument, NULL, 'N' },
 		{ "old", no_argument, NULL, 'O' },
 		{ "listed", no_argument, NULL, 'L' },
+		{ "no-stop", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sockaddr_un sa;
@@ -659,6 +687,9 @@ main(int argc, char **argv)
 		case 'L':
 			bs_listed = 1;
 			break;
+		case 'P':
+			bs_nostop = 1;
+			break;
 		case 'g':
 			if (util_parse_int(optarg, 0, 26, &g) != 0)
 				fatalx("-g: 0 to 26 GPU nodes");
@@ -666,7 +697,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: console-server -S socket [-n tasks] [-r events/s] "
-			    "[-g nodes] [--now ms] [--old] [--listed]\n");
+			    "[-g nodes] [--now ms] [--old] [--listed] [--no-stop]\n");
 			return 2;
 		}
 	}

@@ -82,5 +82,32 @@ check "pods listed after the first answer: the console asks again on the pods ev
 	on_screen listed "paia-bench-000002-1"
 keys listed q
 
+# A gateway from before logs' stop: it refuses the field, so the streams
+# of the logs no longer shown go on (here they never end). The console
+# asks to stop once, learns, asks no other stop, shows every log up to
+# the gateway's cap of 8 streams, and then says why no more, never asking
+# the gateway a ninth.
+NOSTOP=$TMPD/nostop.sock
+"$SERVER" -S "$NOSTOP" -n 12 -r 0 --now "$T0" --no-stop 2>"$TMPD/nostop.err" &
+NPID=$!
+scripted_stop() { kill "$SPID" "$OPID" "$LPID" "$NPID" 2>/dev/null; tui_cleanup; }
+wait_for 20 test -S "$NOSTOP" || bail "the no-stop gateway did not start: $(cat "$TMPD/nostop.err")"
+CON_TARGET="-S $NOSTOP" con_start nostop 100 24 PAIA_CONSOLE_TEST_TIMES=0 PAIA_CONSOLE_NOW=$((T0 + 5000))
+for i in 0 1 2 3 4 5 6 7; do
+	keys nostop : "logs bench-00000$i" Enter
+	check "no stop: log $((i + 1)) of 8 shown" on_screen nostop "start: task bench-00000$i"
+	[ "$i" != 1 ] || check "... the first one asked to stop, refused" \
+		wait_for 10 grep -qx 'stop bench-000000 refused' "$TMPD/nostop.err"
+done
+keys nostop : "logs bench-000009" Enter
+check "no stop: a ninth log is not asked: the console says why" \
+	on_screen nostop "follows 8 logs already (the gateway's limit; this gateway cannot stop them)"
+check "... nor a ninth stream asked of the gateway" eval "! screen nostop | grep -q 'the most one may'"
+keys nostop q
+check "... q quits, exit status 0" on_screen nostop "console-exited=0" 10
+wait_for 10 grep -qx 'connection closed' "$TMPD/nostop.err" || bail "the console's connection did not end"
+check "... and no other stop was asked on that connection" \
+	test "$(grep -c '^stop ' "$TMPD/nostop.err")" = 1
+
 [ "$tap_failed" -eq 0 ] || sed 's/^/# server: /' "$TMPD/server.err"
 tap_done
