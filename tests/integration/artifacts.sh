@@ -27,6 +27,10 @@ chmod 600 "$STATE/secret"
 mkdir -p "$STATE/elsewhere"
 printf 'ELSEWHERE-%s\n' "$SECRET" > "$STATE/elsewhere/video.mp4"
 FAST='{"frames":3,"video":false}'
+# The hostile games' frames wait for their program as long as it waits for
+# the test: the default (1 s a frame) ended a game before a loaded machine
+# had planted in its folder, and nothing was left to refuse.
+HOLD='{"frames":3,"frame_timeout_ms":600000,"video":false}'
 
 # hostile NAME PYTHON: a user program that runs PYTHON in the game (in
 # the task folder), says it is ready and waits for the test's go, then plays.
@@ -80,7 +84,7 @@ PY
 ctl submit --id victim --program "file://$STATE/programs/victim.py" --params "$FAST" >/dev/null
 result_of victim "" 60 >/dev/null || bail "no result for victim"
 
-submit() { ctl submit --id "$1" --program "$2" --params "$FAST" >/dev/null || bail "submit $1"; }
+submit() { ctl submit --id "$1" --program "$2" --params "$HOLD" >/dev/null || bail "submit $1"; }
 submit abs "$(hostile abs '')"
 submit rel "$(hostile rel '')"
 submit sibling "$(hostile sibling '')"
@@ -107,6 +111,7 @@ plant hard 'os.link(SECRET_FILE, "output/video.mp4")'
 plant fifo 'os.mkfifo("output/video.mp4")'
 plant sparse 'f = open("output/video.mp4", "wb"); f.truncate(100 << 30); f.close()'
 plant budget 'open("output/video.mp4", "wb").write(b"v" * 1040000)'
+plant biglog ''
 plant sparselog 'os.truncate("output/log.txt", 300 << 30)
 open("output/log.txt", "a").write("SPARSE-TAIL\n")'
 plant plain ''
@@ -158,7 +163,7 @@ check "sparselog: 300 GiB of nothing cut, its lines kept" sh -c "grep -q SPARSE-
 # Something swaps log.txt for a link as fast as it can while the gateway collects.
 hostile linger '' >/dev/null
 for i in 1 2 3 4 5; do
-	ctl submit --id "linger$i" --program "file://$STATE/programs/linger.py" --params "$FAST" >/dev/null
+	ctl submit --id "linger$i" --program "file://$STATE/programs/linger.py" --params "$HOLD" >/dev/null
 	plant "linger$i" '' || continue
 	(cd "$STATE/tasks/linger$i" && end=$((SECONDS + 60)) &&
 	while [ $SECONDS -lt $end ] && [ -d output ] && [ ! -e "$STATE/linger.stop" ]; do
