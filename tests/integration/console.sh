@@ -119,11 +119,13 @@ state_is() { [ "$(task_field "$1" state)" = "$2" ]; }
 
 # --- 1. logs through the socket ------------------------------------------------
 # The program writes to its stderr (the game's log), then waits for a gate
-# the test opens: the follower is seen following while the game runs.
+# the test opens: the follower is seen following while the game runs. Its
+# game waits for it as long (not 1 s a frame: a loaded machine opened the
+# gate after the game had ended it).
 GATED=$(program gated.sh 'echo "before the gate" >&2
-i=0; while [ ! -e /workspace/input/gate ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+i=0; while [ ! -e /workspace/input/gate ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done
 echo "after the gate" >&2; printf "caf\303\251 \001\033[2J\n" >&2; exit 0')
-ctl submit --id gated --program "$GATED" --params '{"frames":3,"video":false}' >/dev/null
+ctl submit --id gated --program "$GATED" --params '{"frames":3,"frame_timeout_ms":600000,"video":false}' >/dev/null
 wait_for 60 state_is gated running || bail "gated never ran"
 ctl logs gated -f >"$TMP/follow1" 2>"$TMP/follow1.err" &
 f1=$!

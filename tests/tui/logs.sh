@@ -59,8 +59,10 @@ check "shown again: tick1's log" on_screen g "ticker 1 says" 30
 keys g g
 check "... from its beginning (g: the oldest line held)" on_screen g "[demo-game] start: task tick1" 30
 keys g G
+# The newest line once G is taken (before, the screen is still the top).
+on_screen g "  following" 30
 n=$(newest_tick g 1)
-check "... and going on" wait_for 30 ticks_past g 1 "$n"
+check "... and going on" wait_for 30 ticks_past g 1 "${n:-0}"
 check "... one stream, no other game's lines" eval "fds_are 1 && ! screen g | grep -v 'ticker 1 says' | grep -q '^ticker '"
 
 # Leaving the view keeps the stream: back, the newest lines are there.
